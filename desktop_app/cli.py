@@ -1,0 +1,245 @@
+"""命令行：与桌面程序相同的服务，供区里批处理、脚本和测试使用。
+
+    python -m desktop_app.cli init --db 河坝镇.sqlite3 --level town --org 河坝镇 --operator 张三
+    python -m desktop_app.cli villages add --db 河坝镇.sqlite3 示例村一 示例村二
+    python -m desktop_app.cli add --db 河坝镇.sqlite3 --ledger two_cancer --org 示例村一 \\
+        --json-row '{"姓名": "示例一", "身份证号": "430902197109161540"}'
+    python -m desktop_app.cli progress --db 河坝镇.sqlite3 --as-of 2024-06-30 --json
+
+Exit codes: 0 success; 1 the input had problems that were reported and nothing
+was written; 2 the input could not be used at all.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .core.catalog import CatalogError, load_catalog
+from .core.masking import mask_row
+from .core.orgs import LEVEL_NAMES
+from .core.progress import compute
+from .core.records import RowsRejected
+from .core.store import Store, StoreError
+
+OK, INPUT_PROBLEMS, UNUSABLE = 0, 1, 2
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = UNUSABLE):
+        super().__init__(message)
+        self.code = code
+
+
+def _out(args, data, text: str | None = None) -> None:
+    if getattr(args, "json", False) or text is None:
+        print(json.dumps(data, ensure_ascii=False, indent=1, default=str))
+    else:
+        print(text)
+
+
+def _open(args) -> Store:
+    return Store.open(Path(args.db))
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{text}”不是日期，请写成 2024-06-30") from None
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_init(args) -> int:
+    store = Store.create(Path(args.db), level=args.level, org=args.org, operator=args.operator)
+    with store:
+        org = store.orgs.get(store.node.org)
+        data = {"db": str(Path(args.db).resolve()), "node": store.node.id, "level": store.node.level,
+                "org": org.code, "org_name": org.name, "catalog": store.catalog.version}
+    _out(args, data, f"已新建{LEVEL_NAMES[data['level']]}级数据库 {data['db']}（{org.name} {org.code}）")
+    return OK
+
+
+def cmd_villages(args) -> int:
+    with _open(args) as store:
+        if args.action == "add":
+            added = store.add_villages(args.names, town=args.town)
+            _out(args, {"added": [o.to_json() for o in added]},
+                 "\n".join(f"已添加 {o.name}（代码 {o.code}）" for o in added))
+        else:
+            tree = store.orgs
+            rows = [o for o in tree if o.level == "village" and
+                    tree.is_within(o.code, store.node.org)]
+            _out(args, {"villages": [o.to_json() for o in rows]},
+                 "\n".join(f"{o.code}  {tree.path(o.code)}" for o in rows) or "（还没有村/社区）")
+    return OK
+
+
+def cmd_catalog(args) -> int:
+    if args.db:
+        with _open(args) as store:
+            catalog = store.catalog
+    else:
+        catalog = load_catalog()
+    data = catalog.to_json()
+    lines = [f"{catalog.title}（{catalog.version}）"]
+    for ind in catalog.indicators:
+        target = "—" if ind.target is None else f"{ind.comparator}{ind.target:g}{ind.unit}"
+        lines.append(f"  {ind.id:40s} {ind.name}  {target}  {'、'.join(ind.units)}")
+    _out(args, data, "\n".join(lines))
+    return OK
+
+
+def cmd_records(args) -> int:
+    with _open(args) as store:
+        records = store.ledger(args.ledger)
+        led = records.ledger
+        where, params = "", []
+        if args.org:
+            code = store.resolve_row_org(args.org)
+            where, params = "substr(org, 1, ?) = ?", [len(code), code]
+        if args.deleted:
+            where = " AND ".join(filter(None, [where, "_deleted = 1"]))
+        rows = records.rows(where, params, include_deleted=args.deleted)
+        out = []
+        for r in rows:
+            item = {"uuid": r["uuid"], "org": r["org"]}
+            item.update({f.id: r.get(f.id) for f in led.fields})
+            if not args.reveal:
+                item = mask_row(led, item)
+            item["incomplete"] = bool(r["_incomplete"])
+            out.append(item)
+        if args.reveal:
+            from .core.writes import Writer
+            with store.transaction():
+                Writer(store, source="cli:records").note(
+                    "reveal", tbl=led.table, detail={"rows": len(out)})
+    text = "\n".join(f"{r['uuid'][:8]} {r['org']} " + " ".join(
+        str(r.get(f.id) or "") for f in led.fields[:6]) for r in out) or "（没有记录）"
+    _out(args, {"rows": out}, text)
+    return OK
+
+
+def cmd_add(args) -> int:
+    try:
+        raw = json.loads(args.json_row)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--json-row 不是有效的 JSON（{exc.msg}，第 {exc.colno} 个字符）", INPUT_PROBLEMS)
+    if not isinstance(raw, dict):
+        raise CliError("--json-row 应是一个对象，例如 '{\"姓名\": \"示例一\"}'", INPUT_PROBLEMS)
+    with _open(args) as store:
+        records = store.ledger(args.ledger)
+        try:
+            saved = records.add(raw, org=args.org, source="cli:add",
+                                allow_duplicate=args.allow_duplicate)
+        except RowsRejected as exc:
+            msgs = exc.messages()
+            if args.json:
+                _out(args, {"ok": False, "errors": [p.to_json() for probs in exc.failures.values()
+                                                    for p in probs]})
+            for m in msgs:
+                print(f"错误：{m}", file=sys.stderr)
+            print("未保存任何内容。请改正后重试。", file=sys.stderr)
+            return INPUT_PROBLEMS
+        data = {"ok": True} | saved.to_json(records.ledger)
+    text = f"已保存 {saved.uuid}"
+    if saved.incomplete:
+        text += "（待补充：" + "、".join(data["missing"]) + "）"
+    for w in data["warnings"]:
+        text += f"\n提示：{w}"
+    _out(args, data, text)
+    return OK
+
+
+def cmd_progress(args) -> int:
+    with _open(args) as store:
+        report = compute(store, args.as_of or dt.date.today(), scope=args.scope and
+                         store.resolve_row_org(args.scope))
+    data = report.to_json()
+    lines = [f"统计日期 {data['as_of']}，序时进度 {data['expected_rate']}%"]
+    for i in data["indicators"]:
+        target = "—" if i["target"] is None else f"{i['target']:g}"
+        achieved = "—" if i["achieved"] is None else f"{i['achieved']:g}"
+        rate = "—" if i["rate"] is None else f"{i['rate']}%"
+        flag = " 滞后" if i["lagging"] else ""
+        lines.append(f"{i['name']}: {achieved}/{target}{i['unit']} {rate}{flag}")
+    _out(args, data, "\n".join(lines))
+    return OK
+
+
+# ---------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="minsheng", description="民生实事台账 命令行")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="命令")
+
+    def command(name, func, help_text):
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.set_defaults(func=func)
+        sp.add_argument("--json", action="store_true", help="以 JSON 输出")
+        return sp
+
+    sp = command("init", cmd_init, "新建数据库")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--level", required=True, choices=["village", "town", "district"])
+    sp.add_argument("--org", required=True, help="单位名称或代码")
+    sp.add_argument("--operator", required=True, help="操作员姓名")
+
+    sp = sub.add_parser("villages", help="村（社区）：add 添加 / list 列出")
+    vsub = sp.add_subparsers(dest="action", required=True, metavar="操作")
+    for action, help_text in (("add", "添加村（社区），代码自动分配"), ("list", "列出村（社区）")):
+        vp = vsub.add_parser(action, help=help_text, description=help_text)
+        vp.set_defaults(func=cmd_villages)
+        vp.add_argument("--json", action="store_true", help="以 JSON 输出")
+        vp.add_argument("--db", required=True)
+        if action == "add":
+            vp.add_argument("--town", help="所属镇（区级数据库代镇添加时用）")
+            vp.add_argument("names", nargs="+", metavar="名称")
+
+    sp = command("catalog", cmd_catalog, "列出计划目录：项目、指标、台账")
+    sp.add_argument("--db")
+
+    sp = command("records", cmd_records, "列出台账记录（敏感字段默认打码）")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--ledger", required=True)
+    sp.add_argument("--org", help="只列某村（社区）或镇")
+    sp.add_argument("--reveal", action="store_true", help="显示敏感字段（记入审计日志）")
+    sp.add_argument("--deleted", action="store_true", help="列出回收站中的记录")
+
+    sp = command("add", cmd_add, "新增一条记录")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--ledger", required=True)
+    sp.add_argument("--org", help="村（社区）名称或代码；默认为本单位")
+    sp.add_argument("--json-row", required=True, help="字段 id 或中文名称 → 值")
+    sp.add_argument("--allow-duplicate", action="store_true", help="判重键相同也保存")
+
+    sp = command("progress", cmd_progress, "各指标进度")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--as-of", type=_date, help="统计日期 YYYY-MM-DD（默认今天，限于计划年度）")
+    sp.add_argument("--scope", help="只统计某镇或村")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return exc.code
+    except StoreError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return exc.exit_code
+    except CatalogError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return UNUSABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

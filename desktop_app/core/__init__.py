@@ -1,0 +1,1 @@
+"""Qt-free core: catalog, validation, store, progress. Never imports PySide6."""

@@ -1,0 +1,117 @@
+"""The one place rows are written: values, per-field versions, change log, audit.
+
+A :class:`Writer` is made for one operation (who, from where, which batch) and
+used inside ``store.transaction()``. Bulk inserts go through ``executemany``;
+every row written gets one change-log entry and one audit entry.
+"""
+from __future__ import annotations
+
+import json
+import uuid as uuidlib
+from typing import Iterable
+
+from .schema import TableSpec
+from .store import Store, now_iso
+from .versions import RowVersions, Version, base_json, successor
+
+
+def dumps(data: dict) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class Writer:
+    def __init__(self, store: Store, *, user: str | None = None, source: str = "cli",
+                 batch: str | None = None, unit: str | None = None):
+        self.store = store
+        self.user = user or store.node.operator
+        self.source = source
+        self.batch = batch
+        self.unit = unit
+        self.node = store.node.id
+
+    # ------------------------------------------------------------ inserts
+    def insert(self, spec: TableSpec, rows: list[dict], *, stamp: int | None = None,
+               incomplete: Iterable[list[str]] | None = None) -> list[str]:
+        """Insert new rows (dicts of column → value; ``uuid`` optional). Returns uuids."""
+        if not rows:
+            return []
+        stamp = stamp or self.store.clock.tick()
+        ts = now_iso()
+        versions = base_json(stamp, self.node)
+        data_cols = tuple(spec.columns) + spec.person_columns
+        cols = ("uuid",) + data_cols + ("_deleted", "_incomplete", "_missing", "_created",
+                                        "_updated", "_origin", "_versions")
+        missing_lists = list(incomplete) if incomplete is not None else [[] for _ in rows]
+        values, log, audit, uuids = [], [], [], []
+        for row, missing in zip(rows, missing_lists):
+            uid = row.get("uuid") or str(uuidlib.uuid4())
+            uuids.append(uid)
+            vals = [row.get(c) for c in data_cols]
+            values.append((uid, *vals, 0, 1 if missing else 0,
+                           "、".join(missing) if missing else None, ts, ts, self.node, versions))
+            log.append((spec.table, uid, stamp))
+            after = {c: v for c, v in zip(data_cols, vals) if v is not None}
+            audit.append(self._audit("insert", spec.table, uid, None, after, stamp, ts))
+        placeholders = ",".join("?" * len(cols))
+        conn = self.store.conn
+        conn.executemany(f"INSERT INTO [{spec.table}] ({','.join(f'[{c}]' for c in cols)}) "
+                         f"VALUES ({placeholders})", values)
+        self._log(log, audit)
+        return uuids
+
+    # ------------------------------------------------------------ updates
+    def update(self, spec: TableSpec, current: dict, changes: dict, *,
+               stamp: int | None = None, missing: list[str] | None = None,
+               action: str = "update", cover: dict[str, list[Version]] | None = None) -> bool:
+        """Apply ``changes`` (column → value) on top of the ``current`` row.
+
+        Only values that differ are written; each gets a new version that
+        covers the version it replaces (and, for a resolution, every version in
+        ``cover``). Returns False when nothing changed.
+        """
+        changed = {c: v for c, v in changes.items() if current.get(c) != v}
+        if not changed and not cover and (missing is None or _missing_same(current, missing)):
+            return False
+        stamp = stamp or self.store.clock.tick()
+        rv = RowVersions.decode(current["_versions"])
+        for col in set(changed) | set(cover or {}):
+            replaced = [rv.get(col)] + list((cover or {}).get(col, []))
+            rv.set(col, successor(stamp, self.node, replaced))
+        ts = now_iso()
+        sets = {**changed, "_versions": rv.encode(), "_updated": ts}
+        if missing is not None:
+            sets["_incomplete"] = 1 if missing else 0
+            sets["_missing"] = "、".join(missing) if missing else None
+        assignments = ",".join(f"[{c}] = ?" for c in sets)
+        self.store.conn.execute(f"UPDATE [{spec.table}] SET {assignments} WHERE uuid = ?",
+                                (*sets.values(), current["uuid"]))
+        before = {c: current.get(c) for c in changed}
+        self._log([(spec.table, current["uuid"], stamp)],
+                  [self._audit(action, spec.table, current["uuid"], before, changed, stamp, ts)])
+        return True
+
+    # ------------------------------------------------------------ notes
+    def note(self, action: str, *, tbl: str | None = None, uid: str | None = None,
+             detail: dict | None = None) -> None:
+        """An audit entry that changes no row (reveal, export, print …)."""
+        stamp = self.store.clock.tick()
+        self._log([], [self._audit(action, tbl, uid, None, detail, stamp, now_iso())])
+
+    # ------------------------------------------------------------ internals
+    def _audit(self, action, tbl, uid, before, after, stamp, ts) -> tuple:
+        return (self.node, ts, stamp, self.user, self.unit, action, tbl, uid,
+                dumps(before) if before is not None else None,
+                dumps(after) if after is not None else None, self.source, self.batch)
+
+    def _log(self, log: list[tuple], audit: list[tuple]) -> None:
+        conn = self.store.conn
+        if log:
+            conn.executemany("INSERT INTO change_log (tbl, uuid, stamp) VALUES (?, ?, ?)", log)
+        if audit:
+            conn.executemany(
+                "INSERT INTO audit (origin, ts, stamp, user, unit, action, tbl, uuid, before, "
+                "after, source, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", audit)
+
+
+def _missing_same(current: dict, missing: list[str]) -> bool:
+    return (current.get("_missing") or "") == "、".join(missing)

@@ -1,0 +1,29 @@
+"""Shared fixtures. Tests import the installed package (importlib mode)."""
+from __future__ import annotations
+
+import pytest
+
+from desktop_app.core.store import Store
+from support import TODAY
+
+
+@pytest.fixture
+def today():
+    return TODAY
+
+
+@pytest.fixture
+def town(tmp_path) -> Store:
+    """A town store (河坝镇) with two villages."""
+    store = Store.create(tmp_path / "town.sqlite3", level="town", org="河坝镇", operator="示例录入员")
+    store.add_villages(["示例村一", "示例村二"])
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def district(tmp_path) -> Store:
+    store = Store.create(tmp_path / "district.sqlite3", level="district", org="430971",
+                         operator="示例专班")
+    yield store
+    store.close()
