@@ -25,7 +25,6 @@ CREATE TABLE change_log (
     uuid  TEXT NOT NULL,
     stamp INTEGER NOT NULL
 );
-CREATE INDEX change_log_row ON change_log (tbl, uuid);
 
 -- Who changed what, when, from where: one entry per row changed. Entries made
 -- elsewhere arrive in packages and keep their origin and number there.
@@ -43,8 +42,8 @@ CREATE TABLE audit (
     before    TEXT,
     after     TEXT,
     source    TEXT NOT NULL,
-    batch     TEXT,
-    UNIQUE (origin, origin_id)
+    batch     TEXT
 );
-CREATE INDEX audit_row ON audit (tbl, uuid);
-CREATE INDEX audit_batch ON audit (batch);
+CREATE INDEX audit_row ON audit (uuid);
+CREATE INDEX audit_batch ON audit (batch) WHERE batch IS NOT NULL;
+CREATE UNIQUE INDEX audit_origin ON audit (origin, origin_id) WHERE origin_id IS NOT NULL;

@@ -3,7 +3,7 @@
     python -m desktop_app.cli init --db 河坝镇.sqlite3 --level town --org 河坝镇 --operator 张三
     python -m desktop_app.cli villages add --db 河坝镇.sqlite3 示例村一 示例村二
     python -m desktop_app.cli add --db 河坝镇.sqlite3 --ledger two_cancer --org 示例村一 \\
-        --json-row '{"姓名": "示例一", "身份证号": "430902197109161540"}'
+        --json-row '{"姓名": "示例一", "身份证号": "43090219710916154X"}'
     python -m desktop_app.cli progress --db 河坝镇.sqlite3 --as-of 2024-06-30 --json
 
 Exit codes: 0 success; 1 the input had problems that were reported and nothing

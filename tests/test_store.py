@@ -127,10 +127,10 @@ def test_add_writes_row_person_change_log_and_one_audit_entry(town):
     log = town.conn.execute("SELECT tbl FROM change_log ORDER BY seq").fetchall()
     assert log == [("persons",), ("ledger_two_cancer",)]
     audit = town.conn.execute(
-        "SELECT action, tbl, user, source, before, after FROM audit WHERE tbl='ledger_two_cancer'"
-    ).fetchall()
-    assert len(audit) == 1 and audit[0][:5] == ("insert", "ledger_two_cancer", "示例录入员", "cli", None)
-    assert json.loads(audit[0][5])["name"] == "示例一"
+        "SELECT action, tbl, user, source FROM audit WHERE tbl='ledger_two_cancer'").fetchall()
+    assert audit == [("insert", "ledger_two_cancer", "示例录入员", "cli")]
+    [entry] = led.history(saved.uuid)
+    assert entry["changes"]["name"] == [None, "示例一"]
     rv = RowVersions.decode(row["_versions"])
     assert rv.get("name").origin == town.node.id
 
@@ -192,6 +192,10 @@ def test_update_delete_restore_are_versioned_and_audited(town):
     before, after = town.conn.execute(
         "SELECT before, after FROM audit WHERE action='update'").fetchone()
     assert json.loads(before) == {"phone": "13800001234"} and json.loads(after) == {"phone": "13900001111"}
+    history = led.history(uid)
+    assert history[0]["changes"]["phone"] == [None, "13800001234"]      # the first state, rebuilt
+    assert history[1]["changes"] == {"phone": ["13800001234", "13900001111"]}
+    assert history[2]["changes"] == {"_deleted": [0, 1]}
 
 
 def test_a_failing_write_leaves_nothing_half_done(town, monkeypatch):

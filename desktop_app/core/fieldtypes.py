@@ -17,6 +17,7 @@ import datetime as dt
 import math
 import re
 import unicodedata
+from functools import lru_cache
 
 from .catalog import Field
 from .idnumbers import (Checked, check_credit_code, check_disability_cert, check_id_card,
@@ -31,9 +32,15 @@ _NO = {"否", "无", "n", "no", "false", "0", "×", "✗", "未签", "未签订"
 _SEPARATORS = re.compile(r"[、,，;；/／|\s]+")
 
 
+_BLANK = " \t\r\n\u3000\u00a0\u200b\u200c\u200d\ufeff"
+
+
 def is_blank(raw: object) -> bool:
-    return raw is None or (isinstance(raw, str) and not fold(raw)) or (
-        isinstance(raw, float) and math.isnan(raw))
+    if raw is None:
+        return True
+    if isinstance(raw, str):
+        return not raw.strip(_BLANK)
+    return isinstance(raw, float) and math.isnan(raw)
 
 
 def normalize(field: Field, raw: object, *, today: dt.date | None = None) -> Checked:
@@ -133,8 +140,13 @@ def _key(text: str) -> str:
 
 
 def _choice_lookup(field: Field) -> dict[str, str]:
-    table = {_key(c): c for c in field.choices}
-    table.update({_key(a): c for a, c in field.aliases.items()})
+    return _lookup_table(field.choices, tuple(field.aliases.items()))
+
+
+@lru_cache(maxsize=1024)
+def _lookup_table(choices: tuple[str, ...], aliases: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    table = {_key(c): c for c in choices}
+    table.update({_key(a): c for a, c in aliases})
     return table
 
 

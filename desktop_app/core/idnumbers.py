@@ -5,7 +5,7 @@ Checks use python-stdnum; the messages are Chinese and say what to do::
     >>> check_id_card("43090219710916154X").value
     '43090219710916154X'
     >>> check_id_card(4.30981196207251e+17).error[:12]
-    '已被 Excel 转成数字（'
+    '已被 Excel 转成数'
     >>> sex_from_id("43090219710916154X")
     '女'
 """
@@ -15,6 +15,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from stdnum import numdb
 from stdnum.cn import ric, uscc
@@ -102,6 +103,7 @@ def check_id_card(raw: object, *, today: dt.date | None = None) -> Checked:
     return result
 
 
+@lru_cache(maxsize=4096)
 def _known_region(code: str) -> bool:
     info = {k: v for _, props in numdb.get("cn/loc").info(code) for k, v in props.items()}
     return "county" in info
@@ -111,7 +113,7 @@ def upgrade_15(old: str) -> str:
     """Upgrade a 15-digit ID (yymmdd birth) to 18 digits: add 19, add the check digit.
 
     >>> upgrade_15("430902710916154")
-    '430902197109161540'
+    '43090219710916154X'
     """
     body = old[:6] + "19" + old[6:]
     return body + ric.calc_check_digit(body + "0")
@@ -152,8 +154,8 @@ def check_disability_cert(raw: object, *, today: dt.date | None = None) -> Check
 def disability_parts(cert: str) -> tuple[str, str, str]:
     """(ID number, category, grade) of a valid 残疾证号.
 
-    >>> disability_parts("43090219710916154041")
-    ('430902197109161540', '肢体', '一级')
+    >>> disability_parts("43090219710916154X41")
+    ('43090219710916154X', '肢体', '一级')
     """
     return cert[:18], DISABILITY_CATEGORIES[int(cert[18]) - 1], DISABILITY_GRADES[int(cert[19]) - 1]
 

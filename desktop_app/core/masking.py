@@ -1,7 +1,7 @@
 """Masking of sensitive values, the same on screen, in exports and in reports.
 
-    >>> mask_value("id_card", "430902197109161540")
-    '430***********1540'
+    >>> mask_value("id_card", "43090219710916154X")
+    '430***********154X'
     >>> mask_value("phone", "13812341234")
     '138****1234'
     >>> mask_value("text", "肢体残疾")

@@ -3,8 +3,8 @@
 A person's id is UUIDv5(namespace, 身份证号), so every install derives the same
 id for the same person and merges unify without string matching::
 
-    >>> person_id("6f1c3a52-3f0e-5b8e-9d0a-2f4b7c9e1a43", "430902197109161540")
-    'c9ac1d8c-6b6e-5b8b-8bc6-8a4bc5be2f2b'
+    >>> person_id("6f1c3a52-3f0e-5b8e-9d0a-2f4b7c9e1a43", "43090219710916154X")
+    'bb814785-170c-5842-ab9e-de5890ab3401'
 
 A person without an ID number (a newborn) gets a random id and can be linked later.
 """
@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import uuid as uuidlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .catalog import Ledger, PersonLink
-from .idnumbers import birth_from_id, sex_from_id
+from .idnumbers import sex_from_id
 from .schema import person_spec
 from .validation import Problem
 
 CHUNK = 500
 
 
-def person_id(namespace: str, id_number: str) -> str:
-    return str(uuidlib.uuid5(uuidlib.UUID(namespace), id_number))
+def person_id(namespace: str | uuidlib.UUID, id_number: str) -> str:
+    ns = namespace if isinstance(namespace, uuidlib.UUID) else uuidlib.UUID(namespace)
+    return str(uuidlib.uuid5(ns, id_number))
 
 
 @dataclass
@@ -40,9 +42,9 @@ class PersonMaster:
         self.store = store
         self.spec = person_spec()
 
-    @property
-    def namespace(self) -> str:
-        return self.store.setting("person_namespace")
+    @cached_property
+    def namespace(self) -> uuidlib.UUID:
+        return uuidlib.UUID(self.store.setting("person_namespace"))
 
     def get(self, uid: str) -> dict | None:
         cur = self.store.conn.execute("SELECT * FROM persons WHERE uuid = ?", (uid,))
@@ -112,7 +114,7 @@ class PersonMaster:
             if not details.get("sex"):
                 details["sex"] = sex_from_id(number)
             if not details.get("birth_date"):
-                details["birth_date"] = birth_from_id(number).isoformat()
+                details["birth_date"] = f"{number[6:10]}-{number[10:12]}-{number[12:14]}"
             return person_id(self.namespace, number), details
         existing = row.get(link.column)
         if existing:

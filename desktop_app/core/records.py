@@ -5,7 +5,7 @@
     >>> store = Store.create(pathlib.Path(tempfile.mkdtemp()) / "t.sqlite3",
     ...                      level="town", org="河坝镇", operator="示例")
     >>> led = store.ledger("two_cancer")
-    >>> res = led.add({"name": "示例一", "id_number": "430902197109161540"},
+    >>> res = led.add({"name": "示例一", "id_number": "43090219710916154X"},
     ...               today=dt.date(2024, 6, 30))
     >>> res.incomplete, led.get(res.uuid)["name"]
     (True, '示例一')
@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -120,6 +121,27 @@ class Records:
         sql = f"SELECT uuid FROM [{self.table}] WHERE {' AND '.join(conds)}"
         return [r[0] for r in self.store.conn.execute(sql, params)]
 
+    def history(self, uid: str) -> list[dict]:
+        """The audit trail of one row, oldest first, each entry with the fields it
+        changed (``{field: [before, after]}``); the insert shows the first values,
+        rebuilt from the current row and the ``before`` of every later change."""
+        cur = self.store.conn.execute(
+            "SELECT id, ts, user, unit, action, source, batch, before, after FROM audit "
+            "WHERE uuid = ? ORDER BY id", (uid,))
+        entries = [dict(zip([d[0] for d in cur.description], r)) for r in cur.fetchall()]
+        row = self.get(uid) or {}
+        state = {c: row.get(c) for c in self.spec.columns} | {"_deleted": row.get("_deleted")}
+        for e in reversed(entries):
+            before = json.loads(e.pop("before")) if e["before"] else {}
+            after = json.loads(e.pop("after")) if e["after"] else {}
+            if e["action"] == "insert":
+                e["changes"] = {c: [None, v] for c, v in state.items()
+                                if v is not None and c != "_deleted"}
+            else:
+                e["changes"] = {c: [before.get(c), after.get(c)] for c in after}
+                state.update(before)
+        return entries
+
     # ------------------------------------------------------------ checking
     def check(self, raw: dict, *, today: dt.date | None = None) -> RowCheck:
         """Validate ``raw`` (field ids or Chinese labels → values)."""
@@ -152,10 +174,13 @@ class Records:
         default_org = self.store.resolve_row_org(org)
         checks = [self.check(r, today=today) for r in raws]
         failures: dict[int, list[Problem]] = {i: c.problems for i, c in enumerate(checks) if not c.ok}
-        rows = []
+        rows, resolved = [], {}
         for i, c in enumerate(checks):
             row = dict(c.values)
-            row["org"] = self.store.resolve_row_org(orgs[i]) if orgs and orgs[i] else default_org
+            given = orgs[i] if orgs else None
+            if given and given not in resolved:
+                resolved[given] = self.store.resolve_row_org(given)
+            row["org"] = resolved[given] if given else default_org
             rows.append(row)
         if not allow_duplicate:
             self._check_duplicates(rows, failures)

@@ -55,7 +55,7 @@ def ledger_spec(ledger: Ledger) -> TableSpec:
     columns = {"org": str} | {f.id: f.sql_type for f in ledger.fields}
     persons = tuple(p.column for p in ledger.persons)
     key = tuple(k.removeprefix("year:") for k in ledger.natural_key)
-    indexes = [("org",), ("status",), (ledger.date_field,), key[:1]] + [(c,) for c in persons]
+    indexes = [("org",), (ledger.date_field,), key[:1]] + [(c,) for c in persons]
     return TableSpec(ledger.table, columns, persons, tuple(dict.fromkeys(indexes)))
 
 

@@ -64,6 +64,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk writes with random uuid keys
     return conn
 
 
@@ -96,6 +97,7 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self.clock = Clock(int(self.setting("hlc", "0")))
         self._depth = 0
+        self._tree: OrgTree | None = None
 
     # ------------------------------------------------------------ open/create
     @classmethod
@@ -258,9 +260,13 @@ class Store:
     # ------------------------------------------------------------ orgs
     @property
     def orgs(self) -> OrgTree:
-        return load_tree(self.conn)
+        """The org tree (cached; reloaded after any change to it)."""
+        if self._tree is None:
+            self._tree = load_tree(self.conn)
+        return self._tree
 
     def _insert_org(self, org: Org) -> None:
+        self._tree = None
         self.conn.execute(
             "INSERT OR IGNORE INTO orgs (code, name, level, parent, aliases, created) "
             "VALUES (?, ?, ?, ?, ?, ?)",

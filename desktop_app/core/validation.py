@@ -3,7 +3,7 @@ and the ledger's cross-field rules.
 
     >>> from desktop_app.core.catalog import load_catalog
     >>> led = load_catalog().ledger("two_cancer")
-    >>> check = validate_row(led, {"name": "示例一", "id_number": "430902197109161540"},
+    >>> check = validate_row(led, {"name": "示例一", "id_number": "43090219710916154X"},
     ...                      plan_year=2024, today=dt.date(2024, 6, 30))
     >>> check.ok, check.incomplete, check.values["status"]
     (True, True, '已登记')
@@ -161,9 +161,11 @@ def _apply_rule(ledger: Ledger, rule: Rule, check: RowCheck, plan_year: int) -> 
                 report(fb, f"{db:%Y-%m-%d} 早于{label(fa)} {da:%Y-%m-%d}，日期先后不对")
     elif rule.kind == "required_if":
         when = check.values.get(p["when_field"])
-        if (when in p["when_in"] and is_blank(check.values.get(p["field"]))
-                and p["field"] not in check.missing):
-            check.missing.append(p["field"])  # conditionally required: 待补充, not refused
+        if when in p["when_in"] and is_blank(check.values.get(p["field"])):
+            if rule.severity == "warning":
+                report(p["field"], f"{label(p['when_field'])}为“{when}”时应填写")
+            elif p["field"] not in check.missing:
+                check.missing.append(p["field"])  # conditionally required: 待补充, not refused
     elif rule.kind == "disability_cert":
         cert = check.values.get(p["field"])
         if not cert:

@@ -1,0 +1,150 @@
+"""Benchmark: bulk insert of 100k rows with versions, change log and audit.
+
+    python tests/benchmarks/bench_store.py [--rows 100000]
+
+Reports, for the same rows in the same run:
+  raw        executemany of the rows into a plain table with the same columns
+  raw-same   executemany of exactly the records insert_valid writes (ledger rows,
+             persons, change log, audit) into an empty store with the same schema
+             and indexes: the floor SQLite itself sets for this design
+  insert     Records.insert_valid: rows already checked → person master, per-field
+             versions, change log and audit (one transaction, executemany)
+  add_many   Records.add_many: the end-to-end path (normalise + validate + insert)
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from stdnum.cn import ric
+
+from desktop_app.core.store import Store
+
+TODAY = dt.date(2024, 12, 31)
+
+
+def make_rows(n: int) -> list[dict]:
+    rng = random.Random(1)
+    rows = []
+    for i in range(n):
+        birth = dt.date(1965, 1, 1) + dt.timedelta(days=rng.randint(0, 7000))
+        body = f"43{(i // 500) % 100:02d}02{birth:%Y%m%d}{(i % 500) * 2:03d}"
+        number = body + ric.calc_check_digit(body + "0")
+        day = dt.date(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 360))
+        rows.append({
+            "name": f"示例{i}", "id_number": number, "phone": f"138{i:08d}",
+            "address": f"示例路{i}号", "population": rng.choice(["农村适龄", "城镇低保"]),
+            "institution": "示例卫生院", "cervical_date": day.isoformat(),
+            "cervical_method": "妇检+TCT", "cervical_result": "正常", "breast_date": day.isoformat(),
+            "breast_result": "正常", "birads": "1级", "status": "已完成",
+        })
+    return rows
+
+
+def unique(rows):
+    seen, out = set(), []
+    for r in rows:
+        if r["id_number"] not in seen:
+            seen.add(r["id_number"])
+            out.append(r)
+    return out
+
+
+def bench_raw(rows, path: Path) -> float:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    cols = ["uuid", "org"] + list(rows[0])
+    conn.execute(f"CREATE TABLE t ({', '.join(cols)})")
+    import uuid
+    data = [(str(uuid.uuid4()), "430971121001", *r.values()) for r in rows]
+    t = time.perf_counter()
+    with conn:
+        conn.executemany(f"INSERT INTO t VALUES ({','.join('?' * len(cols))})", data)
+    elapsed = time.perf_counter() - t
+    conn.close()
+    return elapsed
+
+
+def store_for(path: Path) -> Store:
+    store = Store.create(path, level="town", org="河坝镇", operator="示例")
+    store.add_villages(["示例村一"])
+    return store
+
+
+def bench_insert(rows, path: Path) -> float:
+    store = store_for(path)
+    records = store.ledger("two_cancer")
+    prepared = [dict(r, org="430971121001") for r in rows]
+    t = time.perf_counter()
+    records.insert_valid(prepared, [[] for _ in rows], source="bench")
+    elapsed = time.perf_counter() - t
+    assert records.count() == len(rows)
+    store.close()
+    return elapsed
+
+
+def bench_raw_same(done: Path, path: Path) -> float:
+    """Re-insert, with plain executemany, every record insert_valid wrote."""
+    store_for(path).close()
+    src = sqlite3.connect(done)
+    dst = sqlite3.connect(path)
+    dst.execute("PRAGMA synchronous=NORMAL")
+    dst.execute("PRAGMA cache_size=-65536")
+    tables = ["persons", "ledger_two_cancer", "change_log", "audit"]
+    data = {t: src.execute(f"SELECT * FROM [{t}] WHERE rowid > 0").fetchall() for t in tables}
+    dst.execute("DELETE FROM change_log")
+    dst.execute("DELETE FROM audit")
+    dst.commit()
+    t0 = time.perf_counter()
+    with dst:
+        for t in tables:
+            dst.executemany(f"INSERT INTO [{t}] VALUES ({','.join('?' * len(data[t][0]))})", data[t])
+    elapsed = time.perf_counter() - t0
+    src.close()
+    dst.close()
+    return elapsed
+
+
+def bench_add_many(rows, path: Path) -> float:
+    store = store_for(path)
+    records = store.ledger("two_cancer")
+    t = time.perf_counter()
+    records.add_many(rows, org="示例村一", source="bench", today=TODAY, allow_duplicate=True)
+    elapsed = time.perf_counter() - t
+    store.close()
+    return elapsed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+    rows = unique(make_rows(args.rows))
+    tmp = Path(tempfile.mkdtemp())
+    raw = bench_raw(rows, tmp / "raw.sqlite3")
+    if args.profile:
+        import cProfile
+        cProfile.runctx("bench_insert(rows, tmp / 'p.sqlite3')", globals(), locals(), sort="tottime")
+        return 0
+    ins = bench_insert(rows, tmp / "insert.sqlite3")
+    same = bench_raw_same(tmp / "insert.sqlite3", tmp / "same.sqlite3")
+    full = bench_add_many(rows, tmp / "add.sqlite3")
+    n = len(rows)
+    print(f"rows: {n}")
+    print(f"raw executemany, plain table       {raw:7.2f} s  ({n / raw:,.0f} rows/s)")
+    print(f"raw executemany, same records      {same:7.2f} s  ({same / raw:.1f}x plain)")
+    print(f"insert_valid                       {ins:7.2f} s  {ins / same:.2f}x raw-same, {ins / raw:.1f}x plain (target <= 2x)")
+    print(f"add_many (normalise+validate+insert){full:6.2f} s  {full / same:.2f}x raw-same, {full / raw:.1f}x plain")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The CLI: JSON shapes, exit codes, and an unchanged store after refused input."""
+import json
+
+import pytest
+
+from desktop_app.cli import main
+from support import logical_dump, make_id
+
+WOMAN = make_id("19710916", 154)
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def db(tmp_path, capsys):
+    path = tmp_path / "town.sqlite3"
+    assert run(capsys, "init", "--db", path, "--level", "town", "--org", "河坝镇",
+               "--operator", "示例录入员")[0] == 0
+    assert run(capsys, "villages", "add", "--db", path, "示例村一", "示例村二")[0] == 0
+    return path
+
+
+def test_init_reports_json(tmp_path, capsys):
+    code, out, _ = run(capsys, "init", "--db", tmp_path / "d.sqlite3", "--level", "district",
+                       "--org", "大通湖区", "--operator", "示例", "--json")
+    data = json.loads(out)
+    assert code == 0 and (data["level"], data["org"], data["org_name"]) == ("district", "430971", "大通湖区")
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--level", "town", "--org", "不存在镇"], 1, "错误：本区没有名为“不存在镇”的单位"),
+    (["--level", "village", "--org", "河坝镇"], 1, "错误：“河坝镇”是镇级单位，与所选级别“村（社区）”不符"),
+])
+def test_init_bad_input_writes_nothing(tmp_path, capsys, args, code, message):
+    path = tmp_path / "x.sqlite3"
+    got, _, err = run(capsys, "init", "--db", path, "--operator", "示例", *args)
+    assert got == code and err.startswith(message)
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_init_on_an_existing_file_is_refused_and_leaves_it(db, capsys):
+    before = logical_dump(db)
+    code, _, err = run(capsys, "init", "--db", db, "--level", "town", "--org", "金盆镇", "--operator", "x")
+    assert code == 2 and "已经存在" in err and logical_dump(db) == before
+
+
+def test_villages_get_codes(db, capsys):
+    code, out, _ = run(capsys, "villages", "list", "--db", db, "--json")
+    assert [v["code"] for v in json.loads(out)["villages"]] == ["430971121001", "430971121002"]
+
+
+def test_catalog_json(capsys):
+    code, out, _ = run(capsys, "catalog", "--json")
+    data = json.loads(out)
+    assert code == 0 and len(data["indicators"]) >= 40 and len(data["ledgers"]) >= 15
+    assert {"id", "label", "fields"} <= set(data["ledgers"][0])
+
+
+def test_add_records_masked_and_revealed(db, capsys):
+    row = {"姓名": "示例一", "身份证号": WOMAN, "联系电话": "138 0000 1234"}
+    code, out, _ = run(capsys, "add", "--db", db, "--ledger", "two_cancer", "--org", "示例村一",
+                       "--json-row", json.dumps(row, ensure_ascii=False), "--json")
+    saved = json.loads(out)
+    assert code == 0 and saved["ok"] and saved["incomplete"] is True
+    assert "检查机构" in saved["missing"]
+    code, out, _ = run(capsys, "records", "--db", db, "--ledger", "two_cancer", "--json")
+    [rec] = json.loads(out)["rows"]
+    assert (rec["uuid"], rec["org"], rec["name"], rec["id_number"], rec["phone"]) == (
+        saved["uuid"], "430971121001", "示例一", "430***********154X", "138****1234")
+    code, out, _ = run(capsys, "records", "--db", db, "--ledger", "two_cancer", "--json", "--reveal")
+    assert json.loads(out)["rows"][0]["id_number"] == WOMAN
+
+
+@pytest.mark.parametrize("row, message", [
+    ({"姓名": "示例一", "身份证号": "430902197109161541"}, "身份证号：校验位不对"),
+    ({"姓名": "示例一"}, "身份证号：必填，不能为空"),
+    ({"姓名": "示例一", "身份证号": WOMAN, "检查日期": "2024-03-05"}, "没有字段“检查日期”"),
+    ({"姓名": "示例一", "身份证号": make_id("19710916", 153)}, "两癌检查对象应为女性"),
+])
+def test_add_bad_input_exit_1_store_unchanged(db, capsys, row, message):
+    before = logical_dump(db)
+    code, out, err = run(capsys, "add", "--db", db, "--ledger", "two_cancer",
+                         "--json-row", json.dumps(row, ensure_ascii=False))
+    assert code == 1 and message in err and "未保存任何内容" in err
+    assert logical_dump(db) == before
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["--ledger", "two_cancer", "--json-row", "{bad"], 1, "--json-row 不是有效的 JSON"),
+    (["--ledger", "nope", "--json-row", "{}"], 1, "没有台账“nope”"),
+    (["--ledger", "two_cancer", "--org", "金盆镇", "--json-row", "{}"], 1, "没有名为“金盆镇”的单位"),
+])
+def test_add_unusable_arguments(db, capsys, argv, code, message):
+    before = logical_dump(db)
+    got, _, err = run(capsys, "add", "--db", db, *argv)
+    assert got == code and message in err and logical_dump(db) == before
+
+
+def test_missing_database_is_exit_2(tmp_path, capsys):
+    code, _, err = run(capsys, "records", "--db", tmp_path / "none.sqlite3", "--ledger", "two_cancer")
+    assert code == 2 and "找不到数据库文件" in err
+
+
+def test_progress_json_as_of(db, capsys):
+    row = {"name": "示例一", "id_number": WOMAN, "phone": "13800001234", "population": "农村适龄",
+           "institution": "示例卫生院", "cervical_date": "2024-03-05", "cervical_method": "妇检+TCT",
+           "cervical_result": "正常", "breast_date": "2024-03-05", "breast_result": "正常", "birads": "1级"}
+    assert run(capsys, "add", "--db", db, "--ledger", "two_cancer", "--org", "示例村二",
+               "--json-row", json.dumps(row, ensure_ascii=False))[0] == 0
+    code, out, _ = run(capsys, "progress", "--db", db, "--json", "--as-of", "2024-03-31")
+    data = json.loads(out)
+    ind = next(i for i in data["indicators"] if i["id"] == "two_cancer_screening")
+    assert data["as_of"] == "2024-03-31" and ind["achieved"] == 1 and ind["expected_rate"] == 24.9
+    assert [(o["org"], o["achieved"]) for o in ind["by_org"]] == [("430971121001", 0), ("430971121002", 1)]
+    assert json.loads(run(capsys, "progress", "--db", db, "--json", "--as-of", "2024-03-04")[1])[
+        "indicators"][8]["achieved"] == 0
+
+
+def test_bad_as_of_is_a_usage_error(db, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["progress", "--db", str(db), "--as-of", "2024/13/40"])
+    assert exc.value.code == 2

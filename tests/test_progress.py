@@ -1,0 +1,132 @@
+"""Progress arithmetic as of a date: counts, sums, standards, rates, periods, per-org."""
+import datetime as dt
+
+import pytest
+
+from desktop_app.core.progress import clamp_as_of, compute, expected_rate
+from support import make_id
+
+AS_OF = dt.date(2024, 6, 30)
+LATER = dt.date(2024, 12, 31)
+
+
+def woman(i):
+    return make_id(f"197{i}0101", 2 * i + 2)
+
+
+def screening(i, day, **over):
+    row = {"name": f"示例{i}", "id_number": woman(i), "phone": "13800001234", "population": "农村适龄",
+           "institution": "示例卫生院", "cervical_date": day, "cervical_method": "妇检+TCT",
+           "cervical_result": "正常", "breast_date": day, "breast_result": "正常", "birads": "1级"}
+    return row | over
+
+
+@pytest.fixture
+def plan(district):
+    """A district with rows in two towns."""
+    s = district
+    s.add_villages(["示例村一"], town="河坝镇")
+    s.add_villages(["示例村二"], town="金盆镇")
+    tc = s.ledger("two_cancer")
+    tc.add_many([screening(1, "2024-03-01"), screening(2, "2024-06-30")], org="示例村一", today=LATER)
+    tc.add(screening(3, "2024-05-02"), org="示例村二", today=LATER)
+    tc.add(screening(4, "2024-07-15"), org="示例村二", today=LATER)          # after the as-of date
+    tc.add({"name": "示例5", "id_number": woman(5)}, org="示例村二", today=LATER)   # 待补充
+    gone = tc.add(screening(6, "2024-04-01"), org="示例村二", today=LATER)
+    tc.delete(gone.uuid)
+    works = s.ledger("works")
+    base = {"category": "农村公路安防设施", "location": "示例", "content": "标志标牌",
+            "qty_unit": "公里", "status": "在建", "contractor": "示例公司",
+            "contractor_code": "91350100M000100Y43", "stat_date": "2024-06-01"}
+    works.add(base | {"name": "示例安防一", "plan_qty": 60, "done_qty": 12.5, "start_date": "2024-03-01"},
+              org="河坝镇", today=LATER)
+    works.add(base | {"name": "示例安防二", "plan_qty": 80, "done_qty": 30.25, "start_date": "2024-04-01"},
+              org="金盆镇", today=LATER)
+    relief = s.ledger("relief_payments")
+    for i, (std, day) in enumerate([(700, "2024-01-10"), (720, "2024-02-10"), (650, "2024-03-10")]):
+        relief.add({"name": f"示例{i}", "id_number": make_id("19600101", 11 + 2 * i), "category": "城市低保",
+                    "pay_date": day, "persons_covered": 1, "standard": std, "amount": 300,
+                    "pay_method": "社会保障卡"}, org="示例村一", today=LATER)
+    progress = s.ledger("indicator_progress")
+    for m in range(1, 6):
+        progress.add({"indicator": "“411”社保基金按月数据比对和疑点核查", "date": f"2024-{m:02d}-20",
+                      "note": "已比对"}, today=LATER)
+    for day, value in (("2024-03-31", 58), ("2024-05-31", 62)):
+        progress.add({"indicator": "纸质证照免提交率", "date": day, "value": value}, today=LATER)
+    for m, town in ((1, "河坝镇"), (2, "金盆镇"), (5, "河坝镇")):
+        progress.add({"indicator": "每月四镇轮流邀请企业入驻湘就业平台", "date": f"2024-{m:02d}-15",
+                      "item": f"示例企业{m}"}, org=town, today=LATER)
+    return s
+
+
+def test_expected_rate_and_clamping():
+    assert expected_rate(dt.date(2024, 1, 1), 2024) == 0.3
+    assert expected_rate(dt.date(2024, 12, 31), 2024) == 100.0
+    assert clamp_as_of(dt.date(2023, 5, 1), 2024) == dt.date(2024, 1, 1)
+
+
+def test_counts_only_live_complete_rows_dated_by_the_as_of_date(plan):
+    report = compute(plan, AS_OF)
+    p = report.get("two_cancer_screening")
+    assert (p.target, p.achieved, p.rate, p.expected_rate, p.lagging) == (3000, 3, 0.1, 49.7, True)  # 182 of 366 days
+    assert [(o.name, o.achieved) for o in p.by_org[:2]] == [("河坝镇", 2), ("金盆镇", 1)]
+    assert compute(plan, LATER).get("two_cancer_screening").achieved == 4
+
+
+def test_incomplete_row_counts_once_completed(plan):
+    tc = plan.ledger("two_cancer")
+    uid = tc.rows("_incomplete = 1")[0]["uuid"]
+    tc.update(uid, screening(5, "2024-06-01"), today=LATER)
+    assert compute(plan, AS_OF).get("two_cancer_screening").achieved == 4
+
+
+def test_sum_of_quantities_by_town(plan):
+    p = compute(plan, AS_OF).get("rural_road_safety")
+    assert p.achieved == 42.75 and p.rate == round(42.75 / 138.894 * 100, 1)
+    assert [(o.org, o.achieved) for o in p.by_org[:2]] == [("430971121", 12.5), ("430971123", 30.25)]
+
+
+def test_standard_is_checked_row_by_row(plan):
+    p = compute(plan, AS_OF).get("urban_dibao_standard")
+    assert (p.achieved, p.rate, p.lagging, p.met) == (650, 66.7, True, False)
+    assert [(v["name"], v["value"]) for v in p.violations] == [("示例2", 650)]
+    assert compute(plan, AS_OF).get("rural_dibao_standard").lagging is None   # no rows: no verdict
+
+
+def test_periodic_duty_and_rate(plan):
+    report = compute(plan, AS_OF)
+    monthly = report.get("fund_monthly_data_check")
+    assert (monthly.achieved, monthly.target, monthly.expected_rate, monthly.lagging) == (5, 12, 50.0, True)
+    assert compute(plan, dt.date(2024, 6, 29)).get("fund_monthly_data_check").lagging is False
+    rate = report.get("paperless_rate")
+    assert (rate.achieved, rate.met, rate.lagging) == (62, True, False)
+    assert compute(plan, dt.date(2024, 4, 30)).get("paperless_rate").lagging is True
+
+
+def test_rotation_gives_each_town_its_months(plan):
+    p = compute(plan, AS_OF).get("xiangjiuye_monthly_rotation")
+    assert p.achieved == 3
+    assert [(o.name, o.target, o.achieved) for o in p.by_org] == [
+        ("河坝镇", 3, 2), ("金盆镇", 3, 1), ("北洲子镇", 3, 0), ("千山红镇", 3, 0)]
+
+
+def test_quota_is_the_town_target(plan):
+    plan.set_quota("two_cancer_screening", "430971121", 600)
+    p = compute(plan, AS_OF).get("two_cancer_screening")
+    assert (p.by_org[0].target, p.by_org[0].rate) == (600, 0.3)
+
+
+def test_town_scope_groups_by_village(plan):
+    report = compute(plan, AS_OF, scope="430971121")
+    p = report.get("two_cancer_screening")
+    assert p.achieved == 2
+    assert [(o.name, o.achieved) for o in p.by_org] == [("示例村一", 2)]
+
+
+def test_json_shape(plan):
+    data = compute(plan, AS_OF).to_json()
+    assert data["as_of"] == "2024-06-30"
+    item = next(i for i in data["indicators"] if i["id"] == "two_cancer_screening")
+    assert set(item) >= {"id", "name", "target", "unit", "achieved", "rate", "expected_rate",
+                         "lagging", "by_org"}
+    assert set(item["by_org"][0]) >= {"org", "target", "achieved", "rate"}
