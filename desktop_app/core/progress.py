@@ -191,14 +191,20 @@ class _Calculator:
         method = getattr(self, f"_m_{ind.measure.method}")
         return method(ind, led)
 
+    def target(self, ind: Indicator) -> float | None:
+        """The plan's target, or this scope's quota (目标分解) when the district set one."""
+        return self.quotas.get((ind.id, self.scope), ind.target)
+
     def _cumulative(self, ind, achieved, per, n) -> IndicatorProgress:
         if isinstance(achieved, float):
             achieved = round(achieved, 6)
-        rate = _rate(achieved, ind.target, ind.comparator)
+        target = self.target(ind)
+        rate = _rate(achieved, target, ind.comparator)
+        met = _met(achieved, target, ind.comparator)
         return IndicatorProgress(
-            ind, ind.target, achieved, rate, self.expected,
-            lagging=(rate or 0) < self.expected and not _met(achieved, ind.target, ind.comparator),
-            met=_met(achieved, ind.target, ind.comparator), by_org=self._by_org(ind, per), rows=n)
+            ind, target, achieved, rate, self.expected,
+            lagging=(rate or 0) < self.expected and not met,
+            met=met, by_org=self._by_org(ind, per), rows=n)
 
     def _m_count(self, ind, led):
         total, per, n = self._grouped("COUNT(*)", led, ind)

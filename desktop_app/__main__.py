@@ -1,0 +1,48 @@
+"""python -m desktop_app — open the application.
+
+    python -m desktop_app            the last store used (or the demo store)
+    python -m desktop_app --demo     the demo store (created when missing)
+    python -m desktop_app --db PATH  a given store
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="minsheng-app", description="民生实事台账")
+    p.add_argument("--version", action="version", version=f"民生实事台账 {__version__}")
+    p.add_argument("--demo", action="store_true", help="打开示例数据库（没有时自动生成）")
+    p.add_argument("--db", help="打开指定的数据库文件")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from .ui.app import data_dir, last_store, make_app, remember_store
+    from .ui.startup import ensure_demo
+    app = make_app(sys.argv[:1])
+    if args.db:
+        path = Path(args.db)
+    elif args.demo or last_store() is None:
+        path = ensure_demo(data_dir() / "示例数据.sqlite3")
+        if path is None:
+            return 1
+    else:
+        path = last_store()
+    from .ui.main_window import MainWindow
+    from .ui.startup import open_store_or_explain
+    if not open_store_or_explain(path):
+        return 2
+    window = MainWindow(path)
+    remember_store(path)
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""PySide6 user interface: windows, models and dialogs that call the core services."""

@@ -1,0 +1,55 @@
+"""Application start-up: QApplication, Chinese translations, where the data lives."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import platformdirs
+from PySide6.QtCore import QLibraryInfo, QLocale, QSettings, QTranslator
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QApplication
+
+APP_NAME = "民生实事台账"
+APP_ID = "minsheng-taizhang"
+
+
+def data_dir() -> Path:
+    """The default data folder (the user's data dir); the store and backups live here."""
+    path = Path(platformdirs.user_data_dir(APP_ID, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def settings() -> QSettings:
+    return QSettings(QSettings.IniFormat, QSettings.UserScope, APP_ID, APP_ID)
+
+
+def last_store() -> Path | None:
+    value = settings().value("last_store")
+    return Path(value) if value and Path(value).is_file() else None
+
+
+def remember_store(path: Path) -> None:
+    s = settings()
+    s.setValue("last_store", str(Path(path).resolve()))
+    s.sync()
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    """The QApplication, speaking Chinese in Qt's own dialogs too."""
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_ID)
+    QLocale.setDefault(QLocale(QLocale.Chinese, QLocale.China))
+    translator = QTranslator(app)
+    if translator.load(QLocale(QLocale.Chinese, QLocale.China), "qtbase", "_",
+                       QLibraryInfo.path(QLibraryInfo.TranslationsPath)):
+        app.installTranslator(translator)
+    app._translator = translator  # keep it alive
+    font = QFont(app.font())
+    font.setFamilies(["Microsoft YaHei UI", "Microsoft YaHei", "WenQuanYi Micro Hei",
+                      "Noto Sans CJK SC", "Source Han Sans SC", font.family()])
+    if font.pointSizeF() < 10:
+        font.setPointSizeF(10)
+    app.setFont(font)
+    return app
