@@ -109,6 +109,24 @@ def compute(store, as_of: dt.date | None = None, *, scope: str | None = None,
                           [calc.indicator(i) for i in chosen])
 
 
+def row_filter(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date,
+               scope: str) -> tuple[str, list]:
+    """The SQL condition (and parameters) for the rows an indicator counts: live,
+    complete, dated in the plan year up to ``as_of``, under ``scope``, matching ``where``."""
+    d = f"[{led.date_field}]"
+    conds = ["_deleted = 0", "_incomplete = 0", f"{d} >= ?", f"{d} <= ?", "substr(org, 1, ?) = ?"]
+    params: list = [dt.date(catalog.plan_year, 1, 1).isoformat(), as_of.isoformat(),
+                    len(scope), scope]
+    for fid, values in ind.measure.where.items():
+        conds.append(f"[{fid}] IN ({','.join('?' * len(values))})")
+        params.extend(values)
+    ifield = led.indicator_field()
+    if ifield is not None:
+        conds.append(f"[{ifield.id}] = ?")
+        params.append(ind.name)
+    return " AND ".join(conds), params
+
+
 def _rate(achieved, target, comparator=">=") -> float | None:
     if achieved is None or not target:
         return None
@@ -129,7 +147,6 @@ class _Calculator:
                  quotas: dict):
         self.conn, self.catalog, self.tree = conn, catalog, tree
         self.scope, self.as_of, self.quotas = scope, as_of, quotas
-        self.year_start = dt.date(catalog.plan_year, 1, 1).isoformat()
         scope_org = tree.get(scope)
         level = scope_org.level if scope_org else "village"
         # rows are grouped by the child of the scope they sit under (town at the
@@ -141,18 +158,7 @@ class _Calculator:
 
     # -- SQL pieces
     def _filter(self, led: Ledger, ind: Indicator) -> tuple[str, list]:
-        d = f"[{led.date_field}]"
-        conds = ["_deleted = 0", "_incomplete = 0", f"{d} >= ?", f"{d} <= ?",
-                 "substr(org, 1, ?) = ?"]
-        params: list = [self.year_start, self.as_of.isoformat(), len(self.scope), self.scope]
-        for fid, values in ind.measure.where.items():
-            conds.append(f"[{fid}] IN ({','.join('?' * len(values))})")
-            params.extend(values)
-        ifield = led.indicator_field()
-        if ifield is not None:
-            conds.append(f"[{ifield.id}] = ?")
-            params.append(ind.name)
-        return " AND ".join(conds), params
+        return row_filter(self.catalog, led, ind, self.as_of, self.scope)
 
     def _grouped(self, sql_expr: str, led: Ledger, ind: Indicator) -> tuple[object, dict, int]:
         where, params = self._filter(led, ind)

@@ -174,6 +174,19 @@ class Store:
             conn.close()
             raise
 
+    @classmethod
+    def open_readonly(cls, path: Path | str) -> "Store":
+        """A read-only handle (for the GUI thread's instant reads beside the writer thread).
+
+        Writing through it raises ``sqlite3.OperationalError``.
+        """
+        path = Path(path)
+        _check_header(path)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                               check_same_thread=False)
+        conn.execute("PRAGMA cache_size=-32768")
+        return cls(path, conn)
+
     def close(self) -> None:
         self.conn.close()
 

@@ -1,4 +1,4 @@
-"""The main window: menus, the as-of date, and the pages."""
+"""The main window: navigation, the as-of date, and the pages."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,48 +6,89 @@ from pathlib import Path
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDateEdit, QLabel, QMainWindow, QMessageBox, QStackedWidget,
-                               QToolBar, QWidget, QSizePolicy)
+from PySide6.QtWidgets import (QDateEdit, QFileDialog, QLabel, QMainWindow, QMessageBox,
+                               QSizePolicy, QSplitter, QStackedWidget, QToolBar, QTreeWidget,
+                               QTreeWidgetItem, QWidget)
 
 from .. import __version__
 from ..core.orgs import LEVEL_NAMES
 from ..core.progress import clamp_as_of, compute
+from ..core.query import counting_filter
+from ..core.store import Store
 from .dashboard import DashboardPage
+from .ledger_page import LedgerPage
 from .tasks import TaskRunner
+
+NAV_ROLE = Qt.UserRole + 1
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, path: Path, runner: TaskRunner | None = None):
+    def __init__(self, path: Path):
         super().__init__()
         self.path = Path(path)
-        self.runner = runner or TaskRunner(self.path, self)
-        info = self.runner.call(lambda s: (s.node, s.catalog, s.orgs))
-        self.node, self.catalog, self.tree = info
+        self.runner = TaskRunner(self.path, self)
+        self.runner.call(lambda s: None)  # open (and migrate) on the store thread first
+        self.ids_runner = TaskRunner(self.path, self, readonly=True)
+        self.reader = Store.open_readonly(self.path)
+        self.node, self.catalog, self.tree = self.reader.node, self.reader.catalog, self.reader.orgs
         org = self.tree.get(self.node.org)
         self.setWindowTitle(f"民生实事台账 — {org.name}（{LEVEL_NAMES[self.node.level]}级）")
-        self.resize(1280, 800)
+        self.resize(1360, 820)
         self.dashboard = DashboardPage()
         self.dashboard.set_scopes(self._scopes())
         self.dashboard.scope_changed.connect(lambda _code: self.refresh())
+        self.dashboard.indicator_activated.connect(self.open_indicator)
+        self.ledger_page = LedgerPage(self.runner, self.ids_runner, self.reader)
+        self.ledger_page.changed.connect(self._data_changed)
+        self.ledger_page.person_requested.connect(self.open_person)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.dashboard)
-        self.setCentralWidget(self.pages)
+        self.pages.addWidget(self.ledger_page)
+        self.person_page = None
+        self._stale = True
+        self.nav = QTreeWidget()
+        self.nav.setHeaderHidden(True)
+        self.nav.setMinimumWidth(230)
+        self._fill_nav()
+        self.nav.currentItemChanged.connect(self._nav_changed)
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(self.nav)
+        split.addWidget(self.pages)
+        split.setStretchFactor(1, 1)
+        split.setSizes([260, 1100])
+        self.setCentralWidget(split)
         self._menus()
         self._toolbar()
-        self.status = QLabel()
+        self.status = QLabel(f"数据文件：{self.path}")
         self.statusBar().addPermanentWidget(self.status)
-        self.status.setText(f"数据文件：{self.path}")
         self.refresh()
 
-    # -- chrome
+    # ------------------------------------------------------------ chrome
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("文件(&F)")
+        new_record = QAction("新增记录(&N)", self)
+        new_record.setShortcut(QKeySequence.New)
+        new_record.triggered.connect(self._new_record)
+        file_menu.addAction(new_record)
+        file_menu.addSeparator()
+        open_store = QAction("打开数据库(&O)…", self)
+        open_store.setShortcut(QKeySequence.Open)
+        open_store.triggered.connect(self._open_store)
+        file_menu.addAction(open_store)
+        create_store = QAction("新建数据库…", self)
+        create_store.triggered.connect(self._create_store)
+        file_menu.addAction(create_store)
+        file_menu.addSeparator()
         quit_action = QAction("退出(&X)", self)
         quit_action.setShortcut(QKeySequence.Quit)
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
         view = self.menuBar().addMenu("查看(&V)")
-        refresh = QAction("刷新进度(&R)", self)
+        home = QAction("进度总览(&H)", self)
+        home.setShortcut("Ctrl+H")
+        home.triggered.connect(lambda: self.nav.setCurrentItem(self.nav.topLevelItem(0)))
+        view.addAction(home)
+        refresh = QAction("刷新(&R)", self)
         refresh.setShortcut(QKeySequence.Refresh)
         refresh.triggered.connect(self.refresh)
         view.addAction(refresh)
@@ -77,29 +118,145 @@ class MainWindow(QMainWindow):
         bar.addWidget(spacer)
         bar.addWidget(QLabel(f"计划：{self.catalog.title}（{self.catalog.version}） "))
 
+    def _fill_nav(self) -> None:
+        home = QTreeWidgetItem(["进度总览"])
+        home.setData(0, NAV_ROLE, ("home", None))
+        self.nav.addTopLevelItem(home)
+        people = QTreeWidgetItem(["人员主档"])
+        people.setData(0, NAV_ROLE, ("person", None))
+        self.nav.addTopLevelItem(people)
+        self._ledger_items: dict[str, QTreeWidgetItem] = {}
+        for project in self.catalog.projects:
+            ledgers = [led for led in self.catalog.ledgers if led.project == project.id]
+            if not ledgers:
+                continue
+            item = QTreeWidgetItem([f"{project.no}. {project.name}"])
+            item.setData(0, NAV_ROLE, ("project", project.id))
+            item.setToolTip(0, project.text)
+            for led in ledgers:
+                child = QTreeWidgetItem([led.label])
+                child.setData(0, NAV_ROLE, ("ledger", led.id))
+                item.addChild(child)
+                self._ledger_items[led.id] = child
+            self.nav.addTopLevelItem(item)
+        self.nav.expandAll()
+        self.nav.setCurrentItem(home)
+
+    def _refresh_counts(self) -> None:
+        ids = list(self._ledger_items)
+
+        def counts(store, progress):
+            return {lid: store.ledger(lid).count() for lid in ids}
+
+        def show(result):
+            for lid, n in result.items():
+                led = self.catalog.ledger(lid)
+                self._ledger_items[lid].setText(0, f"{led.label}（{n:,}）")
+        self.ids_runner.run(counts, on_done=show)
+
     def _scopes(self) -> list[tuple[str, str]]:
         own = self.tree.get(self.node.org)
         label = {"district": "全区", "town": f"全镇（{own.name}）", "village": own.name}[own.level]
-        scopes = [("", label)]
-        scopes += [(o.code, o.name) for o in self.tree.children(own.code)]
-        return scopes
+        return [("", label)] + [(o.code, o.name) for o in self.tree.children(own.code)]
 
     def as_of_date(self) -> dt.date:
         d = self.as_of.date()
         return dt.date(d.year(), d.month(), d.day())
 
-    # -- actions
+    # ------------------------------------------------------------ navigation
+    def _nav_changed(self, current: QTreeWidgetItem, _previous) -> None:
+        if current is None:
+            return
+        kind, key = current.data(0, NAV_ROLE)
+        if kind == "home":
+            self.pages.setCurrentWidget(self.dashboard)
+            if self._stale:
+                self.refresh()
+        elif kind == "ledger":
+            self.ledger_page.show_ledger(key)
+            self.pages.setCurrentWidget(self.ledger_page)
+        elif kind == "person":
+            self.open_person(None)
+
+    def open_indicator(self, indicator_id: str) -> None:
+        """Drill down: the ledger filtered to the rows an indicator counts."""
+        scope = self.dashboard.current_scope() or self.node.org
+        lid, extra = counting_filter(self.catalog, indicator_id, self.as_of_date(), scope)
+        item = self._ledger_items[lid]
+        self.nav.blockSignals(True)
+        self.nav.setCurrentItem(item)
+        self.nav.blockSignals(False)
+        self.ledger_page.show_ledger(lid, extra)
+        self.pages.setCurrentWidget(self.ledger_page)
+
+    def open_person(self, person_uuid: str | None) -> None:
+        from .person_page import PersonPage
+        if self.person_page is None:
+            self.person_page = PersonPage(self.reader)
+            self.person_page.open_record.connect(self._open_record_from_person)
+            self.pages.addWidget(self.person_page)
+        if person_uuid:
+            self.person_page.show_person(person_uuid)
+        self.pages.setCurrentWidget(self.person_page)
+
+    def _open_record_from_person(self, ledger_id: str, uid: str) -> None:
+        self.nav.setCurrentItem(self._ledger_items[ledger_id])
+        self.ledger_page.open_record(uid)
+
+    def _new_record(self) -> None:
+        if self.pages.currentWidget() is self.ledger_page:
+            self.ledger_page.open_record(None)
+        else:
+            self.statusBar().showMessage("请先在左侧选择一个台账，再新增记录", 4000)
+
+    # ------------------------------------------------------------ actions
     def refresh(self) -> None:
         as_of = self.as_of_date()
         scope = self.dashboard.current_scope() or None
-        self.runner.run(lambda store, progress: compute(store, as_of, scope=scope),
-                        on_done=lambda report: self.dashboard.show_report(self.catalog, report),
-                        label="正在计算进度…", parent=self)
+        self._stale = False
+        self.ids_runner.run(lambda store, progress: compute(store, as_of, scope=scope),
+                            on_done=lambda report: self.dashboard.show_report(self.catalog, report),
+                            label="正在计算进度…", parent=self)
+        self._refresh_counts()
+
+    def _data_changed(self) -> None:
+        self._stale = True
+        self._refresh_counts()
+
+    def _open_store(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "打开数据库", str(self.path.parent),
+                                              "台账数据库 (*.sqlite3);;所有文件 (*)")
+        if path:
+            self.switch_to(Path(path))
+
+    def _create_store(self) -> None:
+        from .setup_dialog import SetupDialog
+        dialog = SetupDialog(self)
+        dialog.finished_setup.connect(lambda p: p and self.switch_to(Path(p)))
+        dialog.open()
+
+    def switch_to(self, path: Path) -> None:
+        """Open another store in a new window and close this one."""
+        from .app import remember_store
+        from .startup import open_store_or_explain
+        if not open_store_or_explain(path):
+            return
+        window = MainWindow(path)
+        _windows.add(window)
+        remember_store(path)
+        window.show()
+        self.close()
 
     def _about(self) -> None:
         QMessageBox.about(self, "关于", f"民生实事台账 {__version__}\n\n离线记录民生实事台账，"
                                        "以增量数据包逐级上报，按计划指标统计进度。")
 
     def closeEvent(self, event) -> None:
+        self.ids_runner.shutdown()
         self.runner.shutdown()
+        self.reader.close()
+        _windows.discard(self)
         super().closeEvent(event)
+
+
+_windows: set[MainWindow] = set()  # top-level windows opened by switch_to stay alive

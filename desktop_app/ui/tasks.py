@@ -47,13 +47,18 @@ class _Bridge(QObject):
 
 
 class TaskRunner(QObject):
-    """Runs store operations one at a time on a worker thread."""
+    """Runs store operations one at a time on a worker thread.
+
+    The main runner owns every write. A second one with ``readonly=True`` runs
+    long reads (a million-row id list) so they never wait behind a write.
+    """
 
     busy_changed = Signal(bool)
 
-    def __init__(self, path: Path, parent: QObject | None = None):
+    def __init__(self, path: Path, parent: QObject | None = None, *, readonly: bool = False):
         super().__init__(parent)
         self.path = Path(path)
+        self.readonly = readonly
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._store: Store | None = None
         self._bridge = _Bridge()
@@ -65,7 +70,7 @@ class TaskRunner(QObject):
     # -- the store lives on the worker thread
     def _get_store(self) -> Store:
         if self._store is None:
-            self._store = Store.open(self.path)
+            self._store = Store.open_readonly(self.path) if self.readonly else Store.open(self.path)
         return self._store
 
     def run(self, fn: Callable[[Store, Callable], Any], *, on_done: Callable[[Any], None] | None = None,
@@ -136,6 +141,10 @@ class TaskRunner(QObject):
             on_done(result)
 
     def shutdown(self) -> None:
+        """Close the store on its thread and stop the thread (safe to call twice)."""
+        if self._pool._shutdown:
+            return
+
         def close():
             if self._store is not None:
                 self._store.close()

@@ -1,0 +1,40 @@
+"""Fixtures for the UI tests (pytest-qt, offscreen). No test waits on a real modal dialog."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from desktop_app.core.demo import create_demo
+from desktop_app.core.store import Store
+from desktop_app.ui.tasks import TaskRunner
+
+
+@pytest.fixture(scope="session")
+def demo_master(tmp_path_factory):
+    """A small demo district store, generated once per test run."""
+    path = tmp_path_factory.mktemp("demo") / "demo.sqlite3"
+    create_demo(path, scale=0.05).close()
+    return path
+
+
+@pytest.fixture
+def demo_path(demo_master, tmp_path):
+    """A fresh copy of the demo store for one test."""
+    path = tmp_path / "demo.sqlite3"
+    shutil.copy(demo_master, path)
+    return path
+
+
+@pytest.fixture
+def runner(demo_path, qtbot):
+    r = TaskRunner(demo_path)
+    yield r
+    r.shutdown()
+
+
+@pytest.fixture
+def reader(demo_path):
+    store = Store.open_readonly(demo_path)
+    yield store
+    store.close()

@@ -1,0 +1,234 @@
+"""First-run setup dialog: inline validation, creation off the GUI thread, nothing half-made."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QDialog, QFileDialog
+
+from desktop_app.core.store import Store, StoreError
+from desktop_app.ui import setup_dialog
+from desktop_app.ui.setup_dialog import VILLAGE_TOOLTIP, SetupDialog
+
+
+@pytest.fixture(autouse=True)
+def no_real_modals(monkeypatch):
+    """A test that reached a real file chooser would hang: fail instead."""
+    def refuse(*_a, **_k):
+        raise AssertionError("a real QFileDialog was opened in a test")
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", refuse)
+
+
+@pytest.fixture
+def dialog(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # data_dir() under tmp, never ~
+    dlg = SetupDialog()
+    qtbot.addWidget(dlg)
+    dlg.show()
+    return dlg
+
+
+def create(qtbot, dlg):
+    with qtbot.waitSignal(dlg.finished_setup, timeout=20000) as blocker:
+        dlg.accept_setup()
+    return blocker.args[0]
+
+
+def test_town_setup_creates_store_with_villages(qtbot, dialog, tmp_path):
+    path = tmp_path / "河坝镇.sqlite3"
+    dialog.set_level("town")
+    dialog.set_org("430971121")
+    dialog.set_operator("  示例录入员 ")
+    dialog.set_villages("示例村一\n\n 示例社区 \n")
+    dialog.set_path(path)
+    assert dialog.can_accept()
+    assert dialog.ok_button.isEnabled()
+
+    assert create(qtbot, dialog) == path
+    assert dialog.created_path() == path == dialog.result_path()
+    assert dialog.result() == QDialog.Accepted
+    with Store.open_readonly(path) as store:
+        assert (store.node.level, store.node.org, store.node.operator) == \
+            ("town", "430971121", "示例录入员")
+        villages = store.orgs.children("430971121")
+        assert [(o.code, o.name) for o in villages] == \
+            [("430971121001", "示例村一"), ("430971121002", "示例社区")]
+    assert not path.with_name(path.name + ".creating").exists()
+
+
+def test_default_path_follows_unit_until_user_chooses(dialog, tmp_path):
+    assert dialog.org() is None  # several towns: no silent default
+    assert not dialog.can_accept()
+    assert dialog.org_error.text() == "请选择单位"
+    dialog.set_org("南湾湖办事处")  # the plan's name is an alias
+    assert dialog.org().name == "南湾湖管理处"
+    assert dialog.path() == tmp_path / "xdg" / "minsheng-taizhang" / "南湾湖管理处.sqlite3"
+    dialog.set_path(tmp_path / "mine.sqlite3")
+    dialog.set_org("金盆镇")
+    assert dialog.path() == tmp_path / "mine.sqlite3"
+
+
+def test_town_combo_lists_the_five_towns(dialog):
+    dialog.set_level("town")
+    names = [dialog.org_combo.itemText(i) for i in range(dialog.org_combo.count())]
+    assert names == ["河坝镇", "金盆镇", "北洲子镇", "千山红镇", "南湾湖管理处"]
+
+
+def test_operator_required(qtbot, dialog, tmp_path):
+    dialog.set_org("河坝镇")
+    dialog.set_path(tmp_path / "t.sqlite3")
+    dialog.set_operator("   ")
+    assert not dialog.can_accept()
+    assert not dialog.ok_button.isEnabled()
+    assert "请填写操作员姓名" in dialog.operator_error.text()
+    assert not dialog.operator_error.isHidden()
+    assert create(qtbot, dialog) is None  # refused at once, nothing started
+    assert not (tmp_path / "t.sqlite3").exists()
+    dialog.set_operator("张三")
+    assert dialog.can_accept()
+    assert dialog.operator_error.isHidden()
+
+
+def test_existing_path_refused_with_message(qtbot, dialog, tmp_path):
+    path = tmp_path / "已有.sqlite3"
+    path.write_bytes(b"keep me")
+    dialog.set_org("河坝镇")
+    dialog.set_operator("张三")
+    dialog.set_path(path)
+    assert not dialog.can_accept()
+    msg = dialog.path_error.text()
+    assert "已经存在" in msg and "文件 → 打开" in msg and "换一个文件名" in msg
+    assert not dialog.open_existing_button.isHidden()
+    assert path.read_bytes() == b"keep me"
+    # the offered way out: open it instead (result_path, not created_path)
+    dialog.open_existing_button.click()
+    assert dialog.result() == QDialog.Accepted
+    assert dialog.result_path() == path and dialog.created_path() is None
+
+
+def test_folder_or_relative_path_refused(dialog, tmp_path):
+    dialog.set_org("河坝镇")
+    dialog.set_operator("张三")
+    dialog.set_path(tmp_path)
+    assert not dialog.can_accept() and "文件夹" in dialog.path_error.text()
+    dialog.set_path("相对.sqlite3")
+    assert not dialog.can_accept() and "完整路径" in dialog.path_error.text()
+    dialog.set_path(tmp_path / "新" / "子目录" / "t.sqlite3")  # missing folders are made
+    assert dialog.can_accept()
+
+
+def test_district_setup(qtbot, dialog, tmp_path):
+    path = tmp_path / "区.sqlite3"
+    dialog.set_level("district")
+    assert dialog.org().code == "430971"  # the only district: chosen
+    assert dialog.villages_row.isHidden()
+    dialog.set_villages("不应使用")  # hidden and ignored for the district
+    dialog.set_operator("示例专班")
+    dialog.set_path(path)
+    assert create(qtbot, dialog) == path
+    with Store.open_readonly(path) as store:
+        assert (store.node.level, store.node.org) == ("district", "430971")
+        assert all(o.level != "village" for o in store.orgs)
+
+
+def test_village_option_disabled(dialog):
+    button = dialog.level_buttons["village"]
+    assert not button.isEnabled()
+    assert button.toolTip() == VILLAGE_TOOLTIP == "村（社区）请使用镇发给你的配置文件开始（下一版提供）"
+    assert dialog.village_note.text() == VILLAGE_TOOLTIP
+    with pytest.raises(ValueError):
+        dialog.set_level("village")
+    assert dialog.level() == "town"
+
+
+def test_duplicate_village_names_refused(qtbot, dialog, tmp_path):
+    dialog.set_org("河坝镇")
+    dialog.set_operator("张三")
+    dialog.set_path(tmp_path / "t.sqlite3")
+    dialog.set_villages("示例村一\n示例村二\n 示例村一 ")
+    assert not dialog.can_accept()
+    assert "第 3 行“示例村一”与第 1 行重复" in dialog.villages_error.text()
+    dialog.set_villages("示例村１\n示例村1")  # full-width digit: the same name
+    assert not dialog.can_accept()
+    dialog.set_villages("示例村一\n示例村二")
+    assert dialog.can_accept()
+
+
+def test_add_villages_failure_leaves_no_file(qtbot, dialog, tmp_path, monkeypatch):
+    def fail(self, names, town=None):
+        raise StoreError("河坝镇已经有“示例村一”，未添加任何村（社区）", 1)
+    monkeypatch.setattr(Store, "add_villages", fail)
+    path = tmp_path / "t.sqlite3"
+    dialog.set_org("河坝镇")
+    dialog.set_operator("张三")
+    dialog.set_villages("示例村一")
+    dialog.set_path(path)
+    assert create(qtbot, dialog) is None
+    assert not path.exists() and list(tmp_path.glob("t.sqlite3*")) == []
+    assert "未添加任何村（社区）" in dialog.error_label.text()  # inside the dialog, no modal
+    assert not dialog.error_label.isHidden()
+    assert dialog.isVisible() and dialog.result() != QDialog.Accepted
+    assert dialog.created_path() is None
+    assert dialog.ok_button.isEnabled() and dialog.form.isEnabled()  # can try again
+
+
+def test_store_error_shown_inline(qtbot, dialog, tmp_path, monkeypatch):
+    path = tmp_path / "t.sqlite3"
+    dialog.set_org("河坝镇")
+    dialog.set_operator("张三")
+    dialog.set_path(path)
+    path.write_bytes(b"")  # appears between validation and creation
+    monkeypatch.setattr(dialog, "_validate", lambda: True)
+    assert create(qtbot, dialog) is None
+    assert "已经存在" in dialog.error_label.text()
+    assert path.read_bytes() == b""
+
+
+def test_dialog_never_blocks(qtbot, dialog, tmp_path, monkeypatch):
+    release = threading.Event()
+    real = setup_dialog.create_store
+
+    def slow(*args):
+        assert release.wait(10)
+        return real(*args)
+    monkeypatch.setattr(setup_dialog, "create_store", slow)
+    path = tmp_path / "t.sqlite3"
+    dialog.set_org("千山红镇")
+    dialog.set_operator("张三")
+    dialog.set_path(path)
+
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(10)
+    with qtbot.waitSignal(dialog.finished_setup, timeout=20000) as blocker:
+        assert dialog.accept_setup() is True  # returns at once
+        assert dialog.is_busy()
+        assert not dialog.ok_button.isEnabled() and not dialog.cancel_button.isEnabled()
+        assert not dialog.form.isEnabled() and not dialog.busy_bar.isHidden()
+        assert dialog.accept_setup() is False  # a second 确定 is ignored
+        qtbot.waitUntil(lambda: len(ticks) >= 5, timeout=5000)  # the event loop runs meanwhile
+        dialog.reject()  # 取消/Esc while creating is ignored
+        assert dialog.isVisible()
+        release.set()
+    timer.stop()
+    assert blocker.args == [path]
+    assert not dialog.is_busy() and dialog.busy_bar.isHidden()
+    with Store.open_readonly(path) as store:
+        assert store.node.org == "430971130"
+
+
+def test_browse_uses_the_chooser_method(dialog, tmp_path, monkeypatch):
+    monkeypatch.setattr(dialog, "_ask_save_path", lambda start: str(tmp_path / "选的"))
+    dialog.browse_button.click()
+    assert dialog.path() == tmp_path / "选的.sqlite3"  # suffix added
+    monkeypatch.setattr(dialog, "_ask_save_path", lambda start: "")  # chooser cancelled
+    dialog.browse_button.click()
+    assert dialog.path() == tmp_path / "选的.sqlite3"
+
+
+def test_cancel_rejects(dialog):
+    dialog.cancel_button.click()
+    assert dialog.result() == QDialog.Rejected
+    assert dialog.result_path() is None
