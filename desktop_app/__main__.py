@@ -1,6 +1,6 @@
 """python -m desktop_app — open the application.
 
-    python -m desktop_app            the last store used (or the demo store)
+    python -m desktop_app            the last store used (the first time: a short setup)
     python -m desktop_app --demo     the demo store (created when missing)
     python -m desktop_app --db PATH  a given store
 """
@@ -26,12 +26,19 @@ def main(argv: list[str] | None = None) -> int:
     from .ui.app import data_dir, last_store, make_app, remember_store
     from .ui.startup import ensure_demo
     app = make_app(sys.argv[:1])
+    demo = data_dir() / "示例数据.sqlite3"
     if args.db:
         path = Path(args.db)
-    elif args.demo or last_store() is None:
-        path = ensure_demo(data_dir() / "示例数据.sqlite3")
+    elif args.demo:
+        path = ensure_demo(demo)
         if path is None:
             return 1
+    elif last_store() is None:
+        from .ui.setup_dialog import SetupDialog
+        setup = SetupDialog()
+        if setup.exec() != SetupDialog.Accepted or setup.result_path() is None:
+            return 0  # cancelled: nothing was created
+        path = setup.result_path()
     else:
         path = last_store()
     from .ui.main_window import MainWindow
@@ -39,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     if not open_store_or_explain(path):
         return 2
     window = MainWindow(path)
-    remember_store(path)
+    if path.resolve() != demo.resolve():
+        remember_store(path)  # trying the demo once must not skip the setup later
     window.show()
     return app.exec()
 

@@ -113,7 +113,7 @@ def row_filter(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date,
                scope: str) -> tuple[str, list]:
     """The SQL condition (and parameters) for the rows an indicator counts: live,
     complete, dated in the plan year up to ``as_of``, under ``scope``, matching ``where``."""
-    d = f"[{led.date_field}]"
+    d = f"+[{led.date_field}]"  # unary +: scan, not the date index (the year is most rows)
     conds = ["_deleted = 0", "_incomplete = 0", f"{d} >= ?", f"{d} <= ?", "substr(org, 1, ?) = ?"]
     params: list = [dt.date(catalog.plan_year, 1, 1).isoformat(), as_of.isoformat(),
                     len(scope), scope]
@@ -160,13 +160,19 @@ class _Calculator:
     def _filter(self, led: Ledger, ind: Indicator) -> tuple[str, list]:
         return row_filter(self.catalog, led, ind, self.as_of, self.scope)
 
-    def _grouped(self, sql_expr: str, led: Ledger, ind: Indicator) -> tuple[object, dict, int]:
+    def _grouped(self, sql_expr: str, led: Ledger, ind: Indicator,
+                 additive: bool = True) -> tuple[object, dict, int]:
+        """(total, per group, rows): one pass when the figure adds up across groups."""
         where, params = self._filter(led, ind)
-        total, n = self.conn.execute(
-            f"SELECT {sql_expr}, COUNT(*) FROM [{led.table}] WHERE {where}", params).fetchone()
-        per = dict(self.conn.execute(
-            f"SELECT substr(org, 1, {self.group_len}) AS g, {sql_expr} FROM [{led.table}] "
-            f"WHERE {where} GROUP BY g", params).fetchall())
+        per, n = {}, 0
+        for g, value, count in self.conn.execute(
+                f"SELECT substr(org, 1, {self.group_len}) AS g, {sql_expr}, COUNT(*) "
+                f"FROM [{led.table}] WHERE {where} GROUP BY g", params):
+            per[g], n = value, n + count
+        if additive:
+            return sum(per.values()) if per else 0, per, n
+        total = self.conn.execute(f"SELECT {sql_expr} FROM [{led.table}] WHERE {where}",
+                                  params).fetchone()[0]
         return total, per, n
 
     def _by_org(self, ind: Indicator, per: dict) -> list[OrgFigure]:
@@ -218,7 +224,7 @@ class _Calculator:
 
     def _m_distinct(self, ind, led):
         col = ind.measure.field or (led.persons[0].column if led.persons else "uuid")
-        total, per, n = self._grouped(f"COUNT(DISTINCT [{col}])", led, ind)
+        total, per, n = self._grouped(f"COUNT(DISTINCT [{col}])", led, ind, additive=False)
         return self._cumulative(ind, total, per, n)
 
     def _m_sum(self, ind, led):

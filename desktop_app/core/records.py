@@ -189,10 +189,19 @@ class Records:
         return self.insert_valid(rows, [c.missing for c in checks],
                                  [c.warnings for c in checks], user=user, source=source, batch=batch)
 
+    def natural_key_label(self) -> str:
+        """The duplicate key in words, e.g. ``身份证号＋宫颈癌检查日期年度``."""
+        return "＋".join(self.ledger.field(k.removeprefix("year:")).label +
+                        ("年度" if k.startswith("year:") else "") for k in self.ledger.natural_key)
+
+    def person_warnings(self, values: dict) -> list[Problem]:
+        """Person-master warnings (another name for a known 身份证号), before saving; reads only."""
+        row = dict(values, org=values.get("org") or self.store.node.org)
+        return self.store.persons.plan(self.ledger, [row]).warnings.get(0, [])
+
     def _check_duplicates(self, rows: list[dict], failures: dict[int, list[Problem]]) -> None:
         seen: dict[tuple, int] = {}
-        labels = "＋".join(self.ledger.field(k.removeprefix("year:")).label +
-                          ("年度" if k.startswith("year:") else "") for k in self.ledger.natural_key)
+        labels = self.natural_key_label()
         for i, row in enumerate(rows):
             key = self.natural_key(row)
             if key is None or i in failures:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import QDate, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QValidator
 from PySide6.QtWidgets import (QCalendarWidget, QComboBox, QDoubleSpinBox, QLineEdit, QMenu,
-                               QSpinBox, QStyle, QToolButton, QValidator, QWidgetAction)
+                               QSizePolicy, QSpinBox, QStyle, QToolButton, QWidgetAction)
 
 from ..core.catalog import Field
 from ..core.fieldtypes import display, parse_date
@@ -165,8 +165,7 @@ class MultiChoiceEditor(QToolButton):
         self.setPopupMode(QToolButton.InstantPopup)
         self.setFocusPolicy(Qt.StrongFocus)
         self.setToolButtonStyle(Qt.ToolButtonTextOnly)
-        self.setSizePolicy(self.sizePolicy().horizontalPolicy().Expanding,
-                           self.sizePolicy().verticalPolicy())
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
         menu = _StickyMenu(self)
         self.actions_by_choice = {}
         for choice in field.choices:
@@ -188,21 +187,21 @@ class MultiChoiceEditor(QToolButton):
         return "、".join(c for c, a in self.actions_by_choice.items() if a.isChecked())
 
     def set_value(self, value) -> None:
+        before = self.raw()
         chosen = set(display(self.field, value).split("、"))
         for choice, action in self.actions_by_choice.items():
             action.blockSignals(True)
             action.setChecked(choice in chosen)
             action.blockSignals(False)
         self._show_text()
-        self.changed.emit()
+        if self.raw() != before:
+            self.changed.emit()
 
 
 class _NumberMixin:
     """Spin box behaviour shared by integers and decimals: an empty state one
     step below the field's minimum, clearing by deleting the text, the unit as
     suffix, and no accidental changes by the mouse wheel while scrolling past."""
-
-    changed = Signal()
 
     def _setup(self, field: Field, lowest: float, highest: float) -> None:
         self.field = field
@@ -215,15 +214,15 @@ class _NumberMixin:
         self.valueChanged.connect(lambda _v: self.changed.emit())
 
     def validate(self, text: str, pos: int):
-        if not self._bare(text):
+        if self._blank(text):
             return QValidator.Acceptable, text, pos
         return super().validate(text, pos)
 
     def valueFromText(self, text: str):
-        return self.minimum() if not self._bare(text) else super().valueFromText(text)
+        return self.minimum() if self._blank(text) else super().valueFromText(text)
 
-    def _bare(self, text: str) -> str:
-        return text.removesuffix(self.suffix()).strip()
+    def _blank(self, text: str) -> bool:
+        return not text.removesuffix(self.suffix()).strip()
 
     def wheelEvent(self, event) -> None:
         if self.hasFocus():
@@ -239,6 +238,8 @@ class _NumberMixin:
 
 
 class IntegerEditor(_NumberMixin, QSpinBox):
+    changed = Signal()
+
     def __init__(self, field: Field, parent=None):
         super().__init__(parent)
         self._setup(field, int(field.min) if field.min is not None else -NUMBER_LIMIT,
@@ -249,6 +250,8 @@ class IntegerEditor(_NumberMixin, QSpinBox):
 
 
 class DecimalEditor(_NumberMixin, QDoubleSpinBox):
+    changed = Signal()
+
     def __init__(self, field: Field, parent=None):
         super().__init__(parent)
         self.setDecimals(3)

@@ -89,6 +89,17 @@ class LedgerTableModel(QAbstractTableModel):
         self._blocks.clear()
         self.endResetModel()
 
+    def extend(self, view: LedgerView, ids: array) -> None:
+        """Grow a first batch to the full id list (or reset if the data changed meanwhile)."""
+        n = len(self.ids)
+        if view is not self.view or ids[:n] != self.ids:
+            self.reset(view, ids)
+            return
+        if len(ids) > n:
+            self.beginInsertRows(QModelIndex(), n, len(ids) - 1)
+            self.ids = ids
+            self.endInsertRows()
+
     def set_reveal(self, reveal: bool) -> None:
         self.reveal = reveal
         if self.rowCount():

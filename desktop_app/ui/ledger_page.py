@@ -13,6 +13,7 @@ from .ledger_model import UUID_ROLE, LedgerTableModel
 from .tasks import TaskRunner
 
 SEARCH_DELAY_MS = 250
+FIRST_BATCH = 1000
 
 
 class LedgerPage(QWidget):
@@ -172,7 +173,8 @@ class LedgerPage(QWidget):
             extra=self.extra, sort=self.sort_key, descending=self.descending)
 
     def reload(self) -> None:
-        """Load the id list of the current view off the GUI thread; newest request wins."""
+        """Load the current view's ids off the GUI thread, newest request wins: the first
+        ``FIRST_BATCH`` rows show at once, the full list follows and the table grows."""
         if self.ledger is None:
             return
         view = self.current_view()
@@ -180,21 +182,29 @@ class LedgerPage(QWidget):
         generation = self._generation
         self.count_label.setText("正在读取…")
 
-        def load(store, progress):
-            return LedgerView(store.conn, view.ledger, search=view.search, org=view.org,
-                              status=view.status, deleted=view.deleted,
-                              incomplete=view.incomplete, extra=view.extra, sort=view.sort,
-                              descending=view.descending).ids()
+        def load(limit):
+            def work(store, progress):
+                return LedgerView(store.conn, view.ledger, search=view.search, org=view.org,
+                                  status=view.status, deleted=view.deleted,
+                                  incomplete=view.incomplete, extra=view.extra, sort=view.sort,
+                                  descending=view.descending).ids(limit)
+            return work
 
-        def done(ids):
+        def first(ids):
+            if generation == self._generation:
+                self.model.reset(view, ids)
+
+        def full(ids):
             if generation != self._generation:
                 return  # a newer search or filter superseded this one
-            self.model.reset(view, ids)
+            self.model.extend(view, ids)
             what = "回收站中" if view.deleted else ""
             self.count_label.setText(f"{what}共 {len(ids):,} 条记录" +
                                      ("（已按条件筛选）" if view.where()[0].count("AND") else ""))
             self._update_buttons()
-        self.ids_runner.run(load, on_done=done)
+        if not view.search:  # a search is one scan either way: no first batch
+            self.ids_runner.run(load(FIRST_BATCH), on_done=first)
+        self.ids_runner.run(load(None), on_done=full)
 
     def _sort(self, key: str, descending: bool) -> None:
         self.sort_key, self.descending = key, descending

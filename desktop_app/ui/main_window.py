@@ -195,6 +195,8 @@ class MainWindow(QMainWindow):
             self.person_page = PersonPage(self.reader)
             self.person_page.open_record.connect(self._open_record_from_person)
             self.pages.addWidget(self.person_page)
+        # the reveal choice (audited) made on the ledger page holds here too
+        self.person_page.set_reveal(self.ledger_page.reveal.isChecked())
         if person_uuid:
             self.person_page.show_person(person_uuid)
         self.pages.setCurrentWidget(self.person_page)
@@ -252,9 +254,10 @@ class MainWindow(QMainWindow):
                                        "以增量数据包逐级上报，按计划指标统计进度。")
 
     def closeEvent(self, event) -> None:
+        # readers first: the writer, closing last, checkpoints and removes the -wal file
+        self.reader.close()
         self.ids_runner.shutdown()
         self.runner.shutdown()
-        self.reader.close()
         _windows.discard(self)
         super().closeEvent(event)
 

@@ -1,0 +1,1 @@
+"""Developer tools shipped with the app (screenshots for the README and the help)."""

@@ -1,0 +1,100 @@
+"""python -m desktop_app.tools.screenshots OUTDIR — PNGs of the main screens on a demo store.
+
+Run it under a virtual screen with a CJK font, e.g.
+    xvfb-run -a -s "-screen 0 1440x900x24" python -m desktop_app.tools.screenshots docs/screenshots
+(QT_QPA_PLATFORM=offscreen works too). Saves setup, dashboard, ledger, record form and
+person page; the README shows them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QDate
+from PySide6.QtWidgets import QApplication, QWidget
+
+AS_OF = dt.date(2024, 9, 30)
+
+
+def _wait(cond, seconds: float = 30.0) -> None:
+    end = time.monotonic() + seconds
+    while not cond():
+        QApplication.processEvents()
+        if time.monotonic() > end:
+            raise TimeoutError("界面没有在预期时间内完成加载")
+        time.sleep(0.01)
+
+
+def _settle(ms: int = 300) -> None:
+    end = time.monotonic() + ms / 1000
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+def _save(widget: QWidget, out: Path, name: str) -> Path:
+    _settle()
+    path = out / f"{name}.png"
+    widget.grab().save(str(path))
+    print(path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print(__doc__)
+        return 2
+    out = Path(argv[0])
+    out.mkdir(parents=True, exist_ok=True)
+    from ..core.demo import create_demo
+    from ..ui.app import make_app
+    from ..ui.main_window import MainWindow
+    from ..ui.setup_dialog import SetupDialog
+    app = make_app(["screenshots"])
+    tmp = Path(tempfile.mkdtemp())
+    path = tmp / "示例数据.sqlite3"
+    create_demo(path).close()
+
+    setup = SetupDialog(default_dir=tmp)
+    setup.set_level("town")
+    setup.set_org("430971121")
+    setup.set_operator("示例录入员")
+    setup.set_villages("示例村一\n示例村二\n示例社区")
+    setup.show()
+    setup.can_accept()
+    _save(setup, out, "01_setup")
+    setup.close()
+
+    window = MainWindow(path)
+    window.resize(1440, 860)
+    window.show()
+    window.as_of.setDate(QDate(AS_OF.year, AS_OF.month, AS_OF.day))
+    _wait(lambda: window.dashboard.report is not None and window.dashboard.report.as_of == AS_OF)
+    _save(window, out, "02_dashboard")
+
+    window.nav.setCurrentItem(window._ledger_items["two_cancer"])
+    page = window.ledger_page
+    _wait(lambda: page.count_label.text().startswith("共"))
+    page.table.selectRow(2)
+    _save(window, out, "03_ledger")
+
+    uid = page.selected_uuid()
+    page.open_record(uid)
+    form = page.form
+    form.resize(980, 760)
+    _save(form, out, "04_record_form")
+    form.close()
+
+    row = window.reader.ledger("two_cancer").get(uid)
+    window.open_person(row["person_id"])
+    _save(window, out, "05_person")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

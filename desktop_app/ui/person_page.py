@@ -1,0 +1,256 @@
+"""One person and every ledger row about them (一张表).
+
+Search by name, ID number or phone (any part); the person's details are
+masked as everywhere else unless :meth:`PersonPage.set_reveal` is on; a
+double click (or Enter) on a ledger row emits ``open_record(ledger id, uuid)``.
+All reads are instant reads on the read-only ``reader``.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QGroupBox, QHeaderView, QLabel,
+                               QLineEdit, QSplitter, QTableView, QVBoxLayout, QWidget)
+
+from ..core.fieldtypes import display
+from ..core.masking import mask_value
+from ..core.schema import PERSON_FIELDS
+
+SEARCH_DELAY_MS = 250
+SEARCH_LIMIT = 50
+UUID_ROLE = Qt.UserRole + 1
+RESULT_FIELDS = ("name", "id_number", "sex", "birth_date")
+APPEARANCE_COLUMNS = ("台账", "角色", "所属单位", "事件日期", "状态", "待补充")
+DELETED = QColor("#9e9e9e")
+_BY_ID = {f.id: f for f in PERSON_FIELDS}
+
+
+class AppearanceModel(QAbstractTableModel):
+    """Rows of :meth:`PersonMaster.appearances`, one per ledger row."""
+
+    def __init__(self, reader, parent=None):
+        super().__init__(parent)
+        self.reader = reader
+        self.items: list[dict] = []
+        self.reveal = False
+
+    def load(self, appearances: list[dict]) -> None:
+        self.beginResetModel()
+        self.items = appearances
+        self.endResetModel()
+
+    def set_reveal(self, reveal: bool) -> None:
+        self.reveal = reveal
+        if self.items:
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(len(self.items) - 1, len(APPEARANCE_COLUMNS) - 1))
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.items)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(APPEARANCE_COLUMNS)
+
+    def headerData(self, section: int, orientation, role=Qt.DisplayRole):
+        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
+            return APPEARANCE_COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        item = self.items[index.row()]
+        row = item["row"]
+        if role == Qt.DisplayRole:
+            return self._text(item, index.column())
+        if role == Qt.ForegroundRole and row["_deleted"]:
+            return QBrush(DELETED)
+        if role == Qt.ToolTipRole and index.column() == 5 and row["_incomplete"]:
+            led = self.reader.catalog.ledger(item["ledger"])
+            missing = [led.field(f).label if led.has_field(f) else f
+                       for f in (row["_missing"] or "").split("、") if f]
+            return "缺：" + "、".join(missing)
+        if role == UUID_ROLE:
+            return item["ledger"], row["uuid"]
+        return None
+
+    def _text(self, item: dict, column: int) -> str:
+        row = item["row"]
+        if column == 0:
+            return item["ledger_label"]
+        if column == 1:
+            return item["role"]
+        if column == 2:
+            return self.reader.orgs.path(row["org"])
+        if column == 3:
+            led = self.reader.catalog.ledger(item["ledger"])
+            f = led.field(led.date_field)
+            text = display(f, row[f.id])
+            return text if self.reveal or not led.is_sensitive(f.id) else mask_value(f.type, text)
+        if column == 4:
+            return (row["status"] or "") + ("（已删除）" if row["_deleted"] else "")
+        return "待补充" if row["_incomplete"] else ""
+
+    def record_at(self, row: int) -> tuple[str, str]:
+        """(ledger id, row uuid) of a table row."""
+        return self.index(row, 0).data(UUID_ROLE)
+
+
+class PersonPage(QWidget):
+    """The person master page: search, details, every ledger row about the person."""
+
+    open_record = Signal(str, str)  # ledger id, row uuid
+
+    def __init__(self, reader, parent=None):
+        super().__init__(parent)
+        self.reader = reader
+        self.reveal = False
+        self.person: dict | None = None
+        self.matches: list[dict] = []
+        self._build()
+
+    def _build(self) -> None:
+        self.search_box = QLineEdit()
+        self.search_box.setPlaceholderText("输入姓名、身份证号或电话（可只输入一部分）")
+        self.search_box.setClearButtonEnabled(True)
+        self._timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
+        self._timer.timeout.connect(lambda: self.search(self.search_box.text()))
+        self.search_box.textChanged.connect(lambda _t: self._timer.start())
+        self.search_box.returnPressed.connect(lambda: self.search(self.search_box.text()))
+        self.results_model = QStandardItemModel(0, len(RESULT_FIELDS), self)
+        self.results_model.setHorizontalHeaderLabels([_BY_ID[f].label for f in RESULT_FIELDS])
+        self.results = self._table(self.results_model)
+        self.results.selectionModel().currentRowChanged.connect(self._result_chosen)
+        self.result_count = QLabel()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.addWidget(self.search_box)
+        left_layout.addWidget(self.result_count)
+        left_layout.addWidget(self.results, 1)
+
+        self.title = QLabel("请在左侧搜索并选择一个人")
+        self.title.setStyleSheet("font-size: 16px; font-weight: bold")
+        self.detail_labels: dict[str, QLabel] = {}
+        details = QGroupBox("人员信息（人员主档）")
+        form = QFormLayout(details)
+        for f in PERSON_FIELDS:
+            self.detail_labels[f.id] = QLabel()
+            form.addRow(f"{f.label}：", self.detail_labels[f.id])
+        self.detail_labels["org"] = QLabel()
+        form.addRow("所属单位：", self.detail_labels["org"])
+        for label in self.detail_labels.values():
+            label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.appearance_model = AppearanceModel(self.reader, self)
+        self.appearances = self._table(self.appearance_model)
+        self.appearances.activated.connect(self._open)
+        self.appearance_count = QLabel()
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.addWidget(self.title)
+        right_layout.addWidget(details)
+        right_layout.addWidget(self.appearance_count)
+        right_layout.addWidget(self.appearances, 1)
+        hint = QLabel("双击一条记录（或按回车）打开该台账记录。")
+        hint.setStyleSheet("color: #666")
+        right_layout.addWidget(hint)
+
+        split = QSplitter(Qt.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(1, 2)
+        split.setSizes([380, 720])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+
+    @staticmethod
+    def _table(model) -> QTableView:
+        table = QTableView()
+        table.setModel(model)
+        table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SingleSelection)
+        table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        table.verticalHeader().hide()
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        table.horizontalHeader().setStretchLastSection(True)
+        return table
+
+    def _shown(self, field_id: str, value) -> str:
+        f = _BY_ID[field_id]
+        text = display(f, value)
+        return text if self.reveal or not f.sensitive else mask_value(f.type, text)
+
+    # ------------------------------------------------------------ search
+    def search(self, text: str) -> None:
+        """List the persons whose name, ID number or phone contains ``text``;
+        a single match is shown at once."""
+        self._timer.stop()
+        text = text.strip()
+        self.matches = self.reader.persons.search(text, limit=SEARCH_LIMIT) if text else []
+        self._fill_results()
+        if not text:
+            self.result_count.clear()
+        elif not self.matches:
+            self.result_count.setText(f"没有找到“{text}”")
+        else:
+            more = len(self.matches) >= SEARCH_LIMIT
+            self.result_count.setText(f"找到 {len(self.matches)} 人" +
+                                      (f"（只列出前 {SEARCH_LIMIT} 人，请输入更多）" if more else ""))
+        if len(self.matches) == 1:
+            self.results.selectRow(0)
+
+    def _fill_results(self) -> None:
+        self.results_model.removeRows(0, self.results_model.rowCount())
+        for person in self.matches:
+            items = [QStandardItem() for _ in RESULT_FIELDS]
+            for item in items:
+                item.setEditable(False)
+                item.setData(person["uuid"], UUID_ROLE)
+            self.results_model.appendRow(items)
+        self._label_results()
+
+    def _label_results(self) -> None:
+        for r, person in enumerate(self.matches):
+            for c, f in enumerate(RESULT_FIELDS):
+                self.results_model.item(r, c).setText(self._shown(f, person[f]))
+
+    def _result_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.show_person(current.data(UUID_ROLE))
+
+    # ------------------------------------------------------------ one person
+    def show_person(self, person_uuid: str) -> None:
+        """Show one person's details and every ledger row about them."""
+        self.person = self.reader.persons.get(person_uuid)
+        if self.person is None:
+            self.title.setText("人员主档中没有此人")
+            for label in self.detail_labels.values():
+                label.clear()
+            self.appearance_model.load([])
+            self.appearance_count.clear()
+            return
+        self._show_details()
+        found = self.reader.persons.appearances(person_uuid)
+        self.appearance_model.load(found)
+        ledgers = len({a["ledger"] for a in found})
+        self.appearance_count.setText(f"出现在 {ledgers} 个台账的 {len(found)} 条记录中"
+                                      if found else "还没有任何台账记录")
+
+    def _show_details(self) -> None:
+        person = self.person
+        self.title.setText(person["name"] or "（未填姓名）")
+        for f in PERSON_FIELDS:
+            self.detail_labels[f.id].setText(self._shown(f.id, person[f.id]) or "—")
+        self.detail_labels["org"].setText(self.reader.orgs.path(person["org"]) if person["org"]
+                                          else "—")
+
+    def set_reveal(self, reveal: bool) -> None:
+        """Show (True) or mask (False) ID numbers, phones and other sensitive values."""
+        self.reveal = reveal
+        self.appearance_model.set_reveal(reveal)
+        self._label_results()
+        if self.person is not None:
+            self._show_details()
+
+    def _open(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.open_record.emit(*self.appearance_model.record_at(index.row()))
