@@ -179,6 +179,12 @@ class Project:
     units: tuple[str, ...]
     text: str
 
+    @property
+    def label(self) -> str:
+        """``实事3. 关爱特殊群体`` / ``任务2. 坚持就业优先`` (the plan numbers each group from 1)."""
+        kind = "实事" if "实事" in self.group else "任务"
+        return f"{kind}{self.no}. {self.name}"
+
 
 @dataclass(frozen=True)
 class Catalog:

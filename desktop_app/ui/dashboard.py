@@ -48,7 +48,7 @@ class IndicatorModel(QStandardItemModel):
         bold = QFont()
         bold.setBold(True)
         for project in catalog.projects:
-            head = QStandardItem(f"{project.group[:2]}{project.no}. {project.name}")
+            head = QStandardItem(project.label)
             head.setFont(bold)
             head.setEditable(False)
             cells = [head] + [QStandardItem("") for _ in COLUMNS[1:]]

@@ -121,6 +121,7 @@ class LedgerPage(QWidget):
             self.ledger = led
             self.sort_key, self.descending = None, True
             self.model.set_ledger(led)
+            self.table.setColumnWidth(0, 170)  # 镇 / 村
             self._fill_filters()
             self._fill_columns_menu()
             self.search.blockSignals(True)

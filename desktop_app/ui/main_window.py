@@ -130,7 +130,7 @@ class MainWindow(QMainWindow):
             ledgers = [led for led in self.catalog.ledgers if led.project == project.id]
             if not ledgers:
                 continue
-            item = QTreeWidgetItem([f"{project.no}. {project.name}"])
+            item = QTreeWidgetItem([project.label])
             item.setData(0, NAV_ROLE, ("project", project.id))
             item.setToolTip(0, project.text)
             for led in ledgers:
