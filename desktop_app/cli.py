@@ -155,6 +155,88 @@ def cmd_add(args) -> int:
     return OK
 
 
+def cmd_import_excel(args) -> int:
+    from .core.error_book import write_error_workbook
+    from .core.importer import COUNT_NAMES, apply_plan, plan_import, refused_history
+    from .core.workbook import WorkbookError
+    files, totals, worst = [], dict.fromkeys(COUNT_NAMES, 0), OK
+    with _open(args) as store:
+        for name in args.files:
+            path = Path(name)
+            try:
+                plan = plan_import(store, path, ledger=args.ledger, sheet=args.sheet,
+                                   default_org=args.village)
+            except WorkbookError as exc:
+                refused_history(store, path, exc)
+                files.append({"file": path.name, "status": "unusable", "message": str(exc),
+                              **dict.fromkeys(COUNT_NAMES, 0), "batch": None})
+                worst = max(worst, UNUSABLE)
+                continue
+            if args.dry_run:
+                counts = plan.counts()
+                item = {"file": path.name, "status": "dry-run", **counts, "batch": None,
+                        "ledger": plan.ledger.id, "sheet": plan.sheet,
+                        "rows": [_row_json(plan, r) for r in plan.rows if r.status != "unchanged"]}
+            else:
+                result = apply_plan(store, plan, accept_valid=args.accept_valid)
+                counts = result.counts
+                item = result.to_json() | {"ledger": plan.ledger.id, "sheet": plan.sheet}
+            if args.errors and (counts["rejected"] or counts["conflict"]):
+                out = Path(args.errors)
+                if len(args.files) > 1:
+                    out = out.with_name(f"{out.stem}_{path.stem}{out.suffix or '.xlsx'}")
+                item["errors_workbook"] = str(write_error_workbook(plan, out, reveal=args.reveal))
+            for k in COUNT_NAMES:
+                totals[k] += counts[k]
+            if counts["rejected"] or counts["conflict"]:
+                worst = max(worst, INPUT_PROBLEMS)
+            files.append(item)
+    lines = []
+    for f in files:
+        if f["status"] == "unusable":
+            lines.append(f"{f['file']}：无法使用。{f['message']}")
+            continue
+        lines.append(f"{f['file']}（{f.get('sheet')}）：新增 {f['new']}，更新 {f['updated']}，"
+                     f"未变 {f['unchanged']}，重复 {f['duplicate']}，待补充 {f['incomplete']}，"
+                     f"冲突 {f['conflict']}，不合格 {f['rejected']}，跳过 {f['skipped']}"
+                     + ("（试导入，未写入）" if f["status"] == "dry-run" else
+                        f"。{f.get('message', '')}" + (f" 批次 {f['batch']}" if f.get("batch") else "")))
+        for row in f.get("rows", []) or f.get("errors", []):
+            if row.get("messages"):
+                lines.append(f"  第 {row['row']} 行：" + "；".join(row["messages"]))
+        if f.get("errors_workbook"):
+            lines.append(f"  错误行已写入 {f['errors_workbook']}，改正后可重新导入")
+    _out(args, {"files": files, "totals": totals}, "\n".join(lines))
+    if worst == UNUSABLE:
+        for f in files:
+            if f["status"] == "unusable":
+                print(f"错误：{f['message']}", file=sys.stderr)
+    return worst
+
+
+def _row_json(plan, r) -> dict:
+    out = {"row": r.row_no, "status": r.status,
+           "messages": [p.message for p in r.problems if p.severity == "error" or r.status == "conflict"]}
+    if r.changes:
+        out["changes"] = {(plan.ledger.field(f).label if plan.ledger.has_field(f) else f): v
+                          for f, v in r.changes.items()}
+    if r.missing:
+        out["missing"] = [plan.ledger.field(f).label for f in r.missing]
+    return out
+
+
+def cmd_undo_import(args) -> int:
+    from .core.importer import UndoRefused, undo_import
+    with _open(args) as store:
+        try:
+            done = undo_import(store, args.batch)
+        except UndoRefused as exc:
+            raise CliError(str(exc), INPUT_PROBLEMS) from None
+    _out(args, {"batch": args.batch, **done},
+         f"已撤销导入批次 {args.batch}：删除 {done.get('deleted', 0)} 行，恢复 {done.get('restored', 0)} 行")
+    return OK
+
+
 def cmd_progress(args) -> int:
     with _open(args) as store:
         report = compute(store, args.as_of or dt.date.today(), scope=args.scope and
@@ -217,6 +299,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--org", help="村（社区）名称或代码；默认为本单位")
     sp.add_argument("--json-row", required=True, help="字段 id 或中文名称 → 值")
     sp.add_argument("--allow-duplicate", action="store_true", help="判重键相同也保存")
+
+    sp = command("import-excel", cmd_import_excel, "从 Excel/WPS 表格导入台账（每个文件一个事务）")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("files", nargs="+", metavar="文件")
+    sp.add_argument("--ledger", help="台账 id 或名称（默认按表头自动识别）")
+    sp.add_argument("--sheet", help="工作表名称（默认自动选择）")
+    sp.add_argument("--village", help="表中没有村（社区）列时，记录所属的村（社区）")
+    sp.add_argument("--dry-run", action="store_true", help="试导入：只报告，不写入")
+    sp.add_argument("--accept-valid", action="store_true", help="有不合格行时仍导入合格的行")
+    sp.add_argument("--errors", help="把不合格的行写入这个 Excel 文件")
+    sp.add_argument("--reveal", action="store_true", help="错误表中不打码敏感字段")
+
+    sp = command("undo-import", cmd_undo_import, "撤销一次导入（整批）")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("batch", metavar="批次")
 
     sp = command("progress", cmd_progress, "各指标进度")
     sp.add_argument("--db", required=True)

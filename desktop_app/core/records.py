@@ -253,19 +253,32 @@ class Records:
             self._check_duplicates_update(row, uid, failures)
         if failures:
             raise RowsRejected(self.ledger, failures)
-        store = self.store
-        with store.transaction():
-            writer = Writer(store, user=user, source=source)
-            stamp = store.clock.tick()
-            row["uuid"] = uid
+        with self.store.transaction():
+            writer = Writer(self.store, user=user, source=source)
+            warnings = self.write_updates(writer, [(current, row, check.missing)])
+        return Saved(uid, check.incomplete, check.missing, check.warnings + warnings.get(0, []))
+
+    def write_updates(self, writer: Writer, items: list[tuple[dict, dict, list[str]]],
+                      stamp: int | None = None) -> dict[int, list[Problem]]:
+        """Write checked rows over their current state (inside a transaction).
+
+        ``items`` are ``(current row, new values incl. org, missing fields)``; only
+        values that differ are written. Returns person-master warnings by item index.
+        """
+        stamp = stamp or self.store.clock.tick()
+        rows = []
+        for current, row, _missing in items:
+            row = dict(row, uuid=current["uuid"])
             for link in self.ledger.persons:
                 row[link.column] = current.get(link.column)
-            plan = store.persons.plan(self.ledger, [row])
-            store.persons.apply(plan, writer, stamp)
+            rows.append(row)
+        plan = self.store.persons.plan(self.ledger, rows)
+        self.store.persons.apply(plan, writer, stamp)
+        for (current, _row, missing), row in zip(items, rows):
             values = {c: row.get(c) for c in self.spec.columns} | {
                 c: row.get(c) for c in self.spec.person_columns}
-            writer.update(self.spec, current, values, stamp=stamp, missing=check.missing)
-        return Saved(uid, check.incomplete, check.missing, check.warnings + plan.warnings.get(0, []))
+            writer.update(self.spec, current, values, stamp=stamp, missing=missing)
+        return plan.warnings
 
     def _check_duplicates_update(self, row, uid, failures):
         dups = self.duplicates_of(row, exclude=uid)
