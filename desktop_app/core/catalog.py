@@ -35,6 +35,7 @@ import calendar
 import re
 import tomllib
 from dataclasses import dataclass, field as dc_field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -124,6 +125,10 @@ class Ledger:
     @property
     def table(self) -> str:
         return f"ledger_{self.id}"
+
+    @cached_property
+    def field_ids(self) -> frozenset[str]:
+        return frozenset(f.id for f in self.fields)
 
     def field(self, field_id: str) -> Field:
         for f in self.fields:

@@ -114,7 +114,7 @@ def _merged_label(sheet: SheetData, r: int, c: int) -> str:
 
 
 def _layout(sheet: SheetData, rows: list[int], matcher: Matcher) -> Layout:
-    width = max((len(sheet.rows[r]) for r in rows), default=0)
+    width = max((len(sheet.head[r]) for r in rows), default=0)
     labels, mapping, unmapped, used = {}, {}, {}, set()
     for c in range(width):
         parts = []
@@ -141,12 +141,12 @@ def _layout(sheet: SheetData, rows: list[int], matcher: Matcher) -> Layout:
 def find_layout(sheet: SheetData, matcher: Matcher) -> Layout | None:
     """The best one- or two-row header in the first rows, or None if nothing matches."""
     best: Layout | None = None
-    limit = min(len(sheet.rows), HEADER_SCAN_ROWS)
+    limit = min(len(sheet.head), HEADER_SCAN_ROWS)
     for r in range(limit):
-        if all(is_blank(v) for v in sheet.rows[r]):
+        if all(is_blank(v) for v in sheet.head[r]):
             continue
         for rows in ([r], [r, r + 1]):
-            if rows[-1] >= len(sheet.rows):
+            if rows[-1] >= len(sheet.head):
                 continue
             layout = _layout(sheet, rows, matcher)
             if best is None or layout.score > best.score:

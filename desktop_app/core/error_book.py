@@ -31,7 +31,7 @@ def write_error_workbook(plan: ImportPlan, out: Path | str, *, reveal: bool = Fa
     field_col = {fid: c for c, fid in plan.layout.mapping.items()}
     sensitive = {c: led.field(fid).type for c, fid in plan.layout.mapping.items()
                  if led.has_field(fid) and led.is_sensitive(fid)}
-    width = max([len(r) for r in plan.header] + [len(r.cells) for r in plan.rows] + [1])
+    width = max([len(r) for r in plan.header] + [len(r.cells) for r in plan.rows if r.cells] + [1])
     wb = Workbook()
     ws = wb.active
     ws.title = safe_sheet_title(f"{led.label}-未导入")

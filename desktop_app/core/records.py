@@ -143,10 +143,11 @@ class Records:
         return entries
 
     # ------------------------------------------------------------ checking
-    def check(self, raw: dict, *, today: dt.date | None = None) -> RowCheck:
-        """Validate ``raw`` (field ids or Chinese labels → values)."""
+    def check(self, raw: dict, *, today: dt.date | None = None,
+              cache: dict | None = None) -> RowCheck:
+        """Validate ``raw`` (field ids or Chinese labels → values); see ``validate_row``."""
         return validate_row(self.ledger, self.to_ids(raw), plan_year=self.store.catalog.plan_year,
-                            today=today)
+                            today=today, cache=cache)
 
     def to_ids(self, raw: dict) -> dict:
         """Accept Chinese labels as keys as well as field ids."""
@@ -172,7 +173,8 @@ class Records:
         :raises RowsRejected: listing every bad row by index; nothing is written.
         """
         default_org = self.store.resolve_row_org(org)
-        checks = [self.check(r, today=today) for r in raws]
+        cache: dict = {}
+        checks = [self.check(r, today=today, cache=cache) for r in raws]
         failures: dict[int, list[Problem]] = {i: c.problems for i, c in enumerate(checks) if not c.ok}
         rows, resolved = [], {}
         for i, c in enumerate(checks):

@@ -59,13 +59,17 @@ def ledger_spec(ledger: Ledger) -> TableSpec:
     names, numbers = search_columns(ledger)
     # a covering index for search: a LIKE scan reads it instead of the wide table
     search = ("_deleted",) + tuple(dict.fromkeys(names + numbers))
-    indexes = [("org",), (ledger.date_field,), key[:1], search] + [(c,) for c in persons]
+    # Only indexes that queries use: org filters are code prefixes (substr) and progress
+    # scans the year, so neither an org nor a date index would be read — only written.
+    indexes = [key[:1], search] + [(c,) for c in persons]
     return TableSpec(ledger.table, columns, persons, tuple(dict.fromkeys(indexes)))
 
 
 def person_spec() -> TableSpec:
     columns = {"org": str} | {f.id: f.sql_type for f in PERSON_FIELDS}
-    return TableSpec("persons", columns, (), (("id_number",), ("name",), ("org",)))
+    # persons are found by uuid (= UUIDv5 of the ID number) and searched with LIKE '%…%',
+    # which no index serves
+    return TableSpec("persons", columns, (), ())
 
 
 def ensure_table(db: sqlite_utils.Database, spec: TableSpec) -> list[str]:
@@ -81,7 +85,10 @@ def ensure_table(db: sqlite_utils.Database, spec: TableSpec) -> list[str]:
         added = [c for c in wanted if c not in have]
         for name in added:
             table.add_column(name, wanted[name])
-    for cols in spec.indexes:
-        name = f"{spec.table}__{'_'.join(cols)}"
+    wanted_indexes = {f"{spec.table}__{'_'.join(cols)}": cols for cols in spec.indexes}
+    for name, cols in wanted_indexes.items():
         table.create_index(cols, index_name=name, if_not_exists=True)
+    for index in table.indexes:  # indexes an earlier version made that nothing reads any more
+        if index.name.startswith(f"{spec.table}__") and index.name not in wanted_indexes:
+            db.execute(f"DROP INDEX [{index.name}]")
     return added

@@ -67,20 +67,32 @@ class RowCheck:
 
 
 def validate_row(ledger: Ledger, raw: dict, *, plan_year: int,
-                 today: dt.date | None = None) -> RowCheck:
+                 today: dt.date | None = None, cache: dict | None = None) -> RowCheck:
     """Normalise and check ``raw`` (field id → value) for ``ledger``.
 
     Unknown keys are an error. Missing identity fields are an error; other
-    missing required fields make the row incomplete (待补充).
+    missing required fields make the row incomplete (待补充). A bulk caller
+    passes one ``cache`` dict for all its rows: a value already normalised for a
+    field (the same 村, 状态, date …) is not normalised again.
     """
     today = today or dt.date.today()
     check = RowCheck()
-    known = {f.id for f in ledger.fields}
+    known = ledger.field_ids
     for key in raw:
         if key not in known:
             check.problems.append(Problem(key, f"台账“{ledger.label}”没有字段“{key}”"))
     for f in ledger.fields:
-        result = normalize(f, raw.get(f.id), today=today)
+        value = raw.get(f.id)
+        if value is None or value == "":
+            check.values[f.id] = None
+            continue
+        if cache is not None and f.type in _REPETITIVE:
+            key = (f.id, value.__class__, value)
+            result = cache.get(key)
+            if result is None:
+                result = cache[key] = normalize(f, value, today=today)
+        else:
+            result = normalize(f, value, today=today)
         check.values[f.id] = result.value
         if result.error:
             check.problems.append(Problem(f.id, result.error, suggestion=result.suggestion))
@@ -99,6 +111,11 @@ def validate_row(ledger: Ledger, raw: dict, *, plan_year: int,
             else:
                 check.missing.append(f.id)
     return check
+
+
+# field types whose values repeat down a column (worth remembering); names, IDs and
+# phones are unique per row and would only fill the cache
+_REPETITIVE = frozenset({"choice", "multichoice", "yesno", "date", "integer", "decimal"})
 
 
 def _derive(ledger: Ledger, check: RowCheck) -> None:

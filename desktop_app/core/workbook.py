@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from python_calamine import CalamineWorkbook
@@ -24,7 +24,6 @@ from .sheetmeta import META_SHEET, OPTIONS_SHEET
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_CELL_CHARS = 32767  # Excel's own limit: a longer cell means a damaged or hostile file
-SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".xlsb"}
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 
@@ -33,15 +32,46 @@ class WorkbookError(Exception):
     """The file cannot be used at all (CLI exit code 2); the message says what to do."""
 
 
-@dataclass
 class SheetData:
-    name: str
-    rows: list[list]
-    merged: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
+    """One sheet: its first rows (for finding the header) and a stream of all rows.
+
+    Rows are streamed from calamine, so a 100,000-row sheet is never held as
+    Python objects all at once; indexes are the file's (row 0 = Excel row 1).
+    """
+
+    HEAD_ROWS = 40
+
+    def __init__(self, name: str, rows: list[list] | None = None, merged=None, *,
+                 source=None, path: Path | None = None):
+        self.name = name
+        self.merged = list(merged or [])
+        self._source, self._path = source, path
+        self._rows = rows  # small sheets made in memory (tests, meta sheets)
+        self.head = rows[: self.HEAD_ROWS] if rows is not None else \
+            [r for _, r in zip(range(self.HEAD_ROWS), self.iter_rows())]
 
     def cell(self, r: int, c: int):
-        row = self.rows[r] if 0 <= r < len(self.rows) else []
+        row = self.head[r] if 0 <= r < len(self.head) else []
         return row[c] if 0 <= c < len(row) else ""
+
+    def iter_rows(self):
+        """Every row from the top, columns padded so indexes match the file.
+
+        :raises WorkbookError: for a cell longer than Excel allows.
+        """
+        if self._rows is not None:
+            yield from self._rows
+            return
+        pad = [""] * self._source.start[1] if self._source.height else []
+        for r, row in enumerate(self._source.iter_rows()):
+            for c, value in enumerate(row):
+                # calamine cuts longer strings at Excel's limit, so reaching it means "too long"
+                if isinstance(value, str) and len(value) >= MAX_CELL_CHARS:
+                    raise WorkbookError(
+                        f"{self._path.name} 工作表“{self.name}”第 {r + 1} 行第 {c + 1 + len(pad)} 列的"
+                        f"单元格达到或超过 Excel 的上限 {MAX_CELL_CHARS:,} 个字符，台账里不会有这样的内容；"
+                        "文件可能已损坏，请检查该单元格后另存再导入")
+            yield pad + row if pad else row
 
 
 @dataclass
@@ -83,25 +113,21 @@ def read_book(path: Path | str) -> Book:
                             "取消密码（文件 → 信息 → 保护工作簿）后另存，再导入")
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        names = list(wb.sheet_names)
         sheets = []
-        for name in names:
+        for name in wb.sheet_names:
             sheet = wb.get_sheet_by_name(name)
-            rows = sheet.to_python(skip_empty_area=False)
-            while rows and all(v == "" or v is None for v in rows[-1]):
-                rows.pop()  # formatted-but-empty rows at the end, sometimes a million of them
-            sheets.append(SheetData(name, rows, list(sheet.merged_cell_ranges or [])))
+            sheets.append(SheetData(name, merged=sheet.merged_cell_ranges, source=sheet, path=path))
+    except WorkbookError:
+        raise
     except Exception as exc:  # calamine raises several error types for damaged files
         text = str(exc).lower()
         if "password" in text or "encrypt" in text:
             raise WorkbookError(f"{path.name} 设置了密码，程序无法读取。请取消密码后另存再导入") from None
         raise _unusable(path) from None
-    for sheet in sheets:
-        _check_cells(path, sheet)
     meta = {}
     for sheet in sheets:
         if sheet.name == META_SHEET:
-            meta = {str(r[0]).strip(): _text(r[1]) for r in sheet.rows if len(r) >= 2 and r[0]}
+            meta = {str(r[0]).strip(): _text(r[1]) for r in sheet.iter_rows() if len(r) >= 2 and r[0]}
     data_sheets = [s for s in sheets if s.name not in (META_SHEET, OPTIONS_SHEET)]
     return Book(path, hashlib.sha256(data).hexdigest(), data_sheets, meta)
 
@@ -110,17 +136,6 @@ def _text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
-
-
-def _check_cells(path: Path, sheet: SheetData) -> None:
-    for r, row in enumerate(sheet.rows):
-        for c, value in enumerate(row):
-            # calamine cuts longer strings at Excel's limit, so reaching it means "too long"
-            if isinstance(value, str) and len(value) >= MAX_CELL_CHARS:
-                raise WorkbookError(
-                    f"{path.name} 工作表“{sheet.name}”第 {r + 1} 行第 {c + 1} 列的单元格达到或超过 "
-                    f"Excel 的上限 {MAX_CELL_CHARS:,} 个字符，台账里不会有这样的内容；文件可能已损坏，"
-                    "请检查该单元格后另存再导入")
 
 
 def is_blank(value) -> bool:

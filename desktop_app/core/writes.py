@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Iterable
 
 from .schema import TableSpec
@@ -25,12 +26,28 @@ def dumps(data: dict) -> str:
 
 
 def new_uuid() -> str:
-    """A random (version 4) UUID string; cheaper than ``str(uuid.uuid4())`` in bulk."""
-    b = bytearray(os.urandom(16))
-    b[6] = (b[6] & 0x0F) | 0x40
-    b[8] = (b[8] & 0x3F) | 0x80
-    h = b.hex()
+    """A time-ordered random UUID (version 7, RFC 9562) for a new row.
+
+    Rows made one after another get increasing ids, so a bulk insert appends to
+    the uuid indexes instead of writing all over them (a 100,000-row import
+    spends much less time in SQLite), and ids still never collide across installs.
+    """
+    global _last_ms, _seq
+    ms = time.time_ns() // 1_000_000
+    if ms <= _last_ms:
+        ms, _seq = _last_ms, _seq + 1
+        if _seq > 0xFFF:
+            ms, _seq = ms + 1, 0
+    else:
+        _seq = 0
+    _last_ms = ms
+    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+    value = (ms << 80) | (0x7 << 76) | (_seq << 64) | (0b10 << 62) | rand
+    h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_last_ms, _seq = 0, 0
 
 
 class Writer:
@@ -56,22 +73,18 @@ class Writer:
         cols = ("uuid",) + data_cols + ("_deleted", "_incomplete", "_missing", "_created",
                                         "_updated", "_origin", "_versions")
         missing_lists = list(incomplete) if incomplete is not None else [[] for _ in rows]
-        values, log, audit, uuids = [], [], [], []
-        table = spec.table
-        head = (self.node, ts, stamp, self.user, self.unit, "insert", table)
-        tail = (None, None, self.source, self.batch)
-        for row, missing in zip(rows, missing_lists):
-            uid = row.get("uuid") or new_uuid()
-            uuids.append(uid)
-            values.append((uid, *[row.get(c) for c in data_cols], 0, 1 if missing else 0,
-                           "、".join(missing) if missing else None, ts, ts, self.node, versions))
-            log.append((table, uid, stamp))
-            audit.append(head + (uid,) + tail)
-        placeholders = ",".join("?" * len(cols))
+        uuids = [row.get("uuid") or new_uuid() for row in rows]
+        table, node = spec.table, self.node
+        values = (
+            (uid, *[row.get(c) for c in data_cols], 0, 1 if missing else 0,
+             "、".join(missing) if missing else None, ts, ts, node, versions)
+            for uid, row, missing in zip(uuids, rows, missing_lists))
         conn = self.store.conn
-        conn.executemany(f"INSERT INTO [{spec.table}] ({','.join(f'[{c}]' for c in cols)}) "
-                         f"VALUES ({placeholders})", values)
-        self._log(log, audit)
+        conn.executemany(f"INSERT INTO [{table}] ({','.join(f'[{c}]' for c in cols)}) "
+                         f"VALUES ({','.join('?' * len(cols))})", values)
+        head = (node, ts, stamp, self.user, self.unit, "insert", table)
+        tail = (None, None, self.source, self.batch)
+        self._log(((table, uid, stamp) for uid in uuids), (head + (uid,) + tail for uid in uuids))
         return uuids
 
     # ------------------------------------------------------------ updates
@@ -118,14 +131,13 @@ class Writer:
                 dumps(before) if before is not None else None,
                 dumps(after) if after is not None else None, self.source, self.batch)
 
-    def _log(self, log: list[tuple], audit: list[tuple]) -> None:
+    def _log(self, log, audit) -> None:
+        """Change-log and audit entries (lists or generators of tuples)."""
         conn = self.store.conn
-        if log:
-            conn.executemany("INSERT INTO change_log (tbl, uuid, stamp) VALUES (?, ?, ?)", log)
-        if audit:
-            conn.executemany(
+        conn.executemany("INSERT INTO change_log (tbl, uuid, stamp) VALUES (?, ?, ?)", log)
+        conn.executemany(
                 "INSERT INTO audit (origin, ts, stamp, user, unit, action, tbl, uuid, before, "
-                "after, source, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", audit)
+            "after, source, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", audit)
 
 
 def _missing_same(current: dict, missing: list[str]) -> bool:

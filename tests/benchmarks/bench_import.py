@@ -1,0 +1,117 @@
+"""Benchmark: import a generated 100k-row × 15-column workbook end to end.
+
+    python tests/benchmarks/bench_import.py [--rows 100000] [--profile]
+
+Compares, in the same run, plan_import + apply_plan (read, normalise, validate,
+insert, change log, audit) with python-calamine's raw read plus a raw sqlite
+executemany of the same rows (goal ≤ 2×); each side runs in its own process so
+peak memory (goal ≤ 400 MB) is measured separately.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+OUT = Path(__file__).parent / "out"
+HEADER = ["村（社区）", "姓名", "身份证号", "联系电话", "家庭住址", "人群类别", "检查机构",
+          "宫颈癌检查日期", "宫颈初筛方法", "宫颈初筛结果", "乳腺癌检查日期", "乳腺初筛结果",
+          "乳腺彩超BI-RADS分级", "状态", "备注"]
+
+
+def make_workbook(rows: int) -> Path:
+    import xlsxwriter
+    from stdnum.cn import ric
+    path = OUT / f"import_{rows}.xlsx"
+    if path.exists():
+        return path
+    OUT.mkdir(exist_ok=True)
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    ws = wb.add_worksheet("台账")
+    ws.write_row(0, 0, HEADER)
+    for i in range(rows):
+        birth = dt.date(1965, 1, 1) + dt.timedelta(days=i % 7000)
+        body = f"43{(i // 500) % 90 + 10:02d}02{birth:%Y%m%d}{(i % 500) * 2:03d}"
+        day = (dt.date(2024, 1, 2) + dt.timedelta(days=i % 300)).isoformat()
+        ws.write_row(i + 1, 0, [
+            "示例村一" if i % 2 else "示例村二", f"示例{i}", body + ric.calc_check_digit(body + "0"),
+            f"138{i:08d}", f"示例路{i}号", ("农村适龄", "城镇低保")[i % 2], "示例卫生院", day,
+            "妇检+TCT", "正常", day, "正常", "1级", "已完成", ""])
+    wb.close()
+    return path
+
+
+def run_child(mode: str, book: Path, db: Path) -> dict:
+    code = f"import sys; sys.argv=['x', '--child', {mode!r}, {str(book)!r}, {str(db)!r}]; " \
+           "import runpy; runpy.run_path(" + repr(__file__) + ", run_name='__main__')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def child(mode: str, book: Path, db: Path) -> None:
+    import resource
+    t = time.perf_counter()
+    if mode == "raw":
+        import sqlite3
+        from python_calamine import CalamineWorkbook
+        rows = CalamineWorkbook.from_path(str(book)).get_sheet_by_index(0).to_python()
+        conn = sqlite3.connect(db)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"CREATE TABLE t ({', '.join(f'c{i}' for i in range(15))})")
+        with conn:
+            conn.executemany(f"INSERT INTO t VALUES ({','.join('?' * 15)})", rows[1:])
+        n = len(rows) - 1
+    else:
+        from desktop_app.core.importer import apply_plan, plan_import
+        from desktop_app.core.store import Store
+        store = Store.create(db, level="town", org="河坝镇", operator="示例")
+        store.add_villages(["示例村一", "示例村二"])
+        t = time.perf_counter()
+        if mode == "profile":
+            import cProfile
+            import pstats
+            prof = cProfile.Profile()
+            prof.enable()
+        plan = plan_import(store, book, ledger="two_cancer", today=dt.date(2024, 12, 31))
+        result = apply_plan(store, plan)
+        if mode == "profile":
+            prof.disable()
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        n = result.counts["new"]
+        assert result.status == "imported", result.message
+    elapsed = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": elapsed, "peak_mb": peak, "rows": n}))
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
+        return 0
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+    book = make_workbook(args.rows)
+    tmp = Path(tempfile.mkdtemp())
+    if args.profile:
+        code = f"import sys; sys.argv=['x', '--child', 'profile', {str(book)!r}, {str(tmp / 'p.sqlite3')!r}]; " \
+               "import runpy; runpy.run_path(" + repr(__file__) + ", run_name='__main__')"
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return 0
+    raw = run_child("raw", book, tmp / "raw.sqlite3")
+    ours = run_child("import", book, tmp / "import.sqlite3")
+    print(f"rows: {ours['rows']:,} × 15 columns ({book.stat().st_size / 2**20:.1f} MB xlsx)")
+    print(f"raw calamine read + executemany  {raw['seconds']:7.2f} s  peak {raw['peak_mb']:.0f} MB")
+    print(f"import (plan + apply)            {ours['seconds']:7.2f} s  peak {ours['peak_mb']:.0f} MB"
+          f"  ratio {ours['seconds'] / raw['seconds']:.2f}x (goal <= 2x, <= 400 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
