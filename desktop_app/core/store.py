@@ -143,6 +143,7 @@ class Store:
                     "catalog_version": catalog.version,
                 })
                 store._ensure_tables(catalog)
+            store.keys()  # signing and encryption keys are made at setup
             conn.close()
         except BaseException:
             conn.close()
@@ -208,6 +209,25 @@ class Store:
     def _set_many(self, values: dict[str, str]) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
                               list(values.items()))
+
+    def keys(self):
+        """This install's signing and encryption keys (made on first use, kept in the store)."""
+        from .crypto import DEFAULT_SUITE, SUITES, Keys, b64, unb64
+        if not self.setting("sign_private"):
+            suite_name = DEFAULT_SUITE
+            keys = SUITES[suite_name].new_keys()
+            with self.transaction():
+                self._set_many({"suite": suite_name, "sign_private": b64(keys.sign_private),
+                                "sign_public": b64(keys.sign_public),
+                                "enc_private": b64(keys.enc_private),
+                                "enc_public": b64(keys.enc_public)})
+        return Keys(*(unb64(self.setting(k)) for k in
+                      ("sign_private", "sign_public", "enc_private", "enc_public")))
+
+    @property
+    def suite(self) -> str:
+        self.keys()
+        return self.setting("suite")
 
     @cached_property
     def node(self) -> Node:

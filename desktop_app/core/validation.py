@@ -212,3 +212,17 @@ def _apply_rule(ledger: Ledger, rule: Rule, check: RowCheck, plan_year: int) -> 
         value = check.values.get(p["field"])
         if value is not None and value not in p["in"]:
             report(p["field"], f"“{value}”通常应为：{'、'.join(p['in'])}")
+
+
+def missing_fields(ledger: Ledger, values: dict) -> list[str]:
+    """The required fields still empty in already-normalised ``values`` (待补充), as
+    ``validate_row`` would list them; used after a merge, where nothing is re-typed."""
+    missing = [f.id for f in ledger.fields if f.required and values.get(f.id) is None
+               and f.id not in ledger.identity]
+    for rule in ledger.rules:
+        p = rule.params
+        if (rule.kind == "required_if" and rule.severity == "error"
+                and values.get(p["when_field"]) in p["when_in"] and is_blank(values.get(p["field"]))
+                and p["field"] not in missing):
+            missing.append(p["field"])
+    return missing

@@ -116,6 +116,16 @@ class Writer:
         before = {c: current.get(c) for c in changed}
         self._log([(spec.table, current["uuid"], stamp)],
                   [self._audit(action, spec.table, current["uuid"], before, changed, stamp, ts)])
+        conn = self.store.conn
+        if "_deleted" in changed or cover or conn.execute(
+                "SELECT 1 FROM conflicts WHERE tbl = ? AND uuid = ? LIMIT 1",
+                (spec.table, current["uuid"])).fetchone():
+            from .merge import refresh_conflicts
+            cols = ("uuid",) + spec.versioned + ("_versions",)
+            row = dict(zip(cols, conn.execute(
+                f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM [{spec.table}] WHERE uuid = ?",
+                (current["uuid"],)).fetchone()))
+            refresh_conflicts(conn, spec, row, ts)
         return True
 
     # ------------------------------------------------------------ notes

@@ -1,0 +1,574 @@
+"""Incremental packages between installs: export, import, gaps, conflicts.
+
+An incremental package holds the latest state of every row changed since the
+last package to that destination (tombstones, person-master rows and audit
+entries included) with each field's versions and open conflicts; its cost is
+proportional to the changes. Importing verifies everything first and then
+merges field by field in one transaction (see merge.py); importing the same
+package again changes nothing, and packages in any order end in the same state.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid as uuidlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import migrations
+from .crypto import SUITES, unb64
+from .merge import RowState, load_losers, merge_row, refresh_conflicts, save_conflicts
+from .package_file import SUFFIX, PackageError, open_package, strict_json, unseal, write_package
+from .schema import TableSpec, ledger_spec, person_spec
+from .store import Store, StoreError, now_iso
+from .validation import missing_fields
+from .versions import MAX_SKEW_MS, RowVersions, Version, stamp_ms
+from .writes import dumps
+
+BATCH = 500
+COUNTS = ("new", "updated", "unchanged", "older", "deleted", "conflicts", "rejected")
+MAX_TEXT = 32767
+
+
+@dataclass
+class Peer:
+    node: str
+    org: str
+    level: str
+    suite: str
+    sign_key: bytes
+    enc_key: bytes
+    fingerprint: str
+
+
+def peers(store: Store, *, active_only: bool = True) -> list[Peer]:
+    sql = "SELECT node, org, level, suite, sign_key, enc_key, fingerprint FROM peers"
+    if active_only:
+        sql += " WHERE status = 'active'"
+    return [Peer(n, o, lv, s, unb64(sk), unb64(ek), fp) for n, o, lv, s, sk, ek, fp in
+            store.conn.execute(sql + " ORDER BY org")]
+
+
+def destination(store: Store, to: str | None) -> Peer:
+    """The peer a package goes to: ``to`` (org name or code) or the level above.
+
+    :raises StoreError: (exit 1) when that install's profile was never imported.
+    """
+    tree = store.orgs
+    if to:
+        try:
+            org = tree.resolve(to).code
+        except Exception as exc:
+            raise StoreError(str(exc), 1) from None
+    else:
+        org = tree.get(store.node.org).parent
+        if org is None:
+            raise StoreError("区级数据库没有上级；给镇发送请用 --to 指定镇", 1)
+    found = [p for p in peers(store) if p.org == org]
+    if not found:
+        name = tree.get(org).name if tree.get(org) else org
+        raise StoreError(f"还没有导入{name}的配置文件，不知道它的密钥，无法给它打包。"
+                         f"请先导入{name}发来的配置文件（profile import）", 1)
+    return found[0]
+
+
+def record_specs(store: Store) -> dict[str, tuple[TableSpec, object]]:
+    """Every replicated table: {table: (spec, ledger or None)}."""
+    out = {"persons": (person_spec(), None)}
+    for led in store.catalog.ledgers:
+        out[led.table] = (ledger_spec(led), led)
+    return out
+
+
+# ---------------------------------------------------------------- export
+
+@dataclass
+class Exported:
+    path: Path
+    manifest: dict
+
+    def to_json(self) -> dict:
+        m = self.manifest
+        return {"path": str(self.path), "package_id": m["package_id"], "kind": m["kind"],
+                "seq_from": m["seq_from"], "seq_to": m["seq_to"], "rows": sum(m["counts"].values()),
+                "counts": m["counts"], "dest": m["dest"]["org"]}
+
+
+def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, full: bool = False,
+                   resend: tuple[int, int] | None = None, kind: str | None = None) -> Exported:
+    """Write one package for a destination into ``out_dir`` and record it.
+
+    Incremental by default; ``full`` sends every row (first submission, recovery);
+    ``resend=(a, b)`` re-sends the changes of earlier packages a–b to that destination.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dest = destination(store, to)
+    conn = store.conn
+    row = conn.execute("SELECT last_seq, last_change, last_audit, last_package FROM outbox "
+                       "WHERE dest = ?", (dest.node,)).fetchone() or (0, 0, 0, None)
+    last_seq, last_change, last_audit, last_package = row
+    max_change = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM change_log").fetchone()[0]
+    max_audit = conn.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()[0]
+    if resend:
+        a, b = resend
+        span = conn.execute(
+            "SELECT MIN(change_from), MAX(change_to), MIN(package_id) FROM packages WHERE direction = 'out' "
+            "AND dest = ? AND kind <> 'resend' AND seq_from >= ? AND seq_to <= ?", (dest.node, a, b)).fetchone()
+        if span[0] is None:
+            raise StoreError(f"没有发给该单位的第 {a}–{b} 号数据包记录，无法重发", 1)
+        change_from, change_to, audit_from, audit_to = span[0], span[1], 0, 0
+        seq_from, seq_to, package_kind = a, b, "resend"
+    elif full:
+        change_from, change_to, audit_from, audit_to = 0, max_change, 0, max_audit
+        seq_from, seq_to, package_kind = 1, last_seq + 1, "full"
+    else:
+        change_from, change_to, audit_from, audit_to = last_change, max_change, last_audit, max_audit
+        seq_from = seq_to = last_seq + 1
+        package_kind = "incremental"
+    package_kind = kind or package_kind
+    specs = record_specs(store)
+    if full:
+        changed = {t: [r[0] for r in conn.execute(f"SELECT uuid FROM [{t}]")] for t in specs}
+    else:
+        changed = defaultdict(list)
+        for tbl, uid in conn.execute("SELECT DISTINCT tbl, uuid FROM change_log WHERE seq > ? AND "
+                                     "seq <= ?", (change_from, change_to)):
+            if tbl in specs:
+                changed[tbl].append(uid)
+    counts = {("persons" if t == "persons" else specs[t][1].id): len(u) for t, u in changed.items() if u}
+    package_id = str(uuidlib.uuid4())
+    tree = store.orgs
+    own = tree.get(store.node.org)
+    manifest = {
+        "package_id": package_id, "kind": package_kind, "schema": migrations.latest(),
+        "created": now_iso(),
+        "source": {"node": store.node.id, "org": store.node.org, "level": store.node.level},
+        "dest": {"node": dest.node, "org": dest.org},
+        "seq_from": seq_from, "seq_to": seq_to, "prev": last_package, "counts": counts,
+        "catalog": {"id": store.catalog.id, "version": store.catalog.version},
+    }
+    dest_name = tree.get(dest.org).name if tree.get(dest.org) else dest.org
+    seqs = f"{seq_from}" if seq_from == seq_to else f"{seq_from}-{seq_to}"
+    kind_word = {"full": "全量", "resend": "重发", "feedback": "核实意见"}.get(package_kind, "")
+    name = f"{own.name}_至{dest_name}_第{seqs}号{kind_word}_{dt.date.today():%Y%m%d}{SUFFIX}"
+    path = out_dir / name
+    keys = store.keys()
+    suite = SUITES[store.suite]
+    lines = _payload(store, specs, changed, audit_from, audit_to)
+    manifest = write_package(
+        path, manifest, lines, sign=lambda data: suite.sign(keys.sign_private, data),
+        suite_name=store.suite, dest_enc_key=dest.enc_key,
+        info=f"{package_id}|{store.node.id}|{dest.node}".encode())
+    try:
+        with store.transaction():
+            conn.execute(
+                "INSERT INTO packages (package_id, direction, kind, source, dest, seq_from, seq_to, "
+                "change_from, change_to, audit_to, prev, sha256, created, handled, file, status, summary) "
+                "VALUES (?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'sent', ?)",
+                (package_id, package_kind, store.node.id, dest.node, seq_from, seq_to, change_from,
+                 change_to, audit_to, last_package, manifest["payload_sha256"], manifest["created"],
+                 now_iso(), name, json.dumps(counts, ensure_ascii=False)))
+            if package_kind != "resend":
+                conn.execute(
+                    "INSERT OR REPLACE INTO outbox (dest, last_seq, last_change, last_audit, last_package) "
+                    "VALUES (?, ?, ?, ?, ?)", (dest.node, seq_to, change_to, audit_to, package_id))
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return Exported(path, manifest)
+
+
+def _payload(store: Store, specs, changed: dict[str, list[str]], audit_from: int, audit_to: int):
+    conn = store.conn
+    tree = store.orgs
+    for org in [o for o in tree if tree.is_within(o.code, store.node.org)]:
+        yield json.dumps({"k": "org", **org.to_json()}, ensure_ascii=False).encode()
+    for tbl, uuids in changed.items():
+        spec = specs[tbl][0]
+        cols = list(spec.versioned) + ["_versions", "_created", "_origin"]
+        select = ", ".join(f"[{c}]" for c in ["uuid"] + cols)
+        for start in range(0, len(uuids), BATCH):
+            chunk = uuids[start:start + BATCH]
+            losers = load_losers(conn, tbl, chunk)
+            for r in conn.execute(f"SELECT {select} FROM [{tbl}] WHERE uuid IN "
+                                  f"({','.join('?' * len(chunk))})", chunk):
+                data = dict(zip(cols, r[1:]))
+                rec = {"k": "row", "t": tbl, "u": r[0], "ver": data.pop("_versions"),
+                       "c": data.pop("_created"), "o": data.pop("_origin"), "v": data}
+                if r[0] in losers:
+                    rec["l"] = {f: [[v.encode(), x] for v, x in leaves]
+                                for f, leaves in losers[r[0]].items()}
+                yield json.dumps(rec, ensure_ascii=False, separators=(",", ":")).encode()
+    if audit_to > audit_from:
+        cur = conn.execute("SELECT id, origin, origin_id, ts, stamp, user, unit, action, tbl, uuid, "
+                           "before, after, source, batch FROM audit WHERE id > ? AND id <= ?",
+                           (audit_from, audit_to))
+        for (i, origin, origin_id, ts, stamp, user, unit, action, tbl, uid, before, after, source,
+             batch) in cur:
+            yield json.dumps({"k": "audit", "origin": origin, "id": origin_id or i, "ts": ts,
+                              "stamp": stamp, "user": user, "unit": unit, "action": action,
+                              "tbl": tbl, "uuid": uid, "before": before, "after": after,
+                              "source": source, "batch": batch},
+                             ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# ---------------------------------------------------------------- import
+
+@dataclass
+class ImportSummary:
+    file: str
+    status: str                      # imported / dry-run / already / refused
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)   # per ledger
+    gaps: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    message: str = ""
+    package_id: str | None = None
+    source_org: str | None = None
+
+    def totals(self) -> dict[str, int]:
+        out = Counter()
+        for c in self.counts.values():
+            out.update(c)
+        return {k: out.get(k, 0) for k in COUNTS}
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "status": self.status, **self.totals(), "gaps": self.gaps,
+                "per_ledger": self.counts, "warnings": self.warnings, "message": self.message,
+                "package_id": self.package_id, "source": self.source_org}
+
+
+class _DryRun(Exception):
+    pass
+
+
+def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
+                   user: str | None = None) -> ImportSummary:
+    """Verify a package and merge it in one transaction (or only report, on a dry run).
+
+    :raises PackageError: (exit 2) anything unsafe or not for us; nothing is written.
+    """
+    path = Path(path)
+    opened = open_package(path)
+    m = opened.manifest
+    name = path.name
+    if not isinstance(m.get("schema"), int) or m["schema"] > migrations.latest():
+        raise PackageError(f"{name} 由更新版本的程序生成（数据库版本 {m.get('schema')}），"
+                           "请先安装新版本的程序再导入")
+    source, dest = m.get("source") or {}, m.get("dest") or {}
+    peer = next((p for p in peers(store) if p.node == source.get("node")), None)
+    if peer is None:
+        raise PackageError(f"{name} 来自未登记的单位（{source.get('org')}），本机不认识它的密钥。"
+                           "请先导入该单位的配置文件并电话核对指纹")
+    if dest.get("node") != store.node.id:
+        raise PackageError(f"{name} 不是发给本机的（收件单位 {dest.get('org')}），请交给收件单位导入")
+    opened.verify(peer.sign_key, SUITES[m["suite"]].verify)
+    seen = store.conn.execute("SELECT sha256 FROM packages WHERE package_id = ? AND direction = 'in'",
+                              (m["package_id"],)).fetchone()
+    org_name = store.orgs.get(peer.org).name if store.orgs.get(peer.org) else peer.org
+    if seen:
+        if seen[0] != opened.sha256:
+            raise PackageError(f"{name} 与已导入的同编号数据包内容不同（可能被改动或伪造），已拒绝")
+        return ImportSummary(name, "already", message="这个数据包以前已经导入过，没有任何改变",
+                             package_id=m["package_id"], source_org=peer.org)
+    opened.check_hash(SUITES[m["suite"]].hasher())
+    key = unseal(opened, store.keys().enc_private, f"{m['package_id']}|{peer.node}|{store.node.id}".encode())
+    summary = ImportSummary(name, "dry-run" if dry_run else "imported", package_id=m["package_id"],
+                            source_org=peer.org)
+    try:
+        with store.transaction():
+            applier = _Applier(store, peer, m, summary, user)
+            for line in opened.lines(key):
+                applier.feed(line)
+            applier.finish()
+            _record_received(store, opened, peer)
+            summary.gaps = gaps(store, peer.node, org_name)
+            if dry_run:
+                raise _DryRun()
+    except _DryRun:
+        summary.gaps = gaps(store, peer.node, org_name, extra=_seqs(m))
+    summary.message = _message(summary)
+    return summary
+
+
+def _seqs(m: dict) -> set[int]:
+    lo, hi = m.get("seq_from"), m.get("seq_to")
+    if not isinstance(lo, int) or not isinstance(hi, int) or not 0 < lo <= hi or hi - lo > 1_000_000:
+        raise PackageError("数据包清单中的序号范围不合理，文件已损坏")
+    return set(range(lo, hi + 1))
+
+
+def _record_received(store: Store, opened, peer: Peer) -> None:
+    m = opened.manifest
+    store.conn.executemany("INSERT OR IGNORE INTO received (source, seq, package_id) VALUES (?, ?, ?)",
+                           [(peer.node, s, m["package_id"]) for s in sorted(_seqs(m))])
+    store.conn.execute(
+        "INSERT INTO packages (package_id, direction, kind, source, dest, seq_from, seq_to, prev, "
+        "sha256, created, handled, file, status, summary) VALUES (?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "'imported', ?)",
+        (m["package_id"], m["kind"], peer.node, store.node.id, m["seq_from"], m["seq_to"], m.get("prev"),
+         opened.sha256, str(m.get("created")), now_iso(), opened.path.name,
+         json.dumps(m.get("counts"), ensure_ascii=False)))
+
+
+def gaps(store: Store, source_node: str, org_name: str, extra: set[int] | None = None) -> list[str]:
+    """Missing package numbers from a source, e.g. ``河坝镇：第 5–6 号数据包缺失``."""
+    got = {s for (s,) in store.conn.execute("SELECT seq FROM received WHERE source = ?", (source_node,))}
+    got |= extra or set()
+    if not got:
+        return []
+    missing = sorted(set(range(1, max(got) + 1)) - got)
+    out, start = [], None
+    for i, s in enumerate(missing):
+        if start is None:
+            start = s
+        if i + 1 == len(missing) or missing[i + 1] != s + 1:
+            out.append(f"{org_name}：第 {start}{'' if start == s else f'–{s}'} 号数据包缺失")
+            start = None
+    return out
+
+
+def _message(s: ImportSummary) -> str:
+    t = s.totals()
+    text = (f"新增 {t['new']}，更新 {t['updated']}，未变 {t['unchanged']}，较旧已忽略 {t['older']}，"
+            f"删除 {t['deleted']}，冲突 {t['conflicts']}，拒收 {t['rejected']}")
+    return ("（试导入，未写入）" if s.status == "dry-run" else "") + text
+
+
+class _Applier:
+    """Merges the rows of one package, in batches, inside the caller's transaction."""
+
+    def __init__(self, store: Store, peer: Peer, manifest: dict, summary: ImportSummary, user):
+        self.store, self.peer, self.summary = store, peer, summary
+        self.specs = record_specs(store)
+        self.pending: dict[str, list[dict]] = defaultdict(list)
+        self.package_id = manifest["package_id"]
+        self.now = now_iso()
+        self.user = user or f"{peer.org}（数据包）"
+        self.future = 0
+        self.conn = store.conn
+        self.orgs_known = {o.code for o in store.orgs}
+
+    def count(self, tbl: str, what: str, n: int = 1) -> None:
+        spec_led = self.specs.get(tbl)
+        key = "persons" if tbl == "persons" or spec_led is None else spec_led[1].id
+        c = self.summary.counts.setdefault(key, dict.fromkeys(COUNTS, 0))
+        c[what] += n
+
+    def feed(self, line: bytes) -> None:
+        try:
+            rec = strict_json(line)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PackageError(f"{self.summary.file} 的内容格式不对（{exc}），已拒绝") from None
+        if not isinstance(rec, dict):
+            raise PackageError(f"{self.summary.file} 的内容格式不对，已拒绝")
+        kind = rec.get("k")
+        if kind == "row":
+            tbl = rec.get("t")
+            if tbl not in self.specs:
+                self.count(tbl if isinstance(tbl, str) else "?", "rejected")
+                self.summary.warnings.append(f"本机的计划目录中没有表 {str(tbl)[:40]}，其记录未导入")
+                return
+            self.pending[tbl].append(rec)
+            if len(self.pending[tbl]) >= BATCH:
+                self._flush(tbl)
+        elif kind == "audit":
+            self._audit(rec)
+        elif kind == "org":
+            self._org(rec)
+        else:
+            raise PackageError(f"{self.summary.file} 含有未知的记录类型，已拒绝")
+
+    def finish(self) -> None:
+        for tbl in list(self.pending):
+            self._flush(tbl)
+        if self.future:
+            self.summary.warnings.append(
+                f"有 {self.future} 个字段的时间戳比本机时间超前一天以上（对方电脑的日期可能不对）；"
+                "这不影响哪一个值生效，但请提醒对方校正电脑日期")
+
+    # -- records
+    def _org(self, rec: dict) -> None:
+        from .orgs import Org
+        code, name, level, parent = rec.get("code"), rec.get("name"), rec.get("level"), rec.get("parent")
+        if not (isinstance(code, str) and code.isdigit() and len(code) <= 12 and isinstance(name, str)
+                and 0 < len(name) <= 60 and level in ("district", "town", "village")):
+            raise PackageError(f"{self.summary.file} 中的组织信息不合规，已拒绝")
+        if code not in self.orgs_known and (parent in self.orgs_known or parent is None):
+            aliases = tuple(a for a in rec.get("aliases", []) if isinstance(a, str))[:5]
+            self.store.merge_orgs([Org(code, name, level, parent, aliases)])
+            self.orgs_known.add(code)
+
+    def _audit(self, rec: dict) -> None:
+        origin, oid = rec.get("origin"), rec.get("id")
+        if not isinstance(origin, str) or not isinstance(oid, int) or origin == self.store.node.id:
+            return
+        values = [rec.get(k) for k in ("ts", "stamp", "user", "unit", "action", "tbl", "uuid", "before",
+                                       "after", "source", "batch")]
+        if not all(v is None or isinstance(v, (str, int)) and not isinstance(v, bool) for v in values):
+            raise PackageError(f"{self.summary.file} 中的审计记录格式不对，已拒绝")
+        ts, stamp, user, unit, action, tbl, uid, before, after, source, batch = values
+        self.conn.execute(
+            "INSERT OR IGNORE INTO audit (origin, origin_id, ts, stamp, user, unit, action, tbl, uuid, "
+            "before, after, source, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (origin, oid, ts or "", stamp or 0, user or "", unit, action or "", tbl, uid, before, after,
+             source or "", batch))
+
+    def _parse(self, spec: TableSpec, rec: dict) -> RowState:
+        values, ver = rec.get("v"), rec.get("ver")
+        uid = rec.get("u")
+        if not (isinstance(uid, str) and 0 < len(uid) <= 64 and isinstance(values, dict)
+                and isinstance(ver, str) and len(ver) < 200_000):
+            raise ValueError("记录格式不对")
+        clean = {}
+        for col in spec.versioned:
+            v = values.get(col)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (str, int, float))
+                                  or (isinstance(v, str) and len(v) > MAX_TEXT)):
+                raise ValueError(f"字段 {col} 的值不合规")
+            clean[col] = v
+        versions = RowVersions.decode(ver)
+        losers = {}
+        for col, leaves in (rec.get("l") or {}).items():
+            if col in spec.versioned and isinstance(leaves, list):
+                losers[col] = [(Version.decode(v), x) for v, x in leaves]
+        for v in [versions.base, *versions.fields.values(), *(l[0] for ls in losers.values() for l in ls)]:
+            if not isinstance(v.stamp, int) or not isinstance(v.origin, str) or len(v.origin) > 64:
+                raise ValueError("版本信息不合规")
+            if self.store.clock.observe(v.stamp):
+                self.future += 1
+        return RowState(clean, versions, losers)
+
+    def _flush(self, tbl: str) -> None:
+        recs, self.pending[tbl] = self.pending[tbl], []
+        if not recs:
+            return
+        spec, led = self.specs[tbl]
+        incoming = {}
+        for rec in recs:
+            try:
+                incoming[rec["u"]] = (self._parse(spec, rec), rec)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+                self.count(tbl, "rejected")
+        if not incoming:
+            return
+        uuids = list(incoming)
+        cols = ["uuid"] + list(spec.versioned) + ["_versions"]
+        local = {}
+        for r in self.conn.execute(f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM [{tbl}] WHERE uuid IN "
+                                   f"({','.join('?' * len(uuids))})", uuids):
+            local[r[0]] = dict(zip(cols, r))
+        losers = load_losers(self.conn, tbl, uuids)
+        had_conflicts = {u for (u,) in self.conn.execute(
+            f"SELECT DISTINCT uuid FROM conflicts WHERE tbl = ? AND uuid IN ({','.join('?' * len(uuids))})",
+            [tbl, *uuids])}
+        inserts, updates, log, audit = [], [], [], []
+        stamp = self.store.clock.tick()
+        source = f"package:{self.package_id}"
+        for uid, (state, rec) in incoming.items():
+            mine = local.get(uid)
+            mine_state = None if mine is None else RowState(
+                {c: mine[c] for c in spec.versioned}, RowVersions.decode(mine["_versions"]),
+                losers.get(uid, {}))
+            outcome = merge_row(spec, mine_state, state)
+            self.count(tbl, outcome.status)
+            if outcome.status in ("unchanged", "older"):
+                continue
+            new = outcome.state
+            missing = missing_fields(led, new.values) if led is not None else []
+            if mine is None:
+                inserts.append((uid, *[new.values.get(c) for c in spec.versioned],
+                                1 if missing else 0, "、".join(missing) or None,
+                                rec.get("c") or self.now, self.now, rec.get("o") or "", new.versions.encode()))
+            else:
+                updates.append((*[new.values.get(c) for c in spec.versioned], 1 if missing else 0,
+                                "、".join(missing) or None, self.now, new.versions.encode(), uid))
+            log.append((tbl, uid, stamp))
+            before = {c: mine[c] for c in outcome.changed} if mine else None
+            audit.append((self.store.node.id, self.now, stamp, self.user, None, "merge", tbl, uid,
+                          dumps(before) if before else None,
+                          dumps({c: new.values.get(c) for c in outcome.changed}) if mine else None,
+                          source, None))
+            if new.losers or new.values.get("_deleted") or uid in had_conflicts:
+                added = save_conflicts(self.conn, tbl, uid, spec, new, self.now)
+                if added:
+                    self.count(tbl, "conflicts", added)
+        cols_insert = ["uuid", *spec.versioned, "_incomplete", "_missing", "_created", "_updated",
+                       "_origin", "_versions"]
+        if inserts:
+            self.conn.executemany(f"INSERT INTO [{tbl}] ({', '.join(f'[{c}]' for c in cols_insert)}) "
+                                  f"VALUES ({','.join('?' * len(cols_insert))})", inserts)
+        if updates:
+            sets = ", ".join(f"[{c}] = ?" for c in [*spec.versioned, "_incomplete", "_missing",
+                                                     "_updated", "_versions"])
+            self.conn.executemany(f"UPDATE [{tbl}] SET {sets} WHERE uuid = ?", updates)
+        if log:
+            self.conn.executemany("INSERT INTO change_log (tbl, uuid, stamp) VALUES (?, ?, ?)", log)
+            self.conn.executemany(
+                "INSERT INTO audit (origin, ts, stamp, user, unit, action, tbl, uuid, before, after, "
+                "source, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", audit)
+
+
+# ---------------------------------------------------------------- conflicts
+
+def list_conflicts(store: Store) -> list[dict]:
+    """The open conflicts, with both values side by side."""
+    specs = record_specs(store)
+    out = []
+    for cid, tbl, uid, fld, stamp, origin, value, detected in store.conn.execute(
+            "SELECT id, tbl, uuid, field, stamp, origin, value, detected FROM conflicts ORDER BY id"):
+        spec, led = specs.get(tbl, (None, None))
+        row = store.conn.execute(f"SELECT * FROM [{tbl}] WHERE uuid = ?", (uid,)).fetchone() if spec else None
+        names = [d[0] for d in store.conn.execute(f"SELECT * FROM [{tbl}] LIMIT 0").description] if spec else []
+        current = dict(zip(names, row)) if row else {}
+        col = fld.split(":", 1)[1] if fld.startswith("_deleted:") else fld
+        label = (led.field(col).label if led is not None and led.has_field(col) else
+                 {"_deleted": "删除", "org": "所属单位"}.get(col, col))
+        kind = "delete" if fld.startswith("_deleted:") else "field"
+        out.append({"id": cid, "ledger": led.id if led is not None else tbl, "uuid": uid, "field": col,
+                    "label": label, "kind": kind, "mine": current.get(col),
+                    "theirs": json.loads(value) if value else None, "deleted": bool(current.get("_deleted")),
+                    "theirs_origin": origin, "theirs_stamp": stamp, "detected": detected})
+    return out
+
+
+def resolve_conflict(store: Store, conflict_id: int, keep: str, *, user: str | None = None) -> dict:
+    """Resolve one conflict: ``keep`` is "mine" (the current value) or "theirs" (the losing one).
+
+    The resolution is a new change covering every version involved, so it travels in
+    packages and closes the conflict everywhere.
+    """
+    from .writes import Writer
+    row = store.conn.execute("SELECT tbl, uuid, field FROM conflicts WHERE id = ?", (conflict_id,)).fetchone()
+    if row is None:
+        raise StoreError(f"没有编号为 {conflict_id} 的冲突（可能已处理）", 1)
+    if keep not in ("mine", "theirs"):
+        raise StoreError("请选择保留 mine（本机的值）或 theirs（对方的值）", 1)
+    tbl, uid, fld = row
+    specs = record_specs(store)
+    spec, led = specs[tbl]
+    cols = ["uuid", *spec.all_columns[1:]]
+    current = dict(zip(cols, store.conn.execute(
+        f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM [{tbl}] WHERE uuid = ?", (uid,)).fetchone()))
+    losers = load_losers(store.conn, tbl, [uid]).get(uid, {})
+    rv = RowVersions.decode(current["_versions"])
+    with store.transaction():
+        writer = Writer(store, user=user, source="screen:conflicts")
+        if fld.startswith("_deleted:"):
+            # keep mine = stay deleted (a delete covering everything); theirs = bring the row back
+            cover = {"_deleted": [rv.get(c) for c in spec.versioned] +
+                     [v for ls in losers.values() for v, _ in ls]}
+            writer.update(spec, current, {"_deleted": 1 if keep == "mine" else 0}, cover=cover,
+                          action="resolve")
+        else:
+            leaves = losers.get(fld, [])
+            theirs = next((x for v, x in leaves if v.key == tuple(store.conn.execute(
+                "SELECT stamp, origin FROM conflicts WHERE id = ?", (conflict_id,)).fetchone())), None)
+            value = current[fld] if keep == "mine" else theirs
+            writer.update(spec, current, {fld: value}, cover={fld: [v for v, _ in leaves]},
+                          action="resolve")
+        refreshed = dict(zip(cols, store.conn.execute(
+            f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM [{tbl}] WHERE uuid = ?", (uid,)).fetchone()))
+        refresh_conflicts(store.conn, spec, refreshed, now_iso())
+    return {"id": conflict_id, "kept": keep}
