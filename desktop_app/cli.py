@@ -55,7 +55,12 @@ def _date(text: str) -> dt.date:
 # ---------------------------------------------------------------- commands
 
 def cmd_init(args) -> int:
-    store = Store.create(Path(args.db), level=args.level, org=args.org, operator=args.operator)
+    if args.profile:
+        from .core.profiles import init_from_profile
+        store = init_from_profile(Path(args.db), Path(args.profile), level=args.level, org=args.org,
+                                  operator=args.operator)
+    else:
+        store = Store.create(Path(args.db), level=args.level, org=args.org, operator=args.operator)
     with store:
         org = store.orgs.get(store.node.org)
         data = {"db": str(Path(args.db).resolve()), "node": store.node.id, "level": store.node.level,
@@ -237,6 +242,94 @@ def cmd_undo_import(args) -> int:
     return OK
 
 
+def cmd_profile(args) -> int:
+    from .core.profiles import export_profile, import_profile
+    with _open(args) as store:
+        if args.action == "export":
+            path = export_profile(store, Path(args.out))
+            from .core.crypto import fingerprint
+            fp = fingerprint(store.keys().sign_public)
+            _out(args, {"path": str(path), "fingerprint": fp},
+                 f"已导出配置文件 {path}\n本机指纹：{fp}（请对方导入时电话核对）")
+            return OK
+        results = []
+        for name in args.files:
+            results.append(import_profile(store, Path(name), accept_new_key=args.accept_new_key))
+    words = {"added": "已登记", "updated": "已更新", "unchanged": "已是最新", "older": "比已有的旧，未使用",
+             "replaced": "已接受新指纹"}
+    _out(args, {"profiles": results}, "\n".join(
+        f"{r['org_name']}（{r['org']}）：{words[r['status']]}；指纹 {r['fingerprint']}"
+        + ("；已采用其计划目录" if r["catalog_adopted"] else "") for r in results))
+    return OK
+
+
+def _parse_range(text: str) -> tuple[int, int]:
+    try:
+        a, _, b = text.partition("-")
+        lo, hi = int(a), int(b or a)
+        if 0 < lo <= hi:
+            return lo, hi
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"“{text}”不是序号范围，请写成 5-6 或 5")
+
+
+def cmd_export_package(args) -> int:
+    from .core.sync import export_package
+    with _open(args) as store:
+        result = export_package(store, Path(args.out), to=args.to, full=args.full, resend=args.resend)
+    data = result.to_json()
+    _out(args, data, str(result.path))
+    return OK
+
+
+def cmd_import_package(args) -> int:
+    from .core.package_file import PackageError
+    from .core.sync import COUNTS, import_package
+    files, totals, worst = [], dict.fromkeys(COUNTS, 0), OK
+    with _open(args) as store:
+        for name in args.files:
+            try:
+                summary = import_package(store, Path(name), dry_run=args.dry_run)
+            except PackageError as exc:
+                files.append({"file": Path(name).name, "status": "refused", "message": str(exc),
+                              **dict.fromkeys(COUNTS, 0), "gaps": []})
+                worst = UNUSABLE
+                continue
+            item = summary.to_json()
+            for k in COUNTS:
+                totals[k] += item[k]
+            files.append(item)
+    lines = []
+    for f in files:
+        lines.append(f"{f['file']}：" + (f["message"] if f["status"] != "refused" else f"已拒绝。{f['message']}"))
+        lines += [f"  {g}" for g in f.get("gaps", [])]
+        lines += [f"  提示：{w}" for w in f.get("warnings", [])]
+    _out(args, {"files": files, "totals": totals}, "\n".join(lines))
+    for f in files:
+        if f["status"] == "refused":
+            print(f"错误：{f['message']}", file=sys.stderr)
+    return worst
+
+
+def cmd_conflicts(args) -> int:
+    from .core.sync import list_conflicts
+    with _open(args) as store:
+        items = list_conflicts(store)
+    _out(args, {"conflicts": items}, "\n".join(
+        f"#{c['id']} {c['ledger']} {c['uuid'][:8]} {c['label']}：本机“{c['mine']}” / 对方“{c['theirs']}”"
+        for c in items) or "没有待处理的冲突")
+    return OK
+
+
+def cmd_resolve(args) -> int:
+    from .core.sync import resolve_conflict
+    with _open(args) as store:
+        result = resolve_conflict(store, args.id, args.keep)
+    _out(args, result, f"冲突 #{args.id} 已处理（保留{'本机' if args.keep == 'mine' else '对方'}的值）")
+    return OK
+
+
 def cmd_progress(args) -> int:
     with _open(args) as store:
         report = compute(store, args.as_of or dt.date.today(), scope=args.scope and
@@ -271,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--level", required=True, choices=["village", "town", "district"])
     sp.add_argument("--org", required=True, help="单位名称或代码")
     sp.add_argument("--operator", required=True, help="操作员姓名")
+    sp.add_argument("--profile", help="从上级单位的配置文件开始（区发给镇、镇发给村）")
 
     sp = sub.add_parser("villages", help="村（社区）：add 添加 / list 列出")
     vsub = sp.add_subparsers(dest="action", required=True, metavar="操作")
@@ -315,6 +409,41 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--db", required=True)
     sp.add_argument("batch", metavar="批次")
 
+    sp = sub.add_parser("profile", help="配置文件：export 导出本机的 / import 导入别的单位的")
+    psub = sp.add_subparsers(dest="action", required=True, metavar="操作")
+    pp = psub.add_parser("export", help="导出本机配置文件（单位、级别、公钥）")
+    pp.set_defaults(func=cmd_profile)
+    pp.add_argument("--json", action="store_true")
+    pp.add_argument("--db", required=True)
+    pp.add_argument("--out", required=True, help="文件或文件夹")
+    pp = psub.add_parser("import", help="导入上级或下级单位的配置文件")
+    pp.set_defaults(func=cmd_profile)
+    pp.add_argument("--json", action="store_true")
+    pp.add_argument("--db", required=True)
+    pp.add_argument("files", nargs="+", metavar="文件")
+    pp.add_argument("--accept-new-key", action="store_true",
+                    help="接受已登记单位的新密钥指纹（须先电话核对；管理员操作）")
+
+    sp = command("export-package", cmd_export_package, "打包本机的新变化，发给上级（或 --to 指定的单位）")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--out", required=True, help="存放数据包的文件夹（如 U 盘）")
+    sp.add_argument("--to", help="收件单位（默认上级）")
+    sp.add_argument("--full", action="store_true", help="全量包（首次报送或恢复）")
+    sp.add_argument("--resend", type=_parse_range, metavar="FROM-TO", help="重发以前的第 FROM–TO 号包")
+
+    sp = command("import-package", cmd_import_package, "导入数据包（每个文件一个事务）")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("files", nargs="+", metavar="文件")
+    sp.add_argument("--dry-run", action="store_true", help="试导入：只报告，不写入")
+
+    sp = command("conflicts", cmd_conflicts, "列出待处理的冲突")
+    sp.add_argument("--db", required=True)
+
+    sp = command("resolve", cmd_resolve, "处理一个冲突")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("id", type=int, metavar="编号")
+    sp.add_argument("--keep", required=True, choices=["mine", "theirs"])
+
     sp = command("progress", cmd_progress, "各指标进度")
     sp.add_argument("--db", required=True)
     sp.add_argument("--as-of", type=_date, help="统计日期 YYYY-MM-DD（默认今天，限于计划年度）")
@@ -336,6 +465,16 @@ def main(argv: list[str] | None = None) -> int:
     except CatalogError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return UNUSABLE
+    except Exception as exc:
+        from .core.package_file import PackageError
+        from .core.profiles import KeyChanged, ProfileError
+        if isinstance(exc, KeyChanged):
+            print(f"错误：{exc}", file=sys.stderr)
+            return INPUT_PROBLEMS
+        if isinstance(exc, (ProfileError, PackageError)):
+            print(f"错误：{exc}", file=sys.stderr)
+            return UNUSABLE
+        raise
 
 
 if __name__ == "__main__":
