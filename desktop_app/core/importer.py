@@ -391,6 +391,17 @@ def refused_history(store: Store, path: Path, error: Exception, user: str | None
              json.dumps({"message": str(error)}, ensure_ascii=False)))
 
 
+def import_history(store: Store) -> list[dict]:
+    """Every file offered for import, newest first (counts decoded)."""
+    cols = ("batch", "ts", "file", "sheet", "ledger", "user", "status", "counts", "undone_at")
+    out = []
+    for r in store.conn.execute(f"SELECT {', '.join(cols)} FROM import_history ORDER BY ts DESC, rowid DESC"):
+        item = dict(zip(cols, r))
+        item["counts"] = json.loads(item["counts"] or "{}")
+        out.append(item)
+    return out
+
+
 # ---------------------------------------------------------------- undo
 
 class UndoRefused(Exception):

@@ -16,6 +16,8 @@ from ..core.progress import clamp_as_of, compute
 from ..core.query import counting_filter
 from ..core.store import Store
 from .dashboard import DashboardPage
+from .import_dialog import ImportDialog
+from .import_history import ImportHistoryPage
 from .ledger_page import LedgerPage
 from .tasks import TaskRunner
 
@@ -44,6 +46,9 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.pages.addWidget(self.dashboard)
         self.pages.addWidget(self.ledger_page)
+        self.history_page = ImportHistoryPage(self.runner, self.reader)
+        self.history_page.changed.connect(self.ledger_page.after_write)
+        self.pages.addWidget(self.history_page)
         self.person_page = None
         self._stale = True
         self.nav = QTreeWidget()
@@ -70,6 +75,10 @@ class MainWindow(QMainWindow):
         new_record.setShortcut(QKeySequence.New)
         new_record.triggered.connect(self._new_record)
         file_menu.addAction(new_record)
+        import_excel = QAction("从 Excel 导入(&I)…", self)
+        import_excel.setShortcut("Ctrl+I")
+        import_excel.triggered.connect(lambda: self.import_excel())
+        file_menu.addAction(import_excel)
         file_menu.addSeparator()
         open_store = QAction("打开数据库(&O)…", self)
         open_store.setShortcut(QKeySequence.Open)
@@ -92,6 +101,9 @@ class MainWindow(QMainWindow):
         refresh.setShortcut(QKeySequence.Refresh)
         refresh.triggered.connect(self.refresh)
         view.addAction(refresh)
+        history = QAction("导入记录", self)
+        history.triggered.connect(self.show_import_history)
+        view.addAction(history)
         help_menu = self.menuBar().addMenu("帮助(&H)")
         about = QAction("关于(&A)", self)
         about.triggered.connect(self._about)
@@ -210,6 +222,20 @@ class MainWindow(QMainWindow):
             self.ledger_page.open_record(None)
         else:
             self.statusBar().showMessage("请先在左侧选择一个台账，再新增记录", 4000)
+
+    def import_excel(self, files=None) -> None:
+        dialog = ImportDialog(self.runner, self.reader, files=files, parent=self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.imported.connect(self._imported)
+        dialog.open()
+
+    def _imported(self, _results) -> None:
+        self.ledger_page.after_write()  # reloads the ledger shown and marks counts/progress stale
+        self.history_page.refresh()
+
+    def show_import_history(self) -> None:
+        self.history_page.refresh()
+        self.pages.setCurrentWidget(self.history_page)
 
     # ------------------------------------------------------------ actions
     def refresh(self) -> None:
