@@ -134,16 +134,15 @@ def export_ledger(store: Store, ledger_id: str, out_path: Path | str, *,
 
 
 def _rows(store: Store, ledger: Ledger, cursor, reveal: bool):
-    """(uuid, base JSON, 村（社区）, field values masked as exported) per row; an
-    empty value is None or ""."""
+    """(uuid, 村（社区）, field values masked as exported) per row; an empty
+    value is None or ""."""
     labels = org_labels(store)
-    ids = [f.id for f in ledger.fields]
     masked = [] if reveal else [(i, f.type) for i, f in enumerate(ledger.fields)
                                 if ledger.is_sensitive(f.id)]
     for uid, org, *values in cursor:
         for i, ftype in masked:
             values[i] = mask_value(ftype, values[i])  # an empty value stays empty
-        yield uid, encode_base(dict(zip(ids, values))), labels.get(org, org), values
+        yield uid, labels.get(org, org), values
 
 
 # ------------------------------------------------------------ CSV
@@ -153,7 +152,7 @@ def _write_csv(path: Path, ledger: Ledger, rows) -> None:
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
         out = csv.writer(fh)
         out.writerow([ORG_HEADER] + [header_text(f) for f in fields])
-        for _uid, _base, org, cells in rows:
+        for _uid, org, cells in rows:
             # a string is text or a masked value, shown as it is; 1/0 → 是/否, 12.50 → 12.5
             out.writerow([org] + ["" if v is None else v if v.__class__ is str else display(f, v)
                                   for f, v in zip(fields, cells)])
@@ -243,9 +242,10 @@ def _write_xlsx(path: Path, store: Store, ledger: Ledger, unit, rows, count: int
     serials: dict[str, int | None] = {}
     typed = list(zip(range(first, last + 1), kinds))
     row = data_row
-    for uid, base, org, cells in rows:
+    ids = [f.id for f in fields]
+    for uid, org, cells in rows:
         write_string(row, 0, uid)
-        write_string(row, 1, base)
+        write_string(row, 1, encode_base(dict(zip(ids, cells))))
         write_string(row, ORG_COLUMN, org)
         for (col, kind), value in zip(typed, cells):
             if value is None or value == "":

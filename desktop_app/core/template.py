@@ -29,7 +29,6 @@ name in row 1, the options below).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import math
 import os
 import tempfile
@@ -46,7 +45,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from .catalog import Field, Ledger
-from .orgs import OrgError
+from .orgs import Org, OrgError
 from .sheetmeta import META_KEYS, META_SHEET, OPTIONS_SHEET, ORG_HEADER, safe_sheet_title
 from .store import Store, StoreError, now_iso
 
@@ -198,7 +197,7 @@ def village_options(store: Store) -> list[str]:
             if o is not None and o.level == "village"]
 
 
-def resolve_unit(store: Store, name_or_code: str | None):
+def resolve_unit(store: Store, name_or_code: str | None) -> Org:
     """The install's org, or the org named (name or code) at or below it.
 
     :raises StoreError: (exit code 1) naming the org and what is known.
@@ -216,7 +215,7 @@ def title_text(unit_name: str, ledger: Ledger, plan_year: int) -> str:
     return f"{unit_name} {ledger.label}（{plan_year}年）"
 
 
-def meta_values(store: Store, ledger: Ledger, *, kind: str, org, masked: bool) -> dict[str, str]:
+def meta_values(store: Store, ledger: Ledger, *, kind: str, org: Org, masked: bool) -> dict[str, str]:
     """The :data:`~.sheetmeta.META_KEYS` values of a template or export, all text."""
     catalog = store.catalog
     values = {"kind": kind, "ledger": ledger.id, "ledger_label": ledger.label,
@@ -390,8 +389,3 @@ def print_setup(ws, title_rows: str) -> None:
     ws.page_margins.top = ws.page_margins.bottom = 0.6
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
 
-
-def today_text(day: dt.date | None = None) -> str:
-    """``2024年6月30日``, the way a date is written on a form handed in."""
-    day = day or dt.date.today()
-    return f"{day.year}年{day.month}月{day.day}日"

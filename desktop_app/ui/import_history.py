@@ -16,7 +16,6 @@ confirmation before an undo is the small method ``_confirm_undo``.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
