@@ -14,6 +14,7 @@ nothing is ever dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import sqlite_utils
 
@@ -42,11 +43,11 @@ class TableSpec:
     person_columns: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...]
 
-    @property
+    @cached_property
     def versioned(self) -> tuple[str, ...]:
         return tuple(self.columns) + self.person_columns + ("_deleted",)
 
-    @property
+    @cached_property
     def all_columns(self) -> tuple[str, ...]:
         return ("uuid",) + tuple(self.columns) + self.person_columns + tuple(BOOKKEEPING)
 

@@ -346,7 +346,7 @@ class _Applier:
         self.package_id = manifest["package_id"]
         self.now = now_iso()
         self.user = user or f"{peer.org}（数据包）"
-        self.future = 0
+        self.newest = 0
         self.conn = store.conn
         self.orgs_known = {o.code for o in store.orgs}
 
@@ -383,9 +383,10 @@ class _Applier:
     def finish(self) -> None:
         for tbl in list(self.pending):
             self._flush(tbl)
-        if self.future:
+        if self.newest and self.store.clock.observe(self.newest):
+            ahead = (stamp_ms(self.newest) - int(self.store.clock.wall() * 1000)) // 86_400_000
             self.summary.warnings.append(
-                f"有 {self.future} 个字段的时间戳比本机时间超前一天以上（对方电脑的日期可能不对）；"
+                f"数据包里有时间戳比本机时间超前约 {ahead} 天（对方电脑的日期可能不对）；"
                 "这不影响哪一个值生效，但请提醒对方校正电脑日期")
 
     # -- records
@@ -418,15 +419,16 @@ class _Applier:
     def _parse(self, spec: TableSpec, rec: dict) -> RowState:
         values, ver = rec.get("v"), rec.get("ver")
         uid = rec.get("u")
-        if not (isinstance(uid, str) and 0 < len(uid) <= 64 and isinstance(values, dict)
-                and isinstance(ver, str) and len(ver) < 200_000):
+        if not (type(uid) is str and 0 < len(uid) <= 64 and type(values) is dict
+                and type(ver) is str and len(ver) < 200_000):
             raise ValueError("记录格式不对")
         clean = {}
         for col in spec.versioned:
             v = values.get(col)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (str, int, float))
-                                  or (isinstance(v, str) and len(v) > MAX_TEXT)):
-                raise ValueError(f"字段 {col} 的值不合规")
+            if v is not None:
+                kind = type(v)
+                if not (kind is str and len(v) <= MAX_TEXT or kind is int or kind is float):
+                    raise ValueError(f"字段 {col} 的值不合规")
             clean[col] = v
         versions = RowVersions.decode(ver)
         losers = {}
@@ -434,10 +436,10 @@ class _Applier:
             if col in spec.versioned and isinstance(leaves, list):
                 losers[col] = [(Version.decode(v), x) for v, x in leaves]
         for v in [versions.base, *versions.fields.values(), *(l[0] for ls in losers.values() for l in ls)]:
-            if not isinstance(v.stamp, int) or not isinstance(v.origin, str) or len(v.origin) > 64:
+            if type(v.stamp) is not int or type(v.origin) is not str or len(v.origin) > 64:
                 raise ValueError("版本信息不合规")
-            if self.store.clock.observe(v.stamp):
-                self.future += 1
+            if v.stamp > self.newest:
+                self.newest = v.stamp
         return RowState(clean, versions, losers)
 
     def _flush(self, tbl: str) -> None:
@@ -478,9 +480,11 @@ class _Applier:
             new = outcome.state
             missing = missing_fields(led, new.values) if led is not None else []
             if mine is None:
+                # a new row with no open conflicts keeps the versions text it came with
+                versions = rec["ver"] if not new.losers else new.versions.encode()
                 inserts.append((uid, *[new.values.get(c) for c in spec.versioned],
                                 1 if missing else 0, "、".join(missing) or None,
-                                rec.get("c") or self.now, self.now, rec.get("o") or "", new.versions.encode()))
+                                rec.get("c") or self.now, self.now, rec.get("o") or "", versions))
             else:
                 updates.append((*[new.values.get(c) for c in spec.versioned], 1 if missing else 0,
                                 "、".join(missing) or None, self.now, new.versions.encode(), uid))
