@@ -160,6 +160,24 @@ def cmd_add(args) -> int:
     return OK
 
 
+def cmd_template(args) -> int:
+    from .core.template import write_template
+    with _open(args) as store:
+        path = write_template(store, args.ledger, Path(args.out), village=args.village)
+    _out(args, {"file": str(path)}, f"已生成模板 {path}")
+    return OK
+
+
+def cmd_export_excel(args) -> int:
+    from .core.export import export_ledger
+    with _open(args) as store:
+        result = export_ledger(store, args.ledger, Path(args.out), village=args.village,
+                               reveal=args.reveal, purpose=args.purpose)
+    _out(args, result.to_json(), f"已导出 {result.rows} 行到 {result.path}" +
+         ("（敏感信息已打码）" if result.masked else "（未打码，已记入审计）"))
+    return OK
+
+
 def cmd_import_excel(args) -> int:
     from .core.error_book import write_error_workbook
     from .core.importer import COUNT_NAMES, apply_plan, plan_import, refused_history
@@ -334,6 +352,9 @@ def cmd_progress(args) -> int:
     with _open(args) as store:
         report = compute(store, args.as_of or dt.date.today(), scope=args.scope and
                          store.resolve_row_org(args.scope))
+        if args.xlsx:
+            from .core.reports import progress_workbook
+            progress_workbook(store, report, Path(args.xlsx))
     data = report.to_json()
     lines = [f"统计日期 {data['as_of']}，序时进度 {data['expected_rate']}%"]
     for i in data["indicators"]:
@@ -394,6 +415,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json-row", required=True, help="字段 id 或中文名称 → 值")
     sp.add_argument("--allow-duplicate", action="store_true", help="判重键相同也保存")
 
+    sp = command("template", cmd_template, "生成某个台账的 Excel 填报模板")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--ledger", required=True)
+    sp.add_argument("--village", help="为某村（社区）生成（预填村名）")
+    sp.add_argument("--out", required=True)
+
+    sp = command("export-excel", cmd_export_excel, "导出台账数据（.xlsx 或 .csv；敏感字段默认打码）")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--ledger", required=True)
+    sp.add_argument("--village", help="只导出某村（社区）")
+    sp.add_argument("--out", required=True, help="文件名以 .xlsx 或 .csv 结尾")
+    sp.add_argument("--reveal", action="store_true", help="不打码（须用 --purpose 写明用途，记入审计）")
+    sp.add_argument("--purpose", help="导出用途")
+
     sp = command("import-excel", cmd_import_excel, "从 Excel/WPS 表格导入台账（每个文件一个事务）")
     sp.add_argument("--db", required=True)
     sp.add_argument("files", nargs="+", metavar="文件")
@@ -448,6 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--db", required=True)
     sp.add_argument("--as-of", type=_date, help="统计日期 YYYY-MM-DD（默认今天，限于计划年度）")
     sp.add_argument("--scope", help="只统计某镇或村")
+    sp.add_argument("--xlsx", help="同时输出民生实事进展情况统计表（A4 打印格式）")
     return p
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .catalog import Ledger
 from .columns import BASE, IGNORE, ORG, ROW_ID, Layout, Matcher, find_layout, row_kind
-from .fieldtypes import display
+from .fieldtypes import display, normalize
 from .masking import mask_value
 from .orgs import OrgError
 from .records import Records
@@ -141,6 +141,15 @@ def plan_import(store: Store, path: Path | str, *, ledger: str | None = None,
                       book.meta)
 
 
+def _same(a, b) -> bool:
+    """Equal as stored values (12 == 12.0; None == "")."""
+    if a in (None, "") or b in (None, ""):
+        return a in (None, "") and b in (None, "")
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(a - b) < 1e-9
+    return a == b
+
+
 def _default_org(store: Store, meta: dict, given: str | None) -> str:
     if given:
         return store.resolve_row_org(given)
@@ -231,7 +240,7 @@ class _Planner:
             return
         if plan.uuid and current is None and plan.uuid not in by_uuid:
             plan.uuid = None  # exported from another install or since purged: match by key
-        key = self.records.natural_key(plan.values)
+        key = self._key(plan.values)
         if current is None and key is not None and key in keys:
             current = self._load(keys[key])
         if key is not None and key in seen:
@@ -249,19 +258,26 @@ class _Planner:
         self._compare(plan, current)
 
     def _returned_row(self, plan: RowPlan, current: dict) -> None:
-        """A row we exported: cells still equal to the exported value mean "not changed
-        there" and take today's value here; a cell changed both there and here is a conflict."""
+        """A row we exported: a cell still equal to the exported value means "not changed
+        there" and takes today's value here; a cell changed both there and here since the
+        export is a conflict. Values are compared as stored (masked where the export was)."""
         for fid in list(plan.raw):
             f = self.ledger.field(fid)
-            sheet_text = cell_text(plan.raw[fid])
-            base_text = cell_text(plan.base.get(fid, ""))
-            now_text = display(f, current.get(fid))
-            if self.ledger.is_sensitive(fid) and base_text and "*" in base_text:
-                now_text = cell_text(mask_value(f.type, current.get(fid)) or "")
-            if sheet_text == base_text:
-                plan.raw[fid] = current.get(fid)  # untouched there: keep what is here
-            elif now_text != base_text and sheet_text != now_text:
-                plan.conflicts.append((fid, base_text, sheet_text, now_text))
+            base = plan.base.get(fid)
+            cell = plan.raw[fid]
+            masked = self.ledger.is_sensitive(fid) and isinstance(base, str) and "*" in base
+            if masked:
+                untouched = cell_text(cell) == base
+                now = mask_value(f.type, current.get(fid))
+            else:
+                untouched = _same(normalize(f, cell, today=self.today).value, base)
+                now = current.get(fid)
+            if untouched:
+                plan.raw[fid] = current.get(fid)  # not changed there: keep what is here
+                continue
+            sheet = normalize(f, cell, today=self.today).value
+            if not _same(now, base) and not _same(sheet, current.get(fid)):
+                plan.conflicts.append((fid, display(f, base), display(f, sheet), display(f, now)))
                 plan.raw[fid] = current.get(fid)
 
     def _compare(self, plan: RowPlan, current: dict) -> None:
@@ -294,6 +310,17 @@ class _Planner:
                 out[row["uuid"]] = row
         return out
 
+    def _key(self, values: dict) -> tuple | None:
+        """The natural key, with None for parts a legacy row lacks (a 待补充 row without its
+        date still matches itself on the next import); None without any identity."""
+        parts = []
+        for k in self.ledger.natural_key:
+            v = values.get(k.removeprefix("year:"))
+            parts.append(str(v)[:4] if k.startswith("year:") and v is not None else v)
+        if all(values.get(f) is None for f in self.ledger.identity):
+            return None
+        return tuple(parts)
+
     def _existing_keys(self) -> dict[tuple, str]:
         parts = self.ledger.natural_key
         cols = [p.removeprefix("year:") for p in parts]
@@ -301,7 +328,7 @@ class _Planner:
                         for p, c in zip(parts, cols))
         cur = self.store.conn.execute(
             f"SELECT uuid, {sql} FROM [{self.ledger.table}] WHERE _deleted = 0")
-        return {tuple(r[1:]): r[0] for r in cur if None not in r[1:]}
+        return {tuple(r[1:]): r[0] for r in cur}
 
     def _load(self, uid: str) -> dict | None:
         return self.records.get(uid)
