@@ -19,6 +19,7 @@ from .dashboard import DashboardPage
 from .import_dialog import ImportDialog
 from .import_history import ImportHistoryPage
 from .ledger_page import LedgerPage
+from .sync_page import SyncPage
 from .tasks import TaskRunner
 
 NAV_ROLE = Qt.UserRole + 1
@@ -49,6 +50,9 @@ class MainWindow(QMainWindow):
         self.history_page = ImportHistoryPage(self.runner, self.reader)
         self.history_page.changed.connect(self.ledger_page.after_write)
         self.pages.addWidget(self.history_page)
+        self.sync_page = SyncPage(self.runner, self.reader)
+        self.sync_page.changed.connect(self.ledger_page.after_write)  # counts and progress go stale
+        self.pages.addWidget(self.sync_page)
         self.person_page = None
         self._stale = True
         self.nav = QTreeWidget()
@@ -101,6 +105,9 @@ class MainWindow(QMainWindow):
         refresh.setShortcut(QKeySequence.Refresh)
         refresh.triggered.connect(self.refresh)
         view.addAction(refresh)
+        sync_action = QAction("同步中心(&S)", self)
+        sync_action.triggered.connect(lambda: self.nav.setCurrentItem(self._sync_item))
+        view.addAction(sync_action)
         history = QAction("导入记录", self)
         history.triggered.connect(self.show_import_history)
         view.addAction(history)
@@ -137,6 +144,10 @@ class MainWindow(QMainWindow):
         people = QTreeWidgetItem(["人员主档"])
         people.setData(0, NAV_ROLE, ("person", None))
         self.nav.addTopLevelItem(people)
+        self._sync_item = QTreeWidgetItem(["同步中心"])
+        self._sync_item.setData(0, NAV_ROLE, ("sync", None))
+        self._sync_item.setToolTip(0, "配置文件、数据包的发送与接收、冲突核对")
+        self.nav.addTopLevelItem(self._sync_item)
         self._ledger_items: dict[str, QTreeWidgetItem] = {}
         for project in self.catalog.projects:
             ledgers = [led for led in self.catalog.ledgers if led.project == project.id]
@@ -189,6 +200,9 @@ class MainWindow(QMainWindow):
             self.pages.setCurrentWidget(self.ledger_page)
         elif kind == "person":
             self.open_person(None)
+        elif kind == "sync":
+            self.sync_page.refresh()
+            self.pages.setCurrentWidget(self.sync_page)
 
     def open_indicator(self, indicator_id: str) -> None:
         """Drill down: the ledger filtered to the rows an indicator counts."""
