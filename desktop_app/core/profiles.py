@@ -10,6 +10,7 @@ unless a 管理员 accepts the new fingerprint.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from dataclasses import dataclass
@@ -73,7 +74,9 @@ def make_profile(store: Store) -> dict:
     tree = store.orgs
     own = tree.get(node.org)
     body = {
-        "format": FORMAT, "version": 1, "created": now_iso(), "node": node.id, "org": node.org,
+        "format": FORMAT, "version": 1,
+        # microseconds: a newer profile made in the same second must still count as newer
+        "created": dt.datetime.now().isoformat(timespec="microseconds"), "node": node.id, "org": node.org,
         "org_name": own.name, "level": node.level, "suite": store.suite,
         "sign_key": b64(keys.sign_public), "enc_key": b64(keys.enc_public),
     }

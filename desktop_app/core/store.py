@@ -98,6 +98,7 @@ class Store:
         self.clock = Clock(int(self.setting("hlc", "0")))
         self._depth = 0
         self._tree: OrgTree | None = None
+        self._tree_version = -1
 
     # ------------------------------------------------------------ open/create
     @classmethod
@@ -293,9 +294,10 @@ class Store:
     # ------------------------------------------------------------ orgs
     @property
     def orgs(self) -> OrgTree:
-        """The org tree (cached; reloaded after any change to it)."""
-        if self._tree is None:
-            self._tree = load_tree(self.conn)
+        """The org tree (cached; reloaded after a change here or a commit by another connection)."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._tree is None or self._tree_version != version:
+            self._tree, self._tree_version = load_tree(self.conn), version
         return self._tree
 
     def _insert_org(self, org: Org) -> None:
