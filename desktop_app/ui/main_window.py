@@ -83,6 +83,11 @@ class MainWindow(QMainWindow):
         import_excel.setShortcut("Ctrl+I")
         import_excel.triggered.connect(lambda: self.import_excel())
         file_menu.addAction(import_excel)
+        for kind, text in (("data", "导出台账数据(&E)…"), ("template", "生成填报模板(&T)…"),
+                           ("report", "导出进展统计表(&R)…")):
+            action = QAction(text, self)
+            action.triggered.connect(lambda _c=False, kind=kind: self.export(kind))
+            file_menu.addAction(action)
         file_menu.addSeparator()
         open_store = QAction("打开数据库(&O)…", self)
         open_store.setShortcut(QKeySequence.Open)
@@ -236,6 +241,18 @@ class MainWindow(QMainWindow):
             self.ledger_page.open_record(None)
         else:
             self.statusBar().showMessage("请先在左侧选择一个台账，再新增记录", 4000)
+
+    def export(self, kind: str) -> None:
+        """Open the export dialog ("data", "template" or "report")."""
+        from .export_dialog import ExportDialog
+        ledger = self.ledger_page.ledger.id if self.ledger_page.ledger else None
+        dialog = ExportDialog(self.runner, self.reader, kind, ledger_id=ledger,
+                              as_of=self.as_of_date(), scope=self.dashboard.current_scope() or None,
+                              parent=self)
+        dialog.done.connect(lambda path: self.statusBar().showMessage(f"已保存：{path}", 8000))
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        self.export_dialog = dialog
+        dialog.open()
 
     def import_excel(self, files=None) -> None:
         dialog = ImportDialog(self.runner, self.reader, files=files, parent=self)
