@@ -348,6 +348,62 @@ def cmd_resolve(args) -> int:
     return OK
 
 
+def cmd_report(args) -> int:
+    from .core.monthly import monthly_report, monthly_workbook, parse_month
+    if not args.pdf and not args.xlsx:
+        raise CliError("请用 --pdf 和/或 --xlsx 指定输出文件", INPUT_PROBLEMS)
+    year, month = parse_month(args.month)
+    written = []
+    with _open(args) as store:
+        report = monthly_report(store, year, month)
+        if args.xlsx:
+            written.append(str(monthly_workbook(store, report, Path(args.xlsx))))
+    if args.pdf:
+        from .printing import monthly_pdf
+        written.append(str(monthly_pdf(report, Path(args.pdf))))
+    _out(args, {"files": written, "lagging": [p.indicator.id for p in report.lagging],
+                "issues": report.issues}, "\n".join(f"已生成 {w}" for w in written))
+    return OK
+
+
+def cmd_board(args) -> int:
+    from .core.board import set_schedule, submission_board
+    with _open(args) as store:
+        if args.period or args.due_day:
+            period, due = store.setting("schedule_period", "month"), store.setting("schedule_due_day", "5")
+            set_schedule(store, args.period or period, args.due_day or int(due))
+        lines = submission_board(store, args.as_of)
+    words = {"green": "正常", "amber": "需关注", "red": "逾期或缺包"}
+    _out(args, {"towns": [line.to_json() for line in lines]}, "\n".join(
+        f"{line.name}：{words[line.status]}；最近收到 {line.last_received or '—'}；已收 {line.packages} 个包"
+        + (f"；逾期 {'、'.join(line.overdue)}" if line.overdue else "")
+        + ("；" + "；".join(line.gaps) if line.gaps else "") for line in lines))
+    return OK
+
+
+def cmd_duplicates(args) -> int:
+    from .core.duplicates import decide, find_duplicates
+    with _open(args) as store:
+        if args.decide:
+            a, b = args.pair
+            decide(store, args.ledger, a, b, args.decide, keep=args.keep)
+        pairs = find_duplicates(store, args.ledger)
+    _out(args, {"pairs": [p.to_json() for p in pairs]}, "\n".join(
+        f"{p.ledger} {p.a['name']}：{p.a['org']} {p.a['date']} / {p.b['org']} {p.b['date']}"
+        f"（{'跨年度' if p.kind == 'cross_year' else '跨镇'}）"
+        + (f" 已定：{'同一人' if p.decision == 'same' else '不是重复'}" if p.decision else " 待核实")
+        for p in pairs) or "没有疑似重复")
+    return OK
+
+
+def cmd_flag(args) -> int:
+    from .core.reviews import flag
+    with _open(args) as store:
+        rid = flag(store, args.ledger, args.row, note=args.note or "", status=args.status)
+    _out(args, {"review": rid}, f"已记录核实意见（{args.status}）；随下一个发往该镇的数据包下发")
+    return OK
+
+
 def cmd_progress(args) -> int:
     with _open(args) as store:
         report = compute(store, args.as_of or dt.date.today(), scope=args.scope and
@@ -478,6 +534,32 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--db", required=True)
     sp.add_argument("id", type=int, metavar="编号")
     sp.add_argument("--keep", required=True, choices=["mine", "theirs"])
+
+    sp = command("report", cmd_report, "月度调度报告（xlsx 和/或 A4 PDF）")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--month", required=True, help="YYYY-MM")
+    sp.add_argument("--pdf")
+    sp.add_argument("--xlsx")
+
+    sp = command("board", cmd_board, "各镇数据包报送情况（区级）；可设置报送周期")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--as-of", type=_date)
+    sp.add_argument("--period", choices=["month", "quarter"], help="报送周期")
+    sp.add_argument("--due-day", type=int, help="每期截止日（1–28）")
+
+    sp = command("duplicates", cmd_duplicates, "跨镇、跨年度的重复计数；--decide 记录核实结论")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--ledger")
+    sp.add_argument("--decide", choices=["same", "different"])
+    sp.add_argument("--pair", nargs=2, metavar="UUID")
+    sp.add_argument("--keep", help="同一人时保留的记录 uuid")
+
+    sp = command("flag", cmd_flag, "对一条记录写核实意见（区级），随数据包下发到镇")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--ledger", required=True)
+    sp.add_argument("--row", required=True, help="记录 uuid")
+    sp.add_argument("--note")
+    sp.add_argument("--status", default="待核实", choices=["待核实", "已核实", "退回修改"])
 
     sp = command("progress", cmd_progress, "各指标进度")
     sp.add_argument("--db", required=True)

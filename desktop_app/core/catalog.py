@@ -121,6 +121,7 @@ class Ledger:
     rules: tuple[Rule, ...] = ()
     all_sensitive: bool = False
     title_field: str | None = None
+    once_per_person: bool = False   # the plan counts a person once, whatever the year
 
     @property
     def table(self) -> str:
@@ -357,7 +358,8 @@ class _Builder:
     def _ledger(self, fname, key, data, projects) -> Ledger:
         o = _Obj(fname, key, data)
         o.only({"id", "label", "project", "fields", "statuses", "date_field", "identity",
-                "natural_key", "persons", "rules", "all_sensitive", "title_field"})
+                "natural_key", "persons", "rules", "all_sensitive", "title_field",
+                "once_per_person"})
         project = o.str("project")
         if project not in {p.id for p in projects}:
             o.fail("project", f"未知项目 {project!r}")
@@ -418,6 +420,7 @@ class _Builder:
             statuses=statuses, date_field=date_field, identity=identity,
             natural_key=natural_key, persons=tuple(persons), rules=tuple(rules),
             all_sensitive=o.bool("all_sensitive", False), title_field=title_field,
+            once_per_person=o.bool("once_per_person", False),
         )
 
     def _field(self, fname, key, data) -> Field:

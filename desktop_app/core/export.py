@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,15 +47,15 @@ from xlsxwriter.utility import xl_col_to_name
 from .catalog import Ledger
 from .fieldtypes import EXCEL_EPOCH, display
 from .masking import mask_value
+from .orgs import Org
 from .sheetmeta import (BASE_HEADER, ID_HEADER, META_SHEET, OPTIONS_SHEET, ORG_HEADER,
                         encode_base, safe_sheet_title)
 from .store import Store, StoreError
 from .template import (DATE_FORMAT, FIRST_DATA_ROW, HEADER_ROW, META_LABELS, NOTE_ROW,
                        TEMPLATE_ROWS, TEXT_FORMAT, TEXT_TYPES, TITLE_ROW, atomic_output,
                        choice_error, column_width, comment_size, dropdown_options, field_rule,
-                       header_text,
-                       meta_values, needs_options_sheet, org_labels, org_rule, resolve_unit,
-                       title_text, village_options)
+                       header_text, meta_values, needs_options_sheet, org_labels, org_rule,
+                       resolve_unit, title_text, village_options)
 from .writes import Writer
 
 XLSX_MAX_ROWS = 1_048_576 - HEADER_ROW  # Excel's last row, minus the rows above the data
@@ -160,59 +161,98 @@ def _write_csv(path: Path, ledger: Ledger, rows) -> None:
 
 # ------------------------------------------------------------ XLSX
 
-def _write_xlsx(path: Path, store: Store, ledger: Ledger, unit, rows, count: int, *,
+def _write_xlsx(path: Path, store: Store, ledger: Ledger, unit: Org, rows, count: int, *,
                 masked: bool) -> None:
+    # constant-memory mode keeps each sheet's rows in a scratch file until close();
+    # a private scratch directory makes sure a failed export leaves none behind
+    with tempfile.TemporaryDirectory(prefix="minsheng-export-",
+                                     ignore_cleanup_errors=True) as scratch:
+        wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "tmpdir": scratch})
+        fmt = {name: wb.add_format(spec) for name, spec in _FORMATS.items()}
+        ws = wb.add_worksheet(safe_sheet_title(ledger.label))
+        villages = village_options(store)
+        _head(ws, fmt, store, ledger, unit, villages, count, masked)
+        long_lists = _dropdowns(ws, ledger, villages, count)
+        _data(ws, fmt, ledger, rows)
+        if long_lists:
+            _options_sheet(wb.add_worksheet(OPTIONS_SHEET), long_lists)
+        meta = wb.add_worksheet(META_SHEET)
+        meta.hide()
+        meta.set_column(1, 1, 36)
+        values = meta_values(store, ledger, kind="export", org=unit, masked=masked)
+        for i, (key, value) in enumerate(values.items()):
+            meta.write_string(i, 0, key)
+            meta.write_string(i, 1, value)
+            meta.write_string(i, 2, META_LABELS[key])
+        wb.close()
+
+
+_FORMATS = {
+    "title": {"bold": True, "font_size": 16, "align": "center", "valign": "vcenter"},
+    "note": {"valign": "vcenter"},
+    "header": {"bold": True, "border": 1, "border_color": "#808080", "bg_color": "#DDEBF7",
+               "text_wrap": True, "align": "center", "valign": "vcenter"},
+    "star": {"bold": True, "font_color": "#FF0000"},
+    "bold": {"bold": True},
+    "text": {"num_format": TEXT_FORMAT},
+    "date": {"num_format": DATE_FORMAT},
+}
+
+
+def _head(ws, fmt: dict, store: Store, ledger: Ledger, unit: Org, villages: list[str],
+          count: int, masked: bool) -> None:
+    """Column widths and formats, title, note, header with rules, print setup."""
     fields = ledger.fields
-    first = ORG_COLUMN + 1                      # first field column (0-based)
     last = ORG_COLUMN + len(fields)
-    header_row, data_row = HEADER_ROW - 1, FIRST_DATA_ROW - 1
-
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    title_fmt = wb.add_format({"bold": True, "font_size": 16, "align": "center",
-                               "valign": "vcenter"})
-    note_fmt = wb.add_format({"valign": "vcenter"})
-    header_fmt = wb.add_format({"bold": True, "border": 1, "border_color": "#808080",
-                                "bg_color": "#DDEBF7", "text_wrap": True, "align": "center",
-                                "valign": "vcenter"})
-    star_fmt = wb.add_format({"bold": True, "font_color": "#FF0000"})
-    bold_fmt = wb.add_format({"bold": True})
-    text_fmt = wb.add_format({"num_format": TEXT_FORMAT})
-    date_fmt = wb.add_format({"num_format": DATE_FORMAT})
-
-    ws = wb.add_worksheet(safe_sheet_title(ledger.label))
     ws.set_column(0, 1, 20, None, {"hidden": True})
     ws.set_column(ORG_COLUMN, ORG_COLUMN, 14)
-    kinds = [_KIND.get(f.type, _TEXT) for f in fields]
-    for col, (f, kind) in enumerate(zip(fields, kinds), start=first):
-        fmt = text_fmt if kind == _KEEP_TEXT else date_fmt if kind == _DATE else None
-        ws.set_column(col, col, column_width(f), fmt)
+    for col, f in enumerate(fields, start=ORG_COLUMN + 1):
+        kind = _KIND.get(f.type, _TEXT)
+        ws.set_column(col, col, column_width(f), fmt["text"] if kind == _KEEP_TEXT
+                      else fmt["date"] if kind == _DATE else None)
 
     ws.set_row(TITLE_ROW - 1, 32)
     ws.merge_range(TITLE_ROW - 1, ORG_COLUMN, TITLE_ROW - 1, last,
-                   title_text(unit.name, ledger, store.catalog.plan_year), title_fmt)
-    note = f"导出单位：{unit.name}　　导出时间：{dt.datetime.now():%Y-%m-%d %H:%M}　　共 {count} 条记录　　"
+                   title_text(unit.name, ledger, store.catalog.plan_year), fmt["title"])
+    note = (f"导出单位：{unit.name}　　导出时间：{dt.datetime.now():%Y-%m-%d %H:%M}　　"
+            f"共 {count} 条记录　　")
     note += ("敏感信息已打码：打码的单元格请保持原样，需要更正时整格重填完整内容"
              if masked else "本表含完整的敏感信息，请妥善保管，用毕删除")
     ws.set_row(NOTE_ROW - 1, 22)
-    ws.merge_range(NOTE_ROW - 1, ORG_COLUMN, NOTE_ROW - 1, last, note, note_fmt)
+    ws.merge_range(NOTE_ROW - 1, ORG_COLUMN, NOTE_ROW - 1, last, note, fmt["note"])
 
-    villages = village_options(store)
-    ws.set_row(header_row, 36)
-    ws.write_string(header_row, 0, ID_HEADER, header_fmt)
-    ws.write_string(header_row, 1, BASE_HEADER, header_fmt)
-    ws.write_string(header_row, ORG_COLUMN, ORG_HEADER, header_fmt)
-    _comment(ws, header_row, ORG_COLUMN, org_rule(villages))
-    for col, f in enumerate(fields, start=first):
+    row = HEADER_ROW - 1
+    ws.set_row(row, 36)
+    ws.write_string(row, 0, ID_HEADER, fmt["header"])
+    ws.write_string(row, 1, BASE_HEADER, fmt["header"])
+    ws.write_string(row, ORG_COLUMN, ORG_HEADER, fmt["header"])
+    _comment(ws, row, ORG_COLUMN, org_rule(villages))
+    for col, f in enumerate(fields, start=ORG_COLUMN + 1):
         if f.required:
-            ws.write_rich_string(header_row, col, star_fmt, "*", bold_fmt, f.label, header_fmt)
+            ws.write_rich_string(row, col, fmt["star"], "*", fmt["bold"], f.label, fmt["header"])
         else:
-            ws.write_string(header_row, col, f.label, header_fmt)
-        _comment(ws, header_row, col, field_rule(ledger, f))
+            ws.write_string(row, col, f.label, fmt["header"])
+        _comment(ws, row, col, field_rule(ledger, f))
 
+    ws.freeze_panes(FIRST_DATA_ROW - 1, ORG_COLUMN + 1)
+    ws.repeat_rows(TITLE_ROW - 1, HEADER_ROW - 1)
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    ws.center_horizontally()
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+    ws.hide_gridlines(0)  # print the grid
+
+
+def _dropdowns(ws, ledger: Ledger, villages: list[str],
+               count: int) -> list[tuple[str, tuple[str, ...]]]:
+    """Dropdowns over the data rows and as many again as a template has; returns
+    the lists too long to write inline, for the options sheet (in its column order)."""
     lists = [(ORG_COLUMN, ORG_HEADER, villages)] + [
-        (col, f.label, dropdown_options(f)) for col, f in enumerate(fields, start=first)]
-    long_lists: list[tuple[str, tuple[str, ...]]] = []  # written to the options sheet below
-    last_row = data_row + count + TEMPLATE_ROWS - 1
+        (col, f.label, dropdown_options(f)) for col, f in enumerate(ledger.fields, ORG_COLUMN + 1)]
+    long_lists: list[tuple[str, tuple[str, ...]]] = []
+    first, last = FIRST_DATA_ROW - 1, FIRST_DATA_ROW - 2 + count + TEMPLATE_ROWS
     for col, name, options in lists:
         if not options:
             continue
@@ -222,27 +262,22 @@ def _write_xlsx(path: Path, store: Store, ledger: Ledger, unit, rows, count: int
             source = f"='{OPTIONS_SHEET}'!${letter}$2:${letter}${len(options) + 1}"
         else:
             source = list(options)
-        ws.data_validation(data_row, col, last_row, col, {
+        ws.data_validation(first, col, last, col, {
             "validate": "list", "source": source, "ignore_blank": True,
             "error_title": "不是可选项", "error_message": choice_error(options)})
+    return long_lists
 
-    ws.freeze_panes(data_row, ORG_COLUMN + 1)
-    ws.repeat_rows(TITLE_ROW - 1, header_row)
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
-    ws.center_horizontally()
-    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
-    ws.set_footer("&C第 &P 页，共 &N 页")
-    ws.hide_gridlines(0)
 
+def _data(ws, fmt: dict, ledger: Ledger, rows) -> None:
+    """The rows, in order (constant-memory mode writes each row once, top to bottom)."""
     # XlsxWriter's undecorated writers skip parsing "A1" cell names: ~10 % of the time
     write_string = getattr(ws, "_write_string", ws.write_string)
     write_number = getattr(ws, "_write_number", ws.write_number)
+    text_fmt, date_fmt = fmt["text"], fmt["date"]
+    ids = [f.id for f in ledger.fields]
+    typed = [(col, _KIND.get(f.type, _TEXT)) for col, f in enumerate(ledger.fields, ORG_COLUMN + 1)]
     serials: dict[str, int | None] = {}
-    typed = list(zip(range(first, last + 1), kinds))
-    row = data_row
-    ids = [f.id for f in fields]
+    row = FIRST_DATA_ROW - 1
     for uid, org, cells in rows:
         write_string(row, 0, uid)
         write_string(row, 1, encode_base(dict(zip(ids, cells))))
@@ -252,7 +287,7 @@ def _write_xlsx(path: Path, store: Store, ledger: Ledger, unit, rows, count: int
                 continue
             if kind == _KEEP_TEXT:
                 write_string(row, col, str(value), text_fmt)
-            elif value.__class__ is str:
+            elif value.__class__ is str:  # text, or a masked value of any type
                 if kind == _DATE:
                     if value not in serials:
                         serials[value] = _excel_serial(value)
@@ -266,24 +301,16 @@ def _write_xlsx(path: Path, store: Store, ledger: Ledger, unit, rows, count: int
                 write_number(row, col, value)
         row += 1
 
-    if long_lists:
-        opts_ws = wb.add_worksheet(OPTIONS_SHEET)
-        opts_ws.hide()
-        for i in range(max(len(opts) for _, opts in long_lists) + 1):
-            for col, (name, opts) in enumerate(long_lists):
-                if i == 0:
-                    opts_ws.write_string(0, col, name)
-                elif i <= len(opts):
-                    opts_ws.write_string(i, col, opts[i - 1])
-    meta = wb.add_worksheet(META_SHEET)
-    meta.hide()
-    meta.set_column(1, 1, 36)
-    for i, (key, value) in enumerate(meta_values(store, ledger, kind="export", org=unit,
-                                                 masked=masked).items()):
-        meta.write_string(i, 0, key)
-        meta.write_string(i, 1, value)
-        meta.write_string(i, 2, META_LABELS[key])
-    wb.close()
+
+def _options_sheet(ws, long_lists: list[tuple[str, tuple[str, ...]]]) -> None:
+    """One list per column: its name in row 1, the options below (written row by row)."""
+    ws.hide()
+    for col, (name, _) in enumerate(long_lists):
+        ws.write_string(0, col, name)
+    for i in range(max(len(options) for _, options in long_lists)):
+        for col, (_, options) in enumerate(long_lists):
+            if i < len(options):
+                ws.write_string(i + 1, col, options[i])
 
 
 def _comment(ws, row: int, col: int, text: str) -> None:

@@ -124,6 +124,10 @@ def row_filter(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date,
     if ifield is not None:
         conds.append(f"[{ifield.id}] = ?")
         params.append(ind.name)
+    if led.persons:  # a person counted twice and confirmed by a reviewer counts once
+        from .duplicates import not_counted_sql
+        conds.append(f"uuid NOT IN ({not_counted_sql()})")
+        params.append(led.id)
     return " AND ".join(conds), params
 
 

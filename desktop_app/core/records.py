@@ -142,6 +142,36 @@ class Records:
                 state.update(before)
         return entries
 
+    def provenance(self, uid: str) -> dict:
+        """Where a row came from: its village and town, who entered it where and when, and
+        the packages that brought it here (newest last)."""
+        row = self.get(uid)
+        if row is None:
+            raise KeyError(uid)
+        conn, tree = self.store.conn, self.store.orgs
+        peers = dict(conn.execute("SELECT node, org FROM peers"))
+        origin_org = self.store.node.org if row["_origin"] == self.store.node.id else peers.get(row["_origin"])
+        entered = conn.execute(
+            "SELECT user, ts, source FROM audit WHERE uuid = ? AND action = 'insert' AND origin = ? "
+            "ORDER BY id LIMIT 1", (uid, row["_origin"])).fetchone()
+        packages = []
+        for (source,) in conn.execute("SELECT DISTINCT source FROM audit WHERE uuid = ? AND action = 'merge' "
+                                      "ORDER BY id", (uid,)):
+            pid = source.removeprefix("package:")
+            pkg = conn.execute("SELECT file, source, seq_from, seq_to, handled FROM packages WHERE "
+                               "package_id = ? AND direction = 'in'", (pid,)).fetchone()
+            if pkg:
+                packages.append({"package_id": pid, "file": pkg[0], "from": tree.path(peers.get(pkg[1], "")) or pkg[1],
+                                 "seq": pkg[2] if pkg[2] == pkg[3] else f"{pkg[2]}-{pkg[3]}",
+                                 "received": pkg[4]})
+        town = tree.town_of(row["org"])
+        return {"uuid": uid, "org": row["org"], "org_path": tree.path(row["org"]),
+                "town": town.name if town else None,
+                "entered_at_org": tree.path(origin_org) if origin_org else row["_origin"],
+                "entered_by": entered[0] if entered else None,
+                "entered_on": entered[1] if entered else row["_created"],
+                "entered_via": entered[2] if entered else None, "packages": packages}
+
     # ------------------------------------------------------------ checking
     def check(self, raw: dict, *, today: dt.date | None = None,
               cache: dict | None = None) -> RowCheck:

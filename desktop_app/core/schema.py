@@ -73,6 +73,13 @@ def person_spec() -> TableSpec:
     return TableSpec("persons", columns, (), ())
 
 
+def review_spec() -> TableSpec:
+    """核实意见: one review per flagged row; it travels down to the town and back up."""
+    columns = {"org": str, "ledger": str, "row_uuid": str, "status": str, "note": str,
+               "reviewer": str, "reply": str}
+    return TableSpec("reviews", columns, (), (("row_uuid",),))
+
+
 def ensure_table(db: sqlite_utils.Database, spec: TableSpec) -> list[str]:
     """Create the table or add the columns it lacks. Returns the columns added."""
     table = db[spec.table]

@@ -31,7 +31,7 @@ import sqlite_utils
 from . import migrations
 from .catalog import Catalog, load_catalog, read_catalog_files
 from .orgs import LEVEL_NAMES, Org, OrgError, OrgTree, load_tree, next_village_code
-from .schema import ensure_table, ledger_spec, person_spec
+from .schema import ensure_table, ledger_spec, person_spec, review_spec
 from .versions import Clock
 
 
@@ -266,6 +266,7 @@ class Store:
 
     def _ensure_tables(self, catalog: Catalog) -> None:
         ensure_table(self.db, person_spec())
+        ensure_table(self.db, review_spec())
         for led in catalog.ledgers:
             ensure_table(self.db, ledger_spec(led))
 

@@ -20,7 +20,7 @@ from . import migrations
 from .crypto import SUITES, unb64
 from .merge import RowState, load_losers, merge_row, refresh_conflicts, save_conflicts
 from .package_file import SUFFIX, PackageError, open_package, strict_json, unseal, write_package
-from .schema import TableSpec, ledger_spec, person_spec
+from .schema import TableSpec, ledger_spec, person_spec, review_spec
 from .store import Store, StoreError, now_iso
 from .validation import missing_fields
 from .versions import MAX_SKEW_MS, RowVersions, Version, stamp_ms
@@ -75,7 +75,7 @@ def destination(store: Store, to: str | None) -> Peer:
 
 def record_specs(store: Store) -> dict[str, tuple[TableSpec, object]]:
     """Every replicated table: {table: (spec, ledger or None)}."""
-    out = {"persons": (person_spec(), None)}
+    out = {"persons": (person_spec(), None), "reviews": (review_spec(), None)}
     for led in store.catalog.ledgers:
         out[led.table] = (ledger_spec(led), led)
     return out
@@ -127,8 +127,15 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
         change_from, change_to, audit_from, audit_to = last_change, max_change, last_audit, max_audit
         seq_from = seq_to = last_seq + 1
         package_kind = "incremental"
-    package_kind = kind or package_kind
     specs = record_specs(store)
+    tree = store.orgs
+    downward = dest.org != store.node.org and tree.is_within(dest.org, store.node.org)
+    if downward:
+        # to a town or village below: only its own rows (and their 核实意见), never other
+        # units' data, and no audit trail of this install
+        package_kind = "feedback" if package_kind == "incremental" else package_kind
+        audit_from = audit_to = last_audit
+    package_kind = kind or package_kind
     if full:
         changed = {t: [r[0] for r in conn.execute(f"SELECT uuid FROM [{t}]")] for t in specs}
     else:
@@ -137,9 +144,10 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
                                      "seq <= ?", (change_from, change_to)):
             if tbl in specs:
                 changed[tbl].append(uid)
-    counts = {("persons" if t == "persons" else specs[t][1].id): len(u) for t, u in changed.items() if u}
+    if downward:
+        changed = {t: _within(conn, t, uuids, dest.org) for t, uuids in changed.items()}
+    counts = {(specs[t][1].id if specs[t][1] is not None else t): len(u) for t, u in changed.items() if u}
     package_id = str(uuidlib.uuid4())
-    tree = store.orgs
     own = tree.get(store.node.org)
     manifest = {
         "package_id": package_id, "kind": package_kind, "schema": migrations.latest(),
@@ -178,6 +186,16 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
         path.unlink(missing_ok=True)
         raise
     return Exported(path, manifest)
+
+
+def _within(conn, tbl: str, uuids: list[str], org: str) -> list[str]:
+    out = []
+    for start in range(0, len(uuids), BATCH):
+        chunk = uuids[start:start + BATCH]
+        out += [u for (u,) in conn.execute(
+            f"SELECT uuid FROM [{tbl}] WHERE uuid IN ({','.join('?' * len(chunk))}) AND "
+            "substr(org, 1, ?) = ?", [*chunk, len(org), org])]
+    return out
 
 
 def _payload(store: Store, specs, changed: dict[str, list[str]], audit_from: int, audit_to: int):
@@ -282,7 +300,7 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
             for line in opened.lines(key):
                 applier.feed(line)
             applier.finish()
-            _record_received(store, opened, peer)
+            _record_received(store, opened, peer, summary)
             summary.gaps = gaps(store, peer.node, org_name)
             if dry_run:
                 raise _DryRun()
@@ -299,7 +317,7 @@ def _seqs(m: dict) -> set[int]:
     return set(range(lo, hi + 1))
 
 
-def _record_received(store: Store, opened, peer: Peer) -> None:
+def _record_received(store: Store, opened, peer: Peer, summary: ImportSummary) -> None:
     m = opened.manifest
     store.conn.executemany("INSERT OR IGNORE INTO received (source, seq, package_id) VALUES (?, ?, ?)",
                            [(peer.node, s, m["package_id"]) for s in sorted(_seqs(m))])
@@ -309,7 +327,7 @@ def _record_received(store: Store, opened, peer: Peer) -> None:
         "'imported', ?)",
         (m["package_id"], m["kind"], peer.node, store.node.id, m["seq_from"], m["seq_to"], m.get("prev"),
          opened.sha256, str(m.get("created")), now_iso(), opened.path.name,
-         json.dumps(m.get("counts"), ensure_ascii=False)))
+         json.dumps({"ledgers": m.get("counts") or {}, **summary.totals()}, ensure_ascii=False)))
 
 
 def gaps(store: Store, source_node: str, org_name: str, extra: set[int] | None = None) -> list[str]:
@@ -352,7 +370,7 @@ class _Applier:
 
     def count(self, tbl: str, what: str, n: int = 1) -> None:
         spec_led = self.specs.get(tbl)
-        key = "persons" if tbl == "persons" or spec_led is None else spec_led[1].id
+        key = tbl if spec_led is None or spec_led[1] is None else spec_led[1].id
         c = self.summary.counts.setdefault(key, dict.fromkeys(COUNTS, 0))
         c[what] += n
 

@@ -78,7 +78,10 @@ def counts_text(store: Store, counts: dict[str, int]) -> str:
 
 
 def _counts(summary: str | None) -> dict[str, int]:
+    """Rows per ledger of a package (a received package's summary also has the import totals)."""
     data = json.loads(summary) if summary else {}
+    if isinstance(data, dict) and isinstance(data.get("ledgers"), dict):
+        return data["ledgers"]
     return data if isinstance(data, dict) else {}
 
 

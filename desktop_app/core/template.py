@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import tempfile
+import secrets
 import unicodedata
 from pathlib import Path
 from typing import Iterator
@@ -156,10 +156,12 @@ def field_rule(ledger: Ledger, field: Field) -> str:
 
 def org_rule(villages: list[str]) -> str:
     """The rule of the 村（社区） column, for its header comment."""
-    text = f"{ORG_HEADER}\n本行所属的村（社区），从下拉列表中选择"
-    if villages and not needs_options_sheet(villages):
-        text += "\n可选：" + "、".join(villages)
-    return text
+    text = f"{ORG_HEADER}\n本行所属的村（社区）"
+    if villages:
+        text += "，从下拉列表中选择"
+        if not needs_options_sheet(villages):
+            text += "\n可选：" + "、".join(villages)
+    return text + "\n留空则记为本表的单位（标题中的单位）"
 
 
 def comment_size(text: str, width_chars: int = 36) -> tuple[int, int]:
@@ -193,7 +195,8 @@ def org_labels(store: Store) -> dict[str, str]:
 def village_options(store: Store) -> list[str]:
     """The 村（社区） dropdown: the install's villages (the install itself for a village)."""
     labels = org_labels(store)
-    return [labels[o.code] for o in [store.orgs.get(store.node.org), *store.orgs.below(store.node.org)]
+    tree = store.orgs
+    return [labels[o.code] for o in [tree.get(store.node.org), *tree.below(store.node.org)]
             if o is not None and o.level == "village"]
 
 
@@ -215,7 +218,8 @@ def title_text(unit_name: str, ledger: Ledger, plan_year: int) -> str:
     return f"{unit_name} {ledger.label}（{plan_year}年）"
 
 
-def meta_values(store: Store, ledger: Ledger, *, kind: str, org: Org, masked: bool) -> dict[str, str]:
+def meta_values(store: Store, ledger: Ledger, *, kind: str, org: Org,
+                masked: bool) -> dict[str, str]:
     """The :data:`~.sheetmeta.META_KEYS` values of a template or export, all text."""
     catalog = store.catalog
     values = {"kind": kind, "ledger": ledger.id, "ledger_label": ledger.label,
@@ -237,9 +241,7 @@ def atomic_output(path: Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}{path.suffix}")
     try:
         yield tmp
         try:
@@ -324,6 +326,27 @@ def write_template(store: Store, ledger_id: str, out_path: Path | str, *,
         for row in range(FIRST_DATA_ROW, FIRST_DATA_ROW + PREFILL_ROWS):
             ws.cell(row, 1, label)
 
+    _template_dropdowns(wb, ws, fields, villages, last_row)
+
+    ws.freeze_panes = ws.cell(FIRST_DATA_ROW, 2)
+    print_setup(ws, f"{TITLE_ROW}:{HEADER_ROW}")
+    ws.print_options.gridLines = True
+
+    meta = wb.create_sheet(META_SHEET)
+    meta.sheet_state = "hidden"
+    for key, value in meta_values(store, ledger, kind="template", org=unit, masked=False).items():
+        meta.append([key, value, META_LABELS[key]])
+    meta.column_dimensions["B"].width = 36
+
+    out_path = Path(out_path)
+    with atomic_output(out_path) as tmp:
+        wb.save(tmp)
+    return out_path
+
+
+def _template_dropdowns(wb, ws, fields, villages: list[str], last_row: int) -> None:
+    """A dropdown on 村（社区） and on each single-choice and yes/no column; a list
+    too long for Excel's inline limit goes to the hidden options sheet."""
     lists = [(1, ORG_HEADER, villages)] + [
         (col, f.label, dropdown_options(f)) for col, f in enumerate(fields, start=2)]
     options_ws = None
@@ -343,21 +366,6 @@ def write_template(store: Store, ledger_id: str, out_path: Path | str, *,
         letter = get_column_letter(col)
         dv.add(f"{letter}{FIRST_DATA_ROW}:{letter}{last_row}")
         ws.add_data_validation(dv)
-
-    ws.freeze_panes = ws.cell(FIRST_DATA_ROW, 2)
-    print_setup(ws, f"{TITLE_ROW}:{HEADER_ROW}")
-    ws.print_options.gridLines = True
-
-    meta = wb.create_sheet(META_SHEET)
-    meta.sheet_state = "hidden"
-    for key, value in meta_values(store, ledger, kind="template", org=unit, masked=False).items():
-        meta.append([key, value, META_LABELS[key]])
-    meta.column_dimensions["B"].width = 36
-
-    out_path = Path(out_path)
-    with atomic_output(out_path) as tmp:
-        wb.save(tmp)
-    return out_path
 
 
 def _options_range(ws, name: str, options) -> str:
