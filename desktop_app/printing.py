@@ -86,13 +86,17 @@ def report_html(report: MonthlyReport) -> str:
 
 
 def ensure_gui_app():
-    """A QGuiApplication for printing from the command line (offscreen if there is no display)."""
-    from PySide6.QtGui import QGuiApplication
-    app = QGuiApplication.instance()
+    """A Qt application for printing from the command line (offscreen if there is no display).
+
+    A QApplication, not just a QGuiApplication, so windows can still be made later in the
+    same process (tests print a report and then open the main window).
+    """
+    from PySide6.QtWidgets import QApplication
+    app = QApplication.instance()
     if app is None:
         if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and os.name != "nt":
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        app = QGuiApplication(["minsheng"])
+        app = QApplication(["minsheng"])
     return app
 
 

@@ -119,15 +119,17 @@ def test_board_on_time_overdue_gap_and_never(district):
     assert not lines["南湾湖管理处"].packages and lines["南湾湖管理处"].status == "red"
     assert [v.name for v in lines["河坝镇"].villages] == ["示例村一", "示例村二"]
     assert lines["河坝镇"].villages[0].rows >= 3
-    on_time = {b.name: b for b in board.submission_board(d, dt.date(2024, 1, 20))}
-    assert on_time["金盆镇"].status == "red"                      # nothing arrived by 5 January
-    with d.transaction():
-        d.conn.execute("UPDATE packages SET handled = '2024-01-04T16:00:00' WHERE source = ?",
-                       (node["430971123"],))
-    on_time = {b.name: b for b in board.submission_board(d, dt.date(2024, 1, 20))}
-    assert (on_time["金盆镇"].status, on_time["金盆镇"].overdue) == ("green", [])
+    # the same ID number was registered under two names in 河坝镇 and 金盆镇: a dispute to review
+    assert lines["金盆镇"].conflicts == 1
     with d.transaction():
         d.conn.execute("DELETE FROM received WHERE package_id = 'x'")
+    on_time = {b.name: b for b in board.submission_board(d, dt.date(2024, 1, 20))}
+    assert on_time["北洲子镇"].status == "red"                    # nothing arrived by 5 January
+    with d.transaction():
+        d.conn.execute("UPDATE packages SET handled = '2024-01-04T16:00:00' WHERE source = ?",
+                       (node["430971124"],))
+    on_time = {b.name: b for b in board.submission_board(d, dt.date(2024, 1, 20))}
+    assert (on_time["北洲子镇"].status, on_time["北洲子镇"].overdue) == ("green", [])
 
 
 def test_feedback_travels_down_and_the_correction_comes_back(district):

@@ -129,12 +129,8 @@ def submission_board(store: Store, today: dt.date | None = None) -> list[BoardLi
 
 
 def _conflicts_under(store: Store, org: str) -> int:
-    n = 0
-    for tbl in {t for (t,) in store.conn.execute("SELECT DISTINCT tbl FROM conflicts")}:
-        n += store.conn.execute(
-            f"SELECT COUNT(*) FROM conflicts c JOIN [{tbl}] r ON r.uuid = c.uuid WHERE c.tbl = ? AND "
-            "substr(r.org, 1, ?) = ?", (tbl, len(org), org)).fetchone()[0]
-    return n
+    from .sync import list_conflicts
+    return sum(1 for c in list_conflicts(store) if (c.get("org") or "").startswith(org))
 
 
 def _villages(store: Store, town: str) -> list[VillageLine]:

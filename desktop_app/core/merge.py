@@ -134,8 +134,10 @@ def load_losers(conn, tbl: str, uuids: list[str]) -> dict[str, dict[str, list[Le
 
 
 def save_conflicts(conn, tbl: str, uid: str, spec: TableSpec, state: RowState, now: str) -> int:
-    """Make the conflicts table hold exactly this row's open conflicts. Returns how many
-    entries are new."""
+    """Make the conflicts table hold exactly this row's losing leaves. Returns how many
+    new ones a person must look at: a loser whose value equals the winner's (two sites
+    typing the same thing) is kept, so every install ends with the same leaves, but it
+    is not a disagreement and is neither counted nor listed."""
     wanted: dict[tuple, tuple] = {}
     for col, leaves in list(state.losers.items()) + list(delete_conflicts(spec, state).items()):
         for version, value in leaves:
@@ -147,12 +149,14 @@ def save_conflicts(conn, tbl: str, uid: str, spec: TableSpec, state: RowState, n
         conn.executemany("DELETE FROM conflicts WHERE tbl = ? AND uuid = ? AND field = ? AND "
                          "stamp = ? AND origin = ?", [(tbl, uid, *k) for k in gone])
     new = [k for k in wanted if k not in have]
+    winners = {col: state.values.get(col) for col in spec.versioned}
+    shown = sum(1 for k in new if k[0].startswith("_deleted:") or wanted[k][1] != winners.get(k[0]))
     conn.executemany(
         "INSERT INTO conflicts (tbl, uuid, field, stamp, origin, version, value, detected) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(tbl, uid, k[0], k[1], k[2], json.dumps(wanted[k][0].encode()),
           json.dumps(wanted[k][1], ensure_ascii=False), now) for k in new])
-    return len(new)
+    return shown
 
 
 def refresh_conflicts(conn, spec: TableSpec, row: dict, now: str) -> None:

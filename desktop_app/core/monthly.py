@@ -74,7 +74,8 @@ def monthly_report(store: Store, year: int, month: int) -> MonthlyReport:
             issues.append(f"{line.name}：{d.month}月{d.day}日应报送的数据包未收到")
         if line.rejected:
             issues.append(f"{line.name}：数据包中有 {line.rejected} 行被拒收，请核对")
-    conflicts = store.conn.execute("SELECT COUNT(*) FROM conflicts").fetchone()[0]
+    from .sync import list_conflicts
+    conflicts = len(list_conflicts(store))
     if conflicts:
         issues.append(f"有 {conflicts} 处数据冲突待审核（同步中心 → 冲突）")
     open_pairs = [p for p in find_duplicates(store) if p.decision is None]

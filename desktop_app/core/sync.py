@@ -548,9 +548,13 @@ def list_conflicts(store: Store) -> list[dict]:
         label = (led.field(col).label if led is not None and led.has_field(col) else
                  {"_deleted": "删除", "org": "所属单位"}.get(col, col))
         kind = "delete" if fld.startswith("_deleted:") else "field"
+        theirs = json.loads(value) if value else None
+        if kind == "field" and (theirs == current.get(col) or (tbl == "persons" and col == "org")):
+            continue  # the same value typed at two sites, or where a person was first seen: no dispute
         out.append({"id": cid, "ledger": led.id if led is not None else tbl, "uuid": uid, "field": col,
+                    "org": current.get("org"),
                     "label": label, "kind": kind, "mine": current.get(col),
-                    "theirs": json.loads(value) if value else None, "deleted": bool(current.get("_deleted")),
+                    "theirs": theirs, "deleted": bool(current.get("_deleted")),
                     "theirs_origin": origin, "theirs_stamp": stamp, "detected": detected})
     return out
 
