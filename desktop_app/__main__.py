@@ -18,11 +18,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--version", action="version", version=f"民生实事台账 {__version__}")
     p.add_argument("--demo", action="store_true", help="打开示例数据库（没有时自动生成）")
     p.add_argument("--db", help="打开指定的数据库文件")
+    p.add_argument("--selftest", action="store_true",
+                   help="自检：在临时文件夹里试运行各项功能并绘制主窗口，成功时退出码为 0")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.selftest:
+        from .selftest import run
+        return run()
     from .ui.app import data_dir, last_store, make_app, remember_store
     from .ui.startup import ensure_demo
     app = make_app(sys.argv[:1])

@@ -117,6 +117,13 @@ class MainWindow(QMainWindow):
         history.triggered.connect(self.show_import_history)
         view.addAction(history)
         help_menu = self.menuBar().addMenu("帮助(&H)")
+        guide = QAction("使用说明(&G)", self)
+        guide.setShortcut(QKeySequence.HelpContents)
+        guide.triggered.connect(self.show_guide)
+        help_menu.addAction(guide)
+        data_dir_action = QAction("数据目录(&D)…", self)
+        data_dir_action.triggered.connect(self.show_data_dir)
+        help_menu.addAction(data_dir_action)
         about = QAction("关于(&A)", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
@@ -305,6 +312,23 @@ class MainWindow(QMainWindow):
         remember_store(path)
         window.show()
         self.close()
+
+    def show_guide(self) -> None:
+        from .help_dialog import HelpDialog
+        dialog = HelpDialog(self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        self.help_dialog = dialog
+        dialog.open()
+
+    def show_data_dir(self) -> None:
+        from .help_dialog import open_folder
+        box = QMessageBox(QMessageBox.Information, "数据目录",
+                          f"本机的数据文件：\n{self.path}\n\n所在文件夹：\n{self.path.parent}\n\n"
+                          "程序和数据分开存放：升级或重装程序不会删除这里的数据。", QMessageBox.Ok, self)
+        show = box.addButton("打开文件夹", QMessageBox.ActionRole)
+        show.clicked.connect(lambda: open_folder(self.path.parent))
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()
 
     def _about(self) -> None:
         QMessageBox.about(self, "关于", f"民生实事台账 {__version__}\n\n离线记录民生实事台账，"
