@@ -40,6 +40,9 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_ID)
+    from PySide6.QtGui import QIcon
+    from ..core.paths import resources_dir
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "app.png")))
     QLocale.setDefault(QLocale(QLocale.Chinese, QLocale.China))
     translator = QTranslator(app)
     if translator.load(QLocale(QLocale.Chinese, QLocale.China), "qtbase", "_",

@@ -21,6 +21,7 @@ class LedgerPage(QWidget):
 
     changed = Signal()                 # rows were written (counts and progress are stale)
     person_requested = Signal(str)     # person uuid
+    review_requested = Signal(str, str)  # ledger id, row uuid (district: 写核实意见…)
 
     def __init__(self, runner: TaskRunner, ids_runner: TaskRunner, reader, parent=None):
         super().__init__(parent)
@@ -283,6 +284,10 @@ class LedgerPage(QWidget):
             pid = row.get(link.column)
             if pid:
                 menu.addAction(f"查看{link.role}的全部台账", lambda pid=pid: self.person_requested.emit(pid))
+        uid = self.model.uuid_at(index.row())
+        if self.reader.node.level == "district" and uid and not self.recycle.isChecked():
+            menu.addAction("写核实意见…",
+                           lambda uid=uid: self.review_requested.emit(self.ledger.id, uid))
         menu.addAction("恢复" if self.recycle.isChecked() else "删除（移到回收站）",
                        self._delete_or_restore)
         menu.popup(self.table.viewport().mapToGlobal(pos))

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDateEdit, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QSizePolicy, QSplitter, QStackedWidget, QToolBar, QTreeWidget,
-                               QTreeWidgetItem, QWidget)
+from PySide6.QtWidgets import (QDateEdit, QDockWidget, QFileDialog, QLabel, QMainWindow,
+                               QMessageBox, QSizePolicy, QSplitter, QStackedWidget, QToolBar,
+                               QTreeWidget, QTreeWidgetItem, QWidget)
 
 from .. import __version__
 from ..core.orgs import LEVEL_NAMES
@@ -16,6 +16,8 @@ from ..core.progress import clamp_as_of, compute
 from ..core.query import counting_filter
 from ..core.store import Store
 from .dashboard import DashboardPage
+from .district_pages import (BoardPage, ConsolidatedPage, DuplicatesPage, MonthlyReportDialog,
+                             ProvenanceView, ReviewsPage)
 from .import_dialog import ImportDialog
 from .import_history import ImportHistoryPage
 from .ledger_page import LedgerPage
@@ -23,6 +25,12 @@ from .sync_page import SyncPage
 from .tasks import TaskRunner
 
 NAV_ROLE = Qt.UserRole + 1
+DISTRICT_NAV = (  # (key, text, tooltip): the district's pages, only at a district install
+    ("district_progress", "全区进度", "各指标全区和分镇的完成情况、责任单位、目标分解"),
+    ("board", "报送情况", "各镇数据包的报送、缺包、逾期和报送安排"),
+    ("duplicates", "重复计数核实", "同一人在两个镇或两个年度被重复计数"),
+    ("reviews", "核实意见", "发给各镇的核实意见和各镇的答复"),
+)
 
 
 class MainWindow(QMainWindow):
@@ -54,6 +62,9 @@ class MainWindow(QMainWindow):
         self.sync_page.changed.connect(self.ledger_page.after_write)  # counts and progress go stale
         self.pages.addWidget(self.sync_page)
         self.person_page = None
+        self.district_pages: dict[str, QWidget] = {}
+        if self.node.level == "district":
+            self._make_district_pages()
         self._stale = True
         self.nav = QTreeWidget()
         self.nav.setHeaderHidden(True)
@@ -66,6 +77,8 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(1, 1)
         split.setSizes([260, 1100])
         self.setCentralWidget(split)
+        if self.district_pages:
+            self._make_provenance_dock()
         self._menus()
         self._toolbar()
         self.status = QLabel(f"数据文件：{self.path}")
@@ -88,6 +101,11 @@ class MainWindow(QMainWindow):
             action = QAction(text, self)
             action.triggered.connect(lambda _c=False, kind=kind: self.export(kind))
             file_menu.addAction(action)
+        if self.node.level == "district":
+            monthly = QAction("生成月度调度报告(&M)…", self)
+            monthly.setShortcut("Ctrl+M")
+            monthly.triggered.connect(self.open_monthly_report)
+            file_menu.addAction(monthly)
         file_menu.addSeparator()
         open_store = QAction("打开数据库(&O)…", self)
         open_store.setShortcut(QKeySequence.Open)
@@ -160,6 +178,17 @@ class MainWindow(QMainWindow):
         self._sync_item.setData(0, NAV_ROLE, ("sync", None))
         self._sync_item.setToolTip(0, "配置文件、数据包的发送与接收、冲突核对")
         self.nav.addTopLevelItem(self._sync_item)
+        self._district_items: dict[str, QTreeWidgetItem] = {}
+        if self.node.level == "district":
+            group = QTreeWidgetItem(["区级工作"])
+            group.setData(0, NAV_ROLE, ("district", DISTRICT_NAV[0][0]))
+            for key, text, tip in DISTRICT_NAV:
+                child = QTreeWidgetItem([text])
+                child.setData(0, NAV_ROLE, ("district", key))
+                child.setToolTip(0, tip)
+                group.addChild(child)
+                self._district_items[key] = child
+            self.nav.addTopLevelItem(group)
         self._ledger_items: dict[str, QTreeWidgetItem] = {}
         for project in self.catalog.projects:
             ledgers = [led for led in self.catalog.ledgers if led.project == project.id]
@@ -215,17 +244,75 @@ class MainWindow(QMainWindow):
         elif kind == "sync":
             self.sync_page.refresh()
             self.pages.setCurrentWidget(self.sync_page)
+        elif kind == "district":
+            self.show_district_page(key)
 
     def open_indicator(self, indicator_id: str) -> None:
-        """Drill down: the ledger filtered to the rows an indicator counts."""
-        scope = self.dashboard.current_scope() or self.node.org
-        lid, extra = counting_filter(self.catalog, indicator_id, self.as_of_date(), scope)
+        """Drill down from the dashboard: the ledger filtered to the rows an indicator counts."""
+        self.open_indicator_at(indicator_id, self.dashboard.current_scope() or self.node.org)
+
+    def open_indicator_at(self, indicator_id: str, org: str) -> None:
+        """The ledger filtered to the rows an indicator counts for ``org`` (a drill-down)."""
+        lid, extra = counting_filter(self.catalog, indicator_id, self.as_of_date(), org)
         item = self._ledger_items[lid]
         self.nav.blockSignals(True)
         self.nav.setCurrentItem(item)
         self.nav.blockSignals(False)
         self.ledger_page.show_ledger(lid, extra)
         self.pages.setCurrentWidget(self.ledger_page)
+
+    # ------------------------------------------------------------ district
+    def _make_district_pages(self) -> None:
+        self.board_page = BoardPage(self.runner, self.reader)
+        self.progress_page = ConsolidatedPage(self.runner, self.reader)
+        self.progress_page.drill.connect(self.open_indicator_at)
+        self.progress_page.changed.connect(self._data_changed)        # quotas: targets changed
+        self.duplicates_page = DuplicatesPage(self.runner, self.reader)
+        self.duplicates_page.changed.connect(self._data_changed)      # a row stopped counting
+        self.reviews_page = ReviewsPage(self.runner, self.reader)
+        self.reviews_page.flagged.connect(
+            lambda _rid: self.statusBar().showMessage("已保存核实意见，将随下一个核实意见数据包发给该镇", 6000))
+        self.ledger_page.review_requested.connect(
+            lambda lid, uid: self.reviews_page.ask_flag(lid, uid, self))
+        self.district_pages = {"district_progress": self.progress_page, "board": self.board_page,
+                               "duplicates": self.duplicates_page, "reviews": self.reviews_page}
+        for page in self.district_pages.values():
+            self.pages.addWidget(page)
+
+    def _make_provenance_dock(self) -> None:
+        """记录来历 of the ledger row under the cursor (a drill-down row shows where it came from)."""
+        self.provenance_view = ProvenanceView(self.reader, title="所选记录的来历")
+        dock = QDockWidget("记录来历", self)
+        dock.setObjectName("provenance")
+        dock.setWidget(self.provenance_view)
+        dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable)
+        self.addDockWidget(Qt.RightDockWidgetArea, dock)
+        dock.hide()
+        self.provenance_dock = dock
+        self.ledger_page.table.selectionModel().currentRowChanged.connect(
+            lambda *_: self._show_provenance())
+
+    def _show_provenance(self) -> None:
+        uid = self.ledger_page.selected_uuid()
+        if uid and self.ledger_page.ledger is not None and not self.ledger_page.recycle.isChecked():
+            self.provenance_view.show(self.ledger_page.ledger.id, uid)
+            self.provenance_dock.show()
+
+    def show_district_page(self, key: str) -> None:
+        page = self.district_pages[key]
+        if key in ("board", "district_progress"):
+            page.refresh(self.as_of_date())
+        else:
+            page.refresh()
+        self.pages.setCurrentWidget(page)
+
+    def open_monthly_report(self) -> None:
+        dialog = MonthlyReportDialog(self.runner, self.reader, parent=self, today=self.as_of_date())
+        dialog.generated.connect(
+            lambda xlsx, pdf: self.statusBar().showMessage(f"已生成：{xlsx.name}、{pdf.name}", 8000))
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        self.monthly_dialog = dialog
+        dialog.open()
 
     def open_person(self, person_uuid: str | None) -> None:
         from .person_page import PersonPage
@@ -280,6 +367,9 @@ class MainWindow(QMainWindow):
         as_of = self.as_of_date()
         scope = self.dashboard.current_scope() or None
         self._stale = False
+        current = self.pages.currentWidget()
+        if current in (self.district_pages.get("board"), self.district_pages.get("district_progress")):
+            current.refresh(as_of)
         self.ids_runner.run(lambda store, progress: compute(store, as_of, scope=scope),
                             on_done=lambda report: self.dashboard.show_report(self.catalog, report),
                             label="正在计算进度…", parent=self)
