@@ -57,6 +57,40 @@ def newest_glibc(path: Path) -> str:
     return f"{best[0]}.{best[1]}"
 
 
+def prune_unreferenced(folder: Path) -> list[Path]:
+    """Delete the shared libraries nothing in the bundle loads any more.
+
+    PyInstaller follows the dependencies of every Qt plugin before the spec drops the
+    unused plugins (GTK theme, Wayland, …), so their libraries (pango, cairo, krb5, …)
+    stay behind. Roots are what Python or Qt load by path: extension modules, Qt
+    plugins and libpython; every ELF file no root needs (directly or through another
+    kept library) is removed. The --selftest run afterwards proves nothing needed went.
+    """
+    elf = [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()
+           and p.read_bytes()[:4] == b"\x7fELF"]
+    needed = {}
+    for f in elf:
+        out = subprocess.run(["readelf", "-d", str(f)], capture_output=True, text=True).stdout
+        needed[f] = set(re.findall(r"NEEDED.*\[(.+?)\]", out))
+    by_name = {f.name: f for f in elf}
+    alive = {f for f in elf if "/plugins/" in f.as_posix() or ".cpython-" in f.name
+             or f.name.endswith(".abi3.so") or f.name.startswith("libpython")}
+    todo = list(alive)
+    while todo:
+        for name in needed[todo.pop()]:
+            target = by_name.get(name)
+            if target is not None and target not in alive:
+                alive.add(target)
+                todo.append(target)
+    dead = [f for f in elf if f not in alive]
+    for f in dead:
+        f.unlink()
+    for link in folder.rglob("*"):  # PyInstaller's links to the removed files
+        if link.is_symlink() and not link.exists():
+            link.unlink()
+    return dead
+
+
 def check(cmd: list, what: str, expect: str) -> None:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
@@ -66,10 +100,10 @@ def check(cmd: list, what: str, expect: str) -> None:
         raise SystemExit(f"[build] {what} failed")
 
 
-def build_deb() -> Path:
+def build_deb(glibc: str) -> Path:
     stage = Path(tempfile.mkdtemp()) / "deb"
     opt = stage / "opt" / "minsheng-taizhang"
-    shutil.copytree(BUNDLE, opt)
+    shutil.copytree(BUNDLE, opt, symlinks=True)
     apps = stage / "usr" / "share" / "applications"
     icons = stage / "usr" / "share" / "icons" / "hicolor" / "256x256" / "apps"
     bin_dir = stage / "usr" / "bin"
@@ -86,7 +120,7 @@ def build_deb() -> Path:
         "Section: office\nPriority: optional\nArchitecture: amd64\n"
         "Maintainer: 大通湖区民政人社局 <noreply@example.invalid>\n"
         f"Installed-Size: {installed_kb}\n"
-        "Depends: libc6 (>= 2.28), libegl1, libgl1, libxkbcommon0, libxkbcommon-x11-0, libfontconfig1,"
+        f"Depends: libc6 (>= {glibc}), libegl1, libgl1, libxkbcommon0, libxkbcommon-x11-0, libfontconfig1,"
         " libdbus-1-3, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-shape0,"
         " libxcb-xinerama0, libxcb-render-util0, libxcb-image0\n"
         "Recommends: fonts-wqy-microhei | fonts-noto-cjk\n"
@@ -126,15 +160,21 @@ def main() -> int:
                            "--distpath", str(DIST), "--workpath", str(ROOT / "build" / "pyinstaller"),
                            str(ROOT / "packaging" / "minsheng.spec")])
     built = time.monotonic() - t
+    if sys.platform.startswith("linux"):
+        dead = prune_unreferenced(BUNDLE / "_internal")
+        print(f"[build] removed {len(dead)} shared libraries nothing loads: "
+              f"{', '.join(sorted(f.name for f in dead)[:8])}…")
     size = size_mb(BUNDLE)
     print(f"[build] bundle {BUNDLE}: {size:.0f} MB unpacked (goal < {SIZE_GOAL_MB} MB), "
           f"PyInstaller {built:.0f} s")
     check([str(BUNDLE / f"minsheng-cli{EXE}"), "--version"], "bundle --version", VERSION)
     check([str(BUNDLE / f"minsheng-cli{EXE}"), "--selftest"], "bundle --selftest", "自检通过")
     if sys.platform.startswith("linux"):
-        print(f"[build] newest glibc symbol needed by the bundle: GLIBC_{newest_glibc(BUNDLE)}")
+        glibc = newest_glibc(BUNDLE)
+        print(f"[build] newest glibc symbol needed by the bundle: GLIBC_{glibc} "
+              "(build on the oldest target, e.g. UOS 20 / Kylin V10 with glibc 2.28, to run there)")
         if "--no-deb" not in sys.argv:
-            check_deb(build_deb())
+            check_deb(build_deb(glibc))
     print(f"[build] done in {time.monotonic() - started:.0f} s")
     return 0
 

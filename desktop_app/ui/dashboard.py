@@ -109,9 +109,12 @@ class DashboardPage(QWidget):
         self.tree.setModel(self.model)
         self.tree.setUniformRowHeights(True)
         self.tree.setAlternatingRowColors(True)
-        self.tree.header().setSectionResizeMode(0, QHeaderView.Stretch)
-        for col in range(1, len(COLUMNS)):
-            self.tree.header().setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        header = self.tree.header()
+        header.setSectionResizeMode(0, QHeaderView.Interactive)
+        header.resizeSection(0, 300)  # indicator names are long; the units column takes the rest
+        for col in range(1, len(COLUMNS) - 1):
+            header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        header.setStretchLastSection(True)
         self.tree.doubleClicked.connect(self._activated)
         self.tree.selectionModel().currentChanged.connect(self._current_changed)
         self.chart = QChart()

@@ -16,8 +16,8 @@ read-only ``reader``. Results and refusals are shown on the page, not in
 modal boxes; anything unexpected goes to :func:`~desktop_app.ui.tasks.show_error`.
 
 This module holds what the pages share (a read-only table model, the inline
-message helpers) and :class:`MonthlyReportDialog`; the pages are importable
-from here as well as from their own modules. For tests (no real modal dialogs):
+message helpers) and :class:`MonthlyReportDialog`; the pages are in
+district_board.py, district_progress.py and district_review.py. For tests (no real modal dialogs):
 ``MonthlyReportDialog.generate(year, month, folder)``; the folder chooser is the
 small method ``_ask_folder``.
 """
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import importlib
 from pathlib import Path
 from typing import Callable
 
@@ -42,22 +41,8 @@ from ..core.store import StoreError
 from .import_dialog import GREEN, GREY, RED
 from .tasks import show_error
 
-__all__ = ["BoardPage", "ConsolidatedPage", "DuplicatesPage", "ReviewsPage", "ProvenanceView",
-           "ReviewDialog", "MonthlyReportDialog", "RowsModel"]
-
-_LAZY = {"BoardPage": "district_board", "ConsolidatedPage": "district_progress",
-         "DuplicatesPage": "district_review", "ReviewsPage": "district_review",
-         "ProvenanceView": "district_review", "ReviewDialog": "district_review"}
-
 ITEM_ROLE = Qt.UserRole + 1
 DIMMED = "#9e9e9e"
-
-
-def __getattr__(name: str):
-    """The pages live in their own modules (they import the helpers below)."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__package__}.{_LAZY[name]}"), name)
-    raise AttributeError(name)
 
 
 # ---------------------------------------------------------------- formatting

@@ -16,8 +16,10 @@ from ..core.progress import clamp_as_of, compute
 from ..core.query import counting_filter
 from ..core.store import Store
 from .dashboard import DashboardPage
-from .district_pages import (BoardPage, ConsolidatedPage, DuplicatesPage, MonthlyReportDialog,
-                             ProvenanceView, ReviewsPage)
+from .district_board import BoardPage
+from .district_pages import MonthlyReportDialog
+from .district_progress import ConsolidatedPage
+from .district_review import DuplicatesPage, ProvenanceView, ReviewsPage
 from .import_dialog import ImportDialog
 from .import_history import ImportHistoryPage
 from .ledger_page import LedgerPage

@@ -16,9 +16,10 @@ from desktop_app.core.progress import compute
 from desktop_app.core.query import LedgerView, counting_filter
 from desktop_app.core.store import Store
 from desktop_app.ui import district_pages
-from desktop_app.ui.district_pages import (BoardPage, ConsolidatedPage, DuplicatesPage,
-                                           MonthlyReportDialog, ProvenanceView, ReviewsPage)
-from desktop_app.ui.district_progress import TOTAL_COL
+from desktop_app.ui.district_board import BoardPage
+from desktop_app.ui.district_pages import MonthlyReportDialog
+from desktop_app.ui.district_progress import TOTAL_COL, ConsolidatedPage
+from desktop_app.ui.district_review import DuplicatesPage, ProvenanceView, ReviewsPage
 from desktop_app.ui.tasks import TaskRunner
 from support import make_id
 
