@@ -61,8 +61,8 @@ from .writes import Writer
 XLSX_MAX_ROWS = 1_048_576 - HEADER_ROW  # Excel's last row, minus the rows above the data
 ORG_COLUMN = 2                          # 0-based column of 村（社区） in an .xlsx export
 
-# how a column's values are written: 0 text, 1 text kept as text (ID numbers,
-# phones), 2 number, 3 date, 4 yes/no
+# how a column's values are written: text, text kept as text (ID numbers, phones:
+# the cells get the "@" format), number, date, yes/no (是/否)
 _TEXT, _KEEP_TEXT, _NUMBER, _DATE, _YESNO = range(5)
 _KIND = {"integer": _NUMBER, "decimal": _NUMBER, "date": _DATE, "yesno": _YESNO} | {
     t: _KEEP_TEXT for t in TEXT_TYPES}
@@ -155,8 +155,17 @@ def _write_csv(path: Path, ledger: Ledger, rows) -> None:
         out.writerow([ORG_HEADER] + [header_text(f) for f in fields])
         for _uid, org, cells in rows:
             # a string is text or a masked value, shown as it is; 1/0 → 是/否, 12.50 → 12.5
-            out.writerow([org] + ["" if v is None else v if v.__class__ is str else display(f, v)
-                                  for f, v in zip(fields, cells)])
+            out.writerow([org] + [_csv_safe(v) if v.__class__ is str else "" if v is None
+                                  else display(f, v) for f, v in zip(fields, cells)])
+
+
+def _csv_safe(text: str) -> str:
+    """Text a spreadsheet would run as a formula (=, +, -, @ first) gets a leading quote.
+
+    >>> _csv_safe("=HYPERLINK(\"http://x\")"), _csv_safe("示例")
+    ('\'=HYPERLINK("http://x")', '示例')
+    """
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 # ------------------------------------------------------------ XLSX
@@ -275,30 +284,44 @@ def _data(ws, fmt: dict, ledger: Ledger, rows) -> None:
     write_number = getattr(ws, "_write_number", ws.write_number)
     text_fmt, date_fmt = fmt["text"], fmt["date"]
     ids = [f.id for f in ledger.fields]
-    typed = [(col, _KIND.get(f.type, _TEXT)) for col, f in enumerate(ledger.fields, ORG_COLUMN + 1)]
+    by_kind: dict[int, list[tuple[int, int]]] = {kind: [] for kind in range(5)}
+    for i, f in enumerate(ledger.fields):  # (index in the row, sheet column) per kind
+        by_kind[_KIND.get(f.type, _TEXT)].append((i, ORG_COLUMN + 1 + i))
+    texts, kept, numbers, dates, yesnos = (by_kind[k] for k in (_TEXT, _KEEP_TEXT, _NUMBER,
+                                                                _DATE, _YESNO))
     serials: dict[str, int | None] = {}
     row = FIRST_DATA_ROW - 1
     for uid, org, cells in rows:
         write_string(row, 0, uid)
         write_string(row, 1, encode_base(dict(zip(ids, cells))))
         write_string(row, ORG_COLUMN, org)
-        for (col, kind), value in zip(typed, cells):
-            if value is None or value == "":
-                continue
-            if kind == _KEEP_TEXT:
-                write_string(row, col, str(value), text_fmt)
-            elif value.__class__ is str:  # text, or a masked value of any type
-                if kind == _DATE:
-                    if value not in serials:
-                        serials[value] = _excel_serial(value)
-                    if serials[value] is not None:
-                        write_number(row, col, serials[value], date_fmt)
-                        continue
-                write_string(row, col, value)
-            elif kind == _YESNO:
-                write_string(row, col, "是" if value else "否")
-            else:
-                write_number(row, col, value)
+        # text and date columns hold str or None (SQLite's TEXT affinity); so do masked cells
+        for i, col in texts:
+            if cells[i]:
+                write_string(row, col, cells[i])
+        for i, col in kept:
+            if cells[i]:
+                write_string(row, col, cells[i], text_fmt)
+        for i, col in dates:
+            value = cells[i]
+            if value:
+                if value not in serials:
+                    serials[value] = _excel_serial(value)
+                if serials[value] is None:  # masked
+                    write_string(row, col, value)
+                else:
+                    write_number(row, col, serials[value], date_fmt)
+        for i, col in numbers:
+            value = cells[i]
+            if value is not None and value != "":
+                if value.__class__ is str:
+                    write_string(row, col, value)
+                else:
+                    write_number(row, col, value)
+        for i, col in yesnos:
+            value = cells[i]
+            if value is not None and value != "":
+                write_string(row, col, value if value.__class__ is str else "是" if value else "否")
         row += 1
 
 
