@@ -119,10 +119,9 @@ def cmd_records(args) -> int:
             item["incomplete"] = bool(r["_incomplete"])
             out.append(item)
         if args.reveal:
-            from .core.writes import Writer
-            with store.transaction():
-                Writer(store, source="cli:records").note(
-                    "reveal", tbl=led.table, detail={"rows": len(out)})
+            from .core.masking import audit_reveal
+            audit_reveal(store, table=led.table, source="cli:records", purpose=args.purpose,
+                         rows=len(out))
     text = "\n".join(f"{r['uuid'][:8]} {r['org']} " + " ".join(
         str(r.get(f.id) or "") for f in led.fields[:6]) for r in out) or "（没有记录）"
     _out(args, {"rows": out}, text)
@@ -461,7 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--db", required=True)
     sp.add_argument("--ledger", required=True)
     sp.add_argument("--org", help="只列某村（社区）或镇")
-    sp.add_argument("--reveal", action="store_true", help="显示敏感字段（记入审计日志）")
+    sp.add_argument("--reveal", action="store_true", help="显示敏感字段（审核员、管理员；记入审计日志）")
+    sp.add_argument("--purpose", help="查看完整信息的用途（记入审计日志）")
     sp.add_argument("--deleted", action="store_true", help="列出回收站中的记录")
 
     sp = command("add", cmd_add, "新增一条记录")

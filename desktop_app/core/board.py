@@ -42,6 +42,7 @@ def schedule(store: Store) -> tuple[str, int]:
 def set_schedule(store: Store, period: str, due_day: int) -> None:
     """Change the submission schedule (a district setting)."""
     from .store import StoreError
+    store.require("admin")
     if period not in PERIODS or not 1 <= int(due_day) <= 28:
         raise StoreError("报送周期应为 month（每月）或 quarter（每季度），截止日为 1–28 日", 1)
     with store.transaction():

@@ -89,6 +89,7 @@ def decide(store: Store, ledger_id: str, uuid_a: str, uuid_b: str, decision: str
 
     :raises StoreError: for an unknown decision or a ``keep`` that is not in the pair.
     """
+    store.require("review")
     a, b = sorted_pair(uuid_a, uuid_b)
     if decision not in ("same", "different"):
         raise StoreError("请选择“同一人，保留一条”或“不是重复”", 1)

@@ -104,6 +104,8 @@ def export_ledger(store: Store, ledger_id: str, out_path: Path | str, *,
     if suffix not in (".xlsx", ".csv"):
         raise StoreError(f"{out_path.name}：只能导出为 .xlsx 或 .csv 文件，请改文件扩展名", 1)
     purpose = (purpose or "").strip() or None
+    if reveal:
+        store.require("reveal")
     if reveal and not purpose:
         raise StoreError("导出不打码的敏感信息须写明用途（将记入审计日志）", 1)
     unit = resolve_unit(store, village)

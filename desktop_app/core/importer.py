@@ -357,6 +357,7 @@ def apply_plan(store: Store, plan: ImportPlan, *, accept_valid: bool = False,
     Without ``accept_valid`` a plan with rejected rows writes nothing (only the
     import history notes the refusal). With it, the good rows are written.
     """
+    store.require("edit")
     counts = plan.counts()
     batch = new_uuid()
     errors = [_error_json(plan, r) for r in plan.rows if r.status in ("rejected", "conflict")]
@@ -441,6 +442,7 @@ def undo_import(store: Store, batch: str, *, user: str | None = None) -> dict[st
 
     :raises UndoRefused: unknown or already undone batch, or later edits touched its rows.
     """
+    store.require("edit")
     history = store.conn.execute(
         "SELECT ledger, undone_at, file FROM import_history WHERE batch = ?", (batch,)).fetchone()
     if history is None:

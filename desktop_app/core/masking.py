@@ -36,3 +36,13 @@ def mask_row(ledger: Ledger, row: dict) -> dict:
         if f.id in out and ledger.is_sensitive(f.id):
             out[f.id] = mask_value(f.type, out[f.id])
     return out
+
+
+def audit_reveal(store, *, table: str | None, source: str, purpose: str | None = None,
+                 rows: int | None = None) -> None:
+    """Record that sensitive values were shown in full (审核员/管理员 only)."""
+    from .writes import Writer
+    store.require("reveal")
+    with store.transaction():
+        Writer(store, source=source).note("reveal", tbl=table,
+                                          detail={"purpose": purpose, "rows": rows})

@@ -94,6 +94,7 @@ def make_profile(store: Store) -> dict:
 
 def export_profile(store: Store, out: Path | str) -> Path:
     """Write the profile to ``out`` (a folder: a file named after the unit is made in it)."""
+    store.require("admin")
     out = Path(out)
     if out.is_dir():
         name = store.orgs.get(store.node.org).name
@@ -139,6 +140,7 @@ def import_profile(store: Store, path: Path | str, *, accept_new_key: bool = Fal
     :raises ProfileError: the file cannot be used.
     :raises KeyChanged: the org is known with another key and ``accept_new_key`` is false.
     """
+    store.require("admin")
     profile = read_profile(path)
     if profile.node == store.node.id:
         raise ProfileError(f"{Path(path).name} 是本机自己的配置文件；请导入上级或下级单位发来的配置文件")

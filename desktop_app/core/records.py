@@ -202,6 +202,7 @@ class Records:
 
         :raises RowsRejected: listing every bad row by index; nothing is written.
         """
+        self.store.require("edit")
         default_org = self.store.resolve_row_org(org)
         cache: dict = {}
         checks = [self.check(r, today=today, cache=cache) for r in raws]
@@ -253,6 +254,7 @@ class Records:
                      warnings: list[list[Problem]] | None = None, *, user: str | None = None,
                      source: str = "cli", batch: str | None = None) -> list[Saved]:
         """Write rows that have already been checked (one transaction, executemany)."""
+        self.store.require("edit")
         warnings = warnings or [[] for _ in rows]
         store = self.store
         with store.transaction():
@@ -271,6 +273,7 @@ class Records:
         :raises RowsRejected: if the changed row is invalid; nothing is written.
         :raises KeyError: if there is no such row.
         """
+        self.store.require("edit")
         current = self.get(uid)
         if current is None or current["_deleted"]:
             raise KeyError(uid)
@@ -325,6 +328,7 @@ class Records:
         return self._set_deleted(uid, 0, "restore", user, source)
 
     def _set_deleted(self, uid, flag, action, user, source) -> bool:
+        self.store.require("edit")
         current = self.get(uid)
         if current is None:
             raise KeyError(uid)

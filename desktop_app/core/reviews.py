@@ -38,6 +38,7 @@ def flag(store: Store, ledger_id: str, row_uuid: str, *, note: str, status: str 
 
     :raises StoreError: for an unknown row or status, or an empty note.
     """
+    store.require("review")
     if status not in STATUSES:
         raise StoreError(f"核实状态应为：{'、'.join(STATUSES)}", 1)
     records = store.ledger(ledger_id)
@@ -61,6 +62,7 @@ def flag(store: Store, ledger_id: str, row_uuid: str, *, note: str, status: str 
 
 def reply(store: Store, ledger_id: str, row_uuid: str, text: str, *, user: str | None = None) -> None:
     """The town's answer to a review (e.g. "已改正联系电话")."""
+    store.require("edit")
     rid = review_id(store.ledger(ledger_id).ledger.id, row_uuid)
     current = _current(store, rid)
     if current is None:

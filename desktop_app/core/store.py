@@ -99,6 +99,7 @@ class Store:
         self._depth = 0
         self._tree: OrgTree | None = None
         self._tree_version = -1
+        self.session = None  # users.Session after log-in; None: no log-in configured (scripts)
 
     # ------------------------------------------------------------ open/create
     @classmethod
@@ -197,6 +198,18 @@ class Store:
 
     def __exit__(self, *exc):
         self.close()
+
+    # ------------------------------------------------------------ roles
+    def require(self, permission: str) -> None:
+        """Refuse (PermissionDenied) when the logged-in user's role may not do this.
+
+        A store opened without a log-in (a script, the tests) is not restricted: the app
+        and the command line always log in first when the store has users.
+        """
+        from .users import PERMISSIONS, WHAT, PermissionDenied
+        if self.session is not None and self.session.role not in PERMISSIONS[permission]:
+            raise PermissionDenied(f"当前用户“{self.session.user}”（{self.session.role}）无权"
+                                   f"{WHAT[permission]}；请由{'、'.join(sorted(PERMISSIONS[permission]))}操作")
 
     # ------------------------------------------------------------ settings
     def setting(self, key: str, default: str | None = None) -> str | None:
@@ -314,6 +327,7 @@ class Store:
 
         :raises StoreError: for an empty or duplicate name, or a non-town parent.
         """
+        self.require("admin")
         tree = self.orgs
         parent = tree.get(town) if town else tree.get(self.node.org)
         if town and parent is None:
@@ -381,6 +395,7 @@ class Store:
                 self.conn.execute("SELECT indicator, org, target FROM quotas")}
 
     def set_quota(self, indicator: str, org: str, target: float | None) -> None:
+        self.require("admin")
         self.catalog.indicator(indicator)
         with self.transaction():
             if target is None:

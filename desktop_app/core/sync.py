@@ -102,6 +102,7 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
     Incremental by default; ``full`` sends every row (first submission, recovery);
     ``resend=(a, b)`` re-sends the changes of earlier packages a–b to that destination.
     """
+    store.require("edit")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dest = destination(store, to)
@@ -267,6 +268,7 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
 
     :raises PackageError: (exit 2) anything unsafe or not for us; nothing is written.
     """
+    store.require("edit")
     path = Path(path)
     opened = open_package(path)
     m = opened.manifest
@@ -566,6 +568,7 @@ def resolve_conflict(store: Store, conflict_id: int, keep: str, *, user: str | N
     packages and closes the conflict everywhere.
     """
     from .writes import Writer
+    store.require("review")
     row = store.conn.execute("SELECT tbl, uuid, field FROM conflicts WHERE id = ?", (conflict_id,)).fetchone()
     if row is None:
         raise StoreError(f"没有编号为 {conflict_id} 的冲突（可能已处理）", 1)

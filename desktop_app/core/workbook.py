@@ -23,6 +23,8 @@ from python_calamine import CalamineWorkbook
 from .sheetmeta import META_SHEET, OPTIONS_SHEET
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 2 * 1024 * 1024 * 1024   # what a zip-based workbook may expand to
+MAX_RATIO = 200                                # a spreadsheet compresses ~10×; bombs ~1000×
 MAX_CELL_CHARS = 32767  # Excel's own limit: a longer cell means a damaged or hostile file
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
@@ -108,6 +110,8 @@ def read_book(path: Path | str) -> Book:
         raise WorkbookError(f"{path.name} 有 {size // 2**20} MB，超过导入上限 "
                             f"{MAX_FILE_BYTES // 2**20} MB；请按村或按月拆分后再导入")
     data = path.read_bytes()
+    if data[:4] == b"PK\x03\x04":
+        _check_zip(path, data)
     if data[:8] == _OLE and _ENCRYPTED in data[:2_000_000]:
         raise WorkbookError(f"{path.name} 设置了打开密码，程序无法读取。请在 Excel/WPS 中打开，"
                             "取消密码（文件 → 信息 → 保护工作簿）后另存，再导入")
@@ -130,6 +134,35 @@ def read_book(path: Path | str) -> Book:
             meta = {str(r[0]).strip(): _text(r[1]) for r in sheet.iter_rows() if len(r) >= 2 and r[0]}
     data_sheets = [s for s in sheets if s.name not in (META_SHEET, OPTIONS_SHEET)]
     return Book(path, hashlib.sha256(data).hexdigest(), data_sheets, meta)
+
+
+def _check_zip(path: Path, data: bytes) -> None:
+    """A zip-based workbook (.xlsx, .ods) must look like one: no member names that point
+    outside it or repeat, no links, and no member that expands like a decompression bomb."""
+    import zipfile
+    bad = WorkbookError(f"{path.name} 的文件结构异常（可能是伪造或损坏的文件），已拒绝；"
+                        "请在 Excel 或 WPS 中打开后另存为 .xlsx 再导入")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise _unusable(path) from None
+    names, total = set(), 0
+    for info in infos:
+        name = info.filename
+        if (name.startswith(("/", "\\")) or "\\" in name or ".." in name.split("/")
+                or (len(name) > 1 and name[1] == ":") or name in names):
+            raise bad
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:  # a symbolic link
+            raise bad
+        names.add(name)
+        total += info.file_size
+        if info.file_size > MAX_RATIO * max(info.compress_size, 1) and info.file_size > 10 << 20:
+            raise WorkbookError(f"{path.name} 中有内容解压后会膨胀到 {info.file_size >> 20} MB"
+                                "（压缩炸弹），已拒绝")
+    if total > MAX_UNZIPPED_BYTES:
+        raise WorkbookError(f"{path.name} 解压后超过 {MAX_UNZIPPED_BYTES >> 30} GB，已拒绝；"
+                            "请按村或按月拆分后再导入")
 
 
 def _text(value) -> str:

@@ -54,10 +54,11 @@ class Writer:
     def __init__(self, store: Store, *, user: str | None = None, source: str = "cli",
                  batch: str | None = None, unit: str | None = None):
         self.store = store
-        self.user = user or store.node.operator
+        session = store.session
+        self.user = user or (session.user if session else store.node.operator)
         self.source = source
         self.batch = batch
-        self.unit = unit
+        self.unit = unit or (session.unit if session else None)
         self.node = store.node.id
 
     # ------------------------------------------------------------ inserts

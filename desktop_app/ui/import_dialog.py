@@ -745,15 +745,23 @@ class ImportDialog(QDialog):
             self.preview_note.setStyleSheet(f"color: {GREY}")
 
     def _reveal_toggled(self, on: bool) -> None:
-        self.model.set_reveal(on)
+        """Show sensitive values only after the role check and the audit entry succeeded."""
         tables = sorted({f.plan.ledger.table for f in self.files if f.plan is not None})
-        if on and tables:
-            def audit(store, progress):
-                with store.transaction():
-                    writer = Writer(store, source=SOURCE)
-                    for table in tables:
-                        writer.note("reveal", tbl=table)
-            self.runner.run(audit)
+        if not on or not tables:
+            self.model.set_reveal(on and not tables)
+            return
+        from ..core.masking import audit_reveal
+
+        def audit(store, progress):
+            for table in tables:
+                audit_reveal(store, table=table, source=SOURCE)
+
+        def refused(error):
+            self.reveal.blockSignals(True)
+            self.reveal.setChecked(False)
+            self.reveal.blockSignals(False)
+            self.preview_note.setText(str(error))
+        self.runner.run(audit, on_done=lambda _r: self.model.set_reveal(True), on_error=refused)
 
     # ------------------------------------------------------------ importing
     def set_accept_valid(self, on: bool) -> None:

@@ -223,15 +223,20 @@ class LedgerPage(QWidget):
         self.reload()
 
     def _reveal_toggled(self, on: bool) -> None:
-        self.model.set_reveal(on)
-        if on and self.ledger is not None:
-            from ..core.writes import Writer
-            table = self.ledger.table
+        """Show sensitive values only after the role check and the audit entry succeeded."""
+        if not on or self.ledger is None:
+            self.model.set_reveal(False)
+            return
+        from ..core.masking import audit_reveal
+        table = self.ledger.table
 
-            def audit(store, progress):
-                with store.transaction():
-                    Writer(store, source="screen:ledger").note("reveal", tbl=table)
-            self.runner.run(audit)
+        def refused(error):
+            self.reveal.blockSignals(True)
+            self.reveal.setChecked(False)
+            self.reveal.blockSignals(False)
+            self.count_label.setText(str(error))
+        self.runner.run(lambda store, progress: audit_reveal(store, table=table, source="screen:ledger"),
+                        on_done=lambda _r: self.model.set_reveal(True), on_error=refused)
 
     def selected_uuid(self) -> str | None:
         index = self.table.currentIndex()

@@ -468,6 +468,7 @@ class SyncPage(QWidget):
                       "留在这里等待核对。核对后选“保留本机的值”或“采用对方的值”，处理结果会随下一个数据包"
                       "发往各单位。")
         hint.setWordWrap(True)
+        self.revealed = False  # set only once the role check and the audit entry succeeded
         self.reveal = QCheckBox("显示敏感信息")
         self.reveal.setToolTip("显示完整的身份证号、电话等（会记入审计）")
         self.reveal.toggled.connect(self._reveal_toggled)
@@ -558,7 +559,7 @@ class SyncPage(QWidget):
         return {2: RED if s.gaps else GREEN}
 
     def _conflict_cells(self, c: ConflictView) -> tuple:
-        record, mine, theirs = c.shown(self.reveal.isChecked())
+        record, mine, theirs = c.shown(self.revealed)
         return (c.ledger, record, c.field, mine, theirs, DELETE_NOTE if c.kind == "delete" else FIELD_NOTE)
 
     @staticmethod
@@ -868,15 +869,28 @@ class SyncPage(QWidget):
         self.reveal.setChecked(on)
 
     def _reveal_toggled(self, on: bool) -> None:
-        self.conflict_model.refresh_cells()
+        """Show sensitive values only after the role check and the audit entry succeeded."""
         tables = sorted({c.table for c in self.conflicts})
-        if on and tables:
-            def audit(store, progress):
-                with store.transaction():
-                    writer = Writer(store, source=SOURCE)
-                    for table in tables:
-                        writer.note("reveal", tbl=table)
-            self.runner.run(audit)
+        if not on or not tables:
+            self.revealed = on
+            self.conflict_model.refresh_cells()
+            return
+        from ..core.masking import audit_reveal
+
+        def audit(store, progress):
+            for table in tables:
+                audit_reveal(store, table=table, source=SOURCE)
+
+        def refused(error):
+            self.reveal.blockSignals(True)
+            self.reveal.setChecked(False)
+            self.reveal.blockSignals(False)
+            self.conflict_model.refresh_cells()
+            self.failed.emit(str(error))
+        def shown(_r):
+            self.revealed = True
+            self.conflict_model.refresh_cells()
+        self.runner.run(audit, on_done=shown, on_error=refused)
 
     def _resolve_clicked(self, keep: str) -> None:
         c = self.selected_conflict()
@@ -896,7 +910,7 @@ class SyncPage(QWidget):
         self._finish()
         what = "保留了本机的值" if keep == "mine" else "采用了对方的值"
         if c is not None:
-            record = c.shown(self.reveal.isChecked())[0]
+            record = c.shown(self.revealed)[0]
             _say(self.conflict_message, f"已处理：{c.ledger}“{record}”的{c.field}{what}。", GREEN)
         else:
             _say(self.conflict_message, f"已处理：{what}。", GREEN)
