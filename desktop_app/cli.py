@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -41,8 +42,32 @@ def _out(args, data, text: str | None = None) -> None:
         print(text)
 
 
+def _password(prompt: str) -> str:
+    """The password from MINSHENG_PASSWORD (scripts) or asked at the terminal."""
+    password = os.environ.get("MINSHENG_PASSWORD")
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        raise CliError("需要密码：请在终端运行以便输入，或设置环境变量 MINSHENG_PASSWORD", INPUT_PROBLEMS)
+    import getpass
+    return getpass.getpass(prompt)
+
+
 def _open(args) -> Store:
-    return Store.open(Path(args.db))
+    """Open the store for this command (one writer at a time) and log in if it has users."""
+    from .core.users import has_users, login
+    store = Store.open(Path(args.db), exclusive=True)
+    try:
+        if has_users(store):
+            user = getattr(args, "user", None) or os.environ.get("MINSHENG_USER")
+            if not user:
+                raise CliError("这个数据库设置了用户：请用 --user 指定用户名（密码从环境变量 "
+                               "MINSHENG_PASSWORD 读取，或在终端输入）", INPUT_PROBLEMS)
+            login(store, user, _password(f"用户 {user} 的密码："))
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def _date(text: str) -> dt.date:
@@ -55,6 +80,10 @@ def _date(text: str) -> dt.date:
 # ---------------------------------------------------------------- commands
 
 def cmd_init(args) -> int:
+    from .core.users import MIN_PASSWORD
+    password = _password(f"为管理员 {args.operator} 设置密码（至少 {MIN_PASSWORD} 位）：")
+    if len(password) < MIN_PASSWORD:
+        raise CliError(f"管理员密码至少 {MIN_PASSWORD} 位（MINSHENG_PASSWORD）", INPUT_PROBLEMS)
     if args.profile:
         from .core.profiles import init_from_profile
         store = init_from_profile(Path(args.db), Path(args.profile), level=args.level, org=args.org,
@@ -62,6 +91,8 @@ def cmd_init(args) -> int:
     else:
         store = Store.create(Path(args.db), level=args.level, org=args.org, operator=args.operator)
     with store:
+        from .core.users import add_user
+        add_user(store, args.operator, password, "管理员")
         org = store.orgs.get(store.node.org)
         data = {"db": str(Path(args.db).resolve()), "node": store.node.id, "level": store.node.level,
                 "org": org.code, "org_name": org.name, "catalog": store.catalog.version}
@@ -84,6 +115,91 @@ def cmd_villages(args) -> int:
     return OK
 
 
+def _new_password(name: str) -> str:
+    """A new user's password: MINSHENG_NEW_PASSWORD (scripts) or asked twice at the terminal."""
+    password = os.environ.get("MINSHENG_NEW_PASSWORD")
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        raise CliError("需要新密码：请在终端运行以便输入，或设置环境变量 MINSHENG_NEW_PASSWORD",
+                       INPUT_PROBLEMS)
+    import getpass
+    first = getpass.getpass(f"{name} 的新密码：")
+    if getpass.getpass("再输入一次：") != first:
+        raise CliError("两次输入的密码不一致，未作改动", INPUT_PROBLEMS)
+    return first
+
+
+def cmd_users(args) -> int:
+    from .core import users
+    with _open(args) as store:
+        if args.action == "add":
+            users.add_user(store, args.name, _new_password(args.name), args.role, unit=args.unit)
+            text = f"已添加用户 {args.name}（{args.role}）"
+        elif args.action == "passwd":
+            name = args.name or (store.session.user if store.session else None)
+            if not name:
+                raise CliError("请用 --name 指定用户", INPUT_PROBLEMS)
+            users.set_password(store, name, _new_password(name))
+            text = f"已修改 {name} 的密码"
+        elif args.action in ("disable", "enable"):
+            users.set_active(store, args.name, args.action == "enable")
+            text = f"已{'启用' if args.action == 'enable' else '停用'}用户 {args.name}"
+        else:
+            store.require("admin")
+            text = ""
+        rows = [{k: u[k] for k in ("name", "role", "unit", "active", "locked_until", "created")}
+                for u in users.list_users(store)]
+    _out(args, {"users": rows}, text or "\n".join(
+        f"{u['name']}  {u['role']}{'' if u['active'] else '（已停用）'}" for u in rows) or "（没有用户）")
+    return OK
+
+
+def cmd_backup(args) -> int:
+    from .core.backup import copy_to, list_backups, make_backup
+    with _open(args) as store:
+        if args.list:
+            store.require("admin")
+            found = list_backups(store.path)
+            _out(args, {"backups": [b.to_json() for b in found]}, "\n".join(
+                f"{b.created:%Y-%m-%d %H:%M:%S}  {b.label}  {b.size // 1024} KB  {b.path}"
+                for b in found) or "（还没有备份）")
+            return OK
+        if args.out:
+            path = copy_to(store, Path(args.out))
+        else:
+            store.require("admin")
+            made = make_backup(store, "manual", force=True)
+            path = made.path
+    _out(args, {"file": str(path)}, f"已备份到 {path}（已通过完整性检查）")
+    return OK
+
+
+def cmd_restore(args) -> int:
+    from .core.backup import restore
+    db = Path(args.db)
+    try:
+        store = _open(args)
+    except StoreError as exc:
+        if "损坏" not in str(exc):
+            raise
+        store = None  # a damaged store: nobody can log in; whoever may write the file may restore it
+    if store is not None:
+        with store:
+            store.require("admin")
+    saved = restore(db, Path(getattr(args, "from")))
+    with Store.open(db, exclusive=True) as store:
+        from .core.writes import Writer
+        with store.transaction():
+            Writer(store, user=args.user or os.environ.get("MINSHENG_USER"),
+                   source=f"restore:{Path(getattr(args, 'from')).name}").note(
+                "restore", detail={"from": Path(getattr(args, "from")).name,
+                                   "saved": saved.path.name if saved else None})
+    _out(args, {"restored": str(db), "previous": str(saved.path) if saved else None},
+         f"已从 {getattr(args, 'from')} 恢复" + (f"；恢复前的数据已保存在 {saved.path}" if saved else ""))
+    return OK
+
+
 def cmd_catalog(args) -> int:
     if args.db:
         with _open(args) as store:
@@ -99,7 +215,15 @@ def cmd_catalog(args) -> int:
     return OK
 
 
+def _purpose(args) -> str:
+    if not (args.purpose or "").strip():
+        raise CliError("查看或导出完整的个人信息须用 --purpose 写明用途（记入审计日志）", INPUT_PROBLEMS)
+    return args.purpose.strip()
+
+
 def cmd_records(args) -> int:
+    if args.reveal:
+        _purpose(args)
     with _open(args) as store:
         records = store.ledger(args.ledger)
         led = records.ledger
@@ -120,7 +244,7 @@ def cmd_records(args) -> int:
             out.append(item)
         if args.reveal:
             from .core.masking import audit_reveal
-            audit_reveal(store, table=led.table, source="cli:records", purpose=args.purpose,
+            audit_reveal(store, table=led.table, source="cli:records", purpose=_purpose(args),
                          rows=len(out))
     text = "\n".join(f"{r['uuid'][:8]} {r['org']} " + " ".join(
         str(r.get(f.id) or "") for f in led.fields[:6]) for r in out) or "（没有记录）"
@@ -169,6 +293,13 @@ def cmd_template(args) -> int:
 
 def cmd_export_excel(args) -> int:
     from .core.export import export_ledger
+    if args.deidentify:
+        from .core.deidentify import export_deidentified
+        with _open(args) as store:
+            path = export_deidentified(store, args.ledger, Path(args.out), village=args.village,
+                                       purpose=_purpose(args), reveal=args.reveal)
+        _out(args, {"file": str(path), "deidentified": True}, f"已导出去标识化数据到 {path}")
+        return OK
     with _open(args) as store:
         result = export_ledger(store, args.ledger, Path(args.out), village=args.village,
                                reveal=args.reveal, purpose=args.purpose)
@@ -182,7 +313,10 @@ def cmd_import_excel(args) -> int:
     from .core.importer import COUNT_NAMES, apply_plan, plan_import, refused_history
     from .core.workbook import WorkbookError
     files, totals, worst = [], dict.fromkeys(COUNT_NAMES, 0), OK
+    if args.reveal:
+        _purpose(args)
     with _open(args) as store:
+        backed_up = False
         for name in args.files:
             path = Path(name)
             try:
@@ -200,14 +334,16 @@ def cmd_import_excel(args) -> int:
                         "ledger": plan.ledger.id, "sheet": plan.sheet,
                         "rows": [_row_json(plan, r) for r in plan.rows if r.status != "unchanged"]}
             else:
-                result = apply_plan(store, plan, accept_valid=args.accept_valid)
+                result = apply_plan(store, plan, accept_valid=args.accept_valid, backup=not backed_up)
+                backed_up = backed_up or result.batch is not None
                 counts = result.counts
                 item = result.to_json() | {"ledger": plan.ledger.id, "sheet": plan.sheet}
             if args.errors and (counts["rejected"] or counts["conflict"]):
                 out = Path(args.errors)
                 if len(args.files) > 1:
                     out = out.with_name(f"{out.stem}_{path.stem}{out.suffix or '.xlsx'}")
-                item["errors_workbook"] = str(write_error_workbook(plan, out, reveal=args.reveal))
+                item["errors_workbook"] = str(write_error_workbook(store, plan, out, reveal=args.reveal,
+                                                                              purpose=args.purpose))
             for k in COUNT_NAMES:
                 totals[k] += counts[k]
             if counts["rejected"] or counts["conflict"]:
@@ -305,9 +441,11 @@ def cmd_import_package(args) -> int:
     from .core.sync import COUNTS, import_package
     files, totals, worst = [], dict.fromkeys(COUNTS, 0), OK
     with _open(args) as store:
+        backed_up = False
         for name in args.files:
             try:
-                summary = import_package(store, Path(name), dry_run=args.dry_run)
+                summary = import_package(store, Path(name), dry_run=args.dry_run, backup=not backed_up)
+                backed_up = backed_up or summary.status == "imported"
             except PackageError as exc:
                 files.append({"file": Path(name).name, "status": "refused", "message": str(exc),
                               **dict.fromkeys(COUNTS, 0), "gaps": []})
@@ -357,9 +495,12 @@ def cmd_report(args) -> int:
         report = monthly_report(store, year, month)
         if args.xlsx:
             written.append(str(monthly_workbook(store, report, Path(args.xlsx))))
-    if args.pdf:
-        from .printing import monthly_pdf
-        written.append(str(monthly_pdf(report, Path(args.pdf))))
+        if args.pdf:
+            from .core.masking import audit_use
+            from .printing import monthly_pdf
+            written.append(str(monthly_pdf(report, Path(args.pdf))))
+            audit_use(store, "print", source=f"print:{Path(args.pdf).name}", purpose=args.purpose,
+                      report=f"{year}-{month:02d}")
     _out(args, {"files": written, "lagging": [p.indicator.id for p in report.lagging],
                 "issues": report.issues}, "\n".join(f"已生成 {w}" for w in written))
     return OK
@@ -433,6 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_text, description=help_text)
         sp.set_defaults(func=func)
         sp.add_argument("--json", action="store_true", help="以 JSON 输出")
+        sp.add_argument("--user", help="用户名（也可用环境变量 MINSHENG_USER；密码用 MINSHENG_PASSWORD 或在终端输入）")
         return sp
 
     sp = command("init", cmd_init, "新建数据库")
@@ -448,10 +590,36 @@ def build_parser() -> argparse.ArgumentParser:
         vp = vsub.add_parser(action, help=help_text, description=help_text)
         vp.set_defaults(func=cmd_villages)
         vp.add_argument("--json", action="store_true", help="以 JSON 输出")
+        vp.add_argument("--user", help="用户名")
         vp.add_argument("--db", required=True)
         if action == "add":
             vp.add_argument("--town", help="所属镇（区级数据库代镇添加时用）")
             vp.add_argument("names", nargs="+", metavar="名称")
+
+    sp = sub.add_parser("users", help="用户（管理员）：list 列出 / add 添加 / passwd 改密码 / disable 停用 / enable 启用")
+    usub = sp.add_subparsers(dest="action", required=True, metavar="操作")
+    for action, help_text in (("list", "列出用户"), ("add", "添加用户（新密码用 MINSHENG_NEW_PASSWORD 或在终端输入）"),
+                              ("passwd", "修改密码（自己的，或管理员重设他人的）"),
+                              ("disable", "停用用户"), ("enable", "启用用户")):
+        up = usub.add_parser(action, help=help_text, description=help_text)
+        up.set_defaults(func=cmd_users)
+        up.add_argument("--json", action="store_true", help="以 JSON 输出")
+        up.add_argument("--user", help="用户名（执行操作的人）")
+        up.add_argument("--db", required=True)
+        if action != "list":
+            up.add_argument("--name", required=action != "passwd", help="被操作的用户名")
+        if action == "add":
+            up.add_argument("--role", required=True, choices=["录入员", "审核员", "管理员"])
+            up.add_argument("--unit", help="负责的单位（区级用户填所负责的镇）")
+
+    sp = command("backup", cmd_backup, "备份数据库（管理员）：默认存入备份文件夹，--out 另存一份")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--out", help="备份文件（不能已存在）")
+    sp.add_argument("--list", action="store_true", help="列出备份文件夹中的备份")
+
+    sp = command("restore", cmd_restore, "从备份恢复（管理员）；恢复前先备份当前数据")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--from", required=True, help="备份文件")
 
     sp = command("catalog", cmd_catalog, "列出计划目录：项目、指标、台账")
     sp.add_argument("--db")
@@ -483,7 +651,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--village", help="只导出某村（社区）")
     sp.add_argument("--out", required=True, help="文件名以 .xlsx 或 .csv 结尾")
     sp.add_argument("--reveal", action="store_true", help="不打码（须用 --purpose 写明用途，记入审计）")
-    sp.add_argument("--purpose", help="导出用途")
+    sp.add_argument("--deidentify", action="store_true",
+                    help="去标识化：去掉姓名、证件号、电话、住址，每人换成固定的代码（须写明 --purpose）")
+    sp.add_argument("--purpose", help="导出用途（记入审计日志）")
 
     sp = command("import-excel", cmd_import_excel, "从 Excel/WPS 表格导入台账（每个文件一个事务）")
     sp.add_argument("--db", required=True)
@@ -494,7 +664,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dry-run", action="store_true", help="试导入：只报告，不写入")
     sp.add_argument("--accept-valid", action="store_true", help="有不合格行时仍导入合格的行")
     sp.add_argument("--errors", help="把不合格的行写入这个 Excel 文件")
-    sp.add_argument("--reveal", action="store_true", help="错误表中不打码敏感字段")
+    sp.add_argument("--reveal", action="store_true", help="错误表中不打码敏感字段（须写明 --purpose）")
+    sp.add_argument("--purpose", help="不打码的用途（记入审计日志）")
 
     sp = command("undo-import", cmd_undo_import, "撤销一次导入（整批）")
     sp.add_argument("--db", required=True)
@@ -505,11 +676,13 @@ def build_parser() -> argparse.ArgumentParser:
     pp = psub.add_parser("export", help="导出本机配置文件（单位、级别、公钥）")
     pp.set_defaults(func=cmd_profile)
     pp.add_argument("--json", action="store_true")
+    pp.add_argument("--user", help="用户名")
     pp.add_argument("--db", required=True)
     pp.add_argument("--out", required=True, help="文件或文件夹")
     pp = psub.add_parser("import", help="导入上级或下级单位的配置文件")
     pp.set_defaults(func=cmd_profile)
     pp.add_argument("--json", action="store_true")
+    pp.add_argument("--user", help="用户名")
     pp.add_argument("--db", required=True)
     pp.add_argument("files", nargs="+", metavar="文件")
     pp.add_argument("--accept-new-key", action="store_true",
@@ -540,6 +713,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--month", required=True, help="YYYY-MM")
     sp.add_argument("--pdf")
     sp.add_argument("--xlsx")
+    sp.add_argument("--purpose", help="打印用途（记入审计日志）")
 
     sp = command("board", cmd_board, "各镇数据包报送情况（区级）；可设置报送周期")
     sp.add_argument("--db", required=True)

@@ -7,6 +7,16 @@ from desktop_app.core.store import Store
 from support import TODAY
 
 
+PASSWORD = "示例密码-2024"
+
+
+@pytest.fixture(autouse=True)
+def cli_password(monkeypatch):
+    """The command line reads the password from the environment, as scripts do."""
+    monkeypatch.setenv("MINSHENG_PASSWORD", PASSWORD)
+    monkeypatch.delenv("MINSHENG_USER", raising=False)
+
+
 @pytest.fixture
 def today():
     return TODAY

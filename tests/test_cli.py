@@ -16,7 +16,8 @@ def run(capsys, *argv):
 
 
 @pytest.fixture
-def db(tmp_path, capsys):
+def db(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MINSHENG_USER", "示例录入员")  # init made this 管理员
     path = tmp_path / "town.sqlite3"
     assert run(capsys, "init", "--db", path, "--level", "town", "--org", "河坝镇",
                "--operator", "示例录入员")[0] == 0
@@ -71,7 +72,8 @@ def test_add_records_masked_and_revealed(db, capsys):
     [rec] = json.loads(out)["rows"]
     assert (rec["uuid"], rec["org"], rec["name"], rec["id_number"], rec["phone"]) == (
         saved["uuid"], "430971121001", "示例一", "430***********154X", "138****1234")
-    code, out, _ = run(capsys, "records", "--db", db, "--ledger", "two_cancer", "--json", "--reveal")
+    code, out, _ = run(capsys, "records", "--db", db, "--ledger", "two_cancer", "--json", "--reveal",
+                       "--purpose", "核实身份")
     assert json.loads(out)["rows"][0]["id_number"] == WOMAN
 
 

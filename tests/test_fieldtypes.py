@@ -45,7 +45,7 @@ def test_phones(raw, value):
 
 def test_bad_phone_names_the_field():
     assert normalize(Field("p", "联系电话", "phone"), "1380000123").error == \
-        "联系电话：“1380000123”不是有效电话：手机号 11 位、以 13–19 开头；固话写作 0737-1234567"
+        "联系电话：号码格式不对：手机号 11 位、以 13–19 开头；固话写作 0737-1234567"
 
 
 @pytest.mark.parametrize("raw, value", [

@@ -42,8 +42,8 @@ def test_normalises_spaces_fullwidth_and_lowercase_x():
     ("430902197109161541", "校验位不对（最后一位应为 X），请核对是否有数字录错"),
     ("43090219710916154", "应为 18 位（前 17 位数字，最后一位数字或 X），现在是 17 位"),
     ("990902197109161540", "前两位 99 不是有效的省级代码，请核对"),
-    ("430902197113161540", "第 7–14 位 19711316 不是有效的出生日期"),
-    (make_id("20250101"), "号码中的出生日期 2025-01-01 晚于今天"),
+    ("430902197113161540", "第 7–14 位不是有效的出生日期"),
+    (make_id("20250101"), "号码中的出生日期晚于今天"),
 ])
 def test_rejections_explain_what_to_do(raw, message):
     res = check_id_card(raw, today=TODAY)
@@ -54,7 +54,7 @@ def test_rejections_explain_what_to_do(raw, message):
 def test_fifteen_digit_numbers_are_offered_an_upgrade():
     res = check_id_card("430902710916154", today=TODAY)
     assert res.suggestion == "43090219710916154X" == upgrade_15("430902710916154")
-    assert "15 位旧号码" in res.error and "43090219710916154X" in res.error
+    assert "15 位旧号码" in res.error and "43090219710916154X" not in res.error  # never echoed
 
 
 def test_disability_certificate():

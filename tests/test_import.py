@@ -125,7 +125,7 @@ def test_updates_from_a_corrected_sheet_show_old_and_new(town, tmp_path):
 
 def test_error_workbook_marks_bad_cells_and_masks(town, tmp_path):
     plan = plan_import(town, FIX / "legacy_two_cancer.xlsx", today=TODAY)
-    out = write_error_workbook(plan, tmp_path / "err.xlsx")
+    out = write_error_workbook(town, plan, tmp_path / "err.xlsx")
     ws = load_workbook(out).active
     rows = [[c.value for c in row] for row in ws.iter_rows()]
     assert rows[1][:4] == ["序号", "村（社区）", "姓名", "公民身份号码"]
@@ -136,7 +136,7 @@ def test_error_workbook_marks_bad_cells_and_masks(town, tmp_path):
     assert data[0][3].startswith("430") and "*" in data[0][3]      # masked like the screen
     bad = ws.cell(row=4, column=4)
     assert bad.fill.fgColor.rgb.endswith("FFC7CE") and "女性" in bad.comment.text
-    revealed = load_workbook(write_error_workbook(plan, tmp_path / "r.xlsx", reveal=True)).active
+    revealed = load_workbook(write_error_workbook(town, plan, tmp_path / "r.xlsx", reveal=True)).active
     assert revealed.cell(row=4, column=4).value == make_id("19650505", 3)
 
 

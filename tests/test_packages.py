@@ -238,18 +238,20 @@ def test_no_id_number_in_plaintext_in_packages_or_profiles(chain):
         assert number.encode() not in data and number.encode("utf-16-le") not in data
 
 
-def test_end_to_end_through_the_cli(tmp_path, capsys):
+def test_end_to_end_through_the_cli(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MINSHENG_USER", "管理员甲")
+
     def run(*argv):
         code = main([str(a) for a in argv])
         out = capsys.readouterr().out
         return code, (json.loads(out) if out.strip().startswith("{") else out)
     dist = tmp_path / "d.sqlite3"
-    assert run("init", "--db", dist, "--level", "district", "--org", "大通湖区", "--operator", "区")[0] == 0
+    assert run("init", "--db", dist, "--level", "district", "--org", "大通湖区", "--operator", "管理员甲")[0] == 0
     assert run("profile", "export", "--db", dist, "--out", tmp_path / "d.msprofile")[0] == 0
     towns = {}
     for org, villages in (("河坝镇", ["示例村一"]), ("金盆镇", [])):
         db = tmp_path / f"{org}.sqlite3"
-        assert run("init", "--db", db, "--level", "town", "--org", org, "--operator", "镇",
+        assert run("init", "--db", db, "--level", "town", "--org", org, "--operator", "管理员甲",
                    "--profile", tmp_path / "d.msprofile")[0] == 0
         if villages:
             run("villages", "add", "--db", db, *villages)
@@ -258,7 +260,7 @@ def test_end_to_end_through_the_cli(tmp_path, capsys):
             "profiles"][0]["status"] == "added"
         towns[org] = db
     village = tmp_path / "v.sqlite3"
-    assert run("init", "--db", village, "--level", "village", "--org", "示例村一", "--operator", "村",
+    assert run("init", "--db", village, "--level", "village", "--org", "示例村一", "--operator", "管理员甲",
                "--profile", tmp_path / "河坝镇.msprofile")[0] == 0
     run("profile", "export", "--db", village, "--out", tmp_path / "v.msprofile")
     run("profile", "import", "--db", towns["河坝镇"], tmp_path / "v.msprofile")

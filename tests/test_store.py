@@ -149,7 +149,7 @@ def test_missing_identity_or_invalid_values_are_refused_and_nothing_written(town
             [full_row(), full_row(id_number=None), full_row(phone="12345")], today=TODAY)
     assert set(exc.value.failures) == {1, 2}
     assert exc.value.messages() == ["身份证号：必填，不能为空",
-                                    "联系电话：“12345”不是有效电话：手机号 11 位、以 13–19 开头；固话写作 0737-1234567"]
+                                    "联系电话：号码格式不对：手机号 11 位、以 13–19 开头；固话写作 0737-1234567"]
     assert logical_dump(town.path) == before
 
 

@@ -18,14 +18,22 @@ from .importer import ImportPlan
 from .masking import mask_value
 from .sheetmeta import safe_sheet_title
 from .workbook import cell_text
+from .writes import Writer
 
 BAD = PatternFill("solid", fgColor="FFC7CE")
 CONFLICT = PatternFill("solid", fgColor="FFEB9C")
 HEAD = PatternFill("solid", fgColor="D9D9D9")
 
 
-def write_error_workbook(plan: ImportPlan, out: Path | str, *, reveal: bool = False) -> Path:
-    """Write the rejected (and conflicting) rows of ``plan`` to ``out`` (.xlsx)."""
+def write_error_workbook(store, plan: ImportPlan, out: Path | str, *, reveal: bool = False,
+                         purpose: str | None = None) -> Path:
+    """Write the rejected (and conflicting) rows of ``plan`` to ``out`` (.xlsx).
+
+    Like every export it is audited; unmasked (``reveal``) only for a role that may
+    see sensitive values.
+    """
+    if reveal:
+        store.require("reveal")
     out = Path(out)
     led = plan.ledger
     field_col = {fid: c for c, fid in plan.layout.mapping.items()}
@@ -69,5 +77,9 @@ def write_error_workbook(plan: ImportPlan, out: Path | str, *, reveal: bool = Fa
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     tmp = out.with_name(out.name + ".tmp")
     wb.save(tmp)
-    os.replace(tmp, out)
+    with store.transaction():
+        Writer(store, source=f"export:{out.name}").note(
+            "export", tbl=led.table, detail={"rows": ws.max_row - first_data + 1, "purpose": purpose,
+                                             "revealed": reveal, "errors_of": plan.path.name})
+        os.replace(tmp, out)
     return out

@@ -51,6 +51,8 @@ def normalize(field: Field, raw: object, *, today: dt.date | None = None) -> Che
     handler = _HANDLERS[field.type]
     result = handler(field, raw, today)
     if result.error:
+        if field.sensitive:  # messages reach screens, files and logs: never echo a sensitive value
+            result.error = result.error.replace(f"“{str(raw).strip()}”", "所填内容")
         result.error = f"{field.label}：{result.error}"
     result.warnings = [f"{field.label}：{w}" for w in result.warnings]
     return result
@@ -196,7 +198,7 @@ def _phone(field: Field, raw, today) -> Checked:
     m = re.fullmatch(r"(0(?:10|2\d|[3-9]\d{2}))(\d{7,8})", text)
     if m:
         return Checked(value=f"{m[1]}-{m[2]}")
-    return Checked(error=f"“{raw}”不是有效电话：手机号 11 位、以 13–19 开头；固话写作 0737-1234567")
+    return Checked(error="号码格式不对：手机号 11 位、以 13–19 开头；固话写作 0737-1234567")
 
 
 def _credit_code(field: Field, raw, today) -> Checked:

@@ -80,7 +80,7 @@ def check_id_card(raw: object, *, today: dt.date | None = None) -> Checked:
     if len(text) == 15 and text.isdigit():
         upgraded = upgrade_15(text)
         return Checked(
-            error=f"这是 15 位旧号码，请改填 18 位号码（按规则升位为 {upgraded}，请与本人证件核对）",
+            error="这是 15 位旧号码，请改填 18 位号码（可按规则升位，请与本人证件核对）",
             suggestion=upgraded,
         )
     if not re.fullmatch(r"\d{17}[\dX]", text):
@@ -90,9 +90,9 @@ def check_id_card(raw: object, *, today: dt.date | None = None) -> Checked:
     try:
         birth = birth_from_id(text)
     except ValueError:
-        return Checked(error=f"第 7–14 位 {text[6:14]} 不是有效的出生日期")
+        return Checked(error="第 7–14 位不是有效的出生日期")
     if birth > today:
-        return Checked(error=f"号码中的出生日期 {birth:%Y-%m-%d} 晚于今天")
+        return Checked(error="号码中的出生日期晚于今天")
     if birth.year < 1890:
         return Checked(error=f"号码中的出生日期 {birth:%Y-%m-%d} 不合理")
     if ric.calc_check_digit(text) != text[-1]:

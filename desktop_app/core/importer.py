@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .backup import make_backup
 from .catalog import Ledger
 from .columns import BASE, IGNORE, ORG, ROW_ID, Layout, Matcher, find_layout, row_kind
 from .fieldtypes import display, normalize
@@ -351,11 +352,12 @@ class ImportResult:
 
 
 def apply_plan(store: Store, plan: ImportPlan, *, accept_valid: bool = False,
-               user: str | None = None) -> ImportResult:
-    """Write the plan in one transaction, as one batch.
+               user: str | None = None, backup: bool = True) -> ImportResult:
+    """Write the plan in one transaction, as one batch (after a backup of the store).
 
     Without ``accept_valid`` a plan with rejected rows writes nothing (only the
     import history notes the refusal). With it, the good rows are written.
+    ``backup=False`` when the caller already backed up before a series of files.
     """
     store.require("edit")
     counts = plan.counts()
@@ -367,6 +369,8 @@ def apply_plan(store: Store, plan: ImportPlan, *, accept_valid: bool = False,
         return ImportResult(plan.path.name, "refused", counts, None,
                             f"有 {counts['rejected']} 行不合格、{counts['conflict']} 行有冲突，"
                             "未导入任何内容（可改正后重新导入，或选择只导入合格的行）", errors)
+    if backup:
+        make_backup(store, "import")
     records = store.ledger(plan.ledger.id)
     source = f"excel:{plan.path.name}"
     with store.transaction():

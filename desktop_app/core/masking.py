@@ -41,8 +41,13 @@ def mask_row(ledger: Ledger, row: dict) -> dict:
 def audit_reveal(store, *, table: str | None, source: str, purpose: str | None = None,
                  rows: int | None = None) -> None:
     """Record that sensitive values were shown in full (审核员/管理员 only)."""
-    from .writes import Writer
     store.require("reveal")
+    audit_use(store, "reveal", table=table, source=source, purpose=purpose, rows=rows)
+
+
+def audit_use(store, action: str, *, source: str, table: str | None = None,
+              purpose: str | None = None, **detail) -> None:
+    """One audit entry for a use of the data that changes no row (reveal, print …)."""
+    from .writes import Writer
     with store.transaction():
-        Writer(store, source=source).note("reveal", tbl=table,
-                                          detail={"purpose": purpose, "rows": rows})
+        Writer(store, source=source).note(action, tbl=table, detail={"purpose": purpose, **detail})

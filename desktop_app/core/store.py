@@ -90,6 +90,27 @@ def _check_header(path: Path) -> None:
         raise StoreError(f"{path} 不是台账数据库")
 
 
+def _pending_migrations(path: Path) -> bool:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return conn.execute("PRAGMA user_version").fetchone()[0] < migrations.latest()
+    finally:
+        conn.close()
+
+
+def restrict_permissions(path: Path) -> None:
+    """The store holds private keys and personal data: readable by this account only
+    (POSIX; on Windows the user's profile folder already restricts it)."""
+    if os.name != "nt":
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(path) + suffix)
+            if p.exists():
+                try:
+                    os.chmod(p, 0o600)
+                except OSError:
+                    pass
+
+
 class Store:
     def __init__(self, path: Path, conn: sqlite3.Connection):
         self.path = Path(path)
@@ -155,26 +176,48 @@ class Store:
         os.replace(tmp, path)
         for suffix in ("-wal", "-shm"):
             Path(str(tmp) + suffix).unlink(missing_ok=True)
+        restrict_permissions(path)
         return cls.open(path)
 
     @classmethod
-    def open(cls, path: Path | str) -> "Store":
-        """Open an existing store, applying pending migrations.
+    def open(cls, path: Path | str, *, exclusive: bool = False) -> "Store":
+        """Open an existing store, applying pending migrations (after a backup).
 
-        :raises StoreError: if the file is missing, not a store, or from a newer version.
+        ``exclusive`` (the app and the command line): refuse when another program has the
+        store open for writing.
+
+        :raises StoreError: if the file is missing, not a store, from a newer version,
+            or (exclusive) open elsewhere.
         """
+        from . import lockfile
         path = Path(path)
         if not path.is_file():
             raise StoreError(f"找不到数据库文件 {path}；请先用 init 新建，或检查路径")
         _check_header(path)
-        conn = _connect(path)
+        lock = None
+        if exclusive:
+            try:
+                lock = lockfile.acquire(path)
+            except lockfile.Locked as exc:
+                raise StoreError(str(exc)) from None
+        try:
+            if _pending_migrations(path):
+                from .backup import make_backup
+                make_backup(path, "migration")
+            conn = _connect(path)
+        except BaseException:
+            lockfile.release(lock)
+            raise
         try:
             migrations.apply(conn)
             store = cls(path, conn)
+            store._lock = lock
             store._upgrade_catalog()
+            restrict_permissions(path)
             return store
         except BaseException:
             conn.close()
+            lockfile.release(lock)
             raise
 
     @classmethod
@@ -191,7 +234,9 @@ class Store:
         return cls(path, conn)
 
     def close(self) -> None:
+        from . import lockfile
         self.conn.close()
+        lockfile.release(getattr(self, "_lock", None))
 
     def __enter__(self):
         return self
@@ -266,6 +311,15 @@ class Store:
                 yield self
                 self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('hlc', ?)",
                                   (str(self.clock.last),))
+        except sqlite3.OperationalError as exc:
+            self.clock.last = max(saved_clock, self.clock.last)  # never reuse a stamp
+            text = str(exc)
+            if "full" in text or "disk I/O" in text:
+                raise StoreError("磁盘空间不足（或磁盘出错），这次操作已全部撤销，数据库未改动；"
+                                 "请腾出磁盘空间后重试") from exc
+            if "locked" in text or "busy" in text:
+                raise StoreError("数据库正被另一个程序使用，这次操作已撤销；请稍后重试") from exc
+            raise
         except BaseException:
             self.clock.last = max(saved_clock, self.clock.last)  # never reuse a stamp
             raise

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import migrations
+from .backup import make_backup
 from .crypto import SUITES, unb64
 from .merge import RowState, load_losers, merge_row, refresh_conflicts, save_conflicts
 from .package_file import SUFFIX, PackageError, open_package, strict_json, unseal, write_package
@@ -263,8 +264,11 @@ class _DryRun(Exception):
 
 
 def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
-                   user: str | None = None) -> ImportSummary:
+                   user: str | None = None, backup: bool = True) -> ImportSummary:
     """Verify a package and merge it in one transaction (or only report, on a dry run).
+
+    The store is backed up first (``backup=False`` when the caller already did, before a
+    series of packages).
 
     :raises PackageError: (exit 2) anything unsafe or not for us; nothing is written.
     """
@@ -296,6 +300,8 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
     key = unseal(opened, store.keys().enc_private, f"{m['package_id']}|{peer.node}|{store.node.id}".encode())
     summary = ImportSummary(name, "dry-run" if dry_run else "imported", package_id=m["package_id"],
                             source_org=peer.org)
+    if backup and not dry_run:
+        make_backup(store, "package")
     try:
         with store.transaction():
             applier = _Applier(store, peer, m, summary, user)

@@ -321,6 +321,10 @@ class MonthlyReportDialog(QDialog):
             self._failed(exc, pdf_path.parent)
             return
         self.xlsx, self.pdf = Path(xlsx), Path(pdf)
+        from ..core.masking import audit_use
+        month = f"{report.year}-{report.month:02d}"
+        self.runner.run(lambda store, progress: audit_use(store, "print", source=f"print:{self.pdf.name}",
+                                                           purpose="月度调度", report=month))
         self.generate_button.setEnabled(True)
         self.open_folder_button.setEnabled(True)
         lagging = len(report.lagging)

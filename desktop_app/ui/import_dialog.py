@@ -852,7 +852,7 @@ class ImportDialog(QDialog):
         reveal = self.reveal.isChecked()
         self._saving = True
         self._update()
-        self.runner.run(lambda store, progress: write_error_workbook(plan, out, reveal=reveal),
+        self.runner.run(lambda store, progress: write_error_workbook(store, plan, out, reveal=reveal),
                         on_done=self._errors_saved, on_error=lambda e: self._errors_failed(out, e),
                         label="正在保存错误行…", parent=self)
 
