@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.selftest:
         from .selftest import run
         return run()
-    from .ui.app import data_dir, last_store, make_app, remember_store
+    from .ui.app import data_dir, last_store, make_app
     from .ui.startup import ensure_demo
     app = make_app(sys.argv[:1])
     demo = data_dir() / "示例数据.sqlite3"
@@ -46,14 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         path = setup.result_path()
     else:
         path = last_store()
-    from .ui.main_window import MainWindow
-    from .ui.startup import open_store_or_explain
-    if not open_store_or_explain(path):
-        return 2
-    window = MainWindow(path)
-    if path.resolve() != demo.resolve():
-        remember_store(path)  # trying the demo once must not skip the setup later
-    window.show()
+    from .ui.main_window import open_window
+    window = open_window(path)
+    if window is None:
+        return 0
     return app.exec()
 
 

@@ -59,8 +59,7 @@ def _secret(store: Store) -> bytes:
     key = store.setting("pseudonym_key")
     if key is None:
         key = os.urandom(32).hex()
-        with store.transaction():
-            store._set_many({"pseudonym_key": key})
+        store.set_setting("pseudonym_key", key)
     return bytes.fromhex(key)
 
 

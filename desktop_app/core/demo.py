@@ -24,6 +24,8 @@ from .idnumbers import DISABILITY_CATEGORIES, DISABILITY_GRADES
 from .store import Store
 
 VILLAGE_NAMES = ("示例村一", "示例村二", "示例社区")
+DEMO_USERS = (("示例管理员", "管理员"), ("示例审核员", "审核员"), ("示例录入员", "录入员"))
+DEMO_PASSWORD = "demo1234"   # fictional data only: the log-in screen shows it
 SURNAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜"
 GIVEN = "秀英桂兰玉梅春华建国志强丽娟海燕红霞文杰明辉小红晓燕淑珍凤英国平德华"
 REGIONS = ("430902", "430903", "430921", "430981", "430922")
@@ -209,6 +211,13 @@ def create_demo(path: Path, *, seed: int = 2024, scale: float = 1.0) -> Store:
     for led in store.catalog.ledgers:
         rows, orgs = _rows_for(maker, led, by_ledger.get(led.id, []), villages, towns, scale)
         _save(store, led, rows, orgs)
+    from .users import add_user, login
+    for i, (name, role) in enumerate(DEMO_USERS):
+        add_user(store, name, DEMO_PASSWORD, role)
+        if i == 0:
+            login(store, name, DEMO_PASSWORD)
+    store.session = None
+    store.set_setting("demo", "1")
     return store
 
 

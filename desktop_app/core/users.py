@@ -147,6 +147,24 @@ def set_active(store: Store, name: str, active: bool) -> None:
         Writer(store, source="users").note("set_active", detail={"name": name, "active": active})
 
 
+IDLE_MINUTES = 10
+
+
+def idle_minutes(store: Store) -> int:
+    """Minutes without input before the app locks itself (0: never)."""
+    try:
+        return max(0, int(store.setting("idle_lock_minutes", str(IDLE_MINUTES))))
+    except ValueError:
+        return IDLE_MINUTES
+
+
+def set_idle_minutes(store: Store, minutes: int) -> None:
+    store.require("admin")
+    if not 0 <= int(minutes) <= 240:
+        raise StoreError("自动锁定时间应在 0–240 分钟之间（0 表示不自动锁定）", 1)
+    store.set_setting("idle_lock_minutes", str(int(minutes)))
+
+
 def login(store: Store, name: str, password: str, *, now: dt.datetime | None = None) -> Session:
     """Check the password and start a session on ``store``.
 

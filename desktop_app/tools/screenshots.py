@@ -2,8 +2,8 @@
 
 Run it under a virtual screen with a CJK font, e.g.
     xvfb-run -a -s "-screen 0 1440x900x24" python -m desktop_app.tools.screenshots docs/screenshots
-(QT_QPA_PLATFORM=offscreen works too). Saves setup, dashboard, ledger, record form and
-person page; the README shows them.
+(QT_QPA_PLATFORM=offscreen works too). Saves setup, dashboard, ledger, record form,
+person page, log-in, backups and the lock screen; the README shows them.
 """
 from __future__ import annotations
 
@@ -69,7 +69,20 @@ def main(argv: list[str] | None = None) -> int:
     _save(setup, out, "01_setup")
     setup.close()
 
-    window = MainWindow(path)
+    from ..core import users
+    from ..core.demo import DEMO_PASSWORD, DEMO_USERS
+    from ..core.store import Store
+    from ..ui.login_dialog import LoginDialog
+    login = LoginDialog(unit="大通湖区", attempt=None, user=DEMO_USERS[0][0],
+                        hint=f"示例数据库：用户 {'、'.join(n for n, _ in DEMO_USERS)}（管理员、审核员、"
+                             f"录入员），密码都是 {DEMO_PASSWORD}")
+    login.show()
+    _save(login, out, "06_login")
+    login.close()
+    with Store.open(path) as store:
+        session = users.login(store, DEMO_USERS[0][0], DEMO_PASSWORD)
+
+    window = MainWindow(path, session)
     window.resize(1440, 860)
     window.show()
     window.as_of.setDate(QDate(AS_OF.year, AS_OF.month, AS_OF.day))
@@ -92,6 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     row = window.reader.ledger("two_cancer").get(uid)
     window.open_person(row["person_id"])
     _save(window, out, "05_person")
+
+    window.security.manage_backups()
+    dialog = window.security.backup_dialog
+    _wait(lambda: dialog.backups_model.rowCount() > 0)
+    _save(dialog, out, "07_backups")
+    dialog.close()
+    window.security.lock()
+    _save(window, out, "08_locked")
     window.close()
     return 0
 

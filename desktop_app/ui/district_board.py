@@ -129,6 +129,7 @@ class BoardPage(QWidget):
         self.due_day.setPrefix("每期 ")
         self.due_day.setSuffix(" 日前")
         self.save_button = QPushButton("保存报送安排")
+        self.save_button.setProperty("permission", "admin")
         self.save_button.clicked.connect(
             lambda: self.save_schedule(self.period.currentData(), self.due_day.value()))
         self.message = message_label()

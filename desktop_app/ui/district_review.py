@@ -217,6 +217,7 @@ class DuplicatesPage(QWidget):
         row = QHBoxLayout()
         for choice, text in CHOICES.items():
             button = QPushButton(text)
+            button.setProperty("permission", "review")
             button.clicked.connect(lambda _c=False, choice=choice: self.decide_selected(choice))
             self.buttons[choice] = button
             row.addWidget(button)
@@ -402,6 +403,7 @@ class ReviewsPage(QWidget):
         self.note.setPlaceholderText("核实意见：哪里有问题、应如何改正（“已核实”可不填）")
         self.note.returnPressed.connect(self._save_clicked)
         self.save_button = QPushButton("保存核实意见")
+        self.save_button.setProperty("permission", "review")
         self.save_button.clicked.connect(self._save_clicked)
         self.message = message_label()
         form_box = QGroupBox("修改所选记录的核实意见（随下一个核实意见数据包发给该镇）")

@@ -43,6 +43,7 @@ from ..core.records import RowsRejected
 from ..core.store import Store, StoreError
 from ..core.workbook import WorkbookError, read_book
 from ..core.writes import Writer
+from .reveal import RevealControl
 from .tasks import Cancelled, show_error
 
 SOURCE = "screen:import"
@@ -440,9 +441,11 @@ class ImportDialog(QDialog):
         counts.addStretch(1)
         self.problems_only = QCheckBox("只看有问题的行")
         self.problems_only.toggled.connect(self.model.set_problems_only)
-        self.reveal = QCheckBox("显示敏感信息")
-        self.reveal.setToolTip("显示完整的身份证号、电话等；每次打开都记入审计日志")
-        self.reveal.toggled.connect(self._reveal_toggled)
+        self.reveal = RevealControl(
+            self.runner, lambda: sorted({f.plan.ledger.table for f in self.files if f.plan is not None}),
+            SOURCE)
+        self.reveal.changed.connect(lambda on: self.model.set_reveal(on))
+        self.reveal.refused.connect(self.preview_note_text)
         counts.addWidget(self.problems_only)
         counts.addWidget(self.reveal)
         self.preview_note = QLabel()
@@ -744,24 +747,8 @@ class ImportDialog(QDialog):
                                       "这是试导入的结果，点“导入”之前不会写入任何内容。")
             self.preview_note.setStyleSheet(f"color: {GREY}")
 
-    def _reveal_toggled(self, on: bool) -> None:
-        """Show sensitive values only after the role check and the audit entry succeeded."""
-        tables = sorted({f.plan.ledger.table for f in self.files if f.plan is not None})
-        if not on or not tables:
-            self.model.set_reveal(on and not tables)
-            return
-        from ..core.masking import audit_reveal
-
-        def audit(store, progress):
-            for table in tables:
-                audit_reveal(store, table=table, source=SOURCE)
-
-        def refused(error):
-            self.reveal.blockSignals(True)
-            self.reveal.setChecked(False)
-            self.reveal.blockSignals(False)
-            self.preview_note.setText(str(error))
-        self.runner.run(audit, on_done=lambda _r: self.model.set_reveal(True), on_error=refused)
+    def preview_note_text(self, text: str) -> None:
+        self.preview_note.setText(text)
 
     # ------------------------------------------------------------ importing
     def set_accept_valid(self, on: bool) -> None:
@@ -849,10 +836,11 @@ class ImportDialog(QDialog):
         plan, out = self.files[file_index].plan, Path(path)
         if out.suffix.lower() != ".xlsx":
             out = out.with_name(out.name + ".xlsx")
-        reveal = self.reveal.isChecked()
+        reveal, purpose = self.reveal.isChecked(), self.reveal.purpose_text()
         self._saving = True
         self._update()
-        self.runner.run(lambda store, progress: write_error_workbook(store, plan, out, reveal=reveal),
+        self.runner.run(lambda store, progress: write_error_workbook(store, plan, out, reveal=reveal,
+                                                                     purpose=purpose),
                         on_done=self._errors_saved, on_error=lambda e: self._errors_failed(out, e),
                         label="正在保存错误行…", parent=self)
 

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
 from ..core.catalog import Ledger
 from ..core.query import Filter, LedgerView
 from .ledger_model import UUID_ROLE, LedgerTableModel
+from .reveal import RevealControl
 from .tasks import TaskRunner
 
 SEARCH_DELAY_MS = 250
@@ -50,15 +51,16 @@ class LedgerPage(QWidget):
         self.org_filter.setMinimumContentsLength(10)
         self.status_filter = QComboBox()
         self.incomplete_only = QCheckBox("只看待补充")
-        self.reveal = QCheckBox("显示敏感信息")
-        self.reveal.setToolTip("显示完整的身份证号、电话等；每次打开都记入审计日志")
+        self.reveal = RevealControl(self.runner, lambda: [self.ledger.table] if self.ledger else [],
+                                    "screen:ledger")
+        self.reveal.changed.connect(lambda on: self.model.set_reveal(on))
+        self.reveal.refused.connect(self.count_label_text)
         self.recycle = QCheckBox("回收站")
         self.recycle.setToolTip("查看已删除的记录，可恢复")
         for w in (self.org_filter, self.status_filter):
             w.currentIndexChanged.connect(lambda _i: self.reload())
         self.incomplete_only.toggled.connect(lambda _c: self.reload())
         self.recycle.toggled.connect(self._recycle_toggled)
-        self.reveal.toggled.connect(self._reveal_toggled)
         self.columns_button = QToolButton()
         self.columns_button.setText("显示列")
         self.columns_button.setPopupMode(QToolButton.InstantPopup)
@@ -119,6 +121,7 @@ class LedgerPage(QWidget):
     def show_ledger(self, ledger_id: str, extra: Filter | None = None) -> None:
         led = self.catalog.ledger(ledger_id)
         if self.ledger is None or led.id != self.ledger.id:
+            self.reveal.setChecked(False)  # a reveal is audited per ledger
             self.ledger = led
             self.sort_key, self.descending = None, True
             self.model.set_ledger(led)
@@ -222,21 +225,8 @@ class LedgerPage(QWidget):
     def _recycle_toggled(self, _on: bool) -> None:
         self.reload()
 
-    def _reveal_toggled(self, on: bool) -> None:
-        """Show sensitive values only after the role check and the audit entry succeeded."""
-        if not on or self.ledger is None:
-            self.model.set_reveal(False)
-            return
-        from ..core.masking import audit_reveal
-        table = self.ledger.table
-
-        def refused(error):
-            self.reveal.blockSignals(True)
-            self.reveal.setChecked(False)
-            self.reveal.blockSignals(False)
-            self.count_label.setText(str(error))
-        self.runner.run(lambda store, progress: audit_reveal(store, table=table, source="screen:ledger"),
-                        on_done=lambda _r: self.model.set_reveal(True), on_error=refused)
+    def count_label_text(self, text: str) -> None:
+        self.count_label.setText(text)
 
     def selected_uuid(self) -> str | None:
         index = self.table.currentIndex()

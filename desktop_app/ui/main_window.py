@@ -14,7 +14,7 @@ from .. import __version__
 from ..core.orgs import LEVEL_NAMES
 from ..core.progress import clamp_as_of, compute
 from ..core.query import counting_filter
-from ..core.store import Store
+from ..core.store import Store, StoreError
 from .dashboard import DashboardPage
 from .district_board import BoardPage
 from .district_pages import MonthlyReportDialog
@@ -25,6 +25,7 @@ from .import_history import ImportHistoryPage
 from .ledger_page import LedgerPage
 from .sync_page import SyncPage
 from .tasks import TaskRunner
+from .window_security import WindowSecurity
 
 NAV_ROLE = Qt.UserRole + 1
 DISTRICT_NAV = (  # (key, text, tooltip): the district's pages, only at a district install
@@ -36,16 +37,23 @@ DISTRICT_NAV = (  # (key, text, tooltip): the district's pages, only at a distri
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, path: Path):
+    """One store, one logged-in user (``session``; None for a store without users)."""
+
+    def __init__(self, path: Path, session=None):
         super().__init__()
         self.path = Path(path)
-        self.runner = TaskRunner(self.path, self)
+        self.session = session
+        # the writer holds the store's lock: a second window or command on it is refused
+        self.runner = TaskRunner(self.path, self, session=session, exclusive=True)
         self.runner.call(lambda s: None)  # open (and migrate) on the store thread first
-        self.ids_runner = TaskRunner(self.path, self, readonly=True)
+        self.ids_runner = TaskRunner(self.path, self, readonly=True, session=session)
         self.reader = Store.open_readonly(self.path)
+        self.reader.session = session
         self.node, self.catalog, self.tree = self.reader.node, self.reader.catalog, self.reader.orgs
         org = self.tree.get(self.node.org)
-        self.setWindowTitle(f"民生实事台账 — {org.name}（{LEVEL_NAMES[self.node.level]}级）")
+        who = f" — {session.user}（{session.role}）" if session else ""
+        self.setWindowTitle(f"民生实事台账 — {org.name}（{LEVEL_NAMES[self.node.level]}级）{who}")
+        self.security = WindowSecurity(self)
         self.resize(1360, 820)
         self.dashboard = DashboardPage()
         self.dashboard.set_scopes(self._scopes())
@@ -85,6 +93,7 @@ class MainWindow(QMainWindow):
         self._toolbar()
         self.status = QLabel(f"数据文件：{self.path}")
         self.statusBar().addPermanentWidget(self.status)
+        self.security.install()
         self.refresh()
 
     # ------------------------------------------------------------ chrome
@@ -136,6 +145,7 @@ class MainWindow(QMainWindow):
         history = QAction("导入记录", self)
         history.triggered.connect(self.show_import_history)
         view.addAction(history)
+        self.security.fill_menu(self.menuBar().addMenu("用户(&U)"))
         help_menu = self.menuBar().addMenu("帮助(&H)")
         guide = QAction("使用说明(&G)", self)
         guide.setShortcut(QKeySequence.HelpContents)
@@ -394,16 +404,11 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def switch_to(self, path: Path) -> None:
-        """Open another store in a new window and close this one."""
-        from .app import remember_store
-        from .startup import open_store_or_explain
-        if not open_store_or_explain(path):
+        """Open another store (after its log-in) in a new window and close this one."""
+        if Path(path).resolve() == self.path.resolve():
             return
-        window = MainWindow(path)
-        _windows.add(window)
-        remember_store(path)
-        window.show()
-        self.close()
+        if open_window(path, parent=self) is not None:
+            self.close()
 
     def show_guide(self) -> None:
         from .help_dialog import HelpDialog
@@ -426,13 +431,40 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "关于", f"民生实事台账 {__version__}\n\n离线记录民生实事台账，"
                                        "以增量数据包逐级上报，按计划指标统计进度。")
 
-    def closeEvent(self, event) -> None:
+    def close_store(self) -> None:
+        """Close every handle on the store (safe to call twice)."""
         # readers first: the writer, closing last, checkpoints and removes the -wal file
         self.reader.close()
         self.ids_runner.shutdown()
         self.runner.shutdown()
+
+    def closeEvent(self, event) -> None:
+        self.close_store()
         _windows.discard(self)
         super().closeEvent(event)
 
 
-_windows: set[MainWindow] = set()  # top-level windows opened by switch_to stay alive
+_windows: set[MainWindow] = set()  # top-level windows opened by open_window stay alive
+
+
+def open_window(path: Path, parent=None) -> MainWindow | None:
+    """Check the store, log in, and show its window (None when refused or cancelled)."""
+    from .app import remember_store
+    from .startup import log_in, open_store_or_explain
+    path = Path(path)
+    if not open_store_or_explain(path, parent):
+        return None
+    session = log_in(path, parent)
+    if session is None:
+        return None
+    try:
+        window = MainWindow(path, session)
+    except StoreError as exc:
+        QMessageBox.critical(parent, "无法打开数据库", str(exc))
+        return None
+    _windows.add(window)
+    from .app import data_dir
+    if path.resolve() != (data_dir() / "示例数据.sqlite3").resolve():
+        remember_store(path)  # trying the demo once must not skip the setup later
+    window.show()
+    return window

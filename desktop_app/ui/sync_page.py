@@ -52,6 +52,7 @@ from ..core.sync_status import (KIND_NAMES, ConflictView, Destination, PeerInfo,
                                 sources, spaced_fingerprint)
 from ..core.writes import Writer
 from .import_dialog import AMBER, BLUE, GREEN, GREY, RED, failure_text
+from .reveal import RevealControl
 from .tasks import Cancelled, show_error
 
 SOURCE = "screen:conflicts"
@@ -323,6 +324,7 @@ class SyncPage(QWidget):
         self.unit_label.setStyleSheet("font-size: 15px; font-weight: bold")
         self.own_fingerprint = _fingerprint_label()
         self.export_profile_button = QPushButton("导出本机配置文件…")
+        self.export_profile_button.setProperty("permission", "admin")
         self.export_profile_button.setToolTip("把本机的单位和公钥写成配置文件，交给上级或下级单位导入")
         self.export_profile_button.clicked.connect(self._export_profile_clicked)
         self.profile_message = _message_label()
@@ -336,6 +338,7 @@ class SyncPage(QWidget):
         row.addWidget(self.profile_message, 1)
         box.addLayout(row)
         self.import_profile_button = QPushButton("导入配置文件…")
+        self.import_profile_button.setProperty("permission", "admin")
         self.import_profile_button.setToolTip("导入上级或下级单位发来的配置文件（可一次选多个），"
                                               "然后电话核对显示的指纹")
         self.import_profile_button.clicked.connect(self._import_profiles_clicked)
@@ -469,9 +472,10 @@ class SyncPage(QWidget):
                       "发往各单位。")
         hint.setWordWrap(True)
         self.revealed = False  # set only once the role check and the audit entry succeeded
-        self.reveal = QCheckBox("显示敏感信息")
-        self.reveal.setToolTip("显示完整的身份证号、电话等（会记入审计）")
-        self.reveal.toggled.connect(self._reveal_toggled)
+        self.reveal = RevealControl(self.runner, lambda: sorted({c.table for c in self.conflicts}),
+                                    SOURCE)
+        self.reveal.changed.connect(self._reveal_changed)
+        self.reveal.refused.connect(self.failed.emit)
         self.conflict_model = ItemTableModel(CONFLICT_COLUMNS, self._conflict_cells, self._conflict_colors,
                                              parent=self)
         self.conflict_table = _table(self.conflict_model)
@@ -480,8 +484,10 @@ class SyncPage(QWidget):
         self.conflict_table.selectionModel().selectionChanged.connect(lambda *_: self._update())
         self.conflict_detail = _message_label()
         self.keep_mine_button = QPushButton("保留本机的值")
+        self.keep_mine_button.setProperty("permission", "review")
         self.keep_mine_button.clicked.connect(lambda: self._resolve_clicked("mine"))
         self.take_theirs_button = QPushButton("采用对方的值")
+        self.take_theirs_button.setProperty("permission", "review")
         self.take_theirs_button.clicked.connect(lambda: self._resolve_clicked("theirs"))
         self.conflict_message = _message_label()
         top = QHBoxLayout()
@@ -864,33 +870,15 @@ class SyncPage(QWidget):
             self.import_packages(packages, dry_run=self.dry_run.isChecked())
 
     # ------------------------------------------------------------ conflicts
-    def set_reveal(self, on: bool) -> None:
-        """Show (True, audited) or mask (False) sensitive values in the conflicts queue."""
+    def set_reveal(self, on: bool, purpose: str | None = None) -> None:
+        """Show (True, audited with ``purpose``) or mask (False) sensitive values in the conflicts queue."""
+        if purpose:
+            self.reveal.set_purpose(purpose)
         self.reveal.setChecked(on)
 
-    def _reveal_toggled(self, on: bool) -> None:
-        """Show sensitive values only after the role check and the audit entry succeeded."""
-        tables = sorted({c.table for c in self.conflicts})
-        if not on or not tables:
-            self.revealed = on
-            self.conflict_model.refresh_cells()
-            return
-        from ..core.masking import audit_reveal
-
-        def audit(store, progress):
-            for table in tables:
-                audit_reveal(store, table=table, source=SOURCE)
-
-        def refused(error):
-            self.reveal.blockSignals(True)
-            self.reveal.setChecked(False)
-            self.reveal.blockSignals(False)
-            self.conflict_model.refresh_cells()
-            self.failed.emit(str(error))
-        def shown(_r):
-            self.revealed = True
-            self.conflict_model.refresh_cells()
-        self.runner.run(audit, on_done=shown, on_error=refused)
+    def _reveal_changed(self, on: bool) -> None:
+        self.revealed = on
+        self.conflict_model.refresh_cells()
 
     def _resolve_clicked(self, keep: str) -> None:
         c = self.selected_conflict()

@@ -55,10 +55,13 @@ class TaskRunner(QObject):
 
     busy_changed = Signal(bool)
 
-    def __init__(self, path: Path, parent: QObject | None = None, *, readonly: bool = False):
+    def __init__(self, path: Path, parent: QObject | None = None, *, readonly: bool = False,
+                 session=None, exclusive: bool = False):
         super().__init__(parent)
         self.path = Path(path)
         self.readonly = readonly
+        self.session = session      # the logged-in user (core checks every permission with it)
+        self.exclusive = exclusive  # the app's writer: no second program on the same store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._store: Store | None = None
         self._bridge = _Bridge()
@@ -70,7 +73,9 @@ class TaskRunner(QObject):
     # -- the store lives on the worker thread
     def _get_store(self) -> Store:
         if self._store is None:
-            self._store = Store.open_readonly(self.path) if self.readonly else Store.open(self.path)
+            self._store = Store.open_readonly(self.path) if self.readonly else \
+                Store.open(self.path, exclusive=self.exclusive)
+            self._store.session = self.session
         return self._store
 
     def run(self, fn: Callable[[Store, Callable], Any], *, on_done: Callable[[Any], None] | None = None,

@@ -316,6 +316,7 @@ def test_changes_show_old_and_new_masked_unless_revealed(qtbot, dialog, town_pat
     assert shown_counts(second)["updated"] == 1
     rows = {int(r[0]): r for r in model_rows(second.model)}
     assert rows[5][1] == "更新" and rows[5][4] == "联系电话：138****0001 → 139****0001"
+    second.reveal.set_purpose("纠正录入错误")
     second.reveal.setChecked(True)         # shown in full only once the reveal is audited
     qtbot.waitUntil(lambda: second.model.index(0, 4).data() == "联系电话：13800000001 → 13900000001",
                     timeout=WAIT)

@@ -47,10 +47,13 @@ def test_page_shows_rows_masked_and_reveals(qtbot, page, reader):
     col = [c.key for c in page.model.columns].index("id_number")
     text = page.model.index(0, col).data()
     assert len(text) == 18 and text[3:14] == "*" * 11
+    page.reveal.setChecked(True)            # no purpose stated: stays masked, says why
+    assert not page.reveal.isChecked() and "用途" in page.count_label.text()
+    page.reveal.set_purpose("电话回访")
     page.reveal.setChecked(True)            # shown in full once the reveal is audited
     qtbot.waitUntil(lambda: "*" not in page.model.index(0, col).data(), timeout=5000)
     qtbot.waitUntil(lambda: Store.open_readonly(page.reader.path).conn.execute(
-        "SELECT COUNT(*) FROM audit WHERE action='reveal'").fetchone()[0] == 1)
+        "SELECT COUNT(*) FROM audit WHERE action='reveal' AND after LIKE '%电话回访%'").fetchone()[0] == 1)
 
 
 def test_search_by_partial_id_name_and_phone(qtbot, page, reader):

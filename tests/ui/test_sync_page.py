@@ -237,7 +237,7 @@ def test_a_same_field_conflict_is_queued_masked_and_resolved(qtbot, qtmodelteste
     [row] = shown_rows(town.conflict_model)
     assert row[:5] == ("两癌检查台账", "示例1", "联系电话", "137****0007", "139****0009")
     qtmodeltester.check(town.conflict_model)
-    town.set_reveal(True)                  # shown in full once the reveal is audited
+    town.set_reveal(True, purpose="核实身份信息")  # shown in full once the reveal is audited
     qtbot.waitUntil(lambda: shown_rows(town.conflict_model)[0][3:5] == ("13700000007", "13900000009"))
     assert town.runner.call(lambda s: s.conn.execute(      # revealing is audited (same thread, in order)
         "SELECT tbl FROM audit WHERE action = 'reveal' AND source = 'screen:conflicts'").fetchall()) == \
