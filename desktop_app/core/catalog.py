@@ -43,8 +43,9 @@ from .paths import resources_dir
 
 FIELD_TYPES = {
     "text", "integer", "decimal", "date", "choice", "multichoice", "yesno",
-    "id_card", "phone", "credit_code", "disability_cert",
+    "id_card", "phone", "credit_code", "disability_cert", "attachment",
 }
+ATTACHMENT_KINDS = ("jpeg", "png", "pdf")
 INDICATOR_KINDS = {"count", "quantity", "standard", "rate", "periodic", "per_org", "qualitative"}
 METHODS = {"count", "distinct", "sum", "standard", "latest", "periods", "orgs_with", "notes"}
 COMPARATORS = {">=", ">", "=", "<="}
@@ -84,6 +85,9 @@ class Field:
     synonyms: tuple[str, ...] = ()
     help: str = ""
     choices_from: str | None = None
+    kinds: tuple[str, ...] = ()        # attachment: allowed kinds (jpeg, png, pdf)
+    max_mb: float | None = None        # attachment: largest file
+    max_files: int | None = None       # attachment: most files in the field
 
     @property
     def sql_type(self) -> type:
@@ -427,7 +431,7 @@ class _Builder:
         o = _Obj(fname, key, data)
         o.only({"id", "label", "type", "required", "sensitive", "choices", "aliases", "min",
                 "max", "max_length", "unit", "not_future", "derive_from", "synonyms", "help",
-                "choices_from"})
+                "choices_from", "kinds", "max_mb", "max_files"})
         ftype = o.str("type")
         if ftype not in FIELD_TYPES:
             o.fail("type", f"未知字段类型 {ftype!r}（可用：{'、'.join(sorted(FIELD_TYPES))}）")
@@ -439,6 +443,11 @@ class _Builder:
             o.fail("choices", "选择型字段必须列出 choices")
         if choices and len(set(choices)) != len(choices):
             o.fail("choices", "选项重复")
+        kinds = tuple(o.str_list("kinds", list(ATTACHMENT_KINDS) if ftype == "attachment" else []))
+        if kinds and ftype != "attachment":
+            o.fail("kinds", "只有附件字段（attachment）才有 kinds")
+        if any(k not in ATTACHMENT_KINDS for k in kinds):
+            o.fail("kinds", f"可用：{'、'.join(ATTACHMENT_KINDS)}")
         aliases = o.table("aliases", {})
         for alias, target in aliases.items():
             if target not in choices:
@@ -451,7 +460,8 @@ class _Builder:
             max_length=o.get("max_length"), unit=o.get("unit"),
             not_future=o.bool("not_future", True), derive_from=o.get("derive_from"),
             synonyms=tuple(o.str_list("synonyms", [])), help=o.str("help", ""),
-            choices_from=choices_from,
+            choices_from=choices_from, kinds=kinds, max_mb=o.num("max_mb"),
+            max_files=o.get("max_files"),
         )
 
     def _rule(self, fname, key, data, byid) -> Rule:

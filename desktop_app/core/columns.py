@@ -75,9 +75,10 @@ class Matcher:
             for label in GENERIC[kind]:
                 table[norm(label)] = fid
         for f in ledger.fields:
+            target = IGNORE if f.type == "attachment" else f.id  # files are added in the app
             for label in (f.label, *f.synonyms):
-                table[norm(label)] = f.id
-                table.setdefault(_without_note(norm(label)), f.id)
+                table[norm(label)] = target
+                table.setdefault(_without_note(norm(label)), target)
         self.table = table
 
     def match(self, label: object) -> str | None:

@@ -39,7 +39,7 @@ from .store import Store, StoreError
 from .template import atomic_output, org_labels, resolve_unit, title_text
 from .writes import Writer
 
-IDENTIFYING_TYPES = {"id_card", "phone", "disability_cert"}
+IDENTIFYING_TYPES = {"id_card", "phone", "disability_cert", "attachment"}  # photos show people
 FREE_TEXT = {"note", "contact"}   # may hold anyone's name
 NUMERIC = {"integer", "decimal"}
 

@@ -142,8 +142,8 @@ class _Maker:
             return self.phone()
         if f.type == "credit_code":
             return self.credit_code()
-        if f.type in ("id_card", "disability_cert"):
-            return None  # filled with the person
+        if f.type in ("id_card", "disability_cert", "attachment"):
+            return None  # filled with the person; photos are added by hand
         if "address" in f.id or "location" in f.id or f.id == "venue":
             return f"示例路{self.n()}号"
         if f.id == "note" or f.id == "diagnosis":

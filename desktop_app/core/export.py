@@ -44,6 +44,7 @@ from pathlib import Path
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
+from .attachments import names
 from .catalog import Ledger
 from .fieldtypes import EXCEL_EPOCH, display
 from .masking import mask_value
@@ -142,7 +143,10 @@ def _rows(store: Store, ledger: Ledger, cursor, reveal: bool):
     labels = org_labels(store)
     masked = [] if reveal else [(i, f.type) for i, f in enumerate(ledger.fields)
                                 if ledger.is_sensitive(f.id)]
+    files = [i for i, f in enumerate(ledger.fields) if f.type == "attachment"]
     for uid, org, *values in cursor:
+        for i in files:
+            values[i] = names(values[i]) or None  # the files' names (files travel in packages)
         for i, ftype in masked:
             values[i] = mask_value(ftype, values[i])  # an empty value stays empty
         yield uid, labels.get(org, org), values

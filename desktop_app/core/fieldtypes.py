@@ -201,6 +201,22 @@ def _phone(field: Field, raw, today) -> Checked:
     return Checked(error="号码格式不对：手机号 11 位、以 13–19 开头；固话写作 0737-1234567")
 
 
+def _attachment(field: Field, raw, today) -> Checked:
+    """A list of file references (made by :mod:`.attachments`, never typed)."""
+    from .attachments import KINDS, dump_refs, parse_refs
+    try:
+        refs = parse_refs(raw)
+    except (ValueError, TypeError):
+        return Checked(error="附件只能在程序里添加（表格中的文件名不会导入）")
+    bad = [r["name"] for r in refs if field.kinds and r["type"] not in field.kinds]
+    if bad:
+        return Checked(error=f"{'、'.join(bad)} 的类型不对，这一栏只能添加"
+                             f"{'、'.join(KINDS[k] for k in field.kinds)}")
+    if field.max_files and len(refs) > field.max_files:
+        return Checked(error=f"最多 {field.max_files} 个文件，现在是 {len(refs)} 个")
+    return Checked(value=dump_refs(refs))
+
+
 def _credit_code(field: Field, raw, today) -> Checked:
     return check_credit_code(raw)
 
@@ -213,6 +229,7 @@ _HANDLERS = {
     "text": _text, "integer": _number, "decimal": _number, "date": _date,
     "choice": _choice, "multichoice": _multichoice, "yesno": _yesno, "id_card": _id_card,
     "phone": _phone, "credit_code": _credit_code, "disability_cert": _disability_cert,
+    "attachment": _attachment,
 }
 
 
@@ -224,4 +241,7 @@ def display(field: Field, value: object) -> str:
         return "是" if value else "否"
     if field.type == "decimal" and isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".")
+    if field.type == "attachment":
+        from .attachments import names
+        return names(value)
     return str(value)

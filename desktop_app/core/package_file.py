@@ -29,12 +29,13 @@ from .crypto import CHUNK_BYTES, SUITES, CryptoError, b64, unb64
 
 MAGIC = b"MSTZPKG1"
 FORMAT = "minsheng-package"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # 2: attached files may follow the payload (1 is still read)
 MAX_PACKAGE_BYTES = 4 << 30
 MAX_MANIFEST_BYTES = 256 << 10
 MAX_CHUNK_BYTES = CHUNK_BYTES + 1024
 MAX_PLAIN_BYTES = 16 << 30
 MAX_LINE_BYTES = 4 << 20
+HEADER_RESERVE = 16 << 10   # magic, manifest (blank-padded) and signature; then the chunks
 SUFFIX = ".mstz"
 
 
@@ -68,62 +69,93 @@ def strict_json(data: bytes | str) -> object:
 # ---------------------------------------------------------------- writing
 
 def write_package(path: Path, manifest: dict, lines: Iterator[bytes], *, sign: Callable[[bytes], bytes],
-                  suite_name: str, dest_enc_key: bytes, info: bytes) -> dict:
+                  suite_name: str, dest_enc_key: bytes, info: bytes,
+                  files: Callable[[], list[Iterator[bytes]]] | None = None) -> dict:
     """Write the package; ``manifest`` is completed with payload hash, sizes, suite and sealed key.
 
-    The payload is written to a temporary file first and the package is renamed
-    into place at the end, so a failure never leaves a half-written package.
+    ``files`` (called once ``lines`` are exhausted: the last lines name the files) gives
+    each attached file's bytes, in the order the lines name them; they follow the
+    payload as their own encrypted chunks, not compressed (photos do not compress).
+
+    The package is written beside its final name (the chunks after a header space
+    reserved for the signed manifest) and renamed into place at the end, so a
+    failure never leaves a half-written package.
     """
     suite = SUITES[suite_name]
     key = suite.new_content_key()
     package_id = manifest["package_id"]
     hasher = suite.hasher()
-    tmp_payload = path.with_name(path.name + ".payload")
-    plain = 0
-    chunks = 0
-    comp = zlib.compressobj(6)
-    with open(tmp_payload, "wb") as out:
-        buffer = bytearray()
-
-        def emit(piece: bytes, last: bool) -> None:
-            nonlocal chunks
-            aad = f"{package_id}|{chunks}|{int(last)}".encode()
-            ct = suite.encrypt_chunk(key, chunks, piece, aad)
-            out.write(struct.pack(">I", len(ct)))
-            out.write(ct)
-            hasher.update(ct)
-            chunks += 1
-
-        def flush(final: bool) -> None:
-            while len(buffer) > CHUNK_BYTES or (not final and len(buffer) == CHUNK_BYTES):
-                emit(bytes(buffer[:CHUNK_BYTES]), False)
-                del buffer[:CHUNK_BYTES]
-            if final:  # the last chunk (possibly empty) is marked, so truncation is caught
-                emit(bytes(buffer), True)
-                buffer.clear()
-        for line in lines:
-            plain += len(line) + 1
-            buffer += comp.compress(line + b"\n")
-            flush(False)
-        buffer += comp.flush()
-        flush(True)
-    manifest = dict(manifest, format=FORMAT, format_version=FORMAT_VERSION, suite=suite_name,
-                    payload_sha256=hasher.hexdigest(), payload_chunks=chunks, plain_bytes=plain,
-                    sealed_key=b64(suite.seal_key(key, dest_enc_key, info)))
-    body = canonical(manifest)
-    signature = sign(body)
     tmp = path.with_name(path.name + ".tmp")
+    plain = chunks = file_chunks = 0
+    comp = zlib.compressobj(6)
     try:
-        with open(tmp, "wb") as out, open(tmp_payload, "rb") as payload:
-            out.write(MAGIC + struct.pack(">I", len(body)) + body + struct.pack(">H", len(signature))
-                      + signature)
-            while block := payload.read(1 << 20):
-                out.write(block)
+        with open(tmp, "wb") as out:
+            out.seek(HEADER_RESERVE)
+
+            def emit(piece: bytes, aad: bytes) -> None:
+                ct = suite.encrypt_chunk(key, chunks + file_chunks, piece, aad)
+                out.write(struct.pack(">I", len(ct)))
+                out.write(ct)
+                hasher.update(ct)
+
+            buffer = bytearray()
+
+            def flush(final: bool) -> None:
+                nonlocal chunks
+                while len(buffer) > CHUNK_BYTES or (not final and len(buffer) == CHUNK_BYTES):
+                    emit(bytes(buffer[:CHUNK_BYTES]), f"{package_id}|{chunks}|0".encode())
+                    chunks += 1
+                    del buffer[:CHUNK_BYTES]
+                if final:  # the last chunk (possibly empty) is marked, so truncation is caught
+                    emit(bytes(buffer), f"{package_id}|{chunks}|1".encode())
+                    chunks += 1
+                    buffer.clear()
+            for line in lines:
+                plain += len(line) + 1
+                buffer += comp.compress(line + b"\n")
+                flush(False)
+            buffer += comp.flush()
+            flush(True)
+            for blocks in (files() if files else []):
+                for piece in _rechunk(blocks):
+                    emit(piece, f"{package_id}|f|{chunks + file_chunks}".encode())
+                    file_chunks += 1
+            manifest = dict(manifest, format=FORMAT, format_version=2 if file_chunks else 1,
+                            suite=suite_name, payload_sha256=hasher.hexdigest(),
+                            payload_chunks=chunks, plain_bytes=plain,
+                            sealed_key=b64(suite.seal_key(key, dest_enc_key, info)))
+            if file_chunks:
+                manifest["file_chunks"] = file_chunks
+            # the header goes into the space reserved at the start: the manifest is padded
+            # with blanks (JSON allows them; the signature covers them) so the chunks begin
+            # exactly at HEADER_RESERVE and nothing is copied
+            sig_len = len(sign(b"probe"))
+            mlen = HEADER_RESERVE - len(MAGIC) - 4 - 2 - sig_len
+            body = canonical(manifest)
+            if len(body) > mlen:
+                raise PackageError("数据包清单过长，无法写入")  # never reached by real counts
+            body += b" " * (mlen - len(body))
+            signature = sign(body)
+            if len(signature) != sig_len:
+                raise PackageError("签名长度异常，无法写入数据包")
+            out.seek(0)
+            out.write(MAGIC + struct.pack(">I", mlen) + body + struct.pack(">H", sig_len) + signature)
         os.replace(tmp, path)
     finally:
-        tmp_payload.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
     return manifest
+
+
+def _rechunk(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """A file's bytes in pieces of exactly CHUNK_BYTES (the last one shorter)."""
+    buffer = bytearray()
+    for block in blocks:
+        buffer += block
+        while len(buffer) >= CHUNK_BYTES:
+            yield bytes(buffer[:CHUNK_BYTES])
+            del buffer[:CHUNK_BYTES]
+    if buffer:
+        yield bytes(buffer)
 
 
 # ---------------------------------------------------------------- reading
@@ -135,14 +167,33 @@ class OpenedPackage:
     manifest_bytes: bytes
     signature: bytes
     offset: int          # where the chunks start
-    sha256: str          # of the whole file
+
+    @property
+    def content_id(self) -> str:
+        """What identifies the content (the signed payload hash): a package id seen
+        again with another content_id is a forgery or a reused id."""
+        return str(self.manifest.get("payload_sha256"))
+
+    def file_sha256(self) -> str:
+        """The hash of the whole file (how earlier versions identified a package)."""
+        import hashlib
+        digest = hashlib.sha256()
+        with open(self.path, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+        return digest.hexdigest()
+
+    @property
+    def file_chunks(self) -> int:
+        return self.manifest.get("file_chunks", 0)
 
     def verify(self, sign_public: bytes, verify: Callable[[bytes, bytes, bytes], bool]) -> None:
         if not verify(sign_public, self.signature, self.manifest_bytes):
             raise PackageError(f"{self.path.name} 的签名不对：不是由发送单位的密钥签发的，或清单被改动过。"
                                "请勿使用，向发送单位核实")
 
-    def chunks(self) -> Iterator[tuple[int, bytes]]:
+    def chunks(self, start: int = 0) -> Iterator[tuple[int, bytes]]:
+        """(index, ciphertext) of every chunk from ``start`` on (earlier ones skipped unread)."""
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             index = 0
@@ -155,6 +206,10 @@ class OpenedPackage:
                 (size,) = struct.unpack(">I", head)
                 if size > MAX_CHUNK_BYTES:
                     raise PackageError(f"{self.path.name} 的第 {index + 1} 块大小异常，文件已损坏")
+                if index < start:
+                    f.seek(size, 1)
+                    index += 1
+                    continue
                 data = f.read(size)
                 if len(data) < size:
                     raise PackageError(f"{self.path.name} 不完整（在第 {index + 1} 块处截断），请重新拷贝")
@@ -167,7 +222,7 @@ class OpenedPackage:
             hasher.update(data)
             count += 1
         if hasher.hexdigest() != self.manifest.get("payload_sha256") or \
-                count != self.manifest.get("payload_chunks"):
+                count != self.manifest.get("payload_chunks") + self.file_chunks:
             raise PackageError(f"{self.path.name} 的内容与清单不符（文件损坏或被篡改），请让发送单位重新发送")
 
     def lines(self, content_key: bytes) -> Iterator[bytes]:
@@ -179,6 +234,8 @@ class OpenedPackage:
         pending = b""
         produced = 0
         for index, data in self.chunks():
+            if index >= total:  # the attached files follow: read by files()
+                break
             last = index == total - 1
             try:
                 plain = suite.decrypt_chunk(content_key, index, data, f"{pid}|{index}|{int(last)}".encode())
@@ -201,6 +258,28 @@ class OpenedPackage:
                 yield from complete
         if pending or not decomp.eof:
             raise PackageError(f"{self.path.name} 的内容不完整，已拒绝")
+
+    def files(self, content_key: bytes, records: list[dict]) -> Iterator[tuple[dict, Iterator[bytes]]]:
+        """Each attached file named by ``records`` (in order) with its decrypted bytes, which
+        must be read to the end before the next file. The records' chunk counts were checked
+        against the manifest before (``check_file_records``)."""
+        suite = SUITES[self.manifest["suite"]]
+        pid = self.manifest["package_id"]
+        stream = self.chunks(start=self.manifest["payload_chunks"])
+
+        def blocks(n: int) -> Iterator[bytes]:
+            for _ in range(n):
+                index, data = next(stream)
+                try:
+                    yield suite.decrypt_chunk(content_key, index, data, f"{pid}|f|{index}".encode())
+                except CryptoError as exc:
+                    raise PackageError(f"{self.path.name}：{exc}") from None
+        for rec in records:
+            yield rec, blocks(rec["chunks"])
+
+    def check_file_records(self, records: list[dict]) -> None:
+        if sum(r["chunks"] for r in records) != self.file_chunks:
+            raise PackageError(f"{self.path.name} 的附件清单与内容不符，文件已损坏或被篡改")
 
 
 def open_package(path: Path | str) -> OpenedPackage:
@@ -233,7 +312,7 @@ def open_package(path: Path | str) -> OpenedPackage:
         raise PackageError(f"{path.name} 的清单无法读取（{exc}），文件已损坏") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise PackageError(f"{path.name} 不是本程序的数据包")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in (1, FORMAT_VERSION):
         raise PackageError(f"{path.name} 的格式版本是 {manifest.get('format_version')}，本程序只认识 "
                            f"{FORMAT_VERSION}；请安装新版本的程序后再导入")
     for key in ("package_id", "kind", "source", "dest", "suite", "payload_sha256", "payload_chunks",
@@ -242,12 +321,9 @@ def open_package(path: Path | str) -> OpenedPackage:
             raise PackageError(f"{path.name} 的清单缺少 {key}，文件已损坏")
     if manifest["suite"] not in SUITES:
         raise PackageError(f"{path.name} 使用的加密算法 {manifest['suite']} 本程序不支持")
-    import hashlib
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return OpenedPackage(path, manifest, body, signature, offset, digest.hexdigest())
+    if type(manifest.get("file_chunks", 0)) is not int or not 0 <= manifest.get("file_chunks", 0) < 1 << 32:
+        raise PackageError(f"{path.name} 的清单无法读取（附件块数不对），文件已损坏")
+    return OpenedPackage(path, manifest, body, signature, offset)
 
 
 def unseal(opened: OpenedPackage, enc_private: bytes, info: bytes) -> bytes:

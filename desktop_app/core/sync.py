@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import uuid as uuidlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from .crypto import SUITES, unb64
 from .merge import RowState, load_losers, merge_row, refresh_conflicts, save_conflicts
 from .package_file import SUFFIX, PackageError, open_package, strict_json, unseal, write_package
 from .schema import TableSpec, ledger_spec, person_spec, review_spec
+from .sync_files import VOLUME_BYTES, IncomingFiles, OutgoingFiles, attachment_fields, file_line
 from .store import Store, StoreError, now_iso
 from .validation import missing_fields
 from .versions import MAX_SKEW_MS, RowVersions, Version, stamp_ms
@@ -88,20 +90,27 @@ def record_specs(store: Store) -> dict[str, tuple[TableSpec, object]]:
 class Exported:
     path: Path
     manifest: dict
+    volumes: list[Path] = field(default_factory=list)   # further volumes (files only)
+    files: int = 0                                      # attached files carried, all volumes
+    files_pending: int = 0                              # referenced but not received here yet
 
     def to_json(self) -> dict:
         m = self.manifest
         return {"path": str(self.path), "package_id": m["package_id"], "kind": m["kind"],
                 "seq_from": m["seq_from"], "seq_to": m["seq_to"], "rows": sum(m["counts"].values()),
-                "counts": m["counts"], "dest": m["dest"]["org"]}
+                "counts": m["counts"], "dest": m["dest"]["org"], "files": self.files,
+                "files_pending": self.files_pending, "volumes": [str(p) for p in self.volumes]}
 
 
 def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, full: bool = False,
-                   resend: tuple[int, int] | None = None, kind: str | None = None) -> Exported:
+                   resend: tuple[int, int] | None = None, kind: str | None = None,
+                   volume_bytes: int | None = None) -> Exported:
     """Write one package for a destination into ``out_dir`` and record it.
 
     Incremental by default; ``full`` sends every row (first submission, recovery);
     ``resend=(a, b)`` re-sends the changes of earlier packages a–b to that destination.
+    The rows' attached files that the destination lacks travel along; above
+    ``volume_bytes`` they go into further numbered volumes (packages of files only).
     """
     store.require("edit")
     out_dir = Path(out_dir)
@@ -166,11 +175,38 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
     path = out_dir / name
     keys = store.keys()
     suite = SUITES[store.suite]
-    lines = _payload(store, specs, changed, audit_from, audit_to)
-    manifest = write_package(
-        path, manifest, lines, sign=lambda data: suite.sign(keys.sign_private, data),
-        suite_name=store.suite, dest_enc_key=dest.enc_key,
-        info=f"{package_id}|{store.node.id}|{dest.node}".encode())
+    files = OutgoingFiles(store, dest.node, again=bool(full or resend), carry=not downward,
+                          cap=volume_bytes or VOLUME_BYTES)
+    lines = _payload(store, specs, changed, audit_from, audit_to, files)
+
+    def write(target: Path, head: dict, body, volume: int) -> dict:
+        pid = head["package_id"]
+        return write_package(target, head, body, sign=lambda data: suite.sign(keys.sign_private, data),
+                             suite_name=store.suite, dest_enc_key=dest.enc_key,
+                             info=f"{pid}|{store.node.id}|{dest.node}".encode(),
+                             files=lambda: files.streams(volume))
+    manifest = write(path, manifest, lines, 0)
+    volumes = []
+    if len(files.volumes) > 1:
+        count = len(files.volumes)
+        first = path.with_name(path.name.replace(SUFFIX, f"_卷1之{count}{SUFFIX}"))
+        os.replace(path, first)
+        path, name = first, first.name
+        for k in range(1, count):
+            head = dict(manifest, package_id=str(uuidlib.uuid4()), kind="files", seq_from=None,
+                        seq_to=None, prev=None, counts={}, volume=k + 1, volumes=count,
+                        volume_of=package_id)
+            for key in ("format", "format_version", "suite", "payload_sha256", "payload_chunks",
+                        "plain_bytes", "sealed_key", "file_chunks"):
+                head.pop(key, None)
+            target = path.with_name(name.replace(f"_卷1之{count}", f"_卷{k + 1}之{count}"))
+            try:
+                write(target, head, iter([json.dumps(file_line(r)).encode() for r in files.volumes[k]]), k)
+            except BaseException:
+                for p in [path, *volumes]:
+                    p.unlink(missing_ok=True)
+                raise
+            volumes.append(target)
     try:
         with store.transaction():
             conn.execute(
@@ -184,10 +220,13 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
                 conn.execute(
                     "INSERT OR REPLACE INTO outbox (dest, last_seq, last_change, last_audit, last_package) "
                     "VALUES (?, ?, ?, ?, ?)", (dest.node, seq_to, change_to, audit_to, package_id))
+            for k in range(len(files.volumes)):
+                files.mark_sent(conn, package_id, k)
     except BaseException:
-        path.unlink(missing_ok=True)
+        for p in [path, *volumes]:
+            p.unlink(missing_ok=True)
         raise
-    return Exported(path, manifest)
+    return Exported(path, manifest, volumes, sum(len(v) for v in files.volumes), files.unavailable)
 
 
 def _within(conn, tbl: str, uuids: list[str], org: str) -> list[str]:
@@ -200,13 +239,16 @@ def _within(conn, tbl: str, uuids: list[str], org: str) -> list[str]:
     return out
 
 
-def _payload(store: Store, specs, changed: dict[str, list[str]], audit_from: int, audit_to: int):
+def _payload(store: Store, specs, changed: dict[str, list[str]], audit_from: int, audit_to: int,
+             files: OutgoingFiles):
     conn = store.conn
+    used = 0
     tree = store.orgs
     for org in [o for o in tree if tree.is_within(o.code, store.node.org)]:
         yield json.dumps({"k": "org", **org.to_json()}, ensure_ascii=False).encode()
     for tbl, uuids in changed.items():
         spec = specs[tbl][0]
+        with_files = attachment_fields(specs[tbl][1])
         cols = list(spec.versioned) + ["_versions", "_created", "_origin"]
         select = ", ".join(f"[{c}]" for c in ["uuid"] + cols)
         for start in range(0, len(uuids), BATCH):
@@ -220,7 +262,11 @@ def _payload(store: Store, specs, changed: dict[str, list[str]], audit_from: int
                 if r[0] in losers:
                     rec["l"] = {f: [[v.encode(), x] for v, x in leaves]
                                 for f, leaves in losers[r[0]].items()}
-                yield json.dumps(rec, ensure_ascii=False, separators=(",", ":")).encode()
+                if with_files:
+                    files.note(with_files, data)
+                line = json.dumps(rec, ensure_ascii=False, separators=(",", ":")).encode()
+                used += len(line)
+                yield line
     if audit_to > audit_from:
         cur = conn.execute("SELECT id, origin, origin_id, ts, stamp, user, unit, action, tbl, uuid, "
                            "before, after, source, batch FROM audit WHERE id > ? AND id <= ?",
@@ -232,6 +278,8 @@ def _payload(store: Store, specs, changed: dict[str, list[str]], audit_from: int
                               "tbl": tbl, "uuid": uid, "before": before, "after": after,
                               "source": source, "batch": batch},
                              ensure_ascii=False, separators=(",", ":")).encode()
+    for rec in files.lines(used):
+        yield json.dumps(rec, separators=(",", ":")).encode()
 
 
 # ---------------------------------------------------------------- import
@@ -246,6 +294,7 @@ class ImportSummary:
     message: str = ""
     package_id: str | None = None
     source_org: str | None = None
+    files: int = 0          # attached files received (or, on a dry run, carried)
 
     def totals(self) -> dict[str, int]:
         out = Counter()
@@ -256,6 +305,7 @@ class ImportSummary:
     def to_json(self) -> dict:
         return {"file": self.file, "status": self.status, **self.totals(), "gaps": self.gaps,
                 "per_ledger": self.counts, "warnings": self.warnings, "message": self.message,
+                "files_received": self.files,
                 "package_id": self.package_id, "source": self.source_org}
 
 
@@ -292,7 +342,7 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
                               (m["package_id"],)).fetchone()
     org_name = store.orgs.get(peer.org).name if store.orgs.get(peer.org) else peer.org
     if seen:
-        if seen[0] != opened.sha256:
+        if seen[0] != opened.content_id and seen[0] != opened.file_sha256():  # (earlier versions)
             raise PackageError(f"{name} 与已导入的同编号数据包内容不同（可能被改动或伪造），已拒绝")
         return ImportSummary(name, "already", message="这个数据包以前已经导入过，没有任何改变",
                              package_id=m["package_id"], source_org=peer.org)
@@ -308,6 +358,11 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
             for line in opened.lines(key):
                 applier.feed(line)
             applier.finish()
+            if dry_run:
+                opened.check_file_records(applier.files.records)
+                summary.files = len(applier.files.records)
+            else:
+                applier.files.receive(opened, key, peer.node, summary)
             _record_received(store, opened, peer, summary)
             summary.gaps = gaps(store, peer.node, org_name)
             if dry_run:
@@ -320,6 +375,8 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
 
 def _seqs(m: dict) -> set[int]:
     lo, hi = m.get("seq_from"), m.get("seq_to")
+    if m.get("kind") == "files" and lo is None and hi is None:
+        return set()  # a further volume: its numbers are the first volume's
     if not isinstance(lo, int) or not isinstance(hi, int) or not 0 < lo <= hi or hi - lo > 1_000_000:
         raise PackageError("数据包清单中的序号范围不合理，文件已损坏")
     return set(range(lo, hi + 1))
@@ -334,7 +391,7 @@ def _record_received(store: Store, opened, peer: Peer, summary: ImportSummary) -
         "sha256, created, handled, file, status, summary) VALUES (?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
         "'imported', ?)",
         (m["package_id"], m["kind"], peer.node, store.node.id, m["seq_from"], m["seq_to"], m.get("prev"),
-         opened.sha256, str(m.get("created")), now_iso(), opened.path.name,
+         opened.content_id, str(m.get("created")), now_iso(), opened.path.name,
          json.dumps({"ledgers": m.get("counts") or {}, **summary.totals()}, ensure_ascii=False)))
 
 
@@ -375,6 +432,7 @@ class _Applier:
         self.newest = 0
         self.conn = store.conn
         self.orgs_known = {o.code for o in store.orgs}
+        self.files = IncomingFiles(store, summary.file)
 
     def count(self, tbl: str, what: str, n: int = 1) -> None:
         spec_led = self.specs.get(tbl)
@@ -397,12 +455,16 @@ class _Applier:
                 self.summary.warnings.append(f"本机的计划目录中没有表 {str(tbl)[:40]}，其记录未导入")
                 return
             self.pending[tbl].append(rec)
+            if isinstance(rec.get("v"), dict):
+                self.files.note(attachment_fields(self.specs[tbl][1]), rec["v"])
             if len(self.pending[tbl]) >= BATCH:
                 self._flush(tbl)
         elif kind == "audit":
             self._audit(rec)
         elif kind == "org":
             self._org(rec)
+        elif kind == "file":
+            self.files.line(rec)
         else:
             raise PackageError(f"{self.summary.file} 含有未知的记录类型，已拒绝")
 

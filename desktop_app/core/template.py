@@ -69,6 +69,7 @@ TYPE_WORDS = {
     "phone": "手机号 11 位，或固定电话如 0737-1234567",
     "credit_code": "18 位统一社会信用代码",
     "disability_cert": "20 位残疾人证号（身份证号 + 类别码 + 等级码）",
+    "attachment": "附件（照片、扫描件）：只能在程序里添加；本列只列出文件名，导入时不读取",
 }
 META_LABELS = {
     "kind": "文件类别（template 模板 / export 导出）", "ledger": "台账代码",
@@ -276,7 +277,7 @@ def write_template(store: Store, ledger_id: str, out_path: Path | str, *,
     if village and unit.level != "village":
         raise StoreError(f"“{village}”是{unit.name}，不是村（社区）；请填写本单位下的村（社区）", 1)
     villages = village_options(store)
-    fields = ledger.fields
+    fields = [f for f in ledger.fields if f.type != "attachment"]  # files are added in the app
     ncols = len(fields) + 1
     last = get_column_letter(ncols)
 

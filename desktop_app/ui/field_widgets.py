@@ -289,9 +289,14 @@ EDITORS = {
 }
 
 
-def make_editor(field: Field, parent=None):
-    """The editor widget for ``field``, chosen by its type."""
-    editor = EDITORS[field.type](field, parent)
+def make_editor(field: Field, parent=None, *, runner=None):
+    """The editor widget for ``field``, chosen by its type (an attachment editor stores its
+    files through ``runner``)."""
+    if field.type == "attachment":
+        from .attachment_editor import AttachmentEditor
+        editor = AttachmentEditor(field, runner, parent)
+    else:
+        editor = EDITORS[field.type](field, parent)
     if field.help:
         editor.setToolTip(field.help if field.type != "date" else f"{field.help}\n{DATE_HINT}")
     return editor

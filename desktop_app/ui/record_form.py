@@ -135,11 +135,13 @@ class RecordForm(QDialog):
     def _fields_grid(self) -> QWidget:
         grid_widget = QWidget()
         grid = QGridLayout(grid_widget)
-        fields = self.ledger.fields
-        self.columns = 2 if len(fields) >= TWO_COLUMNS_FROM else 1
+        plain = [f for f in self.ledger.fields if f.type != "attachment"]
+        files = [f for f in self.ledger.fields if f.type == "attachment"]
+        self.columns = 2 if len(plain) >= TWO_COLUMNS_FROM else 1
         self.editors, self.messages, self.id_info = {}, {}, {}
-        for i, f in enumerate(fields):
-            editor = make_editor(f)
+        rows = -(-len(plain) // self.columns)
+        for i, f in enumerate(plain + files):
+            editor = make_editor(f, runner=self.runner)
             editor.changed.connect(lambda fid=f.id: self._edited(fid))
             self.editors[f.id] = editor
             star = f" <span style='color:{RED}'>*</span>" if f.required else ""
@@ -163,6 +165,11 @@ class RecordForm(QDialog):
                 cell.addWidget(info)
             cell.addWidget(message)
             cell.addStretch()
+            if f.type == "attachment":  # photos take the whole width, below the other fields
+                row = rows + i - len(plain)
+                grid.addWidget(label, row, 0, Qt.AlignRight | Qt.AlignTop)
+                grid.addLayout(cell, row, 1, 1, self.columns * 2 - 1)
+                continue
             row, col = divmod(i, self.columns)
             grid.addWidget(label, row, col * 2, Qt.AlignRight | Qt.AlignTop)
             grid.addLayout(cell, row, col * 2 + 1)
