@@ -283,6 +283,24 @@ def cmd_add(args) -> int:
     return OK
 
 
+def cmd_attach(args) -> int:
+    from functools import partial
+
+    from .core.attachments import attach, detach, photo_max_edge
+    with _open(args) as store:
+        if args.command == "detach":
+            refs = detach(store, args.ledger, args.row, args.field, args.sha256)
+        else:
+            from .imaging import prepare
+            edge = 0 if args.keep_original else photo_max_edge(store)
+            refs = attach(store, args.ledger, args.row, args.field, args.files,
+                          prepare=partial(prepare, max_edge=edge))
+    _out(args, {"uuid": args.row, "field": args.field, "files": refs},
+         "\n".join(f"{r['sha256'][:12]}  {r['name']}  {r['size'] / 1048576:.2f} MB" for r in refs)
+         or "（没有附件）")
+    return OK
+
+
 def cmd_template(args) -> int:
     from .core.template import write_template
     with _open(args) as store:
@@ -430,9 +448,14 @@ def _parse_range(text: str) -> tuple[int, int]:
 def cmd_export_package(args) -> int:
     from .core.sync import export_package
     with _open(args) as store:
-        result = export_package(store, Path(args.out), to=args.to, full=args.full, resend=args.resend)
+        result = export_package(store, Path(args.out), to=args.to, full=args.full, resend=args.resend,
+                                volume_bytes=args.volume_mb and int(args.volume_mb * 1048576))
     data = result.to_json()
-    _out(args, data, str(result.path))
+    text = "\n".join(str(p) for p in [result.path, *result.volumes])
+    if result.files or result.files_pending:
+        text += f"\n附件 {result.files} 个" + (f"；另有 {result.files_pending} 个本机尚未收到，"
+                                              "收到后随下一个数据包发送" if result.files_pending else "")
+    _out(args, data, text)
     return OK
 
 
@@ -457,7 +480,8 @@ def cmd_import_package(args) -> int:
             files.append(item)
     lines = []
     for f in files:
-        lines.append(f"{f['file']}：" + (f["message"] if f["status"] != "refused" else f"已拒绝。{f['message']}"))
+        lines.append(f"{f['file']}：" + (f["message"] if f["status"] != "refused" else f"已拒绝。{f['message']}")
+                     + (f"；收到附件 {f['files_received']} 个" if f.get("files_received") else ""))
         lines += [f"  {g}" for g in f.get("gaps", [])]
         lines += [f"  提示：{w}" for w in f.get("warnings", [])]
     _out(args, {"files": files, "totals": totals}, "\n".join(lines))
@@ -639,6 +663,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json-row", required=True, help="字段 id 或中文名称 → 值")
     sp.add_argument("--allow-duplicate", action="store_true", help="判重键相同也保存")
 
+    sp = command("attach", cmd_attach, "给一条记录添加附件（照片、扫描件；按内容检查，过大的照片缩小）")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--ledger", required=True)
+    sp.add_argument("--row", required=True, help="记录 uuid")
+    sp.add_argument("--field", required=True, help="附件字段 id，如 photos_before")
+    sp.add_argument("--keep-original", action="store_true", help="不缩小照片，保留原图")
+    sp.add_argument("files", nargs="+", metavar="文件")
+
+    sp = command("detach", cmd_attach, "从一条记录移除一个附件（记入审计日志）")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--ledger", required=True)
+    sp.add_argument("--row", required=True, help="记录 uuid")
+    sp.add_argument("--field", required=True, help="附件字段 id")
+    sp.add_argument("--sha256", required=True, help="附件的校验值（attach 的输出中）")
+
     sp = command("template", cmd_template, "生成某个台账的 Excel 填报模板")
     sp.add_argument("--db", required=True)
     sp.add_argument("--ledger", required=True)
@@ -694,6 +733,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--to", help="收件单位（默认上级）")
     sp.add_argument("--full", action="store_true", help="全量包（首次报送或恢复）")
     sp.add_argument("--resend", type=_parse_range, metavar="FROM-TO", help="重发以前的第 FROM–TO 号包")
+    sp.add_argument("--volume-mb", type=float, metavar="MB",
+                    help="每个数据包文件的大小上限（默认 512 MB）；附件超出时分卷")
 
     sp = command("import-package", cmd_import_package, "导入数据包（每个文件一个事务）")
     sp.add_argument("--db", required=True)

@@ -14,10 +14,9 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt
 from PySide6.QtGui import QImage, QImageReader, QImageWriter
 
-from .core.attachments import AttachmentError, inspect
+from .core.attachments import PHOTO_MAX_EDGE, AttachmentError, inspect
 
 ALLOCATION_LIMIT_MB = 512   # Qt refuses to decode anything needing more memory
-DEFAULT_MAX_EDGE = 2560     # long edge of a scaled-down photo (pixels)
 JPEG_QUALITY = 88
 
 QImageReader.setAllocationLimit(ALLOCATION_LIMIT_MB)
@@ -29,7 +28,7 @@ def _reader(source) -> QImageReader:
     return reader
 
 
-def prepare(path: Path | str, *, max_edge: int | None = DEFAULT_MAX_EDGE,
+def prepare(path: Path | str, *, max_edge: int | None = PHOTO_MAX_EDGE,
             keep_original: bool = False, kinds=("jpeg", "png", "pdf"),
             max_mb: float | None = None) -> Path:
     """The file to store for ``path``: itself, or a scaled-down JPEG copy in a private

@@ -25,6 +25,7 @@ never shown as evidence. A row's attachment field holds references::
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -151,7 +152,7 @@ def _check_png(data: bytes, name: str) -> tuple[int, int]:
         if ctype == b"IHDR":
             if length != 13:
                 raise damaged
-            width, height, depth, color = struct.unpack(">IIBB", body[:10])
+            width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
             if not width or not height:
                 raise damaged
             if width * height > MAX_PIXELS:
@@ -159,7 +160,7 @@ def _check_png(data: bytes, name: str) -> tuple[int, int]:
             channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(color)
             if channels is None:
                 raise damaged
-            expected = height * (1 + (width * channels * depth + 7) // 8)
+            expected = _png_bytes(width, height, channels * depth, interlace)
         elif ctype == b"IDAT":
             if expected is None:
                 raise damaged
@@ -176,6 +177,20 @@ def _check_png(data: bytes, name: str) -> tuple[int, int]:
     if not ended or width is None or produced < (expected or 0) * 0.5:
         raise damaged
     return width, height
+
+
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _png_bytes(width: int, height: int, bits: int, interlace: int) -> int:
+    """Inflated size of the image data: one filter byte per row of each pass."""
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    total = 0
+    for x0, y0, dx, dy in passes:
+        w, h = (width - x0 + dx - 1) // dx, (height - y0 + dy - 1) // dy
+        if w and h:
+            total += h * (1 + (w * bits + 7) // 8)
+    return total
 
 
 def _check_pdf(data: bytes, name: str) -> tuple[None, None]:
@@ -267,6 +282,22 @@ class Attachments:
         return {"sha256": sha, "name": _clean_name(name or src.name), "size": info.size,
                 "type": info.kind}
 
+    def add(self, path: Path | str, *, kinds=tuple(KINDS), max_mb: float | None = None,
+            prepare=None) -> dict:
+        """Store a file the user picked: ``prepare(path, kinds=…, max_mb=…) -> path`` (the
+        Qt decode check and downscale, :func:`desktop_app.imaging.prepare`) runs first; a
+        scaled-down copy it returns is stored under the original's name and then removed."""
+        path = Path(path)
+        ready = prepare(path, kinds=kinds, max_mb=max_mb) if prepare else path
+        try:
+            name = path.name if ready == path else path.stem + ready.suffix
+            return self.put(ready, name=name, kinds=kinds, max_mb=max_mb)
+        finally:
+            if ready != path:
+                ready.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    ready.parent.rmdir()
+
     def put_stream(self, blocks, sha: str, size: int, kind: str) -> bool:
         """Store a file that arrived in a package; False (nothing stored) when its bytes do
         not hash to ``sha`` or are not ``size`` long."""
@@ -336,6 +367,26 @@ class Attachments:
             raise AttachmentError(f"附件 {sha[:12]}… 的文件已损坏（与校验值不符）")
 
 
+# ---------------------------------------------------------------- settings
+
+PHOTO_MAX_EDGE = 2560   # pixels: sharp on any screen and print, a tenth of a phone's bytes
+
+
+def photo_max_edge(store: Store) -> int:
+    """Long edge (pixels) photos are scaled down to when added; 0 keeps originals."""
+    try:
+        return max(0, int(store.setting("photo_max_edge", str(PHOTO_MAX_EDGE))))
+    except ValueError:
+        return PHOTO_MAX_EDGE
+
+
+def set_photo_max_edge(store: Store, pixels: int) -> None:
+    store.require("admin")
+    if not (int(pixels) == 0 or 800 <= int(pixels) <= 10_000):
+        raise StoreError("照片长边上限应在 800–10000 像素之间（0 表示保留原图）", 1)
+    store.set_setting("photo_max_edge", str(int(pixels)))
+
+
 # ---------------------------------------------------------------- on a row
 
 def _attachment_field(store: Store, ledger_id: str, field_id: str):
@@ -350,10 +401,8 @@ def attach(store: Store, ledger_id: str, uid: str, field_id: str, paths, *, prep
            source: str = "cli:attach") -> list[dict]:
     """Store ``paths`` and add them to the row's attachment field (one audited change).
 
-    ``prepare(path, kinds=…, max_mb=…) -> path`` (the app's and the command line's Qt
-    decode check and downscale, :func:`desktop_app.imaging.prepare`) runs first. A file
-    that is refused refuses the whole call; files already stored stay (they are only
-    content, referenced by nothing).
+    ``prepare`` as in :meth:`Attachments.add`. A file that is refused refuses the whole
+    call; files already stored stay (they are only content, referenced by nothing).
 
     :raises AttachmentError: a file is wrong (exit 1); :raises StoreError: no such row/field.
     """
@@ -364,12 +413,13 @@ def attach(store: Store, ledger_id: str, uid: str, field_id: str, paths, *, prep
     if row is None or row["_deleted"]:
         raise StoreError(f"{records.ledger.label}中没有这条记录（{uid}）", 1)
     refs = parse_refs(row.get(field_id))
+    paths = list(paths)
+    if field.max_files and len(refs) + len(paths) > field.max_files:
+        raise AttachmentError(f"{field.label}最多 {field.max_files} 个文件，已有 {len(refs)} 个，"
+                              f"这次加 {len(paths)} 个；请先移除不需要的")
     box = Attachments(store)
     for path in paths:
-        path = Path(path)
-        ready = prepare(path, kinds=field.kinds, max_mb=field.max_mb) if prepare else path
-        ref = box.put(ready, name=path.name if ready == path else Path(path).stem + ready.suffix,
-                      kinds=field.kinds, max_mb=field.max_mb)
+        ref = box.add(path, kinds=field.kinds, max_mb=field.max_mb, prepare=prepare)
         if all(r["sha256"] != ref["sha256"] for r in refs):
             refs.append(ref)
     records.update(uid, {field_id: refs}, source=source)
@@ -405,9 +455,16 @@ def row_refs(ledger, row: dict) -> list[dict]:
     return out
 
 
-def tiny_png() -> bytes:
-    """A valid 1×1 PNG (for examples and tests)."""
+def png_bytes(width: int, height: int, pixels: bytes) -> bytes:
+    """A PNG of 8-bit RGB ``pixels`` (row after row), e.g. for demo photos and tests."""
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+    stride = width * 3
+    raw = b"".join(b"\x00" + pixels[y * stride:(y + 1) * stride] for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def tiny_png() -> bytes:
+    """A valid 1×1 PNG (for examples and tests)."""
+    return png_bytes(1, 1, b"\xff\x00\x00")

@@ -14,6 +14,7 @@ so the demo exercises the real validation::
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 from pathlib import Path
 
@@ -216,6 +217,7 @@ def create_demo(path: Path, *, seed: int = 2024, scale: float = 1.0) -> Store:
         add_user(store, name, DEMO_PASSWORD, role)
         if i == 0:
             login(store, name, DEMO_PASSWORD)
+    _photos(store, rng)
     store.session = None
     store.set_setting("demo", "1")
     return store
@@ -332,3 +334,28 @@ def _save(store: Store, led: Ledger, rows: list[dict], orgs: list[str]) -> None:
         raise RuntimeError(f"示例数据生成有误（{led.label}）：{[p.message for p in errors[0].errors][:3]}")
     if good:
         records.add_many(good, orgs=good_orgs, source="demo", today=today, allow_duplicate=True)
+
+
+def _photos(store: Store, rng: random.Random, households: int = 3) -> None:
+    """Drawn before/after pictures (a step, then a ramp) on a few barrier-free rows."""
+    from .attachments import Attachments, png_bytes
+    box, records = Attachments(store), store.ledger("barrier_free")
+    w, h = 320, 240
+
+    def picture(after: bool, tint: int) -> bytes:
+        rows = []
+        for y in range(h):
+            for x in range(w):
+                floor = y > (h * 0.75 - x * 0.3 if after else (h * 0.55 if x < w // 2 else h * 0.75))
+                wall = (200, 196, 188) if after else (150, 140, 120)
+                rows.append((90 + tint, 90, 96) if floor else wall)
+        return png_bytes(w, h, bytes(c for px in rows for c in px))
+    for row in records.rows()[:households]:
+        refs = {}
+        for fid, after in (("photos_before", False), ("photos_after", True)):
+            data = picture(after, rng.randrange(40))
+            sha = hashlib.sha256(data).hexdigest()
+            box.put_stream(iter([data]), sha, len(data), "png")
+            refs[fid] = [{"sha256": sha, "name": ("改造后" if after else "改造前") + ".png",
+                          "size": len(data), "type": "png"}]
+        records.update(row["uuid"], refs, source="demo")

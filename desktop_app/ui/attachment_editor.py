@@ -12,6 +12,7 @@ For tests: ``add_files(paths)`` then wait for ``changed``; ``refs``;
 from __future__ import annotations
 
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QFileDialo
                                QLabel, QListWidget, QListWidgetItem, QPushButton, QScrollArea,
                                QStyle, QVBoxLayout, QWidget)
 
-from ..core.attachments import KINDS, Attachments, parse_refs
+from ..core.attachments import KINDS, Attachments, parse_refs, photo_max_edge
 from ..core.catalog import Field
 
 SHA_ROLE = Qt.UserRole + 1
@@ -57,7 +58,7 @@ class AttachmentEditor(QWidget):
         self.remove_button = QPushButton("移除")
         self.remove_button.clicked.connect(lambda: self._current() and self.remove(self._current()))
         self.keep_original = QCheckBox("保留原图")
-        self.keep_original.setToolTip("默认把过大的照片缩小（长边 2560 像素）以节省空间和传输时间")
+        self.keep_original.setToolTip("默认把过大的照片缩小（长边像素数由管理员在“用户管理”中设置）以节省空间和传输时间")
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #c62828")
@@ -170,12 +171,11 @@ class AttachmentEditor(QWidget):
 
         def work(store, progress):
             box, added, refused = Attachments(store), [], []
+            ready = partial(prepare, keep_original=keep, max_edge=photo_max_edge(store))
             for i, path in enumerate(paths):
                 progress(i, len(paths), f"正在添加 {path.name}…")
                 try:
-                    ready = prepare(path, keep_original=keep, kinds=field.kinds, max_mb=field.max_mb)
-                    name = path.name if ready == path else path.stem + ready.suffix
-                    added.append(box.put(ready, name=name, kinds=field.kinds, max_mb=field.max_mb))
+                    added.append(box.add(path, kinds=field.kinds, max_mb=field.max_mb, prepare=ready))
                 except Exception as exc:  # each file's own message; the others still go in
                     refused.append(str(exc))
             return added, refused

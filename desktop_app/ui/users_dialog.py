@@ -1,8 +1,9 @@
-"""用户管理 (管理员): add users with a role, reset passwords, disable, the idle lock.
+"""用户管理 (管理员): add users with a role, reset passwords, disable, the idle lock,
+the long edge photos are scaled down to.
 
 Everything goes through core (:mod:`desktop_app.core.users`), which checks the
 role again. For tests: ``add(name, role, password, unit)``, ``reset_password``,
-``set_active``, ``set_idle``; ``changed`` fires after each success and
+``set_active``, ``set_idle``, ``set_photo_edge``; ``changed`` fires after each success and
 ``users_model`` holds the list.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QFormLayout, QHBoxLayout, QLi
                                QPushButton, QSpinBox, QVBoxLayout)
 
 from ..core import users
+from ..core.attachments import photo_max_edge, set_photo_max_edge
 from ..core.users import ROLES
 from .district_pages import GREEN, RED, RowsModel, make_table, message_label, say
 
@@ -55,6 +57,14 @@ class UsersDialog(QDialog):
         self.idle.setSpecialValueText("不自动锁定")
         self.idle_button = QPushButton("保存")
         self.idle_button.clicked.connect(lambda: self.set_idle(self.idle.value()))
+        self.photo_edge = QSpinBox()
+        self.photo_edge.setRange(0, 10_000)
+        self.photo_edge.setSingleStep(320)
+        self.photo_edge.setSuffix(" 像素")
+        self.photo_edge.setSpecialValueText("保留原图")
+        self.photo_edge.setToolTip("添加照片时，长边超过这个像素数的照片会缩小（录入时可勾选“保留原图”）")
+        self.photo_button = QPushButton("保存")
+        self.photo_button.clicked.connect(lambda: self.set_photo_edge(self.photo_edge.value()))
         self.message = message_label()
         form = QFormLayout()
         form.addRow("用户名", self.name)
@@ -70,6 +80,11 @@ class UsersDialog(QDialog):
         idle_row.addWidget(self.idle_button)
         idle_row.addStretch(1)
         form.addRow("空闲自动锁定", idle_row)
+        photo_row = QHBoxLayout()
+        photo_row.addWidget(self.photo_edge)
+        photo_row.addWidget(self.photo_button)
+        photo_row.addStretch(1)
+        form.addRow("照片长边上限", photo_row)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
         layout.addLayout(form)
@@ -95,12 +110,13 @@ class UsersDialog(QDialog):
 
     def refresh(self) -> None:
         def load(store, progress):
-            return users.list_users(store), users.idle_minutes(store)
+            return users.list_users(store), users.idle_minutes(store), photo_max_edge(store)
 
         def show(result):
-            rows, minutes = result
+            rows, minutes, edge = result
             self.users_model.load(rows)
             self.idle.setValue(minutes)
+            self.photo_edge.setValue(edge)
             self._update()
         self.runner.run(load, on_done=show, on_error=self._failed)
 
@@ -130,6 +146,10 @@ class UsersDialog(QDialog):
     def set_idle(self, minutes: int) -> None:
         self._run(lambda store: users.set_idle_minutes(store, minutes),
                   "已保存：" + (f"空闲 {minutes} 分钟后自动锁定" if minutes else "不自动锁定"))
+
+    def set_photo_edge(self, pixels: int) -> None:
+        self._run(lambda store: set_photo_max_edge(store, pixels),
+                  "已保存：" + (f"照片长边超过 {pixels} 像素时缩小" if pixels else "照片保留原图"))
 
 
 class PasswordDialog(QDialog):
