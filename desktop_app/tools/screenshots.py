@@ -102,6 +102,19 @@ def main(argv: list[str] | None = None) -> int:
     _save(form, out, "04_record_form")
     form.close()
 
+    window.nav.setCurrentItem(window._ledger_items["barrier_free"])
+    _wait(lambda: page.count_label.text().startswith("共"))
+    with_photos = next(r["uuid"] for r in window.reader.ledger("barrier_free").rows() if r["photos_before"])
+    page.open_record(with_photos)
+    photos = page.form
+    photos.resize(980, 760)
+    editor = photos.editors["photos_after"]
+    photos.scroll.ensureWidgetVisible(editor)
+    _wait(lambda: all(not editor.list.item(i).icon().isNull() for i in range(editor.list.count())))
+    _settle(800)
+    _save(photos, out, "09_photos")
+    photos.close()
+
     row = window.reader.ledger("two_cancer").get(uid)
     window.open_person(row["person_id"])
     _save(window, out, "05_person")

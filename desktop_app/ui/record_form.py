@@ -124,12 +124,12 @@ class RecordForm(QDialog):
         org_row.addWidget(QLabel(f"{ORG_LABEL}（村/社区）"))
         org_row.addWidget(self.org_combo, 1)
         layout.addLayout(org_row)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setWidget(self._fields_grid())
-        layout.addWidget(scroll, 1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.scroll.setFrameShape(QFrame.NoFrame)
+        self.scroll.setWidget(self._fields_grid())
+        layout.addWidget(self.scroll, 1)
         return page
 
     def _fields_grid(self) -> QWidget:
