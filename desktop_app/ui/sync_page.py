@@ -788,9 +788,16 @@ class SyncPage(QWidget):
         dest = next((d.peer.org_name for d in self.dest_model.items if d.peer.node == m["dest"]["node"]),
                     m["dest"]["org"])
         rows = sum(m["counts"].values())
-        _say(self.send_message, f"已写入：{exported.path}\n发往{dest}的第 {seqs} 号"
-                                f"{KIND_NAMES.get(m['kind'], '')}数据包，共 {rows:,} 行"
-                                f"（{counts_text(self.reader, m['counts'])}）。", GREEN)
+        text = (f"已写入：{exported.path}\n发往{dest}的第 {seqs} 号{KIND_NAMES.get(m['kind'], '')}数据包，"
+                f"共 {rows:,} 行（{counts_text(self.reader, m['counts'])}）")
+        if exported.files:
+            text += f"，附件 {exported.files} 个"
+        if exported.volumes:
+            text += (f"。\n照片较多，分为 {len(exported.volumes) + 1} 卷：" + "、".join(
+                p.name for p in [exported.path, *exported.volumes]) + "；每一卷都要交给对方导入")
+        if exported.files_pending:
+            text += f"。\n另有 {exported.files_pending} 个附件本机还没收到，收到后随下一个数据包发送"
+        _say(self.send_message, text + "。", GREEN)
         self.refresh()
         self.package_exported.emit(exported)
 
@@ -835,6 +842,9 @@ class SyncPage(QWidget):
                 out.append(line(f"{s.file}：试导入，没有写入任何内容。", BLUE))
             elif s.status != "imported":
                 out.append(line(f"{s.file}：{s.message}", PACKAGE_RESULTS[s.status][1]))
+            if s.files:
+                verb = "带有" if s.status == "dry-run" else "收到"
+                out.append(line(f"{s.file}：{verb}附件（照片、扫描件）{s.files} 个，均已核对校验值。", GREEN))
             out += [line(f"{s.file}：{g}", RED) for g in s.gaps]
             out += [line(f"{s.file}：{w}", AMBER) for w in s.warnings]
         return out
