@@ -663,20 +663,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json-row", required=True, help="字段 id 或中文名称 → 值")
     sp.add_argument("--allow-duplicate", action="store_true", help="判重键相同也保存")
 
-    sp = command("attach", cmd_attach, "给一条记录添加附件（照片、扫描件；按内容检查，过大的照片缩小）")
-    sp.add_argument("--db", required=True)
-    sp.add_argument("--ledger", required=True)
-    sp.add_argument("--row", required=True, help="记录 uuid")
-    sp.add_argument("--field", required=True, help="附件字段 id，如 photos_before")
+    for name, help_text in (("attach", "给一条记录添加附件（照片、扫描件；按内容检查，过大的照片缩小）"),
+                            ("detach", "从一条记录移除一个附件（记入审计日志）")):
+        sp = command(name, cmd_attach, help_text)
+        sp.add_argument("--db", required=True)
+        sp.add_argument("--ledger", required=True)
+        sp.add_argument("--row", required=True, help="记录 uuid")
+        sp.add_argument("--field", required=True, help="附件字段 id，如 photos_before")
+    sp.add_argument("--sha256", required=True, help="附件的校验值（attach 的输出中）")
+    sp = sub.choices["attach"]
     sp.add_argument("--keep-original", action="store_true", help="不缩小照片，保留原图")
     sp.add_argument("files", nargs="+", metavar="文件")
-
-    sp = command("detach", cmd_attach, "从一条记录移除一个附件（记入审计日志）")
-    sp.add_argument("--db", required=True)
-    sp.add_argument("--ledger", required=True)
-    sp.add_argument("--row", required=True, help="记录 uuid")
-    sp.add_argument("--field", required=True, help="附件字段 id")
-    sp.add_argument("--sha256", required=True, help="附件的校验值（attach 的输出中）")
 
     sp = command("template", cmd_template, "生成某个台账的 Excel 填报模板")
     sp.add_argument("--db", required=True)

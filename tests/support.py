@@ -20,6 +20,17 @@ def make_id(birth: str, seq: int = 2, region: str = "430902") -> str:
     return body + ric.calc_check_digit(body + "0")
 
 
+def household(i: int = 1) -> dict:
+    """A complete, accepted barrier-free modification row (its own man for each ``i``)."""
+    number = make_id("19600101", 5 + 2 * i)
+    return {"name": f"示例残{i}", "id_number": number, "phone": "13800000009", "address": "示例路9号",
+            "disability_cert": number + "41", "disability_category": "肢体", "disability_grade": "一级",
+            "hardship": "低保", "assess_date": "2024-02-01", "plan": "坡化", "items": "坡化",
+            "contractor": "示例公司", "contractor_code": "91350100M000100Y43", "start_date": "2024-03-01",
+            "finish_date": "2024-04-01", "accept_date": "2024-04-10", "accept_result": "合格",
+            "subsidy": 3500, "status": "已验收"}
+
+
 def logical_dump(path: Path) -> str:
     """A hash of everything "unchanged" covers (DESIGN.md): rows, persons, change
     log, orgs, quotas, settings and every other table except import history."""

@@ -17,21 +17,11 @@ from desktop_app.core.export import export_ledger
 from desktop_app.core.package_file import PackageError
 from desktop_app.core.store import StoreError
 from desktop_app.core.template import FIRST_DATA_ROW, HEADER_ROW
-from support import logical_dump, make_id
+from support import household, logical_dump
 
 TODAY = dt.date(2024, 12, 31)
 FIXTURES = Path(__file__).parent / "fixtures"
 PHOTO, INTERLACED, PDF = FIXTURES / "photo.jpg", FIXTURES / "interlaced.png", FIXTURES / "acceptance.pdf"
-
-
-def household(i: int = 1) -> dict:
-    number = make_id("19600101", 5 + 2 * i)
-    return {"name": f"示例残{i}", "id_number": number, "phone": "13800000009", "address": "示例路9号",
-            "disability_cert": number + "41", "disability_category": "肢体", "disability_grade": "一级",
-            "hardship": "低保", "assess_date": "2024-02-01", "plan": "坡化", "items": "坡化",
-            "contractor": "示例公司", "contractor_code": "91350100M000100Y43", "start_date": "2024-03-01",
-            "finish_date": "2024-04-01", "accept_date": "2024-04-10", "accept_result": "合格",
-            "subsidy": 3500, "status": "已验收"}
 
 
 def png(width: int, height: int, raw: bytes) -> bytes:

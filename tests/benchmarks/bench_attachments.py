@@ -29,24 +29,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from desktop_app.core import profiles, sync
-from desktop_app.core.attachments import Attachments
-from desktop_app.core.store import Store
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+if not any((Path(p) / "desktop_app").is_dir() for p in sys.path if p):
+    sys.path.insert(0, str(HERE.parent.parent))          # a source checkout without an install
 
-HERE = Path(__file__).parent
+from desktop_app.core import profiles, sync  # noqa: E402
+from desktop_app.core.attachments import Attachments  # noqa: E402
+from desktop_app.core.store import Store  # noqa: E402
+from support import household  # noqa: E402
+
 PHOTO = HERE.parent / "fixtures" / "photo.jpg"
-
-
-def household(i: int) -> dict:
-    from stdnum.cn import ric
-    body = f"430902196{i % 10}0101{i % 1000:03d}"
-    number = body + ric.calc_check_digit(body + "0")
-    return {"name": f"示例残{i}", "id_number": number, "phone": "13800000009", "address": "示例路9号",
-            "disability_cert": number + "41", "disability_category": "肢体", "disability_grade": "一级",
-            "hardship": "低保", "assess_date": "2024-02-01", "plan": "坡化", "items": "坡化",
-            "contractor": "示例公司", "contractor_code": "91350100M000100Y43", "start_date": "2024-03-01",
-            "finish_date": "2024-04-01", "accept_date": "2024-04-10", "accept_result": "合格",
-            "subsidy": 3500, "status": "已验收"}
 
 
 def setup(root: Path, photos: int, mb: float) -> Path:
