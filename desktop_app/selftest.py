@@ -2,8 +2,8 @@
 
 Opens temporary stores, runs the core checks (plan catalog, store and
 migrations, validation, Excel template in and out, a signed encrypted package
-from a town to the district, progress), renders the main window offscreen and
-exits 0 — or names what failed and exits 1. Nothing outside a temporary folder
+from a town to the district, progress, a photo decoded, scaled and stored),
+renders the main window offscreen and exits 0 — or names what failed and exits 1. Nothing outside a temporary folder
 is touched.
 """
 from __future__ import annotations
@@ -58,6 +58,7 @@ def _checks(root: Path):
     report = compute(district, dt.date(2024, 12, 31))
     assert report.get("two_cancer_screening").achieved == 1
     yield "进度统计", f"两癌检查完成 {report.get('two_cancer_screening').achieved} 人"
+    yield "照片", _photo_check(root, town)
     town.close()
     district.close()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -75,6 +76,22 @@ def _checks(root: Path):
     assert not image.isNull() and image.width() > 400, "主窗口无法绘制"
     window.close()
     yield "主窗口", f"已绘制 {image.width()}×{image.height()}"
+
+
+def _photo_check(root: Path, store) -> str:
+    """A large JPEG is decoded, scaled down, stored by content and read back verified."""
+    from PySide6.QtGui import QColor, QImage
+
+    from .core.attachments import Attachments
+    from .imaging import prepare
+    big = QImage(3000, 2000, QImage.Format_RGB888)
+    big.fill(QColor("#4a7"))
+    path = root / "自检照片.jpg"
+    assert big.save(str(path), "JPG", 90), "无法保存 JPEG（缺少 Qt 的 jpeg 插件）"
+    ref = Attachments(store).add(path, prepare=lambda p, **kw: prepare(p, max_edge=1000, **kw))
+    back = QImage.fromData(Attachments(store).read(ref["sha256"]))
+    assert back.width() == 1000, "照片没有按设置缩小"
+    return f"{path.name} 3000×2000 缩小为 {back.width()}×{back.height()} 并按校验值保存"
 
 
 def run() -> int:
