@@ -263,3 +263,10 @@ def test_cli_attach_detach_and_import_report(chain, capsys):
     t.close()
     assert main(["import-package", "--db", str(tmp / "t.sqlite3"), exported["path"], "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["files"][0]["files_received"] == 1
+
+
+def test_hostile_attachment_values_are_refused_not_crashing():
+    for value in ("[" * 100_000 + "]" * 100_000, '{"a": 1}', '[{"sha256": "../x", "name": "a", "size": 1, '
+                  '"type": "png"}]', "[" + ",".join(["{}"] * 2000) + "]", "x" * 2_000_000):
+        with pytest.raises(ValueError):
+            parse_refs(value)

@@ -18,6 +18,28 @@ def test_observe_flags_far_future_stamps_and_moves_past_them():
     assert clock.tick() > far
 
 
+def test_observe_never_adopts_a_stamp_beyond_the_year_2100():
+    """A stamp from a PC set to the year 9999 does not fit SQLite's INTEGER: adopting it
+    would make every later local write fail."""
+    from desktop_app.core.versions import MAX_STAMP
+    clock = Clock(wall=lambda: 1000.0)
+    assert MAX_STAMP < 2 ** 63 // 2
+    assert clock.observe(253402300799000 << 16) is True
+    assert clock.tick() < 2 ** 63 and clock.last < MAX_STAMP
+    assert clock.observe(MAX_STAMP) is True and clock.last == MAX_STAMP
+
+
+def test_checked_decoding_refuses_what_a_package_must_not_carry():
+    import pytest
+    ok = RowVersions.decode_checked('[[5,"a"],{"phone":[9,"b",{"a":5}]}]')
+    assert ok.get("phone") == Version(9, "b") and ok.get("phone").seen == {"a": 5}
+    for bad in ("[" * 5000 + "]" * 5000, '[[5,"a",{"b":"x"}]]', '[[5,"a",{"b":1.5}]]', '[[-1,"a"]]',
+                f'[[{2 ** 70},"a"]]', '[["5","a"]]', '[[5,7]]', '[[5,"a"],[1]]', '[]', '{}', '[[true,"a"]]',
+                '[[5,"a"],{"x":[NaN,"b"]}]', '[[5]]', '[[5,"a",{},4]]'):
+        with pytest.raises(ValueError):
+            RowVersions.decode_checked(bad)
+
+
 def test_edit_on_top_covers_the_value_it_replaced():
     a = Version(10, "a")
     b = successor(20, "b", [a])

@@ -209,8 +209,16 @@ def parse_refs(value) -> list[dict]:
     """
     if value in (None, ""):
         return []
-    refs = json.loads(value) if isinstance(value, str) else value
-    if not isinstance(refs, list):
+    if isinstance(value, str):
+        if len(value) > 1_000_000:
+            raise ValueError("附件列表过长")
+        try:
+            refs = json.loads(value)
+        except RecursionError:   # a hostile, deeply nested value
+            raise ValueError("附件列表的格式不对") from None
+    else:
+        refs = value
+    if not isinstance(refs, list) or len(refs) > 1000:
         raise ValueError("附件应为列表")
     out = []
     for ref in refs:

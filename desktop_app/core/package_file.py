@@ -10,7 +10,8 @@ kind, source and destination, sequence range, previous package id, counts per
 ledger, the payload hash (over the ciphertext), the crypto suite and the content
 key sealed to the destination. The signature covers the manifest bytes and so
 the ciphertext. Reading checks, in this order and before writing anything:
-size caps, the container, versions, the source is known, we are the destination,
+size caps, the container, versions, the type and range of every manifest value
+(:func:`check_manifest`), the source is known, we are the destination,
 the signature, the hash; only then is the payload decrypted, decompressed (with
 an output bound) and parsed line by line (line length, JSON depth and number
 limits, no duplicate keys).
@@ -57,13 +58,22 @@ def _no_duplicates(pairs):
 
 
 def strict_json(data: bytes | str) -> object:
-    """JSON with no duplicate keys, NaN or runaway nesting/numbers (raises ValueError)."""
+    """JSON with no duplicate keys, NaN or runaway nesting/numbers (raises ValueError,
+    its message in Chinese: it goes into the messages that refuse a file)."""
     def no_constants(name):
         raise ValueError(f"不允许的数值 {name}")
     try:
         return json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=no_constants)
     except RecursionError:
         raise ValueError("嵌套层数过多") from None
+    except UnicodeDecodeError:
+        raise ValueError("含有无效的字符编码（不是 UTF-8）") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"不是有效的 JSON（第 {exc.lineno} 行第 {exc.colno} 列）") from None
+    except ValueError as exc:
+        if any("\u4e00" <= c <= "\u9fff" for c in str(exc)):   # ours (a duplicate key, NaN)
+            raise
+        raise ValueError("含有位数过多的数字") from None          # Python's limit on int digits
 
 
 # ---------------------------------------------------------------- writing
@@ -253,7 +263,8 @@ class OpenedPackage:
                     raise PackageError(f"{self.path.name} 解压后的大小超过清单所写，已拒绝")
                 pending += out
                 *complete, pending = pending.split(b"\n")
-                if len(pending) > MAX_LINE_BYTES:
+                # every line, not only the unfinished one: a long line may end within one step
+                if len(pending) > MAX_LINE_BYTES or any(len(line) > MAX_LINE_BYTES for line in complete):
                     raise PackageError(f"{self.path.name} 含有过长的一行，已拒绝")
                 yield from complete
         if pending or not decomp.eof:
@@ -310,20 +321,105 @@ def open_package(path: Path | str) -> OpenedPackage:
         manifest = strict_json(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PackageError(f"{path.name} 的清单无法读取（{exc}），文件已损坏") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise PackageError(f"{path.name} 不是本程序的数据包")
-    if manifest.get("format_version") not in (1, FORMAT_VERSION):
-        raise PackageError(f"{path.name} 的格式版本是 {manifest.get('format_version')}，本程序只认识 "
-                           f"{FORMAT_VERSION}；请安装新版本的程序后再导入")
-    for key in ("package_id", "kind", "source", "dest", "suite", "payload_sha256", "payload_chunks",
-                "sealed_key", "schema"):
-        if key not in manifest:
-            raise PackageError(f"{path.name} 的清单缺少 {key}，文件已损坏")
-    if manifest["suite"] not in SUITES:
-        raise PackageError(f"{path.name} 使用的加密算法 {manifest['suite']} 本程序不支持")
-    if type(manifest.get("file_chunks", 0)) is not int or not 0 <= manifest.get("file_chunks", 0) < 1 << 32:
-        raise PackageError(f"{path.name} 的清单无法读取（附件块数不对），文件已损坏")
+    check_manifest(path.name, manifest)
     return OpenedPackage(path, manifest, body, signature, offset)
+
+
+INT64_MAX = (1 << 63) - 1   # what an SQLite INTEGER holds
+MAX_SEQ_SPAN = 1_000_000    # package numbers one package may cover (a full package: all so far)
+REQUIRED = ("package_id", "kind", "source", "dest", "suite", "payload_sha256", "payload_chunks",
+            "sealed_key", "schema", "seq_from", "seq_to")
+
+
+def _text(limit: int, *, empty: bool = False) -> Callable[[object], bool]:
+    return lambda v: type(v) is str and (empty or len(v) > 0) and len(v) <= limit
+
+
+def _integer(low: int, high: int) -> Callable[[object], bool]:
+    return lambda v: type(v) is int and low <= v <= high
+
+
+def _optional(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    return lambda v: v is None or check(v)
+
+
+def _obj(fields: dict[str, Callable[[object], bool]], optional: tuple[str, ...] = ()) -> Callable[[object], bool]:
+    return lambda v: (type(v) is dict and all(k in v or k in optional for k in fields)
+                      and all(check(v[k]) for k, check in fields.items() if k in v))
+
+
+def _counts(v) -> bool:
+    return type(v) is dict and len(v) <= 10_000 and all(
+        len(k) <= 64 and type(n) is int and 0 <= n <= INT64_MAX for k, n in v.items())
+
+
+def _hex(v) -> bool:
+    return type(v) is str and 0 < len(v) <= 128 and all(c in "0123456789abcdef" for c in v)
+
+
+# every manifest key this program reads, with what its value must be (keys a newer
+# program adds are ignored; "format", "format_version" and "schema" have their own checks)
+MANIFEST_KEYS: dict[str, Callable[[object], bool]] = {
+    "package_id": _text(64),
+    "kind": _text(32),
+    "schema": lambda v: type(v) is int and v >= 0,   # above ours: "install the new version" (sync)
+    "created": _optional(_text(64, empty=True)),
+    "source": _obj({"node": _text(64), "org": _text(64), "level": _text(16)}, optional=("level",)),
+    "dest": _obj({"node": _text(64), "org": _text(64)}),
+    "seq_from": _optional(_integer(1, INT64_MAX)),
+    "seq_to": _optional(_integer(1, INT64_MAX)),
+    "prev": _optional(_text(64)),
+    "counts": _counts,
+    "catalog": _obj({"id": _optional(_text(200, empty=True)), "version": _optional(_text(200, empty=True))},
+                    optional=("id", "version")),
+    "suite": lambda v: type(v) is str and v in SUITES,
+    "payload_sha256": _hex,
+    "payload_chunks": _integer(1, (1 << 32) - 1),
+    "file_chunks": _integer(0, (1 << 32) - 1),
+    "plain_bytes": _integer(0, INT64_MAX),
+    "sealed_key": _text(8192),
+    "volume": _integer(1, 1_000_000),
+    "volumes": _integer(1, 1_000_000),
+    "volume_of": _text(64),
+}
+_KEY_NAMES = {"package_id": "数据包编号", "kind": "类型", "schema": "数据库版本", "created": "生成时间",
+              "source": "发送单位", "dest": "收件单位", "seq_from": "起始序号", "seq_to": "截止序号",
+              "prev": "上一个数据包", "counts": "各台账条数", "catalog": "计划目录", "suite": "加密算法",
+              "payload_sha256": "内容校验值", "payload_chunks": "内容块数", "file_chunks": "附件块数",
+              "plain_bytes": "内容大小", "sealed_key": "密钥", "volume": "卷号", "volumes": "卷数",
+              "volume_of": "所属数据包"}
+
+
+def check_manifest(name: str, manifest: object) -> None:
+    """Every manifest key this program reads has a value of the right type and range,
+    so nothing later can trip over it (a package signed by a compromised install, or
+    made by a newer program, is refused here rather than half-read).
+
+    :raises PackageError: naming the file ``name`` and the key.
+    """
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise PackageError(f"{name} 不是本程序的数据包")
+    version = manifest.get("format_version")
+    if type(version) is not int or not 1 <= version <= FORMAT_VERSION:
+        shown = version if type(version) is int and 0 <= version < 1_000_000 else "未知"
+        raise PackageError(f"{name} 的格式版本是 {shown}，本程序只认识 1–{FORMAT_VERSION}；"
+                           "请安装新版本的程序后再导入")
+    for key in REQUIRED:
+        if key not in manifest:
+            raise PackageError(f"{name} 的清单缺少 {key}，文件已损坏")
+    if type(manifest["suite"]) is str and manifest["suite"] not in SUITES:
+        raise PackageError(f"{name} 使用的加密算法 {manifest['suite'][:40]} 本程序不支持")
+    for key, check in MANIFEST_KEYS.items():
+        if key in manifest and not check(manifest[key]):
+            raise PackageError(f"{name} 的清单中“{_KEY_NAMES[key]}”（{key}）不合规，文件已损坏或被篡改，已拒绝")
+    lo, hi = manifest["seq_from"], manifest["seq_to"]
+    if lo is None and hi is None:
+        if manifest["kind"] != "files":   # only a further volume (files only) has no numbers
+            raise PackageError(f"{name} 的清单缺少序号，文件已损坏或被篡改，已拒绝")
+    elif lo is None or hi is None or not lo <= hi or hi - lo > MAX_SEQ_SPAN:
+        raise PackageError(f"{name} 的清单中的序号范围不合理，文件已损坏或被篡改，已拒绝")
+    if manifest.get("file_chunks", 0) and version < 2:
+        raise PackageError(f"{name} 的清单中“附件块数”与格式版本不符，文件已损坏或被篡改，已拒绝")
 
 
 def unseal(opened: OpenedPackage, enc_private: bytes, info: bytes) -> bytes:

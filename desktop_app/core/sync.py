@@ -338,6 +338,9 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
     if dest.get("node") != store.node.id:
         raise PackageError(f"{name} 不是发给本机的（收件单位 {dest.get('org')}），请交给收件单位导入")
     opened.verify(peer.sign_key, SUITES[m["suite"]].verify)
+    # the body must be the one the signed manifest names, also for a package seen before:
+    # its identity is the signed payload hash (content_id), so a damaged copy is refused
+    opened.check_hash(SUITES[m["suite"]].hasher())
     seen = store.conn.execute("SELECT sha256 FROM packages WHERE package_id = ? AND direction = 'in'",
                               (m["package_id"],)).fetchone()
     org_name = store.orgs.get(peer.org).name if store.orgs.get(peer.org) else peer.org
@@ -346,7 +349,6 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
             raise PackageError(f"{name} 与已导入的同编号数据包内容不同（可能被改动或伪造），已拒绝")
         return ImportSummary(name, "already", message="这个数据包以前已经导入过，没有任何改变",
                              package_id=m["package_id"], source_org=peer.org)
-    opened.check_hash(SUITES[m["suite"]].hasher())
     key = unseal(opened, store.keys().enc_private, f"{m['package_id']}|{peer.node}|{store.node.id}".encode())
     summary = ImportSummary(name, "dry-run" if dry_run else "imported", package_id=m["package_id"],
                             source_org=peer.org)
@@ -368,24 +370,24 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
             if dry_run:
                 raise _DryRun()
     except _DryRun:
-        summary.gaps = gaps(store, peer.node, org_name, extra=_seqs(m))
+        summary.gaps = gaps(store, peer.node, org_name, extra=_seqs(m, name))
     summary.message = _message(summary)
     return summary
 
 
-def _seqs(m: dict) -> set[int]:
+def _seqs(m: dict, name: str) -> set[int]:
     lo, hi = m.get("seq_from"), m.get("seq_to")
     if m.get("kind") == "files" and lo is None and hi is None:
         return set()  # a further volume: its numbers are the first volume's
     if not isinstance(lo, int) or not isinstance(hi, int) or not 0 < lo <= hi or hi - lo > 1_000_000:
-        raise PackageError("数据包清单中的序号范围不合理，文件已损坏")
+        raise PackageError(f"{name} 的清单中的序号范围不合理，文件已损坏")
     return set(range(lo, hi + 1))
 
 
 def _record_received(store: Store, opened, peer: Peer, summary: ImportSummary) -> None:
     m = opened.manifest
     store.conn.executemany("INSERT OR IGNORE INTO received (source, seq, package_id) VALUES (?, ?, ?)",
-                           [(peer.node, s, m["package_id"]) for s in sorted(_seqs(m))])
+                           [(peer.node, s, m["package_id"]) for s in sorted(_seqs(m, opened.path.name))])
     store.conn.execute(
         "INSERT INTO packages (package_id, direction, kind, source, dest, seq_from, seq_to, prev, "
         "sha256, created, handled, file, status, summary) VALUES (?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
@@ -419,6 +421,21 @@ def _message(s: ImportSummary) -> str:
     return ("（试导入，未写入）" if s.status == "dry-run" else "") + text
 
 
+_INT64_MAX = (1 << 63) - 1   # what an SQLite INTEGER holds
+
+
+def _value_ok(v: object) -> bool:
+    """A field value a package may carry: text up to Excel's cell limit, an integer SQLite
+    can hold, a finite number, or nothing."""
+    kind = type(v)
+    return (v is None or kind is str and len(v) <= MAX_TEXT or kind is int and -_INT64_MAX - 1 <= v <= _INT64_MAX
+            or kind is float and float("-inf") < v < float("inf"))
+
+
+def _org_code(code: object) -> bool:
+    return type(code) is str and 0 < len(code) <= 12 and code.isascii() and code.isdigit()
+
+
 class _Applier:
     """Merges the rows of one package, in batches, inside the caller's transaction."""
 
@@ -431,7 +448,15 @@ class _Applier:
         self.user = user or f"{peer.org}（数据包）"
         self.newest = 0
         self.conn = store.conn
-        self.orgs_known = {o.code for o in store.orgs}
+        self.parents = {o.code: o.parent for o in store.orgs}   # the org tree, with what arrives
+        # A unit below this install (a village sending to its town, a town to the district),
+        # or one this install cannot place, may write only its own rows and orgs and those
+        # below it; feedback from above and packages from peers (a test mesh of towns) are
+        # merged as they come.
+        self.scoped = peer.org not in self.parents or (
+            peer.org != store.node.org and store.orgs.is_within(peer.org, store.node.org))
+        self.foreign = 0             # records outside the sender's own orgs (rejected)
+        self.malformed = 0           # records whose values or versions are not acceptable (rejected)
         self.files = IncomingFiles(store, summary.file)
 
     def count(self, tbl: str, what: str, n: int = 1) -> None:
@@ -450,7 +475,7 @@ class _Applier:
         kind = rec.get("k")
         if kind == "row":
             tbl = rec.get("t")
-            if tbl not in self.specs:
+            if type(tbl) is not str or tbl not in self.specs:
                 self.count(tbl if isinstance(tbl, str) else "?", "rejected")
                 self.summary.warnings.append(f"本机的计划目录中没有表 {str(tbl)[:40]}，其记录未导入")
                 return
@@ -476,26 +501,57 @@ class _Applier:
             self.summary.warnings.append(
                 f"数据包里有时间戳比本机时间超前约 {ahead} 天（对方电脑的日期可能不对）；"
                 "这不影响哪一个值生效，但请提醒对方校正电脑日期")
+        if self.foreign:
+            sender = self.store.orgs.get(self.peer.org)
+            self.summary.warnings.append(
+                f"有 {self.foreign} 条记录不属于发送单位（{sender.name if sender else self.peer.org}）"
+                "及其下属单位，已拒收；请向发送单位核实")
+        if self.malformed:
+            self.summary.warnings.append(
+                f"有 {self.malformed} 条记录的内容或版本信息不合规（例如时间戳在 2100 年以后、"
+                "数值超出范围），已拒收；请让发送单位核对电脑日期并使用本程序的正式版本后重发")
 
     # -- records
     def _org(self, rec: dict) -> None:
         from .orgs import Org
         code, name, level, parent = rec.get("code"), rec.get("name"), rec.get("level"), rec.get("parent")
-        if not (isinstance(code, str) and code.isdigit() and len(code) <= 12 and isinstance(name, str)
-                and 0 < len(name) <= 60 and level in ("district", "town", "village")):
+        aliases = rec.get("aliases", [])
+        if not (_org_code(code) and type(name) is str and 0 < len(name) <= 60
+                and level in ("district", "town", "village") and (parent is None or _org_code(parent))
+                and type(aliases) is list and len(aliases) <= 20
+                and all(type(a) is str and 0 < len(a) <= 60 for a in aliases)):
             raise PackageError(f"{self.summary.file} 中的组织信息不合规，已拒绝")
-        if code not in self.orgs_known and (parent in self.orgs_known or parent is None):
-            aliases = tuple(a for a in rec.get("aliases", []) if isinstance(a, str))[:5]
-            self.store.merge_orgs([Org(code, name, level, parent, aliases)])
-            self.orgs_known.add(code)
+        if code in self.parents or (parent is not None and parent not in self.parents):
+            return  # known orgs are never renamed or moved by a package; an unknown parent: skipped
+        # a package may add orgs only below its sender (or the sender's own, if unknown here)
+        if self.scoped and not (self._ours(parent) or code == self.peer.org):
+            raise PackageError(f"{self.summary.file} 含有发送单位管辖范围以外的单位（代码 {code}），"
+                               "已拒绝；请向发送单位核实")
+        self.store.merge_orgs([Org(code, name, level, parent, tuple(aliases[:5]))])
+        self.parents[code] = parent
+
+    def _ours(self, code: object) -> bool:
+        """Whether org ``code`` is the sender's own or one below it: the only rows and
+        orgs its package may write (the sender's org comes from its profile, not the package)."""
+        if not self.scoped:
+            return type(code) is str
+        for _ in range(16):
+            if type(code) is not str:
+                return False
+            if code == self.peer.org:
+                return True
+            code = self.parents.get(code)
+        return False
 
     def _audit(self, rec: dict) -> None:
         origin, oid = rec.get("origin"), rec.get("id")
-        if not isinstance(origin, str) or not isinstance(oid, int) or origin == self.store.node.id:
+        if origin is None or oid is None or origin == self.store.node.id:
             return
         values = [rec.get(k) for k in ("ts", "stamp", "user", "unit", "action", "tbl", "uuid", "before",
                                        "after", "source", "batch")]
-        if not all(v is None or isinstance(v, (str, int)) and not isinstance(v, bool) for v in values):
+        if not (type(origin) is str and len(origin) <= 64 and type(oid) is int and 0 <= oid <= _INT64_MAX
+                and all(v is None or type(v) is str or type(v) is int and -_INT64_MAX - 1 <= v <= _INT64_MAX
+                        for v in values)):
             raise PackageError(f"{self.summary.file} 中的审计记录格式不对，已拒绝")
         ts, stamp, user, unit, action, tbl, uid, before, after, source, batch = values
         self.conn.execute(
@@ -506,26 +562,27 @@ class _Applier:
 
     def _parse(self, spec: TableSpec, rec: dict) -> RowState:
         values, ver = rec.get("v"), rec.get("ver")
-        uid = rec.get("u")
+        uid, created, origin, lost = rec.get("u"), rec.get("c"), rec.get("o"), rec.get("l")
         if not (type(uid) is str and 0 < len(uid) <= 64 and type(values) is dict
-                and type(ver) is str and len(ver) < 200_000):
+                and type(ver) is str and len(ver) < 200_000
+                and (created is None or type(created) is str and len(created) <= 64)
+                and (origin is None or type(origin) is str and len(origin) <= 64)
+                and (lost is None or type(lost) is dict)):
             raise ValueError("记录格式不对")
         clean = {}
         for col in spec.versioned:
             v = values.get(col)
-            if v is not None:
-                kind = type(v)
-                if not (kind is str and len(v) <= MAX_TEXT or kind is int or kind is float):
-                    raise ValueError(f"字段 {col} 的值不合规")
+            if not _value_ok(v) or (col == "_deleted" and v not in (None, 0, 1)):
+                raise ValueError(f"字段 {col} 的值不合规")
             clean[col] = v
-        versions = RowVersions.decode(ver)
+        versions = RowVersions.decode_checked(ver)     # shape, nesting and stamps (<= MAX_STAMP)
         losers = {}
-        for col, leaves in (rec.get("l") or {}).items():
+        for col, leaves in (lost or {}).items():
             if col in spec.versioned and isinstance(leaves, list):
-                losers[col] = [(Version.decode(v), x) for v, x in leaves]
+                losers[col] = [(Version.decode_checked(v), x) for v, x in leaves]
+                if not all(_value_ok(x) for _, x in losers[col]):
+                    raise ValueError(f"字段 {col} 的值不合规")
         for v in [versions.base, *versions.fields.values(), *(l[0] for ls in losers.values() for l in ls)]:
-            if type(v.stamp) is not int or type(v.origin) is not str or len(v.origin) > 64:
-                raise ValueError("版本信息不合规")
             if v.stamp > self.newest:
                 self.newest = v.stamp
         return RowState(clean, versions, losers)
@@ -538,9 +595,16 @@ class _Applier:
         incoming = {}
         for rec in recs:
             try:
-                incoming[rec["u"]] = (self._parse(spec, rec), rec)
+                state = self._parse(spec, rec)
             except (ValueError, TypeError, KeyError, IndexError, AttributeError):
                 self.count(tbl, "rejected")
+                self.malformed += 1
+                continue
+            if not self._ours(state.values.get("org")):   # a row of a unit outside the sender
+                self.foreign += 1
+                self.count(tbl, "rejected")
+                continue
+            incoming[rec["u"]] = (state, rec)
         if not incoming:
             return
         uuids = list(incoming)
@@ -558,6 +622,11 @@ class _Applier:
         source = f"package:{self.package_id}"
         for uid, (state, rec) in incoming.items():
             mine = local.get(uid)
+            if mine is not None and tbl != "persons" and not self._ours(mine["org"]):
+                # a row of another unit here (a person is shared: where first seen is no owner)
+                self.foreign += 1
+                self.count(tbl, "rejected")
+                continue
             mine_state = None if mine is None else RowState(
                 {c: mine[c] for c in spec.versioned}, RowVersions.decode(mine["_versions"]),
                 losers.get(uid, {}))

@@ -30,6 +30,13 @@ from typing import Callable, Iterable
 
 COUNTER_BITS = 16
 MAX_SKEW_MS = 24 * 3600 * 1000  # a stamp more than a day ahead is reported
+# No clock stamp may lie beyond 2100-01-01 (UTC): a PC set to the year 9999 would give
+# stamps past what SQLite's INTEGER holds (2**63), and a clock that adopted one would make
+# every later write of the receiving install fail. A fixed bound, not "so far ahead of
+# this PC", so a receiving PC whose own date is wrong does not refuse good data.
+MAX_STAMP = 4102444800000 << COUNTER_BITS
+MAX_ORIGIN = 64                 # characters of a node id
+MAX_SEEN = 10_000               # origins in one version vector
 
 
 def stamp_ms(stamp: int) -> int:
@@ -55,7 +62,7 @@ class Clock:
         clock (reported as a warning; it never changes which value wins).
         """
         future = stamp_ms(remote) - int(self.wall() * 1000) > MAX_SKEW_MS
-        if remote > self.last:
+        if self.last < remote <= MAX_STAMP:   # never adopt an impossible stamp
             self.last = remote
         return future
 
@@ -94,6 +101,26 @@ class Version:
     @classmethod
     def decode(cls, data: list) -> "Version":
         return cls(data[0], data[1], dict(data[2]) if len(data) > 2 else {})
+
+    @classmethod
+    def decode_checked(cls, data: object) -> "Version":
+        """:meth:`decode` for data from elsewhere: ``[stamp, origin]`` or ``[stamp,
+        origin, {origin: stamp}]`` with every stamp an int in 0..MAX_STAMP.
+
+        :raises ValueError: for anything else.
+        """
+        if not (type(data) is list and 2 <= len(data) <= 3 and _stamp_ok(data[0])
+                and type(data[1]) is str and len(data[1]) <= MAX_ORIGIN):
+            raise ValueError("版本信息不合规")
+        seen = data[2] if len(data) > 2 else {}
+        if not (type(seen) is dict and len(seen) <= MAX_SEEN
+                and all(len(o) <= MAX_ORIGIN and _stamp_ok(s) for o, s in seen.items())):
+            raise ValueError("版本信息不合规")
+        return cls(data[0], data[1], dict(seen))
+
+
+def _stamp_ok(stamp: object) -> bool:
+    return type(stamp) is int and 0 <= stamp <= MAX_STAMP
 
 
 def successor(stamp: int, origin: str, replaced: Iterable[Version]) -> Version:
@@ -150,6 +177,26 @@ class RowVersions:
         data = json.loads(text)
         fields = {k: Version.decode(v) for k, v in data[1].items()} if len(data) > 1 else {}
         return cls(Version.decode(data[0]), fields)
+
+    @classmethod
+    def decode_checked(cls, text: str) -> "RowVersions":
+        """:meth:`decode` for text from elsewhere (a package): the shape, the nesting and
+        every stamp checked (see :meth:`Version.decode_checked`).
+
+        :raises ValueError: for anything else.
+        """
+        def no_constants(name):
+            raise ValueError("版本信息不合规")
+        try:
+            data = json.loads(text, parse_constant=no_constants)
+        except RecursionError:
+            raise ValueError("版本信息嵌套过深") from None
+        if not (type(data) is list and 1 <= len(data) <= 2):
+            raise ValueError("版本信息不合规")
+        fields = data[1] if len(data) > 1 else {}
+        if type(fields) is not dict:
+            raise ValueError("版本信息不合规")
+        return cls(Version.decode_checked(data[0]), {k: Version.decode_checked(v) for k, v in fields.items()})
 
 
 def base_json(stamp: int, origin: str) -> str:

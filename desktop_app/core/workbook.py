@@ -110,7 +110,9 @@ def read_book(path: Path | str) -> Book:
         raise WorkbookError(f"{path.name} 有 {size // 2**20} MB，超过导入上限 "
                             f"{MAX_FILE_BYTES // 2**20} MB；请按村或按月拆分后再导入")
     data = path.read_bytes()
-    if data[:4] == b"PK\x03\x04":
+    if data[:4] == b"PK\x03\x04" or (data[:8] != _OLE and _is_zip(data)):
+        # calamine finds a zip by its central directory at the end, whatever the first
+        # bytes are: a zip with damaged first bytes must be checked all the same
         _check_zip(path, data)
     if data[:8] == _OLE and _ENCRYPTED in data[:2_000_000]:
         raise WorkbookError(f"{path.name} 设置了打开密码，程序无法读取。请在 Excel/WPS 中打开，"
@@ -134,6 +136,14 @@ def read_book(path: Path | str) -> Book:
             meta = {str(r[0]).strip(): _text(r[1]) for r in sheet.iter_rows() if len(r) >= 2 and r[0]}
     data_sheets = [s for s in sheets if s.name not in (META_SHEET, OPTIONS_SHEET)]
     return Book(path, hashlib.sha256(data).hexdigest(), data_sheets, meta)
+
+
+def _is_zip(data: bytes) -> bool:
+    import zipfile
+    try:
+        return zipfile.is_zipfile(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - a sniff: anything unreadable is "not a zip" here
+        return False
 
 
 def _check_zip(path: Path, data: bytes) -> None:
@@ -163,6 +173,27 @@ def _check_zip(path: Path, data: bytes) -> None:
     if total > MAX_UNZIPPED_BYTES:
         raise WorkbookError(f"{path.name} 解压后超过 {MAX_UNZIPPED_BYTES >> 30} GB，已拒绝；"
                             "请按村或按月拆分后再导入")
+    _check_crcs(path, data, infos)
+
+
+def _check_crcs(path: Path, data: bytes, infos) -> None:
+    """Every member inflates to its declared size and CRC-32 (calamine does not check the
+    CRC of every part it reads: a damaged shared-strings part would give wrong values).
+    Streamed and bounded: zipfile stops at the declared size, capped above."""
+    import zipfile
+    import zlib
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            for info in infos:
+                with z.open(info) as member:
+                    while member.read(1 << 20):
+                        pass
+    except zipfile.BadZipFile:
+        raise WorkbookError(f"{path.name} 已损坏（内容与文件自带的校验值不符，可能在拷贝或传输中出错），"
+                            "已拒绝；请重新拷贝，或在 Excel/WPS 中打开后另存为 .xlsx 再导入") from None
+    except (zlib.error, EOFError, OSError, ValueError, RuntimeError, NotImplementedError):
+        # damaged compressed data, encrypted members, compression methods no workbook uses
+        raise _unusable(path) from None
 
 
 def _text(value) -> str:
