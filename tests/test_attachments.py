@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from desktop_app.cli import main
-from desktop_app.core import sync
+from desktop_app.core import sync, sync_files
 from desktop_app.core.attachments import (AttachmentError, Attachments, attach, detach, inspect,
                                           parse_refs)
 from desktop_app.core.export import export_ledger
@@ -270,3 +270,54 @@ def test_hostile_attachment_values_are_refused_not_crashing():
                   '"type": "png"}]', "[" + ",".join(["{}"] * 2000) + "]", "x" * 2_000_000):
         with pytest.raises(ValueError):
             parse_refs(value)
+
+
+def _lie(field: str, value):
+    def line(ref):
+        out = sync_files_line(ref)
+        out[field] = value(out) if callable(value) else value
+        return out
+    return line
+
+
+sync_files_line = sync_files.file_line
+SIGNED_LIES = {   # a compromised village signs a package whose file lines lie
+    "chunks-more": _lie("chunks", lambda o: o["chunks"] + 1),
+    "chunks-zero": _lie("chunks", 0),
+    "size-huge": _lie("size", 1 << 40),
+    "size-string": _lie("size", "1995"),
+    "sha-path": _lie("sha256", "../" * 21 + "x"),
+    "type-exe": _lie("type", "exe"),
+    "extra-key": _lie("path", "/etc/passwd"),
+}
+
+
+@pytest.mark.parametrize("lie", sorted(SIGNED_LIES))
+def test_signed_packages_with_lying_file_lines_are_refused(lie, chain, monkeypatch, capsys):
+    d, t, v, tmp = chain
+    uid = v.ledger("barrier_free").add(household(), today=TODAY).uuid
+    attach(v, "barrier_free", uid, "photos_before", [PHOTO])
+    monkeypatch.setattr(sync_files, "file_line", SIGNED_LIES[lie])
+    up = sync.export_package(v, tmp / "out")
+    t.close()
+    before = logical_dump(tmp / "t.sqlite3")
+    assert main(["import-package", "--db", str(tmp / "t.sqlite3"), str(up.path)]) == 2
+    err = capsys.readouterr().err
+    assert up.path.name in err and "Traceback" not in err
+    assert logical_dump(tmp / "t.sqlite3") == before
+    folder = tmp / "attachments" / "t"
+    assert not folder.exists() or not any(p.is_file() for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("cut", [1, 100, 5000, 1 << 20])
+def test_a_package_cut_inside_its_files_is_refused(cut, chain):
+    d, t, v, tmp = chain
+    uid = v.ledger("barrier_free").add(household(), today=TODAY).uuid
+    attach(v, "barrier_free", uid, "photos_before", [PHOTO, INTERLACED])
+    up = sync.export_package(v, tmp / "out")
+    data = up.path.read_bytes()
+    up.path.write_bytes(data[:max(len(data) - cut, 100)])
+    before = logical_dump(t.path)
+    with pytest.raises(PackageError, match=up.path.name):
+        sync.import_package(t, up.path, backup=False)
+    assert logical_dump(t.path) == before and stored_files(t) == []
