@@ -15,7 +15,8 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QMessa
                                QVBoxLayout)
 
 from ..core import backup
-from .district_pages import GREEN, RED, RowsModel, make_table, message_label, say
+from .import_dialog import GREEN, RED
+from .tables import RowsModel, make_table, message_label, say
 
 COLUMNS = ("备份时间", "原因", "大小", "文件")
 

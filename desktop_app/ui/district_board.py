@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushB
 from ..core.board import BoardLine, VillageLine, schedule, set_schedule, submission_board
 from ..core.monthly import STATUS_WORDS
 from ..core.progress import clamp_as_of
-from .district_pages import (RowsModel, dot, failure, fmt_day, fmt_time, make_table, message_label,
-                             say, title_label)
+from .district_pages import dot, failure, fmt_day, fmt_time, title_label
+from .tables import RowsModel, make_table, message_label, say
 from .import_dialog import AMBER, GREEN, GREY, RED
 
 COLUMNS = ("单位", "状态", "最近收到", "最近的数据包", "已收包数", "缺包", "逾期未报", "待审冲突", "拒收行")

@@ -15,8 +15,8 @@ thread; single-row reads (provenance, the current quota) use the GUI thread's
 read-only ``reader``. Results and refusals are shown on the page, not in
 modal boxes; anything unexpected goes to :func:`~desktop_app.ui.tasks.show_error`.
 
-This module holds what the pages share (a read-only table model, the inline
-message helpers) and :class:`MonthlyReportDialog`; the pages are in
+This module holds what the pages share (formatting, the inline messages; the table
+model is in tables.py) and :class:`MonthlyReportDialog`; the pages are in
 district_board.py, district_progress.py and district_review.py. For tests (no real modal dialogs):
 ``MonthlyReportDialog.generate(year, month, folder)``; the folder chooser is the
 small method ``_ask_folder``.
@@ -26,23 +26,20 @@ from __future__ import annotations
 import datetime as dt
 import html
 from pathlib import Path
-from typing import Callable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QStandardPaths, Qt, QUrl, Signal
-from PySide6.QtGui import QBrush, QColor, QDesktopServices, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialog, QFormLayout,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QTableView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QStandardPaths, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
 from ..core.monthly import monthly_report, monthly_workbook
 from ..core.progress import clamp_as_of
 from ..core.records import RowsRejected
 from ..core.store import StoreError
 from .import_dialog import GREEN, GREY, RED
+from .tables import message_label, say
 from .tasks import show_error
 
-ITEM_ROLE = Qt.UserRole + 1
-DIMMED = "#9e9e9e"
 
 
 # ---------------------------------------------------------------- formatting
@@ -86,19 +83,6 @@ def dot(color: str) -> QIcon:
 
 # ---------------------------------------------------------------- messages
 
-def message_label() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-    return label
-
-
-def say(label: QLabel, text: str, color: str = GREY) -> None:
-    label.setTextFormat(Qt.PlainText)
-    label.setText(text)
-    label.setStyleSheet(f"color: {color}")
-
-
 def failure(label: QLabel, error: BaseException, parent: QWidget | None = None,
             folder: Path | None = None) -> str:
     """Core's refusals (and an unwritable folder) on the page; anything else in the error box.
@@ -116,88 +100,6 @@ def failure(label: QLabel, error: BaseException, parent: QWidget | None = None,
         return ""
     say(label, text, RED)
     return text
-
-
-# ---------------------------------------------------------------- a read-only table
-
-class RowsModel(QAbstractTableModel):
-    """Read-only rows of items. ``cells(item)`` gives a row's texts; the optional
-    ``colors(item)`` {column: colour}, ``tips(item)`` {column: tooltip} and
-    ``icons(item)`` {column: QIcon}; ``dimmed(item)`` greys the whole row
-    (a decided pair). ``ITEM_ROLE`` returns the item itself."""
-
-    def __init__(self, columns: tuple[str, ...], cells: Callable, *, colors: Callable | None = None,
-                 tips: Callable | None = None, icons: Callable | None = None,
-                 dimmed: Callable | None = None, right: tuple[int, ...] = (), parent=None):
-        super().__init__(parent)
-        self.columns = tuple(columns)
-        self.items: list = []
-        self._cells, self._colors, self._tips = cells, colors, tips
-        self._icons, self._dimmed, self._right = icons, dimmed, set(right)
-        self._texts: list[list[str]] = []
-
-    def load(self, items) -> None:
-        self.beginResetModel()
-        self.items = list(items)
-        self._texts = [list(self._cells(i)) for i in self.items]
-        self.endResetModel()
-
-    def item_at(self, row: int):
-        return self.items[row] if 0 <= row < len(self.items) else None
-
-    def cell(self, row: int, column: int) -> str:
-        return self._texts[row][column]
-
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.items)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role != Qt.DisplayRole:
-            return None
-        if orientation == Qt.Horizontal:
-            return self.columns[section] if 0 <= section < len(self.columns) else None
-        return section + 1
-
-    def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self.items):
-            return None
-        item, col = self.items[index.row()], index.column()
-        if role == Qt.DisplayRole:
-            return self._texts[index.row()][col]
-        if role == ITEM_ROLE:
-            return item
-        if role == Qt.ForegroundRole:
-            if self._dimmed is not None and self._dimmed(item):
-                return QBrush(QColor(DIMMED))
-            color = self._colors(item).get(col) if self._colors is not None else None
-            return QBrush(QColor(color)) if color else None
-        if role == Qt.ToolTipRole and self._tips is not None:
-            return self._tips(item).get(col)
-        if role == Qt.DecorationRole and self._icons is not None:
-            return self._icons(item).get(col)
-        if role == Qt.TextAlignmentRole and col in self._right:
-            return int(Qt.AlignRight | Qt.AlignVCenter)
-        return None
-
-
-def make_table(model: QAbstractTableModel, widths: tuple[int, ...] = ()) -> QTableView:
-    table = QTableView()
-    table.setModel(model)
-    table.setSelectionBehavior(QAbstractItemView.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-    table.setAlternatingRowColors(True)
-    table.setWordWrap(False)
-    table.verticalHeader().hide()
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.Interactive)
-    header.setStretchLastSection(True)
-    for col, width in enumerate(widths):
-        table.setColumnWidth(col, width)
-    return table
 
 
 def title_label(text: str) -> QLabel:

@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QHe
                                QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
 from ..core.progress import IndicatorProgress, OrgFigure, ProgressReport, clamp_as_of, compute
-from .district_pages import failure, fmt_num, make_table, message_label, say, title_label
+from .district_pages import failure, fmt_num, title_label
+from .tables import make_table, message_label, say
 from .import_dialog import GREEN, GREY, RED
 
 ALL_UNITS = "全部责任单位"

@@ -30,8 +30,8 @@ from ..core import reviews as core_reviews
 from ..core.duplicates import DuplicatePair, decide, find_duplicates
 from ..core.masking import mask_value
 from ..core.store import StoreError
-from .district_pages import (RowsModel, failure, fmt_time, make_table, message_label, say,
-                             title_label)
+from .district_pages import failure, fmt_time, title_label
+from .tables import RowsModel, make_table, message_label, say
 from .import_dialog import BLUE, GREEN, GREY, RED
 
 KIND_WORDS = {"cross_town": "跨镇", "cross_year": "跨年度"}

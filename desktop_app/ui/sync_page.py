@@ -32,13 +32,12 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QFrame, QGroupBox,
-                               QHBoxLayout, QHeaderView, QLabel, QLayout, QPushButton, QScrollArea,
-                               QSpinBox, QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFrame, QGroupBox, QHBoxLayout, QLabel, QLayout,
+                               QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout,
+                               QWidget)
 
 from ..core.package_file import SUFFIX as PACKAGE_SUFFIX
 from ..core.package_file import PackageError
@@ -53,6 +52,7 @@ from ..core.sync_status import (KIND_NAMES, ConflictView, Destination, PeerInfo,
 from ..core.writes import Writer
 from .import_dialog import AMBER, BLUE, GREEN, GREY, RED, failure_text
 from .reveal import RevealControl
+from .tables import RowsModel, make_table, message_label
 from .tasks import Cancelled, show_error
 
 SOURCE = "screen:conflicts"
@@ -85,13 +85,6 @@ def _time(iso: str) -> str:
     return iso.replace("T", " ")[:19]
 
 
-def _message_label() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-    return label
-
-
 def _say(label: QLabel, text: str, color: str) -> None:
     label.setText(text)
     label.setStyleSheet(f"color: {color}")
@@ -108,72 +101,6 @@ def _fingerprint_label(text: str = "") -> QLabel:
     label.setFont(font)
     label.setTextInteractionFlags(Qt.TextSelectableByMouse)
     return label
-
-
-def _table(model: QAbstractTableModel) -> QTableView:
-    table = QTableView()
-    table.setModel(model)
-    table.setSelectionBehavior(QAbstractItemView.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-    table.setAlternatingRowColors(True)
-    table.setWordWrap(False)
-    table.verticalHeader().hide()
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.Interactive)
-    header.setStretchLastSection(True)
-    return table
-
-
-class ItemTableModel(QAbstractTableModel):
-    """Read-only rows of items: ``cells(item)`` gives the texts of a row,
-    ``colors(item)`` and ``tips(item)`` {column: colour or tooltip}."""
-
-    def __init__(self, columns: tuple[str, ...], cells: Callable, colors: Callable | None = None,
-                 tips: Callable | None = None, parent=None):
-        super().__init__(parent)
-        self.columns = columns
-        self.items: list = []
-        self._cells, self._colors, self._tips = cells, colors, tips
-
-    def load(self, items: list) -> None:
-        self.beginResetModel()
-        self.items = list(items)
-        self.endResetModel()
-
-    def refresh_cells(self) -> None:
-        """The texts depend on a setting that changed (e.g. revealing sensitive values)."""
-        if self.items:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.items) - 1, len(self.columns) - 1))
-
-    def cell(self, row: int, column: int) -> str:
-        return self._cells(self.items[row])[column]
-
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.items)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.columns)
-
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role != Qt.DisplayRole:
-            return None
-        if orientation == Qt.Horizontal:
-            return self.columns[section] if 0 <= section < len(self.columns) else None
-        return section + 1
-
-    def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self.items):
-            return None
-        item, col = self.items[index.row()], index.column()
-        if role == Qt.DisplayRole:
-            return self.cell(index.row(), col)
-        if role == Qt.ForegroundRole and self._colors is not None:
-            color = self._colors(item).get(col)
-            return QColor(color) if color else None
-        if role == Qt.ToolTipRole and self._tips is not None:
-            return self._tips(item).get(col)
-        return None
 
 
 # ---------------------------------------------------------------- the work (store thread)
@@ -327,7 +254,7 @@ class SyncPage(QWidget):
         self.export_profile_button.setProperty("permission", "admin")
         self.export_profile_button.setToolTip("把本机的单位和公钥写成配置文件，交给上级或下级单位导入")
         self.export_profile_button.clicked.connect(self._export_profile_clicked)
-        self.profile_message = _message_label()
+        self.profile_message = message_label()
         own = QGroupBox("本机")
         box = QVBoxLayout(own)
         box.addWidget(self.unit_label)
@@ -358,8 +285,8 @@ class SyncPage(QWidget):
         row.addStretch(1)
         box.addLayout(row)
         box.addWidget(scroll, 1)
-        self.peers_model = ItemTableModel(PEER_COLUMNS, self._peer_cells, self._peer_colors, parent=self)
-        self.peers_table = _table(self.peers_model)
+        self.peers_model = RowsModel(PEER_COLUMNS, self._peer_cells, colors=self._peer_colors, parent=self)
+        self.peers_table = make_table(self.peers_model)
         for col, width in enumerate((160, 90, 330, 150)):
             self.peers_table.setColumnWidth(col, width)
         known = QGroupBox("已登记的单位")
@@ -377,12 +304,12 @@ class SyncPage(QWidget):
     def _send_tab(self) -> QWidget:
         hint = QLabel("选择收件单位（默认是上级单位），再生成数据包，存到 U 盘等位置交给对方导入。")
         hint.setWordWrap(True)
-        self.dest_model = ItemTableModel(DEST_COLUMNS, self._dest_cells, tips=self._dest_tips, parent=self)
-        self.dest_table = _table(self.dest_model)
+        self.dest_model = RowsModel(DEST_COLUMNS, self._dest_cells, tips=self._dest_tips, parent=self)
+        self.dest_table = make_table(self.dest_model)
         for col, width in enumerate((180, 90, 100, 150, 360)):
             self.dest_table.setColumnWidth(col, width)
         self.dest_table.selectionModel().selectionChanged.connect(lambda *_: self._update())
-        self.no_peers_label = _message_label()
+        self.no_peers_label = message_label()
         self.incremental_button = QPushButton("生成增量数据包…")
         self.incremental_button.setToolTip("本机自上次给该单位发包以来新增、修改和删除的记录")
         self.incremental_button.clicked.connect(lambda: self._export_clicked(full=False))
@@ -410,7 +337,7 @@ class SyncPage(QWidget):
         buttons.addWidget(QLabel("号"))
         buttons.addWidget(self.resend_button)
         buttons.addStretch(1)
-        self.send_message = _message_label()
+        self.send_message = message_label()
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.addWidget(hint)
@@ -432,27 +359,27 @@ class SyncPage(QWidget):
         row.addWidget(self.dry_run)
         row.addWidget(drop_hint)
         row.addStretch(1)
-        self.result_model = ItemTableModel(RESULT_COLUMNS, self._result_cells, self._result_colors,
-                                           self._result_tips, parent=self)
-        self.result_table = _table(self.result_model)
+        self.result_model = RowsModel(RESULT_COLUMNS, self._result_cells, colors=self._result_colors,
+                                      tips=self._result_tips, parent=self)
+        self.result_table = make_table(self.result_model)
         self.result_table.setColumnWidth(0, 320)
         self.result_table.setColumnWidth(2, 140)
-        self.result_notes = _message_label()
+        self.result_notes = message_label()
         self.result_notes.setTextFormat(Qt.RichText)
         results = QGroupBox("本次导入的结果")
         box = QVBoxLayout(results)
         box.addWidget(self.result_table, 1)
         box.addWidget(self.result_notes)
-        self.history_model = ItemTableModel(HISTORY_COLUMNS, self._history_cells,
-                                            tips=self._history_tips, parent=self)
-        self.history_table = _table(self.history_model)
+        self.history_model = RowsModel(HISTORY_COLUMNS, self._history_cells, tips=self._history_tips,
+                                       parent=self)
+        self.history_table = make_table(self.history_model)
         for col, width in enumerate((150, 140, 80, 80, 80, 260)):
             self.history_table.setColumnWidth(col, width)
         history = QGroupBox("导入记录")
         QVBoxLayout(history).addWidget(self.history_table)
-        self.sources_model = ItemTableModel(SOURCE_COLUMNS, self._source_cells, self._source_colors,
-                                            parent=self)
-        self.sources_table = _table(self.sources_model)
+        self.sources_model = RowsModel(SOURCE_COLUMNS, self._source_cells, colors=self._source_colors,
+                                       parent=self)
+        self.sources_table = make_table(self.sources_model)
         self.sources_table.setColumnWidth(0, 160)
         self.sources_table.setColumnWidth(1, 200)
         received = QGroupBox("各单位已收到的数据包")
@@ -476,20 +403,20 @@ class SyncPage(QWidget):
                                     SOURCE)
         self.reveal.changed.connect(self._reveal_changed)
         self.reveal.refused.connect(self.failed.emit)
-        self.conflict_model = ItemTableModel(CONFLICT_COLUMNS, self._conflict_cells, self._conflict_colors,
-                                             parent=self)
-        self.conflict_table = _table(self.conflict_model)
+        self.conflict_model = RowsModel(CONFLICT_COLUMNS, self._conflict_cells, colors=self._conflict_colors,
+                                        parent=self)
+        self.conflict_table = make_table(self.conflict_model)
         for col, width in enumerate((140, 120, 110, 200, 200)):
             self.conflict_table.setColumnWidth(col, width)
         self.conflict_table.selectionModel().selectionChanged.connect(lambda *_: self._update())
-        self.conflict_detail = _message_label()
+        self.conflict_detail = message_label()
         self.keep_mine_button = QPushButton("保留本机的值")
         self.keep_mine_button.setProperty("permission", "review")
         self.keep_mine_button.clicked.connect(lambda: self._resolve_clicked("mine"))
         self.take_theirs_button = QPushButton("采用对方的值")
         self.take_theirs_button.setProperty("permission", "review")
         self.take_theirs_button.clicked.connect(lambda: self._resolve_clicked("theirs"))
-        self.conflict_message = _message_label()
+        self.conflict_message = message_label()
         top = QHBoxLayout()
         top.addWidget(hint, 1)
         top.addWidget(self.reveal)
@@ -730,7 +657,7 @@ class SyncPage(QWidget):
         box = QVBoxLayout(frame)
         text, color = o.status_text, PROFILE_RESULTS[o.status][1]
         who = f"（{o.org_name}，{o.level}）" if o.org_name else ""
-        head = _message_label()
+        head = message_label()
         head.setTextFormat(Qt.RichText)
         head.setText(f"<b>{html.escape(o.path.name)}</b>：<span style='color: {color}'>"
                      f"{html.escape(text)}</span>{html.escape(who)}")
@@ -739,7 +666,7 @@ class SyncPage(QWidget):
             box.addWidget(QLabel("新指纹（请电话向对方核对）：" if o.status == "key_changed" else "指纹："))
             box.addWidget(_fingerprint_label(o.fingerprint))
         if o.message:
-            note = _message_label()
+            note = message_label()
             _say(note, o.message, RED if o.status in ("key_changed", "refused", "failed") else GREY)
             box.addWidget(note)
         if o.status == "key_changed":

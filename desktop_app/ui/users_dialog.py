@@ -15,7 +15,8 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QFormLayout, QHBoxLayout, QLi
 from ..core import users
 from ..core.attachments import photo_max_edge, set_photo_max_edge
 from ..core.users import ROLES
-from .district_pages import GREEN, RED, RowsModel, make_table, message_label, say
+from .import_dialog import GREEN, RED
+from .tables import RowsModel, make_table, message_label, say
 
 COLUMNS = ("用户名", "角色", "负责单位", "状态", "创建时间")
 

@@ -15,7 +15,7 @@ from desktop_app.core.monthly import STATUS_WORDS
 from desktop_app.core.progress import compute
 from desktop_app.core.query import LedgerView, counting_filter
 from desktop_app.core.store import Store
-from desktop_app.ui import district_pages
+from desktop_app.ui import district_pages, tables
 from desktop_app.ui.district_board import BoardPage
 from desktop_app.ui.district_pages import MonthlyReportDialog
 from desktop_app.ui.district_progress import TOTAL_COL, ConsolidatedPage
@@ -324,7 +324,7 @@ def test_duplicates_page_lists_cores_pairs_and_deciding_changes_progress(qtbot, 
     row = page.table.currentIndex().row()
     assert page.model.item_at(row).key == (shared.ledger, shared.a["uuid"], shared.b["uuid"])
     assert page.model.cell(row, 11) == "同一人，保留左边"
-    assert page.model.index(row, 0).data(Qt.ForegroundRole).color().name() == district_pages.DIMMED
+    assert page.model.index(row, 0).data(Qt.ForegroundRole).color().name() == tables.DIMMED
     qtmodeltester.check(page.model)
     page.open_only.setChecked(True)
     assert page.model.rowCount() == 2 and all(page.model.cell(r, 11) == "待核实" for r in range(2))
