@@ -149,40 +149,42 @@ def _export_profile(folder: Path):
     return op
 
 
-def _import_profiles(paths: list[Path], accept_new_key: bool):
+def _each_file(paths: list[Path], one, cancelled):
+    """The store-thread work of importing ``paths`` one by one (each its own transaction):
+    ``one(store, path)`` gives a file's outcome, ``cancelled(path)`` the outcome of a file
+    not reached when the user cancelled."""
     def op(store, progress):
         done = []
         for i, path in enumerate(paths):
             try:
                 progress(i, len(paths), f"正在导入 {path.name}（{i + 1}/{len(paths)}）…")
             except Cancelled:
-                return done + [ProfileOutcome(p, "cancelled") for p in paths[i:]]
-            done.append(_import_profile(store, path, accept_new_key))
+                return done + [cancelled(p) for p in paths[i:]]
+            done.append(one(store, path))
         return done
     return op
 
 
-def _import_package(store, path: Path, dry_run: bool) -> ImportSummary:
-    try:
-        return import_package(store, path, dry_run=dry_run)
-    except PackageError as exc:
-        return ImportSummary(path.name, "refused", message=str(exc))
-    except Exception as exc:  # noqa: BLE001 — one transaction per file: nothing of it was written
-        return ImportSummary(path.name, "failed", message=failure_text(exc))
+def _import_profiles(paths: list[Path], accept_new_key: bool):
+    return _each_file(paths, lambda store, path: _import_profile(store, path, accept_new_key),
+                      lambda path: ProfileOutcome(path, "cancelled"))
 
 
 def _import_packages(paths: list[Path], dry_run: bool):
-    def op(store, progress):
-        done = []
-        for i, path in enumerate(paths):
-            try:
-                progress(i, len(paths), f"正在导入 {path.name}（{i + 1}/{len(paths)}）…")
-            except Cancelled:
-                return done + [ImportSummary(p.name, "cancelled", message="导入前已取消，未写入任何内容")
-                               for p in paths[i:]]
-            done.append(_import_package(store, path, dry_run))
-        return done
-    return op
+    backed_up = False   # one backup before the first package written, not one per package
+
+    def one(store, path: Path) -> ImportSummary:
+        nonlocal backed_up
+        try:
+            summary = import_package(store, path, dry_run=dry_run, backup=not backed_up)
+        except PackageError as exc:
+            return ImportSummary(path.name, "refused", message=str(exc))
+        except Exception as exc:  # noqa: BLE001 — one transaction per file: nothing of it was written
+            return ImportSummary(path.name, "failed", message=failure_text(exc))
+        backed_up = backed_up or summary.status == "imported"
+        return summary
+    return _each_file(paths, one, lambda path: ImportSummary(
+        path.name, "cancelled", message="导入前已取消，未写入任何内容"))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from desktop_app.ui.backup_dialog import BackupDialog
 from desktop_app.ui.login_dialog import LoginDialog
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.tasks import TaskRunner
+from support import TODAY, make_id
 
 WAIT = 10_000
 
@@ -196,3 +197,18 @@ def test_a_damaged_store_is_restored_from_the_newest_good_backup(demo_path, monk
     with Store.open(demo_path) as store:
         assert store.ledger("two_cancer").count() == count
     assert [b.reason for b in backup.list_backups(demo_path)][0] == "damaged"
+
+
+def test_receiving_several_packages_backs_up_once(chain):
+    from desktop_app.core import sync
+    from desktop_app.ui.sync_page import _import_packages
+    d, t, v, tmp = chain
+    packages = []
+    for i in range(3):
+        v.ledger("two_cancer").add({"name": f"示例{i}", "id_number": make_id("19700312", 2 * i + 2),
+                                    "phone": "13800000001", "population": "农村适龄"}, today=TODAY)
+        packages.append(sync.export_package(v, tmp / "out").path)
+    before = len(backup.list_backups(t.path))
+    results = _import_packages(packages, dry_run=False)(t, lambda *a: None)
+    assert [r.status for r in results] == ["imported"] * 3
+    assert len(backup.list_backups(t.path)) == before + 1
