@@ -132,20 +132,30 @@ def make_backup(source, reason: str, *, keep: int | None = None, force: bool = F
         folder = _folder(db)
         created = _now_after(existing[0].created if existing else None)
         name = f"{db.stem}-{created:%Y%m%d-%H%M%S-%f}-{reason}-{fp}.sqlite3"
-        target, tmp = folder / name, folder / (name + ".part")
+        target = folder / name
         try:
-            _copy(conn, tmp)
-            _verify(tmp)
-            os.replace(tmp, target)
+            _copy_verified(conn, target)
         except (OSError, sqlite3.Error, BackupError) as exc:
-            tmp.unlink(missing_ok=True)
             raise BackupError(f"无法备份 {db.name}（{exc}）；请检查磁盘空间后重试，数据库未改动") from None
-        _private(target)
     finally:
         if not own:
             conn.close()
     _rotate(db, keep or KEEP)
     return Backup(target, created, reason, fp, target.stat().st_size)
+
+
+def _copy_verified(conn, target: Path) -> None:
+    """A checked copy of the database at ``target`` (written beside it, renamed into place,
+    readable only by this account); nothing is left behind when it fails."""
+    tmp = target.with_name(target.name + ".part")
+    try:
+        _copy(conn, tmp)
+        _verify(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _private(target)
 
 
 def _now_after(last: dt.datetime | None) -> dt.datetime:
@@ -164,15 +174,10 @@ def copy_to(store, out: Path | str) -> Path:
     out = Path(out)
     if out.exists():
         raise BackupError(f"{out} 已经存在；请换一个文件名", 1)
-    tmp = out.with_name(out.name + ".part")
     try:
-        _copy(store.conn, tmp)
-        _verify(tmp)
-        os.replace(tmp, out)
+        _copy_verified(store.conn, out)
     except (OSError, sqlite3.Error, BackupError) as exc:
-        tmp.unlink(missing_ok=True)
         raise BackupError(f"无法写入备份 {out.name}（{exc}）；请检查磁盘空间和文件夹") from None
-    _private(out)
     with store.transaction():
         Writer(store, source=f"backup:{out.name}").note("backup", detail={"file": out.name})
     return out

@@ -21,7 +21,7 @@ from . import migrations
 from .backup import make_backup
 from .crypto import SUITES, unb64
 from .merge import RowState, load_losers, merge_row, refresh_conflicts, save_conflicts
-from .package_file import SUFFIX, PackageError, open_package, strict_json, unseal, write_package
+from .package_file import INT64_MAX, SUFFIX, PackageError, open_package, strict_json, unseal, write_package
 from .schema import TableSpec, ledger_spec, person_spec, review_spec
 from .sync_files import VOLUME_BYTES, IncomingFiles, OutgoingFiles, attachment_fields, file_line
 from .store import Store, StoreError, now_iso
@@ -370,24 +370,21 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
             if dry_run:
                 raise _DryRun()
     except _DryRun:
-        summary.gaps = gaps(store, peer.node, org_name, extra=_seqs(m, name))
+        summary.gaps = gaps(store, peer.node, org_name, extra=_seqs(m))
     summary.message = _message(summary)
     return summary
 
 
-def _seqs(m: dict, name: str) -> set[int]:
-    lo, hi = m.get("seq_from"), m.get("seq_to")
-    if m.get("kind") == "files" and lo is None and hi is None:
-        return set()  # a further volume: its numbers are the first volume's
-    if not isinstance(lo, int) or not isinstance(hi, int) or not 0 < lo <= hi or hi - lo > 1_000_000:
-        raise PackageError(f"{name} 的清单中的序号范围不合理，文件已损坏")
-    return set(range(lo, hi + 1))
+def _seqs(m: dict) -> set[int]:
+    """The package numbers a package covers (ranges checked by :func:`check_manifest`)."""
+    lo, hi = m["seq_from"], m["seq_to"]
+    return set() if lo is None else set(range(lo, hi + 1))  # None: a further volume (files)
 
 
 def _record_received(store: Store, opened, peer: Peer, summary: ImportSummary) -> None:
     m = opened.manifest
     store.conn.executemany("INSERT OR IGNORE INTO received (source, seq, package_id) VALUES (?, ?, ?)",
-                           [(peer.node, s, m["package_id"]) for s in sorted(_seqs(m, opened.path.name))])
+                           [(peer.node, s, m["package_id"]) for s in sorted(_seqs(m))])
     store.conn.execute(
         "INSERT INTO packages (package_id, direction, kind, source, dest, seq_from, seq_to, prev, "
         "sha256, created, handled, file, status, summary) VALUES (?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
@@ -421,14 +418,11 @@ def _message(s: ImportSummary) -> str:
     return ("（试导入，未写入）" if s.status == "dry-run" else "") + text
 
 
-_INT64_MAX = (1 << 63) - 1   # what an SQLite INTEGER holds
-
-
 def _value_ok(v: object) -> bool:
     """A field value a package may carry: text up to Excel's cell limit, an integer SQLite
     can hold, a finite number, or nothing."""
     kind = type(v)
-    return (v is None or kind is str and len(v) <= MAX_TEXT or kind is int and -_INT64_MAX - 1 <= v <= _INT64_MAX
+    return (v is None or kind is str and len(v) <= MAX_TEXT or kind is int and -INT64_MAX - 1 <= v <= INT64_MAX
             or kind is float and float("-inf") < v < float("inf"))
 
 
@@ -549,8 +543,8 @@ class _Applier:
             return
         values = [rec.get(k) for k in ("ts", "stamp", "user", "unit", "action", "tbl", "uuid", "before",
                                        "after", "source", "batch")]
-        if not (type(origin) is str and len(origin) <= 64 and type(oid) is int and 0 <= oid <= _INT64_MAX
-                and all(v is None or type(v) is str or type(v) is int and -_INT64_MAX - 1 <= v <= _INT64_MAX
+        if not (type(origin) is str and len(origin) <= 64 and type(oid) is int and 0 <= oid <= INT64_MAX
+                and all(v is None or type(v) is str or type(v) is int and -INT64_MAX - 1 <= v <= INT64_MAX
                         for v in values)):
             raise PackageError(f"{self.summary.file} 中的审计记录格式不对，已拒绝")
         ts, stamp, user, unit, action, tbl, uid, before, after, source, batch = values

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
-                               QPushButton, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from ..core.importer import UndoRefused, import_history, undo_import
 from .import_dialog import GREEN, GREY, RED, RESULT_COLORS, RESULT_LABELS, counts_text
+from .tables import RowsModel, make_table, message_label
 from .tasks import show_error
 
 COLUMNS = ("时间", "文件", "工作表", "台账", "操作人", "结果", "行数", "批次")
@@ -67,45 +66,12 @@ def read_history(reader) -> list[HistoryEntry]:
     return out
 
 
-class HistoryModel(QAbstractTableModel):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.entries: list[HistoryEntry] = []
+def _cells(e: HistoryEntry) -> tuple:
+    return e.ts, e.file, e.sheet, e.ledger, e.user, e.status_text, e.summary, e.batch
 
-    def load(self, entries: list[HistoryEntry]) -> None:
-        self.beginResetModel()
-        self.entries = entries
-        self.endResetModel()
 
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.entries)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role != Qt.DisplayRole:
-            return None
-        if orientation == Qt.Horizontal:
-            return COLUMNS[section] if 0 <= section < len(COLUMNS) else None
-        return section + 1
-
-    def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self.entries):
-            return None
-        e, col = self.entries[index.row()], index.column()
-        if role == Qt.DisplayRole:
-            return (e.ts, e.file, e.sheet, e.ledger, e.user, e.status_text, e.summary,
-                    e.batch)[col]
-        if role == Qt.ToolTipRole:
-            if col == 5 and e.undone_at:
-                return f"已于 {e.undone_at.replace('T', ' ')} 撤销"
-            if col == 6:
-                return e.summary
-            return None
-        if role == Qt.ForegroundRole and col in (5, 6):
-            return QColor(e.color)
-        return None
+def _tips(e: HistoryEntry) -> dict:
+    return {5: f"已于 {e.undone_at.replace('T', ' ')} 撤销" if e.undone_at else None, 6: e.summary}
 
 
 class ImportHistoryPage(QWidget):
@@ -117,7 +83,8 @@ class ImportHistoryPage(QWidget):
     def __init__(self, runner, reader, parent=None):
         super().__init__(parent)
         self.runner, self.reader = runner, reader
-        self.model = HistoryModel(self)
+        self.model = RowsModel(COLUMNS, _cells, colors=lambda e: {5: e.color, 6: e.color}, tips=_tips,
+                               parent=self)
         self._undoing = False
         title = QLabel("导入记录")
         title.setStyleSheet("font-size: 16px; font-weight: bold")
@@ -127,22 +94,9 @@ class ImportHistoryPage(QWidget):
         self.undo_button.setToolTip("这次导入新增的行移到回收站，修改过的行恢复原值；"
                                     "导入后又被修改过的行会阻止撤销")
         self.undo_button.clicked.connect(self._undo_clicked)
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.Interactive)
-        header.setStretchLastSection(True)
-        for col, width in enumerate((150, 220, 90, 140, 80, 80, 300)):
-            self.table.setColumnWidth(col, width)
+        self.table = make_table(self.model, (150, 220, 90, 140, 80, 80, 300))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update())
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.message = message_label()
         top = QHBoxLayout()
         top.addWidget(title)
         top.addStretch(1)
@@ -163,7 +117,7 @@ class ImportHistoryPage(QWidget):
         self._update()
 
     def select_batch(self, batch: str) -> bool:
-        for row, e in enumerate(self.model.entries):
+        for row, e in enumerate(self.model.items):
             if e.batch == batch:
                 self.table.selectRow(row)
                 return True
@@ -171,7 +125,7 @@ class ImportHistoryPage(QWidget):
 
     def selected_entry(self) -> HistoryEntry | None:
         rows = self.table.selectionModel().selectedRows()
-        return self.model.entries[rows[0].row()] if rows else None
+        return self.model.items[rows[0].row()] if rows else None
 
     def _update(self) -> None:
         e = self.selected_entry()

@@ -7,93 +7,60 @@ All reads are instant reads on the read-only ``reader``.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractItemView, QFormLayout, QGroupBox, QHeaderView, QLabel,
-                               QLineEdit, QSplitter, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (QFormLayout, QGroupBox, QHeaderView, QLabel, QLineEdit, QSplitter,
+                               QTableView, QVBoxLayout, QWidget)
 
 from ..core.fieldtypes import display
 from ..core.masking import mask_value
 from ..core.schema import PERSON_FIELDS
+from .tables import ITEM_ROLE, RowsModel, make_table
 
 SEARCH_DELAY_MS = 250
 SEARCH_LIMIT = 50
-UUID_ROLE = Qt.UserRole + 1
 RESULT_FIELDS = ("name", "id_number", "sex", "birth_date")
 APPEARANCE_COLUMNS = ("台账", "角色", "所属单位", "事件日期", "状态", "待补充")
-DELETED = QColor("#9e9e9e")
 _BY_ID = {f.id: f for f in PERSON_FIELDS}
 
 
-class AppearanceModel(QAbstractTableModel):
-    """Rows of :meth:`PersonMaster.appearances`, one per ledger row."""
+class AppearanceModel(RowsModel):
+    """Rows of :meth:`PersonMaster.appearances`, one per ledger row (deleted rows greyed)."""
 
     def __init__(self, reader, parent=None):
-        super().__init__(parent)
+        super().__init__(APPEARANCE_COLUMNS, self._cells, tips=self._tips,
+                         dimmed=lambda item: item["row"]["_deleted"], parent=parent)
         self.reader = reader
-        self.items: list[dict] = []
         self.reveal = False
-
-    def load(self, appearances: list[dict]) -> None:
-        self.beginResetModel()
-        self.items = appearances
-        self.endResetModel()
 
     def set_reveal(self, reveal: bool) -> None:
         self.reveal = reveal
-        if self.items:
-            self.dataChanged.emit(self.index(0, 0),
-                                  self.index(len(self.items) - 1, len(APPEARANCE_COLUMNS) - 1))
+        self.refresh_cells()
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.items)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(APPEARANCE_COLUMNS)
-
-    def headerData(self, section: int, orientation, role=Qt.DisplayRole):
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
-            return APPEARANCE_COLUMNS[section]
-        return None
-
-    def data(self, index: QModelIndex, role=Qt.DisplayRole):
-        if not index.isValid():
-            return None
-        item = self.items[index.row()]
+    def _cells(self, item: dict) -> list[str]:
         row = item["row"]
-        if role == Qt.DisplayRole:
-            return self._text(item, index.column())
-        if role == Qt.ForegroundRole and row["_deleted"]:
-            return QBrush(DELETED)
-        if role == Qt.ToolTipRole and index.column() == 5 and row["_incomplete"]:
-            led = self.reader.catalog.ledger(item["ledger"])
-            missing = [led.field(f).label if led.has_field(f) else f
-                       for f in (row["_missing"] or "").split("、") if f]
-            return "缺：" + "、".join(missing)
-        if role == UUID_ROLE:
-            return item["ledger"], row["uuid"]
-        return None
+        led = self.reader.catalog.ledger(item["ledger"])
+        f = led.field(led.date_field)
+        date = display(f, row[f.id])
+        if not self.reveal and led.is_sensitive(f.id):
+            date = mask_value(f.type, date)
+        return [item["ledger_label"], item["role"], self.reader.orgs.path(row["org"]), date,
+                (row["status"] or "") + ("（已删除）" if row["_deleted"] else ""),
+                "待补充" if row["_incomplete"] else ""]
 
-    def _text(self, item: dict, column: int) -> str:
+    def _tips(self, item: dict) -> dict:
         row = item["row"]
-        if column == 0:
-            return item["ledger_label"]
-        if column == 1:
-            return item["role"]
-        if column == 2:
-            return self.reader.orgs.path(row["org"])
-        if column == 3:
-            led = self.reader.catalog.ledger(item["ledger"])
-            f = led.field(led.date_field)
-            text = display(f, row[f.id])
-            return text if self.reveal or not led.is_sensitive(f.id) else mask_value(f.type, text)
-        if column == 4:
-            return (row["status"] or "") + ("（已删除）" if row["_deleted"] else "")
-        return "待补充" if row["_incomplete"] else ""
+        if not row["_incomplete"]:
+            return {}
+        led = self.reader.catalog.ledger(item["ledger"])
+        missing = [led.field(f).label if led.has_field(f) else f
+                   for f in (row["_missing"] or "").split("、") if f]
+        return {5: "缺：" + "、".join(missing)}
 
     def record_at(self, row: int) -> tuple[str, str]:
         """(ledger id, row uuid) of a table row."""
-        return self.index(row, 0).data(UUID_ROLE)
+        item = self.item_at(row)
+        return item["ledger"], item["row"]["uuid"]
 
 
 class PersonPage(QWidget):
@@ -164,14 +131,7 @@ class PersonPage(QWidget):
 
     @staticmethod
     def _table(model) -> QTableView:
-        table = QTableView()
-        table.setModel(model)
-        table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SingleSelection)
-        table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        table.verticalHeader().hide()
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        table.horizontalHeader().setStretchLastSection(True)
+        table = make_table(model)
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         return table
 
@@ -205,7 +165,7 @@ class PersonPage(QWidget):
             items = [QStandardItem() for _ in RESULT_FIELDS]
             for item in items:
                 item.setEditable(False)
-                item.setData(person["uuid"], UUID_ROLE)
+                item.setData(person["uuid"], ITEM_ROLE)
             self.results_model.appendRow(items)
         self._label_results()
 
@@ -216,7 +176,7 @@ class PersonPage(QWidget):
 
     def _result_chosen(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
-            self.show_person(current.data(UUID_ROLE))
+            self.show_person(current.data(ITEM_ROLE))
 
     # ------------------------------------------------------------ one person
     def show_person(self, person_uuid: str) -> None:

@@ -375,7 +375,7 @@ def test_history_lists_imports_and_undo_takes_one_back(qtbot, qtmodeltester, dia
     assert [r[5] for r in rows] == ["部分导入", "未导入"]           # newest first
     assert rows[0][1:5] == ["legacy_two_cancer.xlsx", "台账", "两癌检查台账", "示例"]
     assert rows[0][6] == "待补充 4，不合格 3，跳过 2" and rows[0][7] == result["batch"]
-    page.select_batch(page.model.entries[1].batch)
+    page.select_batch(page.model.items[1].batch)
     assert not page.undo_button.isEnabled()            # a refused import wrote nothing
     assert page.select_batch(result["batch"]) and page.undo_button.isEnabled()
     monkeypatch.setattr(page, "_confirm_undo", lambda entry: entry.batch == result["batch"])
