@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from desktop_app.core import profiles
 from desktop_app.core.store import Store
-from support import TODAY
+from support import TODAY, make_chain
 
 
 PASSWORD = "示例密码-2024"
@@ -43,17 +42,7 @@ def district(tmp_path) -> Store:
 @pytest.fixture
 def chain(tmp_path):
     """District, town (河坝镇), village (示例村一) with profiles exchanged both ways."""
-    d = Store.create(tmp_path / "d.sqlite3", level="district", org="430971", operator="区")
-    profiles.export_profile(d, tmp_path / "d.msprofile")
-    t = profiles.init_from_profile(tmp_path / "t.sqlite3", tmp_path / "d.msprofile", level="town",
-                                   org="河坝镇", operator="镇")
-    t.add_villages(["示例村一"])
-    profiles.export_profile(t, tmp_path / "t.msprofile")
-    profiles.import_profile(d, tmp_path / "t.msprofile")
-    v = profiles.init_from_profile(tmp_path / "v.sqlite3", tmp_path / "t.msprofile", level="village",
-                                   org="示例村一", operator="村")
-    profiles.export_profile(v, tmp_path / "v.msprofile")
-    profiles.import_profile(t, tmp_path / "v.msprofile")
+    d, t, v = make_chain(tmp_path)
     yield d, t, v, tmp_path
     for s in (d, t, v):
         s.close()

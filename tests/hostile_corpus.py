@@ -45,6 +45,7 @@ from typing import Iterable, Iterator
 
 from desktop_app.core.crypto import CHUNK_BYTES, SUITES, b64
 from desktop_app.core.package_file import FORMAT_VERSION, MAGIC, canonical, write_package
+from support import logical_dump, make_chain, make_id
 
 SEED = 20240630
 TODAY = dt.date(2024, 12, 31)
@@ -247,7 +248,6 @@ def write_valid_workbook(path: Path, rows: int, *, region: str = "430903", villa
     """A filled two_cancer sheet (labels as in the catalog), rows valid and complete,
     written with fixed zip timestamps so the bytes are the same on every run."""
     from openpyxl import Workbook
-    from support import make_id
     wb = Workbook()
     ws = wb.active
     ws.title = "两癌检查"
@@ -868,32 +868,11 @@ def breakdown(cases: list[Case]) -> dict[str, int]:
 
 def screening(i: int, region: str = "430902") -> dict:
     """A complete, valid two_cancer row (field ids); distinct ID numbers up to 400,000 rows."""
-    from support import make_id
     birth = f"19{60 + i % 29}01{1 + (i // 29) % 28:02d}"
     return {"name": f"示例{i}", "id_number": make_id(birth, 2 * ((i // (29 * 28)) % 500) + 2, region),
             "phone": f"138{i:08d}", "population": "农村适龄", "institution": "示例卫生院",
             "cervical_date": "2024-03-05", "cervical_method": "妇检+TCT", "cervical_result": "正常",
             "breast_date": "2024-03-05", "breast_result": "正常", "birads": "1级", "status": "已完成"}
-
-
-def make_chain(root: Path):
-    """District, town (河坝镇) and village (示例村一) stores with profiles exchanged both ways,
-    as tests/test_packages.py builds them. Returns (district, town, village), all open."""
-    from desktop_app.core import profiles
-    from desktop_app.core.store import Store
-    root.mkdir(parents=True, exist_ok=True)
-    d = Store.create(root / "d.sqlite3", level="district", org="430971", operator="区")
-    profiles.export_profile(d, root / "d.msprofile")
-    t = profiles.init_from_profile(root / "t.sqlite3", root / "d.msprofile", level="town", org="河坝镇",
-                                   operator="镇")
-    t.add_villages(["示例村一"])
-    profiles.export_profile(t, root / "t.msprofile")
-    profiles.import_profile(d, root / "t.msprofile")
-    v = profiles.init_from_profile(root / "v.sqlite3", root / "t.msprofile", level="village", org="示例村一",
-                                   operator="村")
-    profiles.export_profile(v, root / "v.msprofile")
-    profiles.import_profile(t, root / "v.msprofile")
-    return d, t, v
 
 
 def fill_village(village, start: int, count: int, batch: int = 2000) -> None:
@@ -1012,7 +991,6 @@ def prepare_crash(root: Path, rows: int, *, workbook: bool = False) -> CrashWorl
     import shutil
     import sys
     from desktop_app.core import sync
-    from support import logical_dump
     d, t, v = make_chain(root / "chain")
     if workbook:
         pkg, child = write_big_workbook(root / "示例村一_两癌.xlsx", rows), CHILD_WORKBOOK
@@ -1095,7 +1073,6 @@ def crash_once(world: CrashWorld, workdir: Path, kill_at: float,
     AssertionError for a damaged store or a state that is neither before nor after."""
     import shutil
     from desktop_app.core.store import Store
-    from support import logical_dump
     db = workdir / "crash.sqlite3"
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)

@@ -31,6 +31,42 @@ def household(i: int = 1) -> dict:
             "subsidy": 3500, "status": "已验收"}
 
 
+def screening(i: int, **over) -> dict:
+    """A complete two_cancer row (its own woman for each ``i`` below 500)."""
+    row = {"name": f"示例{i}", "id_number": make_id(f"197{i % 10}0312", 2 * i), "phone": "13800000001",
+           "population": "农村适龄", "institution": "示例卫生院", "cervical_date": "2024-03-05",
+           "cervical_method": "妇检+TCT", "cervical_result": "正常", "breast_date": "2024-03-05",
+           "breast_result": "正常", "birads": "1级"}
+    return row | over
+
+
+def install_below(upper, path: Path, *, level: str, org: str, operator: str, villages=(),
+                  register: bool = True):
+    """A new install set up from ``upper``'s profile, as a clerk does with a USB stick:
+    its villages added, and (``register``) its own profile imported back into ``upper``."""
+    from desktop_app.core import profiles
+    given = upper.path.with_suffix(".msprofile")   # upper's profile, made once (as handed out)
+    if not given.exists():
+        profiles.export_profile(upper, given)
+    store = profiles.init_from_profile(path, given, level=level, org=org, operator=operator)
+    if villages:
+        store.add_villages(list(villages))
+    if register:
+        profiles.import_profile(upper, profiles.export_profile(store, path.with_suffix(".msprofile")))
+    return store
+
+
+def make_chain(root: Path):
+    """District (430971), town (河坝镇, village 示例村一) and village (示例村一) stores in
+    ``root``, profiles exchanged both ways; returned open."""
+    from desktop_app.core.store import Store
+    root.mkdir(parents=True, exist_ok=True)
+    d = Store.create(root / "d.sqlite3", level="district", org="430971", operator="区")
+    t = install_below(d, root / "t.sqlite3", level="town", org="河坝镇", operator="镇", villages=["示例村一"])
+    v = install_below(t, root / "v.sqlite3", level="village", org="示例村一", operator="村")
+    return d, t, v
+
+
 def logical_dump(path: Path) -> str:
     """A hash of everything "unchanged" covers (DESIGN.md): rows, persons, change
     log, orgs, quotas, settings and every other table except import history."""

@@ -32,7 +32,7 @@ import pytest
 
 import hostile_corpus as hc
 from desktop_app.cli import main
-from support import logical_dump, make_id
+from support import logical_dump, make_chain, make_id
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -55,7 +55,7 @@ def world(tmp_path_factory) -> World:
     from desktop_app.core.importer import apply_plan, plan_import
     from desktop_app.core.package_file import open_package, unseal
     root = tmp_path_factory.mktemp("hostile")
-    d, t, v = hc.make_chain(root / "chain")
+    d, t, v = make_chain(root / "chain")
     xlsx = hc.write_valid_workbook(root / "valid.xlsx", 100)
     assert apply_plan(t, plan_import(t, xlsx, today=hc.TODAY)).status == "imported"
     hc.fill_village(v, 0, 5)

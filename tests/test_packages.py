@@ -11,17 +11,9 @@ from desktop_app.core import profiles, sync
 from desktop_app.core.package_file import MAGIC, PackageError, canonical
 from desktop_app.core.progress import compute
 from desktop_app.core.store import Store
-from support import logical_dump, make_id
+from support import logical_dump, make_id, screening
 
 TODAY = dt.date(2024, 12, 31)
-
-
-def screening(i: int, **over):
-    row = {"name": f"示例{i}", "id_number": make_id(f"197{i % 10}0312", 2 * i), "phone": "13800000001",
-           "population": "农村适龄", "institution": "示例卫生院", "cervical_date": "2024-03-05",
-           "cervical_method": "妇检+TCT", "cervical_result": "正常", "breast_date": "2024-03-05",
-           "breast_result": "正常", "birads": "1级"}
-    return row | over
 
 
 def test_rows_travel_up_with_their_origin_and_reimport_is_a_no_op(chain):

@@ -34,10 +34,10 @@ sys.path.insert(0, str(HERE.parent))
 if not any((Path(p) / "desktop_app").is_dir() for p in sys.path if p):
     sys.path.insert(0, str(HERE.parent.parent))          # a source checkout without an install
 
-from desktop_app.core import profiles, sync  # noqa: E402
+from desktop_app.core import sync  # noqa: E402
 from desktop_app.core.attachments import Attachments  # noqa: E402
 from desktop_app.core.store import Store  # noqa: E402
-from support import household  # noqa: E402
+from support import household, install_below  # noqa: E402
 
 PHOTO = HERE.parent / "fixtures" / "photo.jpg"
 
@@ -46,11 +46,7 @@ def setup(root: Path, photos: int, mb: float) -> Path:
     """Town and village stores with profiles exchanged; photos on disk and in the village."""
     t = Store.create(root / "t.sqlite3", level="town", org="河坝镇", operator="镇")
     t.add_villages(["示例村一"])
-    profiles.export_profile(t, root / "t.msprofile")
-    v = profiles.init_from_profile(root / "v.sqlite3", root / "t.msprofile", level="village",
-                                   org="示例村一", operator="村")
-    profiles.export_profile(v, root / "v.msprofile")
-    profiles.import_profile(t, root / "v.msprofile")
+    v = install_below(t, root / "v.sqlite3", level="village", org="示例村一", operator="村")
     folder = root / "photos"
     folder.mkdir()
     head = PHOTO.read_bytes()

@@ -19,9 +19,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from desktop_app.core import profiles, sync
-from desktop_app.core.store import Store
-from desktop_app.core.writes import new_uuid
+TESTS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TESTS))
+if not any((Path(p) / "desktop_app").is_dir() for p in sys.path if p):
+    sys.path.insert(0, str(TESTS.parent))          # a source checkout without an install
+
+from desktop_app.core import sync  # noqa: E402
+from desktop_app.core.store import Store  # noqa: E402
+from desktop_app.core.writes import new_uuid  # noqa: E402
+from support import install_below  # noqa: E402
 
 COLS = ("uuid", "org", "name", "id_number", "phone", "population", "institution", "cervical_date",
         "cervical_method", "cervical_result", "breast_date", "breast_result", "birads", "status",
@@ -48,12 +54,8 @@ def fill(store: Store, start: int, count: int) -> list[tuple]:
 
 def pair(root: Path) -> tuple[Store, Store]:
     district = Store.create(root / "d.sqlite3", level="district", org="430971", operator="区")
-    profiles.export_profile(district, root / "d.msprofile")
-    town = profiles.init_from_profile(root / "t.sqlite3", root / "d.msprofile", level="town",
-                                      org="河坝镇", operator="镇")
-    town.add_villages(["示例村一"])
-    profiles.export_profile(town, root / "t.msprofile")
-    profiles.import_profile(district, root / "t.msprofile")
+    town = install_below(district, root / "t.sqlite3", level="town", org="河坝镇", operator="镇",
+                         villages=["示例村一"])
     return district, town
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop_app.core.demo import create_demo
 from desktop_app.core.store import Store
+from desktop_app.ui import district_pages, sync_page
 from desktop_app.ui.tasks import TaskRunner
 
 
@@ -38,3 +40,16 @@ def reader(demo_path):
     store = Store.open_readonly(demo_path)
     yield store
     store.close()
+
+
+@pytest.fixture(autouse=True)
+def no_real_modals(monkeypatch):
+    """A test that reached a real chooser, question or error box would hang or hide a
+    failure: fail instead (tests drive the small methods behind them)."""
+    def refuse(*_a, **_k):
+        raise AssertionError("a real modal dialog was opened in a test")
+    for name in ("getOpenFileName", "getOpenFileNames", "getExistingDirectory", "getSaveFileName"):
+        monkeypatch.setattr(QFileDialog, name, refuse)
+    monkeypatch.setattr(QMessageBox, "question", refuse)
+    for module in (district_pages, sync_page):
+        monkeypatch.setattr(module, "show_error", refuse)

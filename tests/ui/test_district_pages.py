@@ -1,83 +1,38 @@
 """The district's pages (报送情况, 全区进度, 重复计数核实, 核实意见, 调度报告) show what core
 decides — board, progress, duplicates, reviews, provenance, the monthly report — and
-write through core on the runner. The district is built as in tests/test_district.py."""
+write through core on the runner. The district is tests/district_world.py's."""
 import datetime as dt
 import shutil
 
 import pytest
 from openpyxl import load_workbook
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from desktop_app.core import board, duplicates, profiles, reviews, sync
+from desktop_app.core import board, duplicates, reviews
 from desktop_app.core.catalog import load_catalog
 from desktop_app.core.monthly import STATUS_WORDS
 from desktop_app.core.progress import compute
 from desktop_app.core.query import LedgerView, counting_filter
 from desktop_app.core.store import Store
-from desktop_app.ui import district_pages, tables
+from desktop_app.ui import tables
 from desktop_app.ui.district_board import BoardPage
 from desktop_app.ui.district_pages import MonthlyReportDialog
 from desktop_app.ui.district_progress import TOTAL_COL, ConsolidatedPage
 from desktop_app.ui.district_review import DuplicatesPage, ProvenanceView, ReviewsPage
 from desktop_app.ui.tasks import TaskRunner
-from support import make_id
+from district_world import DISABLED, SHARED, TODAY, build_district
 
-TODAY = dt.date(2024, 12, 31)
 WAIT = 30000
 DISTRICT = "430971"
-TOWN_NAMES = ["河坝镇", "金盆镇", "北洲子镇", "千山红镇", "南湾湖管理处"]
-SHARED = make_id("19700312", 2)        # a woman screened in 河坝镇 and in 金盆镇
-DISABLED = make_id("19600101", 5)      # a man whose home is modified in two towns
 ADDITIVE = ("count", "distinct", "sum")  # per-town figure == that town's own progress
-
-
-def screening(i, number=None, day="2024-03-05"):
-    return {"name": f"示例{i}", "id_number": number or make_id(f"197{i % 10}0415", 2 * i),
-            "phone": "13800000001", "population": "农村适龄", "institution": "示例卫生院",
-            "cervical_date": day, "cervical_method": "妇检+TCT", "cervical_result": "正常",
-            "breast_date": day, "breast_result": "正常", "birads": "1级"}
-
-
-def modification(number):
-    return {"name": "示例残", "id_number": number, "phone": "13800000009", "address": "示例路9号",
-            "disability_cert": number + "41", "disability_category": "肢体", "disability_grade": "一级",
-            "hardship": "低保", "assess_date": "2024-02-01", "plan": "坡化", "items": "坡化",
-            "contractor": "示例公司", "contractor_code": "91350100M000100Y43", "start_date": "2024-03-01",
-            "finish_date": "2024-04-01", "accept_date": "2024-04-10", "accept_result": "合格",
-            "subsidy": 3500, "status": "已验收"}
 
 
 @pytest.fixture(scope="module")
 def district_master(tmp_path_factory):
-    """The district of tests/test_district.py (5 towns, overlapping people, 4 packages in);
+    """The district of tests/district_world.py (5 towns, overlapping people, 4 packages in);
     built once, closed; each test works on its own copy of the district's file."""
     root = tmp_path_factory.mktemp("district")
-    d = Store.create(root / "d.sqlite3", level="district", org=DISTRICT, operator="专班")
-    profiles.export_profile(d, root / "d.msprofile")
-    towns = {}
-    for i, name in enumerate(TOWN_NAMES):
-        t = profiles.init_from_profile(root / f"t{i}.sqlite3", root / "d.msprofile", level="town",
-                                       org=name, operator=f"{name}录入员")
-        t.add_villages(["示例村一", "示例村二"])
-        profiles.export_profile(t, root / f"t{i}.msprofile")
-        profiles.import_profile(d, root / f"t{i}.msprofile")
-        towns[name] = t
-    hb, jp = towns["河坝镇"], towns["金盆镇"]
-    hb.ledger("two_cancer").add_many([screening(1, SHARED), screening(2), screening(3)],
-                                     org="示例村一", today=TODAY)
-    jp.ledger("two_cancer").add_many([screening(4, SHARED, "2024-05-06"), screening(5)],
-                                     org="示例村二", today=TODAY)
-    towns["北洲子镇"].ledger("two_cancer").add(screening(6), org="示例村一", today=TODAY)
-    last_year = hb.ledger("two_cancer").check(screening(7, make_id("19720415", 4), "2024-01-02"),
-                                              today=TODAY).values
-    last_year.update(cervical_date="2023-06-01", breast_date="2023-06-01", org="430971121002")
-    hb.ledger("two_cancer").insert_valid([last_year], [[]])
-    hb.ledger("barrier_free").add(modification(DISABLED), org="示例村二", today=TODAY)
-    towns["千山红镇"].ledger("barrier_free").add(modification(DISABLED), org="示例村一", today=TODAY)
-    for name in ("河坝镇", "金盆镇", "北洲子镇", "千山红镇"):   # 南湾湖管理处 never sends
-        pkg = sync.export_package(towns[name], root / "usb")
-        sync.import_package(d, pkg.path)
+    d, towns = build_district(root)
     for s in [d, *towns.values()]:
         s.close()
     return root / "d.sqlite3"
@@ -102,17 +57,6 @@ def reader(db):
     store = Store.open_readonly(db)
     yield store
     store.close()
-
-
-@pytest.fixture(autouse=True)
-def no_real_modals(monkeypatch):
-    """A test that reached a real chooser or error box would hang or hide a failure."""
-    def refuse(*_a, **_k):
-        raise AssertionError("a real modal dialog was opened in a test")
-    for name in ("getOpenFileNames", "getExistingDirectory", "getSaveFileName"):
-        monkeypatch.setattr(QFileDialog, name, refuse)
-    monkeypatch.setattr(QMessageBox, "question", refuse)
-    monkeypatch.setattr(district_pages, "show_error", refuse)
 
 
 def core(runner, fn):

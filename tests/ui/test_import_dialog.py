@@ -7,7 +7,6 @@ import pytest
 from openpyxl import load_workbook
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop_app.core.importer import plan_import
 from desktop_app.core.store import Store
@@ -22,16 +21,6 @@ LEGACY_COUNTS = {"new": 0, "updated": 0, "unchanged": 0, "duplicate": 0, "incomp
                  "conflict": 0, "rejected": 3, "skipped": 2}
 PHONE_COLUMN, ID_COLUMN = 4, 3   # 联系方式, 公民身份号码 (0-based)
 WAIT = 30000
-
-
-@pytest.fixture(autouse=True)
-def no_real_modals(monkeypatch):
-    """A test that reached a real chooser or question box would hang: fail instead."""
-    def refuse(*_a, **_k):
-        raise AssertionError("a real modal dialog was opened in a test")
-    for name in ("getOpenFileNames", "getSaveFileName"):
-        monkeypatch.setattr(QFileDialog, name, refuse)
-    monkeypatch.setattr(QMessageBox, "question", refuse)
 
 
 @pytest.fixture

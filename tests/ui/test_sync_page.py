@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop_app.core import profiles, sync
 from desktop_app.core.crypto import fingerprint
@@ -16,30 +15,11 @@ from desktop_app.core.sync_status import spaced_fingerprint
 from desktop_app.ui import sync_page
 from desktop_app.ui.sync_page import ACCEPT_TEXT, DELETE_NOTE, RESULT_COLUMNS, SyncPage
 from desktop_app.ui.tasks import TaskRunner
-from support import logical_dump, make_id
+from support import install_below, logical_dump, make_id, screening
 
 TODAY = dt.date(2024, 12, 31)
 WAIT = 30000
 COUNT_COLUMNS = RESULT_COLUMNS[3:]    # 新增 … 拒收, in core's COUNTS order
-
-
-def screening(i: int, **over):
-    row = {"name": f"示例{i}", "id_number": make_id(f"197{i % 10}0312", 2 * i), "phone": "13800000001",
-           "population": "农村适龄", "institution": "示例卫生院", "cervical_date": "2024-03-05",
-           "cervical_method": "妇检+TCT", "cervical_result": "正常", "breast_date": "2024-03-05",
-           "breast_result": "正常", "birads": "1级"}
-    return row | over
-
-
-@pytest.fixture(autouse=True)
-def no_real_modals(monkeypatch):
-    """A test that reached a real chooser, question or error box would hang or hide a failure."""
-    def refuse(*_a, **_k):
-        raise AssertionError("a real modal dialog was opened in a test")
-    for name in ("getOpenFileNames", "getExistingDirectory", "getSaveFileName"):
-        monkeypatch.setattr(QFileDialog, name, refuse)
-    monkeypatch.setattr(QMessageBox, "question", refuse)
-    monkeypatch.setattr(sync_page, "show_error", refuse)
 
 
 @pytest.fixture
@@ -48,18 +28,11 @@ def chain(tmp_path):
     示例村二 (set up from the town's profile; the town has not imported its profile yet).
     The stores are closed: each test opens what it uses."""
     d = Store.create(tmp_path / "d.sqlite3", level="district", org="430971", operator="区")
-    profiles.export_profile(d, tmp_path / "d.msprofile")
-    t = profiles.init_from_profile(tmp_path / "t.sqlite3", tmp_path / "d.msprofile", level="town",
-                                   org="河坝镇", operator="镇")
-    t.add_villages(["示例村一", "示例村二"])
-    profiles.export_profile(t, tmp_path / "t.msprofile")
-    profiles.import_profile(d, tmp_path / "t.msprofile")
-    v = profiles.init_from_profile(tmp_path / "v.sqlite3", tmp_path / "t.msprofile", level="village",
-                                   org="示例村一", operator="村")
-    profiles.export_profile(v, tmp_path / "v.msprofile")
-    profiles.import_profile(t, tmp_path / "v.msprofile")
-    v2 = profiles.init_from_profile(tmp_path / "v2.sqlite3", tmp_path / "t.msprofile", level="village",
-                                    org="示例村二", operator="村二")
+    t = install_below(d, tmp_path / "t.sqlite3", level="town", org="河坝镇", operator="镇",
+                      villages=["示例村一", "示例村二"])
+    v = install_below(t, tmp_path / "v.sqlite3", level="village", org="示例村一", operator="村")
+    v2 = install_below(t, tmp_path / "v2.sqlite3", level="village", org="示例村二", operator="村二",
+                       register=False)
     for s in (d, t, v, v2):
         s.close()
     return tmp_path
