@@ -32,7 +32,7 @@ import os
 import re
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .store import Store, StoreError, now_iso
@@ -58,6 +58,7 @@ class Inspected:
     size: int
     width: int | None = None
     height: int | None = None
+    data: bytes = field(default=b"", repr=False)   # the bytes checked (and then stored)
 
 
 # ---------------------------------------------------------------- checking content
@@ -97,11 +98,14 @@ def inspect(path: Path | str, *, kinds=tuple(KINDS), max_mb: float | None = None
     if kind not in kinds:
         raise AttachmentError(f"{name} 是{KINDS[kind]}，这一栏只能添加{allowed}")
     data = path.read_bytes()
+    size = len(data)
+    if size > limit:  # grew since it was measured
+        raise AttachmentError(f"{name} 在检查时被改动了，请重新添加")
     check = {"jpeg": _check_jpeg, "png": _check_png, "pdf": _check_pdf}[kind]
     width, height = check(data, name)
     if width is not None and width * height > MAX_PIXELS:
         raise AttachmentError(f"{name} 的尺寸为 {width}×{height}，像素过多（可能是恶意构造的图片），已拒绝")
-    return Inspected(kind, size, width, height)
+    return Inspected(kind, size, width, height, data)
 
 
 def _check_jpeg(data: bytes, name: str) -> tuple[int, int]:
@@ -284,8 +288,7 @@ class Attachments:
         """Check ``src`` and store it (once); returns the reference for a row's field."""
         src = Path(src)
         info = inspect(src, kinds=kinds, max_mb=max_mb)
-        with open(src, "rb") as f:
-            sha = self._write(iter(lambda: f.read(_BLOCK), b""), expect=None)
+        sha = self._write(iter([info.data]), expect=None)   # the very bytes that were checked
         self._record(sha, info.kind, info.size)
         return {"sha256": sha, "name": _clean_name(name or src.name), "size": info.size,
                 "type": info.kind}
