@@ -222,7 +222,7 @@ class AttachmentEditor(QWidget):
             return None
         if ref["type"] == "pdf":
             folder = Path(tempfile.mkdtemp(prefix="minsheng-view-"))
-            path = folder / ref["name"]
+            path = folder / (Path(ref["name"]).stem + ".pdf")  # opened by its kind, whatever its name
             path.write_bytes(data)
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
             return path

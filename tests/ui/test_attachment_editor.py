@@ -101,3 +101,18 @@ def test_the_sync_page_says_how_many_files_arrived():
     notes = SyncPage._notes([ImportSummary("镇_第1号.mstz", "imported", files=3,
                                            warnings=["有 1 个附件（照片、扫描件）尚未收到"])])
     assert "收到附件（照片、扫描件）3 个" in notes[0] and "尚未收到" in notes[1]
+
+
+def test_a_pdf_opens_as_a_pdf_whatever_its_name(qtbot, runner, reader, tmp_path, monkeypatch):
+    from desktop_app.ui import attachment_editor
+    opened = []
+    monkeypatch.setattr(attachment_editor.QDesktopServices, "openUrl", lambda url: opened.append(url))
+    renamed = tmp_path / "验收单.jpg"
+    renamed.write_bytes(PDF.read_bytes())
+    form = open_form(qtbot, runner, reader, first_row(reader, "barrier_free"))
+    scan = form.editors["acceptance_scan"]
+    with qtbot.waitSignal(scan.changed, timeout=10_000):
+        scan.add_files([renamed])
+    path = scan.open_file(scan.refs[-1]["sha256"])
+    assert path.name == "验收单.pdf" and path.read_bytes() == PDF.read_bytes()
+    assert opened[0].toLocalFile() == str(path)
