@@ -19,12 +19,12 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .core.catalog import CatalogError, load_catalog
-from .core.masking import mask_row
-from .core.orgs import LEVEL_NAMES
-from .core.progress import compute
-from .core.records import RowsRejected
-from .core.store import Store, StoreError
+from .core.catalog.model import CatalogError, load_catalog
+from .core.store.masking import mask_row
+from .core.catalog.orgs import LEVEL_NAMES
+from .core.district.progress import compute
+from .core.store.records import RowsRejected
+from .core.store.database import Store, StoreError
 
 OK, INPUT_PROBLEMS, UNUSABLE = 0, 1, 2
 
@@ -55,7 +55,7 @@ def _password(prompt: str) -> str:
 
 def _open(args) -> Store:
     """Open the store for this command (one writer at a time) and log in if it has users."""
-    from .core.users import has_users, login
+    from .core.store.users import has_users, login
     store = Store.open(Path(args.db), exclusive=True)
     try:
         if has_users(store):
@@ -80,18 +80,18 @@ def _date(text: str) -> dt.date:
 # ---------------------------------------------------------------- commands
 
 def cmd_init(args) -> int:
-    from .core.users import MIN_PASSWORD
+    from .core.store.users import MIN_PASSWORD
     password = _password(f"为管理员 {args.operator} 设置密码（至少 {MIN_PASSWORD} 位）：")
     if len(password) < MIN_PASSWORD:
         raise CliError(f"管理员密码至少 {MIN_PASSWORD} 位（MINSHENG_PASSWORD）", INPUT_PROBLEMS)
     if args.profile:
-        from .core.profiles import init_from_profile
+        from .core.sync.profiles import init_from_profile
         store = init_from_profile(Path(args.db), Path(args.profile), level=args.level, org=args.org,
                                   operator=args.operator)
     else:
         store = Store.create(Path(args.db), level=args.level, org=args.org, operator=args.operator)
     with store:
-        from .core.users import add_user
+        from .core.store.users import add_user
         add_user(store, args.operator, password, "管理员")
         org = store.orgs.get(store.node.org)
         data = {"db": str(Path(args.db).resolve()), "node": store.node.id, "level": store.node.level,
@@ -131,7 +131,7 @@ def _new_password(name: str) -> str:
 
 
 def cmd_users(args) -> int:
-    from .core import users
+    from .core.store import users
     with _open(args) as store:
         if args.action == "add":
             users.add_user(store, args.name, _new_password(args.name), args.role, unit=args.unit)
@@ -156,7 +156,7 @@ def cmd_users(args) -> int:
 
 
 def cmd_backup(args) -> int:
-    from .core.backup import copy_to, list_backups, make_backup
+    from .core.store.backup import copy_to, list_backups, make_backup
     with _open(args) as store:
         if args.list:
             store.require("admin")
@@ -176,7 +176,7 @@ def cmd_backup(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from .core.backup import restore
+    from .core.store.backup import restore
     db = Path(args.db)
     try:
         store = _open(args)
@@ -189,7 +189,7 @@ def cmd_restore(args) -> int:
             store.require("admin")
     saved = restore(db, Path(getattr(args, "from")))
     with Store.open(db, exclusive=True) as store:
-        from .core.writes import Writer
+        from .core.store.writes import Writer
         with store.transaction():
             Writer(store, user=args.user or os.environ.get("MINSHENG_USER"),
                    source=f"restore:{Path(getattr(args, 'from')).name}").note(
@@ -243,7 +243,7 @@ def cmd_records(args) -> int:
             item["incomplete"] = bool(r["_incomplete"])
             out.append(item)
         if args.reveal:
-            from .core.masking import audit_reveal
+            from .core.store.masking import audit_reveal
             audit_reveal(store, table=led.table, source="cli:records", purpose=_purpose(args),
                          rows=len(out))
     text = "\n".join(f"{r['uuid'][:8]} {r['org']} " + " ".join(
@@ -286,7 +286,7 @@ def cmd_add(args) -> int:
 def cmd_attach(args) -> int:
     from functools import partial
 
-    from .core.attachments import attach, detach, photo_max_edge
+    from .core.store.attachments import attach, detach, photo_max_edge
     with _open(args) as store:
         if args.command == "detach":
             refs = detach(store, args.ledger, args.row, args.field, args.sha256)
@@ -302,7 +302,7 @@ def cmd_attach(args) -> int:
 
 
 def cmd_template(args) -> int:
-    from .core.template import write_template
+    from .core.excel.template import write_template
     with _open(args) as store:
         path = write_template(store, args.ledger, Path(args.out), village=args.village)
     _out(args, {"file": str(path)}, f"已生成模板 {path}")
@@ -310,9 +310,9 @@ def cmd_template(args) -> int:
 
 
 def cmd_export_excel(args) -> int:
-    from .core.export import export_ledger
+    from .core.excel.export import export_ledger
     if args.deidentify:
-        from .core.deidentify import export_deidentified
+        from .core.excel.deidentify import export_deidentified
         with _open(args) as store:
             path = export_deidentified(store, args.ledger, Path(args.out), village=args.village,
                                        purpose=_purpose(args), reveal=args.reveal)
@@ -327,9 +327,9 @@ def cmd_export_excel(args) -> int:
 
 
 def cmd_import_excel(args) -> int:
-    from .core.error_book import write_error_workbook
-    from .core.importer import COUNT_NAMES, apply_plan, plan_import, refused_history
-    from .core.workbook import WorkbookError
+    from .core.excel.error_book import write_error_workbook
+    from .core.excel.importer import COUNT_NAMES, apply_plan, plan_import, refused_history
+    from .core.excel.workbook import WorkbookError
     files, totals, worst = [], dict.fromkeys(COUNT_NAMES, 0), OK
     if args.reveal:
         _purpose(args)
@@ -402,7 +402,7 @@ def _row_json(plan, r) -> dict:
 
 
 def cmd_undo_import(args) -> int:
-    from .core.importer import UndoRefused, undo_import
+    from .core.excel.importer import UndoRefused, undo_import
     with _open(args) as store:
         try:
             done = undo_import(store, args.batch)
@@ -414,11 +414,11 @@ def cmd_undo_import(args) -> int:
 
 
 def cmd_profile(args) -> int:
-    from .core.profiles import export_profile, import_profile
+    from .core.sync.profiles import export_profile, import_profile
     with _open(args) as store:
         if args.action == "export":
             path = export_profile(store, Path(args.out))
-            from .core.crypto import fingerprint
+            from .core.store.crypto import fingerprint
             fp = fingerprint(store.keys().sign_public)
             _out(args, {"path": str(path), "fingerprint": fp},
                  f"已导出配置文件 {path}\n本机指纹：{fp}（请对方导入时电话核对）")
@@ -446,7 +446,7 @@ def _parse_range(text: str) -> tuple[int, int]:
 
 
 def cmd_export_package(args) -> int:
-    from .core.sync import export_package
+    from .core.sync.packages import export_package
     with _open(args) as store:
         result = export_package(store, Path(args.out), to=args.to, full=args.full, resend=args.resend,
                                 volume_bytes=args.volume_mb and int(args.volume_mb * 1048576))
@@ -460,8 +460,8 @@ def cmd_export_package(args) -> int:
 
 
 def cmd_import_package(args) -> int:
-    from .core.package_file import PackageError
-    from .core.sync import COUNTS, import_package
+    from .core.sync.package_file import PackageError
+    from .core.sync.packages import COUNTS, import_package
     files, totals, worst = [], dict.fromkeys(COUNTS, 0), OK
     with _open(args) as store:
         backed_up = False
@@ -492,7 +492,7 @@ def cmd_import_package(args) -> int:
 
 
 def cmd_conflicts(args) -> int:
-    from .core.sync import list_conflicts
+    from .core.sync.packages import list_conflicts
     with _open(args) as store:
         items = list_conflicts(store)
     _out(args, {"conflicts": items}, "\n".join(
@@ -502,7 +502,7 @@ def cmd_conflicts(args) -> int:
 
 
 def cmd_resolve(args) -> int:
-    from .core.sync import resolve_conflict
+    from .core.sync.packages import resolve_conflict
     with _open(args) as store:
         result = resolve_conflict(store, args.id, args.keep)
     _out(args, result, f"冲突 #{args.id} 已处理（保留{'本机' if args.keep == 'mine' else '对方'}的值）")
@@ -510,7 +510,7 @@ def cmd_resolve(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .core.monthly import monthly_report, monthly_workbook, parse_month
+    from .core.district.monthly import monthly_report, monthly_workbook, parse_month
     if not args.pdf and not args.xlsx:
         raise CliError("请用 --pdf 和/或 --xlsx 指定输出文件", INPUT_PROBLEMS)
     year, month = parse_month(args.month)
@@ -520,7 +520,7 @@ def cmd_report(args) -> int:
         if args.xlsx:
             written.append(str(monthly_workbook(store, report, Path(args.xlsx))))
         if args.pdf:
-            from .core.masking import audit_use
+            from .core.store.masking import audit_use
             from .printing import monthly_pdf
             written.append(str(monthly_pdf(report, Path(args.pdf))))
             audit_use(store, "print", source=f"print:{Path(args.pdf).name}", purpose=args.purpose,
@@ -531,7 +531,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_board(args) -> int:
-    from .core.board import set_schedule, submission_board
+    from .core.district.board import set_schedule, submission_board
     with _open(args) as store:
         if args.period or args.due_day:
             period, due = store.setting("schedule_period", "month"), store.setting("schedule_due_day", "5")
@@ -546,7 +546,7 @@ def cmd_board(args) -> int:
 
 
 def cmd_duplicates(args) -> int:
-    from .core.duplicates import decide, find_duplicates
+    from .core.district.duplicates import decide, find_duplicates
     with _open(args) as store:
         if args.decide:
             a, b = args.pair
@@ -561,7 +561,7 @@ def cmd_duplicates(args) -> int:
 
 
 def cmd_flag(args) -> int:
-    from .core.reviews import flag
+    from .core.district.reviews import flag
     with _open(args) as store:
         rid = flag(store, args.ledger, args.row, note=args.note or "", status=args.status)
     _out(args, {"review": rid}, f"已记录核实意见（{args.status}）；随下一个发往该镇的数据包下发")
@@ -573,7 +573,7 @@ def cmd_progress(args) -> int:
         report = compute(store, args.as_of or dt.date.today(), scope=args.scope and
                          store.resolve_row_org(args.scope))
         if args.xlsx:
-            from .core.reports import progress_workbook
+            from .core.district.reports import progress_workbook
             progress_workbook(store, report, Path(args.xlsx))
     data = report.to_json()
     lines = [f"统计日期 {data['as_of']}，序时进度 {data['expected_rate']}%"]
@@ -796,8 +796,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"错误：{exc}", file=sys.stderr)
         return UNUSABLE
     except Exception as exc:
-        from .core.package_file import PackageError
-        from .core.profiles import KeyChanged, ProfileError
+        from .core.sync.package_file import PackageError
+        from .core.sync.profiles import KeyChanged, ProfileError
         if isinstance(exc, KeyChanged):
             print(f"错误：{exc}", file=sys.stderr)
             return INPUT_PROBLEMS

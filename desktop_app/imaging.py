@@ -2,7 +2,7 @@
 thumbnails. Used by the app and the command line before core stores a file.
 
 Core has already refused wrong kinds, oversized files and images with too many
-pixels (:func:`desktop_app.core.attachments.inspect`); here the image is really
+pixels (:func:`desktop_app.core.store.attachments.inspect`); here the image is really
 decoded (a corrupt photo is refused) under Qt's allocation limit, and a photo
 longer than ``max_edge`` is scaled down unless the original is to be kept.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt
 from PySide6.QtGui import QImage, QImageReader, QImageWriter
 
-from .core.attachments import PHOTO_MAX_EDGE, AttachmentError, inspect
+from .core.store.attachments import PHOTO_MAX_EDGE, AttachmentError, inspect
 
 ALLOCATION_LIMIT_MB = 512   # Qt refuses to decode anything needing more memory
 JPEG_QUALITY = 88

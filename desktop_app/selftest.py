@@ -21,12 +21,13 @@ from . import __version__
 
 
 def _checks(root: Path):
-    from .core import profiles, sync
-    from .core.catalog import load_catalog
-    from .core.importer import apply_plan, plan_import
-    from .core.progress import compute
-    from .core.store import Store
-    from .core.template import write_template
+    from .core.sync import profiles
+    from .core.sync import packages as sync
+    from .core.catalog.model import load_catalog
+    from .core.excel.importer import apply_plan, plan_import
+    from .core.district.progress import compute
+    from .core.store.database import Store
+    from .core.excel.template import write_template
 
     catalog = load_catalog()
     yield "计划目录", f"{len(catalog.indicators)} 个指标、{len(catalog.ledgers)} 个台账"
@@ -82,7 +83,7 @@ def _photo_check(root: Path, store) -> str:
     """A large JPEG is decoded, scaled down, stored by content and read back verified."""
     from PySide6.QtGui import QColor, QImage
 
-    from .core.attachments import Attachments
+    from .core.store.attachments import Attachments
     from .imaging import prepare
     big = QImage(3000, 2000, QImage.Format_RGB888)
     big.fill(QColor("#4a7"))

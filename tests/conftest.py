@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from desktop_app.core.store import Store
+from desktop_app.core.store.database import Store
 from support import TODAY, make_chain
 
 

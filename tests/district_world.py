@@ -8,8 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from desktop_app.core import profiles, sync
-from desktop_app.core.store import Store
+from desktop_app.core.sync import profiles
+from desktop_app.core.sync import packages as sync
+from desktop_app.core.store.database import Store
 from support import make_id
 
 TODAY = dt.date(2024, 12, 31)

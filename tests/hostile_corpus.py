@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from desktop_app.core.crypto import CHUNK_BYTES, SUITES, b64
-from desktop_app.core.package_file import FORMAT_VERSION, MAGIC, canonical, write_package
+from desktop_app.core.store.crypto import CHUNK_BYTES, SUITES, b64
+from desktop_app.core.sync.package_file import FORMAT_VERSION, MAGIC, canonical, write_package
 from support import logical_dump, make_chain, make_id
 
 SEED = 20240630
@@ -646,7 +646,7 @@ def _package_cases(folder: Path, src: Sources) -> list[Case]:
         b = canonical(m)
         add(name, assemble(b, signer.sign(b), chunks), "pkg-signed-manifest", label, **kw)
 
-    from desktop_app.core import migrations
+    from desktop_app.core.store import migrations
     resigned("pkg-s-format-next.mstz", {"format_version": FORMAT_VERSION + 1}, "pkg-signed-future-format-version",
              says="新版本")
     resigned("pkg-s-schema.mstz", {"schema": migrations.latest() + 1}, "pkg-signed-future-schema", says="新版本")
@@ -886,7 +886,8 @@ def fill_village(village, start: int, count: int, batch: int = 2000) -> None:
 CHILD = r"""
 import sys
 from pathlib import Path
-from desktop_app.core import store as store_mod, sync
+from desktop_app.core.store import database as store_mod
+from desktop_app.core.sync import packages as sync
 FIXED = "2025-01-02T03:04:05"
 store_mod.now_iso = sync.now_iso = lambda: FIXED
 db, pkg = Path(sys.argv[1]), Path(sys.argv[2])
@@ -912,7 +913,9 @@ import datetime as dt
 import itertools
 import sys
 from pathlib import Path
-from desktop_app.core import importer, store as store_mod, writes
+from desktop_app.core.excel import importer
+from desktop_app.core.store import database as store_mod
+from desktop_app.core.store import writes
 FIXED = "2025-01-02T03:04:05"
 ids = itertools.count(1)
 def new_uuid():
@@ -990,7 +993,7 @@ def prepare_crash(root: Path, rows: int, *, workbook: bool = False) -> CrashWorl
     workbook of ``rows`` new rows of that village instead); both reference dumps."""
     import shutil
     import sys
-    from desktop_app.core import sync
+    from desktop_app.core.sync import packages as sync
     d, t, v = make_chain(root / "chain")
     if workbook:
         pkg, child = write_big_workbook(root / "示例村一_两癌.xlsx", rows), CHILD_WORKBOOK
@@ -1072,7 +1075,7 @@ def crash_once(world: CrashWorld, workdir: Path, kill_at: float,
     "after": killed after the commit; "finished": the child ended before the kill. Raises
     AssertionError for a damaged store or a state that is neither before nor after."""
     import shutil
-    from desktop_app.core.store import Store
+    from desktop_app.core.store.database import Store
     db = workdir / "crash.sqlite3"
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)

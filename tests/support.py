@@ -44,7 +44,7 @@ def install_below(upper, path: Path, *, level: str, org: str, operator: str, vil
                   register: bool = True):
     """A new install set up from ``upper``'s profile, as a clerk does with a USB stick:
     its villages added, and (``register``) its own profile imported back into ``upper``."""
-    from desktop_app.core import profiles
+    from desktop_app.core.sync import profiles
     given = upper.path.with_suffix(".msprofile")   # upper's profile, made once (as handed out)
     if not given.exists():
         profiles.export_profile(upper, given)
@@ -59,7 +59,7 @@ def install_below(upper, path: Path, *, level: str, org: str, operator: str, vil
 def make_chain(root: Path):
     """District (430971), town (河坝镇, village 示例村一) and village (示例村一) stores in
     ``root``, profiles exchanged both ways; returned open."""
-    from desktop_app.core.store import Store
+    from desktop_app.core.store.database import Store
     root.mkdir(parents=True, exist_ok=True)
     d = Store.create(root / "d.sqlite3", level="district", org="430971", operator="区")
     t = install_below(d, root / "t.sqlite3", level="town", org="河坝镇", operator="镇", villages=["示例村一"])

@@ -10,13 +10,14 @@ import pytest
 from openpyxl import load_workbook
 
 from desktop_app.cli import main
-from desktop_app.core import sync, sync_files
-from desktop_app.core.attachments import (AttachmentError, Attachments, attach, detach, inspect,
+from desktop_app.core.sync import packages as sync
+from desktop_app.core.sync import files as sync_files
+from desktop_app.core.store.attachments import (AttachmentError, Attachments, attach, detach, inspect,
                                           parse_refs)
-from desktop_app.core.export import export_ledger
-from desktop_app.core.package_file import PackageError
-from desktop_app.core.store import StoreError
-from desktop_app.core.template import FIRST_DATA_ROW, HEADER_ROW
+from desktop_app.core.excel.export import export_ledger
+from desktop_app.core.sync.package_file import PackageError
+from desktop_app.core.store.database import StoreError
+from desktop_app.core.excel.template import FIRST_DATA_ROW, HEADER_ROW
 from support import household, logical_dump
 
 TODAY = dt.date(2024, 12, 31)

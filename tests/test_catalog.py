@@ -3,7 +3,7 @@ import copy
 
 import pytest
 
-from desktop_app.core.catalog import CatalogError, load_catalog, read_catalog_files
+from desktop_app.core.catalog.model import CatalogError, load_catalog, read_catalog_files
 
 CATALOG = load_catalog()
 

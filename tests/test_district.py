@@ -7,9 +7,12 @@ import os
 import pytest
 from openpyxl import load_workbook
 
-from desktop_app.core import board, duplicates, reviews, sync
-from desktop_app.core.monthly import monthly_report, monthly_workbook
-from desktop_app.core.progress import compute
+from desktop_app.core.district import board
+from desktop_app.core.district import duplicates
+from desktop_app.core.district import reviews
+from desktop_app.core.sync import packages as sync
+from desktop_app.core.district.monthly import monthly_report, monthly_workbook
+from desktop_app.core.district.progress import compute
 from district_world import TODAY, build_district
 from support import make_id
 

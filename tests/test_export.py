@@ -9,12 +9,12 @@ import pytest
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 
-from desktop_app.core import export as export_module
-from desktop_app.core.export import export_ledger
-from desktop_app.core.masking import mask_value
-from desktop_app.core.sheetmeta import BASE_HEADER, ID_HEADER, META_SHEET, ORG_HEADER, decode_base
-from desktop_app.core.store import StoreError
-from desktop_app.core.template import FIRST_DATA_ROW, HEADER_ROW
+from desktop_app.core.excel import export as export_module
+from desktop_app.core.excel.export import export_ledger
+from desktop_app.core.store.masking import mask_value
+from desktop_app.core.excel.sheetmeta import BASE_HEADER, ID_HEADER, META_SHEET, ORG_HEADER, decode_base
+from desktop_app.core.store.database import StoreError
+from desktop_app.core.excel.template import FIRST_DATA_ROW, HEADER_ROW
 from support import TODAY, make_id
 
 ID_ONE, ID_TWO, ID_THREE = make_id("19700101", 2), make_id("19750505", 4), make_id("19800808", 6)

@@ -9,9 +9,9 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from desktop_app.cli import main
-from desktop_app.core.error_book import write_error_workbook
-from desktop_app.core.importer import UndoRefused, apply_plan, plan_import, undo_import
-from desktop_app.core.workbook import WorkbookError
+from desktop_app.core.excel.error_book import write_error_workbook
+from desktop_app.core.excel.importer import UndoRefused, apply_plan, plan_import, undo_import
+from desktop_app.core.excel.workbook import WorkbookError
 from support import logical_dump, make_id
 
 FIX = Path(__file__).parent / "fixtures"

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from desktop_app.cli import main
-from desktop_app.core import profiles, sync
-from desktop_app.core.package_file import MAGIC, PackageError, canonical
-from desktop_app.core.progress import compute
-from desktop_app.core.store import Store
+from desktop_app.core.sync import profiles
+from desktop_app.core.sync import packages as sync
+from desktop_app.core.sync.package_file import MAGIC, PackageError, canonical
+from desktop_app.core.district.progress import compute
+from desktop_app.core.store.database import Store
 from support import logical_dump, make_id, screening
 
 TODAY = dt.date(2024, 12, 31)
@@ -103,7 +104,7 @@ def test_rejections_leave_the_store_unchanged(chain):
     manifest, _sig, payload = _split(sync.export_package(v, tmp / "out2").path)
     manifest["package_id"] = _split(pkg)[0]["package_id"]
     body = canonical(manifest)
-    from desktop_app.core.crypto import SUITES
+    from desktop_app.core.store.crypto import SUITES
     sig = SUITES[v.suite].sign(v.keys().sign_private, body)
     forged = tmp / "same_id.mstz"
     forged.write_bytes(MAGIC + struct.pack(">I", len(body)) + body + struct.pack(">H", len(sig)) + sig
@@ -123,7 +124,7 @@ def _split(path: Path) -> tuple[dict, bytes, bytes]:
 
 def test_future_schema_is_refused_before_the_payload(chain, monkeypatch):
     d, t, v, tmp = chain
-    from desktop_app.core import migrations
+    from desktop_app.core.store import migrations
     monkeypatch.setattr(migrations, "latest", lambda: 99)
     pkg = sync.export_package(v, tmp / "out").path
     monkeypatch.undo()

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from desktop_app.core.progress import clamp_as_of, compute, expected_rate
+from desktop_app.core.district.progress import clamp_as_of, compute, expected_rate
 from support import make_id
 
 AS_OF = dt.date(2024, 6, 30)

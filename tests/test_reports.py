@@ -3,8 +3,8 @@ import pytest
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 
-from desktop_app.core.progress import compute
-from desktop_app.core.reports import COLUMNS, FIRST_ROW, HEADER_ROW, LAG_LABELS, lag_label, \
+from desktop_app.core.district.progress import compute
+from desktop_app.core.district.reports import COLUMNS, FIRST_ROW, HEADER_ROW, LAG_LABELS, lag_label, \
     progress_workbook, target_text
 from support import TODAY, make_id
 

@@ -4,9 +4,9 @@ import datetime as dt
 
 from openpyxl import load_workbook
 
-from desktop_app.core.export import export_ledger
-from desktop_app.core.importer import apply_plan, plan_import
-from desktop_app.core.template import write_template
+from desktop_app.core.excel.export import export_ledger
+from desktop_app.core.excel.importer import apply_plan, plan_import
+from desktop_app.core.excel.template import write_template
 from support import make_id
 
 TODAY = dt.date(2024, 12, 31)

@@ -4,10 +4,10 @@ import sqlite3
 
 import pytest
 
-from desktop_app.core import migrations
-from desktop_app.core.records import RowsRejected
-from desktop_app.core.store import Store, StoreError
-from desktop_app.core.versions import RowVersions
+from desktop_app.core.store import migrations
+from desktop_app.core.store.records import RowsRejected
+from desktop_app.core.store.database import Store, StoreError
+from desktop_app.core.store.versions import RowVersions
 from support import TODAY, logical_dump, make_id
 
 WOMAN = make_id("19710916", 154)
@@ -201,7 +201,7 @@ def test_update_delete_restore_are_versioned_and_audited(town):
 def test_a_failing_write_leaves_nothing_half_done(town, monkeypatch):
     led = town.ledger("two_cancer")
     before = logical_dump(town.path)
-    from desktop_app.core import writes
+    from desktop_app.core.store import writes
 
     def boom(self, log, audit):
         raise RuntimeError("disk full")

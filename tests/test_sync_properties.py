@@ -23,10 +23,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from desktop_app.core import profiles, sync
-from desktop_app.core.merge import load_losers
-from desktop_app.core.store import Store
-from desktop_app.core.versions import RowVersions, Version
+from desktop_app.core.sync import profiles
+from desktop_app.core.sync import packages as sync
+from desktop_app.core.store.merge import load_losers
+from desktop_app.core.store.database import Store
+from desktop_app.core.store.versions import RowVersions, Version
 from support import logical_dump, make_id
 
 TODAY = dt.date(2024, 12, 31)

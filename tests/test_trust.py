@@ -9,13 +9,14 @@ import pytest
 from openpyxl import Workbook
 
 from desktop_app.cli import main
-from desktop_app.core import backup, users
-from desktop_app.core.deidentify import export_deidentified
-from desktop_app.core.error_book import write_error_workbook
-from desktop_app.core.export import export_ledger
-from desktop_app.core.importer import apply_plan, plan_import
-from desktop_app.core.store import Store, StoreError
-from desktop_app.core.sync import export_package
+from desktop_app.core.store import backup
+from desktop_app.core.store import users
+from desktop_app.core.excel.deidentify import export_deidentified
+from desktop_app.core.excel.error_book import write_error_workbook
+from desktop_app.core.excel.export import export_ledger
+from desktop_app.core.excel.importer import apply_plan, plan_import
+from desktop_app.core.store.database import Store, StoreError
+from desktop_app.core.sync.packages import export_package
 from support import TODAY, logical_dump, make_id
 
 ADMIN, CLERK, REVIEWER = "张管理", "李录入", "王审核"
@@ -177,7 +178,7 @@ def test_deidentified_export_has_no_names_ids_or_phones_and_stable_codes(town, t
 
 
 def test_error_messages_do_not_echo_sensitive_values(town):
-    from desktop_app.core.records import RowsRejected
+    from desktop_app.core.store.records import RowsRejected
     with pytest.raises(RowsRejected) as caught:
         town.ledger("two_cancer").add({"name": "示例一", "id_number": "430902711016154",
                                        "phone": "99912345678"}, org="示例村一", today=TODAY)
@@ -237,7 +238,7 @@ def test_import_and_package_are_backed_up_first(town, tmp_path):
 
 
 def test_restore_keeps_numbers_already_sent_and_can_be_undone(town, district, tmp_path):
-    from desktop_app.core.profiles import export_profile, import_profile
+    from desktop_app.core.sync.profiles import export_profile, import_profile
     import_profile(town, export_profile(district, tmp_path / "d.msprofile"))
     records = town.ledger("two_cancer")
     records.add({"name": "示例一", "id_number": WOMAN}, org="示例村一", today=TODAY)
@@ -309,7 +310,7 @@ def test_backup_and_restore_through_the_cli(cli, tmp_path):
 
 
 def test_a_migration_is_backed_up_first(tmp_path, monkeypatch):
-    from desktop_app.core import migrations
+    from desktop_app.core.store import migrations
     everything = migrations.available()
     monkeypatch.setattr(migrations, "available", lambda directory=None: everything[:-1])
     Store.create(tmp_path / "old.sqlite3", level="town", org="河坝镇", operator="示例").close()

@@ -1,5 +1,5 @@
 """The hybrid logical clock and per-field version vectors."""
-from desktop_app.core.versions import Clock, RowVersions, Version, successor
+from desktop_app.core.store.versions import Clock, RowVersions, Version, successor
 
 
 def test_clock_is_strictly_increasing_when_the_wall_clock_goes_back():
@@ -21,7 +21,7 @@ def test_observe_flags_far_future_stamps_and_moves_past_them():
 def test_observe_never_adopts_a_stamp_beyond_the_year_2100():
     """A stamp from a PC set to the year 9999 does not fit SQLite's INTEGER: adopting it
     would make every later local write fail."""
-    from desktop_app.core.versions import MAX_STAMP
+    from desktop_app.core.store.versions import MAX_STAMP
     clock = Clock(wall=lambda: 1000.0)
     assert MAX_STAMP < 2 ** 63 // 2
     assert clock.observe(253402300799000 << 16) is True

@@ -69,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     _save(setup, out, "01_setup")
     setup.close()
 
-    from ..core import users
+    from ..core.store import users
     from ..core.demo import DEMO_PASSWORD, DEMO_USERS
-    from ..core.store import Store
+    from ..core.store.database import Store
     from ..ui.login_dialog import LoginDialog
     login = LoginDialog(unit="大通湖区", attempt=None, user=DEMO_USERS[0][0],
                         hint=f"示例数据库：用户 {'、'.join(n for n, _ in DEMO_USERS)}（管理员、审核员、"

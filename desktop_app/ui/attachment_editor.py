@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QFileDialo
                                QLabel, QListWidget, QListWidgetItem, QPushButton, QScrollArea,
                                QStyle, QVBoxLayout, QWidget)
 
-from ..core.attachments import KINDS, Attachments, parse_refs, photo_max_edge
-from ..core.catalog import Field
+from ..core.store.attachments import KINDS, Attachments, parse_refs, photo_max_edge
+from ..core.catalog.model import Field
 
 SHA_ROLE = Qt.UserRole + 1
 PATTERNS = {"jpeg": "*.jpg *.jpeg *.JPG *.JPEG", "png": "*.png *.PNG", "pdf": "*.pdf *.PDF"}

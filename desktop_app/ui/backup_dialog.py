@@ -2,7 +2,7 @@
 
 Restoring replaces the open store, so the dialog only asks for it
 (``restore_requested(file)``); the main window closes the store, restores
-(:func:`desktop_app.core.backup.restore`, which backs up the current state
+(:func:`desktop_app.core.store.backup.restore`, which backs up the current state
 first) and asks for the log-in again. For tests: ``backup_now()``,
 ``save_copy(path)``, ``request_restore(path, confirm=False)``; ``backups_model``.
 """
@@ -14,7 +14,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton,
                                QVBoxLayout)
 
-from ..core import backup
+from ..core.store import backup
 from .import_dialog import GREEN, RED
 from .tables import RowsModel, make_table, message_label, say
 

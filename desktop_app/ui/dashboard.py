@@ -8,8 +8,8 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QStandardItem, QStand
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QSplitter, QTreeView,
                                QVBoxLayout, QWidget)
 
-from ..core.catalog import Catalog
-from ..core.progress import ProgressReport
+from ..core.catalog.model import Catalog
+from ..core.district.progress import ProgressReport
 
 COLUMNS = ("项目 / 指标", "目标", "完成", "完成率", "序时进度", "状态", "责任单位")
 LAG = QColor("#c62828")

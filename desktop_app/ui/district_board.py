@@ -7,7 +7,7 @@ One row per town with core's red / amber / green status (a coloured dot and
 正常 / 需关注 / 逾期或缺包), the last package received, packages so far, gaps,
 missed due dates, conflicts waiting and rows rejected; selecting a town lists
 its villages (rows, last change) in the second table. The schedule editor
-(每月 / 每季度, 截止日 1–28) calls :func:`~desktop_app.core.board.set_schedule`
+(每月 / 每季度, 截止日 1–28) calls :func:`~desktop_app.core.district.board.set_schedule`
 on the runner.
 
 For tests: ``refresh``, ``select_town``, ``save_schedule`` and the signals
@@ -21,9 +21,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
-from ..core.board import BoardLine, VillageLine, schedule, set_schedule, submission_board
-from ..core.monthly import STATUS_WORDS
-from ..core.progress import clamp_as_of
+from ..core.district.board import BoardLine, VillageLine, schedule, set_schedule, submission_board
+from ..core.district.monthly import STATUS_WORDS
+from ..core.district.progress import clamp_as_of
 from .district_pages import dot, failure, fmt_day, fmt_time, title_label
 from .tables import RowsModel, make_table, message_label, say
 from .import_dialog import AMBER, GREEN, GREY, RED

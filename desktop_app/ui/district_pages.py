@@ -7,9 +7,9 @@
     reviews = ReviewsPage(runner, reader)            # 核实意见        (district_review)
     MonthlyReportDialog(runner, reader, parent=window).open()   # 调度报告（xlsx + PDF）
 
-Every figure, status and decision is core's (:mod:`~desktop_app.core.board`,
-:mod:`~desktop_app.core.progress`, :mod:`~desktop_app.core.duplicates`,
-:mod:`~desktop_app.core.reviews`, :mod:`~desktop_app.core.monthly`); the pages
+Every figure, status and decision is core's (:mod:`~desktop_app.core.district.board`,
+:mod:`~desktop_app.core.district.progress`, :mod:`~desktop_app.core.district.duplicates`,
+:mod:`~desktop_app.core.district.reviews`, :mod:`~desktop_app.core.district.monthly`); the pages
 only arrange them. Long reads and every write run on the runner's store
 thread; single-row reads (provenance, the current quota) use the GUI thread's
 read-only ``reader``. Results and refusals are shown on the page, not in
@@ -32,10 +32,10 @@ from PySide6.QtGui import QColor, QDesktopServices, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
-from ..core.monthly import monthly_report, monthly_workbook
-from ..core.progress import clamp_as_of
-from ..core.records import RowsRejected
-from ..core.store import StoreError
+from ..core.district.monthly import monthly_report, monthly_workbook
+from ..core.district.progress import clamp_as_of
+from ..core.store.records import RowsRejected
+from ..core.store.database import StoreError
 from .import_dialog import GREEN, GREY, RED
 from .tables import message_label, say
 from .tasks import show_error
@@ -223,7 +223,7 @@ class MonthlyReportDialog(QDialog):
             self._failed(exc, pdf_path.parent)
             return
         self.xlsx, self.pdf = Path(xlsx), Path(pdf)
-        from ..core.masking import audit_use
+        from ..core.store.masking import audit_use
         month = f"{report.year}-{report.month:02d}"
         self.runner.run(lambda store, progress: audit_use(store, "print", source=f"print:{self.pdf.name}",
                                                            purpose="月度调度", report=month))

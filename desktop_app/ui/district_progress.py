@@ -4,7 +4,7 @@
     page.drill.connect(window.open_counted_rows)   # (indicator id, org code)
     page.refresh(as_of)                            # core.progress.compute on the store thread
 
-The figures are those of :func:`~desktop_app.core.progress.compute` for the
+The figures are those of :func:`~desktop_app.core.district.progress.compute` for the
 district: the total (achieved / target, 完成率) and, per town, its ``by_org``
 figure (achieved / the town's quota, or the target core gives it). The 责任单位
 selector puts that unit's indicators first (只看本单位 hides the rest). The quota
@@ -24,7 +24,7 @@ from PySide6.QtGui import QBrush, QColor, QDoubleValidator, QFont
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
-from ..core.progress import IndicatorProgress, OrgFigure, ProgressReport, clamp_as_of, compute
+from ..core.district.progress import IndicatorProgress, OrgFigure, ProgressReport, clamp_as_of, compute
 from .district_pages import failure, fmt_num, title_label
 from .tables import make_table, message_label, say
 from .import_dialog import GREEN, GREY, RED

@@ -8,7 +8,7 @@
     view.show(ledger_id, row_uuid)
 
 A pair shows both rows side by side (台账, 姓名, 村/镇, date, status, 跨镇 / 跨年度)
-with the ID number masked (:mod:`~desktop_app.core.masking`); the buttons record
+with the ID number masked (:mod:`~desktop_app.core.store.masking`); the buttons record
 core's decision ("same" keeping the left or the right row, or "different") on
 the runner; decided pairs stay listed, greyed, with the decision. Sensitive
 values follow the catalog (a ledger whose every field is sensitive shows *** for
@@ -26,10 +26,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
-from ..core import reviews as core_reviews
-from ..core.duplicates import DuplicatePair, decide, find_duplicates
-from ..core.masking import mask_value
-from ..core.store import StoreError
+from ..core.district import reviews as core_reviews
+from ..core.district.duplicates import DuplicatePair, decide, find_duplicates
+from ..core.store.masking import mask_value
+from ..core.store.database import StoreError
 from .district_pages import failure, fmt_time, title_label
 from .tables import RowsModel, make_table, message_label, say
 from .import_dialog import BLUE, GREEN, GREY, RED

@@ -101,14 +101,14 @@ class ExportDialog(QDialog):
 
         def work(store, progress):
             if kind == "data":
-                from ..core.export import export_ledger
+                from ..core.excel.export import export_ledger
                 return str(export_ledger(store, lid, out, village=village, reveal=reveal,
                                          purpose=purpose, user=store.node.operator).path)
             if kind == "template":
-                from ..core.template import write_template
+                from ..core.excel.template import write_template
                 return str(write_template(store, lid, out, village=village))
-            from ..core.progress import compute
-            from ..core.reports import progress_workbook
+            from ..core.district.progress import compute
+            from ..core.district.reports import progress_workbook
             return str(progress_workbook(store, compute(store, as_of, scope=scope), out))
         self.buttons.setEnabled(False)
         self.message.setText("正在写入…")

@@ -1,6 +1,6 @@
 """One editor widget per catalog field type.
 
-Every editor is built from a :class:`~desktop_app.core.catalog.Field` and has
+Every editor is built from a :class:`~desktop_app.core.catalog.model.Field` and has
 the same small interface: ``raw()`` gives what the user entered (to be
 normalised by core, never here), ``set_value(stored)`` shows a stored value,
 and ``changed`` fires on every edit::
@@ -17,8 +17,8 @@ from PySide6.QtGui import QAction, QKeySequence, QValidator
 from PySide6.QtWidgets import (QCalendarWidget, QComboBox, QDoubleSpinBox, QLineEdit, QMenu,
                                QSizePolicy, QSpinBox, QStyle, QToolButton, QWidgetAction)
 
-from ..core.catalog import Field
-from ..core.fieldtypes import display, parse_date
+from ..core.catalog.model import Field
+from ..core.catalog.fieldtypes import display, parse_date
 
 PLACEHOLDER = "（请选择）"
 EMPTY_NUMBER = " "          # shown by a number editor that is not filled

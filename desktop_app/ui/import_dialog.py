@@ -33,16 +33,16 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QPushButton, QRadioButton, QStackedWidget, QTableView,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from ..core.columns import BASE, IGNORE, ORG, ROW_ID
-from ..core.error_book import write_error_workbook
-from ..core.fieldtypes import display
-from ..core.importer import (COUNT_NAMES, ImportPlan, RowPlan, apply_plan, plan_import,
+from ..core.excel.columns import BASE, IGNORE, ORG, ROW_ID
+from ..core.excel.error_book import write_error_workbook
+from ..core.catalog.fieldtypes import display
+from ..core.excel.importer import (COUNT_NAMES, ImportPlan, RowPlan, apply_plan, plan_import,
                              refused_history)
-from ..core.masking import mask_value
-from ..core.records import RowsRejected
-from ..core.store import Store, StoreError
-from ..core.workbook import WorkbookError, read_book
-from ..core.writes import Writer
+from ..core.store.masking import mask_value
+from ..core.store.records import RowsRejected
+from ..core.store.database import Store, StoreError
+from ..core.excel.workbook import WorkbookError, read_book
+from ..core.store.writes import Writer
 from .reveal import RevealControl
 from .tasks import Cancelled, show_error
 

@@ -6,7 +6,7 @@
 
 The rows are read on the GUI thread through the read-only ``reader`` (the
 history is one row per imported file). 撤销这次导入 runs
-:func:`~desktop_app.core.importer.undo_import` on the runner's store thread;
+:func:`~desktop_app.core.excel.importer.undo_import` on the runner's store thread;
 when core refuses (already undone, or rows edited since), its message is shown
 under the table, not in a modal box.
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
-from ..core.importer import UndoRefused, import_history, undo_import
+from ..core.excel.importer import UndoRefused, import_history, undo_import
 from .import_dialog import GREEN, GREY, RED, RESULT_COLORS, RESULT_LABELS, counts_text
 from .tables import RowsModel, make_table, message_label
 from .tasks import show_error

@@ -7,8 +7,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QLabel, QLineEdit, QMenu, QPushButton, QTableView, QToolButton,
                                QVBoxLayout, QWidget)
 
-from ..core.catalog import Ledger
-from ..core.query import Filter, LedgerView
+from ..core.catalog.model import Ledger
+from ..core.store.query import Filter, LedgerView
 from .ledger_model import UUID_ROLE, LedgerTableModel
 from .reveal import RevealControl
 from .tasks import TaskRunner

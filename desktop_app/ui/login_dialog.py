@@ -2,7 +2,7 @@
 
 The dialog holds no rules: ``attempt(name, password)`` and ``create(name,
 password)`` are core calls supplied by the caller (:func:`.startup.log_in`);
-they return the :class:`~desktop_app.core.users.Session` or raise with the
+they return the :class:`~desktop_app.core.store.users.Session` or raise with the
 Chinese message shown under the fields.
 
 For tests (no real modal dialog): ``name``, ``password``, ``confirm`` are the
@@ -15,8 +15,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit,
                                QVBoxLayout)
 
-from ..core.store import StoreError
-from ..core.users import MIN_PASSWORD
+from ..core.store.database import StoreError
+from ..core.store.users import MIN_PASSWORD
 
 
 class LoginDialog(QDialog):

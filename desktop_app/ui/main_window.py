@@ -11,10 +11,10 @@ from PySide6.QtWidgets import (QDateEdit, QDockWidget, QFileDialog, QLabel, QMai
                                QTreeWidget, QTreeWidgetItem, QWidget)
 
 from .. import __version__
-from ..core.orgs import LEVEL_NAMES
-from ..core.progress import clamp_as_of, compute
-from ..core.query import counting_filter
-from ..core.store import Store, StoreError
+from ..core.catalog.orgs import LEVEL_NAMES
+from ..core.district.progress import clamp_as_of, compute
+from ..core.store.query import counting_filter
+from ..core.store.database import Store, StoreError
 from .dashboard import DashboardPage
 from .district_board import BoardPage
 from .district_pages import MonthlyReportDialog

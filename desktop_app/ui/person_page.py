@@ -12,9 +12,9 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QFormLayout, QGroupBox, QHeaderView, QLabel, QLineEdit, QSplitter,
                                QTableView, QVBoxLayout, QWidget)
 
-from ..core.fieldtypes import display
-from ..core.masking import mask_value
-from ..core.schema import PERSON_FIELDS
+from ..core.catalog.fieldtypes import display
+from ..core.store.masking import mask_value
+from ..core.store.schema import PERSON_FIELDS
 from .tables import ITEM_ROLE, RowsModel, make_table
 
 SEARCH_DELAY_MS = 250

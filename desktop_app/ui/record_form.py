@@ -20,12 +20,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QDialogButtonBox, QFrame, QGridLayout, QHBoxLayout, QHeaderView,
                                QLabel, QScrollArea, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
-from ..core.fieldtypes import display, is_blank
-from ..core.idnumbers import age_on, birth_from_id, sex_from_id
-from ..core.masking import mask_value
-from ..core.records import RowsRejected
-from ..core.store import StoreError
-from ..core.validation import Problem, RowCheck
+from ..core.catalog.fieldtypes import display, is_blank
+from ..core.catalog.idnumbers import age_on, birth_from_id, sex_from_id
+from ..core.store.masking import mask_value
+from ..core.store.records import RowsRejected
+from ..core.store.database import StoreError
+from ..core.catalog.validation import Problem, RowCheck
 from .field_widgets import make_editor
 from .tasks import show_error
 

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBo
                                QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
                                QProgressBar, QPushButton, QRadioButton, QVBoxLayout, QWidget)
 
-from ..core.idnumbers import fold
-from ..core.orgs import LEVEL_NAMES, Org, OrgError, OrgTree
-from ..core.store import Store, StoreError
+from ..core.catalog.idnumbers import fold
+from ..core.catalog.orgs import LEVEL_NAMES, Org, OrgError, OrgTree
+from ..core.store.database import Store, StoreError
 
 VILLAGE_TOOLTIP = "村（社区）请使用镇发给你的配置文件开始（下一版提供）"
 SUFFIX = ".sqlite3"

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
-from ..core.store import Store, StoreError
+from ..core.store.database import Store, StoreError
 
 
 def run_with_progress(label: str, fn, *, parent=None):
@@ -55,7 +55,8 @@ def ensure_demo(path: Path) -> Path | None:
 def open_store_or_explain(path: Path, parent=None) -> bool:
     """Check that ``path`` can be opened here: not open in another window, not damaged (else
     offer the newest good backup), not from a newer version. Otherwise say why and what to do."""
-    from ..core import backup, lockfile
+    from ..core.store import backup
+    from ..core.store import lockfile
     try:
         lockfile.release(lockfile.acquire(path))
     except lockfile.Locked as exc:
@@ -78,7 +79,7 @@ def open_store_or_explain(path: Path, parent=None) -> bool:
 
 def offer_restore(path: Path, problem: str, parent=None) -> bool:
     """The store is damaged: restore the newest good backup (the damaged file is kept)."""
-    from ..core import backup
+    from ..core.store import backup
     good = backup.newest_good(path)
     if good is None:
         QMessageBox.critical(parent, "数据库已损坏",
@@ -105,7 +106,7 @@ def offer_restore(path: Path, problem: str, parent=None) -> bool:
 
 def log_in(path: Path, parent=None):
     """The log-in dialog (or the first 管理员); returns the session, or None when cancelled."""
-    from ..core import users
+    from ..core.store import users
     from ..core.demo import DEMO_PASSWORD, DEMO_USERS
     from .login_dialog import LoginDialog
     with Store.open(path) as store:

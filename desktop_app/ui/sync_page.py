@@ -14,10 +14,10 @@ its own transaction; a refused file is that file's result and the others go
 ahead; then the import history and, per source, the numbers received and the
 gaps. 冲突: the conflicts queue, masked unless 显示敏感信息 (audited).
 
-Every decision is core's (:mod:`~desktop_app.core.sync`,
-:mod:`~desktop_app.core.profiles`); every write runs on the runner's store
+Every decision is core's (:mod:`~desktop_app.core.sync.packages`,
+:mod:`~desktop_app.core.sync.profiles`); every write runs on the runner's store
 thread; the tables are read through the read-only ``reader``
-(:mod:`~desktop_app.core.sync_status`). Results and refusals are shown on the
+(:mod:`~desktop_app.core.sync.status`). Results and refusals are shown on the
 page, not in modal boxes.
 
 For tests (no real modal dialogs): ``export_profile_to``, ``import_profiles``,
@@ -39,17 +39,17 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFrame, QGroupBox, QHBoxL
                                QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout,
                                QWidget)
 
-from ..core.package_file import SUFFIX as PACKAGE_SUFFIX
-from ..core.package_file import PackageError
-from ..core.profiles import SUFFIX as PROFILE_SUFFIX
-from ..core.profiles import KeyChanged, ProfileError, export_profile, import_profile, read_profile
-from ..core.store import StoreError
-from ..core.sync import COUNTS, Exported, ImportSummary, export_package, import_package, resolve_conflict
-from ..core.sync_status import (KIND_NAMES, ConflictView, Destination, PeerInfo, ReceivedPackage,
+from ..core.sync.package_file import SUFFIX as PACKAGE_SUFFIX
+from ..core.sync.package_file import PackageError
+from ..core.sync.profiles import SUFFIX as PROFILE_SUFFIX
+from ..core.sync.profiles import KeyChanged, ProfileError, export_profile, import_profile, read_profile
+from ..core.store.database import StoreError
+from ..core.sync.packages import COUNTS, Exported, ImportSummary, export_package, import_package, resolve_conflict
+from ..core.sync.status import (KIND_NAMES, ConflictView, Destination, PeerInfo, ReceivedPackage,
                                 SourceStatus, conflict_views, counts_text, destinations, identity,
                                 ledger_label, level_name, peer_list, ranges_text, received_packages,
                                 sources, spaced_fingerprint)
-from ..core.writes import Writer
+from ..core.store.writes import Writer
 from .import_dialog import AMBER, BLUE, GREEN, GREY, RED, failure_text
 from .reveal import RevealControl
 from .tables import RowsModel, make_table, message_label

@@ -1,7 +1,7 @@
 """用户管理 (管理员): add users with a role, reset passwords, disable, the idle lock,
 the long edge photos are scaled down to.
 
-Everything goes through core (:mod:`desktop_app.core.users`), which checks the
+Everything goes through core (:mod:`desktop_app.core.store.users`), which checks the
 role again. For tests: ``add(name, role, password, unit)``, ``reset_password``,
 ``set_active``, ``set_idle``, ``set_photo_edge``; ``changed`` fires after each success and
 ``users_model`` holds the list.
@@ -12,9 +12,9 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QDialog, QFormLayout, QHBoxLayout, QLineEdit,
                                QPushButton, QSpinBox, QVBoxLayout)
 
-from ..core import users
-from ..core.attachments import photo_max_edge, set_photo_max_edge
-from ..core.users import ROLES
+from ..core.store import users
+from ..core.store.attachments import photo_max_edge, set_photo_max_edge
+from ..core.store.users import ROLES
 from .import_dialog import GREEN, RED
 from .tables import RowsModel, make_table, message_label, say
 

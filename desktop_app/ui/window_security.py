@@ -18,8 +18,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QApplication, QDockWidget, QMenu, QMessageBox, QStackedWidget,
                                QToolBar, QWidget)
 
-from ..core import backup
-from ..core.users import WHAT, allowed, idle_minutes
+from ..core.store import backup
+from ..core.store.users import WHAT, allowed, idle_minutes
 from .lock_page import LockPage
 
 INPUT_EVENTS = {QEvent.KeyPress, QEvent.MouseButtonPress, QEvent.MouseMove, QEvent.Wheel,
@@ -181,7 +181,7 @@ class WindowSecurity(QObject):
     # ------------------------------------------------------------ restore
     def restore(self, file: Path, *, relogin: bool = True) -> None:
         """Close this window's store, restore ``file`` over it, then log in again."""
-        from ..core.store import StoreError
+        from ..core.store.database import StoreError
         from .startup import run_with_progress
         w = self.window
         path = w.path

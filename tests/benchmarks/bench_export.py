@@ -35,9 +35,9 @@ import xlsxwriter
 from openpyxl import Workbook
 from stdnum.cn import ric
 
-from desktop_app.core.export import export_ledger
-from desktop_app.core.fieldtypes import EXCEL_EPOCH
-from desktop_app.core.store import Store
+from desktop_app.core.excel.export import export_ledger
+from desktop_app.core.catalog.fieldtypes import EXCEL_EPOCH
+from desktop_app.core.store.database import Store
 
 FIELDS = ("name", "id_number", "phone", "address", "population", "institution", "cervical_date",
           "cervical_method", "cervical_result", "breast_date", "breast_result", "birads",

@@ -67,8 +67,8 @@ def child(mode: str, book: Path, db: Path) -> None:
             conn.executemany(f"INSERT INTO t VALUES ({','.join('?' * 15)})", rows[1:])
         n = len(rows) - 1
     else:
-        from desktop_app.core.importer import apply_plan, plan_import
-        from desktop_app.core.store import Store
+        from desktop_app.core.excel.importer import apply_plan, plan_import
+        from desktop_app.core.store.database import Store
         store = Store.create(db, level="town", org="河坝镇", operator="示例")
         store.add_villages(["示例村一", "示例村二"])
         t = time.perf_counter()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from stdnum.cn import ric
 
-from desktop_app.core.store import Store
+from desktop_app.core.store.database import Store
 
 TODAY = dt.date(2024, 12, 31)
 

@@ -24,7 +24,7 @@ OUT = Path(__file__).parent / "out"
 
 def make_store(rows: int) -> Path:
     from stdnum.cn import ric
-    from desktop_app.core.store import Store
+    from desktop_app.core.store.database import Store
     path = OUT / f"ui_{rows}.sqlite3"
     if path.exists():
         return path
@@ -67,7 +67,7 @@ def main() -> int:
     conn.close()
 
     from PySide6.QtWidgets import QApplication
-    from desktop_app.core.store import Store
+    from desktop_app.core.store.database import Store
     from desktop_app.ui.app import make_app
     from desktop_app.ui.ledger_page import LedgerPage
     from desktop_app.ui.tasks import TaskRunner

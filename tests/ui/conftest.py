@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop_app.core.demo import create_demo
-from desktop_app.core.store import Store
+from desktop_app.core.store.database import Store
 from desktop_app.ui import district_pages, sync_page
 from desktop_app.ui.tasks import TaskRunner
 

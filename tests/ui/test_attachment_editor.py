@@ -4,8 +4,8 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from desktop_app.core.attachments import Attachments, parse_refs
-from desktop_app.core.store import Store
+from desktop_app.core.store.attachments import Attachments, parse_refs
+from desktop_app.core.store.database import Store
 from desktop_app.ui.attachment_editor import ImageViewer
 from desktop_app.ui.record_form import RecordForm
 from support import TODAY
@@ -96,7 +96,7 @@ def test_read_only_at_the_district_shows_but_does_not_edit(qtbot, runner, reader
 
 
 def test_the_sync_page_says_how_many_files_arrived():
-    from desktop_app.core.sync import ImportSummary
+    from desktop_app.core.sync.packages import ImportSummary
     from desktop_app.ui.sync_page import SyncPage
     notes = SyncPage._notes([ImportSummary("镇_第1号.mstz", "imported", files=3,
                                            warnings=["有 1 个附件（照片、扫描件）尚未收到"])])

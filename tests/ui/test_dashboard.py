@@ -3,8 +3,8 @@ import datetime as dt
 
 from PySide6.QtCore import QDate
 
-from desktop_app.core.progress import compute
-from desktop_app.core.store import Store
+from desktop_app.core.district.progress import compute
+from desktop_app.core.store.database import Store
 from desktop_app.ui.dashboard import ID_ROLE, DashboardPage
 from desktop_app.ui.main_window import MainWindow
 

@@ -8,12 +8,14 @@ import pytest
 from openpyxl import load_workbook
 from PySide6.QtCore import Qt
 
-from desktop_app.core import board, duplicates, reviews
-from desktop_app.core.catalog import load_catalog
-from desktop_app.core.monthly import STATUS_WORDS
-from desktop_app.core.progress import compute
-from desktop_app.core.query import LedgerView, counting_filter
-from desktop_app.core.store import Store
+from desktop_app.core.district import board
+from desktop_app.core.district import duplicates
+from desktop_app.core.district import reviews
+from desktop_app.core.catalog.model import load_catalog
+from desktop_app.core.district.monthly import STATUS_WORDS
+from desktop_app.core.district.progress import compute
+from desktop_app.core.store.query import LedgerView, counting_filter
+from desktop_app.core.store.database import Store
 from desktop_app.ui import tables
 from desktop_app.ui.district_board import BoardPage
 from desktop_app.ui.district_pages import MonthlyReportDialog

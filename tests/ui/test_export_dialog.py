@@ -3,7 +3,7 @@ import datetime as dt
 
 from openpyxl import load_workbook
 
-from desktop_app.core.store import Store
+from desktop_app.core.store.database import Store
 from desktop_app.ui.export_dialog import ExportDialog
 
 

@@ -8,8 +8,8 @@ from openpyxl import load_workbook
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from desktop_app.core.importer import plan_import
-from desktop_app.core.store import Store
+from desktop_app.core.excel.importer import plan_import
+from desktop_app.core.store.database import Store
 from desktop_app.ui.import_dialog import ImportDialog
 from desktop_app.ui.import_history import ImportHistoryPage
 from desktop_app.ui.tasks import TaskRunner

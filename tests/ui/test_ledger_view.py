@@ -5,8 +5,8 @@ import time
 import pytest
 from PySide6.QtCore import Qt
 
-from desktop_app.core.query import LedgerView
-from desktop_app.core.store import Store
+from desktop_app.core.store.query import LedgerView
+from desktop_app.core.store.database import Store
 from desktop_app.ui.ledger_model import LedgerTableModel
 from desktop_app.ui.ledger_page import LedgerPage
 from desktop_app.ui.tasks import TaskRunner

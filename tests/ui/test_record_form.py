@@ -6,9 +6,9 @@ from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QDialog
 from stdnum.cn import uscc
 
-from desktop_app.core.catalog import Field, load_catalog
-from desktop_app.core.fieldtypes import normalize
-from desktop_app.core.store import Store
+from desktop_app.core.catalog.model import Field, load_catalog
+from desktop_app.core.catalog.fieldtypes import normalize
+from desktop_app.core.store.database import Store
 from desktop_app.ui.field_widgets import PLACEHOLDER, make_editor
 from desktop_app.ui.record_form import RecordForm
 from support import TODAY, make_id

@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QDialog, QFileDialog
 
-from desktop_app.core.store import Store, StoreError
+from desktop_app.core.store.database import Store, StoreError
 from desktop_app.ui import setup_dialog
 from desktop_app.ui.setup_dialog import VILLAGE_TOOLTIP, SetupDialog
 

@@ -4,9 +4,10 @@ import sqlite3
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from desktop_app.core import backup, users
+from desktop_app.core.store import backup
+from desktop_app.core.store import users
 from desktop_app.core.demo import DEMO_PASSWORD
-from desktop_app.core.store import Store
+from desktop_app.core.store.database import Store
 from desktop_app.ui import startup
 from desktop_app.ui.backup_dialog import BackupDialog
 from desktop_app.ui.login_dialog import LoginDialog
@@ -200,7 +201,7 @@ def test_a_damaged_store_is_restored_from_the_newest_good_backup(demo_path, monk
 
 
 def test_receiving_several_packages_backs_up_once(chain):
-    from desktop_app.core import sync
+    from desktop_app.core.sync import packages as sync
     from desktop_app.ui.sync_page import _import_packages
     d, t, v, tmp = chain
     packages = []

@@ -1,0 +1,138 @@
+"""The org tree: the district (区), its towns (镇) and their villages (村/社区).
+
+The district and towns ship in ``resources/orgs.toml`` with their 统计用区划代码.
+A village gets its town's code plus three digits, assigned by the town once
+and never reused::
+
+    >>> tree = OrgTree.shipped()
+    >>> tree.resolve("南湾湖办事处").code
+    '430971405'
+"""
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+
+from .idnumbers import fold
+from ..paths import resources_dir
+
+LEVELS = ("district", "town", "village")
+LEVEL_NAMES = {"district": "区", "town": "镇", "village": "村（社区）"}
+
+
+class OrgError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Org:
+    code: str
+    name: str
+    level: str
+    parent: str | None = None
+    aliases: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict:
+        return {"code": self.code, "name": self.name, "level": self.level,
+                "parent": self.parent, "aliases": list(self.aliases)}
+
+
+class OrgTree:
+    """An in-memory view of the org tree with lookups by code, name or alias."""
+
+    def __init__(self, orgs: list[Org]):
+        self.by_code = {o.code: o for o in orgs}
+
+    @classmethod
+    def shipped(cls) -> "OrgTree":
+        data = tomllib.loads((resources_dir() / "orgs.toml").read_text(encoding="utf-8"))
+        d = data["district"]
+        orgs = [Org(d["code"], d["name"], "district")]
+        orgs += [Org(t["code"], t["name"], "town", d["code"], tuple(t.get("aliases", ())))
+                 for t in data["towns"]]
+        return cls(orgs)
+
+    @staticmethod
+    def person_namespace() -> str:
+        data = tomllib.loads((resources_dir() / "orgs.toml").read_text(encoding="utf-8"))
+        return data["district"]["person_namespace"]
+
+    def __iter__(self):
+        return iter(self.by_code.values())
+
+    def get(self, code: str) -> Org | None:
+        return self.by_code.get(code)
+
+    def resolve(self, name_or_code: str, *, within: str | None = None) -> Org:
+        """Find an org by code, name or alias (optionally below ``within``).
+
+        :raises OrgError: with a Chinese message listing what is known.
+        """
+        key = fold(str(name_or_code))
+        if key in self.by_code and (within is None or self.is_within(key, within)):
+            return self.by_code[key]
+        hits = [o for o in self.by_code.values()
+                if key in (fold(o.name), *map(fold, o.aliases))
+                and (within is None or self.is_within(o.code, within))]
+        if len(hits) == 1:
+            return hits[0]
+        scope = self.by_code[within].name if within else "本区"
+        if len(hits) > 1:
+            raise OrgError(f"“{name_or_code}”在{scope}有 {len(hits)} 个同名单位，请改用代码："
+                           + "、".join(f"{o.name} {o.code}" for o in hits))
+        known = "、".join(o.name for o in self.below(within)) if within else ""
+        raise OrgError(f"{scope}没有名为“{name_or_code}”的单位" + (f"（已有：{known}）" if known else ""))
+
+    def is_within(self, code: str, ancestor: str) -> bool:
+        while code is not None:
+            if code == ancestor:
+                return True
+            org = self.by_code.get(code)
+            code = org.parent if org else None
+        return False
+
+    def children(self, code: str) -> list[Org]:
+        return sorted((o for o in self.by_code.values() if o.parent == code), key=lambda o: o.code)
+
+    def below(self, code: str) -> list[Org]:
+        """Every org under ``code`` (not including it)."""
+        out = []
+        for child in self.children(code):
+            out.append(child)
+            out.extend(self.below(child.code))
+        return out
+
+    def town_of(self, code: str) -> Org | None:
+        org = self.by_code.get(code)
+        while org is not None and org.level != "town":
+            org = self.by_code.get(org.parent) if org.parent else None
+        return org
+
+    def path(self, code: str) -> str:
+        """``河坝镇 / 示例村一``."""
+        names = []
+        org = self.by_code.get(code)
+        while org is not None and org.level != "district":
+            names.append(org.name)
+            org = self.by_code.get(org.parent) if org.parent else None
+        return " / ".join(reversed(names)) or (self.by_code[code].name if code in self.by_code else code)
+
+
+def load_tree(conn) -> OrgTree:
+    rows = conn.execute("SELECT code, name, level, parent, aliases FROM orgs").fetchall()
+    return OrgTree([Org(c, n, lv, p, tuple(json.loads(a))) for c, n, lv, p, a in rows])
+
+
+def next_village_code(conn, town_code: str) -> str:
+    """Town code + the next unused 3-digit number (never reused, even after removal)."""
+    key = f"village_seq:{town_code}"
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    used = [int(c[len(town_code):]) for (c,) in conn.execute(
+        "SELECT code FROM orgs WHERE parent = ?", (town_code,)) if re.fullmatch(r"\d{3}", c[len(town_code):])]
+    n = max([int(row[0]) if row else 0] + used) + 1
+    if n > 999:
+        raise OrgError(f"{town_code} 的村（社区）代码已用完（001–999）")
+    conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, str(n)))
+    return f"{town_code}{n:03d}"

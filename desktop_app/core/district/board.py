@@ -1,0 +1,150 @@
+"""The district's submission board: for each town, what arrived, what is missing, what is late.
+
+The schedule is a district setting: packages are due every month (or quarter)
+by a day of the month (default: monthly, by the 5th). A due date is met when a
+package from the town arrived after the previous due date and by this one; the
+latest due date not met makes the town overdue::
+
+    >>> due_dates(dt.date(2024, 3, 20), "month", 5, 2024)
+    [datetime.date(2024, 1, 5), datetime.date(2024, 2, 5), datetime.date(2024, 3, 5)]
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+from ..store.database import Store
+from ..sync.packages import gaps
+
+PERIODS = {"month": 1, "quarter": 3}
+
+
+def due_dates(today: dt.date, period: str, due_day: int, year: int) -> list[dt.date]:
+    """The due dates from the start of the plan year up to ``today`` (the last 12 at most)."""
+    step = PERIODS[period]
+    out = []
+    y, m = year, 1
+    while True:
+        day = dt.date(y, m, min(due_day, 28))
+        if day > today:
+            return out[-12:]
+        out.append(day)
+        m += step
+        if m > 12:
+            y, m = y + 1, m - 12
+
+
+def schedule(store: Store) -> tuple[str, int]:
+    return store.setting("schedule_period", "month"), int(store.setting("schedule_due_day", "5"))
+
+
+def set_schedule(store: Store, period: str, due_day: int) -> None:
+    """Change the submission schedule (a district setting)."""
+    from ..store.database import StoreError
+    store.require("admin")
+    if period not in PERIODS or not 1 <= int(due_day) <= 28:
+        raise StoreError("报送周期应为 month（每月）或 quarter（每季度），截止日为 1–28 日", 1)
+    with store.transaction():
+        store._set_many({"schedule_period": period, "schedule_due_day": str(int(due_day))})
+
+
+@dataclass
+class VillageLine:
+    org: str
+    name: str
+    rows: int
+    last_change: str | None
+
+
+@dataclass
+class BoardLine:
+    org: str
+    name: str
+    registered: bool
+    last_received: str | None = None
+    last_file: str | None = None
+    last_seq: int | None = None
+    packages: int = 0
+    gaps: list[str] = field(default_factory=list)
+    due: list[str] = field(default_factory=list)         # due dates so far
+    overdue: list[str] = field(default_factory=list)     # due dates missed
+    conflicts: int = 0
+    rejected: int = 0
+    villages: list[VillageLine] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """red (overdue, gaps, never registered), amber (conflicts, rejected rows), green."""
+        if not self.registered or self.overdue or self.gaps:
+            return "red"
+        if self.conflicts or self.rejected:
+            return "amber"
+        return "green"
+
+    def to_json(self) -> dict:
+        out = {k: v for k, v in self.__dict__.items() if k != "villages"}
+        out["villages"] = [v.__dict__ for v in self.villages]
+        out["status"] = self.status
+        return out
+
+
+def submission_board(store: Store, today: dt.date | None = None) -> list[BoardLine]:
+    """One line per town below this install (the district), with its villages."""
+    today = today or dt.date.today()
+    tree = store.orgs
+    period, due_day = schedule(store)
+    year = store.catalog.plan_year
+    dues = due_dates(today, period, due_day, year)
+    nodes = {org: node for node, org in store.conn.execute(
+        "SELECT node, org FROM peers WHERE status = 'active'")}
+    lines = []
+    for town in tree.children(store.node.org):
+        line = BoardLine(town.code, town.name, town.code in nodes)
+        node = nodes.get(town.code)
+        received = []
+        if node:
+            received = store.conn.execute(
+                "SELECT handled, file, seq_to, summary FROM packages WHERE direction = 'in' AND source = ? "
+                "ORDER BY handled", (node,)).fetchall()
+            line.gaps = gaps(store, node, town.name)
+        line.packages = len(received)
+        if received:
+            line.last_received, line.last_file, line.last_seq = received[-1][:3]
+        for *_, summary in received:
+            try:
+                line.rejected += int((json.loads(summary or "{}") or {}).get("rejected", 0))
+            except (ValueError, AttributeError, TypeError):
+                pass
+        times = [dt.datetime.fromisoformat(h).date() for h, *_ in received]
+        previous = dt.date.min
+        for due in dues:
+            line.due.append(due.isoformat())
+            if not any(previous < t <= due for t in times):
+                line.overdue.append(due.isoformat())
+            previous = due
+        line.conflicts = _conflicts_under(store, town.code)
+        line.villages = _villages(store, town.code)
+        lines.append(line)
+    return lines
+
+
+def _conflicts_under(store: Store, org: str) -> int:
+    from ..sync.packages import list_conflicts
+    return sum(1 for c in list_conflicts(store) if (c.get("org") or "").startswith(org))
+
+
+def _villages(store: Store, town: str) -> list[VillageLine]:
+    tree = store.orgs
+    out = []
+    for village in tree.children(town):
+        rows, last = 0, None
+        for led in store.catalog.ledgers:
+            n, latest = store.conn.execute(
+                f"SELECT COUNT(*), MAX(_updated) FROM [{led.table}] WHERE org = ? AND _deleted = 0",
+                (village.code,)).fetchone()
+            rows += n
+            if latest and (last is None or latest > last):
+                last = latest
+        out.append(VillageLine(village.code, village.name, rows, last))
+    return out

@@ -1,0 +1,109 @@
+"""The same person counted twice where the plan counts them once.
+
+Found by the person (the id derived from the 身份证号), not by string matching:
+two live rows of one ledger about the same person in the same year but in
+different towns (两癌 screened in two towns, a child in two rehabilitation
+lists), or — for ledgers the plan counts once whatever the year
+(``once_per_person``, e.g. 两癌: 上一年已检查的不再重复检查) — in any two years.
+A reviewer marks a pair "same person, keep one" or "not a duplicate"; a row
+marked as the one not kept stops counting in progress::
+
+    >>> sorted_pair("b", "a")
+    ('a', 'b')
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..catalog.model import Ledger
+from ..store.database import Store, StoreError, now_iso
+
+
+def sorted_pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
+
+
+@dataclass
+class DuplicatePair:
+    ledger: str
+    person_id: str
+    a: dict
+    b: dict
+    kind: str                 # "cross_town" (same year) or "cross_year"
+    decision: str | None = None
+    keep: str | None = None
+
+    def to_json(self) -> dict:
+        return {"ledger": self.ledger, "person_id": self.person_id, "kind": self.kind,
+                "a": self.a, "b": self.b, "decision": self.decision, "keep": self.keep}
+
+
+def _candidates(store: Store, led: Ledger) -> list[list[dict]]:
+    if not led.persons:
+        return []
+    col, date = led.persons[0].column, led.date_field
+    title = led.title_field or led.fields[0].id
+    cur = store.conn.execute(
+        f"SELECT uuid, org, [{col}], [{date}], [{title}], status, _incomplete FROM [{led.table}] "
+        f"WHERE _deleted = 0 AND [{col}] IN (SELECT [{col}] FROM [{led.table}] WHERE _deleted = 0 "
+        f"AND [{col}] IS NOT NULL GROUP BY [{col}] HAVING COUNT(*) > 1) ORDER BY [{col}], [{date}], uuid")
+    groups: dict[str, list[dict]] = {}
+    for uid, org, pid, day, name, status, incomplete in cur:
+        groups.setdefault(pid, []).append({"uuid": uid, "org": org, "date": day, "name": name,
+                                           "status": status, "incomplete": bool(incomplete)})
+    return list(groups.values())
+
+
+def find_duplicates(store: Store, ledger_id: str | None = None) -> list[DuplicatePair]:
+    """Every pair of rows counting one person twice, with any decision already made."""
+    decisions = {(lid, a, b): (d, k) for lid, a, b, d, k in store.conn.execute(
+        "SELECT ledger, uuid_a, uuid_b, decision, keep FROM duplicate_reviews")}
+    out = []
+    for led in store.catalog.ledgers:
+        if ledger_id and led.id != ledger_id:
+            continue
+        for rows in _candidates(store, led):
+            for i, x in enumerate(rows):
+                for y in rows[i + 1:]:
+                    same_year = (x["date"] or "")[:4] == (y["date"] or "")[:4]
+                    if same_year and x["org"][:9] != y["org"][:9]:
+                        kind = "cross_town"
+                    elif not same_year and led.once_per_person:
+                        kind = "cross_year"
+                    else:
+                        continue  # same town, same year: the natural key already guards it
+                    a, b = (x, y) if x["uuid"] <= y["uuid"] else (y, x)
+                    d, k = decisions.get((led.id, a["uuid"], b["uuid"]), (None, None))
+                    out.append(DuplicatePair(led.id, _pid(store, led, a["uuid"]), a, b, kind, d, k))
+    return out
+
+
+def _pid(store: Store, led: Ledger, uid: str) -> str:
+    return store.conn.execute(f"SELECT [{led.persons[0].column}] FROM [{led.table}] WHERE uuid = ?",
+                              (uid,)).fetchone()[0]
+
+
+def decide(store: Store, ledger_id: str, uuid_a: str, uuid_b: str, decision: str, *,
+           keep: str | None = None, reviewer: str | None = None) -> None:
+    """Record "same" (keep one of the two) or "different" for a pair.
+
+    :raises StoreError: for an unknown decision or a ``keep`` that is not in the pair.
+    """
+    store.require("review")
+    a, b = sorted_pair(uuid_a, uuid_b)
+    if decision not in ("same", "different"):
+        raise StoreError("请选择“同一人，保留一条”或“不是重复”", 1)
+    if decision == "same" and keep not in (a, b):
+        raise StoreError("请指明保留哪一条记录", 1)
+    with store.transaction():
+        store.conn.execute(
+            "INSERT OR REPLACE INTO duplicate_reviews (ledger, uuid_a, uuid_b, decision, keep, reviewer, "
+            "decided) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (ledger_id, a, b, decision, keep if decision == "same" else None,
+             reviewer or store.node.operator, now_iso()))
+
+
+def not_counted_sql() -> str:
+    """SQL for the rows a 'same person' decision takes out of progress (the one not kept)."""
+    return ("SELECT CASE WHEN keep = uuid_a THEN uuid_b ELSE uuid_a END FROM duplicate_reviews "
+            "WHERE decision = 'same' AND ledger = ?")

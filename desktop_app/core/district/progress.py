@@ -1,0 +1,366 @@
+"""Progress of every indicator as of a date: target, achieved, rate, 序时进度, lag.
+
+    >>> import datetime as dt
+    >>> expected_rate(dt.date(2024, 7, 1), 2024)   # 183 of 366 days
+    50.0
+    >>> clamp_as_of(dt.date(2025, 3, 1), 2024)
+    datetime.date(2024, 12, 31)
+
+Only rows that are live (not deleted), complete (not 待补充) and whose event
+date lies in the plan year on or before the as-of date count. Org codes are
+hierarchical (village = town code + 3 digits), so a scope is a code prefix.
+"""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass, field
+
+from ..catalog.model import Catalog, Indicator, Ledger
+from ..catalog.orgs import OrgTree
+
+VIOLATION_LIMIT = 200
+
+
+def clamp_as_of(day: dt.date, plan_year: int) -> dt.date:
+    return min(max(day, dt.date(plan_year, 1, 1)), dt.date(plan_year, 12, 31))
+
+
+def days_in_year(year: int) -> int:
+    return 366 if calendar.isleap(year) else 365
+
+
+def expected_rate(as_of: dt.date, plan_year: int) -> float:
+    """序时进度: elapsed days (as-of day included) ÷ days in the plan year, in %."""
+    as_of = clamp_as_of(as_of, plan_year)
+    elapsed = (as_of - dt.date(plan_year, 1, 1)).days + 1
+    return round(elapsed / days_in_year(plan_year) * 100, 1)
+
+
+@dataclass
+class OrgFigure:
+    org: str
+    name: str
+    target: float | None
+    achieved: float | None
+    rate: float | None
+
+    def to_json(self) -> dict:
+        return {"org": self.org, "name": self.name, "target": self.target,
+                "achieved": self.achieved, "rate": self.rate}
+
+
+@dataclass
+class IndicatorProgress:
+    indicator: Indicator
+    target: float | None
+    achieved: float | None
+    rate: float | None
+    expected_rate: float | None
+    lagging: bool | None
+    met: bool | None
+    by_org: list[OrgFigure] = field(default_factory=list)
+    violations: list[dict] = field(default_factory=list)
+    notes: list[dict] = field(default_factory=list)
+    rows: int = 0
+
+    def to_json(self) -> dict:
+        ind = self.indicator
+        out = {
+            "id": ind.id, "name": ind.name, "project": ind.projects[0], "kind": ind.kind,
+            "target": self.target, "unit": ind.unit, "comparator": ind.comparator,
+            "units": list(ind.units), "achieved": self.achieved, "rate": self.rate,
+            "expected_rate": self.expected_rate, "lagging": self.lagging, "met": self.met,
+            "rows": self.rows, "by_org": [o.to_json() for o in self.by_org],
+        }
+        if self.violations:
+            out["violations"] = self.violations
+        if self.notes:
+            out["notes"] = self.notes
+        return out
+
+
+@dataclass
+class ProgressReport:
+    as_of: dt.date
+    scope: str
+    expected_rate: float
+    indicators: list[IndicatorProgress]
+
+    def to_json(self) -> dict:
+        return {"as_of": self.as_of.isoformat(), "scope": self.scope,
+                "expected_rate": self.expected_rate,
+                "indicators": [i.to_json() for i in self.indicators]}
+
+    def get(self, indicator_id: str) -> IndicatorProgress:
+        return next(i for i in self.indicators if i.indicator.id == indicator_id)
+
+
+def compute(store, as_of: dt.date | None = None, *, scope: str | None = None,
+            indicators: list[str] | None = None) -> ProgressReport:
+    """Progress of the plan for ``scope`` (default: the install's org) as of a date."""
+    catalog: Catalog = store.catalog
+    as_of = clamp_as_of(as_of or dt.date.today(), catalog.plan_year)
+    scope = scope or store.node.org
+    tree = store.orgs
+    calc = _Calculator(store.conn, catalog, tree, scope, as_of, store.quotas())
+    chosen = [i for i in catalog.indicators if indicators is None or i.id in indicators]
+    return ProgressReport(as_of, scope, expected_rate(as_of, catalog.plan_year),
+                          [calc.indicator(i) for i in chosen])
+
+
+def row_filter(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date,
+               scope: str) -> tuple[str, list]:
+    """The SQL condition (and parameters) for the rows an indicator counts: live,
+    complete, dated in the plan year up to ``as_of``, under ``scope``, matching ``where``."""
+    d = f"+[{led.date_field}]"  # unary +: scan, not the date index (the year is most rows)
+    conds = ["_deleted = 0", "_incomplete = 0", f"{d} >= ?", f"{d} <= ?", "substr(org, 1, ?) = ?"]
+    params: list = [dt.date(catalog.plan_year, 1, 1).isoformat(), as_of.isoformat(),
+                    len(scope), scope]
+    for fid, values in ind.measure.where.items():
+        conds.append(f"[{fid}] IN ({','.join('?' * len(values))})")
+        params.extend(values)
+    ifield = led.indicator_field()
+    if ifield is not None:
+        conds.append(f"[{ifield.id}] = ?")
+        params.append(ind.name)
+    if led.persons:  # a person counted twice and confirmed by a reviewer counts once
+        from .duplicates import not_counted_sql
+        conds.append(f"uuid NOT IN ({not_counted_sql()})")
+        params.append(led.id)
+    return " AND ".join(conds), params
+
+
+def _rate(achieved, target, comparator=">=") -> float | None:
+    if achieved is None or not target:
+        return None
+    if comparator == "<=":
+        return 100.0 if achieved <= target else round(target / achieved * 100, 1)
+    return round(achieved / target * 100, 1)
+
+
+def _met(achieved, target, comparator) -> bool | None:
+    if achieved is None or target is None:
+        return None
+    return {">=": achieved >= target, ">": achieved > target, "=": achieved == target,
+            "<=": achieved <= target}[comparator]
+
+
+class _Calculator:
+    def __init__(self, conn, catalog: Catalog, tree: OrgTree, scope: str, as_of: dt.date,
+                 quotas: dict):
+        self.conn, self.catalog, self.tree = conn, catalog, tree
+        self.scope, self.as_of, self.quotas = scope, as_of, quotas
+        scope_org = tree.get(scope)
+        level = scope_org.level if scope_org else "village"
+        # rows are grouped by the child of the scope they sit under (town at the
+        # district; the village itself, or the town's own rows, at a town)
+        self.group_len = {"district": 9, "town": 12, "village": 12}[level]
+        children = tree.children(scope) if level != "village" else []
+        self.groups = [scope_org] if level == "village" else children
+        self.expected = expected_rate(as_of, catalog.plan_year)
+
+    # -- SQL pieces
+    def _filter(self, led: Ledger, ind: Indicator) -> tuple[str, list]:
+        return row_filter(self.catalog, led, ind, self.as_of, self.scope)
+
+    def _grouped(self, sql_expr: str, led: Ledger, ind: Indicator,
+                 additive: bool = True) -> tuple[object, dict, int]:
+        """(total, per group, rows): one pass when the figure adds up across groups."""
+        where, params = self._filter(led, ind)
+        per, n = {}, 0
+        for g, value, count in self.conn.execute(
+                f"SELECT substr(org, 1, {self.group_len}) AS g, {sql_expr}, COUNT(*) "
+                f"FROM [{led.table}] WHERE {where} GROUP BY g", params):
+            per[g], n = value, n + count
+        if additive:
+            return sum(per.values()) if per else 0, per, n
+        total = self.conn.execute(f"SELECT {sql_expr} FROM [{led.table}] WHERE {where}",
+                                  params).fetchone()[0]
+        return total, per, n
+
+    def _by_org(self, ind: Indicator, per: dict) -> list[OrgFigure]:
+        """One figure per child of the scope, plus the scope's own rows (区本级/镇本级)."""
+        codes = [o.code for o in self.groups]
+        codes += sorted(c for c in per if c not in codes)
+        out = []
+        for code in codes:
+            achieved = per.get(code, 0) if ind.kind != "qualitative" else None
+            if isinstance(achieved, float):
+                achieved = round(achieved, 6)
+            target = self.quotas.get((ind.id, code))
+            out.append(OrgFigure(code, self._name(code), target, achieved,
+                                 _rate(achieved, target, ind.comparator)))
+        return out
+
+    def _name(self, code: str) -> str:
+        org = self.tree.get(code)
+        if org is None:
+            return code
+        if code == self.scope and org.level != "village":
+            return f"{org.name}本级"
+        return org.name
+
+    # -- indicators
+    def indicator(self, ind: Indicator) -> IndicatorProgress:
+        led = self.catalog.ledger(ind.measure.ledger)
+        method = getattr(self, f"_m_{ind.measure.method}")
+        return method(ind, led)
+
+    def target(self, ind: Indicator) -> float | None:
+        """The plan's target, or this scope's quota (目标分解) when the district set one."""
+        return self.quotas.get((ind.id, self.scope), ind.target)
+
+    def _cumulative(self, ind, achieved, per, n) -> IndicatorProgress:
+        if isinstance(achieved, float):
+            achieved = round(achieved, 6)
+        target = self.target(ind)
+        rate = _rate(achieved, target, ind.comparator)
+        met = _met(achieved, target, ind.comparator)
+        return IndicatorProgress(
+            ind, target, achieved, rate, self.expected,
+            lagging=(rate or 0) < self.expected and not met,
+            met=met, by_org=self._by_org(ind, per), rows=n)
+
+    def _m_count(self, ind, led):
+        total, per, n = self._grouped("COUNT(*)", led, ind)
+        return self._cumulative(ind, total, per, n)
+
+    def _m_distinct(self, ind, led):
+        col = ind.measure.field or (led.persons[0].column if led.persons else "uuid")
+        total, per, n = self._grouped(f"COUNT(DISTINCT [{col}])", led, ind, additive=False)
+        return self._cumulative(ind, total, per, n)
+
+    def _m_sum(self, ind, led):
+        total, per, n = self._grouped(f"TOTAL([{ind.measure.field}])", led, ind)
+        return self._cumulative(ind, total, per, n)
+
+    def _m_standard(self, ind, led):
+        col = f"[{ind.measure.field}]"
+        op = {">=": "<", ">": "<=", "=": "<>", "<=": ">"}[ind.comparator]
+        where, params = self._filter(led, ind)
+        lowest, n, bad = self.conn.execute(
+            f"SELECT MIN({col}), COUNT(*), TOTAL({col} {op} ?) FROM [{led.table}] WHERE {where}",
+            [ind.target] + params).fetchone()
+        title = led.title_field or led.fields[0].id
+        violations = [
+            {"uuid": u, "org": o, "name": t, "value": v, "date": d} for u, o, t, v, d in
+            self.conn.execute(
+                f"SELECT uuid, org, [{title}], {col}, [{led.date_field}] FROM [{led.table}] "
+                f"WHERE {where} AND {col} {op} ? ORDER BY {col} LIMIT {VIOLATION_LIMIT}",
+                params + [ind.target])]
+        per = dict(self.conn.execute(
+            f"SELECT substr(org, 1, {self.group_len}) AS g, MIN({col}) FROM [{led.table}] "
+            f"WHERE {where} GROUP BY g", params).fetchall())
+        share = round((n - bad) / n * 100, 1) if n else None
+        by_org = [OrgFigure(o.code, o.name, ind.target, per.get(o.code),
+                            None if per.get(o.code) is None else
+                            (100.0 if _met(per[o.code], ind.target, ind.comparator) else 0.0))
+                  for o in self.groups]
+        return IndicatorProgress(
+            ind, ind.target, lowest, share, None, lagging=(bad > 0) if n else None,
+            met=(bad == 0) if n else None, by_org=by_org, violations=violations, rows=n)
+
+    def _m_latest(self, ind, led):
+        col, d = f"[{ind.measure.field}]", f"[{led.date_field}]"
+        where, params = self._filter(led, ind)
+        row = self.conn.execute(
+            f"SELECT {col}, {d} FROM [{led.table}] WHERE {where} AND {col} IS NOT NULL "
+            f"ORDER BY {d} DESC, _updated DESC LIMIT 1", params).fetchone()
+        n = self.conn.execute(f"SELECT COUNT(*) FROM [{led.table}] WHERE {where}", params).fetchone()[0]
+        per = {}
+        for g, v, _ in self.conn.execute(
+                f"SELECT substr(org, 1, {self.group_len}) AS g, {col}, MAX({d}) FROM [{led.table}] "
+                f"WHERE {where} AND {col} IS NOT NULL GROUP BY g", params):
+            per[g] = v
+        achieved = row[0] if row else None
+        rate = _rate(achieved, ind.target, ind.comparator)
+        met = _met(achieved, ind.target, ind.comparator)
+        if ind.kind == "rate":  # a level to reach, not an amount to accumulate
+            lagging = None if achieved is None else not met
+            expected = None
+        else:
+            lagging = (rate or 0) < self.expected and not met
+            expected = self.expected
+        return IndicatorProgress(ind, ind.target, achieved, rate, expected, lagging, met,
+                                 by_org=self._by_org(ind, per), rows=n,
+                                 notes=[{"date": row[1], "value": achieved}] if row else [])
+
+    def _period_key(self, led: Ledger, period: str) -> str:
+        d = f"[{led.date_field}]"
+        return {"day": d, "month": f"substr({d}, 1, 7)", "year": f"substr({d}, 1, 4)",
+                "quarter": f"(CAST(substr({d}, 6, 2) AS INTEGER) + 2) / 3"}[period]
+
+    def _elapsed_periods(self, period: str) -> int:
+        a = self.as_of
+        last_day = calendar.monthrange(a.year, a.month)[1]
+        if period == "day":
+            return (a - dt.date(a.year, 1, 1)).days + 1
+        if period == "month":
+            return a.month if a.day == last_day else a.month - 1
+        if period == "quarter":
+            done = a.month // 3 if (a.month % 3 == 0 and a.day == last_day) else (a.month - 1) // 3
+            return done
+        return 1 if (a.month, a.day) == (12, 31) else 0
+
+    def _m_periods(self, ind, led):
+        period = ind.measure.period
+        key = self._period_key(led, period)
+        where, params = self._filter(led, ind)
+        done = {k for (k,) in self.conn.execute(
+            f"SELECT DISTINCT {key} FROM [{led.table}] WHERE {where}", params)}
+        n = self.conn.execute(f"SELECT COUNT(*) FROM [{led.table}] WHERE {where}", params).fetchone()[0]
+        achieved = len(done)
+        elapsed = self._elapsed_periods(period)
+        rate = _rate(achieved, ind.target)
+        expected = round(elapsed / ind.target * 100, 1)
+        by_org = self._rotation(ind, led, key, where, params) if ind.measure.rotation else \
+            self._by_org(ind, {g: c for g, c in self.conn.execute(
+                f"SELECT substr(org, 1, {self.group_len}) AS g, COUNT(DISTINCT {key}) "
+                f"FROM [{led.table}] WHERE {where} GROUP BY g", params)})
+        return IndicatorProgress(ind, ind.target, achieved, rate, expected,
+                                 lagging=achieved < elapsed, met=_met(achieved, ind.target, ">="),
+                                 by_org=by_org, rows=n)
+
+    def _rotation(self, ind, led, key, where, params) -> list[OrgFigure]:
+        """Monthly duties that rotate over towns: month m belongs to rotation[(m-1) % n]."""
+        rotation = ind.measure.rotation
+        pairs = set(self.conn.execute(
+            f"SELECT DISTINCT substr(org, 1, 9), {key} FROM [{led.table}] WHERE {where}", params))
+        out = []
+        for i, code in enumerate(rotation):
+            months = [m for m in range(1, 13) if (m - 1) % len(rotation) == i]
+            keys = [f"{self.catalog.plan_year}-{m:02d}" for m in months]
+            achieved = sum((code, k) in pairs for k in keys)
+            org = self.tree.get(code)
+            out.append(OrgFigure(code, org.name if org else code, len(months), achieved,
+                                 _rate(achieved, len(months))))
+        return out
+
+    def _m_orgs_with(self, ind, led):
+        where, params = self._filter(led, ind)
+        counts = {}
+        for code in ind.measure.orgs:
+            counts[code] = self.conn.execute(
+                f"SELECT COUNT(*) FROM [{led.table}] WHERE {where} AND substr(org, 1, ?) = ?",
+                params + [len(code), code]).fetchone()[0]
+        achieved = sum(c >= ind.measure.min for c in counts.values())
+        by_org = [OrgFigure(code, self.tree.get(code).name if self.tree.get(code) else code,
+                            ind.measure.min, c, _rate(c, ind.measure.min))
+                  for code, c in counts.items()]
+        result = self._cumulative(ind, achieved, {}, sum(counts.values()))
+        result.by_org = by_org
+        return result
+
+    def _m_notes(self, ind, led):
+        where, params = self._filter(led, ind)
+        text_fields = [f.id for f in led.fields if f.type == "text"]
+        cols = ", ".join(f"[{c}]" for c in text_fields)
+        cur = self.conn.execute(
+            f"SELECT org, [{led.date_field}], {cols} FROM [{led.table}] WHERE {where} "
+            f"ORDER BY [{led.date_field}] DESC LIMIT 20", params)
+        notes = [{"org": r[0], "date": r[1], **{c: v for c, v in zip(text_fields, r[2:]) if v}}
+                 for r in cur.fetchall()]
+        n = self.conn.execute(f"SELECT COUNT(*) FROM [{led.table}] WHERE {where}", params).fetchone()[0]
+        return IndicatorProgress(ind, None, None, None, None, None, None,
+                                 by_org=self._by_org(ind, {}), notes=notes, rows=n)

@@ -1,0 +1,90 @@
+"""核实意见: a district reviewer flags a row; the flag travels down to the town in a
+feedback package, the town corrects the row and replies, and both travel back up.
+
+A row has at most one review (its id is derived from the row's), so the
+district's status and the town's reply are two fields of the same replicated
+row and merge like any other edit::
+
+    >>> review_id("two_cancer", "01a2-…")
+    '331f3faf-2577-5550-8184-dff16d6f4fb1'
+"""
+from __future__ import annotations
+
+import uuid as uuidlib
+
+from ..store.schema import review_spec
+from ..store.database import Store, StoreError
+from ..store.writes import Writer
+
+STATUSES = ("待核实", "已核实", "退回修改")
+_NS = uuidlib.UUID("8d3b6c1e-2a7f-5e44-9c0b-1f2e3d4c5b6a")
+
+
+def review_id(ledger_id: str, row_uuid: str) -> str:
+    return str(uuidlib.uuid5(_NS, f"{ledger_id}:{row_uuid}"))
+
+
+def _current(store: Store, rid: str) -> dict | None:
+    spec = review_spec()
+    cols = ("uuid",) + spec.all_columns[1:]
+    row = store.conn.execute(f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM reviews WHERE uuid = ?",
+                             (rid,)).fetchone()
+    return dict(zip(cols, row)) if row else None
+
+
+def flag(store: Store, ledger_id: str, row_uuid: str, *, note: str, status: str = "待核实",
+         user: str | None = None) -> str:
+    """Flag a row (or change its review): returns the review id.
+
+    :raises StoreError: for an unknown row or status, or an empty note.
+    """
+    store.require("review")
+    if status not in STATUSES:
+        raise StoreError(f"核实状态应为：{'、'.join(STATUSES)}", 1)
+    records = store.ledger(ledger_id)
+    row = records.get(row_uuid)
+    if row is None:
+        raise StoreError(f"{records.ledger.label}中没有记录 {row_uuid[:8]}", 1)
+    if not note.strip() and status != "已核实":
+        raise StoreError("请写明核实意见（哪里有问题、应如何改正）", 1)
+    rid = review_id(records.ledger.id, row_uuid)
+    values = {"org": row["org"], "ledger": records.ledger.id, "row_uuid": row_uuid, "status": status,
+              "note": note.strip() or None, "reviewer": user or store.node.operator}
+    with store.transaction():
+        writer = Writer(store, user=user, source="screen:review")
+        current = _current(store, rid)
+        if current is None:
+            writer.insert(review_spec(), [dict(values, uuid=rid)])
+        else:
+            writer.update(review_spec(), current, values)
+    return rid
+
+
+def reply(store: Store, ledger_id: str, row_uuid: str, text: str, *, user: str | None = None) -> None:
+    """The town's answer to a review (e.g. "已改正联系电话")."""
+    store.require("edit")
+    rid = review_id(store.ledger(ledger_id).ledger.id, row_uuid)
+    current = _current(store, rid)
+    if current is None:
+        raise StoreError("这条记录没有核实意见", 1)
+    with store.transaction():
+        Writer(store, user=user, source="screen:review").update(review_spec(), current,
+                                                                {"reply": text.strip() or None})
+
+
+def reviews(store: Store, *, ledger_id: str | None = None, open_only: bool = False,
+            row_uuids: list[str] | None = None) -> list[dict]:
+    """Reviews, newest change first (optionally of one ledger, open ones, or some rows)."""
+    conds, params = ["_deleted = 0"], []
+    if ledger_id:
+        conds.append("ledger = ?")
+        params.append(ledger_id)
+    if open_only:
+        conds.append("status <> '已核实'")
+    if row_uuids is not None:
+        conds.append(f"row_uuid IN ({','.join('?' * len(row_uuids))})")
+        params += row_uuids
+    cur = store.conn.execute(f"SELECT uuid, org, ledger, row_uuid, status, note, reviewer, reply, _updated "
+                             f"FROM reviews WHERE {' AND '.join(conds)} ORDER BY _updated DESC", params)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]

@@ -1,0 +1,488 @@
+"""Importing a workbook into a ledger: plan (read, map, check, classify), then apply.
+
+:func:`plan_import` writes nothing: it reads the sheet, maps its columns, checks
+every row with the same rules as typed rows and says what would happen to each
+(new / updated / unchanged / duplicate / incomplete / conflict / rejected /
+skipped). :func:`apply_plan` writes the plan in one transaction as one batch
+(every audit entry carries the batch id, so :func:`undo_import` can take it
+back). Rows exported by this program carry their uuid and the values as
+exported: a returned sheet updates those rows, and a field changed both in the
+sheet and here since the export is a conflict, reported and not overwritten.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..store.backup import make_backup
+from ..catalog.model import Ledger
+from .columns import BASE, IGNORE, ORG, ROW_ID, Layout, Matcher, find_layout, row_kind
+from ..catalog.fieldtypes import display, normalize
+from ..store.masking import mask_value
+from ..catalog.orgs import OrgError
+from ..store.records import Records
+from .sheetmeta import decode_base
+from ..store.database import Store, StoreError, now_iso
+from ..catalog.validation import Problem
+from .workbook import Book, SheetData, WorkbookError, cell_text, is_blank, read_book
+from ..store.writes import Writer, new_uuid
+
+COUNT_NAMES = ("new", "updated", "unchanged", "duplicate", "incomplete", "conflict",
+               "rejected", "skipped")
+
+
+@dataclass(slots=True)
+class RowPlan:
+    row_no: int                      # 1-based row number in the sheet
+    status: str
+    cells: list | None                               # None once the row needs no error report
+    values: dict = field(default_factory=dict)
+    org: str | None = None
+    uuid: str | None = None
+    missing: list[str] = field(default_factory=list)
+    changes: dict[str, list] = field(default_factory=dict)    # field → [old, new]
+    problems: list[Problem] = field(default_factory=list)
+    current: dict | None = None
+    raw: dict | None = None                          # field → cell value (as the check sees it)
+    base: dict | None = None                         # values as exported (rows we exported)
+    conflicts: list[tuple] = field(default_factory=list)
+
+    @property
+    def writes(self) -> bool:
+        return self.status in ("new", "incomplete", "updated")
+
+
+@dataclass
+class ImportPlan:
+    path: Path
+    sha256: str
+    sheet: str
+    ledger: Ledger
+    layout: Layout
+    header: list[list]               # the header rows as in the file (for the error workbook)
+    rows: list[RowPlan]
+    meta: dict
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(r.status for r in self.rows)
+        return {k: c.get(k, 0) for k in COUNT_NAMES}
+
+    def rejected(self) -> list[RowPlan]:
+        return [r for r in self.rows if r.status == "rejected"]
+
+
+# ---------------------------------------------------------------- planning
+
+def choose_ledger(store: Store, book: Book, ledger_id: str | None,
+                  sheet_name: str | None) -> tuple[Ledger, SheetData, Layout]:
+    """The ledger and sheet to import: as given, as our meta sheet says, or the best match.
+
+    :raises WorkbookError: when no sheet looks like a ledger.
+    """
+    catalog = store.catalog
+    if ledger_id:
+        led = catalog.find_ledger(ledger_id)
+        if led is None:
+            raise StoreError(f"没有台账“{ledger_id}”", 1)
+        candidates = [led]
+    elif book.meta.get("ledger") and catalog.find_ledger(book.meta["ledger"]):
+        candidates = [catalog.find_ledger(book.meta["ledger"])]
+    else:
+        candidates = list(catalog.ledgers)
+    sheets = [book.sheet(sheet_name)] if sheet_name else book.sheets
+    best, tied = None, []
+    for led in candidates:
+        matcher = Matcher(led)
+        for sheet in sheets:
+            layout = find_layout(sheet, matcher)
+            if layout is None:
+                continue
+            if best is None or layout.score > best[2].score:
+                best, tied = (led, sheet, layout), [led]
+            elif layout.score == best[2].score and led not in tied:
+                tied.append(led)
+    if len(tied) > 1:
+        raise WorkbookError(
+            f"{book.path.name} 的表头同样符合 {len(tied)} 个台账（" +
+            "、".join(f"{x.label}（{x.id}）" for x in tied[:5]) + "），无法确定导入哪一个。"
+            "请指定台账（命令行用 --ledger），或用本程序生成的模板填写")
+    if best is None:
+        where = f"工作表“{sheet_name}”" if sheet_name else "任何工作表"
+        what = f"台账“{candidates[0].label}”" if len(candidates) == 1 else "任何台账"
+        raise WorkbookError(
+            f"{book.path.name} 的{where}里没有找到像{what}的表头（应有“姓名”“身份证号”等列名）。"
+            "请确认选对了文件和工作表，或用本程序生成的模板填写")
+    return best
+
+
+def plan_import(store: Store, path: Path | str, *, ledger: str | None = None,
+                sheet: str | None = None, mapping: dict[int, str] | None = None,
+                default_org: str | None = None, today: dt.date | None = None) -> ImportPlan:
+    """Read and check a workbook; nothing is written.
+
+    ``mapping`` (column index → field id, "org" or "_ignore") overrides the
+    automatic column mapping, as the import wizard lets the user correct it.
+
+    :raises WorkbookError: the file cannot be used at all.
+    """
+    book = read_book(path)
+    led, sheet_data, layout = choose_ledger(store, book, ledger, sheet)
+    if mapping is not None:
+        layout = Layout(layout.header_rows, layout.labels, dict(mapping),
+                        {c: t for c, t in layout.labels.items() if c not in mapping})
+    records = store.ledger(led.id)
+    org_default = _default_org(store, book.meta, default_org)
+    planner = _Planner(store, records, layout, org_default, today or dt.date.today())
+    rows = planner.plan(sheet_data)
+    header = [list(sheet_data.head[r]) for r in layout.header_rows]
+    return ImportPlan(Path(path), book.sha256, sheet_data.name, led, layout, header, rows,
+                      book.meta)
+
+
+def _same(a, b) -> bool:
+    """Equal as stored values (12 == 12.0; None == "")."""
+    if a in (None, "") or b in (None, ""):
+        return a in (None, "") and b in (None, "")
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(a - b) < 1e-9
+    return a == b
+
+
+def _default_org(store: Store, meta: dict, given: str | None) -> str:
+    if given:
+        return store.resolve_row_org(given)
+    org = meta.get("org")
+    if org and store.orgs.get(org) and store.orgs.is_within(org, store.node.org):
+        return org
+    return store.node.org
+
+
+class _Planner:
+    def __init__(self, store: Store, records: Records, layout: Layout, org_default: str,
+                 today: dt.date):
+        self.store, self.records, self.layout = store, records, layout
+        self.ledger = records.ledger
+        self.org_default, self.today = org_default, today
+        self.fields = {c: t for c, t in layout.mapping.items() if t not in (IGNORE, ORG, ROW_ID, BASE)}
+        self.present = set(self.fields.values())
+        self.org_col = next((c for c, t in layout.mapping.items() if t == ORG), None)
+        self.id_col = next((c for c, t in layout.mapping.items() if t == ROW_ID), None)
+        self.base_col = next((c for c, t in layout.mapping.items() if t == BASE), None)
+        self._orgs: dict[str, tuple[str | None, str | None]] = {}
+
+    def plan(self, sheet: SheetData) -> list[RowPlan]:
+        out: list[RowPlan] = []
+        pending: list[RowPlan] = []  # spacer rows: kept only if data follows them
+        for r, cells in enumerate(sheet.iter_rows()):
+            if r < self.layout.data_start:
+                continue
+            kind = row_kind(cells, self.layout)
+            if kind == "blank":
+                if len(pending) < 1000:
+                    pending.append(RowPlan(r + 1, "skipped", []))
+                continue
+            out += pending
+            pending = []
+            out.append(RowPlan(r + 1, "skipped", cells) if kind == "total" else self._row(r + 1, cells))
+        self._match(out)
+        return out
+
+    def _cell(self, cells: list, c: int):
+        return cells[c] if c < len(cells) else ""
+
+    def _org(self, text: str) -> tuple[str | None, str | None]:
+        if text not in self._orgs:
+            try:
+                self._orgs[text] = (self.store.resolve_row_org(text), None)
+            except StoreError as exc:
+                self._orgs[text] = (None, str(exc))
+        return self._orgs[text]
+
+    def _row(self, row_no: int, cells: list) -> RowPlan:
+        plan = RowPlan(row_no, "new", cells)
+        plan.raw = {fid: self._cell(cells, c) for c, fid in self.fields.items()}
+        org = self.org_default
+        if self.org_col is not None and not is_blank(self._cell(cells, self.org_col)):
+            org, error = self._org(cell_text(self._cell(cells, self.org_col)))
+            if error:
+                plan.problems.append(Problem(ORG, f"村（社区）：{error}"))
+        plan.org = org
+        if self.id_col is not None and not is_blank(self._cell(cells, self.id_col)):
+            plan.uuid = cell_text(self._cell(cells, self.id_col))
+            plan.base = decode_base(self._cell(cells, self.base_col)) if self.base_col is not None else {}
+        return plan
+
+    # -- classification
+    def _match(self, rows: list[RowPlan]) -> None:
+        by_uuid = self._current([r.uuid for r in rows if r.uuid])
+        keys = self._existing_keys()
+        seen: dict[tuple, int] = {}
+        cache: dict = {}
+        for plan in rows:
+            if plan.status == "skipped":
+                continue
+            self._classify(plan, by_uuid, keys, seen, cache)
+            if plan.status not in ("rejected", "conflict"):
+                plan.cells = plan.raw = None  # only bad rows go to the error workbook
+
+    def _classify(self, plan: RowPlan, by_uuid: dict, keys: dict, seen: dict, cache: dict) -> None:
+        current = by_uuid.get(plan.uuid) if plan.uuid else None
+        if current is not None:
+            self._returned_row(plan, current)
+        check = self.records.check(plan.raw, today=self.today, cache=cache)
+        plan.problems += check.problems
+        plan.values = {k: v for k, v in check.values.items() if v is not None}
+        plan.missing = check.missing
+        if not check.ok or any(p.severity == "error" for p in plan.problems):
+            plan.status = "rejected"
+            return
+        if plan.uuid and current is None and plan.uuid not in by_uuid:
+            plan.uuid = None  # exported from another install or since purged: match by key
+        key = self._key(plan.values)
+        if current is None and key is not None and key in keys:
+            current = self._load(keys[key])
+        if key is not None and key in seen:
+            plan.status = "duplicate"
+            plan.problems.append(Problem(None, f"与本表第 {seen[key]} 行重复（{self.records.natural_key_label()}相同）",
+                                         "warning"))
+            return
+        if key is not None:
+            seen[key] = plan.row_no
+        if current is None:
+            plan.status = "incomplete" if plan.missing else "new"
+            plan.uuid = new_uuid()
+            return
+        plan.current, plan.uuid = current, current["uuid"]
+        self._compare(plan, current)
+
+    def _returned_row(self, plan: RowPlan, current: dict) -> None:
+        """A row we exported: a cell still equal to the exported value means "not changed
+        there" and takes today's value here; a cell changed both there and here since the
+        export is a conflict. Values are compared as stored (masked where the export was)."""
+        for fid in list(plan.raw):
+            f = self.ledger.field(fid)
+            base = plan.base.get(fid)
+            cell = plan.raw[fid]
+            masked = self.ledger.is_sensitive(fid) and isinstance(base, str) and "*" in base
+            if masked:
+                untouched = cell_text(cell) == base
+                now = mask_value(f.type, current.get(fid))
+            else:
+                untouched = _same(normalize(f, cell, today=self.today).value, base)
+                now = current.get(fid)
+            if untouched:
+                plan.raw[fid] = current.get(fid)  # not changed there: keep what is here
+                continue
+            sheet = normalize(f, cell, today=self.today).value
+            if not _same(now, base) and not _same(sheet, current.get(fid)):
+                plan.conflicts.append((fid, display(f, base), display(f, sheet), display(f, now)))
+                plan.raw[fid] = current.get(fid)
+
+    def _compare(self, plan: RowPlan, current: dict) -> None:
+        conflicts = plan.conflicts
+        returned = plan.base is not None
+        for fid in self.present:
+            new, old = plan.values.get(fid), current.get(fid)
+            if new is None and not returned:
+                continue  # an empty cell in a legacy sheet does not erase what is known
+            if new != old:
+                plan.changes[fid] = [old, new]
+        if plan.org and plan.org != current["org"] and self.org_col is not None:
+            plan.changes[ORG] = [current["org"], plan.org]
+        if conflicts:
+            plan.status = "conflict"
+            for fid, base, sheet, now in conflicts:
+                label = self.ledger.field(fid).label
+                plan.problems.append(Problem(fid, f"{label}：导出后两边都改了（导出时“{base}”，"
+                                                  f"表中改为“{sheet}”，本机已改为“{now}”），未覆盖，请核实"))
+        elif plan.changes:
+            plan.status = "updated"
+        else:
+            plan.status = "unchanged"
+
+    def _current(self, uuids: list[str]) -> dict[str, dict]:
+        out = {}
+        for start in range(0, len(uuids), 500):
+            chunk = uuids[start:start + 500]
+            for row in self.records.rows(f"uuid IN ({','.join('?' * len(chunk))})", chunk):
+                out[row["uuid"]] = row
+        return out
+
+    def _key(self, values: dict) -> tuple | None:
+        """The natural key, with None for parts a legacy row lacks (a 待补充 row without its
+        date still matches itself on the next import); None without any identity."""
+        parts = []
+        for k in self.ledger.natural_key:
+            v = values.get(k.removeprefix("year:"))
+            parts.append(str(v)[:4] if k.startswith("year:") and v is not None else v)
+        if all(values.get(f) is None for f in self.ledger.identity):
+            return None
+        return tuple(parts)
+
+    def _existing_keys(self) -> dict[tuple, str]:
+        parts = self.ledger.natural_key
+        cols = [p.removeprefix("year:") for p in parts]
+        sql = ", ".join(f"substr([{c}], 1, 4)" if p.startswith("year:") else f"[{c}]"
+                        for p, c in zip(parts, cols))
+        cur = self.store.conn.execute(
+            f"SELECT uuid, {sql} FROM [{self.ledger.table}] WHERE _deleted = 0")
+        return {tuple(r[1:]): r[0] for r in cur}
+
+    def _load(self, uid: str) -> dict | None:
+        return self.records.get(uid)
+
+
+# ---------------------------------------------------------------- applying
+
+@dataclass
+class ImportResult:
+    file: str
+    status: str           # imported, partial, refused, dry-run, unusable, already
+    counts: dict[str, int]
+    batch: str | None
+    message: str = ""
+    errors: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "status": self.status, **self.counts, "batch": self.batch,
+                "message": self.message, "errors": self.errors}
+
+
+def apply_plan(store: Store, plan: ImportPlan, *, accept_valid: bool = False,
+               user: str | None = None, backup: bool = True) -> ImportResult:
+    """Write the plan in one transaction, as one batch (after a backup of the store).
+
+    Without ``accept_valid`` a plan with rejected rows writes nothing (only the
+    import history notes the refusal). With it, the good rows are written.
+    ``backup=False`` when the caller already backed up before a series of files.
+    """
+    store.require("edit")
+    counts = plan.counts()
+    batch = new_uuid()
+    errors = [_error_json(plan, r) for r in plan.rows if r.status in ("rejected", "conflict")]
+    bad = counts["rejected"] + counts["conflict"]
+    if bad and not accept_valid:
+        _history(store, plan, batch, "refused", counts, user)
+        return ImportResult(plan.path.name, "refused", counts, None,
+                            f"有 {counts['rejected']} 行不合格、{counts['conflict']} 行有冲突，"
+                            "未导入任何内容（可改正后重新导入，或选择只导入合格的行）", errors)
+    if backup:
+        make_backup(store, "import")
+    records = store.ledger(plan.ledger.id)
+    source = f"excel:{plan.path.name}"
+    with store.transaction():
+        writer = Writer(store, user=user, source=source, batch=batch)
+        inserts = [r for r in plan.rows if r.status in ("new", "incomplete")]
+        if inserts:
+            for r in inserts:  # the plan's own dicts: no second copy of 100,000 rows
+                r.values["org"], r.values["uuid"] = r.org, r.uuid
+            records.insert_valid([r.values for r in inserts], [r.missing for r in inserts],
+                                 user=user, source=source, batch=batch)
+        updates = [r for r in plan.rows if r.status == "updated"]
+        if updates:
+            items = []
+            for r in updates:
+                row = dict(r.current)
+                row.update({f: v[1] for f, v in r.changes.items()})
+                items.append((r.current, row, r.missing))
+            records.write_updates(writer, items)
+        status = "partial" if bad else "imported"
+        _history(store, plan, batch, status, counts, user)
+    message = "已导入" if status == "imported" else \
+        f"已导入合格的行；{counts['rejected']} 行不合格、{counts['conflict']} 行有冲突，未导入"
+    return ImportResult(plan.path.name, status, counts, batch, message, errors)
+
+
+def _error_json(plan: ImportPlan, r: RowPlan) -> dict:
+    return {"row": r.row_no, "status": r.status,
+            "messages": [p.message for p in r.problems if p.severity == "error" or r.status == "conflict"]}
+
+
+def _history(store: Store, plan: ImportPlan, batch: str, status: str, counts: dict,
+             user: str | None) -> None:
+    with store.transaction():
+        store.conn.execute(
+            "INSERT INTO import_history (batch, file, sha256, sheet, ledger, ts, user, status, counts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (batch, plan.path.name, plan.sha256, plan.sheet, plan.ledger.id, now_iso(),
+             user or store.node.operator, status, json.dumps(counts)))
+
+
+def refused_history(store: Store, path: Path, error: Exception, user: str | None = None) -> None:
+    """Note in the import history that a file could not be used at all."""
+    import hashlib
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    with store.transaction():
+        store.conn.execute(
+            "INSERT INTO import_history (batch, file, sha256, ts, user, status, counts) "
+            "VALUES (?, ?, ?, ?, ?, 'unusable', ?)",
+            (new_uuid(), path.name, digest, now_iso(), user or store.node.operator,
+             json.dumps({"message": str(error)}, ensure_ascii=False)))
+
+
+def import_history(store: Store) -> list[dict]:
+    """Every file offered for import, newest first (counts decoded)."""
+    cols = ("batch", "ts", "file", "sheet", "ledger", "user", "status", "counts", "undone_at")
+    out = []
+    for r in store.conn.execute(f"SELECT {', '.join(cols)} FROM import_history ORDER BY ts DESC, rowid DESC"):
+        item = dict(zip(cols, r))
+        item["counts"] = json.loads(item["counts"] or "{}")
+        out.append(item)
+    return out
+
+
+# ---------------------------------------------------------------- undo
+
+class UndoRefused(Exception):
+    """The batch cannot be undone as a whole; the message says which rows block it."""
+
+
+def undo_import(store: Store, batch: str, *, user: str | None = None) -> dict[str, int]:
+    """Take back a whole import: rows it created become tombstones, rows it changed get
+    their old values back — as new changes, so the undo travels in packages.
+
+    :raises UndoRefused: unknown or already undone batch, or later edits touched its rows.
+    """
+    store.require("edit")
+    history = store.conn.execute(
+        "SELECT ledger, undone_at, file FROM import_history WHERE batch = ?", (batch,)).fetchone()
+    if history is None:
+        raise UndoRefused(f"没有导入批次 {batch}")
+    if history[1]:
+        raise UndoRefused(f"导入批次 {batch[:8]}（{history[2]}）已在 {history[1]} 撤销过")
+    entries = store.conn.execute(
+        "SELECT id, action, tbl, uuid, before FROM audit WHERE batch = ? AND action IN "
+        "('insert', 'update') ORDER BY id", (batch,)).fetchall()
+    led = store.catalog.ledger(history[0])
+    rows = [e for e in entries if e[2] == led.table]
+    if rows:
+        last = max(e[0] for e in entries)
+        uuids = [e[3] for e in rows]
+        later = []
+        for start in range(0, len(uuids), 500):
+            chunk = uuids[start:start + 500]
+            later += store.conn.execute(
+                f"SELECT DISTINCT uuid FROM audit WHERE id > ? AND uuid IN ({','.join('?' * len(chunk))}) "
+                "AND (batch IS NULL OR batch <> ?)", [last, *chunk, batch]).fetchall()
+        if later:
+            raise UndoRefused(f"导入之后，其中 {len(later)} 行又被修改过（例如记录 {later[0][0][:8]}），"
+                              "不能整批撤销；请逐条修改这些记录")
+    records = store.ledger(led.id)
+    done = Counter()
+    with store.transaction():
+        writer = Writer(store, user=user, source=f"undo:{batch}")
+        for _id, action, _tbl, uid, before in rows:
+            current = records.get(uid)
+            if action == "insert":
+                records._set_deleted(uid, 1, "undo", user, f"undo:{batch}")
+                done["deleted"] += 1
+            else:
+                old = json.loads(before or "{}")
+                writer.update(records.spec, current, old, action="undo")
+                done["restored"] += 1
+        store.conn.execute("UPDATE import_history SET undone_at = ? WHERE batch = ?",
+                           (now_iso(), batch))
+    return dict(done)

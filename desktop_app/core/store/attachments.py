@@ -1,0 +1,481 @@
+"""Evidence attachments (佐证材料): photos and scans stored by content beside the store.
+
+A file is checked by its content (JPEG, PNG or PDF, whatever its name says), its
+size and, for an image, its pixel count (a decompression bomb is refused before
+anything decodes it), then copied once into
+``<store folder>/attachments/<store name>/<sha256[:2]>/<sha256>`` — written
+beside and renamed into place, so a file is either complete or absent; the same
+content added twice is stored once. Reading re-hashes it, so a damaged file is
+never shown as evidence. A row's attachment field holds references::
+
+    [{"sha256": "…", "name": "改造前.jpg", "size": 2048000, "type": "jpeg"}]
+
+    >>> import tempfile, pathlib
+    >>> from desktop_app.core.store.database import Store
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> store = Store.create(folder / "t.sqlite3", level="town", org="河坝镇", operator="示例")
+    >>> png = folder / "改造前.png"
+    >>> _ = png.write_bytes(tiny_png())
+    >>> ref = Attachments(store).put(png)
+    >>> ref["type"], ref["name"], Attachments(store).read(ref["sha256"]) == png.read_bytes()
+    ('png', '改造前.png', True)
+    >>> Attachments(store).put(png) == ref      # stored once
+    True
+    >>> store.close()
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .database import Store, StoreError, now_iso
+
+KINDS = {"jpeg": "JPEG 图片", "png": "PNG 图片", "pdf": "PDF 文件"}
+DEFAULT_MAX_MB = 20
+MAX_PIXELS = 60_000_000          # 60 megapixels: more than any phone camera; bombs are bigger
+MAX_NAME = 120
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+_BLOCK = 1 << 20
+
+
+class AttachmentError(StoreError):
+    """A file that cannot be stored or used as an attachment (exit 1); nothing was stored."""
+
+    def __init__(self, message: str):
+        super().__init__(message, 1)
+
+
+@dataclass(frozen=True)
+class Inspected:
+    kind: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    data: bytes = field(default=b"", repr=False)   # the bytes checked (and then stored)
+
+
+# ---------------------------------------------------------------- checking content
+
+def sniff(head: bytes) -> str | None:
+    """The kind by the first bytes (never by the file name)."""
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if head[:5] == b"%PDF-":
+        return "pdf"
+    return None
+
+
+def inspect(path: Path | str, *, kinds=tuple(KINDS), max_mb: float | None = None) -> Inspected:
+    """Check a file before it is stored: kind by content, size, structure, pixel count.
+
+    :raises AttachmentError: with a message naming the file and what to do.
+    """
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise AttachmentError(f"找不到文件 {path}")
+    size = path.stat().st_size
+    limit = (max_mb or DEFAULT_MAX_MB) * 1024 * 1024
+    if size == 0:
+        raise AttachmentError(f"{name} 是空文件")
+    if size > limit:
+        raise AttachmentError(f"{name} 有 {size / 1048576:.1f} MB，超过上限 {limit / 1048576:g} MB；"
+                              "请压缩图片或分页扫描后再添加")
+    with open(path, "rb") as f:
+        kind = sniff(f.read(16))
+    allowed = "、".join(KINDS[k] for k in kinds)
+    if kind is None:
+        raise AttachmentError(f"{name} 不是图片或 PDF（按文件内容判断，与扩展名无关）；只能添加{allowed}")
+    if kind not in kinds:
+        raise AttachmentError(f"{name} 是{KINDS[kind]}，这一栏只能添加{allowed}")
+    data = path.read_bytes()
+    size = len(data)
+    if size > limit:  # grew since it was measured
+        raise AttachmentError(f"{name} 在检查时被改动了，请重新添加")
+    check = {"jpeg": _check_jpeg, "png": _check_png, "pdf": _check_pdf}[kind]
+    width, height = check(data, name)
+    if width is not None and width * height > MAX_PIXELS:
+        raise AttachmentError(f"{name} 的尺寸为 {width}×{height}，像素过多（可能是恶意构造的图片），已拒绝")
+    return Inspected(kind, size, width, height, data)
+
+
+def _check_jpeg(data: bytes, name: str) -> tuple[int, int]:
+    """Walk the markers up to the image data; the file must end with EOI."""
+    damaged = AttachmentError(f"{name} 不是完整的 JPEG 图片（文件损坏或不完整），请重新拍摄或导出")
+    i, size = 2, None
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            raise damaged
+        marker = data[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", data[i + 2:i + 4])
+        if length < 2 or i + 2 + length > len(data):
+            raise damaged
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            if length < 7:
+                raise damaged
+            height, width = struct.unpack(">HH", data[i + 5:i + 9])
+            size = (width, height)
+        if marker == 0xDA:  # start of scan: the entropy-coded data follows, then EOI
+            # (phones may append data after EOI, so EOI need not be the last bytes)
+            if size is None or 0 in size or data.find(b"\xff\xd9", i + 2 + length) < 0:
+                raise damaged
+            return size
+        i += 2 + length
+    raise damaged
+
+
+def _check_png(data: bytes, name: str) -> tuple[int, int]:
+    """Every chunk's CRC, the header, and the image data inflated with a bound."""
+    damaged = AttachmentError(f"{name} 不是完整的 PNG 图片（文件损坏或不完整），请重新导出")
+    i, width, height, idat = 8, None, None, zlib.decompressobj()
+    produced, expected, ended = 0, None, False
+    while i + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[i:i + 4])
+        ctype = data[i + 4:i + 8]
+        body = data[i + 8:i + 8 + length]
+        if len(body) < length or i + 12 + length > len(data):
+            raise damaged
+        (crc,) = struct.unpack(">I", data[i + 8 + length:i + 12 + length])
+        if zlib.crc32(ctype + body) != crc:
+            raise damaged
+        if ctype == b"IHDR":
+            if length != 13:
+                raise damaged
+            width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            if not width or not height:
+                raise damaged
+            if width * height > MAX_PIXELS:
+                return width, height  # refused by the caller before inflating anything
+            channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(color)
+            if channels is None:
+                raise damaged
+            expected = _png_bytes(width, height, channels * depth, interlace)
+        elif ctype == b"IDAT":
+            if expected is None:
+                raise damaged
+            try:
+                produced += len(idat.decompress(body, expected + 1 - produced))
+            except zlib.error:
+                raise damaged from None
+            if produced > expected or idat.unconsumed_tail:
+                raise AttachmentError(f"{name} 解压后的数据远大于图片尺寸（可能是恶意构造的图片），已拒绝")
+        elif ctype == b"IEND":
+            ended = True
+            break
+        i += 12 + length
+    if not ended or width is None or produced < (expected or 0) * 0.5:
+        raise damaged
+    return width, height
+
+
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _png_bytes(width: int, height: int, bits: int, interlace: int) -> int:
+    """Inflated size of the image data: one filter byte per row of each pass."""
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    total = 0
+    for x0, y0, dx, dy in passes:
+        w, h = (width - x0 + dx - 1) // dx, (height - y0 + dy - 1) // dy
+        if w and h:
+            total += h * (1 + (w * bits + 7) // 8)
+    return total
+
+
+def _check_pdf(data: bytes, name: str) -> tuple[None, None]:
+    tail = data[-2048:]
+    if b"%%EOF" not in tail or b"startxref" not in tail:
+        raise AttachmentError(f"{name} 不是完整的 PDF 文件（文件损坏或不完整），请重新扫描或导出")
+    return None, None
+
+
+# ---------------------------------------------------------------- references
+
+def parse_refs(value) -> list[dict]:
+    """The references held in an attachment field (a JSON list), validated.
+
+    :raises ValueError: for anything that is not a list of well-formed references.
+    """
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        if len(value) > 1_000_000:
+            raise ValueError("附件列表过长")
+        try:
+            refs = json.loads(value)
+        except RecursionError:   # a hostile, deeply nested value
+            raise ValueError("附件列表的格式不对") from None
+    else:
+        refs = value
+    if not isinstance(refs, list) or len(refs) > 1000:
+        raise ValueError("附件应为列表")
+    out = []
+    for ref in refs:
+        if not isinstance(ref, dict) or set(ref) != {"sha256", "name", "size", "type"}:
+            raise ValueError("附件引用的格式不对")
+        if not isinstance(ref["sha256"], str) or not _SHA.match(ref["sha256"]):
+            raise ValueError("附件的校验值不对")
+        if not isinstance(ref["name"], str) or not 0 < len(ref["name"]) <= MAX_NAME or \
+                any(c in ref["name"] for c in "/\\\x00"):
+            raise ValueError("附件文件名不对")
+        if type(ref["size"]) is not int or ref["size"] <= 0 or ref["type"] not in KINDS:
+            raise ValueError("附件的大小或类型不对")
+        out.append(ref)
+    return out
+
+
+def dump_refs(refs: list[dict]) -> str | None:
+    """The stored form: compact JSON in a stable key order, None for no files."""
+    if not refs:
+        return None
+    return json.dumps([{k: r[k] for k in ("sha256", "name", "size", "type")} for r in refs],
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def names(value) -> str:
+    """What Excel and the screen show: the file names, separated by 、."""
+    try:
+        return "、".join(r["name"] for r in parse_refs(value))
+    except ValueError:
+        return ""
+
+
+def _clean_name(name: str) -> str:
+    name = re.sub(r"[/\\\x00-\x1f]", "_", name).strip() or "附件"
+    if len(name) > MAX_NAME:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[:MAX_NAME - len(ext) - 1] + "." + ext) if dot and len(ext) < 10 else name[:MAX_NAME]
+    return name
+
+
+# ---------------------------------------------------------------- the file store
+
+class Attachments:
+    """The attachment files of one store (and its ``attachments`` table)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.root = store.path.parent / "attachments" / store.path.stem
+
+    def path_for(self, sha: str) -> Path:
+        if not _SHA.match(sha):
+            raise AttachmentError("附件的校验值不对")
+        return self.root / sha[:2] / sha
+
+    def has(self, sha: str) -> bool:
+        return self.path_for(sha).is_file()
+
+    def missing(self, shas) -> list[str]:
+        return sorted({s for s in shas if not self.has(s)})
+
+    def put(self, src: Path | str, *, name: str | None = None, kinds=tuple(KINDS),
+            max_mb: float | None = None) -> dict:
+        """Check ``src`` and store it (once); returns the reference for a row's field."""
+        src = Path(src)
+        info = inspect(src, kinds=kinds, max_mb=max_mb)
+        sha = self._write(iter([info.data]), expect=None)   # the very bytes that were checked
+        self._record(sha, info.kind, info.size)
+        return {"sha256": sha, "name": _clean_name(name or src.name), "size": info.size,
+                "type": info.kind}
+
+    def add(self, path: Path | str, *, kinds=tuple(KINDS), max_mb: float | None = None,
+            prepare=None) -> dict:
+        """Store a file the user picked: ``prepare(path, kinds=…, max_mb=…) -> path`` (the
+        Qt decode check and downscale, :func:`desktop_app.imaging.prepare`) runs first; a
+        scaled-down copy it returns is stored under the original's name and then removed."""
+        path = Path(path)
+        ready = prepare(path, kinds=kinds, max_mb=max_mb) if prepare else path
+        try:
+            name = path.name if ready == path else path.stem + ready.suffix
+            return self.put(ready, name=name, kinds=kinds, max_mb=max_mb)
+        finally:
+            if ready != path:
+                ready.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    ready.parent.rmdir()
+
+    def put_stream(self, blocks, sha: str, size: int, kind: str) -> bool:
+        """Store a file that arrived in a package; False (nothing stored) when its bytes do
+        not hash to ``sha`` or are not ``size`` long."""
+        if self.has(sha):
+            for _ in blocks:  # consume: the package stream moves on
+                pass
+            return True
+        try:
+            self._write(blocks, expect=(sha, size))
+        except AttachmentError:
+            return False
+        self._record(sha, kind, size)
+        return True
+
+    def _write(self, blocks, expect) -> str:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".incoming-{os.getpid()}-{id(blocks)}"
+        digest, total = hashlib.sha256(), 0
+        try:
+            with open(tmp, "wb") as out:
+                for block in blocks:
+                    digest.update(block)
+                    total += len(block)
+                    out.write(block)
+                out.flush()
+                os.fsync(out.fileno())
+            sha = digest.hexdigest()
+            if expect is not None and (sha, total) != expect:
+                raise AttachmentError("附件内容与校验值不符")
+            final = self.path_for(sha)
+            if not final.exists():
+                final.parent.mkdir(exist_ok=True)
+                os.replace(tmp, final)
+                if os.name != "nt":
+                    os.chmod(final, 0o600)
+            return sha
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _record(self, sha: str, kind: str, size: int) -> None:
+        with self.store.transaction():
+            self.store.conn.execute("INSERT OR IGNORE INTO attachments (sha256, kind, size, added) "
+                                    "VALUES (?, ?, ?, ?)", (sha, kind, size, now_iso()))
+
+    def read(self, sha: str) -> bytes:
+        """The file's bytes, verified against its hash.
+
+        :raises AttachmentError: missing (not received yet) or damaged.
+        """
+        path = self.path_for(sha)
+        if not path.is_file():
+            raise AttachmentError("这个附件还没有收到（发送单位的下一个数据包会带来），或已被删除")
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise AttachmentError("这个附件的文件已损坏（与校验值不符）；请让录入单位重新发送")
+        return data
+
+    def blocks(self, sha: str):
+        """The stored file in blocks, verified as it is read (for packages)."""
+        path = self.path_for(sha)
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while block := f.read(_BLOCK):
+                digest.update(block)
+                yield block
+        if digest.hexdigest() != sha:
+            raise AttachmentError(f"附件 {sha[:12]}… 的文件已损坏（与校验值不符）")
+
+
+# ---------------------------------------------------------------- settings
+
+PHOTO_MAX_EDGE = 2560   # pixels: sharp on any screen and print, a tenth of a phone's bytes
+
+
+def photo_max_edge(store: Store) -> int:
+    """Long edge (pixels) photos are scaled down to when added; 0 keeps originals."""
+    try:
+        return max(0, int(store.setting("photo_max_edge", str(PHOTO_MAX_EDGE))))
+    except ValueError:
+        return PHOTO_MAX_EDGE
+
+
+def set_photo_max_edge(store: Store, pixels: int) -> None:
+    store.require("admin")
+    if not (int(pixels) == 0 or 800 <= int(pixels) <= 10_000):
+        raise StoreError("照片长边上限应在 800–10000 像素之间（0 表示保留原图）", 1)
+    store.set_setting("photo_max_edge", str(int(pixels)))
+
+
+# ---------------------------------------------------------------- on a row
+
+def _attachment_field(store: Store, ledger_id: str, field_id: str):
+    led = store.ledger(ledger_id).ledger
+    if not led.has_field(field_id) or led.field(field_id).type != "attachment":
+        names_ = "、".join(f.id for f in led.fields if f.type == "attachment") or "没有"
+        raise StoreError(f"{led.label}没有附件字段“{field_id}”（附件字段：{names_}）", 1)
+    return led.field(field_id)
+
+
+def attach(store: Store, ledger_id: str, uid: str, field_id: str, paths, *, prepare=None,
+           source: str = "cli:attach") -> list[dict]:
+    """Store ``paths`` and add them to the row's attachment field (one audited change).
+
+    ``prepare`` as in :meth:`Attachments.add`. A file that is refused refuses the whole
+    call; files already stored stay (they are only content, referenced by nothing).
+
+    :raises AttachmentError: a file is wrong (exit 1); :raises StoreError: no such row/field.
+    """
+    store.require("edit")
+    field = _attachment_field(store, ledger_id, field_id)
+    records = store.ledger(ledger_id)
+    row = records.get(uid)
+    if row is None or row["_deleted"]:
+        raise StoreError(f"{records.ledger.label}中没有这条记录（{uid}）", 1)
+    refs = parse_refs(row.get(field_id))
+    paths = list(paths)
+    if field.max_files and len(refs) + len(paths) > field.max_files:
+        raise AttachmentError(f"{field.label}最多 {field.max_files} 个文件，已有 {len(refs)} 个，"
+                              f"这次加 {len(paths)} 个；请先移除不需要的")
+    box = Attachments(store)
+    for path in paths:
+        ref = box.add(path, kinds=field.kinds, max_mb=field.max_mb, prepare=prepare)
+        if all(r["sha256"] != ref["sha256"] for r in refs):
+            refs.append(ref)
+    records.update(uid, {field_id: refs}, source=source)
+    return refs
+
+
+def detach(store: Store, ledger_id: str, uid: str, field_id: str, sha: str,
+           source: str = "cli:attach") -> list[dict]:
+    """Remove one file from the row's field (an audited change; the file itself stays)."""
+    store.require("edit")
+    _attachment_field(store, ledger_id, field_id)
+    records = store.ledger(ledger_id)
+    row = records.get(uid)
+    if row is None or row["_deleted"]:
+        raise StoreError(f"{records.ledger.label}中没有这条记录（{uid}）", 1)
+    refs = parse_refs(row.get(field_id))
+    kept = [r for r in refs if r["sha256"] != sha]
+    if len(kept) == len(refs):
+        raise StoreError("这条记录没有这个附件", 1)
+    records.update(uid, {field_id: kept}, source=source)
+    return kept
+
+
+def row_refs(ledger, row: dict) -> list[dict]:
+    """Every attachment reference of a row (all its attachment fields)."""
+    out = []
+    for f in ledger.fields:
+        if f.type == "attachment" and row.get(f.id):
+            try:
+                out += parse_refs(row[f.id])
+            except ValueError:
+                continue
+    return out
+
+
+def png_bytes(width: int, height: int, pixels: bytes) -> bytes:
+    """A PNG of 8-bit RGB ``pixels`` (row after row), e.g. for demo photos and tests."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    stride = width * 3
+    raw = b"".join(b"\x00" + pixels[y * stride:(y + 1) * stride] for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def tiny_png() -> bytes:
+    """A valid 1×1 PNG (for examples and tests)."""
+    return png_bytes(1, 1, b"\xff\x00\x00")

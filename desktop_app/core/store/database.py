@@ -1,0 +1,463 @@
+"""The store: one SQLite file per install, the way into everything else.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.sqlite3"
+    >>> store = Store.create(path, level="town", org="河坝镇", operator="示例录入员")
+    >>> store.node.org, store.node.level
+    ('430971121', 'town')
+    >>> store.ledger("two_cancer").count()
+    0
+    >>> store.close()
+
+``Store.create`` makes a new file (fixed tables from ``db/``, ledger tables from
+the catalog); ``Store.open`` opens one and brings it up to date. Every write
+goes through :meth:`Store.transaction`, which is one SQLite transaction and
+saves the clock with it.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import sqlite_utils
+
+from . import migrations
+from ..catalog.model import Catalog, load_catalog, read_catalog_files
+from ..catalog.orgs import LEVEL_NAMES, Org, OrgError, OrgTree, load_tree, next_village_code
+from .schema import ensure_table, ledger_spec, person_spec, review_spec
+from .versions import Clock
+
+
+class StoreError(Exception):
+    """The store cannot be used as asked; the message says why and what to do.
+
+    ``exit_code`` follows the CLI convention: 1 when the caller's input had a
+    problem (nothing written), 2 when the file itself cannot be used.
+    """
+
+    def __init__(self, message: str, exit_code: int = 2):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    level: str
+    org: str
+    operator: str
+
+
+def now_iso() -> str:
+    return dt.datetime.now().isoformat(timespec="seconds")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk writes with random uuid keys
+    return conn
+
+
+def _check_header(path: Path) -> None:
+    """Refuse, without writing a byte, a file that is not a store or is from a newer version."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path} 无法打开（{exc}）") from None
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        has_settings = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'settings'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path} 无法作为数据库打开（{exc}），可能已损坏；请从备份恢复") from None
+    finally:
+        conn.close()
+    if version > migrations.latest():
+        raise StoreError(
+            f"{path.name} 由更新版本的程序创建（数据库版本 {version}，本程序最高支持 "
+            f"{migrations.latest()}），请安装新版本后再打开；本程序不会修改它")
+    if version == 0 or not has_settings:
+        raise StoreError(f"{path} 不是台账数据库")
+
+
+def _pending_migrations(path: Path) -> bool:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return conn.execute("PRAGMA user_version").fetchone()[0] < migrations.latest()
+    finally:
+        conn.close()
+
+
+def restrict_permissions(path: Path) -> None:
+    """The store holds private keys and personal data: readable by this account only
+    (POSIX; on Windows the user's profile folder already restricts it)."""
+    if os.name != "nt":
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(path) + suffix)
+            if p.exists():
+                try:
+                    os.chmod(p, 0o600)
+                except OSError:
+                    pass
+
+
+class Store:
+    def __init__(self, path: Path, conn: sqlite3.Connection):
+        self.path = Path(path)
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self.clock = Clock(int(self.setting("hlc", "0")))
+        self._depth = 0
+        self._tree: OrgTree | None = None
+        self._tree_version = -1
+        self.session = None  # users.Session after log-in; None: no log-in configured (scripts)
+
+    # ------------------------------------------------------------ open/create
+    @classmethod
+    def create(cls, path: Path | str, *, level: str, org: str, operator: str,
+               catalog_files: dict | None = None, person_namespace: str | None = None,
+               orgs: list[Org] | None = None) -> "Store":
+        """Make a new store for an install at ``level`` for ``org`` (name or code).
+
+        :raises StoreError: if the file exists, or org and level do not fit.
+        """
+        path = Path(path)
+        if level not in LEVEL_NAMES:
+            raise StoreError(f"级别应为 village、town 或 district，而不是“{level}”", 1)
+        if not operator or not operator.strip():
+            raise StoreError("请填写操作员姓名（--operator）", 1)
+        if path.exists():
+            raise StoreError(f"{path} 已经存在；要打开它请直接使用，要新建请换一个文件名")
+        tree = OrgTree(orgs) if orgs else OrgTree.shipped()
+        try:
+            unit = tree.resolve(org)
+        except OrgError as exc:
+            raise StoreError(str(exc), 1) from None
+        if unit.level != level:
+            raise StoreError(f"“{unit.name}”是{LEVEL_NAMES[unit.level]}级单位，"
+                             f"与所选级别“{LEVEL_NAMES[level]}”不符", 1)
+        files = catalog_files or read_catalog_files()
+        catalog = load_catalog(files)  # raises CatalogError before anything is written
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".creating")
+        tmp.unlink(missing_ok=True)
+        conn = _connect(tmp)
+        try:
+            migrations.apply(conn)
+            store = cls(tmp, conn)
+            with store.transaction():
+                for o in tree:
+                    store._insert_org(o)
+                store._set_many({
+                    "node_id": uuid.uuid4().hex[:16], "level": level, "org": unit.code,
+                    "operator": operator.strip(), "created": now_iso(),
+                    "person_namespace": person_namespace or OrgTree.person_namespace(),
+                    "catalog": json.dumps(files, ensure_ascii=False),
+                    "catalog_version": catalog.version,
+                })
+                store._ensure_tables(catalog)
+            store.keys()  # signing and encryption keys are made at setup
+            conn.close()
+        except BaseException:
+            conn.close()
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(tmp) + suffix).unlink(missing_ok=True)
+            raise
+        os.replace(tmp, path)
+        for suffix in ("-wal", "-shm"):
+            Path(str(tmp) + suffix).unlink(missing_ok=True)
+        restrict_permissions(path)
+        return cls.open(path)
+
+    @classmethod
+    def open(cls, path: Path | str, *, exclusive: bool = False) -> "Store":
+        """Open an existing store, applying pending migrations (after a backup).
+
+        ``exclusive`` (the app and the command line): refuse when another program has the
+        store open for writing.
+
+        :raises StoreError: if the file is missing, not a store, from a newer version,
+            or (exclusive) open elsewhere.
+        """
+        from . import lockfile
+        path = Path(path)
+        if not path.is_file():
+            raise StoreError(f"找不到数据库文件 {path}；请先用 init 新建，或检查路径")
+        _check_header(path)
+        lock = None
+        if exclusive:
+            try:
+                lock = lockfile.acquire(path)
+            except lockfile.Locked as exc:
+                raise StoreError(str(exc)) from None
+        try:
+            if _pending_migrations(path):
+                from .backup import make_backup
+                make_backup(path, "migration")
+            conn = _connect(path)
+        except BaseException:
+            lockfile.release(lock)
+            raise
+        try:
+            migrations.apply(conn)
+            store = cls(path, conn)
+            store._lock = lock
+            store._upgrade_catalog()
+            restrict_permissions(path)
+            return store
+        except BaseException:
+            conn.close()
+            lockfile.release(lock)
+            raise
+
+    @classmethod
+    def open_readonly(cls, path: Path | str) -> "Store":
+        """A read-only handle (for the GUI thread's instant reads beside the writer thread).
+
+        Writing through it raises ``sqlite3.OperationalError``.
+        """
+        path = Path(path)
+        _check_header(path)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                               check_same_thread=False)
+        conn.execute("PRAGMA cache_size=-32768")
+        return cls(path, conn)
+
+    def close(self) -> None:
+        from . import lockfile
+        self.conn.close()
+        lockfile.release(getattr(self, "_lock", None))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------ roles
+    def require(self, permission: str) -> None:
+        """Refuse (PermissionDenied) when the logged-in user's role may not do this.
+
+        A store opened without a log-in (a script, the tests) is not restricted: the app
+        and the command line always log in first when the store has users.
+        """
+        from .users import PERMISSIONS, WHAT, PermissionDenied
+        if self.session is not None and self.session.role not in PERMISSIONS[permission]:
+            raise PermissionDenied(f"当前用户“{self.session.user}”（{self.session.role}）无权"
+                                   f"{WHAT[permission]}；请由{'、'.join(sorted(PERMISSIONS[permission]))}操作")
+
+    # ------------------------------------------------------------ settings
+    def setting(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.transaction():
+            self._set_many({key: value})
+
+    def _set_many(self, values: dict[str, str]) -> None:
+        self.conn.executemany("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
+                              list(values.items()))
+
+    def keys(self):
+        """This install's signing and encryption keys (made on first use, kept in the store)."""
+        from .crypto import DEFAULT_SUITE, SUITES, Keys, b64, unb64
+        if not self.setting("sign_private"):
+            suite_name = DEFAULT_SUITE
+            keys = SUITES[suite_name].new_keys()
+            with self.transaction():
+                self._set_many({"suite": suite_name, "sign_private": b64(keys.sign_private),
+                                "sign_public": b64(keys.sign_public),
+                                "enc_private": b64(keys.enc_private),
+                                "enc_public": b64(keys.enc_public)})
+        return Keys(*(unb64(self.setting(k)) for k in
+                      ("sign_private", "sign_public", "enc_private", "enc_public")))
+
+    @property
+    def suite(self) -> str:
+        self.keys()
+        return self.setting("suite")
+
+    @cached_property
+    def node(self) -> Node:
+        return Node(self.setting("node_id"), self.setting("level"), self.setting("org"),
+                    self.setting("operator"))
+
+    # ------------------------------------------------------------ transactions
+    @contextlib.contextmanager
+    def transaction(self):
+        """One SQLite transaction (nested calls join it); the clock is saved with it."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        self._depth = 1
+        saved_clock = self.clock.last
+        try:
+            with self.db.atomic():
+                yield self
+                self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('hlc', ?)",
+                                  (str(self.clock.last),))
+        except sqlite3.OperationalError as exc:
+            self.clock.last = max(saved_clock, self.clock.last)  # never reuse a stamp
+            text = str(exc)
+            if "full" in text or "disk I/O" in text:
+                raise StoreError("磁盘空间不足（或磁盘出错），这次操作已全部撤销，数据库未改动；"
+                                 "请腾出磁盘空间后重试") from exc
+            if "locked" in text or "busy" in text:
+                raise StoreError("数据库正被另一个程序使用，这次操作已撤销；请稍后重试") from exc
+            raise
+        except BaseException:
+            self.clock.last = max(saved_clock, self.clock.last)  # never reuse a stamp
+            raise
+        finally:
+            self._depth = 0
+
+    # ------------------------------------------------------------ catalog
+    @cached_property
+    def catalog(self) -> Catalog:
+        return load_catalog(json.loads(self.setting("catalog")))
+
+    def _ensure_tables(self, catalog: Catalog) -> None:
+        ensure_table(self.db, person_spec())
+        ensure_table(self.db, review_spec())
+        for led in catalog.ledgers:
+            ensure_table(self.db, ledger_spec(led))
+
+    def _upgrade_catalog(self) -> None:
+        """Adopt a newer shipped catalog of the same plan (adds fields, loses nothing)."""
+        shipped_files = read_catalog_files()
+        shipped = load_catalog(shipped_files)
+        current = self.catalog
+        if shipped.id == current.id and _version_key(shipped.version) > _version_key(current.version):
+            self.adopt_catalog(shipped_files)
+        else:
+            with self.transaction():
+                self._ensure_tables(current)
+
+    def adopt_catalog(self, files: dict) -> Catalog:
+        """Make ``files`` the active catalog and add the tables and columns it needs."""
+        catalog = load_catalog(files)
+        with self.transaction():
+            self._set_many({"catalog": json.dumps(files, ensure_ascii=False),
+                            "catalog_version": catalog.version})
+            self._ensure_tables(catalog)
+        self.__dict__.pop("catalog", None)
+        self.__dict__.pop("_records", None)
+        return catalog
+
+    # ------------------------------------------------------------ orgs
+    @property
+    def orgs(self) -> OrgTree:
+        """The org tree (cached; reloaded after a change here or a commit by another connection)."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._tree is None or self._tree_version != version:
+            self._tree, self._tree_version = load_tree(self.conn), version
+        return self._tree
+
+    def _insert_org(self, org: Org) -> None:
+        self._tree = None
+        self.conn.execute(
+            "INSERT OR IGNORE INTO orgs (code, name, level, parent, aliases, created) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (org.code, org.name, org.level, org.parent,
+             json.dumps(list(org.aliases), ensure_ascii=False), now_iso()))
+
+    def add_villages(self, names: list[str], town: str | None = None) -> list[Org]:
+        """Add villages under a town (default: this install's town); codes are assigned.
+
+        :raises StoreError: for an empty or duplicate name, or a non-town parent.
+        """
+        self.require("admin")
+        tree = self.orgs
+        parent = tree.get(town) if town else tree.get(self.node.org)
+        if town and parent is None:
+            try:
+                parent = tree.resolve(town)
+            except OrgError as exc:
+                raise StoreError(str(exc), 1) from None
+        if parent is None or parent.level != "town":
+            raise StoreError("只有镇（或南湾湖管理处）可以添加村（社区）；请用 --town 指定所属镇", 1)
+        existing = {o.name for o in tree.children(parent.code)}
+        cleaned = [n.strip() for n in names]
+        for name in cleaned:
+            if not name:
+                raise StoreError("村（社区）名称不能为空", 1)
+            if name in existing or cleaned.count(name) > 1:
+                raise StoreError(f"{parent.name}已经有“{name}”，未添加任何村（社区）", 1)
+        added = []
+        with self.transaction():
+            for name in cleaned:
+                org = Org(next_village_code(self.conn, parent.code), name, "village", parent.code)
+                self._insert_org(org)
+                added.append(org)
+        return added
+
+    def merge_orgs(self, orgs: list[Org]) -> None:
+        """Add orgs learned from a profile or package (never renames local ones)."""
+        with self.transaction():
+            for org in orgs:
+                self._insert_org(org)
+
+    def resolve_row_org(self, name_or_code: str | None) -> str:
+        """The org a new row belongs to: this install's org or one below it.
+
+        :raises StoreError: naming the org and what is allowed.
+        """
+        if not name_or_code:
+            return self.node.org
+        tree = self.orgs
+        try:
+            org = tree.resolve(name_or_code, within=self.node.org)
+        except OrgError as exc:
+            raise StoreError(str(exc), 1) from None
+        return org.code
+
+    # ------------------------------------------------------------ services
+    def ledger(self, ledger_id: str):
+        """The :class:`~desktop_app.core.store.records.Records` of one ledger (id or label)."""
+        from .records import Records
+        cache = self.__dict__.setdefault("_records", {})
+        led = self.catalog.find_ledger(ledger_id)
+        if led is None:
+            raise StoreError(f"没有台账“{ledger_id}”；可用：" +
+                             "、".join(f"{x.id}（{x.label}）" for x in self.catalog.ledgers), 1)
+        if led.id not in cache:
+            cache[led.id] = Records(self, led)
+        return cache[led.id]
+
+    @cached_property
+    def persons(self):
+        from .persons import PersonMaster
+        return PersonMaster(self)
+
+    def quotas(self) -> dict[tuple[str, str], float]:
+        return {(i, o): t for i, o, t in
+                self.conn.execute("SELECT indicator, org, target FROM quotas")}
+
+    def set_quota(self, indicator: str, org: str, target: float | None) -> None:
+        self.require("admin")
+        self.catalog.indicator(indicator)
+        with self.transaction():
+            if target is None:
+                self.conn.execute("DELETE FROM quotas WHERE indicator=? AND org=?", (indicator, org))
+            else:
+                self.conn.execute("INSERT OR REPLACE INTO quotas VALUES (?, ?, ?)",
+                                  (indicator, org, float(target)))
+
+
+def _version_key(version: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in version.replace("-", ".").split("."))

@@ -1,0 +1,144 @@
+"""The person master (人员主档, "一张表"): each person once, every ledger row links to them.
+
+A person's id is UUIDv5(namespace, 身份证号), so every install derives the same
+id for the same person and merges unify without string matching::
+
+    >>> person_id("6f1c3a52-3f0e-5b8e-9d0a-2f4b7c9e1a43", "43090219710916154X")
+    'bb814785-170c-5842-ab9e-de5890ab3401'
+
+A person without an ID number (a newborn) gets a random id and can be linked later.
+"""
+from __future__ import annotations
+
+import uuid as uuidlib
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from ..catalog.model import Ledger, PersonLink
+from ..catalog.idnumbers import sex_from_id
+from .schema import person_spec
+from ..catalog.validation import Problem
+
+CHUNK = 500
+
+
+def person_id(namespace: str | uuidlib.UUID, id_number: str) -> str:
+    ns = namespace if isinstance(namespace, uuidlib.UUID) else uuidlib.UUID(namespace)
+    return str(uuidlib.uuid5(ns, id_number))
+
+
+@dataclass
+class PersonPlan:
+    """Persons to create or complete for a set of ledger rows, and the link values."""
+
+    inserts: dict[str, dict] = field(default_factory=dict)
+    fills: dict[str, dict] = field(default_factory=dict)   # uuid -> empty fields to fill
+    current: dict[str, dict] = field(default_factory=dict)
+    warnings: dict[int, list[Problem]] = field(default_factory=dict)
+
+
+class PersonMaster:
+    def __init__(self, store):
+        self.store = store
+        self.spec = person_spec()
+
+    @cached_property
+    def namespace(self) -> uuidlib.UUID:
+        return uuidlib.UUID(self.store.setting("person_namespace"))
+
+    def get(self, uid: str) -> dict | None:
+        cur = self.store.conn.execute("SELECT * FROM persons WHERE uuid = ?", (uid,))
+        row = cur.fetchone()
+        return dict(zip([d[0] for d in cur.description], row)) if row else None
+
+    def by_id_number(self, number: str) -> dict | None:
+        return self.get(person_id(self.namespace, number))
+
+    def search(self, text: str, limit: int = 50) -> list[dict]:
+        """Persons whose name, ID number or phone contains ``text``."""
+        like = f"%{text}%"
+        cur = self.store.conn.execute(
+            "SELECT * FROM persons WHERE _deleted = 0 AND (name LIKE ? OR id_number LIKE ? "
+            "OR phone LIKE ?) ORDER BY name LIMIT ?", (like, like, like, limit))
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def appearances(self, uid: str) -> list[dict]:
+        """Every ledger row that references the person, ledger by ledger."""
+        out = []
+        for led in self.store.catalog.ledgers:
+            for link in led.persons:
+                cur = self.store.conn.execute(
+                    f"SELECT * FROM [{led.table}] WHERE [{link.column}] = ? ORDER BY [{led.date_field}]",
+                    (uid,))
+                cols = [d[0] for d in cur.description]
+                for r in cur.fetchall():
+                    out.append({"ledger": led.id, "ledger_label": led.label,
+                                "role": link.role, "row": dict(zip(cols, r))})
+        return out
+
+    # ------------------------------------------------------------ linking rows
+    def plan(self, ledger: Ledger, rows: list[dict]) -> PersonPlan:
+        """Work out the person links for ``rows`` (mutated: link columns set)."""
+        plan = PersonPlan()
+        wanted: dict[str, dict] = {}
+        for i, row in enumerate(rows):
+            for link in ledger.persons:
+                pid, details = self._link_values(link, row)
+                row[link.column] = pid
+                if pid and details.get("id_number"):
+                    wanted.setdefault(pid, details | {"_row": i})
+                elif pid:
+                    plan.inserts[pid] = details | {"org": row["org"]}
+        existing = self._fetch(list(wanted))
+        plan.current = existing
+        for pid, details in wanted.items():
+            i = details.pop("_row")
+            old = existing.get(pid)
+            if old is None:
+                plan.inserts[pid] = details | {"org": rows[i]["org"]}
+                continue
+            fill = {k: v for k, v in details.items() if v is not None and old.get(k) in (None, "")}
+            if fill:
+                plan.fills[pid] = fill
+            if details.get("name") and old.get("name") and details["name"] != old["name"]:
+                plan.warnings.setdefault(i, []).append(Problem(
+                    None, f"此身份证号在人员主档中登记的姓名是“{old['name']}”，"
+                          f"这里填的是“{details['name']}”，请核对", "warning"))
+        return plan
+
+    def _link_values(self, link: PersonLink, row: dict) -> tuple[str | None, dict]:
+        details = {pf: row.get(lf) for pf, lf in link.fields.items()}
+        number = details.get("id_number")
+        if number:
+            if not details.get("sex"):
+                details["sex"] = sex_from_id(number)
+            if not details.get("birth_date"):
+                details["birth_date"] = f"{number[6:10]}-{number[10:12]}-{number[12:14]}"
+            return person_id(self.namespace, number), details
+        existing = row.get(link.column)
+        if existing:
+            return existing, {}
+        if "id_number" in link.fields and details.get("name"):
+            return str(uuidlib.uuid4()), details
+        return None, {}
+
+    def _fetch(self, ids: list[str]) -> dict[str, dict]:
+        out = {}
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            cur = self.store.conn.execute(
+                f"SELECT * FROM persons WHERE uuid IN ({','.join('?' * len(chunk))})", chunk)
+            cols = [d[0] for d in cur.description]
+            for r in cur.fetchall():
+                out[r[0]] = dict(zip(cols, r))
+        return out
+
+    def apply(self, plan: PersonPlan, writer, stamp: int) -> None:
+        """Write the planned person inserts and fills (inside the caller's transaction)."""
+        if plan.inserts:
+            rows = [{"uuid": pid, **{k: v for k, v in d.items() if k in self.spec.columns}}
+                    for pid, d in plan.inserts.items()]
+            writer.insert(self.spec, rows, stamp=stamp)
+        for pid, fill in plan.fills.items():
+            writer.update(self.spec, plan.current[pid], fill, stamp=stamp)

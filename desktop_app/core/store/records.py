@@ -1,0 +1,346 @@
+"""The rows of one ledger: check, add, update, delete, restore, find.
+
+    >>> import tempfile, pathlib, datetime as dt
+    >>> from desktop_app.core.store.database import Store
+    >>> store = Store.create(pathlib.Path(tempfile.mkdtemp()) / "t.sqlite3",
+    ...                      level="town", org="河坝镇", operator="示例")
+    >>> led = store.ledger("two_cancer")
+    >>> res = led.add({"name": "示例一", "id_number": "43090219710916154X"},
+    ...               today=dt.date(2024, 6, 30))
+    >>> res.incomplete, led.get(res.uuid)["name"]
+    (True, '示例一')
+    >>> store.close()
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from ..catalog.model import Ledger
+from .schema import ledger_spec
+from ..catalog.validation import Problem, RowCheck, validate_row
+from .writes import Writer
+
+
+class RowsRejected(Exception):
+    """Some rows failed their checks; nothing was written.
+
+    ``failures`` maps the index of each bad row to its :class:`RowCheck`.
+    """
+
+    def __init__(self, ledger: Ledger, failures: dict[int, RowCheck | list[Problem]]):
+        self.ledger = ledger
+        self.failures = {i: (c.problems if isinstance(c, RowCheck) else c)
+                         for i, c in failures.items()}
+        first = next(iter(self.failures.values()))
+        msgs = [p.message for p in first if p.severity == "error"]
+        super().__init__("；".join(msgs))
+
+    def messages(self) -> list[str]:
+        return [p.message for probs in self.failures.values() for p in probs
+                if p.severity == "error"]
+
+
+@dataclass
+class Saved:
+    uuid: str
+    incomplete: bool
+    missing: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def to_json(self, ledger: Ledger) -> dict:
+        return {"uuid": self.uuid, "incomplete": self.incomplete,
+                "missing": [ledger.field(f).label for f in self.missing],
+                "warnings": [w.message for w in self.warnings]}
+
+
+class Records:
+    def __init__(self, store, ledger: Ledger):
+        self.store = store
+        self.ledger = ledger
+        self.spec = ledger_spec(ledger)
+        self.table = ledger.table
+
+    # ------------------------------------------------------------ reading
+    def _dicts(self, sql: str, params: Iterable = ()) -> list[dict]:
+        cur = self.store.conn.execute(sql, tuple(params))
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def get(self, uid: str) -> dict | None:
+        rows = self._dicts(f"SELECT * FROM [{self.table}] WHERE uuid = ?", (uid,))
+        return rows[0] if rows else None
+
+    def rows(self, where: str = "", params: Iterable = (), *, include_deleted: bool = False,
+             order: str = "_created, rowid", limit: int | None = None) -> list[dict]:
+        """Rows as dicts. ``where`` is an SQL condition on the ledger's columns."""
+        conds = [] if include_deleted else ["_deleted = 0"]
+        if where:
+            conds.append(f"({where})")
+        sql = f"SELECT * FROM [{self.table}]"
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
+        sql += f" ORDER BY {order}"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return self._dicts(sql, params)
+
+    def count(self, where: str = "", params: Iterable = (), *, include_deleted=False) -> int:
+        conds = [] if include_deleted else ["_deleted = 0"]
+        if where:
+            conds.append(f"({where})")
+        sql = f"SELECT COUNT(*) FROM [{self.table}]" + (" WHERE " + " AND ".join(conds) if conds else "")
+        return self.store.conn.execute(sql, tuple(params)).fetchone()[0]
+
+    def natural_key(self, values: dict) -> tuple | None:
+        parts = []
+        for k in self.ledger.natural_key:
+            v = values.get(k.removeprefix("year:"))
+            if v is None:
+                return None
+            parts.append(str(v)[:4] if k.startswith("year:") else v)
+        return tuple(parts)
+
+    def duplicates_of(self, values: dict, exclude: str | None = None) -> list[str]:
+        """uuids of live rows with the same natural key (e.g. 身份证号 + 年度)."""
+        key = self.natural_key(values)
+        if key is None:
+            return []
+        conds, params = ["_deleted = 0"], []
+        for k, v in zip(self.ledger.natural_key, key):
+            if k.startswith("year:"):
+                conds.append(f"substr([{k[5:]}], 1, 4) = ?")
+            else:
+                conds.append(f"[{k}] = ?")
+            params.append(v)
+        if exclude:
+            conds.append("uuid <> ?")
+            params.append(exclude)
+        sql = f"SELECT uuid FROM [{self.table}] WHERE {' AND '.join(conds)}"
+        return [r[0] for r in self.store.conn.execute(sql, params)]
+
+    def history(self, uid: str) -> list[dict]:
+        """The audit trail of one row, oldest first, each entry with the fields it
+        changed (``{field: [before, after]}``); the insert shows the first values,
+        rebuilt from the current row and the ``before`` of every later change."""
+        cur = self.store.conn.execute(
+            "SELECT id, ts, user, unit, action, source, batch, before, after FROM audit "
+            "WHERE uuid = ? ORDER BY id", (uid,))
+        entries = [dict(zip([d[0] for d in cur.description], r)) for r in cur.fetchall()]
+        row = self.get(uid) or {}
+        state = {c: row.get(c) for c in self.spec.columns} | {"_deleted": row.get("_deleted")}
+        for e in reversed(entries):
+            before = json.loads(e.pop("before")) if e["before"] else {}
+            after = json.loads(e.pop("after")) if e["after"] else {}
+            if e["action"] == "insert":
+                e["changes"] = {c: [None, v] for c, v in state.items()
+                                if v is not None and c != "_deleted"}
+            else:
+                e["changes"] = {c: [before.get(c), after.get(c)] for c in after}
+                state.update(before)
+        return entries
+
+    def provenance(self, uid: str) -> dict:
+        """Where a row came from: its village and town, who entered it where and when, and
+        the packages that brought it here (newest last)."""
+        row = self.get(uid)
+        if row is None:
+            raise KeyError(uid)
+        conn, tree = self.store.conn, self.store.orgs
+        peers = dict(conn.execute("SELECT node, org FROM peers"))
+        origin_org = self.store.node.org if row["_origin"] == self.store.node.id else peers.get(row["_origin"])
+        entered = conn.execute(
+            "SELECT user, ts, source FROM audit WHERE uuid = ? AND action = 'insert' AND origin = ? "
+            "ORDER BY id LIMIT 1", (uid, row["_origin"])).fetchone()
+        packages = []
+        for (source,) in conn.execute("SELECT DISTINCT source FROM audit WHERE uuid = ? AND action = 'merge' "
+                                      "ORDER BY id", (uid,)):
+            pid = source.removeprefix("package:")
+            pkg = conn.execute("SELECT file, source, seq_from, seq_to, handled FROM packages WHERE "
+                               "package_id = ? AND direction = 'in'", (pid,)).fetchone()
+            if pkg:
+                packages.append({"package_id": pid, "file": pkg[0], "from": tree.path(peers.get(pkg[1], "")) or pkg[1],
+                                 "seq": pkg[2] if pkg[2] == pkg[3] else f"{pkg[2]}-{pkg[3]}",
+                                 "received": pkg[4]})
+        town = tree.town_of(row["org"])
+        return {"uuid": uid, "org": row["org"], "org_path": tree.path(row["org"]),
+                "town": town.name if town else None,
+                "entered_at_org": tree.path(origin_org) if origin_org else row["_origin"],
+                "entered_by": entered[0] if entered else None,
+                "entered_on": entered[1] if entered else row["_created"],
+                "entered_via": entered[2] if entered else None, "packages": packages}
+
+    # ------------------------------------------------------------ checking
+    def check(self, raw: dict, *, today: dt.date | None = None,
+              cache: dict | None = None) -> RowCheck:
+        """Validate ``raw`` (field ids or Chinese labels → values); see ``validate_row``."""
+        return validate_row(self.ledger, self.to_ids(raw), plan_year=self.store.catalog.plan_year,
+                            today=today, cache=cache)
+
+    def to_ids(self, raw: dict) -> dict:
+        """Accept Chinese labels as keys as well as field ids."""
+        by_label = {f.label: f.id for f in self.ledger.fields}
+        return {by_label.get(k, k): v for k, v in raw.items()}
+
+    # ------------------------------------------------------------ writing
+    def add(self, raw: dict, *, org: str | None = None, user: str | None = None,
+            source: str = "cli", today: dt.date | None = None,
+            allow_duplicate: bool = False) -> Saved:
+        """Validate and save one row.
+
+        :raises RowsRejected: on invalid values, a missing identity or a duplicate.
+        """
+        return self.add_many([raw], org=org, user=user, source=source, today=today,
+                             allow_duplicate=allow_duplicate)[0]
+
+    def add_many(self, raws: list[dict], *, org: str | None = None, user: str | None = None,
+                 source: str = "cli", batch: str | None = None, today: dt.date | None = None,
+                 allow_duplicate: bool = False, orgs: list[str | None] | None = None) -> list[Saved]:
+        """Validate every row, then write all of them in one transaction, or none.
+
+        :raises RowsRejected: listing every bad row by index; nothing is written.
+        """
+        self.store.require("edit")
+        default_org = self.store.resolve_row_org(org)
+        cache: dict = {}
+        checks = [self.check(r, today=today, cache=cache) for r in raws]
+        failures: dict[int, list[Problem]] = {i: c.problems for i, c in enumerate(checks) if not c.ok}
+        rows, resolved = [], {}
+        for i, c in enumerate(checks):
+            row = dict(c.values)
+            given = orgs[i] if orgs else None
+            if given and given not in resolved:
+                resolved[given] = self.store.resolve_row_org(given)
+            row["org"] = resolved[given] if given else default_org
+            rows.append(row)
+        if not allow_duplicate:
+            self._check_duplicates(rows, failures)
+        if failures:
+            raise RowsRejected(self.ledger, failures)
+        return self.insert_valid(rows, [c.missing for c in checks],
+                                 [c.warnings for c in checks], user=user, source=source, batch=batch)
+
+    def natural_key_label(self) -> str:
+        """The duplicate key in words, e.g. ``身份证号＋宫颈癌检查日期年度``."""
+        return "＋".join(self.ledger.field(k.removeprefix("year:")).label +
+                        ("年度" if k.startswith("year:") else "") for k in self.ledger.natural_key)
+
+    def person_warnings(self, values: dict) -> list[Problem]:
+        """Person-master warnings (another name for a known 身份证号), before saving; reads only."""
+        row = dict(values, org=values.get("org") or self.store.node.org)
+        return self.store.persons.plan(self.ledger, [row]).warnings.get(0, [])
+
+    def _check_duplicates(self, rows: list[dict], failures: dict[int, list[Problem]]) -> None:
+        seen: dict[tuple, int] = {}
+        labels = self.natural_key_label()
+        for i, row in enumerate(rows):
+            key = self.natural_key(row)
+            if key is None or i in failures:
+                continue
+            if key in seen:
+                failures.setdefault(i, []).append(Problem(
+                    None, f"与本批第 {seen[key] + 1} 行重复（{labels}相同）"))
+                continue
+            seen[key] = i
+            dups = self.duplicates_of(row)
+            if dups:
+                failures.setdefault(i, []).append(Problem(
+                    None, f"与已有记录重复（{labels}相同，记录 {dups[0][:8]}）；"
+                          "如确属另一条，请修改已有记录而不是重复录入"))
+
+    def insert_valid(self, rows: list[dict], missing: list[list[str]],
+                     warnings: list[list[Problem]] | None = None, *, user: str | None = None,
+                     source: str = "cli", batch: str | None = None) -> list[Saved]:
+        """Write rows that have already been checked (one transaction, executemany)."""
+        self.store.require("edit")
+        warnings = warnings or [[] for _ in rows]
+        store = self.store
+        with store.transaction():
+            writer = Writer(store, user=user, source=source, batch=batch)
+            stamp = store.clock.tick()
+            plan = store.persons.plan(self.ledger, rows)
+            store.persons.apply(plan, writer, stamp)
+            uuids = writer.insert(self.spec, rows, stamp=stamp, incomplete=missing)
+        return [Saved(u, bool(m), m, list(w) + plan.warnings.get(i, []))
+                for i, (u, m, w) in enumerate(zip(uuids, missing, warnings))]
+
+    def update(self, uid: str, changes: dict, *, user: str | None = None, source: str = "cli",
+               today: dt.date | None = None, allow_duplicate: bool = False) -> Saved:
+        """Change some fields of a row; the whole row is re-checked.
+
+        :raises RowsRejected: if the changed row is invalid; nothing is written.
+        :raises KeyError: if there is no such row.
+        """
+        self.store.require("edit")
+        current = self.get(uid)
+        if current is None or current["_deleted"]:
+            raise KeyError(uid)
+        changes = self.to_ids(changes)
+        org = changes.pop("org", None)
+        merged = {f.id: current.get(f.id) for f in self.ledger.fields} | changes
+        check = self.check(merged, today=today)
+        failures = {} if check.ok else {0: check.problems}
+        row = dict(check.values)
+        row["org"] = self.store.resolve_row_org(org) if org else current["org"]
+        if not allow_duplicate and not failures and self.duplicates_of(row, exclude=uid):
+            self._check_duplicates_update(row, uid, failures)
+        if failures:
+            raise RowsRejected(self.ledger, failures)
+        with self.store.transaction():
+            writer = Writer(self.store, user=user, source=source)
+            warnings = self.write_updates(writer, [(current, row, check.missing)])
+        return Saved(uid, check.incomplete, check.missing, check.warnings + warnings.get(0, []))
+
+    def write_updates(self, writer: Writer, items: list[tuple[dict, dict, list[str]]],
+                      stamp: int | None = None) -> dict[int, list[Problem]]:
+        """Write checked rows over their current state (inside a transaction).
+
+        ``items`` are ``(current row, new values incl. org, missing fields)``; only
+        values that differ are written. Returns person-master warnings by item index.
+        """
+        stamp = stamp or self.store.clock.tick()
+        rows = []
+        for current, row, _missing in items:
+            row = dict(row, uuid=current["uuid"])
+            for link in self.ledger.persons:
+                row[link.column] = current.get(link.column)
+            rows.append(row)
+        plan = self.store.persons.plan(self.ledger, rows)
+        self.store.persons.apply(plan, writer, stamp)
+        for (current, _row, missing), row in zip(items, rows):
+            values = {c: row.get(c) for c in self.spec.columns} | {
+                c: row.get(c) for c in self.spec.person_columns}
+            writer.update(self.spec, current, values, stamp=stamp, missing=missing)
+        return plan.warnings
+
+    def _check_duplicates_update(self, row, uid, failures):
+        dups = self.duplicates_of(row, exclude=uid)
+        failures[0] = [Problem(None, f"修改后与已有记录 {dups[0][:8]} 重复（判重键相同）")]
+
+    def delete(self, uid: str, *, user: str | None = None, source: str = "cli") -> bool:
+        """Move a row to the recycle bin (a tombstone that travels in packages)."""
+        return self._set_deleted(uid, 1, "delete", user, source)
+
+    def restore(self, uid: str, *, user: str | None = None, source: str = "cli") -> bool:
+        """Bring a deleted row back."""
+        return self._set_deleted(uid, 0, "restore", user, source)
+
+    def _set_deleted(self, uid, flag, action, user, source) -> bool:
+        self.store.require("edit")
+        current = self.get(uid)
+        if current is None:
+            raise KeyError(uid)
+        if current["_deleted"] == flag:
+            return False
+        from .versions import RowVersions
+        store = self.store
+        with store.transaction():
+            writer = Writer(store, user=user, source=source)
+            # A delete covers every field version of the row: an edit it has not
+            # seen is concurrent with it (a conflict), one it has seen is older.
+            rv = RowVersions.decode(current["_versions"])
+            cover = {"_deleted": rv.all_versions(self.spec.versioned)} if flag else None
+            writer.update(self.spec, current, {"_deleted": flag}, action=action, cover=cover)
+        return True
