@@ -19,20 +19,13 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .core.catalog.model import CatalogError, load_catalog
-from .core.store.masking import mask_row
+from .core.catalog.model import load_catalog
 from .core.catalog.orgs import LEVEL_NAMES
 from .core.district.progress import compute
+from .core.errors import INPUT_PROBLEMS, OK, UNUSABLE, UserError, describe, exit_code
+from .core.store.database import Store
+from .core.store.masking import mask_row
 from .core.store.records import RowsRejected
-from .core.store.database import Store, StoreError
-
-OK, INPUT_PROBLEMS, UNUSABLE = 0, 1, 2
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = UNUSABLE):
-        super().__init__(message)
-        self.code = code
 
 
 def _out(args, data, text: str | None = None) -> None:
@@ -48,7 +41,7 @@ def _password(prompt: str) -> str:
     if password is not None:
         return password
     if not sys.stdin.isatty():
-        raise CliError("需要密码：请在终端运行以便输入，或设置环境变量 MINSHENG_PASSWORD", INPUT_PROBLEMS)
+        raise UserError("需要密码：请在终端运行以便输入，或设置环境变量 MINSHENG_PASSWORD", INPUT_PROBLEMS)
     import getpass
     return getpass.getpass(prompt)
 
@@ -61,7 +54,7 @@ def _open(args) -> Store:
         if has_users(store):
             user = getattr(args, "user", None) or os.environ.get("MINSHENG_USER")
             if not user:
-                raise CliError("这个数据库设置了用户：请用 --user 指定用户名（密码从环境变量 "
+                raise UserError("这个数据库设置了用户：请用 --user 指定用户名（密码从环境变量 "
                                "MINSHENG_PASSWORD 读取，或在终端输入）", INPUT_PROBLEMS)
             login(store, user, _password(f"用户 {user} 的密码："))
     except BaseException:
@@ -83,7 +76,7 @@ def cmd_init(args) -> int:
     from .core.store.users import MIN_PASSWORD
     password = _password(f"为管理员 {args.operator} 设置密码（至少 {MIN_PASSWORD} 位）：")
     if len(password) < MIN_PASSWORD:
-        raise CliError(f"管理员密码至少 {MIN_PASSWORD} 位（MINSHENG_PASSWORD）", INPUT_PROBLEMS)
+        raise UserError(f"管理员密码至少 {MIN_PASSWORD} 位（MINSHENG_PASSWORD）", INPUT_PROBLEMS)
     if args.profile:
         from .core.sync.profiles import init_from_profile
         store = init_from_profile(Path(args.db), Path(args.profile), level=args.level, org=args.org,
@@ -121,12 +114,12 @@ def _new_password(name: str) -> str:
     if password is not None:
         return password
     if not sys.stdin.isatty():
-        raise CliError("需要新密码：请在终端运行以便输入，或设置环境变量 MINSHENG_NEW_PASSWORD",
+        raise UserError("需要新密码：请在终端运行以便输入，或设置环境变量 MINSHENG_NEW_PASSWORD",
                        INPUT_PROBLEMS)
     import getpass
     first = getpass.getpass(f"{name} 的新密码：")
     if getpass.getpass("再输入一次：") != first:
-        raise CliError("两次输入的密码不一致，未作改动", INPUT_PROBLEMS)
+        raise UserError("两次输入的密码不一致，未作改动", INPUT_PROBLEMS)
     return first
 
 
@@ -139,7 +132,7 @@ def cmd_users(args) -> int:
         elif args.action == "passwd":
             name = args.name or (store.session.user if store.session else None)
             if not name:
-                raise CliError("请用 --name 指定用户", INPUT_PROBLEMS)
+                raise UserError("请用 --name 指定用户", INPUT_PROBLEMS)
             users.set_password(store, name, _new_password(name))
             text = f"已修改 {name} 的密码"
         elif args.action in ("disable", "enable"):
@@ -176,23 +169,20 @@ def cmd_backup(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from .core.store.backup import restore
+    from .core.store.backup import restore, store_problem
     db = Path(args.db)
-    try:
-        store = _open(args)
-    except StoreError as exc:
-        if "损坏" not in str(exc):
-            raise
-        store = None  # a damaged store: nobody can log in; whoever may write the file may restore it
-    if store is not None:
-        with store:
+    session = None
+    if not (db.is_file() and store_problem(db) is not None):
+        with _open(args) as store:
             store.require("admin")
+            session = store.session
+    # else a damaged store: nobody can log in; whoever may write the file may restore it
     saved = restore(db, Path(getattr(args, "from")))
     with Store.open(db, exclusive=True) as store:
         from .core.store.writes import Writer
+        store.session = session   # the restore is audited under whoever logged in for it
         with store.transaction():
-            Writer(store, user=args.user or os.environ.get("MINSHENG_USER"),
-                   source=f"restore:{Path(getattr(args, 'from')).name}").note(
+            Writer(store, source=f"restore:{Path(getattr(args, 'from')).name}").note(
                 "restore", detail={"from": Path(getattr(args, "from")).name,
                                    "saved": saved.path.name if saved else None})
     _out(args, {"restored": str(db), "previous": str(saved.path) if saved else None},
@@ -217,7 +207,7 @@ def cmd_catalog(args) -> int:
 
 def _purpose(args) -> str:
     if not (args.purpose or "").strip():
-        raise CliError("查看或导出完整的个人信息须用 --purpose 写明用途（记入审计日志）", INPUT_PROBLEMS)
+        raise UserError("查看或导出完整的个人信息须用 --purpose 写明用途（记入审计日志）", INPUT_PROBLEMS)
     return args.purpose.strip()
 
 
@@ -227,13 +217,8 @@ def cmd_records(args) -> int:
     with _open(args) as store:
         records = store.ledger(args.ledger)
         led = records.ledger
-        where, params = "", []
-        if args.org:
-            code = store.resolve_row_org(args.org)
-            where, params = "substr(org, 1, ?) = ?", [len(code), code]
-        if args.deleted:
-            where = " AND ".join(filter(None, [where, "_deleted = 1"]))
-        rows = records.rows(where, params, include_deleted=args.deleted)
+        rows = records.rows(org=store.resolve_row_org(args.org) if args.org else None,
+                            deleted=args.deleted)
         out = []
         for r in rows:
             item = {"uuid": r["uuid"], "org": r["org"]}
@@ -256,9 +241,9 @@ def cmd_add(args) -> int:
     try:
         raw = json.loads(args.json_row)
     except json.JSONDecodeError as exc:
-        raise CliError(f"--json-row 不是有效的 JSON（{exc.msg}，第 {exc.colno} 个字符）", INPUT_PROBLEMS)
+        raise UserError(f"--json-row 不是有效的 JSON（{exc.msg}，第 {exc.colno} 个字符）", INPUT_PROBLEMS)
     if not isinstance(raw, dict):
-        raise CliError("--json-row 应是一个对象，例如 '{\"姓名\": \"示例一\"}'", INPUT_PROBLEMS)
+        raise UserError("--json-row 应是一个对象，例如 '{\"姓名\": \"示例一\"}'", INPUT_PROBLEMS)
     with _open(args) as store:
         records = store.ledger(args.ledger)
         try:
@@ -402,12 +387,9 @@ def _row_json(plan, r) -> dict:
 
 
 def cmd_undo_import(args) -> int:
-    from .core.excel.importer import UndoRefused, undo_import
+    from .core.excel.importer import undo_import
     with _open(args) as store:
-        try:
-            done = undo_import(store, args.batch)
-        except UndoRefused as exc:
-            raise CliError(str(exc), INPUT_PROBLEMS) from None
+        done = undo_import(store, args.batch)
     _out(args, {"batch": args.batch, **done},
          f"已撤销导入批次 {args.batch}：删除 {done.get('deleted', 0)} 行，恢复 {done.get('restored', 0)} 行")
     return OK
@@ -512,7 +494,7 @@ def cmd_resolve(args) -> int:
 def cmd_report(args) -> int:
     from .core.district.monthly import monthly_report, monthly_workbook, parse_month
     if not args.pdf and not args.xlsx:
-        raise CliError("请用 --pdf 和/或 --xlsx 指定输出文件", INPUT_PROBLEMS)
+        raise UserError("请用 --pdf 和/或 --xlsx 指定输出文件", INPUT_PROBLEMS)
     year, month = parse_month(args.month)
     written = []
     with _open(args) as store:
@@ -786,25 +768,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except CliError as exc:
-        print(f"错误：{exc}", file=sys.stderr)
-        return exc.code
-    except StoreError as exc:
-        print(f"错误：{exc}", file=sys.stderr)
-        return exc.exit_code
-    except CatalogError as exc:
-        print(f"错误：{exc}", file=sys.stderr)
-        return UNUSABLE
-    except Exception as exc:
-        from .core.sync.package_file import PackageError
-        from .core.sync.profiles import KeyChanged, ProfileError
-        if isinstance(exc, KeyChanged):
-            print(f"错误：{exc}", file=sys.stderr)
-            return INPUT_PROBLEMS
-        if isinstance(exc, (ProfileError, PackageError)):
-            print(f"错误：{exc}", file=sys.stderr)
-            return UNUSABLE
-        raise
+    except (UserError, OSError) as exc:   # expected failures: one Chinese line and their exit code
+        print(f"错误：{describe(exc)}", file=sys.stderr)
+        return exit_code(exc)
 
 
 if __name__ == "__main__":

@@ -21,13 +21,13 @@ from . import __version__
 
 
 def _checks(root: Path):
-    from .core.sync import profiles
-    from .core.sync import packages as sync
     from .core.catalog.model import load_catalog
-    from .core.excel.importer import apply_plan, plan_import
     from .core.district.progress import compute
-    from .core.store.database import Store
+    from .core.excel.importer import apply_plan, plan_import
     from .core.excel.template import write_template
+    from .core.store.database import Store
+    from .core.sync import packages as sync
+    from .core.sync import profiles
 
     catalog = load_catalog()
     yield "计划目录", f"{len(catalog.indicators)} 个指标、{len(catalog.ledgers)} 个台账"

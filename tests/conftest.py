@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import pytest
-
-from desktop_app.core.store.database import Store
 from support import TODAY, make_chain
 
+from desktop_app.core.store.database import Store
 
 PASSWORD = "示例密码-2024"
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from desktop_app.core.sync import profiles
-from desktop_app.core.sync import packages as sync
-from desktop_app.core.store.database import Store
 from support import make_id
+
+from desktop_app.core.store.database import Store
+from desktop_app.core.sync import packages as sync
+from desktop_app.core.sync import profiles
 
 TODAY = dt.date(2024, 12, 31)
 TOWN_NAMES = ["河坝镇", "金盆镇", "北洲子镇", "千山红镇", "南湾湖管理处"]

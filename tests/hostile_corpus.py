@@ -43,9 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from support import logical_dump, make_chain, make_id
+
 from desktop_app.core.store.crypto import CHUNK_BYTES, SUITES, b64
 from desktop_app.core.sync.package_file import FORMAT_VERSION, MAGIC, canonical, write_package
-from support import logical_dump, make_chain, make_id
 
 SEED = 20240630
 TODAY = dt.date(2024, 12, 31)
@@ -672,8 +673,8 @@ def _package_cases(folder: Path, src: Sources) -> list[Case]:
 
     # forged: the real source's name, another key; another manifest's signature; no signature
     stranger = SUITES[signer.suite]
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     wrong = Ed25519PrivateKey.from_private_bytes(_rng("forged").randbytes(32))
     wrong_private = wrong.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                         serialization.NoEncryption())
@@ -805,8 +806,8 @@ def _package_cases(folder: Path, src: Sources) -> list[Case]:
 
 def _seeded_keys(rng: random.Random) -> tuple[bytes, bytes]:
     """(Ed25519 private, X25519 public) made from the seed."""
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
     enc = X25519PrivateKey.from_private_bytes(rng.randbytes(32))
     return rng.randbytes(32), enc.public_key().public_bytes(serialization.Encoding.Raw,
                                                             serialization.PublicFormat.Raw)
@@ -992,7 +993,7 @@ def prepare_crash(root: Path, rows: int, *, workbook: bool = False) -> CrashWorl
     """A town store and a package of ``rows`` new rows from its village (``workbook``: a
     workbook of ``rows`` new rows of that village instead); both reference dumps."""
     import shutil
-    import sys
+
     from desktop_app.core.sync import packages as sync
     d, t, v = make_chain(root / "chain")
     if workbook:
@@ -1075,6 +1076,7 @@ def crash_once(world: CrashWorld, workdir: Path, kill_at: float,
     "after": killed after the commit; "finished": the child ended before the kill. Raises
     AssertionError for a damaged store or a state that is neither before nor after."""
     import shutil
+
     from desktop_app.core.store.database import Store
     db = workdir / "crash.sqlite3"
     for suffix in ("", "-wal", "-shm"):

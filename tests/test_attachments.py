@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from support import household, logical_dump
 
 from desktop_app.cli import main
-from desktop_app.core.sync import packages as sync
-from desktop_app.core.sync import files as sync_files
-from desktop_app.core.store.attachments import (AttachmentError, Attachments, attach, detach, inspect,
-                                          parse_refs)
+from desktop_app.core.catalog.attachment_refs import parse_refs
 from desktop_app.core.excel.export import export_ledger
-from desktop_app.core.sync.package_file import PackageError
-from desktop_app.core.store.database import StoreError
 from desktop_app.core.excel.template import FIRST_DATA_ROW, HEADER_ROW
-from support import household, logical_dump
+from desktop_app.core.store.attachments import AttachmentError, Attachments, attach, detach, inspect
+from desktop_app.core.store.database import StoreError
+from desktop_app.core.sync import files as sync_files
+from desktop_app.core.sync import packages as sync
+from desktop_app.core.sync.package_file import PackageError
 
 TODAY = dt.date(2024, 12, 31)
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -2,9 +2,9 @@
 import json
 
 import pytest
+from support import logical_dump, make_id
 
 from desktop_app.cli import main
-from support import logical_dump, make_id
 
 WOMAN = make_id("19710916", 154)
 

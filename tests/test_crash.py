@@ -16,9 +16,8 @@ import sys
 import time
 from collections import Counter
 
-import pytest
-
 import hostile_corpus as hc
+import pytest
 from support import logical_dump
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL (POSIX)")

@@ -8,14 +8,15 @@ import tempfile
 import pytest
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
+from support import TODAY, make_id
 
 from desktop_app.core.excel import export as export_module
 from desktop_app.core.excel.export import export_ledger
-from desktop_app.core.store.masking import mask_value
 from desktop_app.core.excel.sheetmeta import BASE_HEADER, ID_HEADER, META_SHEET, ORG_HEADER, decode_base
-from desktop_app.core.store.database import StoreError
 from desktop_app.core.excel.template import FIRST_DATA_ROW, HEADER_ROW
-from support import TODAY, make_id
+from desktop_app.core.store.database import StoreError
+from desktop_app.core.store.masking import mask_value
+from desktop_app.core.store.users import Session
 
 ID_ONE, ID_TWO, ID_THREE = make_id("19700101", 2), make_id("19750505", 4), make_id("19800808", 6)
 
@@ -153,8 +154,8 @@ def test_reveal_requires_a_purpose_and_writes_nothing_without_one(filled, tmp_pa
 
 def test_revealed_export_shows_full_values_and_is_audited(filled, tmp_path):
     path = tmp_path / "全.xlsx"
-    result = export_ledger(filled, "two_cancer", path, reveal=True, user="审核员甲",
-                           purpose="核对体检名单")
+    filled.session = Session("审核员甲", "审核员")   # who acts is the logged-in user
+    result = export_ledger(filled, "two_cancer", path, reveal=True, purpose="核对体检名单")
     assert result.masked is False
     first = data_rows(path)[0]
     assert cell(path, first, "*身份证号") == ID_ONE

@@ -3,8 +3,8 @@ import datetime as dt
 
 import pytest
 
-from desktop_app.core.catalog.model import Field
 from desktop_app.core.catalog.fieldtypes import display, normalize, parse_date
+from desktop_app.core.catalog.model import Field
 
 TODAY = dt.date(2024, 6, 30)
 DATE = Field("d", "检查日期", "date")

@@ -28,11 +28,11 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 import hostile_corpus as hc
-from desktop_app.cli import main
+import pytest
 from support import logical_dump, make_chain, make_id
+
+from desktop_app.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -51,8 +51,8 @@ class World:
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory) -> World:
-    from desktop_app.core.sync import packages as sync
     from desktop_app.core.excel.importer import apply_plan, plan_import
+    from desktop_app.core.sync import packages as sync
     from desktop_app.core.sync.package_file import open_package, unseal
     root = tmp_path_factory.mktemp("hostile")
     d, t, v = make_chain(root / "chain")

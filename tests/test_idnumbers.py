@@ -2,10 +2,17 @@
 import datetime as dt
 
 import pytest
-
 from support import make_id
-from desktop_app.core.catalog.idnumbers import (age_on, check_credit_code, check_disability_cert,
-                                        check_id_card, disability_parts, sex_from_id, upgrade_15)
+
+from desktop_app.core.catalog.idnumbers import (
+    age_on,
+    check_credit_code,
+    check_disability_cert,
+    check_id_card,
+    disability_parts,
+    sex_from_id,
+    upgrade_15,
+)
 
 TODAY = dt.date(2024, 6, 30)
 

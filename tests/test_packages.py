@@ -5,14 +5,14 @@ import struct
 from pathlib import Path
 
 import pytest
+from support import logical_dump, make_id, screening
 
 from desktop_app.cli import main
-from desktop_app.core.sync import profiles
-from desktop_app.core.sync import packages as sync
-from desktop_app.core.sync.package_file import MAGIC, PackageError, canonical
 from desktop_app.core.district.progress import compute
 from desktop_app.core.store.database import Store
-from support import logical_dump, make_id, screening
+from desktop_app.core.sync import packages as sync
+from desktop_app.core.sync import profiles
+from desktop_app.core.sync.package_file import MAGIC, PackageError, canonical
 
 TODAY = dt.date(2024, 12, 31)
 

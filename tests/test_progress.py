@@ -2,9 +2,9 @@
 import datetime as dt
 
 import pytest
+from support import make_id
 
 from desktop_app.core.district.progress import clamp_as_of, compute, expected_rate
-from support import make_id
 
 AS_OF = dt.date(2024, 6, 30)
 LATER = dt.date(2024, 12, 31)
@@ -75,7 +75,7 @@ def test_counts_only_live_complete_rows_dated_by_the_as_of_date(plan):
 
 def test_incomplete_row_counts_once_completed(plan):
     tc = plan.ledger("two_cancer")
-    uid = tc.rows("_incomplete = 1")[0]["uuid"]
+    uid = tc.rows(incomplete=True)[0]["uuid"]
     tc.update(uid, screening(5, "2024-06-01"), today=LATER)
     assert compute(plan, AS_OF).get("two_cancer_screening").achieved == 4
 

@@ -2,11 +2,18 @@
 import pytest
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
+from support import TODAY, make_id
 
 from desktop_app.core.district.progress import compute
-from desktop_app.core.district.reports import COLUMNS, FIRST_ROW, HEADER_ROW, LAG_LABELS, lag_label, \
-    progress_workbook, target_text
-from support import TODAY, make_id
+from desktop_app.core.district.reports import (
+    COLUMNS,
+    FIRST_ROW,
+    HEADER_ROW,
+    LAG_LABELS,
+    lag_label,
+    progress_workbook,
+    target_text,
+)
 
 
 def two_cancer_row(name, id_number) -> dict:

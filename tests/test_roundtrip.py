@@ -3,11 +3,11 @@ updates rows instead of duplicating them, and a row changed on both sides is a c
 import datetime as dt
 
 from openpyxl import load_workbook
+from support import make_id
 
 from desktop_app.core.excel.export import export_ledger
 from desktop_app.core.excel.importer import apply_plan, plan_import
 from desktop_app.core.excel.template import write_template
-from support import make_id
 
 TODAY = dt.date(2024, 12, 31)
 

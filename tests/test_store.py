@@ -3,12 +3,12 @@ import json
 import sqlite3
 
 import pytest
+from support import TODAY, logical_dump, make_id
 
 from desktop_app.core.store import migrations
-from desktop_app.core.store.records import RowsRejected
 from desktop_app.core.store.database import Store, StoreError
+from desktop_app.core.store.records import RowsRejected
 from desktop_app.core.store.versions import RowVersions
-from support import TODAY, logical_dump, make_id
 
 WOMAN = make_id("19710916", 154)
 

@@ -22,13 +22,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-
-from desktop_app.core.sync import profiles
-from desktop_app.core.sync import packages as sync
-from desktop_app.core.store.merge import load_losers
-from desktop_app.core.store.database import Store
-from desktop_app.core.store.versions import RowVersions, Version
 from support import logical_dump, make_id
+
+from desktop_app.core.store.database import Store
+from desktop_app.core.store.merge import load_losers
+from desktop_app.core.store.versions import RowVersions, Version
+from desktop_app.core.sync import packages as sync
+from desktop_app.core.sync import profiles
 
 TODAY = dt.date(2024, 12, 31)
 TOWNS = ("河坝镇", "金盆镇", "北洲子镇", "千山红镇", "南湾湖管理处")

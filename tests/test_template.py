@@ -7,11 +7,16 @@ from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 
 from desktop_app.core.catalog.model import read_catalog_files
-from desktop_app.core.excel.sheetmeta import META_KEYS, META_SHEET, OPTIONS_SHEET, ORG_HEADER, \
-    safe_sheet_title
+from desktop_app.core.excel.sheetmeta import META_KEYS, META_SHEET, OPTIONS_SHEET, ORG_HEADER, safe_sheet_title
+from desktop_app.core.excel.template import (
+    FIRST_DATA_ROW,
+    HEADER_ROW,
+    PREFILL_ROWS,
+    TEMPLATE_ROWS,
+    needs_options_sheet,
+    write_template,
+)
 from desktop_app.core.store.database import Store, StoreError
-from desktop_app.core.excel.template import FIRST_DATA_ROW, HEADER_ROW, PREFILL_ROWS, TEMPLATE_ROWS, \
-    needs_options_sheet, write_template
 
 LONG_LABEL = "农村适龄及城镇低保适龄妇女“两癌”免费检查台账：2024年[第一批]/河坝镇示例村"
 MANY_CHOICES = [f"示例乡镇卫生院{i:02d}" for i in range(40)]

@@ -20,9 +20,11 @@ from pathlib import Path
 
 from stdnum.cn import ric, uscc
 
-from .catalog.model import Field, Indicator, Ledger
 from .catalog.idnumbers import DISABILITY_CATEGORIES, DISABILITY_GRADES
+from .catalog.model import Field, Indicator, Ledger
+from .store.attachments import Attachments, png_bytes
 from .store.database import Store
+from .store.users import add_user, login
 
 VILLAGE_NAMES = ("示例村一", "示例村二", "示例社区")
 DEMO_USERS = (("示例管理员", "管理员"), ("示例审核员", "审核员"), ("示例录入员", "录入员"))
@@ -81,7 +83,6 @@ class _Maker:
 
     # -- rows
     def row(self, led: Ledger, fixed: dict, event: dt.date) -> dict:
-        r = self.rng
         row: dict = {}
         dates = self._dates(led, event)
         status_choices = [s for s in led.statuses]
@@ -212,7 +213,6 @@ def create_demo(path: Path, *, seed: int = 2024, scale: float = 1.0) -> Store:
     for led in store.catalog.ledgers:
         rows, orgs = _rows_for(maker, led, by_ledger.get(led.id, []), villages, towns, scale)
         _save(store, led, rows, orgs)
-    from .store.users import add_user, login
     for i, (name, role) in enumerate(DEMO_USERS):
         add_user(store, name, DEMO_PASSWORD, role)
         if i == 0:
@@ -338,7 +338,6 @@ def _save(store: Store, led: Ledger, rows: list[dict], orgs: list[str]) -> None:
 
 def _photos(store: Store, rng: random.Random, households: int = 3) -> None:
     """Drawn before/after pictures (a step, then a ramp) on a few barrier-free rows."""
-    from .store.attachments import Attachments, png_bytes
     box, records = Attachments(store), store.ledger("barrier_free")
     w, h = 320, 240
 

@@ -69,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     _save(setup, out, "01_setup")
     setup.close()
 
-    from ..core.store import users
     from ..core.demo import DEMO_PASSWORD, DEMO_USERS
+    from ..core.store import users
     from ..core.store.database import Store
     from ..ui.login_dialog import LoginDialog
     login = LoginDialog(unit="大通湖区", attempt=None, user=DEMO_USERS[0][0],

@@ -41,6 +41,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_ID)
     from PySide6.QtGui import QIcon
+
     from ..core.paths import resources_dir
     app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "app.png")))
     QLocale.setDefault(QLocale(QLocale.Chinese, QLocale.China))

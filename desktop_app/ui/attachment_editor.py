@@ -17,12 +17,25 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QIcon, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QFileDialog, QHBoxLayout,
-                               QLabel, QListWidget, QListWidgetItem, QPushButton, QScrollArea,
-                               QStyle, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
-from ..core.store.attachments import KINDS, Attachments, parse_refs, photo_max_edge
+from ..core.catalog.attachment_refs import KINDS, parse_refs
 from ..core.catalog.model import Field
+from ..core.store.attachments import Attachments, photo_max_edge
 
 SHA_ROLE = Qt.UserRole + 1
 PATTERNS = {"jpeg": "*.jpg *.jpeg *.JPG *.JPEG", "png": "*.png *.PNG", "pdf": "*.pdf *.PDF"}

@@ -18,15 +18,24 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox,
-                               QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.district.board import BoardLine, VillageLine, schedule, set_schedule, submission_board
 from ..core.district.monthly import STATUS_WORDS
 from ..core.district.progress import clamp_as_of
 from .district_pages import dot, failure, fmt_day, fmt_time, title_label
-from .tables import RowsModel, make_table, message_label, say
 from .import_dialog import AMBER, GREEN, GREY, RED
+from .tables import RowsModel, make_table, message_label, say
 
 COLUMNS = ("单位", "状态", "最近收到", "最近的数据包", "已收包数", "缺包", "逾期未报", "待审冲突", "拒收行")
 VILLAGE_COLUMNS = ("村（社区）", "记录数", "最近修改")

@@ -29,18 +29,26 @@ from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths, Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.district.monthly import monthly_report, monthly_workbook
 from ..core.district.progress import clamp_as_of
-from ..core.store.records import RowsRejected
 from ..core.store.database import StoreError
+from ..core.store.records import RowsRejected
 from .import_dialog import GREEN, GREY, RED
 from .tables import message_label, say
 from .tasks import show_error
-
-
 
 # ---------------------------------------------------------------- formatting
 
@@ -215,7 +223,7 @@ class MonthlyReportDialog(QDialog):
                         label="正在生成月度调度报告…", parent=self)
 
     def _workbook_done(self, result, pdf_path: Path) -> None:
-        from ..printing import monthly_pdf   # Qt printing: on the GUI thread
+        from ..printing import monthly_pdf  # Qt printing: on the GUI thread
         report, xlsx = result
         try:
             pdf = monthly_pdf(report, pdf_path)

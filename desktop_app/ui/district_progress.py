@@ -21,13 +21,23 @@ import datetime as dt
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QDoubleValidator, QFont
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.district.progress import IndicatorProgress, OrgFigure, ProgressReport, clamp_as_of, compute
 from .district_pages import failure, fmt_num, title_label
-from .tables import make_table, message_label, say
 from .import_dialog import GREEN, GREY, RED
+from .tables import make_table, message_label, say
 
 ALL_UNITS = "全部责任单位"
 FIXED = ("项目", "指标", "责任单位", "全区（完成 / 目标）", "完成率")

@@ -23,16 +23,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.district import reviews as core_reviews
 from ..core.district.duplicates import DuplicatePair, decide, find_duplicates
-from ..core.store.masking import mask_value
 from ..core.store.database import StoreError
+from ..core.store.masking import mask_value
 from .district_pages import failure, fmt_time, title_label
-from .tables import RowsModel, make_table, message_label, say
 from .import_dialog import BLUE, GREEN, GREY, RED
+from .tables import RowsModel, make_table, message_label, say
 
 KIND_WORDS = {"cross_town": "跨镇", "cross_year": "跨年度"}
 KIND_TIPS = {"cross_town": "同一人同一年度在两个镇各计了一次",

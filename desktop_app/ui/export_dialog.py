@@ -5,8 +5,19 @@ import datetime as dt
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
-                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
 
 from .tasks import TaskRunner
 
@@ -103,7 +114,7 @@ class ExportDialog(QDialog):
             if kind == "data":
                 from ..core.excel.export import export_ledger
                 return str(export_ledger(store, lid, out, village=village, reveal=reveal,
-                                         purpose=purpose, user=store.node.operator).path)
+                                         purpose=purpose).path)
             if kind == "template":
                 from ..core.excel.template import write_template
                 return str(write_template(store, lid, out, village=village))

@@ -14,11 +14,21 @@ import datetime as dt
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QValidator
-from PySide6.QtWidgets import (QCalendarWidget, QComboBox, QDoubleSpinBox, QLineEdit, QMenu,
-                               QSizePolicy, QSpinBox, QStyle, QToolButton, QWidgetAction)
+from PySide6.QtWidgets import (
+    QCalendarWidget,
+    QComboBox,
+    QDoubleSpinBox,
+    QLineEdit,
+    QMenu,
+    QSizePolicy,
+    QSpinBox,
+    QStyle,
+    QToolButton,
+    QWidgetAction,
+)
 
-from ..core.catalog.model import Field
 from ..core.catalog.fieldtypes import display, parse_date
+from ..core.catalog.model import Field
 
 PLACEHOLDER = "（请选择）"
 EMPTY_NUMBER = " "          # shown by a number editor that is not filled

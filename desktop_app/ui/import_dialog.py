@@ -28,21 +28,34 @@ from pathlib import Path
 from openpyxl.utils import get_column_letter
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
-                               QFileDialog, QHBoxLayout, QHeaderView, QLabel, QListWidget,
-                               QPushButton, QRadioButton, QStackedWidget, QTableView,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QRadioButton,
+    QStackedWidget,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
+from ..core.catalog.fieldtypes import display
 from ..core.excel.columns import BASE, IGNORE, ORG, ROW_ID
 from ..core.excel.error_book import write_error_workbook
-from ..core.catalog.fieldtypes import display
-from ..core.excel.importer import (COUNT_NAMES, ImportPlan, RowPlan, apply_plan, plan_import,
-                             refused_history)
+from ..core.excel.importer import COUNT_NAMES, ImportPlan, RowPlan, apply_plan, plan_import, refused_history
+from ..core.excel.workbook import WorkbookError, read_book
+from ..core.store.database import Store, StoreError
 from ..core.store.masking import mask_value
 from ..core.store.records import RowsRejected
-from ..core.store.database import Store, StoreError
-from ..core.excel.workbook import WorkbookError, read_book
-from ..core.store.writes import Writer
 from .reveal import RevealControl
 from .tasks import Cancelled, show_error
 

@@ -15,10 +15,10 @@ from typing import Callable
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from ..core.catalog.model import Field, Ledger
 from ..core.catalog.fieldtypes import display
-from ..core.store.masking import mask_value
+from ..core.catalog.model import Field, Ledger
 from ..core.catalog.orgs import OrgTree
+from ..core.store.masking import mask_value
 from ..core.store.query import LedgerView
 
 BLOCK = 256

@@ -3,13 +3,25 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QMenu, QPushButton, QTableView, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.catalog.model import Ledger
-from ..core.store.query import Filter, LedgerView
-from .ledger_model import UUID_ROLE, LedgerTableModel
+from ..core.store.query import Counted, LedgerView, Selection
+from .ledger_model import LedgerTableModel
 from .reveal import RevealControl
 from .tasks import TaskRunner
 
@@ -18,7 +30,7 @@ FIRST_BATCH = 1000
 
 
 class LedgerPage(QWidget):
-    """Shows one ledger at a time; ``show_ledger(id, extra=None)`` switches."""
+    """Shows one ledger at a time; ``show_ledger(id, counted=None)`` switches."""
 
     changed = Signal()                 # rows were written (counts and progress are stale)
     person_requested = Signal(str)     # person uuid
@@ -29,7 +41,7 @@ class LedgerPage(QWidget):
         self.runner, self.ids_runner, self.reader = runner, ids_runner, reader
         self.catalog = reader.catalog
         self.ledger: Ledger | None = None
-        self.extra: Filter | None = None
+        self.counted: Counted | None = None
         self.sort_key: str | None = None
         self.descending = True
         self._generation = 0
@@ -74,7 +86,7 @@ class LedgerPage(QWidget):
         self.delete_button.clicked.connect(self._delete_or_restore)
         self.banner = QLabel()
         self.banner.setStyleSheet("background: #fff3cd; padding: 4px")
-        self.banner.linkActivated.connect(lambda _l: self.set_extra(None))
+        self.banner.linkActivated.connect(lambda _l: self.set_counted(None))
         self.banner.hide()
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -118,7 +130,7 @@ class LedgerPage(QWidget):
         self.addAction(find)
 
     # ------------------------------------------------------------ switching
-    def show_ledger(self, ledger_id: str, extra: Filter | None = None) -> None:
+    def show_ledger(self, ledger_id: str, counted: Counted | None = None) -> None:
         led = self.catalog.ledger(ledger_id)
         if self.ledger is None or led.id != self.ledger.id:
             self.reveal.setChecked(False)  # a reveal is audited per ledger
@@ -132,12 +144,12 @@ class LedgerPage(QWidget):
             self.search.clear()
             self.search.blockSignals(False)
         self.title.setText(led.label)
-        self.set_extra(extra)
+        self.set_counted(counted)
 
-    def set_extra(self, extra: Filter | None) -> None:
-        self.extra = extra
-        if extra:
-            self.banner.setText(f"只显示{extra.label}　<a href='clear'>显示全部</a>")
+    def set_counted(self, counted: Counted | None) -> None:
+        self.counted = counted
+        if counted:
+            self.banner.setText(f"只显示{counted.label}　<a href='clear'>显示全部</a>")
             self.banner.show()
         else:
             self.banner.hide()
@@ -159,7 +171,6 @@ class LedgerPage(QWidget):
 
     def _fill_columns_menu(self) -> None:
         self.columns_menu.clear()
-        header = self.table.horizontalHeader()
         for i, col in enumerate(self.model.columns):
             action = self.columns_menu.addAction(col.label)
             action.setCheckable(True)
@@ -170,12 +181,12 @@ class LedgerPage(QWidget):
 
     # ------------------------------------------------------------ loading
     def current_view(self) -> LedgerView:
-        return LedgerView(
-            self.reader.conn, self.ledger, search=self.search.text(),
-            org=self.org_filter.currentData(), status=self.status_filter.currentData(),
-            deleted=self.recycle.isChecked(),
-            incomplete=True if self.incomplete_only.isChecked() else None,
-            extra=self.extra, sort=self.sort_key, descending=self.descending)
+        selection = Selection(
+            search=self.search.text(), org=self.org_filter.currentData(),
+            status=self.status_filter.currentData(), deleted=self.recycle.isChecked(),
+            incomplete=True if self.incomplete_only.isChecked() else None, counted=self.counted)
+        return LedgerView(self.reader.conn, self.ledger, selection, catalog=self.catalog,
+                          sort=self.sort_key, descending=self.descending)
 
     def reload(self) -> None:
         """Load the current view's ids off the GUI thread, newest request wins: the first
@@ -189,10 +200,8 @@ class LedgerPage(QWidget):
 
         def load(limit):
             def work(store, progress):
-                return LedgerView(store.conn, view.ledger, search=view.search, org=view.org,
-                                  status=view.status, deleted=view.deleted,
-                                  incomplete=view.incomplete, extra=view.extra, sort=view.sort,
-                                  descending=view.descending).ids(limit)
+                return LedgerView(store.conn, view.ledger, view.selection, catalog=store.catalog,
+                                  sort=view.sort, descending=view.descending).ids(limit)
             return work
 
         def first(ids):
@@ -203,11 +212,11 @@ class LedgerPage(QWidget):
             if generation != self._generation:
                 return  # a newer search or filter superseded this one
             self.model.extend(view, ids)
-            what = "回收站中" if view.deleted else ""
+            what = "回收站中" if view.selection.deleted else ""
             self.count_label.setText(f"{what}共 {len(ids):,} 条记录" +
-                                     ("（已按条件筛选）" if view.where()[0].count("AND") else ""))
+                                     ("（已按条件筛选）" if view.selection.filtered else ""))
             self._update_buttons()
-        if not view.search:  # a search is one scan either way: no first batch
+        if not view.selection.search.strip():  # a search is one scan either way: no first batch
             self.ids_runner.run(load(FIRST_BATCH), on_done=first)
         self.ids_runner.run(load(None), on_done=full)
 

@@ -6,15 +6,27 @@ from pathlib import Path
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDateEdit, QDockWidget, QFileDialog, QLabel, QMainWindow,
-                               QMessageBox, QSizePolicy, QSplitter, QStackedWidget, QToolBar,
-                               QTreeWidget, QTreeWidgetItem, QWidget)
+from PySide6.QtWidgets import (
+    QDateEdit,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSizePolicy,
+    QSplitter,
+    QStackedWidget,
+    QToolBar,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QWidget,
+)
 
 from .. import __version__
 from ..core.catalog.orgs import LEVEL_NAMES
 from ..core.district.progress import clamp_as_of, compute
-from ..core.store.query import counting_filter
 from ..core.store.database import Store, StoreError
+from ..core.store.query import counted_selection
 from .dashboard import DashboardPage
 from .district_board import BoardPage
 from .district_pages import MonthlyReportDialog
@@ -265,12 +277,12 @@ class MainWindow(QMainWindow):
 
     def open_indicator_at(self, indicator_id: str, org: str) -> None:
         """The ledger filtered to the rows an indicator counts for ``org`` (a drill-down)."""
-        lid, extra = counting_filter(self.catalog, indicator_id, self.as_of_date(), org)
+        lid, counted = counted_selection(self.catalog, indicator_id, self.as_of_date(), org)
         item = self._ledger_items[lid]
         self.nav.blockSignals(True)
         self.nav.setCurrentItem(item)
         self.nav.blockSignals(False)
-        self.ledger_page.show_ledger(lid, extra)
+        self.ledger_page.show_ledger(lid, counted)
         self.pages.setCurrentWidget(self.ledger_page)
 
     # ------------------------------------------------------------ district

@@ -16,16 +16,30 @@ import datetime as dt
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
-                               QDialogButtonBox, QFrame, QGridLayout, QHBoxLayout, QHeaderView,
-                               QLabel, QScrollArea, QTableView, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.catalog.fieldtypes import display, is_blank
 from ..core.catalog.idnumbers import age_on, birth_from_id, sex_from_id
+from ..core.catalog.validation import Problem, RowCheck
+from ..core.store.database import StoreError
 from ..core.store.masking import mask_value
 from ..core.store.records import RowsRejected
-from ..core.store.database import StoreError
-from ..core.catalog.validation import Problem, RowCheck
 from .field_widgets import make_editor
 from .tasks import show_error
 

@@ -55,8 +55,7 @@ def ensure_demo(path: Path) -> Path | None:
 def open_store_or_explain(path: Path, parent=None) -> bool:
     """Check that ``path`` can be opened here: not open in another window, not damaged (else
     offer the newest good backup), not from a newer version. Otherwise say why and what to do."""
-    from ..core.store import backup
-    from ..core.store import lockfile
+    from ..core.store import backup, lockfile
     try:
         lockfile.release(lockfile.acquire(path))
     except lockfile.Locked as exc:
@@ -106,8 +105,8 @@ def offer_restore(path: Path, problem: str, parent=None) -> bool:
 
 def log_in(path: Path, parent=None):
     """The log-in dialog (or the first 管理员); returns the session, or None when cancelled."""
-    from ..core.store import users
     from ..core.demo import DEMO_PASSWORD, DEMO_USERS
+    from ..core.store import users
     from .login_dialog import LoginDialog
     with Store.open(path) as store:
         first = not users.has_users(store)

@@ -35,21 +35,48 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QFrame, QGroupBox, QHBoxLayout, QLabel, QLayout,
-                               QPushButton, QScrollArea, QSpinBox, QSplitter, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
+from ..core.store.database import StoreError
 from ..core.sync.package_file import SUFFIX as PACKAGE_SUFFIX
 from ..core.sync.package_file import PackageError
+from ..core.sync.packages import COUNTS, Exported, ImportSummary, export_package, import_package, resolve_conflict
 from ..core.sync.profiles import SUFFIX as PROFILE_SUFFIX
 from ..core.sync.profiles import KeyChanged, ProfileError, export_profile, import_profile, read_profile
-from ..core.store.database import StoreError
-from ..core.sync.packages import COUNTS, Exported, ImportSummary, export_package, import_package, resolve_conflict
-from ..core.sync.status import (KIND_NAMES, ConflictView, Destination, PeerInfo, ReceivedPackage,
-                                SourceStatus, conflict_views, counts_text, destinations, identity,
-                                ledger_label, level_name, peer_list, ranges_text, received_packages,
-                                sources, spaced_fingerprint)
-from ..core.store.writes import Writer
+from ..core.sync.status import (
+    KIND_NAMES,
+    ConflictView,
+    Destination,
+    PeerInfo,
+    ReceivedPackage,
+    SourceStatus,
+    conflict_views,
+    counts_text,
+    destinations,
+    identity,
+    ledger_label,
+    level_name,
+    peer_list,
+    ranges_text,
+    received_packages,
+    sources,
+    spaced_fingerprint,
+)
 from .import_dialog import AMBER, BLUE, GREEN, GREY, RED, failure_text
 from .reveal import RevealControl
 from .tables import RowsModel, make_table, message_label

@@ -161,8 +161,9 @@ class TaskRunner(QObject):
 def show_error(error: BaseException, parent: QWidget | None = None) -> None:
     """The one place an unexpected failure is shown: a Chinese message, no personal data."""
     from PySide6.QtWidgets import QMessageBox
-    from ..core.store.records import RowsRejected
+
     from ..core.store.database import StoreError
+    from ..core.store.records import RowsRejected
     if isinstance(error, (StoreError, RowsRejected)):
         text = str(error)
     else:

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QApplication, QDockWidget, QMenu, QMessageBox, QStackedWidget,
-                               QToolBar, QWidget)
+from PySide6.QtWidgets import QApplication, QDockWidget, QMenu, QMessageBox, QStackedWidget, QToolBar, QWidget
 
 from ..core.store import backup
 from ..core.store.users import WHAT, allowed, idle_minutes

@@ -34,10 +34,11 @@ sys.path.insert(0, str(HERE.parent))
 if not any((Path(p) / "desktop_app").is_dir() for p in sys.path if p):
     sys.path.insert(0, str(HERE.parent.parent))          # a source checkout without an install
 
-from desktop_app.core.sync import packages as sync  # noqa: E402
+from support import household, install_below  # noqa: E402
+
 from desktop_app.core.store.attachments import Attachments  # noqa: E402
 from desktop_app.core.store.database import Store  # noqa: E402
-from support import household, install_below  # noqa: E402
+from desktop_app.core.sync import packages as sync  # noqa: E402
 
 PHOTO = HERE.parent / "fixtures" / "photo.jpg"
 

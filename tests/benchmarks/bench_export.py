@@ -35,8 +35,8 @@ import xlsxwriter
 from openpyxl import Workbook
 from stdnum.cn import ric
 
-from desktop_app.core.excel.export import export_ledger
 from desktop_app.core.catalog.fieldtypes import EXCEL_EPOCH
+from desktop_app.core.excel.export import export_ledger
 from desktop_app.core.store.database import Store
 
 FIELDS = ("name", "id_number", "phone", "address", "population", "institution", "cervical_date",

@@ -58,6 +58,7 @@ def child(mode: str, book: Path, db: Path) -> None:
     t = time.perf_counter()
     if mode == "raw":
         import sqlite3
+
         from python_calamine import CalamineWorkbook
         rows = CalamineWorkbook.from_path(str(book)).get_sheet_by_index(0).to_python()
         conn = sqlite3.connect(db)

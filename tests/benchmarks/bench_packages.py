@@ -24,10 +24,11 @@ sys.path.insert(0, str(TESTS))
 if not any((Path(p) / "desktop_app").is_dir() for p in sys.path if p):
     sys.path.insert(0, str(TESTS.parent))          # a source checkout without an install
 
-from desktop_app.core.sync import packages as sync  # noqa: E402
+from support import install_below  # noqa: E402
+
 from desktop_app.core.store.database import Store  # noqa: E402
 from desktop_app.core.store.writes import new_uuid  # noqa: E402
-from support import install_below  # noqa: E402
+from desktop_app.core.sync import packages as sync  # noqa: E402
 
 COLS = ("uuid", "org", "name", "id_number", "phone", "population", "institution", "cervical_date",
         "cervical_method", "cervical_result", "breast_date", "breast_result", "birads", "status",

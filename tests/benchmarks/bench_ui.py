@@ -24,6 +24,7 @@ OUT = Path(__file__).parent / "out"
 
 def make_store(rows: int) -> Path:
     from stdnum.cn import ric
+
     from desktop_app.core.store.database import Store
     path = OUT / f"ui_{rows}.sqlite3"
     if path.exists():
@@ -67,6 +68,7 @@ def main() -> int:
     conn.close()
 
     from PySide6.QtWidgets import QApplication
+
     from desktop_app.core.store.database import Store
     from desktop_app.ui.app import make_app
     from desktop_app.ui.ledger_page import LedgerPage
@@ -104,7 +106,7 @@ def main() -> int:
     page.search.setText("99999")
     page._search_timer.stop()
     page.reload()  # measured without the 250 ms typing pause the page waits for
-    wait(lambda: page.model.view.search == "99999" and page.count_label.text().startswith("共"))
+    wait(lambda: page.model.view.selection.search == "99999" and page.count_label.text().startswith("共"))
     page.table.viewport().repaint()
     search = time.perf_counter() - t
     found = page.model.rowCount()

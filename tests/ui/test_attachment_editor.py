@@ -3,12 +3,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from support import TODAY
 
-from desktop_app.core.store.attachments import Attachments, parse_refs
+from desktop_app.core.catalog.attachment_refs import parse_refs
+from desktop_app.core.store.attachments import Attachments
 from desktop_app.core.store.database import Store
 from desktop_app.ui.attachment_editor import ImageViewer
 from desktop_app.ui.record_form import RecordForm
-from support import TODAY
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 PHOTO, INTERLACED, PDF = FIXTURES / "photo.jpg", FIXTURES / "interlaced.png", FIXTURES / "acceptance.pdf"

@@ -51,7 +51,7 @@ def test_main_window_drill_down_and_unit_switch(qtbot, demo_path):
     window.dashboard.indicator_activated.emit("two_cancer_screening")
     page = window.ledger_page
     assert window.pages.currentWidget() is page
-    qtbot.waitUntil(lambda: page.model.view is not None and page.model.view.extra is not None,
+    qtbot.waitUntil(lambda: page.model.view is not None and page.model.view.selection.counted is not None,
                     timeout=5000)
     assert page.model.rowCount() == expected
     assert "计入“" in page.banner.text()

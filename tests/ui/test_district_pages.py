@@ -5,24 +5,22 @@ import datetime as dt
 import shutil
 
 import pytest
+from district_world import DISABLED, SHARED, TODAY, build_district
 from openpyxl import load_workbook
 from PySide6.QtCore import Qt
 
-from desktop_app.core.district import board
-from desktop_app.core.district import duplicates
-from desktop_app.core.district import reviews
 from desktop_app.core.catalog.model import load_catalog
+from desktop_app.core.district import board, duplicates, reviews
 from desktop_app.core.district.monthly import STATUS_WORDS
 from desktop_app.core.district.progress import compute
-from desktop_app.core.store.query import LedgerView, counting_filter
 from desktop_app.core.store.database import Store
+from desktop_app.core.store.query import LedgerView, Selection, counted_selection
 from desktop_app.ui import tables
 from desktop_app.ui.district_board import BoardPage
 from desktop_app.ui.district_pages import MonthlyReportDialog
 from desktop_app.ui.district_progress import TOTAL_COL, ConsolidatedPage
 from desktop_app.ui.district_review import DuplicatesPage, ProvenanceView, ReviewsPage
 from desktop_app.ui.tasks import TaskRunner
-from district_world import DISABLED, SHARED, TODAY, build_district
 
 WAIT = 30000
 DISTRICT = "430971"
@@ -225,8 +223,9 @@ def test_double_clicking_a_figure_drills_into_the_counted_rows(qtbot, runner, re
             qtbot.mouseDClick(page.table.viewport(), Qt.LeftButton, pos=center)
         assert blocker.args == ["two_cancer_screening", org]
         # what the window does with it: the ledger filtered to the rows that figure counts
-        lid, extra = counting_filter(reader.catalog, *blocker.args[:1], TODAY, blocker.args[1])
-        rows = LedgerView(reader.conn, reader.catalog.ledger(lid), extra=extra).count()
+        lid, counted = counted_selection(reader.catalog, *blocker.args[:1], TODAY, blocker.args[1])
+        rows = LedgerView(reader.conn, reader.catalog.ledger(lid), Selection(counted=counted),
+                          catalog=reader.catalog).count()
         assert rows == core(runner, lambda s, o=org: compute(s, TODAY, scope=o)).get("two_cancer_screening").rows
 
 
@@ -289,7 +288,7 @@ def test_a_row_flagged_through_the_page_appears_with_its_provenance(qtbot, qtmod
     page = make(qtbot, ReviewsPage, runner, reader)
     load(qtbot, page)
     assert page.model.rowCount() == 0
-    row = reader.ledger("two_cancer").rows("name = '示例6'")[0]
+    row = reader.ledger("two_cancer").rows(match={"name": "示例6"})[0]
     with qtbot.waitSignal(page.flagged, timeout=WAIT) as flagged, qtbot.waitSignal(page.loaded, timeout=WAIT):
         page.flag_row("two_cancer", row["uuid"], "电话号码疑似错误，请核实", "退回修改")
     assert flagged.args == [reviews.review_id("two_cancer", row["uuid"])]
@@ -323,7 +322,7 @@ def test_a_row_flagged_through_the_page_appears_with_its_provenance(qtbot, qtmod
 
 def test_the_flag_dialog_and_a_standalone_provenance_view(qtbot, runner, reader):
     page = make(qtbot, ReviewsPage, runner, reader)
-    row = reader.ledger("barrier_free").rows("org LIKE '430971130%'")[0]
+    row = reader.ledger("barrier_free").rows(org="430971130")[0]
     dialog = page.ask_flag("barrier_free", row["uuid"])
     dialog.note.setText("验收日期早于完工日期？请核实")
     with qtbot.waitSignal(dialog.saved, timeout=WAIT):

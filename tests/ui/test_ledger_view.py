@@ -1,16 +1,15 @@
 """The ledger table: lazy model, search, filters, sort, masking, recycle bin, 100k rows."""
-import datetime as dt
 import time
 
 import pytest
 from PySide6.QtCore import Qt
+from support import make_id
 
-from desktop_app.core.store.query import LedgerView
 from desktop_app.core.store.database import Store
+from desktop_app.core.store.query import LedgerView
 from desktop_app.ui.ledger_model import LedgerTableModel
 from desktop_app.ui.ledger_page import LedgerPage
 from desktop_app.ui.tasks import TaskRunner
-from support import make_id
 
 
 @pytest.fixture
@@ -62,7 +61,7 @@ def test_search_by_partial_id_name_and_phone(qtbot, page, reader):
     row = reader.ledger("two_cancer").rows(limit=1)[0]
     for text in (row["id_number"][-6:], row["name"][2:], row["phone"][3:9]):
         page.search.setText(text)
-        qtbot.waitUntil(lambda: page.model.rowCount() >= 1 and page.model.view.search == text,
+        qtbot.waitUntil(lambda: page.model.rowCount() >= 1 and page.model.view.selection.search == text,
                         timeout=5000)
         uuids = {page.model.uuid_at(i) for i in range(page.model.rowCount())}
         assert row["uuid"] in uuids
@@ -73,12 +72,12 @@ def test_filters_by_village_status_and_incomplete(qtbot, page, reader):
     loaded(qtbot, page)
     village = reader.ledger("two_cancer").rows(limit=1)[0]["org"]
     page.org_filter.setCurrentIndex(page.org_filter.findData(village))
-    qtbot.waitUntil(lambda: page.model.view.org == village)
-    assert page.model.rowCount() == reader.ledger("two_cancer").count("org = ?", [village])
+    qtbot.waitUntil(lambda: page.model.view.selection.org == village)
+    assert page.model.rowCount() == reader.ledger("two_cancer").count(org=village)
     page.org_filter.setCurrentIndex(0)
     page.incomplete_only.setChecked(True)
-    qtbot.waitUntil(lambda: page.model.view.incomplete is True)
-    assert page.model.rowCount() == reader.ledger("two_cancer").count("_incomplete = 1")
+    qtbot.waitUntil(lambda: page.model.view.selection.incomplete is True)
+    assert page.model.rowCount() == reader.ledger("two_cancer").count(incomplete=True)
 
 
 def test_sort_by_any_column(qtbot, page):
@@ -100,13 +99,13 @@ def test_delete_goes_to_recycle_bin_and_restores(qtbot, page, reader):
     page._delete_or_restore()
     qtbot.waitUntil(lambda: page.model.rowCount() == total - 1, timeout=5000)
     page.recycle.setChecked(True)
-    qtbot.waitUntil(lambda: page.model.view.deleted and page.model.rowCount() == 1, timeout=5000)
+    qtbot.waitUntil(lambda: page.model.view.selection.deleted and page.model.rowCount() == 1, timeout=5000)
     assert page.delete_button.text() == "恢复" and page.model.uuid_at(0) == uid
     page.table.selectRow(0)
     page._delete_or_restore()
     qtbot.waitUntil(lambda: page.model.rowCount() == 0, timeout=5000)
     page.recycle.setChecked(False)
-    qtbot.waitUntil(lambda: not page.model.view.deleted and page.model.rowCount() == total)
+    qtbot.waitUntil(lambda: not page.model.view.selection.deleted and page.model.rowCount() == total)
 
 
 def test_a_100k_row_ledger_opens_and_jumps_to_the_end(qtbot, tmp_path):

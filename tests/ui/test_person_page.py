@@ -1,9 +1,9 @@
 """The person page: search, masked details, every ledger row, open_record."""
 import pytest
 from PySide6.QtCore import Qt
+from support import TODAY
 
 from desktop_app.ui.person_page import PersonPage
-from support import TODAY
 
 
 @pytest.fixture

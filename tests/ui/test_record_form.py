@@ -5,13 +5,13 @@ import pytest
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QDialog
 from stdnum.cn import uscc
+from support import TODAY, make_id
 
-from desktop_app.core.catalog.model import Field, load_catalog
 from desktop_app.core.catalog.fieldtypes import normalize
+from desktop_app.core.catalog.model import Field, load_catalog
 from desktop_app.core.store.database import Store
 from desktop_app.ui.field_widgets import PLACEHOLDER, make_editor
 from desktop_app.ui.record_form import RecordForm
-from support import TODAY, make_id
 
 WOMAN = make_id("19710916", 154)  # 1971-09-16, 女; no demo person has this number
 GOOD = {

@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from support import install_below, logical_dump, screening
 
-from desktop_app.core.sync import profiles
-from desktop_app.core.sync import packages as sync
 from desktop_app.core.store.crypto import fingerprint
 from desktop_app.core.store.database import Store
+from desktop_app.core.sync import packages as sync
+from desktop_app.core.sync import profiles
 from desktop_app.core.sync.status import spaced_fingerprint
 from desktop_app.ui import sync_page
 from desktop_app.ui.sync_page import ACCEPT_TEXT, DELETE_NOTE, RESULT_COLUMNS, SyncPage
 from desktop_app.ui.tasks import TaskRunner
-from support import install_below, logical_dump, make_id, screening
 
 TODAY = dt.date(2024, 12, 31)
 WAIT = 30000

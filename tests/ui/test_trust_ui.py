@@ -3,17 +3,16 @@ import sqlite3
 
 import pytest
 from PySide6.QtWidgets import QMessageBox
+from support import TODAY, make_id
 
-from desktop_app.core.store import backup
-from desktop_app.core.store import users
 from desktop_app.core.demo import DEMO_PASSWORD
+from desktop_app.core.store import backup, users
 from desktop_app.core.store.database import Store
 from desktop_app.ui import startup
 from desktop_app.ui.backup_dialog import BackupDialog
 from desktop_app.ui.login_dialog import LoginDialog
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.tasks import TaskRunner
-from support import TODAY, make_id
 
 WAIT = 10_000
 

@@ -19,9 +19,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from .attachment_refs import KINDS, dump_refs, names, parse_refs
+from .idnumbers import Checked, check_credit_code, check_disability_cert, check_id_card, fold
 from .model import Field
-from .idnumbers import (Checked, check_credit_code, check_disability_cert, check_id_card,
-                        fold)
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DATE_RE = re.compile(
@@ -203,7 +203,6 @@ def _phone(field: Field, raw, today) -> Checked:
 
 def _attachment(field: Field, raw, today) -> Checked:
     """A list of file references (made by :mod:`.attachments`, never typed)."""
-    from ..store.attachments import KINDS, dump_refs, parse_refs
     try:
         refs = parse_refs(raw)
     except (ValueError, TypeError):
@@ -242,6 +241,5 @@ def display(field: Field, value: object) -> str:
     if field.type == "decimal" and isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".")
     if field.type == "attachment":
-        from ..store.attachments import names
         return names(value)
     return str(value)

@@ -34,11 +34,13 @@ from __future__ import annotations
 import calendar
 import re
 import tomllib
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..errors import UserError
 from ..paths import resources_dir
 
 FIELD_TYPES = {
@@ -59,7 +61,7 @@ RESERVED = {"uuid", "org", "person_id", "rowid", "oid"}
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class CatalogError(ValueError):
+class CatalogError(UserError, ValueError):
     """A catalog file is wrong; the message names the file and the key."""
 
     def __init__(self, file: str, key: str, message: str):

@@ -15,15 +15,18 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
-from .idnumbers import fold
+from ..errors import INPUT_PROBLEMS, UserError
 from ..paths import resources_dir
+from .idnumbers import fold
 
 LEVELS = ("district", "town", "village")
 LEVEL_NAMES = {"district": "区", "town": "镇", "village": "村（社区）"}
 
 
-class OrgError(ValueError):
-    pass
+class OrgError(UserError, ValueError):
+    """A unit name or code that does not resolve to one unit (exit 1)."""
+
+    exit_code = INPUT_PROBLEMS
 
 
 @dataclass(frozen=True)

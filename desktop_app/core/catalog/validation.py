@@ -17,10 +17,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from .model import Ledger, Rule
 from .fieldtypes import is_blank, normalize
-from .idnumbers import (DISABILITY_CATEGORIES, DISABILITY_GRADES, age_on, birth_from_id,
-                        sex_from_id)
+from .idnumbers import DISABILITY_CATEGORIES, DISABILITY_GRADES, age_on, birth_from_id, sex_from_id
+from .model import Ledger, Rule
 
 
 @dataclass

@@ -13,9 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..store.database import Store
-from ..sync.packages import gaps
+from ..errors import StoreError
+from ..sync.packages import gaps, list_conflicts
+
+if TYPE_CHECKING:
+    from ..store.database import Store
 
 PERIODS = {"month": 1, "quarter": 3}
 
@@ -41,7 +45,6 @@ def schedule(store: Store) -> tuple[str, int]:
 
 def set_schedule(store: Store, period: str, due_day: int) -> None:
     """Change the submission schedule (a district setting)."""
-    from ..store.database import StoreError
     store.require("admin")
     if period not in PERIODS or not 1 <= int(due_day) <= 28:
         raise StoreError("报送周期应为 month（每月）或 quarter（每季度），截止日为 1–28 日", 1)
@@ -130,7 +133,6 @@ def submission_board(store: Store, today: dt.date | None = None) -> list[BoardLi
 
 
 def _conflicts_under(store: Store, org: str) -> int:
-    from ..sync.packages import list_conflicts
     return sum(1 for c in list_conflicts(store) if (c.get("org") or "").startswith(org))
 
 

@@ -14,9 +14,14 @@ marked as the one not kept stops counting in progress::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..catalog.model import Ledger
-from ..store.database import Store, StoreError, now_iso
+from ..errors import StoreError
+from ..store.versions import now_iso
+
+if TYPE_CHECKING:
+    from ..store.database import Store
 
 
 def sorted_pair(a: str, b: str) -> tuple[str, str]:
@@ -84,7 +89,7 @@ def _pid(store: Store, led: Ledger, uid: str) -> str:
 
 
 def decide(store: Store, ledger_id: str, uuid_a: str, uuid_b: str, decision: str, *,
-           keep: str | None = None, reviewer: str | None = None) -> None:
+           keep: str | None = None) -> None:
     """Record "same" (keep one of the two) or "different" for a pair.
 
     :raises StoreError: for an unknown decision or a ``keep`` that is not in the pair.
@@ -100,10 +105,4 @@ def decide(store: Store, ledger_id: str, uuid_a: str, uuid_b: str, decision: str
             "INSERT OR REPLACE INTO duplicate_reviews (ledger, uuid_a, uuid_b, decision, keep, reviewer, "
             "decided) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (ledger_id, a, b, decision, keep if decision == "same" else None,
-             reviewer or store.node.operator, now_iso()))
-
-
-def not_counted_sql() -> str:
-    """SQL for the rows a 'same person' decision takes out of progress (the one not kept)."""
-    return ("SELECT CASE WHEN keep = uuid_a THEN uuid_b ELSE uuid_a END FROM duplicate_reviews "
-            "WHERE decision = 'same' AND ledger = ?")
+             store.actor, now_iso()))

@@ -12,14 +12,20 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openpyxl import load_workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
+from ..errors import StoreError
+from ..sync.packages import list_conflicts
 from .board import BoardLine, submission_board
 from .duplicates import find_duplicates
 from .progress import IndicatorProgress, ProgressReport, compute
-from ..store.database import Store, StoreError
+from .reports import progress_workbook
+
+if TYPE_CHECKING:
+    from ..store.database import Store
 
 STATUS_WORDS = {"green": "正常", "amber": "需关注", "red": "逾期或缺包"}
 
@@ -74,7 +80,6 @@ def monthly_report(store: Store, year: int, month: int) -> MonthlyReport:
             issues.append(f"{line.name}：{d.month}月{d.day}日应报送的数据包未收到")
         if line.rejected:
             issues.append(f"{line.name}：数据包中有 {line.rejected} 行被拒收，请核对")
-    from ..sync.packages import list_conflicts
     conflicts = len(list_conflicts(store))
     if conflicts:
         issues.append(f"有 {conflicts} 处数据冲突待审核（同步中心 → 冲突）")
@@ -93,7 +98,6 @@ HEAD = PatternFill("solid", fgColor="D9E1F2")
 
 def monthly_workbook(store: Store, report: MonthlyReport, out: Path | str) -> Path:
     """The report as an xlsx: the progress table (per town too), then 滞后指标, 报送情况, 待办问题."""
-    from .reports import progress_workbook
     out = Path(out)
     progress_workbook(store, report.progress, out)
     wb = load_workbook(out)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ..catalog.model import Catalog, Indicator, Ledger
 from ..catalog.orgs import OrgTree
+from ..store.query import counted_where
 
 VIOLATION_LIMIT = 200
 
@@ -109,28 +110,6 @@ def compute(store, as_of: dt.date | None = None, *, scope: str | None = None,
                           [calc.indicator(i) for i in chosen])
 
 
-def row_filter(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date,
-               scope: str) -> tuple[str, list]:
-    """The SQL condition (and parameters) for the rows an indicator counts: live,
-    complete, dated in the plan year up to ``as_of``, under ``scope``, matching ``where``."""
-    d = f"+[{led.date_field}]"  # unary +: scan, not the date index (the year is most rows)
-    conds = ["_deleted = 0", "_incomplete = 0", f"{d} >= ?", f"{d} <= ?", "substr(org, 1, ?) = ?"]
-    params: list = [dt.date(catalog.plan_year, 1, 1).isoformat(), as_of.isoformat(),
-                    len(scope), scope]
-    for fid, values in ind.measure.where.items():
-        conds.append(f"[{fid}] IN ({','.join('?' * len(values))})")
-        params.extend(values)
-    ifield = led.indicator_field()
-    if ifield is not None:
-        conds.append(f"[{ifield.id}] = ?")
-        params.append(ind.name)
-    if led.persons:  # a person counted twice and confirmed by a reviewer counts once
-        from .duplicates import not_counted_sql
-        conds.append(f"uuid NOT IN ({not_counted_sql()})")
-        params.append(led.id)
-    return " AND ".join(conds), params
-
-
 def _rate(achieved, target, comparator=">=") -> float | None:
     if achieved is None or not target:
         return None
@@ -162,7 +141,7 @@ class _Calculator:
 
     # -- SQL pieces
     def _filter(self, led: Ledger, ind: Indicator) -> tuple[str, list]:
-        return row_filter(self.catalog, led, ind, self.as_of, self.scope)
+        return counted_where(self.catalog, led, ind, self.as_of, self.scope)
 
     def _grouped(self, sql_expr: str, led: Ledger, ind: Indicator,
                  additive: bool = True) -> tuple[object, dict, int]:

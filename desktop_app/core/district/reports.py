@@ -24,15 +24,18 @@ from __future__ import annotations
 import datetime as dt
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from .progress import IndicatorProgress, ProgressReport, compute
 from ..excel.sheetmeta import safe_sheet_title
-from ..store.database import Store
 from ..excel.template import atomic_output, print_setup, text_width
+from .progress import IndicatorProgress, ProgressReport, compute
+
+if TYPE_CHECKING:
+    from ..store.database import Store
 
 COLUMNS = (("序号", 6), ("项目", 18), ("指标", 30), ("责任单位", 18), ("目标（含单位）", 14),
            ("完成", 11), ("完成率", 9), ("序时进度", 9), ("是否滞后", 9))

@@ -11,10 +11,14 @@ row and merge like any other edit::
 from __future__ import annotations
 
 import uuid as uuidlib
+from typing import TYPE_CHECKING
 
+from ..errors import StoreError
 from ..store.schema import review_spec
-from ..store.database import Store, StoreError
 from ..store.writes import Writer
+
+if TYPE_CHECKING:
+    from ..store.database import Store
 
 STATUSES = ("待核实", "已核实", "退回修改")
 _NS = uuidlib.UUID("8d3b6c1e-2a7f-5e44-9c0b-1f2e3d4c5b6a")
@@ -32,8 +36,7 @@ def _current(store: Store, rid: str) -> dict | None:
     return dict(zip(cols, row)) if row else None
 
 
-def flag(store: Store, ledger_id: str, row_uuid: str, *, note: str, status: str = "待核实",
-         user: str | None = None) -> str:
+def flag(store: Store, ledger_id: str, row_uuid: str, *, note: str, status: str = "待核实") -> str:
     """Flag a row (or change its review): returns the review id.
 
     :raises StoreError: for an unknown row or status, or an empty note.
@@ -49,9 +52,9 @@ def flag(store: Store, ledger_id: str, row_uuid: str, *, note: str, status: str 
         raise StoreError("请写明核实意见（哪里有问题、应如何改正）", 1)
     rid = review_id(records.ledger.id, row_uuid)
     values = {"org": row["org"], "ledger": records.ledger.id, "row_uuid": row_uuid, "status": status,
-              "note": note.strip() or None, "reviewer": user or store.node.operator}
+              "note": note.strip() or None, "reviewer": store.actor}
     with store.transaction():
-        writer = Writer(store, user=user, source="screen:review")
+        writer = Writer(store, source="screen:review")
         current = _current(store, rid)
         if current is None:
             writer.insert(review_spec(), [dict(values, uuid=rid)])
@@ -60,7 +63,7 @@ def flag(store: Store, ledger_id: str, row_uuid: str, *, note: str, status: str 
     return rid
 
 
-def reply(store: Store, ledger_id: str, row_uuid: str, text: str, *, user: str | None = None) -> None:
+def reply(store: Store, ledger_id: str, row_uuid: str, text: str) -> None:
     """The town's answer to a review (e.g. "已改正联系电话")."""
     store.require("edit")
     rid = review_id(store.ledger(ledger_id).ledger.id, row_uuid)
@@ -68,7 +71,7 @@ def reply(store: Store, ledger_id: str, row_uuid: str, text: str, *, user: str |
     if current is None:
         raise StoreError("这条记录没有核实意见", 1)
     with store.transaction():
-        Writer(store, user=user, source="screen:review").update(review_spec(), current,
+        Writer(store, source="screen:review").update(review_spec(), current,
                                                                 {"reply": text.strip() or None})
 
 

@@ -28,16 +28,20 @@ import hashlib
 import hmac
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import xlsxwriter
 
-from ..catalog.model import Ledger
-from .export import _csv_safe
 from ..catalog.fieldtypes import display
+from ..catalog.model import Ledger
+from ..errors import StoreError
 from ..store.masking import mask_value
-from ..store.database import Store, StoreError
-from .template import atomic_output, org_labels, resolve_unit, title_text
 from ..store.writes import Writer
+from .export import _csv_safe
+from .template import atomic_output, org_labels, resolve_unit, title_text
+
+if TYPE_CHECKING:
+    from ..store.database import Store
 
 IDENTIFYING_TYPES = {"id_card", "phone", "disability_cert", "attachment"}  # photos show people
 FREE_TEXT = {"note", "contact"}   # may hold anyone's name

@@ -14,11 +14,11 @@ from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 
-from .importer import ImportPlan
 from ..store.masking import mask_value
+from ..store.writes import Writer
+from .importer import ImportPlan
 from .sheetmeta import safe_sheet_title
 from .workbook import cell_text
-from ..store.writes import Writer
 
 BAD = PatternFill("solid", fgColor="FFC7CE")
 CONFLICT = PatternFill("solid", fgColor="FFEB9C")

@@ -40,24 +40,47 @@ import datetime as dt
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
-from ..store.attachments import names
-from ..catalog.model import Ledger
+from ..catalog.attachment_refs import names
 from ..catalog.fieldtypes import EXCEL_EPOCH, display
-from ..store.masking import mask_value
+from ..catalog.model import Ledger
 from ..catalog.orgs import Org
-from .sheetmeta import (BASE_HEADER, ID_HEADER, META_SHEET, OPTIONS_SHEET, ORG_HEADER,
-                        encode_base, safe_sheet_title)
-from ..store.database import Store, StoreError
-from .template import (DATE_FORMAT, FIRST_DATA_ROW, HEADER_ROW, META_LABELS, NOTE_ROW,
-                       TEMPLATE_ROWS, TEXT_FORMAT, TEXT_TYPES, TITLE_ROW, atomic_output,
-                       choice_error, column_width, comment_size, dropdown_options, field_rule,
-                       header_text, meta_values, needs_options_sheet, org_labels, org_rule,
-                       resolve_unit, title_text, village_options)
+from ..errors import StoreError
+from ..store.masking import mask_value
 from ..store.writes import Writer
+from .sheetmeta import BASE_HEADER, ID_HEADER, META_SHEET, OPTIONS_SHEET, ORG_HEADER, encode_base, safe_sheet_title
+from .template import (
+    DATE_FORMAT,
+    FIRST_DATA_ROW,
+    HEADER_ROW,
+    META_LABELS,
+    NOTE_ROW,
+    TEMPLATE_ROWS,
+    TEXT_FORMAT,
+    TEXT_TYPES,
+    TITLE_ROW,
+    atomic_output,
+    choice_error,
+    column_width,
+    comment_size,
+    dropdown_options,
+    field_rule,
+    header_text,
+    meta_values,
+    needs_options_sheet,
+    org_labels,
+    org_rule,
+    resolve_unit,
+    title_text,
+    village_options,
+)
+
+if TYPE_CHECKING:
+    from ..store.database import Store
 
 XLSX_MAX_ROWS = 1_048_576 - HEADER_ROW  # Excel's last row, minus the rows above the data
 ORG_COLUMN = 2                          # 0-based column of 村（社区） in an .xlsx export
@@ -85,7 +108,7 @@ class ExportResult:
 
 
 def export_ledger(store: Store, ledger_id: str, out_path: Path | str, *,
-                  village: str | None = None, reveal: bool = False, user: str | None = None,
+                  village: str | None = None, reveal: bool = False,
                   purpose: str | None = None) -> ExportResult:
     """Export the live rows of a ledger to ``out_path`` (.xlsx or .csv by extension).
 
@@ -131,7 +154,7 @@ def export_ledger(store: Store, ledger_id: str, out_path: Path | str, *,
                 _write_xlsx(tmp, store, ledger, unit, rows, count, masked=not reveal)
             else:
                 _write_csv(tmp, ledger, rows)
-            Writer(store, user=user, source=f"export:{out_path.name}").note(
+            Writer(store, source=f"export:{out_path.name}").note(
                 "export", tbl=table,
                 detail={"rows": count, "purpose": purpose, "revealed": reveal, "org": unit.code})
     return ExportResult(out_path, count, not reveal, unit.code)

@@ -16,19 +16,23 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..store.backup import make_backup
-from ..catalog.model import Ledger
-from .columns import BASE, IGNORE, ORG, ROW_ID, Layout, Matcher, find_layout, row_kind
 from ..catalog.fieldtypes import display, normalize
-from ..store.masking import mask_value
-from ..catalog.orgs import OrgError
-from ..store.records import Records
-from .sheetmeta import decode_base
-from ..store.database import Store, StoreError, now_iso
+from ..catalog.model import Ledger
 from ..catalog.validation import Problem
-from .workbook import Book, SheetData, WorkbookError, cell_text, is_blank, read_book
+from ..errors import INPUT_PROBLEMS, StoreError, UserError
+from ..store.backup import make_backup
+from ..store.masking import mask_value
+from ..store.records import Records
+from ..store.versions import now_iso
 from ..store.writes import Writer, new_uuid
+from .columns import BASE, IGNORE, ORG, ROW_ID, Layout, Matcher, find_layout, row_kind
+from .sheetmeta import decode_base
+from .workbook import Book, SheetData, WorkbookError, cell_text, is_blank, read_book
+
+if TYPE_CHECKING:
+    from ..store.database import Store
 
 COUNT_NAMES = ("new", "updated", "unchanged", "duplicate", "incomplete", "conflict",
                "rejected", "skipped")
@@ -307,7 +311,7 @@ class _Planner:
         out = {}
         for start in range(0, len(uuids), 500):
             chunk = uuids[start:start + 500]
-            for row in self.records.rows(f"uuid IN ({','.join('?' * len(chunk))})", chunk):
+            for row in self.records.rows(uuids=chunk):
                 out[row["uuid"]] = row
         return out
 
@@ -351,8 +355,7 @@ class ImportResult:
                 "message": self.message, "errors": self.errors}
 
 
-def apply_plan(store: Store, plan: ImportPlan, *, accept_valid: bool = False,
-               user: str | None = None, backup: bool = True) -> ImportResult:
+def apply_plan(store: Store, plan: ImportPlan, *, accept_valid: bool = False, backup: bool = True) -> ImportResult:
     """Write the plan in one transaction, as one batch (after a backup of the store).
 
     Without ``accept_valid`` a plan with rejected rows writes nothing (only the
@@ -365,7 +368,7 @@ def apply_plan(store: Store, plan: ImportPlan, *, accept_valid: bool = False,
     errors = [_error_json(plan, r) for r in plan.rows if r.status in ("rejected", "conflict")]
     bad = counts["rejected"] + counts["conflict"]
     if bad and not accept_valid:
-        _history(store, plan, batch, "refused", counts, user)
+        _history(store, plan, batch, "refused", counts)
         return ImportResult(plan.path.name, "refused", counts, None,
                             f"有 {counts['rejected']} 行不合格、{counts['conflict']} 行有冲突，"
                             "未导入任何内容（可改正后重新导入，或选择只导入合格的行）", errors)
@@ -374,13 +377,12 @@ def apply_plan(store: Store, plan: ImportPlan, *, accept_valid: bool = False,
     records = store.ledger(plan.ledger.id)
     source = f"excel:{plan.path.name}"
     with store.transaction():
-        writer = Writer(store, user=user, source=source, batch=batch)
+        writer = Writer(store, source=source, batch=batch)
         inserts = [r for r in plan.rows if r.status in ("new", "incomplete")]
         if inserts:
             for r in inserts:  # the plan's own dicts: no second copy of 100,000 rows
                 r.values["org"], r.values["uuid"] = r.org, r.uuid
-            records.insert_valid([r.values for r in inserts], [r.missing for r in inserts],
-                                 user=user, source=source, batch=batch)
+            records.insert_valid([r.values for r in inserts], [r.missing for r in inserts], source=source, batch=batch)
         updates = [r for r in plan.rows if r.status == "updated"]
         if updates:
             items = []
@@ -390,7 +392,7 @@ def apply_plan(store: Store, plan: ImportPlan, *, accept_valid: bool = False,
                 items.append((r.current, row, r.missing))
             records.write_updates(writer, items)
         status = "partial" if bad else "imported"
-        _history(store, plan, batch, status, counts, user)
+        _history(store, plan, batch, status, counts)
     message = "已导入" if status == "imported" else \
         f"已导入合格的行；{counts['rejected']} 行不合格、{counts['conflict']} 行有冲突，未导入"
     return ImportResult(plan.path.name, status, counts, batch, message, errors)
@@ -401,17 +403,16 @@ def _error_json(plan: ImportPlan, r: RowPlan) -> dict:
             "messages": [p.message for p in r.problems if p.severity == "error" or r.status == "conflict"]}
 
 
-def _history(store: Store, plan: ImportPlan, batch: str, status: str, counts: dict,
-             user: str | None) -> None:
+def _history(store: Store, plan: ImportPlan, batch: str, status: str, counts: dict) -> None:
     with store.transaction():
         store.conn.execute(
             "INSERT INTO import_history (batch, file, sha256, sheet, ledger, ts, user, status, counts) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (batch, plan.path.name, plan.sha256, plan.sheet, plan.ledger.id, now_iso(),
-             user or store.node.operator, status, json.dumps(counts)))
+             store.actor, status, json.dumps(counts)))
 
 
-def refused_history(store: Store, path: Path, error: Exception, user: str | None = None) -> None:
+def refused_history(store: Store, path: Path, error: Exception) -> None:
     """Note in the import history that a file could not be used at all."""
     import hashlib
     digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
@@ -419,7 +420,7 @@ def refused_history(store: Store, path: Path, error: Exception, user: str | None
         store.conn.execute(
             "INSERT INTO import_history (batch, file, sha256, ts, user, status, counts) "
             "VALUES (?, ?, ?, ?, ?, 'unusable', ?)",
-            (new_uuid(), path.name, digest, now_iso(), user or store.node.operator,
+            (new_uuid(), path.name, digest, now_iso(), store.actor,
              json.dumps({"message": str(error)}, ensure_ascii=False)))
 
 
@@ -436,11 +437,13 @@ def import_history(store: Store) -> list[dict]:
 
 # ---------------------------------------------------------------- undo
 
-class UndoRefused(Exception):
-    """The batch cannot be undone as a whole; the message says which rows block it."""
+class UndoRefused(UserError):
+    """The batch cannot be undone as a whole; the message says which rows block it (exit 1)."""
+
+    exit_code = INPUT_PROBLEMS
 
 
-def undo_import(store: Store, batch: str, *, user: str | None = None) -> dict[str, int]:
+def undo_import(store: Store, batch: str) -> dict[str, int]:
     """Take back a whole import: rows it created become tombstones, rows it changed get
     their old values back — as new changes, so the undo travels in packages.
 
@@ -473,11 +476,11 @@ def undo_import(store: Store, batch: str, *, user: str | None = None) -> dict[st
     records = store.ledger(led.id)
     done = Counter()
     with store.transaction():
-        writer = Writer(store, user=user, source=f"undo:{batch}")
+        writer = Writer(store, source=f"undo:{batch}")
         for _id, action, _tbl, uid, before in rows:
             current = records.get(uid)
             if action == "insert":
-                records._set_deleted(uid, 1, "undo", user, f"undo:{batch}")
+                records.delete(uid, source=f"undo:{batch}", action="undo")
                 done["deleted"] += 1
             else:
                 old = json.loads(before or "{}")

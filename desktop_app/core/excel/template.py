@@ -34,7 +34,7 @@ import os
 import secrets
 import unicodedata
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from openpyxl import Workbook
 from openpyxl.cell.rich_text import CellRichText, TextBlock
@@ -46,8 +46,12 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..catalog.model import Field, Ledger
 from ..catalog.orgs import Org, OrgError
+from ..errors import StoreError
+from ..store.versions import now_iso
 from .sheetmeta import META_KEYS, META_SHEET, OPTIONS_SHEET, ORG_HEADER, safe_sheet_title
-from ..store.database import Store, StoreError, now_iso
+
+if TYPE_CHECKING:
+    from ..store.database import Store
 
 TITLE_ROW, NOTE_ROW, HEADER_ROW, FIRST_DATA_ROW = 1, 2, 3, 4
 TEMPLATE_ROWS = 500        # empty rows formatted (text / date) and given dropdowns

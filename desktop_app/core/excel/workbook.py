@@ -20,6 +20,7 @@ from pathlib import Path
 
 from python_calamine import CalamineWorkbook
 
+from ..errors import UserError
 from .sheetmeta import META_SHEET, OPTIONS_SHEET
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -30,7 +31,7 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
 
 
-class WorkbookError(Exception):
+class WorkbookError(UserError):
     """The file cannot be used at all (CLI exit code 2); the message says what to do."""
 
 

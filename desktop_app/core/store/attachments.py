@@ -27,21 +27,23 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .database import Store, StoreError, now_iso
+from ..catalog.attachment_refs import KINDS, MAX_NAME, is_sha256, parse_refs
+from ..errors import StoreError
+from .versions import now_iso
 
-KINDS = {"jpeg": "JPEG 图片", "png": "PNG 图片", "pdf": "PDF 文件"}
+if TYPE_CHECKING:
+    from .database import Store
+
 DEFAULT_MAX_MB = 20
 MAX_PIXELS = 60_000_000          # 60 megapixels: more than any phone camera; bombs are bigger
-MAX_NAME = 120
-_SHA = re.compile(r"^[0-9a-f]{64}$")
 _BLOCK = 1 << 20
 
 
@@ -204,57 +206,6 @@ def _check_pdf(data: bytes, name: str) -> tuple[None, None]:
     return None, None
 
 
-# ---------------------------------------------------------------- references
-
-def parse_refs(value) -> list[dict]:
-    """The references held in an attachment field (a JSON list), validated.
-
-    :raises ValueError: for anything that is not a list of well-formed references.
-    """
-    if value in (None, ""):
-        return []
-    if isinstance(value, str):
-        if len(value) > 1_000_000:
-            raise ValueError("附件列表过长")
-        try:
-            refs = json.loads(value)
-        except RecursionError:   # a hostile, deeply nested value
-            raise ValueError("附件列表的格式不对") from None
-    else:
-        refs = value
-    if not isinstance(refs, list) or len(refs) > 1000:
-        raise ValueError("附件应为列表")
-    out = []
-    for ref in refs:
-        if not isinstance(ref, dict) or set(ref) != {"sha256", "name", "size", "type"}:
-            raise ValueError("附件引用的格式不对")
-        if not isinstance(ref["sha256"], str) or not _SHA.match(ref["sha256"]):
-            raise ValueError("附件的校验值不对")
-        if not isinstance(ref["name"], str) or not 0 < len(ref["name"]) <= MAX_NAME or \
-                any(c in ref["name"] for c in "/\\\x00"):
-            raise ValueError("附件文件名不对")
-        if type(ref["size"]) is not int or ref["size"] <= 0 or ref["type"] not in KINDS:
-            raise ValueError("附件的大小或类型不对")
-        out.append(ref)
-    return out
-
-
-def dump_refs(refs: list[dict]) -> str | None:
-    """The stored form: compact JSON in a stable key order, None for no files."""
-    if not refs:
-        return None
-    return json.dumps([{k: r[k] for k in ("sha256", "name", "size", "type")} for r in refs],
-                      ensure_ascii=False, separators=(",", ":"))
-
-
-def names(value) -> str:
-    """What Excel and the screen show: the file names, separated by 、."""
-    try:
-        return "、".join(r["name"] for r in parse_refs(value))
-    except ValueError:
-        return ""
-
-
 def _clean_name(name: str) -> str:
     name = re.sub(r"[/\\\x00-\x1f]", "_", name).strip() or "附件"
     if len(name) > MAX_NAME:
@@ -273,7 +224,7 @@ class Attachments:
         self.root = store.path.parent / "attachments" / store.path.stem
 
     def path_for(self, sha: str) -> Path:
-        if not _SHA.match(sha):
+        if not is_sha256(sha):
             raise AttachmentError("附件的校验值不对")
         return self.root / sha[:2] / sha
 
@@ -452,18 +403,6 @@ def detach(store: Store, ledger_id: str, uid: str, field_id: str, sha: str,
         raise StoreError("这条记录没有这个附件", 1)
     records.update(uid, {field_id: kept}, source=source)
     return kept
-
-
-def row_refs(ledger, row: dict) -> list[dict]:
-    """Every attachment reference of a row (all its attachment fields)."""
-    out = []
-    for f in ledger.fields:
-        if f.type == "attachment" and row.get(f.id):
-            try:
-                out += parse_refs(row[f.id])
-            except ValueError:
-                continue
-    return out
 
 
 def png_bytes(width: int, height: int, pixels: bytes) -> bytes:

@@ -29,8 +29,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import lockfile
-from .database import StoreError
+from ..errors import StoreError
+from . import lockfile, migrations
+from .writes import Writer
 
 REASONS = {
     "manual": "手动备份", "daily": "每日自动备份", "import": "导入表格前", "package": "导入数据包前",
@@ -169,7 +170,6 @@ def copy_to(store, out: Path | str) -> Path:
 
     :raises BackupError: when ``out`` exists, cannot be written, or the copy fails the check.
     """
-    from .writes import Writer
     store.require("admin")
     out = Path(out)
     if out.exists():
@@ -244,7 +244,6 @@ def newest_good(db: Path | str) -> Backup | None:
 
 def check_backup_file(path: Path | str) -> dict:
     """What a backup file holds (node, unit, version), or :class:`BackupError` if unusable."""
-    from . import migrations
     path = Path(path)
     if not path.is_file():
         raise BackupError(f"找不到备份文件 {path}", 1)
@@ -353,7 +352,6 @@ def _carry_over(dest: sqlite3.Connection, db: Path) -> None:
     """Keep what left this install before the restore: the audit log after the backup, the
     clock, and the package numbers per destination (never reused). Packages received after
     the backup are forgotten, so they can be imported again."""
-    from . import migrations
     migrations.apply(dest)
     dest.execute("ATTACH DATABASE ? AS cur", (f"{db.resolve().as_uri()}?mode=ro",))
     try:

@@ -17,7 +17,6 @@ saves the clock with it.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import sqlite3
@@ -28,23 +27,17 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import migrations
 from ..catalog.model import Catalog, load_catalog, read_catalog_files
 from ..catalog.orgs import LEVEL_NAMES, Org, OrgError, OrgTree, load_tree, next_village_code
+from ..errors import StoreError
+from . import lockfile
+from .backup import make_backup, migrations
+from .crypto import DEFAULT_SUITE, SUITES, Keys, b64, unb64
+from .persons import PersonMaster
+from .records import Records
 from .schema import ensure_table, ledger_spec, person_spec, review_spec
-from .versions import Clock
-
-
-class StoreError(Exception):
-    """The store cannot be used as asked; the message says why and what to do.
-
-    ``exit_code`` follows the CLI convention: 1 when the caller's input had a
-    problem (nothing written), 2 when the file itself cannot be used.
-    """
-
-    def __init__(self, message: str, exit_code: int = 2):
-        super().__init__(message)
-        self.exit_code = exit_code
+from .users import PERMISSIONS, WHAT, PermissionDenied
+from .versions import Clock, now_iso
 
 
 @dataclass(frozen=True)
@@ -53,10 +46,6 @@ class Node:
     level: str
     org: str
     operator: str
-
-
-def now_iso() -> str:
-    return dt.datetime.now().isoformat(timespec="seconds")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -189,7 +178,6 @@ class Store:
         :raises StoreError: if the file is missing, not a store, from a newer version,
             or (exclusive) open elsewhere.
         """
-        from . import lockfile
         path = Path(path)
         if not path.is_file():
             raise StoreError(f"找不到数据库文件 {path}；请先用 init 新建，或检查路径")
@@ -202,7 +190,6 @@ class Store:
                 raise StoreError(str(exc)) from None
         try:
             if _pending_migrations(path):
-                from .backup import make_backup
                 make_backup(path, "migration")
             conn = _connect(path)
         except BaseException:
@@ -234,7 +221,6 @@ class Store:
         return cls(path, conn)
 
     def close(self) -> None:
-        from . import lockfile
         self.conn.close()
         lockfile.release(getattr(self, "_lock", None))
 
@@ -251,10 +237,19 @@ class Store:
         A store opened without a log-in (a script, the tests) is not restricted: the app
         and the command line always log in first when the store has users.
         """
-        from .users import PERMISSIONS, WHAT, PermissionDenied
         if self.session is not None and self.session.role not in PERMISSIONS[permission]:
             raise PermissionDenied(f"当前用户“{self.session.user}”（{self.session.role}）无权"
                                    f"{WHAT[permission]}；请由{'、'.join(sorted(PERMISSIONS[permission]))}操作")
+
+    @property
+    def actor(self) -> str:
+        """Who acts: the logged-in user; a store without users (a script) acts as its operator."""
+        return self.session.user if self.session is not None else self.node.operator
+
+    @property
+    def actor_unit(self) -> str | None:
+        """The unit the logged-in user answers for (None: the whole install)."""
+        return self.session.unit if self.session is not None else None
 
     # ------------------------------------------------------------ settings
     def setting(self, key: str, default: str | None = None) -> str | None:
@@ -271,7 +266,6 @@ class Store:
 
     def keys(self):
         """This install's signing and encryption keys (made on first use, kept in the store)."""
-        from .crypto import DEFAULT_SUITE, SUITES, Keys, b64, unb64
         if not self.setting("sign_private"):
             suite_name = DEFAULT_SUITE
             keys = SUITES[suite_name].new_keys()
@@ -429,7 +423,6 @@ class Store:
     # ------------------------------------------------------------ services
     def ledger(self, ledger_id: str):
         """The :class:`~desktop_app.core.store.records.Records` of one ledger (id or label)."""
-        from .records import Records
         cache = self.__dict__.setdefault("_records", {})
         led = self.catalog.find_ledger(ledger_id)
         if led is None:
@@ -441,7 +434,6 @@ class Store:
 
     @cached_property
     def persons(self):
-        from .persons import PersonMaster
         return PersonMaster(self)
 
     def quotas(self) -> dict[tuple[str, str], float]:

@@ -17,9 +17,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import StoreError
 
-class Locked(Exception):
-    pass
+
+class Locked(StoreError):
+    """Another program has this store open for writing (exit 2)."""
 
 
 def acquire(db: Path):

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from ..catalog.model import Ledger
+from .writes import Writer
 
 HIDDEN = "***"
 
@@ -48,6 +49,5 @@ def audit_reveal(store, *, table: str | None, source: str, purpose: str | None =
 def audit_use(store, action: str, *, source: str, table: str | None = None,
               purpose: str | None = None, **detail) -> None:
     """One audit entry for a use of the data that changes no row (reveal, print …)."""
-    from .writes import Writer
     with store.transaction():
         Writer(store, source=source).note(action, tbl=table, detail={"purpose": purpose, **detail})

@@ -14,10 +14,10 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ..catalog.model import Ledger, PersonLink
 from ..catalog.idnumbers import sex_from_id
-from .schema import person_spec
+from ..catalog.model import Ledger, PersonLink
 from ..catalog.validation import Problem
+from .schema import person_spec
 
 CHUNK = 500
 

@@ -1,7 +1,9 @@
 """A filtered, sorted view of one ledger: an id list plus block fetches.
 
 The table on screen keeps only the list of rowids; rows are read in blocks as
-they scroll into view (Qt's fetchMore idea, Anki's browser)::
+they scroll into view (Qt's fetchMore idea, Anki's browser). What a view shows
+is a :class:`Selection` of plain values — never an SQL string — which this module
+alone turns into SQL::
 
     >>> import tempfile, pathlib, datetime as dt
     >>> from desktop_app.core.store.database import Store
@@ -9,87 +11,141 @@ they scroll into view (Qt's fetchMore idea, Anki's browser)::
     ...                      level="town", org="河坝镇", operator="示例")
     >>> _ = store.ledger("two_cancer").add({"name": "示例一", "id_number": "43090219710916154X"},
     ...                                    today=dt.date(2024, 6, 30))
-    >>> view = LedgerView(store.conn, store.ledger("two_cancer").ledger, search="154X")
+    >>> view = LedgerView(store.conn, store.catalog.ledger("two_cancer"), Selection(search="154X"))
     >>> ids = view.ids()
     >>> view.fetch(ids[:1])[ids[0]]["name"]
     '示例一'
+    >>> Selection(search="154X").filtered, Selection(deleted=True).filtered
+    (True, False)
 
 Search is partial over the ledger's name, ID-number and phone fields; digits
-only search the numbers, CJK text only the names.
+only search the numbers, CJK text only the names. :class:`Counted` selects the
+rows an indicator counts as of a date (the same condition progress uses).
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import sqlite3
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from ..catalog.model import Ledger
+from ..catalog.model import Catalog, Indicator, Ledger
+from .schema import search_columns
 
 BOOK_COLUMNS = ("uuid", "org", "_incomplete", "_missing", "_deleted", "_created", "_updated")
 
 
-@dataclass
-class Filter:
-    """An extra SQL condition with a label the user can read and remove."""
+@dataclass(frozen=True)
+class Counted:
+    """The rows an indicator counts as of a date, under a unit (see :func:`counted_where`)."""
 
-    label: str
-    where: str
-    params: list = field(default_factory=list)
+    indicator: str
+    as_of: dt.date
+    scope: str
+    label: str   # what the user reads, e.g. 计入“两癌检查”的记录（截至 2024-06-30）
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which rows of a ledger a view shows. Every field is a plain value.
+
+    ``org`` is a unit code (that unit and every unit under it); ``deleted``
+    shows the recycle bin instead of the live rows; ``incomplete`` True/False
+    keeps only 待补充 / complete rows; ``counted`` only the rows an indicator counts.
+    """
+
+    search: str = ""
+    org: str | None = None
+    status: str | None = None
+    deleted: bool = False
+    incomplete: bool | None = None
+    counted: Counted | None = None
+
+    @property
+    def filtered(self) -> bool:
+        """True when anything narrows the rows (the recycle bin alone does not)."""
+        return bool(self.search.strip() or self.org or self.status or self.incomplete is not None
+                    or self.counted)
+
+
+def counted_selection(catalog: Catalog, indicator_id: str, as_of: dt.date,
+                      scope: str) -> tuple[str, Counted]:
+    """The ledger an indicator counts and the :class:`Counted` selecting its rows."""
+    ind = catalog.indicator(indicator_id)
+    return ind.measure.ledger, Counted(ind.id, as_of, scope,
+                                       f"计入“{ind.name}”的记录（截至 {as_of:%Y-%m-%d}）")
+
+
+def not_counted_sql() -> str:
+    """SQL for the rows a 'same person' decision takes out of progress (the one not kept);
+    one parameter: the ledger id."""
+    return ("SELECT CASE WHEN keep = uuid_a THEN uuid_b ELSE uuid_a END FROM duplicate_reviews "
+            "WHERE decision = 'same' AND ledger = ?")
+
+
+def counted_where(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date,
+                  scope: str) -> tuple[str, list]:
+    """The SQL condition (and parameters) for the rows an indicator counts: live,
+    complete, dated in the plan year up to ``as_of``, under ``scope``, matching ``where``."""
+    d = f"+[{led.date_field}]"  # unary +: scan, not the date index (the year is most rows)
+    conds = ["_deleted = 0", "_incomplete = 0", f"{d} >= ?", f"{d} <= ?", "substr(org, 1, ?) = ?"]
+    params: list = [dt.date(catalog.plan_year, 1, 1).isoformat(), as_of.isoformat(),
+                    len(scope), scope]
+    for fid, values in ind.measure.where.items():
+        conds.append(f"[{fid}] IN ({','.join('?' * len(values))})")
+        params.extend(values)
+    ifield = led.indicator_field()
+    if ifield is not None:
+        conds.append(f"[{ifield.id}] = ?")
+        params.append(ind.name)
+    if led.persons:  # a person counted twice and confirmed by a reviewer counts once
+        conds.append(f"uuid NOT IN ({not_counted_sql()})")
+        params.append(led.id)
+    return " AND ".join(conds), params
 
 
 class LedgerView:
-    def __init__(self, conn: sqlite3.Connection, ledger: Ledger, *, search: str = "",
-                 org: str | None = None, status: str | None = None, deleted: bool = False,
-                 incomplete: bool | None = None, extra: Filter | None = None,
-                 sort: str | None = None, descending: bool = True):
-        self.conn, self.ledger = conn, ledger
-        self.search, self.org, self.status = search.strip(), org, status
-        self.deleted, self.incomplete, self.extra = deleted, incomplete, extra
+    def __init__(self, conn: sqlite3.Connection, ledger: Ledger, selection: Selection = Selection(),
+                 *, catalog: Catalog | None = None, sort: str | None = None, descending: bool = True):
+        if selection.counted is not None and catalog is None:
+            raise ValueError("a counted selection needs the catalog")
+        self.conn, self.ledger, self.selection, self.catalog = conn, ledger, selection, catalog
         self.sort, self.descending = sort, descending
         self.columns = BOOK_COLUMNS + tuple(f.id for f in ledger.fields) + tuple(
             p.column for p in ledger.persons)
 
-    # -- SQL
-    def where(self) -> tuple[str, list]:
+    # -- SQL (built here only)
+    def _where(self) -> tuple[str, list]:
+        sel = self.selection
+        search = sel.search.strip()
         # without a search, "+_deleted" keeps SQLite walking the table in rowid order (the
         # first rows come at once); with one, the covering search index is scanned instead
-        conds = ["_deleted = ?" if self.search else "+_deleted = ?"]
-        params: list = [1 if self.deleted else 0]
-        if self.org:
+        conds = ["_deleted = ?" if search else "+_deleted = ?"]
+        params: list = [1 if sel.deleted else 0]
+        if sel.org:
             conds.append("substr(org, 1, ?) = ?")
-            params += [len(self.org), self.org]
-        if self.status:
+            params += [len(sel.org), sel.org]
+        if sel.status:
             conds.append("status = ?")
-            params.append(self.status)
-        if self.incomplete is not None:
+            params.append(sel.status)
+        if sel.incomplete is not None:
             conds.append("_incomplete = ?")
-            params.append(1 if self.incomplete else 0)
-        if self.search:
-            cond, p = self._search()
+            params.append(1 if sel.incomplete else 0)
+        if search:
+            cond, p = _search(self.ledger, search)
             conds.append(cond)
             params += p
-        if self.extra:
-            conds.append(f"({self.extra.where})")
-            params += self.extra.params
+        if sel.counted:
+            c = sel.counted
+            where, p = counted_where(self.catalog, self.ledger, self.catalog.indicator(c.indicator),
+                                     c.as_of, c.scope)
+            conds.append(f"({where})")
+            params += p
         return " AND ".join(conds), params
 
-    def _search(self) -> tuple[str, list]:
-        text = self.search
-        names, numbers = search_columns(self.ledger)
-        if re.fullmatch(r"[0-9xX*\-\s]+", text):
-            cols, text = numbers or names, re.sub(r"[\s\-]", "", text).upper()
-        elif re.search(r"[\u4e00-\u9fff]", text):
-            cols = names
-        else:
-            cols = names + numbers
-        pattern = "*" + re.sub(r"([*?\[])", r"[\1]", text) + "*"
-        # GLOB is case-sensitive and ~1.4x faster than LIKE; ID numbers are upper-cased
-        # above and names are Chinese, so nothing is lost
-        return "(" + " OR ".join(f"[{c}] GLOB ?" for c in cols) + ")", [pattern] * len(cols)
-
-    def order(self) -> str:
+    def _order(self) -> str:
         direction = "DESC" if self.descending else "ASC"
         if self.sort and self.sort in self.columns:
             return f"[{self.sort}] {direction}, rowid {direction}"
@@ -98,8 +154,8 @@ class LedgerView:
     # -- reading
     def ids(self, limit: int | None = None) -> array:
         """The rowids of the matching rows in display order (the first ``limit`` only, if given)."""
-        where, params = self.where()
-        sql = f"SELECT rowid FROM [{self.ledger.table}] WHERE {where} ORDER BY {self.order()}"
+        where, params = self._where()
+        sql = f"SELECT rowid FROM [{self.ledger.table}] WHERE {where} ORDER BY {self._order()}"
         if limit is not None:
             return array("q", (r[0] for r in self.conn.execute(f"{sql} LIMIT {int(limit)}", params)))
         # one JSON array instead of a million row tuples: about 1.5x faster to bring into Python
@@ -107,7 +163,7 @@ class LedgerView:
         return array("q", json.loads(text))
 
     def count(self) -> int:
-        where, params = self.where()
+        where, params = self._where()
         return self.conn.execute(f"SELECT COUNT(*) FROM [{self.ledger.table}] WHERE {where}",
                                  params).fetchone()[0]
 
@@ -123,19 +179,15 @@ class LedgerView:
         return {r[0]: dict(zip(self.columns, r[1:])) for r in cur.fetchall()}
 
 
-def search_columns(ledger: Ledger) -> tuple[list[str], list[str]]:
-    """The name-like and number-like columns a search looks in."""
-    numbers = [f.id for f in ledger.fields
-               if f.type in ("id_card", "phone", "disability_cert", "credit_code")]
-    names = [f.id for f in ledger.fields if f.type == "text" and (
-        "name" in f.id or f.id == ledger.title_field)] or [ledger.fields[0].id]
-    return names, numbers
-
-
-def counting_filter(catalog, indicator_id: str, as_of, scope: str) -> tuple[str, Filter]:
-    """The ledger and the condition selecting the rows an indicator counts."""
-    from ..district.progress import row_filter
-    ind = catalog.indicator(indicator_id)
-    led = catalog.ledger(ind.measure.ledger)
-    where, params = row_filter(catalog, led, ind, as_of, scope)
-    return led.id, Filter(f"计入“{ind.name}”的记录（截至 {as_of:%Y-%m-%d}）", where, params)
+def _search(ledger: Ledger, text: str) -> tuple[str, list]:
+    names, numbers = search_columns(ledger)
+    if re.fullmatch(r"[0-9xX*\-\s]+", text):
+        cols, text = numbers or names, re.sub(r"[\s\-]", "", text).upper()
+    elif re.search(r"[\u4e00-\u9fff]", text):
+        cols = names
+    else:
+        cols = names + numbers
+    pattern = "*" + re.sub(r"([*?\[])", r"[\1]", text) + "*"
+    # GLOB is case-sensitive and ~1.4x faster than LIKE; ID numbers are upper-cased
+    # above and names are Chinese, so nothing is lost
+    return "(" + " OR ".join(f"[{c}] GLOB ?" for c in cols) + ")", [pattern] * len(cols)

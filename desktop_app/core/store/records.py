@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from ..catalog.model import Ledger
-from .schema import ledger_spec
 from ..catalog.validation import Problem, RowCheck, validate_row
+from ..errors import INPUT_PROBLEMS, UserError
+from .schema import ledger_spec
+from .versions import RowVersions
 from .writes import Writer
 
 
-class RowsRejected(Exception):
+class RowsRejected(UserError):
     """Some rows failed their checks; nothing was written.
 
     ``failures`` maps the index of each bad row to its :class:`RowCheck`.
@@ -36,7 +38,7 @@ class RowsRejected(Exception):
                          for i, c in failures.items()}
         first = next(iter(self.failures.values()))
         msgs = [p.message for p in first if p.severity == "error"]
-        super().__init__("；".join(msgs))
+        super().__init__("；".join(msgs), INPUT_PROBLEMS)
 
     def messages(self) -> list[str]:
         return [p.message for probs in self.failures.values() for p in probs
@@ -73,26 +75,46 @@ class Records:
         rows = self._dicts(f"SELECT * FROM [{self.table}] WHERE uuid = ?", (uid,))
         return rows[0] if rows else None
 
-    def rows(self, where: str = "", params: Iterable = (), *, include_deleted: bool = False,
-             order: str = "_created, rowid", limit: int | None = None) -> list[dict]:
-        """Rows as dicts. ``where`` is an SQL condition on the ledger's columns."""
-        conds = [] if include_deleted else ["_deleted = 0"]
-        if where:
-            conds.append(f"({where})")
-        sql = f"SELECT * FROM [{self.table}]"
-        if conds:
-            sql += " WHERE " + " AND ".join(conds)
-        sql += f" ORDER BY {order}"
+    def _conditions(self, org, match, uuids, incomplete, deleted) -> tuple[str, list]:
+        conds, params = [], []
+        if deleted is not None:
+            conds.append("_deleted = ?")
+            params.append(1 if deleted else 0)
+        if org:
+            conds.append("substr(org, 1, ?) = ?")
+            params += [len(org), org]
+        for column, value in (match or {}).items():
+            if column not in self.spec.all_columns:
+                raise KeyError(column)
+            conds.append(f"[{column}] IS ?")
+            params.append(value)
+        if uuids is not None:
+            uuids = list(uuids)
+            conds.append(f"uuid IN ({','.join('?' * len(uuids))})")
+            params += uuids
+        if incomplete is not None:
+            conds.append("_incomplete = ?")
+            params.append(1 if incomplete else 0)
+        return (" WHERE " + " AND ".join(conds)) if conds else "", params
+
+    def rows(self, *, org: str | None = None, match: dict | None = None,
+             uuids: Iterable[str] | None = None, incomplete: bool | None = None,
+             deleted: bool | None = False, limit: int | None = None) -> list[dict]:
+        """Rows as dicts, oldest first: the live ones (``deleted=True``: the recycle bin,
+        ``None``: both), under a unit (``org``, a code), with equal values (``match``,
+        column → value), among ``uuids``, 待补充 or complete (``incomplete``)."""
+        where, params = self._conditions(org, match, uuids, incomplete, deleted)
+        sql = f"SELECT * FROM [{self.table}]{where} ORDER BY _created, rowid"
         if limit:
             sql += f" LIMIT {int(limit)}"
         return self._dicts(sql, params)
 
-    def count(self, where: str = "", params: Iterable = (), *, include_deleted=False) -> int:
-        conds = [] if include_deleted else ["_deleted = 0"]
-        if where:
-            conds.append(f"({where})")
-        sql = f"SELECT COUNT(*) FROM [{self.table}]" + (" WHERE " + " AND ".join(conds) if conds else "")
-        return self.store.conn.execute(sql, tuple(params)).fetchone()[0]
+    def count(self, *, org: str | None = None, match: dict | None = None,
+              incomplete: bool | None = None, deleted: bool | None = False) -> int:
+        """How many rows :meth:`rows` would return for the same conditions."""
+        where, params = self._conditions(org, match, None, incomplete, deleted)
+        return self.store.conn.execute(f"SELECT COUNT(*) FROM [{self.table}]{where}",
+                                       params).fetchone()[0]
 
     def natural_key(self, values: dict) -> tuple | None:
         parts = []
@@ -185,17 +207,17 @@ class Records:
         return {by_label.get(k, k): v for k, v in raw.items()}
 
     # ------------------------------------------------------------ writing
-    def add(self, raw: dict, *, org: str | None = None, user: str | None = None,
+    def add(self, raw: dict, *, org: str | None = None,
             source: str = "cli", today: dt.date | None = None,
             allow_duplicate: bool = False) -> Saved:
         """Validate and save one row.
 
         :raises RowsRejected: on invalid values, a missing identity or a duplicate.
         """
-        return self.add_many([raw], org=org, user=user, source=source, today=today,
+        return self.add_many([raw], org=org, source=source, today=today,
                              allow_duplicate=allow_duplicate)[0]
 
-    def add_many(self, raws: list[dict], *, org: str | None = None, user: str | None = None,
+    def add_many(self, raws: list[dict], *, org: str | None = None,
                  source: str = "cli", batch: str | None = None, today: dt.date | None = None,
                  allow_duplicate: bool = False, orgs: list[str | None] | None = None) -> list[Saved]:
         """Validate every row, then write all of them in one transaction, or none.
@@ -220,7 +242,7 @@ class Records:
         if failures:
             raise RowsRejected(self.ledger, failures)
         return self.insert_valid(rows, [c.missing for c in checks],
-                                 [c.warnings for c in checks], user=user, source=source, batch=batch)
+                                 [c.warnings for c in checks], source=source, batch=batch)
 
     def natural_key_label(self) -> str:
         """The duplicate key in words, e.g. ``身份证号＋宫颈癌检查日期年度``."""
@@ -251,14 +273,14 @@ class Records:
                           "如确属另一条，请修改已有记录而不是重复录入"))
 
     def insert_valid(self, rows: list[dict], missing: list[list[str]],
-                     warnings: list[list[Problem]] | None = None, *, user: str | None = None,
+                     warnings: list[list[Problem]] | None = None, *,
                      source: str = "cli", batch: str | None = None) -> list[Saved]:
         """Write rows that have already been checked (one transaction, executemany)."""
         self.store.require("edit")
         warnings = warnings or [[] for _ in rows]
         store = self.store
         with store.transaction():
-            writer = Writer(store, user=user, source=source, batch=batch)
+            writer = Writer(store, source=source, batch=batch)
             stamp = store.clock.tick()
             plan = store.persons.plan(self.ledger, rows)
             store.persons.apply(plan, writer, stamp)
@@ -266,7 +288,7 @@ class Records:
         return [Saved(u, bool(m), m, list(w) + plan.warnings.get(i, []))
                 for i, (u, m, w) in enumerate(zip(uuids, missing, warnings))]
 
-    def update(self, uid: str, changes: dict, *, user: str | None = None, source: str = "cli",
+    def update(self, uid: str, changes: dict, *, source: str = "cli",
                today: dt.date | None = None, allow_duplicate: bool = False) -> Saved:
         """Change some fields of a row; the whole row is re-checked.
 
@@ -289,7 +311,7 @@ class Records:
         if failures:
             raise RowsRejected(self.ledger, failures)
         with self.store.transaction():
-            writer = Writer(self.store, user=user, source=source)
+            writer = Writer(self.store, source=source)
             warnings = self.write_updates(writer, [(current, row, check.missing)])
         return Saved(uid, check.incomplete, check.missing, check.warnings + warnings.get(0, []))
 
@@ -319,25 +341,25 @@ class Records:
         dups = self.duplicates_of(row, exclude=uid)
         failures[0] = [Problem(None, f"修改后与已有记录 {dups[0][:8]} 重复（判重键相同）")]
 
-    def delete(self, uid: str, *, user: str | None = None, source: str = "cli") -> bool:
-        """Move a row to the recycle bin (a tombstone that travels in packages)."""
-        return self._set_deleted(uid, 1, "delete", user, source)
+    def delete(self, uid: str, *, source: str = "cli", action: str = "delete") -> bool:
+        """Move a row to the recycle bin (a tombstone that travels in packages); ``action``
+        names it in the audit trail (an undone import says "undo")."""
+        return self._set_deleted(uid, 1, action, source)
 
-    def restore(self, uid: str, *, user: str | None = None, source: str = "cli") -> bool:
+    def restore(self, uid: str, *, source: str = "cli") -> bool:
         """Bring a deleted row back."""
-        return self._set_deleted(uid, 0, "restore", user, source)
+        return self._set_deleted(uid, 0, "restore", source)
 
-    def _set_deleted(self, uid, flag, action, user, source) -> bool:
+    def _set_deleted(self, uid, flag, action, source) -> bool:
         self.store.require("edit")
         current = self.get(uid)
         if current is None:
             raise KeyError(uid)
         if current["_deleted"] == flag:
             return False
-        from .versions import RowVersions
         store = self.store
         with store.transaction():
-            writer = Writer(store, user=user, source=source)
+            writer = Writer(store, source=source)
             # A delete covers every field version of the row: an edit it has not
             # seen is concurrent with it (a conflict), one it has seen is older.
             rv = RowVersions.decode(current["_versions"])

@@ -56,7 +56,6 @@ def ledger_spec(ledger: Ledger) -> TableSpec:
     columns = {"org": str} | {f.id: f.sql_type for f in ledger.fields}
     persons = tuple(p.column for p in ledger.persons)
     key = tuple(k.removeprefix("year:") for k in ledger.natural_key)
-    from .query import search_columns
     names, numbers = search_columns(ledger)
     # a covering index for search: a LIKE scan reads it instead of the wide table
     search = ("_deleted",) + tuple(dict.fromkeys(names + numbers))
@@ -64,6 +63,15 @@ def ledger_spec(ledger: Ledger) -> TableSpec:
     # scans the year, so neither an org nor a date index would be read — only written.
     indexes = [key[:1], search] + [(c,) for c in persons]
     return TableSpec(ledger.table, columns, persons, tuple(dict.fromkeys(indexes)))
+
+
+def search_columns(ledger: Ledger) -> tuple[list[str], list[str]]:
+    """The name-like and number-like columns a search looks in (and its covering index holds)."""
+    numbers = [f.id for f in ledger.fields
+               if f.type in ("id_card", "phone", "disability_cert", "credit_code")]
+    names = [f.id for f in ledger.fields if f.type == "text" and (
+        "name" in f.id or f.id == ledger.title_field)] or [ledger.fields[0].id]
+    return names, numbers
 
 
 def person_spec() -> TableSpec:

@@ -22,8 +22,14 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .database import Store, StoreError, now_iso
+from ..errors import StoreError
+from .versions import now_iso
+from .writes import Writer
+
+if TYPE_CHECKING:
+    from .database import Store
 
 ROLES = ("录入员", "审核员", "管理员")
 PERMISSIONS = {
@@ -116,9 +122,7 @@ def add_user(store: Store, name: str, password: str, role: str, *, unit: str | N
     with store.transaction():
         store.conn.execute("INSERT INTO users (name, role, unit, salt, hash, kdf, created) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?)", (name, role, unit, salt, digest, kdf, now_iso()))
-        from .writes import Writer
-        Writer(store, user=store.session.user if store.session else name,
-               source="users").note("add_user", detail={"name": name, "role": role, "unit": unit})
+        Writer(store, source="users").note("add_user", detail={"name": name, "role": role, "unit": unit})
 
 
 def set_password(store: Store, name: str, password: str) -> None:
@@ -133,7 +137,6 @@ def set_password(store: Store, name: str, password: str) -> None:
                                   "locked_until = NULL WHERE name = ?", (salt, digest, kdf, name)).rowcount
         if not done:
             raise StoreError(f"没有用户“{name}”", 1)
-        from .writes import Writer
         Writer(store, source="users").note("set_password", detail={"name": name})
 
 
@@ -143,7 +146,6 @@ def set_active(store: Store, name: str, active: bool) -> None:
         raise StoreError("不能停用自己", 1)
     with store.transaction():
         store.conn.execute("UPDATE users SET active = ? WHERE name = ?", (1 if active else 0, name))
-        from .writes import Writer
         Writer(store, source="users").note("set_active", detail={"name": name, "active": active})
 
 

@@ -23,6 +23,7 @@ field not listed and a version is ``[stamp, origin]`` or
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,11 @@ MAX_SKEW_MS = 24 * 3600 * 1000  # a stamp more than a day ahead is reported
 MAX_STAMP = 4102444800000 << COUNTER_BITS
 MAX_ORIGIN = 64                 # characters of a node id
 MAX_SEEN = 10_000               # origins in one version vector
+
+
+def now_iso() -> str:
+    """The local wall-clock time, to the second, as written in audit and history rows."""
+    return dt.datetime.now().isoformat(timespec="seconds")
 
 
 def stamp_ms(stamp: int) -> int:

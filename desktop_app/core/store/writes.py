@@ -14,11 +14,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
+from .merge import refresh_conflicts
 from .schema import TableSpec
-from .database import Store, now_iso
-from .versions import RowVersions, Version, base_json, successor
+from .versions import RowVersions, Version, base_json, now_iso, successor
+
+if TYPE_CHECKING:
+    from .database import Store
 
 
 def dumps(data: dict) -> str:
@@ -51,14 +54,12 @@ _last_ms, _seq = 0, 0
 
 
 class Writer:
-    def __init__(self, store: Store, *, user: str | None = None, source: str = "cli",
-                 batch: str | None = None, unit: str | None = None):
+    def __init__(self, store: Store, *, source: str = "cli", batch: str | None = None):
         self.store = store
-        session = store.session
-        self.user = user or (session.user if session else store.node.operator)
+        self.user = store.actor       # who acts is the logged-in session, never an argument
         self.source = source
         self.batch = batch
-        self.unit = unit or (session.unit if session else None)
+        self.unit = store.actor_unit
         self.node = store.node.id
 
     # ------------------------------------------------------------ inserts
@@ -121,7 +122,6 @@ class Writer:
         if "_deleted" in changed or cover or conn.execute(
                 "SELECT 1 FROM conflicts WHERE tbl = ? AND uuid = ? LIMIT 1",
                 (spec.table, current["uuid"])).fetchone():
-            from .merge import refresh_conflicts
             cols = ("uuid",) + spec.versioned + ("_versions",)
             row = dict(zip(cols, conn.execute(
                 f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM [{spec.table}] WHERE uuid = ?",

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 
-from ..store.attachments import KINDS, Attachments, parse_refs
+from ..catalog.attachment_refs import KINDS, parse_refs
+from ..store.attachments import Attachments
 from ..store.crypto import CHUNK_BYTES
 from .package_file import PackageError
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..errors import UserError
 from ..store.crypto import CHUNK_BYTES, SUITES, CryptoError, b64, unb64
 
 MAGIC = b"MSTZPKG1"
@@ -40,7 +41,7 @@ HEADER_RESERVE = 16 << 10   # magic, manifest (blank-padded) and signature; then
 SUFFIX = ".mstz"
 
 
-class PackageError(Exception):
+class PackageError(UserError):
     """The file cannot be used (CLI exit 2); the message says why and what to do."""
 
 

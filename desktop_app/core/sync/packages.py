@@ -16,18 +16,23 @@ import uuid as uuidlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..catalog.orgs import Org
+from ..catalog.validation import missing_fields
+from ..errors import StoreError
 from ..store import migrations
 from ..store.backup import make_backup
 from ..store.crypto import SUITES, unb64
 from ..store.merge import RowState, load_losers, merge_row, refresh_conflicts, save_conflicts
-from .package_file import INT64_MAX, SUFFIX, PackageError, open_package, strict_json, unseal, write_package
 from ..store.schema import TableSpec, ledger_spec, person_spec, review_spec
+from ..store.versions import RowVersions, Version, now_iso, stamp_ms
+from ..store.writes import Writer, dumps
 from .files import VOLUME_BYTES, IncomingFiles, OutgoingFiles, attachment_fields, file_line
-from ..store.database import Store, StoreError, now_iso
-from ..catalog.validation import missing_fields
-from ..store.versions import MAX_SKEW_MS, RowVersions, Version, stamp_ms
-from ..store.writes import dumps
+from .package_file import INT64_MAX, SUFFIX, PackageError, open_package, strict_json, unseal, write_package
+
+if TYPE_CHECKING:
+    from ..store.database import Store
 
 BATCH = 500
 COUNTS = ("new", "updated", "unchanged", "older", "deleted", "conflicts", "rejected")
@@ -313,8 +318,7 @@ class _DryRun(Exception):
     pass
 
 
-def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
-                   user: str | None = None, backup: bool = True) -> ImportSummary:
+def import_package(store: Store, path: Path | str, *, dry_run: bool = False, backup: bool = True) -> ImportSummary:
     """Verify a package and merge it in one transaction (or only report, on a dry run).
 
     The store is backed up first (``backup=False`` when the caller already did, before a
@@ -356,7 +360,7 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
         make_backup(store, "package")
     try:
         with store.transaction():
-            applier = _Applier(store, peer, m, summary, user)
+            applier = _Applier(store, peer, m, summary)
             for line in opened.lines(key):
                 applier.feed(line)
             applier.finish()
@@ -433,13 +437,13 @@ def _org_code(code: object) -> bool:
 class _Applier:
     """Merges the rows of one package, in batches, inside the caller's transaction."""
 
-    def __init__(self, store: Store, peer: Peer, manifest: dict, summary: ImportSummary, user):
+    def __init__(self, store: Store, peer: Peer, manifest: dict, summary: ImportSummary):
         self.store, self.peer, self.summary = store, peer, summary
         self.specs = record_specs(store)
         self.pending: dict[str, list[dict]] = defaultdict(list)
         self.package_id = manifest["package_id"]
         self.now = now_iso()
-        self.user = user or f"{peer.org}（数据包）"
+        self.user = store.actor   # who imported; the sender's own audit entries travel as they are
         self.newest = 0
         self.conn = store.conn
         self.parents = {o.code: o.parent for o in store.orgs}   # the org tree, with what arrives
@@ -507,7 +511,6 @@ class _Applier:
 
     # -- records
     def _org(self, rec: dict) -> None:
-        from ..catalog.orgs import Org
         code, name, level, parent = rec.get("code"), rec.get("name"), rec.get("level"), rec.get("parent")
         aliases = rec.get("aliases", [])
         if not (_org_code(code) and type(name) is str and 0 < len(name) <= 60
@@ -692,13 +695,12 @@ def list_conflicts(store: Store) -> list[dict]:
     return out
 
 
-def resolve_conflict(store: Store, conflict_id: int, keep: str, *, user: str | None = None) -> dict:
+def resolve_conflict(store: Store, conflict_id: int, keep: str) -> dict:
     """Resolve one conflict: ``keep`` is "mine" (the current value) or "theirs" (the losing one).
 
     The resolution is a new change covering every version involved, so it travels in
     packages and closes the conflict everywhere.
     """
-    from ..store.writes import Writer
     store.require("review")
     row = store.conn.execute("SELECT tbl, uuid, field FROM conflicts WHERE id = ?", (conflict_id,)).fetchone()
     if row is None:
@@ -714,7 +716,7 @@ def resolve_conflict(store: Store, conflict_id: int, keep: str, *, user: str | N
     losers = load_losers(store.conn, tbl, [uid]).get(uid, {})
     rv = RowVersions.decode(current["_versions"])
     with store.transaction():
-        writer = Writer(store, user=user, source="screen:conflicts")
+        writer = Writer(store, source="screen:conflicts")
         if fld.startswith("_deleted:"):
             # keep mine = stay deleted (a delete covering everything); theirs = bring the row back
             cover = {"_deleted": [rv.get(c) for c in spec.versioned] +

@@ -16,22 +16,26 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..store.crypto import SUITES, b64, fingerprint, unb64
 from ..catalog.orgs import LEVEL_NAMES, Org
+from ..errors import INPUT_PROBLEMS, StoreError, UserError
+from ..store.crypto import SUITES, b64, fingerprint, unb64
+from ..store.database import Store
+from ..store.versions import now_iso
 from .package_file import canonical, strict_json
-from ..store.database import Store, StoreError, now_iso
 
 FORMAT = "minsheng-profile"
 MAX_PROFILE_BYTES = 16 << 20
 SUFFIX = ".msprofile"
 
 
-class ProfileError(Exception):
+class ProfileError(UserError):
     """The profile file cannot be used (exit 2)."""
 
 
-class KeyChanged(Exception):
+class KeyChanged(UserError):
     """A known org presents a different key; a 管理员 must accept its fingerprint (exit 1)."""
+
+    exit_code = INPUT_PROBLEMS
 
 
 @dataclass

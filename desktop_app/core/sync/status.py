@@ -23,14 +23,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..store.crypto import fingerprint
 from ..catalog.fieldtypes import display
-from ..store.masking import mask_value
 from ..catalog.orgs import LEVEL_NAMES, OrgTree, load_tree
+from ..errors import StoreError
+from ..store.crypto import fingerprint
+from ..store.masking import mask_value
 from ..store.schema import PERSON_FIELDS
-from ..store.database import Store, StoreError
 from .packages import destination, gaps, list_conflicts
+
+if TYPE_CHECKING:
+    from ..store.database import Store
 
 PERSONS_LABEL = "人员主档"
 KIND_NAMES = {"incremental": "增量", "full": "全量", "resend": "重发", "feedback": "核实意见"}
