@@ -19,13 +19,10 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .core.catalog.model import load_catalog
-from .core.catalog.orgs import LEVEL_NAMES
-from .core.district.progress import compute
+from .core.catalog import LEVEL_NAMES, load_catalog
+from .core.district import compute
 from .core.errors import INPUT_PROBLEMS, OK, UNUSABLE, UserError, describe, exit_code
-from .core.store.database import Store
-from .core.store.masking import mask_row
-from .core.store.records import RowsRejected
+from .core.store import RowsRejected, Store, mask_row
 
 
 def _out(args, data, text: str | None = None) -> None:
@@ -48,7 +45,7 @@ def _password(prompt: str) -> str:
 
 def _open(args) -> Store:
     """Open the store for this command (one writer at a time) and log in if it has users."""
-    from .core.store.users import has_users, login
+    from .core.store import has_users, login
     store = Store.open(Path(args.db), exclusive=True)
     try:
         if has_users(store):
@@ -73,18 +70,18 @@ def _date(text: str) -> dt.date:
 # ---------------------------------------------------------------- commands
 
 def cmd_init(args) -> int:
-    from .core.store.users import MIN_PASSWORD
+    from .core.store import MIN_PASSWORD
     password = _password(f"为管理员 {args.operator} 设置密码（至少 {MIN_PASSWORD} 位）：")
     if len(password) < MIN_PASSWORD:
         raise UserError(f"管理员密码至少 {MIN_PASSWORD} 位（MINSHENG_PASSWORD）", INPUT_PROBLEMS)
     if args.profile:
-        from .core.sync.profiles import init_from_profile
+        from .core.sync import init_from_profile
         store = init_from_profile(Path(args.db), Path(args.profile), level=args.level, org=args.org,
                                   operator=args.operator)
     else:
         store = Store.create(Path(args.db), level=args.level, org=args.org, operator=args.operator)
     with store:
-        from .core.store.users import add_user
+        from .core.store import add_user
         add_user(store, args.operator, password, "管理员")
         org = store.orgs.get(store.node.org)
         data = {"db": str(Path(args.db).resolve()), "node": store.node.id, "level": store.node.level,
@@ -124,32 +121,32 @@ def _new_password(name: str) -> str:
 
 
 def cmd_users(args) -> int:
-    from .core.store import users
+    from .core.store import add_user, list_users, set_active, set_password
     with _open(args) as store:
         if args.action == "add":
-            users.add_user(store, args.name, _new_password(args.name), args.role, unit=args.unit)
+            add_user(store, args.name, _new_password(args.name), args.role, unit=args.unit)
             text = f"已添加用户 {args.name}（{args.role}）"
         elif args.action == "passwd":
             name = args.name or (store.session.user if store.session else None)
             if not name:
                 raise UserError("请用 --name 指定用户", INPUT_PROBLEMS)
-            users.set_password(store, name, _new_password(name))
+            set_password(store, name, _new_password(name))
             text = f"已修改 {name} 的密码"
         elif args.action in ("disable", "enable"):
-            users.set_active(store, args.name, args.action == "enable")
+            set_active(store, args.name, args.action == "enable")
             text = f"已{'启用' if args.action == 'enable' else '停用'}用户 {args.name}"
         else:
             store.require("admin")
             text = ""
         rows = [{k: u[k] for k in ("name", "role", "unit", "active", "locked_until", "created")}
-                for u in users.list_users(store)]
+                for u in list_users(store)]
     _out(args, {"users": rows}, text or "\n".join(
         f"{u['name']}  {u['role']}{'' if u['active'] else '（已停用）'}" for u in rows) or "（没有用户）")
     return OK
 
 
 def cmd_backup(args) -> int:
-    from .core.store.backup import copy_to, list_backups, make_backup
+    from .core.store import copy_to, list_backups, make_backup
     with _open(args) as store:
         if args.list:
             store.require("admin")
@@ -169,7 +166,7 @@ def cmd_backup(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from .core.store.backup import restore, store_problem
+    from .core.store import restore_store, store_problem
     db = Path(args.db)
     session = None
     if not (db.is_file() and store_problem(db) is not None):
@@ -177,14 +174,7 @@ def cmd_restore(args) -> int:
             store.require("admin")
             session = store.session
     # else a damaged store: nobody can log in; whoever may write the file may restore it
-    saved = restore(db, Path(getattr(args, "from")))
-    with Store.open(db, exclusive=True) as store:
-        from .core.store.writes import Writer
-        store.session = session   # the restore is audited under whoever logged in for it
-        with store.transaction():
-            Writer(store, source=f"restore:{Path(getattr(args, 'from')).name}").note(
-                "restore", detail={"from": Path(getattr(args, "from")).name,
-                                   "saved": saved.path.name if saved else None})
+    saved = restore_store(db, Path(getattr(args, "from")), session=session)
     _out(args, {"restored": str(db), "previous": str(saved.path) if saved else None},
          f"已从 {getattr(args, 'from')} 恢复" + (f"；恢复前的数据已保存在 {saved.path}" if saved else ""))
     return OK
@@ -228,7 +218,7 @@ def cmd_records(args) -> int:
             item["incomplete"] = bool(r["_incomplete"])
             out.append(item)
         if args.reveal:
-            from .core.store.masking import audit_reveal
+            from .core.store import audit_reveal
             audit_reveal(store, table=led.table, source="cli:records", purpose=_purpose(args),
                          rows=len(out))
     text = "\n".join(f"{r['uuid'][:8]} {r['org']} " + " ".join(
@@ -271,7 +261,7 @@ def cmd_add(args) -> int:
 def cmd_attach(args) -> int:
     from functools import partial
 
-    from .core.store.attachments import attach, detach, photo_max_edge
+    from .core.store import attach, detach, photo_max_edge
     with _open(args) as store:
         if args.command == "detach":
             refs = detach(store, args.ledger, args.row, args.field, args.sha256)
@@ -287,7 +277,7 @@ def cmd_attach(args) -> int:
 
 
 def cmd_template(args) -> int:
-    from .core.excel.template import write_template
+    from .core.excel import write_template
     with _open(args) as store:
         path = write_template(store, args.ledger, Path(args.out), village=args.village)
     _out(args, {"file": str(path)}, f"已生成模板 {path}")
@@ -295,9 +285,9 @@ def cmd_template(args) -> int:
 
 
 def cmd_export_excel(args) -> int:
-    from .core.excel.export import export_ledger
+    from .core.excel import export_ledger
     if args.deidentify:
-        from .core.excel.deidentify import export_deidentified
+        from .core.excel import export_deidentified
         with _open(args) as store:
             path = export_deidentified(store, args.ledger, Path(args.out), village=args.village,
                                        purpose=_purpose(args), reveal=args.reveal)
@@ -312,9 +302,7 @@ def cmd_export_excel(args) -> int:
 
 
 def cmd_import_excel(args) -> int:
-    from .core.excel.error_book import write_error_workbook
-    from .core.excel.importer import COUNT_NAMES, apply_plan, plan_import, refused_history
-    from .core.excel.workbook import WorkbookError
+    from .core.excel import COUNT_NAMES, WorkbookError, apply_plan, plan_import, refused_history, write_error_workbook
     files, totals, worst = [], dict.fromkeys(COUNT_NAMES, 0), OK
     if args.reveal:
         _purpose(args)
@@ -387,7 +375,7 @@ def _row_json(plan, r) -> dict:
 
 
 def cmd_undo_import(args) -> int:
-    from .core.excel.importer import undo_import
+    from .core.excel import undo_import
     with _open(args) as store:
         done = undo_import(store, args.batch)
     _out(args, {"batch": args.batch, **done},
@@ -396,11 +384,11 @@ def cmd_undo_import(args) -> int:
 
 
 def cmd_profile(args) -> int:
-    from .core.sync.profiles import export_profile, import_profile
+    from .core.sync import export_profile, import_profile
     with _open(args) as store:
         if args.action == "export":
             path = export_profile(store, Path(args.out))
-            from .core.store.crypto import fingerprint
+            from .core.store import fingerprint
             fp = fingerprint(store.keys().sign_public)
             _out(args, {"path": str(path), "fingerprint": fp},
                  f"已导出配置文件 {path}\n本机指纹：{fp}（请对方导入时电话核对）")
@@ -428,7 +416,7 @@ def _parse_range(text: str) -> tuple[int, int]:
 
 
 def cmd_export_package(args) -> int:
-    from .core.sync.packages import export_package
+    from .core.sync import export_package
     with _open(args) as store:
         result = export_package(store, Path(args.out), to=args.to, full=args.full, resend=args.resend,
                                 volume_bytes=args.volume_mb and int(args.volume_mb * 1048576))
@@ -442,8 +430,7 @@ def cmd_export_package(args) -> int:
 
 
 def cmd_import_package(args) -> int:
-    from .core.sync.package_file import PackageError
-    from .core.sync.packages import COUNTS, import_package
+    from .core.sync import COUNTS, PackageError, import_package
     files, totals, worst = [], dict.fromkeys(COUNTS, 0), OK
     with _open(args) as store:
         backed_up = False
@@ -474,7 +461,7 @@ def cmd_import_package(args) -> int:
 
 
 def cmd_conflicts(args) -> int:
-    from .core.sync.packages import list_conflicts
+    from .core.sync import list_conflicts
     with _open(args) as store:
         items = list_conflicts(store)
     _out(args, {"conflicts": items}, "\n".join(
@@ -484,7 +471,7 @@ def cmd_conflicts(args) -> int:
 
 
 def cmd_resolve(args) -> int:
-    from .core.sync.packages import resolve_conflict
+    from .core.sync import resolve_conflict
     with _open(args) as store:
         result = resolve_conflict(store, args.id, args.keep)
     _out(args, result, f"冲突 #{args.id} 已处理（保留{'本机' if args.keep == 'mine' else '对方'}的值）")
@@ -492,7 +479,7 @@ def cmd_resolve(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .core.district.monthly import monthly_report, monthly_workbook, parse_month
+    from .core.district import monthly_report, monthly_workbook, parse_month
     if not args.pdf and not args.xlsx:
         raise UserError("请用 --pdf 和/或 --xlsx 指定输出文件", INPUT_PROBLEMS)
     year, month = parse_month(args.month)
@@ -502,7 +489,7 @@ def cmd_report(args) -> int:
         if args.xlsx:
             written.append(str(monthly_workbook(store, report, Path(args.xlsx))))
         if args.pdf:
-            from .core.store.masking import audit_use
+            from .core.store import audit_use
             from .printing import monthly_pdf
             written.append(str(monthly_pdf(report, Path(args.pdf))))
             audit_use(store, "print", source=f"print:{Path(args.pdf).name}", purpose=args.purpose,
@@ -513,7 +500,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_board(args) -> int:
-    from .core.district.board import set_schedule, submission_board
+    from .core.district import set_schedule, submission_board
     with _open(args) as store:
         if args.period or args.due_day:
             period, due = store.setting("schedule_period", "month"), store.setting("schedule_due_day", "5")
@@ -528,7 +515,7 @@ def cmd_board(args) -> int:
 
 
 def cmd_duplicates(args) -> int:
-    from .core.district.duplicates import decide, find_duplicates
+    from .core.district import decide, find_duplicates
     with _open(args) as store:
         if args.decide:
             a, b = args.pair
@@ -543,7 +530,7 @@ def cmd_duplicates(args) -> int:
 
 
 def cmd_flag(args) -> int:
-    from .core.district.reviews import flag
+    from .core.district import flag
     with _open(args) as store:
         rid = flag(store, args.ledger, args.row, note=args.note or "", status=args.status)
     _out(args, {"review": rid}, f"已记录核实意见（{args.status}）；随下一个发往该镇的数据包下发")
@@ -555,7 +542,7 @@ def cmd_progress(args) -> int:
         report = compute(store, args.as_of or dt.date.today(), scope=args.scope and
                          store.resolve_row_org(args.scope))
         if args.xlsx:
-            from .core.district.reports import progress_workbook
+            from .core.district import progress_workbook
             progress_workbook(store, report, Path(args.xlsx))
     data = report.to_json()
     lines = [f"统计日期 {data['as_of']}，序时进度 {data['expected_rate']}%"]

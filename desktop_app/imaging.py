@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt
 from PySide6.QtGui import QImage, QImageReader, QImageWriter
 
-from .core.store.attachments import PHOTO_MAX_EDGE, AttachmentError, inspect
+from .core.store import PHOTO_MAX_EDGE, AttachmentError, inspect
 
 ALLOCATION_LIMIT_MB = 512   # Qt refuses to decode anything needing more memory
 JPEG_QUALITY = 88

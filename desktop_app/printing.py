@@ -9,7 +9,7 @@ import html
 import os
 from pathlib import Path
 
-from .core.district.monthly import STATUS_WORDS, MonthlyReport
+from .core.district import STATUS_WORDS, MonthlyReport
 
 CSS = """
 body { font-family: 'Microsoft YaHei', 'WenQuanYi Micro Hei', 'Noto Sans CJK SC', sans-serif; font-size: 9pt; }

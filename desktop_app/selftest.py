@@ -21,23 +21,21 @@ from . import __version__
 
 
 def _checks(root: Path):
-    from .core.catalog.model import load_catalog
-    from .core.district.progress import compute
-    from .core.excel.importer import apply_plan, plan_import
-    from .core.excel.template import write_template
-    from .core.store.database import Store
-    from .core.sync import packages as sync
-    from .core.sync import profiles
+    from .core.catalog import load_catalog
+    from .core.district import compute
+    from .core.excel import apply_plan, plan_import, write_template
+    from .core.store import Store
+    from .core.sync import export_package, export_profile, import_package, import_profile, init_from_profile
 
     catalog = load_catalog()
     yield "计划目录", f"{len(catalog.indicators)} 个指标、{len(catalog.ledgers)} 个台账"
     district = Store.create(root / "d.sqlite3", level="district", org="430971", operator="自检")
-    profiles.export_profile(district, root / "d.msprofile")
-    town = profiles.init_from_profile(root / "t.sqlite3", root / "d.msprofile", level="town",
+    export_profile(district, root / "d.msprofile")
+    town = init_from_profile(root / "t.sqlite3", root / "d.msprofile", level="town",
                                       org="河坝镇", operator="自检")
     town.add_villages(["自检村"])
-    profiles.export_profile(town, root / "t.msprofile")
-    profiles.import_profile(district, root / "t.msprofile")
+    export_profile(town, root / "t.msprofile")
+    import_profile(district, root / "t.msprofile")
     yield "数据库与配置文件", "新建区、镇数据库并交换配置文件"
     row = {"name": "自检", "id_number": "43090219710916154X", "phone": "13800000000",
            "population": "农村适龄", "institution": "自检", "cervical_date": "2024-03-05",
@@ -52,8 +50,8 @@ def _checks(root: Path):
     assert plan.ledger.id == "two_cancer"
     apply_plan(town, plan)
     yield "Excel 模板与导入", template.name
-    package = sync.export_package(town, root / "usb")
-    summary = sync.import_package(district, package.path)
+    package = export_package(town, root / "usb")
+    summary = import_package(district, package.path)
     assert summary.totals()["new"] >= 1, summary.message
     yield "加密数据包", f"{package.path.name}：{summary.message}"
     report = compute(district, dt.date(2024, 12, 31))
@@ -83,7 +81,7 @@ def _photo_check(root: Path, store) -> str:
     """A large JPEG is decoded, scaled down, stored by content and read back verified."""
     from PySide6.QtGui import QColor, QImage
 
-    from .core.store.attachments import Attachments
+    from .core.store import Attachments
     from .imaging import prepare
     big = QImage(3000, 2000, QImage.Format_RGB888)
     big.fill(QColor("#4a7"))

@@ -97,7 +97,7 @@ def test_feedback_travels_down_and_the_correction_comes_back(district):
     sync.import_package(hb, down.path)
     for led in hb.catalog.ledgers:                   # nothing of other towns reached 河坝镇
         assert hb.ledger(led.id).count() == hb.ledger(led.id).count(org="430971121")
-    [flagged] = reviews.reviews(hb, ledger_id="two_cancer", open_only=True)
+    [flagged] = reviews.list_reviews(hb, ledger_id="two_cancer", open_only=True)
     assert (flagged["row_uuid"], flagged["status"]) == (row["uuid"], "退回修改")
     # the town corrects the row and replies; both go up
     hb.ledger("two_cancer").update(row["uuid"], {"phone": "13900000002"}, today=TODAY)
@@ -105,15 +105,15 @@ def test_feedback_travels_down_and_the_correction_comes_back(district):
     up = sync.import_package(d, sync.export_package(hb, root / "usb").path)
     assert up.totals()["updated"] >= 2
     assert d.ledger("two_cancer").get(row["uuid"])["phone"] == "13900000002"
-    [back] = reviews.reviews(d, ledger_id="two_cancer")
+    [back] = reviews.list_reviews(d, ledger_id="two_cancer")
     assert back["reply"] == "已核实并改正电话"
     reviews.flag(d, "two_cancer", row["uuid"], note="", status="已核实")
-    assert reviews.reviews(d, open_only=True) == []
+    assert reviews.list_reviews(d, open_only=True) == []
     # another town never receives 河坝镇's rows or reviews
     other = sync.export_package(d, root / "down", to="金盆镇")
     jp = towns["金盆镇"]
     sync.import_package(jp, other.path)
-    assert reviews.reviews(jp) == [] and jp.ledger("two_cancer").count(org="430971121") == 0
+    assert reviews.list_reviews(jp) == [] and jp.ledger("two_cancer").count(org="430971121") == 0
 
 
 def test_provenance_of_a_merged_row(district):

@@ -70,17 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     setup.close()
 
     from ..core.demo import DEMO_PASSWORD, DEMO_USERS
-    from ..core.store import users
-    from ..core.store.database import Store
+    from ..core.store import Store, login
     from ..ui.login_dialog import LoginDialog
-    login = LoginDialog(unit="大通湖区", attempt=None, user=DEMO_USERS[0][0],
-                        hint=f"示例数据库：用户 {'、'.join(n for n, _ in DEMO_USERS)}（管理员、审核员、"
-                             f"录入员），密码都是 {DEMO_PASSWORD}")
-    login.show()
-    _save(login, out, "06_login")
-    login.close()
+    dialog = LoginDialog(unit="大通湖区", attempt=None, user=DEMO_USERS[0][0],
+                         hint=f"示例数据库：用户 {'、'.join(n for n, _ in DEMO_USERS)}（管理员、审核员、"
+                              f"录入员），密码都是 {DEMO_PASSWORD}")
+    dialog.show()
+    _save(dialog, out, "06_login")
+    dialog.close()
     with Store.open(path) as store:
-        session = users.login(store, DEMO_USERS[0][0], DEMO_PASSWORD)
+        session = login(store, DEMO_USERS[0][0], DEMO_PASSWORD)
 
     window = MainWindow(path, session)
     window.resize(1440, 860)

@@ -33,9 +33,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.catalog.attachment_refs import KINDS, parse_refs
-from ..core.catalog.model import Field
-from ..core.store.attachments import Attachments, photo_max_edge
+from ..core.catalog import ATTACHMENT_KINDS as KINDS
+from ..core.catalog import Field, parse_refs
+from ..core.store import Attachments, photo_max_edge
 
 SHA_ROLE = Qt.UserRole + 1
 PATTERNS = {"jpeg": "*.jpg *.jpeg *.JPG *.JPEG", "png": "*.png *.PNG", "pdf": "*.pdf *.PDF"}

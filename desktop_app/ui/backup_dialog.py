@@ -2,7 +2,7 @@
 
 Restoring replaces the open store, so the dialog only asks for it
 (``restore_requested(file)``); the main window closes the store, restores
-(:func:`desktop_app.core.store.backup.restore`, which backs up the current state
+(:func:`desktop_app.core.store.restore_store`, which backs up the current state
 first) and asks for the log-in again. For tests: ``backup_now()``,
 ``save_copy(path)``, ``request_restore(path, confirm=False)``; ``backups_model``.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout
 
-from ..core.store import backup
+from ..core.store import BACKUPS_KEPT, BackupError, backup_dir, check_backup_file, copy_to, list_backups, make_backup
 from .import_dialog import GREEN, RED
 from .tables import RowsModel, make_table, message_label, say
 
@@ -34,7 +34,7 @@ class BackupDialog(QDialog):
         self.setWindowTitle("备份与恢复")
         self.resize(820, 480)
         note = QLabel(f"每次导入表格、导入数据包和程序升级之前，以及每天第一次打开时，程序会自动备份，"
-                      f"保留最近 {backup.KEEP} 份，每份都经过完整性检查。备份文件夹：{backup.backup_dir(self.db)}")
+                      f"保留最近 {BACKUPS_KEPT} 份，每份都经过完整性检查。备份文件夹：{backup_dir(self.db)}")
         note.setWordWrap(True)
         self.backups_model = RowsModel(COLUMNS, lambda b: [
             f"{b.created:%Y-%m-%d %H:%M:%S}", b.label, _size(b.size), b.path.name], parent=self)
@@ -70,7 +70,7 @@ class BackupDialog(QDialog):
         self.restore_button.setEnabled(self._selected() is not None)
 
     def refresh(self) -> None:
-        self.backups_model.load(backup.list_backups(self.db))
+        self.backups_model.load(list_backups(self.db))
         self._update()
 
     def _done(self, text: str) -> None:
@@ -81,7 +81,7 @@ class BackupDialog(QDialog):
     def backup_now(self) -> None:
         def work(store, progress):
             store.require("admin")
-            return backup.make_backup(store, "manual", force=True)
+            return make_backup(store, "manual", force=True)
         self.runner.run(work, on_done=lambda b: self._done(f"已备份（{_size(b.size)}，已通过完整性检查）"),
                         on_error=lambda e: say(self.message, str(e), RED),
                         label="正在备份…", parent=self)
@@ -93,7 +93,7 @@ class BackupDialog(QDialog):
             self.save_copy(Path(path))
 
     def save_copy(self, path: Path) -> None:
-        self.runner.run(lambda store, progress: backup.copy_to(store, path),
+        self.runner.run(lambda store, progress: copy_to(store, path),
                         on_done=lambda p: self._done(f"已另存到 {p}（已通过完整性检查）"),
                         on_error=lambda e: say(self.message, str(e), RED),
                         label="正在另存备份…", parent=self)
@@ -107,8 +107,8 @@ class BackupDialog(QDialog):
     def request_restore(self, path: Path, *, confirm: bool = True) -> None:
         """Check the file, ask, then hand over to the main window."""
         try:
-            backup.check_backup_file(path)
-        except backup.BackupError as exc:
+            check_backup_file(path)
+        except BackupError as exc:
             say(self.message, str(exc), RED)
             return
         if confirm and QMessageBox.question(

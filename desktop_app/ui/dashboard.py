@@ -6,8 +6,8 @@ from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QSplitter, QTreeView, QVBoxLayout, QWidget
 
-from ..core.catalog.model import Catalog
-from ..core.district.progress import ProgressReport
+from ..core.catalog import Catalog
+from ..core.district import ProgressReport
 
 COLUMNS = ("项目 / 指标", "目标", "完成", "完成率", "序时进度", "状态", "责任单位")
 LAG = QColor("#c62828")

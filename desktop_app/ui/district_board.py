@@ -30,9 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.district.board import BoardLine, VillageLine, schedule, set_schedule, submission_board
-from ..core.district.monthly import STATUS_WORDS
-from ..core.district.progress import clamp_as_of
+from ..core.district import STATUS_WORDS, BoardLine, VillageLine, clamp_as_of, schedule, set_schedule, submission_board
 from .district_pages import dot, failure, fmt_day, fmt_time, title_label
 from .import_dialog import AMBER, GREEN, GREY, RED
 from .tables import RowsModel, make_table, message_label, say

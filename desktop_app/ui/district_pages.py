@@ -42,10 +42,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.district.monthly import monthly_report, monthly_workbook
-from ..core.district.progress import clamp_as_of
-from ..core.store.database import StoreError
-from ..core.store.records import RowsRejected
+from ..core.district import clamp_as_of, monthly_report, monthly_workbook
+from ..core.errors import StoreError
+from ..core.store import RowsRejected
 from .import_dialog import GREEN, GREY, RED
 from .tables import message_label, say
 from .tasks import show_error
@@ -231,7 +230,7 @@ class MonthlyReportDialog(QDialog):
             self._failed(exc, pdf_path.parent)
             return
         self.xlsx, self.pdf = Path(xlsx), Path(pdf)
-        from ..core.store.masking import audit_use
+        from ..core.store import audit_use
         month = f"{report.year}-{report.month:02d}"
         self.runner.run(lambda store, progress: audit_use(store, "print", source=f"print:{self.pdf.name}",
                                                            purpose="月度调度", report=month))

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.district.progress import IndicatorProgress, OrgFigure, ProgressReport, clamp_as_of, compute
+from ..core.district import IndicatorProgress, OrgFigure, ProgressReport, clamp_as_of, compute
 from .district_pages import failure, fmt_num, title_label
 from .import_dialog import GREEN, GREY, RED
 from .tables import make_table, message_label, say

@@ -38,10 +38,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.district import reviews as core_reviews
-from ..core.district.duplicates import DuplicatePair, decide, find_duplicates
-from ..core.store.database import StoreError
-from ..core.store.masking import mask_value
+from ..core.district import REVIEW_STATUSES, DuplicatePair, decide, find_duplicates, flag, list_reviews
+from ..core.errors import StoreError
+from ..core.store import mask_value
 from .district_pages import failure, fmt_time, title_label
 from .import_dialog import BLUE, GREEN, GREY, RED
 from .tables import RowsModel, make_table, message_label, say
@@ -373,7 +372,7 @@ class ReviewView:
 def read_reviews(store, open_only: bool = False) -> list[ReviewView]:
     """core's reviews with the row's name and place (store thread)."""
     out = []
-    for r in core_reviews.reviews(store, open_only=open_only):
+    for r in list_reviews(store, open_only=open_only):
         led = store.catalog.find_ledger(r["ledger"])
         row = store.ledger(led.id).get(r["row_uuid"]) if led else None
         out.append(ReviewView(r, led.label if led else r["ledger"],
@@ -410,7 +409,7 @@ class ReviewsPage(QWidget):
         self.table = make_table(self.model, (130, 150, 90, 150, 70, 240, 200))
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._selected())
         self.status = QComboBox()
-        self.status.addItems(core_reviews.STATUSES)
+        self.status.addItems(REVIEW_STATUSES)
         self.note = QLineEdit()
         self.note.setPlaceholderText("核实意见：哪里有问题、应如何改正（“已核实”可不填）")
         self.note.returnPressed.connect(self._save_clicked)
@@ -515,7 +514,7 @@ class ReviewsPage(QWidget):
             if on_error is not None:
                 on_error(self.message.text())
 
-        self.runner.run(lambda store, progress: core_reviews.flag(store, ledger_id, row_uuid,
+        self.runner.run(lambda store, progress: flag(store, ledger_id, row_uuid,
                                                                   note=note, status=status),
                         on_done=done, on_error=failed, label="正在保存核实意见…", parent=self)
 
@@ -551,10 +550,10 @@ class ReviewDialog(QDialog):
                       f"（{reader.orgs.path(row['org']) if row else '—'}）")
         what.setWordWrap(True)
         self.status = QComboBox()
-        self.status.addItems(core_reviews.STATUSES)
+        self.status.addItems(REVIEW_STATUSES)
         self.note = QLineEdit()
         self.note.setPlaceholderText("哪里有问题、应如何改正，例如：电话号码疑似错误，请核实")
-        existing = core_reviews.reviews(reader, row_uuids=[row_uuid])
+        existing = list_reviews(reader, row_uuids=[row_uuid])
         if existing:
             self.status.setCurrentText(existing[0]["status"])
             self.note.setText(existing[0]["note"] or "")

@@ -112,14 +112,13 @@ class ExportDialog(QDialog):
 
         def work(store, progress):
             if kind == "data":
-                from ..core.excel.export import export_ledger
+                from ..core.excel import export_ledger
                 return str(export_ledger(store, lid, out, village=village, reveal=reveal,
                                          purpose=purpose).path)
             if kind == "template":
-                from ..core.excel.template import write_template
+                from ..core.excel import write_template
                 return str(write_template(store, lid, out, village=village))
-            from ..core.district.progress import compute
-            from ..core.district.reports import progress_workbook
+            from ..core.district import compute, progress_workbook
             return str(progress_workbook(store, compute(store, as_of, scope=scope), out))
         self.buttons.setEnabled(False)
         self.message.setText("正在写入…")

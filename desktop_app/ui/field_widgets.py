@@ -27,8 +27,7 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
-from ..core.catalog.fieldtypes import display, parse_date
-from ..core.catalog.model import Field
+from ..core.catalog import Field, display, parse_date
 
 PLACEHOLDER = "（请选择）"
 EMPTY_NUMBER = " "          # shown by a number editor that is not filled

@@ -48,14 +48,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.catalog.fieldtypes import display
-from ..core.excel.columns import BASE, IGNORE, ORG, ROW_ID
-from ..core.excel.error_book import write_error_workbook
-from ..core.excel.importer import COUNT_NAMES, ImportPlan, RowPlan, apply_plan, plan_import, refused_history
-from ..core.excel.workbook import WorkbookError, read_book
-from ..core.store.database import Store, StoreError
-from ..core.store.masking import mask_value
-from ..core.store.records import RowsRejected
+from ..core.catalog import display
+from ..core.errors import StoreError
+from ..core.excel import (
+    COUNT_NAMES,
+    NOT_IMPORTED,
+    UNIT_COLUMN,
+    ImportPlan,
+    RowPlan,
+    WorkbookError,
+    apply_plan,
+    is_own_hidden,
+    plan_import,
+    read_book,
+    refused_history,
+    write_error_workbook,
+)
+from ..core.store import RowsRejected, Store, mask_value
 from .reveal import RevealControl
 from .tasks import Cancelled, show_error
 
@@ -305,7 +314,7 @@ class PreviewModel(QAbstractTableModel):
         """``字段：旧 → 新`` for each field a row would change."""
         led, lines = self.plan.ledger, []
         for fid, (old, new) in row.changes.items():
-            if fid == ORG:
+            if fid == UNIT_COLUMN:
                 label, old_text, new_text = ORG_LABEL, self.orgs.path(old), self.orgs.path(new)
             else:
                 label, old_text, new_text = led.field(fid).label, self._shown(fid, old), self._shown(fid, new)
@@ -602,9 +611,9 @@ class ImportDialog(QDialog):
         f = self.files[file_index]
         layout = f.plan.layout
         mapping = dict(f.mapping) if f.mapping is not None else \
-            {c: layout.mapping.get(c, IGNORE) for c in layout.labels}
-        if target != IGNORE:
-            mapping = {c: IGNORE if t == target else t for c, t in mapping.items()}
+            {c: layout.mapping.get(c, NOT_IMPORTED) for c in layout.labels}
+        if target != NOT_IMPORTED:
+            mapping = {c: NOT_IMPORTED if t == target else t for c, t in mapping.items()}
         mapping[column] = target
         f.ledger, f.sheet, f.mapping = f.plan.ledger.id, f.plan.sheet, mapping
         self._start_planning([f])
@@ -716,13 +725,13 @@ class ImportDialog(QDialog):
         self.mapping_note.setText(f"表头在第 {rows} 行。每一列导入到哪里可在右侧修改，改后立即重新检查；"
                                   "没有认出的列不导入。")
         self.mapping_note.setStyleSheet(f"color: {GREY}")
-        targets = [(IGNORE_LABEL, IGNORE), (ORG_LABEL, ORG)] + [(x.label, x.id) for x in led.fields]
+        targets = [(IGNORE_LABEL, NOT_IMPORTED), (ORG_LABEL, UNIT_COLUMN)] + [(x.label, x.id) for x in led.fields]
         table.setRowCount(len(layout.labels))
         for row, col in enumerate(sorted(layout.labels)):
             table.setItem(row, 0, QTableWidgetItem(get_column_letter(col + 1)))
             table.setItem(row, 1, QTableWidgetItem(layout.unmapped.get(col, layout.labels[col])))
-            target = layout.mapping.get(col, IGNORE)
-            if target in (ROW_ID, BASE):
+            target = layout.mapping.get(col, NOT_IMPORTED)
+            if is_own_hidden(target):
                 table.setCellWidget(row, 2, QLabel(ROW_ID_LABEL))
                 continue
             combo = QComboBox()

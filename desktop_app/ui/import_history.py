@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
-from ..core.excel.importer import UndoRefused, import_history, undo_import
+from ..core.excel import UndoRefused, import_history, undo_import
 from .import_dialog import GREEN, GREY, RED, RESULT_COLORS, RESULT_LABELS, counts_text
 from .tables import RowsModel, make_table, message_label
 from .tasks import show_error

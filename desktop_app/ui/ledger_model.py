@@ -15,11 +15,8 @@ from typing import Callable
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from ..core.catalog.fieldtypes import display
-from ..core.catalog.model import Field, Ledger
-from ..core.catalog.orgs import OrgTree
-from ..core.store.masking import mask_value
-from ..core.store.query import LedgerView
+from ..core.catalog import Field, Ledger, OrgTree, display
+from ..core.store import LedgerView, mask_value
 
 BLOCK = 256
 MAX_BLOCKS = 64

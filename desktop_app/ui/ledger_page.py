@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.catalog.model import Ledger
-from ..core.store.query import Counted, LedgerView, Selection
+from ..core.catalog import Ledger
+from ..core.store import Counted, LedgerView, Selection
 from .ledger_model import LedgerTableModel
 from .reveal import RevealControl
 from .tasks import TaskRunner

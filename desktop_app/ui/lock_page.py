@@ -52,7 +52,7 @@ class LockPage(QWidget):
         self.password.setFocus()
 
     def submit(self) -> None:
-        from ..core.store.users import check_password
+        from ..core.store import check_password
         password = self.password.text()
         self.password.clear()
         self.button.setEnabled(False)

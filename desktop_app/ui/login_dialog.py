@@ -14,8 +14,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout
 
-from ..core.store.database import StoreError
-from ..core.store.users import MIN_PASSWORD
+from ..core.errors import StoreError
+from ..core.store import MIN_PASSWORD
 
 
 class LoginDialog(QDialog):

@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from .. import __version__
-from ..core.catalog.orgs import LEVEL_NAMES
-from ..core.district.progress import clamp_as_of, compute
-from ..core.store.database import Store, StoreError
-from ..core.store.query import counted_selection
+from ..core.catalog import LEVEL_NAMES
+from ..core.district import clamp_as_of, compute
+from ..core.errors import StoreError
+from ..core.store import Store, counted_selection
 from .dashboard import DashboardPage
 from .district_board import BoardPage
 from .district_pages import MonthlyReportDialog

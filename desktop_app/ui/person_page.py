@@ -21,9 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.catalog.fieldtypes import display
-from ..core.store.masking import mask_value
-from ..core.store.schema import PERSON_FIELDS
+from ..core.catalog import display
+from ..core.store import PERSON_FIELDS, mask_value
 from .tables import ITEM_ROLE, RowsModel, make_table
 
 SEARCH_DELAY_MS = 250

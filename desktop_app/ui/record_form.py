@@ -34,12 +34,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.catalog.fieldtypes import display, is_blank
-from ..core.catalog.idnumbers import age_on, birth_from_id, sex_from_id
-from ..core.catalog.validation import Problem, RowCheck
-from ..core.store.database import StoreError
-from ..core.store.masking import mask_value
-from ..core.store.records import RowsRejected
+from ..core.catalog import Problem, RowCheck, age_on, birth_from_id, display, is_blank, sex_from_id
+from ..core.errors import StoreError
+from ..core.store import RowsRejected, mask_value
 from .field_widgets import make_editor
 from .tasks import show_error
 

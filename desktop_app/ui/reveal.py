@@ -14,7 +14,7 @@ from typing import Callable
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QWidget
 
-from ..core.store.users import allowed
+from ..core.store import allowed
 
 PURPOSES = ("核实身份信息", "电话回访", "入户核查", "上报数据核对", "纠正录入错误")
 
@@ -80,7 +80,7 @@ class RevealControl(QWidget):
             self._uncheck()
             self.refused.emit("请先选择或填写查看用途（记入审计日志），再勾选“显示敏感信息”")
             return
-        from ..core.store.masking import audit_reveal
+        from ..core.store import audit_reveal
         source = self.source
 
         def audit(store, progress):

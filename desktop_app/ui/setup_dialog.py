@@ -36,9 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.catalog.idnumbers import fold
-from ..core.catalog.orgs import LEVEL_NAMES, Org, OrgError, OrgTree
-from ..core.store.database import Store, StoreError
+from ..core.catalog import LEVEL_NAMES, Org, OrgError, OrgTree, fold
+from ..core.errors import StoreError
+from ..core.store import Store
 
 VILLAGE_TOOLTIP = "村（社区）请使用镇发给你的配置文件开始（下一版提供）"
 SUFFIX = ".sqlite3"

@@ -7,7 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
-from ..core.store.database import Store, StoreError
+from ..core.errors import StoreError
+from ..core.store import Store
 
 
 def run_with_progress(label: str, fn, *, parent=None):
@@ -55,16 +56,16 @@ def ensure_demo(path: Path) -> Path | None:
 def open_store_or_explain(path: Path, parent=None) -> bool:
     """Check that ``path`` can be opened here: not open in another window, not damaged (else
     offer the newest good backup), not from a newer version. Otherwise say why and what to do."""
-    from ..core.store import backup, lockfile
+    from ..core.store import Locked, check_free, store_problem
     try:
-        lockfile.release(lockfile.acquire(path))
-    except lockfile.Locked as exc:
+        check_free(path)
+    except Locked as exc:
         QMessageBox.warning(parent, "数据库已打开", str(exc))
         return False
     except OSError:
         pass  # a read-only folder: Store.open below says what is wrong
     if path.is_file():
-        problem = run_with_progress("正在检查数据库是否完好…", lambda: backup.store_problem(path),
+        problem = run_with_progress("正在检查数据库是否完好…", lambda: store_problem(path),
                                     parent=parent)
         if problem is not None and not offer_restore(path, problem, parent):
             return False
@@ -78,8 +79,8 @@ def open_store_or_explain(path: Path, parent=None) -> bool:
 
 def offer_restore(path: Path, problem: str, parent=None) -> bool:
     """The store is damaged: restore the newest good backup (the damaged file is kept)."""
-    from ..core.store import backup
-    good = backup.newest_good(path)
+    from ..core.store import newest_good, restore_store
+    good = newest_good(path)
     if good is None:
         QMessageBox.critical(parent, "数据库已损坏",
                              f"{path.name} 已损坏（{problem}），也没有找到可用的备份。\n\n"
@@ -94,7 +95,7 @@ def offer_restore(path: Path, problem: str, parent=None) -> bool:
     if answer != QMessageBox.Yes:
         return False
     try:
-        kept = run_with_progress("正在从备份恢复…", lambda: backup.restore(path, good.path), parent=parent)
+        kept = run_with_progress("正在从备份恢复…", lambda: restore_store(path, good.path), parent=parent)
     except StoreError as exc:
         QMessageBox.critical(parent, "无法恢复", str(exc))
         return False
@@ -106,21 +107,21 @@ def offer_restore(path: Path, problem: str, parent=None) -> bool:
 def log_in(path: Path, parent=None):
     """The log-in dialog (or the first 管理员); returns the session, or None when cancelled."""
     from ..core.demo import DEMO_PASSWORD, DEMO_USERS
-    from ..core.store import users
+    from ..core.store import add_user, has_users, login
     from .login_dialog import LoginDialog
     with Store.open(path) as store:
-        first = not users.has_users(store)
+        first = not has_users(store)
         org = store.orgs.get(store.node.org)
         unit, operator, demo = org.name if org else store.node.org, store.node.operator, store.setting("demo")
 
     def attempt(name, password):
         with Store.open(path) as store:
-            return users.login(store, name, password)
+            return login(store, name, password)
 
     def create(name, password):
         with Store.open(path) as store:
-            users.add_user(store, name, password, "管理员")
-            return users.login(store, name, password)
+            add_user(store, name, password, "管理员")
+            return login(store, name, password)
     hint = (f"示例数据库：用户 {'、'.join(n for n, _ in DEMO_USERS)}（管理员、审核员、录入员），"
             f"密码都是 {DEMO_PASSWORD}" if demo else "")
     dialog = LoginDialog(unit=unit, attempt=attempt, create=create, first=first,

@@ -52,28 +52,37 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.store.database import StoreError
-from ..core.sync.package_file import SUFFIX as PACKAGE_SUFFIX
-from ..core.sync.package_file import PackageError
-from ..core.sync.packages import COUNTS, Exported, ImportSummary, export_package, import_package, resolve_conflict
-from ..core.sync.profiles import SUFFIX as PROFILE_SUFFIX
-from ..core.sync.profiles import KeyChanged, ProfileError, export_profile, import_profile, read_profile
-from ..core.sync.status import (
+from ..core.errors import StoreError
+from ..core.sync import (
+    COUNTS,
     KIND_NAMES,
+    PACKAGE_SUFFIX,
+    PROFILE_SUFFIX,
     ConflictView,
     Destination,
+    Exported,
+    ImportSummary,
+    KeyChanged,
+    PackageError,
     PeerInfo,
+    ProfileError,
     ReceivedPackage,
     SourceStatus,
     conflict_views,
     counts_text,
     destinations,
+    export_package,
+    export_profile,
     identity,
+    import_package,
+    import_profile,
     ledger_label,
     level_name,
     peer_list,
     ranges_text,
+    read_profile,
     received_packages,
+    resolve_conflict,
     sources,
     spaced_fingerprint,
 )

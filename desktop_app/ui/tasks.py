@@ -24,7 +24,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
-from ..core.store.database import Store
+from ..core.store import Store
 
 
 class Cancelled(Exception):
@@ -162,8 +162,8 @@ def show_error(error: BaseException, parent: QWidget | None = None) -> None:
     """The one place an unexpected failure is shown: a Chinese message, no personal data."""
     from PySide6.QtWidgets import QMessageBox
 
-    from ..core.store.database import StoreError
-    from ..core.store.records import RowsRejected
+    from ..core.errors import StoreError
+    from ..core.store import RowsRejected
     if isinstance(error, (StoreError, RowsRejected)):
         text = str(error)
     else:

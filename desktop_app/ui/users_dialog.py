@@ -20,9 +20,20 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..core.store import users
-from ..core.store.attachments import photo_max_edge, set_photo_max_edge
-from ..core.store.users import ROLES
+from ..core.store import (
+    MIN_PASSWORD,
+    ROLES,
+    LoginError,
+    add_user,
+    check_password,
+    idle_minutes,
+    list_users,
+    photo_max_edge,
+    set_active,
+    set_idle_minutes,
+    set_password,
+    set_photo_max_edge,
+)
 from .import_dialog import GREEN, RED
 from .tables import RowsModel, make_table, message_label, say
 
@@ -50,7 +61,7 @@ class UsersDialog(QDialog):
             self.unit.addItem(name, code)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.Password)
-        self.password.setPlaceholderText(f"至少 {users.MIN_PASSWORD} 位")
+        self.password.setPlaceholderText(f"至少 {MIN_PASSWORD} 位")
         self.add_button = QPushButton("添加用户")
         self.add_button.clicked.connect(lambda: self.add(self.name.text(), self.role.currentText(),
                                                          self.password.text(), self.unit.currentData()))
@@ -119,7 +130,7 @@ class UsersDialog(QDialog):
 
     def refresh(self) -> None:
         def load(store, progress):
-            return users.list_users(store), users.idle_minutes(store), photo_max_edge(store)
+            return list_users(store), idle_minutes(store), photo_max_edge(store)
 
         def show(result):
             rows, minutes, edge = result
@@ -142,18 +153,18 @@ class UsersDialog(QDialog):
 
     # -- actions (also the test surface)
     def add(self, name: str, role: str, password: str, unit: str | None = None) -> None:
-        self._run(lambda store: users.add_user(store, name, password, role, unit=unit),
+        self._run(lambda store: add_user(store, name, password, role, unit=unit),
                   f"已添加用户“{name.strip()}”（{role}）")
 
     def reset_password(self, name: str, password: str) -> None:
-        self._run(lambda store: users.set_password(store, name, password), f"已重设“{name}”的密码")
+        self._run(lambda store: set_password(store, name, password), f"已重设“{name}”的密码")
 
     def set_active(self, name: str, active: bool) -> None:
-        self._run(lambda store: users.set_active(store, name, active),
+        self._run(lambda store: set_active(store, name, active),
                   f"已{'启用' if active else '停用'}用户“{name}”")
 
     def set_idle(self, minutes: int) -> None:
-        self._run(lambda store: users.set_idle_minutes(store, minutes),
+        self._run(lambda store: set_idle_minutes(store, minutes),
                   "已保存：" + (f"空闲 {minutes} 分钟后自动锁定" if minutes else "不自动锁定"))
 
     def set_photo_edge(self, pixels: int) -> None:
@@ -172,7 +183,7 @@ class PasswordDialog(QDialog):
         self.old, self.new, self.again = QLineEdit(), QLineEdit(), QLineEdit()
         for w in (self.old, self.new, self.again):
             w.setEchoMode(QLineEdit.Password)
-        self.new.setPlaceholderText(f"至少 {users.MIN_PASSWORD} 位")
+        self.new.setPlaceholderText(f"至少 {MIN_PASSWORD} 位")
         self.message = message_label()
         ok = QPushButton("修改")
         ok.clicked.connect(self.submit)
@@ -190,9 +201,9 @@ class PasswordDialog(QDialog):
             return
 
         def work(store, progress):
-            if not users.check_password(store, old):
-                raise users.LoginError("原密码不对")
-            users.set_password(store, store.session.user, new)
+            if not check_password(store, old):
+                raise LoginError("原密码不对")
+            set_password(store, store.session.user, new)
 
         def done(_r):
             self.changed.emit()

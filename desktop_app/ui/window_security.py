@@ -17,8 +17,7 @@ from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDockWidget, QMenu, QMessageBox, QStackedWidget, QToolBar, QWidget
 
-from ..core.store import backup
-from ..core.store.users import WHAT, allowed, idle_minutes
+from ..core.store import WHAT, allowed, daily_backup, idle_minutes
 from .lock_page import LockPage
 
 INPUT_EVENTS = {QEvent.KeyPress, QEvent.MouseButtonPress, QEvent.MouseMove, QEvent.Wheel,
@@ -56,7 +55,7 @@ class WindowSecurity(QObject):
                          on_error=lambda e: None)
             QApplication.instance().installEventFilter(self)
             self.timer.start()
-        w.runner.run(lambda store, progress: backup.daily_backup(store), on_done=self._backed_up,
+        w.runner.run(lambda store, progress: daily_backup(store), on_done=self._backed_up,
                      on_error=lambda e: w.statusBar().showMessage(f"每日自动备份没有完成：{e}"))
 
     def _set_idle(self, minutes: int) -> None:
@@ -180,7 +179,8 @@ class WindowSecurity(QObject):
     # ------------------------------------------------------------ restore
     def restore(self, file: Path, *, relogin: bool = True) -> None:
         """Close this window's store, restore ``file`` over it, then log in again."""
-        from ..core.store.database import StoreError
+        from ..core.errors import StoreError
+        from ..core.store import restore_store
         from .startup import run_with_progress
         w = self.window
         path = w.path
@@ -189,7 +189,8 @@ class WindowSecurity(QObject):
         w.close_store()
         kept, error = None, None
         try:
-            kept = run_with_progress("正在从备份恢复…", lambda: backup.restore(path, file))
+            kept = run_with_progress("正在从备份恢复…",
+                                     lambda: restore_store(path, file, session=w.session))
         except StoreError as exc:
             error = exc
         self.restored.emit(kept)

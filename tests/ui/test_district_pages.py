@@ -293,7 +293,7 @@ def test_a_row_flagged_through_the_page_appears_with_its_provenance(qtbot, qtmod
         page.flag_row("two_cancer", row["uuid"], "电话号码疑似错误，请核实", "退回修改")
     assert flagged.args == [reviews.review_id("two_cancer", row["uuid"])]
     qtmodeltester.check(page.model)
-    [in_core] = core(runner, reviews.reviews)
+    [in_core] = core(runner, reviews.list_reviews)
     assert (in_core["row_uuid"], in_core["status"], in_core["note"]) == \
         (row["uuid"], "退回修改", "电话号码疑似错误，请核实")
     assert page.model.rowCount() == 1
@@ -310,7 +310,7 @@ def test_a_row_flagged_through_the_page_appears_with_its_provenance(qtbot, qtmod
     page.note.setText("已电话核实")
     with qtbot.waitSignal(page.loaded, timeout=WAIT):
         qtbot.mouseClick(page.save_button, Qt.LeftButton)
-    assert core(runner, reviews.reviews)[0]["status"] == "已核实"
+    assert core(runner, reviews.list_reviews)[0]["status"] == "已核实"
     assert page.model.cell(0, 4) == "已核实"
     page.open_only.setChecked(True)
     qtbot.waitUntil(lambda: page.model.rowCount() == 0, timeout=WAIT)
@@ -327,7 +327,7 @@ def test_the_flag_dialog_and_a_standalone_provenance_view(qtbot, runner, reader)
     dialog.note.setText("验收日期早于完工日期？请核实")
     with qtbot.waitSignal(dialog.saved, timeout=WAIT):
         qtbot.mouseClick(dialog.ok, Qt.LeftButton)
-    assert core(runner, reviews.reviews)[0]["note"] == "验收日期早于完工日期？请核实"
+    assert core(runner, reviews.list_reviews)[0]["note"] == "验收日期早于完工日期？请核实"
     view = ProvenanceView(reader)
     qtbot.addWidget(view)
     view.show("barrier_free", row["uuid"])

@@ -1,1 +1,24 @@
-"""catalog"""
+"""The plan as data: projects, indicators and ledgers with their fields, the org tree,
+and the checks every typed or imported value passes (field types, ID numbers, rules).
+
+    >>> from desktop_app.core.catalog import load_catalog, validate_row
+    >>> catalog = load_catalog()
+    >>> catalog.indicator("two_cancer_screening").target
+    3000
+    >>> validate_row(catalog.ledger("two_cancer"), {"name": "示例一"}, plan_year=2024).ok
+    False
+"""
+from .attachment_refs import KINDS as ATTACHMENT_KINDS
+from .attachment_refs import parse_refs
+from .fieldtypes import display, is_blank, normalize, parse_date
+from .idnumbers import age_on, birth_from_id, fold, sex_from_id
+from .model import Catalog, CatalogError, Field, Indicator, Ledger, load_catalog
+from .orgs import LEVEL_NAMES, Org, OrgError, OrgTree
+from .validation import Problem, RowCheck, validate_row
+
+__all__ = [
+    "ATTACHMENT_KINDS", "LEVEL_NAMES", "Catalog", "CatalogError", "Field", "Indicator", "Ledger",
+    "Org", "OrgError", "OrgTree", "Problem", "RowCheck", "age_on", "birth_from_id", "display",
+    "fold", "is_blank", "load_catalog", "normalize", "parse_date", "parse_refs", "sex_from_id",
+    "validate_row",
+]

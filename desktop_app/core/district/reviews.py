@@ -75,7 +75,7 @@ def reply(store: Store, ledger_id: str, row_uuid: str, text: str) -> None:
                                                                 {"reply": text.strip() or None})
 
 
-def reviews(store: Store, *, ledger_id: str | None = None, open_only: bool = False,
+def list_reviews(store: Store, *, ledger_id: str | None = None, open_only: bool = False,
             row_uuids: list[str] | None = None) -> list[dict]:
     """Reviews, newest change first (optionally of one ledger, open ones, or some rows)."""
     conds, params = ["_deleted = 0"], []

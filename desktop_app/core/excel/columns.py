@@ -37,6 +37,12 @@ _TOTALS = re.compile(r"^(合\s*计|总\s*计|小\s*计|共计)")
 _FOOTER = re.compile(r"^(填表人|填报人|审核人|负责人|制表人|联系人|注[:：]|说明[:：]|备注[:：])")
 
 
+def is_own_hidden(target: str) -> bool:
+    """True for the hidden columns this program's exports carry (row id, values as exported):
+    they are always used as they are, never mapped by hand."""
+    return target in (ROW_ID, BASE)
+
+
 def norm(text: object) -> str:
     """A label reduced for matching: NFKC, no spaces, no required marks, lower case."""
     t = unicodedata.normalize("NFKC", cell_text(text)).lower()

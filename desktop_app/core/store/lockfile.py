@@ -42,6 +42,11 @@ def acquire(db: Path):
     return handle
 
 
+def check_free(db: Path) -> None:
+    """Refuse (:class:`Locked`) when another program has ``db`` open for writing."""
+    release(acquire(db))
+
+
 def release(handle) -> None:
     if handle is None or handle.closed:
         return

@@ -1,1 +1,52 @@
-"""sync"""
+"""Moving data between installs as files: profiles (units and keys), signed and encrypted
+incremental packages, merging them field by field, conflicts, and what the sync centre shows.
+
+    >>> from desktop_app.core.sync import PACKAGE_SUFFIX, PROFILE_SUFFIX
+    >>> PACKAGE_SUFFIX, PROFILE_SUFFIX
+    ('.mstz', '.msprofile')
+"""
+from .package_file import SUFFIX as PACKAGE_SUFFIX
+from .package_file import PackageError
+from .packages import (
+                       COUNTS,
+                       Exported,
+                       ImportSummary,
+                       export_package,
+                       gaps,
+                       import_package,
+                       list_conflicts,
+                       resolve_conflict,
+)
+from .profiles import SUFFIX as PROFILE_SUFFIX
+from .profiles import KeyChanged, ProfileError, export_profile, import_profile, init_from_profile, read_profile
+from .status import (
+                       KIND_NAMES,
+                       ConflictView,
+                       Destination,
+                       Identity,
+                       PeerInfo,
+                       ReceivedPackage,
+                       SentPackage,
+                       SourceStatus,
+                       conflict_views,
+                       counts_text,
+                       destinations,
+                       identity,
+                       ledger_label,
+                       level_name,
+                       peer_list,
+                       ranges_text,
+                       received_packages,
+                       sources,
+                       spaced_fingerprint,
+)
+
+__all__ = [
+    "COUNTS", "KIND_NAMES", "PACKAGE_SUFFIX", "PROFILE_SUFFIX", "ConflictView", "Destination",
+    "Exported", "Identity", "ImportSummary", "KeyChanged", "PackageError", "PeerInfo",
+    "ProfileError", "ReceivedPackage", "SentPackage", "SourceStatus", "conflict_views",
+    "counts_text", "destinations", "export_package", "export_profile", "gaps", "identity",
+    "import_package", "import_profile", "init_from_profile", "ledger_label", "level_name",
+    "list_conflicts", "peer_list", "ranges_text", "read_profile", "received_packages",
+    "resolve_conflict", "sources", "spaced_fingerprint",
+]
