@@ -11,7 +11,7 @@ from pathlib import Path
 from support import make_id
 
 from desktop_app.core.store.database import Store
-from desktop_app.core.sync import packages as sync
+from desktop_app.core import sync
 from desktop_app.core.sync import profiles
 
 TODAY = dt.date(2024, 12, 31)

@@ -888,19 +888,21 @@ CHILD = r"""
 import sys
 from pathlib import Path
 from desktop_app.core.store import database as store_mod
-from desktop_app.core.sync import packages as sync
+from desktop_app.core.sync import incoming
 FIXED = "2025-01-02T03:04:05"
-store_mod.now_iso = sync.now_iso = lambda: FIXED
+for module in list(sys.modules.values()):
+    if getattr(module, "__name__", "").startswith("desktop_app") and hasattr(module, "now_iso"):
+        module.now_iso = lambda: FIXED
 db, pkg = Path(sys.argv[1]), Path(sys.argv[2])
 s = store_mod.Store.open(db)
 s.clock.wall = lambda: 1735787045.0
-real_init = sync._Applier.__init__
+real_init = incoming._Applier.__init__
 def init(self, *a, **k):
     print("tx", flush=True)
     real_init(self, *a, **k)
-sync._Applier.__init__ = init
+incoming._Applier.__init__ = init
 print("open", flush=True)
-result = sync.import_package(s, pkg)
+result = incoming.import_package(s, pkg)
 print("committed", result.status, result.totals()["new"], flush=True)
 s.close()
 print("closed", flush=True)
@@ -994,7 +996,7 @@ def prepare_crash(root: Path, rows: int, *, workbook: bool = False) -> CrashWorl
     workbook of ``rows`` new rows of that village instead); both reference dumps."""
     import shutil
 
-    from desktop_app.core.sync import packages as sync
+    from desktop_app.core import sync
     d, t, v = make_chain(root / "chain")
     if workbook:
         pkg, child = write_big_workbook(root / "示例村一_两癌.xlsx", rows), CHILD_WORKBOOK

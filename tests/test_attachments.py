@@ -17,7 +17,7 @@ from desktop_app.core.excel.template import FIRST_DATA_ROW, HEADER_ROW
 from desktop_app.core.store.attachments import AttachmentError, Attachments, attach, detach, inspect
 from desktop_app.core.store.database import StoreError
 from desktop_app.core.sync import files as sync_files
-from desktop_app.core.sync import packages as sync
+from desktop_app.core import sync
 from desktop_app.core.sync.package_file import PackageError
 
 TODAY = dt.date(2024, 12, 31)

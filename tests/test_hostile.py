@@ -52,7 +52,7 @@ class World:
 @pytest.fixture(scope="session")
 def world(tmp_path_factory) -> World:
     from desktop_app.core.excel.importer import apply_plan, plan_import
-    from desktop_app.core.sync import packages as sync
+    from desktop_app.core import sync
     from desktop_app.core.sync.package_file import open_package, unseal
     root = tmp_path_factory.mktemp("hostile")
     d, t, v = make_chain(root / "chain")

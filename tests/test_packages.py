@@ -10,7 +10,7 @@ from support import logical_dump, make_id, screening
 from desktop_app.cli import main
 from desktop_app.core.district.progress import compute
 from desktop_app.core.store.database import Store
-from desktop_app.core.sync import packages as sync
+from desktop_app.core import sync
 from desktop_app.core.sync import profiles
 from desktop_app.core.sync.package_file import MAGIC, PackageError, canonical
 
@@ -175,6 +175,9 @@ def test_concurrent_edits_conflict_and_the_resolution_travels(chain):
     assert result.totals()["conflicts"] == 0
     # the same field: a deterministic winner and the loser in the queue
     v.ledger("two_cancer").update(uid, {"phone": "13900000009"}, today=TODAY)
+    # the town edits later than the village (within one millisecond the two clocks would
+    # order the edits by chance): its stamp is larger, so its value wins
+    t.clock.observe(v.clock.last)
     t.ledger("two_cancer").update(uid, {"phone": "13700000007"}, today=TODAY)
     assert sync.import_package(t, sync.export_package(v, tmp / "out").path).totals()["conflicts"] == 1
     [c] = sync.list_conflicts(t)

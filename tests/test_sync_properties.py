@@ -27,7 +27,8 @@ from support import logical_dump, make_id
 from desktop_app.core.store.database import Store
 from desktop_app.core.store.merge import load_losers
 from desktop_app.core.store.versions import RowVersions, Version
-from desktop_app.core.sync import packages as sync
+from desktop_app.core import sync
+from desktop_app.core.sync.peers import record_specs
 from desktop_app.core.sync import profiles
 
 TODAY = dt.date(2024, 12, 31)
@@ -74,7 +75,7 @@ def make_mesh(root: Path, n: int, first: int = 0) -> list[Store]:
 def canonical_state(store: Store) -> str:
     """Rows (values and per-field versions) and open conflicts: what must converge."""
     out = {}
-    specs = sync.record_specs(store)
+    specs = record_specs(store)
     for tbl, (spec, _led) in sorted(specs.items()):
         cols = ["uuid", *spec.versioned, "_versions"]
         rows = []

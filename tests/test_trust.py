@@ -15,7 +15,7 @@ from desktop_app.core.excel.error_book import write_error_workbook
 from desktop_app.core.excel.importer import apply_plan, plan_import
 from desktop_app.core.store import backup, users
 from desktop_app.core.store.database import Store, StoreError
-from desktop_app.core.sync.packages import export_package
+from desktop_app.core.sync import export_package
 
 ADMIN, CLERK, REVIEWER = "张管理", "李录入", "王审核"
 PASSWORDS = {ADMIN: "示例密码-2024", CLERK: "录入员密码123", REVIEWER: "审核员密码123"}

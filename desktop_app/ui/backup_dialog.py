@@ -14,7 +14,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout
 
 from ..core.store import BACKUPS_KEPT, BackupError, backup_dir, check_backup_file, copy_to, list_backups, make_backup
-from .import_dialog import GREEN, RED
+from .style import GREEN, RED
 from .tables import RowsModel, make_table, message_label, say
 
 COLUMNS = ("备份时间", "原因", "大小", "文件")

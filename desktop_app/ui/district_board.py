@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from ..core.district import STATUS_WORDS, BoardLine, VillageLine, clamp_as_of, schedule, set_schedule, submission_board
 from .district_pages import dot, failure, fmt_day, fmt_time, title_label
-from .import_dialog import AMBER, GREEN, GREY, RED
+from .style import AMBER, GREEN, GREY, RED
 from .tables import RowsModel, make_table, message_label, say
 
 COLUMNS = ("单位", "状态", "最近收到", "最近的数据包", "已收包数", "缺包", "逾期未报", "待审冲突", "拒收行")

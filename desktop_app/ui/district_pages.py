@@ -45,9 +45,9 @@ from PySide6.QtWidgets import (
 from ..core.district import clamp_as_of, monthly_report, monthly_workbook
 from ..core.errors import StoreError
 from ..core.store import RowsRejected
-from .import_dialog import GREEN, GREY, RED
+from .errors import show_error
+from .style import GREEN, GREY, RED
 from .tables import message_label, say
-from .tasks import show_error
 
 # ---------------------------------------------------------------- formatting
 

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from ..core.district import IndicatorProgress, OrgFigure, ProgressReport, clamp_as_of, compute
 from .district_pages import failure, fmt_num, title_label
-from .import_dialog import GREEN, GREY, RED
+from .style import GREEN, GREY, RED
 from .tables import make_table, message_label, say
 
 ALL_UNITS = "全部责任单位"

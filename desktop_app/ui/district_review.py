@@ -42,7 +42,7 @@ from ..core.district import REVIEW_STATUSES, DuplicatePair, decide, find_duplica
 from ..core.errors import StoreError
 from ..core.store import mask_value
 from .district_pages import failure, fmt_time, title_label
-from .import_dialog import BLUE, GREEN, GREY, RED
+from .style import BLUE, GREEN, GREY, RED
 from .tables import RowsModel, make_table, message_label, say
 
 KIND_WORDS = {"cross_town": "跨镇", "cross_year": "跨年度"}

@@ -64,13 +64,14 @@ from ..core.excel import (
     refused_history,
     write_error_workbook,
 )
-from ..core.store import RowsRejected, Store, mask_value
+from ..core.store import Store, mask_value
+from .errors import failure_text, show_error
 from .reveal import RevealControl
-from .tasks import Cancelled, show_error
+from .style import AMBER, BLUE, GREEN, GREY, RED
+from .tasks import Cancelled
 
 SOURCE = "screen:import"
 SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
-RED, AMBER, GREEN, BLUE, GREY = "#c62828", "#b26a00", "#2e7d32", "#1565c0", "#555555"
 COUNT_LABELS = {"new": "新增", "updated": "更新", "unchanged": "未变", "duplicate": "重复",
                 "incomplete": "待补充", "conflict": "冲突", "rejected": "不合格", "skipped": "跳过"}
 COUNT_COLORS = {"new": GREEN, "updated": BLUE, "unchanged": GREY, "duplicate": AMBER,
@@ -92,14 +93,6 @@ def counts_text(counts: dict) -> str:
     """``待补充 4，不合格 3，跳过 2``: the statuses that occur, in core's order."""
     parts = [f"{COUNT_LABELS[k]} {counts[k]:,}" for k in COUNT_NAMES if counts.get(k)]
     return "，".join(parts) or "没有数据行"
-
-
-def failure_text(error: BaseException) -> str:
-    """Core's own message for the errors it explains; a plain Chinese note otherwise."""
-    if isinstance(error, (WorkbookError, StoreError, RowsRejected)):
-        return str(error)
-    return (f"操作没有完成：{type(error).__name__}。这个文件没有写入任何内容，请重试；"
-            "如果反复出现，请联系区里的技术人员。")
 
 
 # ---------------------------------------------------------------- the work (store thread)

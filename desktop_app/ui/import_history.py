@@ -22,9 +22,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from ..core.excel import UndoRefused, import_history, undo_import
-from .import_dialog import GREEN, GREY, RED, RESULT_COLORS, RESULT_LABELS, counts_text
+from .errors import show_error
+from .import_dialog import RESULT_COLORS, RESULT_LABELS, counts_text
+from .style import GREEN, GREY, RED
 from .tables import RowsModel, make_table, message_label
-from .tasks import show_error
 
 COLUMNS = ("时间", "文件", "工作表", "台账", "操作人", "结果", "行数", "批次")
 UNDONE_LABEL = "已撤销"

@@ -37,11 +37,11 @@ from PySide6.QtWidgets import (
 from ..core.catalog import Problem, RowCheck, age_on, birth_from_id, display, is_blank, sex_from_id
 from ..core.errors import StoreError
 from ..core.store import RowsRejected, mask_value
+from .errors import show_error
 from .field_widgets import make_editor
-from .tasks import show_error
+from .style import AMBER, GREEN, GREY, RED
 
 SOURCE = "screen:record_form"
-RED, AMBER, GREEN, GREY = "#c62828", "#b26a00", "#2e7d32", "#555555"
 TWO_COLUMNS_FROM = 10  # fields; fewer fit in one column
 ACTIONS = {"insert": "新建", "update": "修改", "delete": "删除", "restore": "恢复"}
 SOURCES = {"screen:record_form": "录入表单", "screen:ledger": "台账页面", "cli": "命令行",

@@ -39,11 +39,10 @@ from PySide6.QtWidgets import (
 from ..core.catalog import LEVEL_NAMES, Org, OrgError, OrgTree, fold
 from ..core.errors import StoreError
 from ..core.store import Store
+from .style import ERROR_STYLE, HINT_STYLE
 
 VILLAGE_TOOLTIP = "村（社区）请使用镇发给你的配置文件开始（下一版提供）"
 SUFFIX = ".sqlite3"
-_ERROR_STYLE = "color: #b3261e;"
-_HINT_STYLE = "color: #5f6368;"
 FIX_FIRST = "请先按提示改正上面标红的内容。"
 
 
@@ -242,7 +241,7 @@ class SetupDialog(QDialog):
     def _note(text: str = "", *, hint: bool = False) -> QLabel:
         label = QLabel(text)
         label.setWordWrap(True)
-        label.setStyleSheet(_HINT_STYLE if hint else _ERROR_STYLE)
+        label.setStyleSheet(HINT_STYLE if hint else ERROR_STYLE)
         label.setVisible(bool(text))
         return label
 

@@ -14,7 +14,7 @@ its own transaction; a refused file is that file's result and the others go
 ahead; then the import history and, per source, the numbers received and the
 gaps. 冲突: the conflicts queue, masked unless 显示敏感信息 (audited).
 
-Every decision is core's (:mod:`~desktop_app.core.sync.packages`,
+Every decision is core's (:mod:`~desktop_app.core.sync`,
 :mod:`~desktop_app.core.sync.profiles`); every write runs on the runner's store
 thread; the tables are read through the read-only ``reader``
 (:mod:`~desktop_app.core.sync.status`). Results and refusals are shown on the
@@ -86,10 +86,11 @@ from ..core.sync import (
     sources,
     spaced_fingerprint,
 )
-from .import_dialog import AMBER, BLUE, GREEN, GREY, RED, failure_text
+from .errors import failure_text, show_error
 from .reveal import RevealControl
+from .style import AMBER, BLUE, GREEN, GREY, RED
 from .tables import RowsModel, make_table, message_label
-from .tasks import Cancelled, show_error
+from .tasks import Cancelled
 
 SOURCE = "screen:conflicts"
 PEER_COLUMNS = ("单位", "级别", "指纹", "登记时间", "状态")

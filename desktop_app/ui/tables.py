@@ -15,7 +15,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView
 
-from .import_dialog import GREY
+from .style import GREY
 
 ITEM_ROLE = Qt.UserRole + 1
 DIMMED = "#9e9e9e"

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 from ..core.store import Store
+from .errors import show_error
 
 
 class Cancelled(Exception):
@@ -156,23 +157,3 @@ class TaskRunner(QObject):
                 self._store = None
         self._pool.submit(close).result()
         self._pool.shutdown(wait=True)
-
-
-def show_error(error: BaseException, parent: QWidget | None = None) -> None:
-    """The one place an unexpected failure is shown: a Chinese message, no personal data."""
-    from PySide6.QtWidgets import QMessageBox
-
-    from ..core.errors import StoreError
-    from ..core.store import RowsRejected
-    if isinstance(error, (StoreError, RowsRejected)):
-        text = str(error)
-    else:
-        text = f"操作没有完成：{type(error).__name__}。数据没有被部分写入，请重试；如果反复出现，请联系区里的技术人员。"
-    box = QMessageBox(QMessageBox.Warning, "出错了", text, QMessageBox.Ok, parent)
-    box.setAttribute(Qt.WA_DeleteOnClose)
-    _open_boxes.add(box)
-    box.finished.connect(lambda *_: _open_boxes.discard(box))
-    QTimer.singleShot(0, box.open)
-
-
-_open_boxes: set = set()

@@ -34,7 +34,7 @@ from ..core.store import (
     set_password,
     set_photo_max_edge,
 )
-from .import_dialog import GREEN, RED
+from .style import GREEN, RED
 from .tables import RowsModel, make_table, message_label, say
 
 COLUMNS = ("用户名", "角色", "负责单位", "状态", "创建时间")

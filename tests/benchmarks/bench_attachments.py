@@ -38,7 +38,7 @@ from support import household, install_below  # noqa: E402
 
 from desktop_app.core.store.attachments import Attachments  # noqa: E402
 from desktop_app.core.store.database import Store  # noqa: E402
-from desktop_app.core.sync import packages as sync  # noqa: E402
+from desktop_app.core import sync  # noqa: E402
 
 PHOTO = HERE.parent / "fixtures" / "photo.jpg"
 

@@ -28,7 +28,7 @@ from support import install_below  # noqa: E402
 
 from desktop_app.core.store.database import Store  # noqa: E402
 from desktop_app.core.store.writes import new_uuid  # noqa: E402
-from desktop_app.core.sync import packages as sync  # noqa: E402
+from desktop_app.core import sync  # noqa: E402
 
 COLS = ("uuid", "org", "name", "id_number", "phone", "population", "institution", "cervical_date",
         "cervical_method", "cervical_result", "breast_date", "breast_result", "birads", "status",

@@ -1,6 +1,8 @@
 """Fixtures for the UI tests (pytest-qt, offscreen). No test waits on a real modal dialog."""
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import shutil
 
 import pytest
@@ -8,7 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop_app.core.demo import create_demo
 from desktop_app.core.store.database import Store
-from desktop_app.ui import district_pages, sync_page
+import desktop_app.ui
 from desktop_app.ui.tasks import TaskRunner
 
 
@@ -51,5 +53,10 @@ def no_real_modals(monkeypatch):
     for name in ("getOpenFileName", "getOpenFileNames", "getExistingDirectory", "getSaveFileName"):
         monkeypatch.setattr(QFileDialog, name, refuse)
     monkeypatch.setattr(QMessageBox, "question", refuse)
-    for module in (district_pages, sync_page):
-        monkeypatch.setattr(module, "show_error", refuse)
+    for module in UI_MODULES:   # every module that shows errors, whatever it imported
+        if hasattr(module, "show_error"):
+            monkeypatch.setattr(module, "show_error", refuse)
+
+
+UI_MODULES = [importlib.import_module(m.name)
+              for m in pkgutil.iter_modules(desktop_app.ui.__path__, "desktop_app.ui.")]

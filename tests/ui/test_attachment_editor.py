@@ -97,7 +97,7 @@ def test_read_only_at_the_district_shows_but_does_not_edit(qtbot, runner, reader
 
 
 def test_the_sync_page_says_how_many_files_arrived():
-    from desktop_app.core.sync.packages import ImportSummary
+    from desktop_app.core.sync import ImportSummary
     from desktop_app.ui.sync_page import SyncPage
     notes = SyncPage._notes([ImportSummary("镇_第1号.mstz", "imported", files=3,
                                            warnings=["有 1 个附件（照片、扫描件）尚未收到"])])

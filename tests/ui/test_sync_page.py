@@ -11,7 +11,7 @@ from support import install_below, logical_dump, screening
 
 from desktop_app.core.store.crypto import fingerprint
 from desktop_app.core.store.database import Store
-from desktop_app.core.sync import packages as sync
+from desktop_app.core import sync
 from desktop_app.core.sync import profiles
 from desktop_app.core.sync.status import spaced_fingerprint
 from desktop_app.ui import sync_page

@@ -200,7 +200,7 @@ def test_a_damaged_store_is_restored_from_the_newest_good_backup(demo_path, monk
 
 
 def test_receiving_several_packages_backs_up_once(chain):
-    from desktop_app.core.sync import packages as sync
+    from desktop_app.core import sync
     from desktop_app.ui.sync_page import _import_packages
     d, t, v, tmp = chain
     packages = []

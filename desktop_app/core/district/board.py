@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import StoreError
-from ..sync.packages import gaps, list_conflicts
+from ..sync.conflicts import list_conflicts
+from ..sync.incoming import gaps
 
 if TYPE_CHECKING:
     from ..store.database import Store
@@ -101,6 +102,7 @@ def submission_board(store: Store, today: dt.date | None = None) -> list[BoardLi
     dues = due_dates(today, period, due_day, year)
     nodes = {org: node for node, org in store.conn.execute(
         "SELECT node, org FROM peers WHERE status = 'active'")}
+    parties = [c["parties"] for c in list_conflicts(store)]
     lines = []
     for town in tree.children(store.node.org):
         line = BoardLine(town.code, town.name, town.code in nodes)
@@ -126,14 +128,11 @@ def submission_board(store: Store, today: dt.date | None = None) -> list[BoardLi
             if not any(previous < t <= due for t in times):
                 line.overdue.append(due.isoformat())
             previous = due
-        line.conflicts = _conflicts_under(store, town.code)
+        # the open conflicts the town is a party to (its edit is one of the two that disagree)
+        line.conflicts = sum(1 for p in parties if any(o.startswith(town.code) for o in p))
         line.villages = _villages(store, town.code)
         lines.append(line)
     return lines
-
-
-def _conflicts_under(store: Store, org: str) -> int:
-    return sum(1 for c in list_conflicts(store) if (c.get("org") or "").startswith(org))
 
 
 def _villages(store: Store, town: str) -> list[VillageLine]:

@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
 from ..errors import StoreError
-from ..sync.packages import list_conflicts
+from ..sync.conflicts import list_conflicts
 from .board import BoardLine, submission_board
 from .duplicates import find_duplicates
 from .progress import IndicatorProgress, ProgressReport, compute

@@ -18,18 +18,8 @@ from .columns import is_own_hidden
 from .deidentify import export_deidentified
 from .error_book import write_error_workbook
 from .export import ExportResult, export_ledger
-from .importer import (
-                       COUNT_NAMES,
-                       ImportPlan,
-                       ImportResult,
-                       RowPlan,
-                       UndoRefused,
-                       apply_plan,
-                       import_history,
-                       plan_import,
-                       refused_history,
-                       undo_import,
-)
+from .importer import (COUNT_NAMES, ImportPlan, ImportResult, RowPlan, UndoRefused, apply_plan,
+                       import_history, plan_import, refused_history, undo_import)
 from .template import write_template
 from .workbook import Book, WorkbookError, read_book
 

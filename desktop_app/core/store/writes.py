@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 from .merge import refresh_conflicts
@@ -51,6 +52,20 @@ def new_uuid() -> str:
 
 
 _last_ms, _seq = 0, 0
+
+
+@dataclass
+class MergedRow:
+    """One row as a package merge decided it; ``before`` is None for a new row, else the
+    changed fields' values before the merge."""
+
+    uuid: str
+    values: dict
+    versions: str
+    missing: list[str]
+    before: dict | None = None
+    created: str | None = None
+    origin: str = ""
 
 
 class Writer:
@@ -128,6 +143,38 @@ class Writer:
                 (current["uuid"],)).fetchone()))
             refresh_conflicts(conn, spec, row, ts)
         return True
+
+    # ------------------------------------------------------------ merged rows
+    def merged(self, spec: TableSpec, rows: list[MergedRow], *, stamp: int) -> None:
+        """Write rows merged from a package as they were merged (values and versions decided
+        by :func:`~.merge.merge_row`): new rows inserted, known ones updated, one change-log
+        and one ``merge`` audit entry each (with the values before and after for an update)."""
+        if not rows:
+            return
+        ts, table = now_iso(), spec.table
+        inserts = [r for r in rows if r.before is None]
+        updates = [r for r in rows if r.before is not None]
+        conn = self.store.conn
+        if inserts:
+            cols = ("uuid", *spec.versioned, "_incomplete", "_missing", "_created", "_updated",
+                    "_origin", "_versions")
+            conn.executemany(
+                f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) "
+                f"VALUES ({','.join('?' * len(cols))})",
+                [(r.uuid, *[r.values.get(c) for c in spec.versioned], 1 if r.missing else 0,
+                  "、".join(r.missing) or None, r.created or ts, ts, r.origin, r.versions)
+                 for r in inserts])
+        if updates:
+            sets = ", ".join(f"[{c}] = ?" for c in (*spec.versioned, "_incomplete", "_missing",
+                                                     "_updated", "_versions"))
+            conn.executemany(
+                f"UPDATE [{table}] SET {sets} WHERE uuid = ?",
+                [(*[r.values.get(c) for c in spec.versioned], 1 if r.missing else 0,
+                  "、".join(r.missing) or None, ts, r.versions, r.uuid) for r in updates])
+        self._log([(table, r.uuid, stamp) for r in rows],
+                  [self._audit("merge", table, r.uuid, r.before or None,
+                               {c: r.values.get(c) for c in r.before} if r.before else None,
+                               stamp, ts) for r in rows])
 
     # ------------------------------------------------------------ notes
     def note(self, action: str, *, tbl: str | None = None, uid: str | None = None,

@@ -5,41 +5,18 @@ incremental packages, merging them field by field, conflicts, and what the sync 
     >>> PACKAGE_SUFFIX, PROFILE_SUFFIX
     ('.mstz', '.msprofile')
 """
+from .conflicts import list_conflicts, resolve_conflict
+from .incoming import ImportSummary, gaps, import_package
+from .outgoing import Exported, export_package
 from .package_file import SUFFIX as PACKAGE_SUFFIX
 from .package_file import PackageError
-from .packages import (
-                       COUNTS,
-                       Exported,
-                       ImportSummary,
-                       export_package,
-                       gaps,
-                       import_package,
-                       list_conflicts,
-                       resolve_conflict,
-)
+from .peers import COUNTS
 from .profiles import SUFFIX as PROFILE_SUFFIX
 from .profiles import KeyChanged, ProfileError, export_profile, import_profile, init_from_profile, read_profile
-from .status import (
-                       KIND_NAMES,
-                       ConflictView,
-                       Destination,
-                       Identity,
-                       PeerInfo,
-                       ReceivedPackage,
-                       SentPackage,
-                       SourceStatus,
-                       conflict_views,
-                       counts_text,
-                       destinations,
-                       identity,
-                       ledger_label,
-                       level_name,
-                       peer_list,
-                       ranges_text,
-                       received_packages,
-                       sources,
-                       spaced_fingerprint,
-)
+from .status import (KIND_NAMES, ConflictView, Destination, Identity, PeerInfo, ReceivedPackage,
+                     SentPackage, SourceStatus, conflict_views, counts_text, destinations,
+                     identity, ledger_label, level_name, peer_list, ranges_text,
+                     received_packages, sources, spaced_fingerprint)
 
 __all__ = [
     "COUNTS", "KIND_NAMES", "PACKAGE_SUFFIX", "PROFILE_SUFFIX", "ConflictView", "Destination",

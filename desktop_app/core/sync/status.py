@@ -31,7 +31,9 @@ from ..errors import StoreError
 from ..store.crypto import fingerprint
 from ..store.masking import mask_value
 from ..store.schema import PERSON_FIELDS
-from .packages import destination, gaps, list_conflicts
+from .conflicts import list_conflicts
+from .incoming import gaps
+from .peers import destination
 
 if TYPE_CHECKING:
     from ..store.database import Store
