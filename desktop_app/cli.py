@@ -537,6 +537,15 @@ def cmd_flag(args) -> int:
     return OK
 
 
+def cmd_reply(args) -> int:
+    from .core.district import reply
+    with _open(args) as store:
+        reply(store, args.ledger, args.row, args.text)
+    _out(args, {"ledger": args.ledger, "row": args.row, "reply": args.text.strip()},
+         "已保存答复；随下一个数据包报给区里")
+    return OK
+
+
 def cmd_progress(args) -> int:
     with _open(args) as store:
         report = compute(store, args.as_of or dt.date.today(), scope=args.scope and
@@ -741,6 +750,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--row", required=True, help="记录 uuid")
     sp.add_argument("--note")
     sp.add_argument("--status", default="待核实", choices=["待核实", "已核实", "退回修改"])
+
+    sp = command("reply", cmd_reply, "答复区里对一条记录的核实意见（镇、村），随下一个数据包报给区里")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--ledger", required=True)
+    sp.add_argument("--row", required=True, help="记录 uuid")
+    sp.add_argument("--text", required=True, help="答复，例如“已改正联系电话”")
 
     sp = command("progress", cmd_progress, "各指标进度")
     sp.add_argument("--db", required=True)

@@ -4,7 +4,7 @@
     progress = ConsolidatedPage(runner, reader)      # 全区进度        (district_progress)
     progress.drill.connect(window.open_counted_rows) # (indicator id, org code)
     dupes = DuplicatesPage(runner, reader)           # 重复计数核实    (district_review)
-    reviews = ReviewsPage(runner, reader)            # 核实意见        (district_review)
+    reviews = ReviewsPage(runner, reader)            # 核实意见        (reviews_page)
     MonthlyReportDialog(runner, reader, parent=window).open()   # 调度报告（xlsx + PDF）
 
 Every figure, status and decision is core's (:mod:`~desktop_app.core.district.board`,

@@ -31,7 +31,8 @@ from .dashboard import DashboardPage
 from .district_board import BoardPage
 from .district_pages import MonthlyReportDialog
 from .district_progress import ConsolidatedPage
-from .district_review import DuplicatesPage, ProvenanceView, ReviewsPage
+from .district_review import DuplicatesPage, ProvenanceView
+from .reviews_page import ReviewsPage
 from .import_dialog import ImportDialog
 from .import_history import ImportHistoryPage
 from .ledger_page import LedgerPage
@@ -87,6 +88,11 @@ class MainWindow(QMainWindow):
         self.district_pages: dict[str, QWidget] = {}
         if self.node.level == "district":
             self._make_district_pages()
+        else:   # the district's 核实意见 of this unit's rows, and this unit's answers
+            self.reviews_page = ReviewsPage(self.runner, self.reader)
+            self.reviews_page.replied.connect(
+                lambda _uid: self.statusBar().showMessage("已保存答复，将随下一个数据包报给区里", 6000))
+            self.pages.addWidget(self.reviews_page)
         self._stale = True
         self.nav = QTreeWidget()
         self.nav.setHeaderHidden(True)
@@ -202,6 +208,11 @@ class MainWindow(QMainWindow):
         self._sync_item.setData(0, NAV_ROLE, ("sync", None))
         self._sync_item.setToolTip(0, "配置文件、数据包的发送与接收、冲突核对")
         self.nav.addTopLevelItem(self._sync_item)
+        if self.node.level != "district":
+            reviews = QTreeWidgetItem(["核实意见"])
+            reviews.setData(0, NAV_ROLE, ("reviews", None))
+            reviews.setToolTip(0, "区里对本单位记录的核实意见，以及本单位的答复")
+            self.nav.addTopLevelItem(reviews)
         self._district_items: dict[str, QTreeWidgetItem] = {}
         if self.node.level == "district":
             group = QTreeWidgetItem(["区级工作"])
@@ -268,6 +279,9 @@ class MainWindow(QMainWindow):
         elif kind == "sync":
             self.sync_page.refresh()
             self.pages.setCurrentWidget(self.sync_page)
+        elif kind == "reviews":
+            self.reviews_page.refresh()
+            self.pages.setCurrentWidget(self.reviews_page)
         elif kind == "district":
             self.show_district_page(key)
 
@@ -319,7 +333,7 @@ class MainWindow(QMainWindow):
     def _show_provenance(self) -> None:
         uid = self.ledger_page.selected_uuid()
         if uid and self.ledger_page.ledger is not None and not self.ledger_page.recycle.isChecked():
-            self.provenance_view.show(self.ledger_page.ledger.id, uid)
+            self.provenance_view.show_row(self.ledger_page.ledger.id, uid)
             self.provenance_dock.show()
 
     def show_district_page(self, key: str) -> None:

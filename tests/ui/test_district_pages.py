@@ -19,7 +19,8 @@ from desktop_app.ui import tables
 from desktop_app.ui.district_board import BoardPage
 from desktop_app.ui.district_pages import MonthlyReportDialog
 from desktop_app.ui.district_progress import TOTAL_COL, ConsolidatedPage
-from desktop_app.ui.district_review import DuplicatesPage, ProvenanceView, ReviewsPage
+from desktop_app.ui.district_review import DuplicatesPage, ProvenanceView
+from desktop_app.ui.reviews_page import ReviewsPage
 from desktop_app.ui.tasks import TaskRunner
 
 WAIT = 30000
@@ -330,11 +331,11 @@ def test_the_flag_dialog_and_a_standalone_provenance_view(qtbot, runner, reader)
     assert core(runner, reviews.list_reviews)[0]["note"] == "验收日期早于完工日期？请核实"
     view = ProvenanceView(reader)
     qtbot.addWidget(view)
-    view.show("barrier_free", row["uuid"])
+    view.show_row("barrier_free", row["uuid"])
     assert view.value("录入单位") == "千山红镇" and view.value("所在单位") == "千山红镇 / 示例村一"
-    view.show()                                          # still an ordinary widget
+    view.show()                                          # QWidget.show, untouched
     assert view.isVisible()
-    view.show("barrier_free", "no-such-row")
+    view.show_row("barrier_free", "no-such-row")
     assert "没有这条记录" in view.value("记录")
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import calendar
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from functools import cached_property
 from pathlib import Path
@@ -570,11 +570,8 @@ class _Builder:
         if not any(f.choices_from for f in led.fields):
             return led
         names = tuple(i.name for i in inds if i.measure.ledger == led.id)
-        fields = tuple(
-            Field(**{**f.__dict__, "choices": names}) if f.choices_from else f
-            for f in led.fields
-        )
-        return Ledger(**{**led.__dict__, "fields": fields})
+        fields = tuple(replace(f, choices=names) if f.choices_from else f for f in led.fields)
+        return replace(led, fields=fields)
 
 
 def _unique(built: list, sources: list, attr: str) -> None:

@@ -19,7 +19,6 @@ from ..errors import INPUT_PROBLEMS, UserError
 from ..paths import resources_dir
 from .idnumbers import fold
 
-LEVELS = ("district", "town", "village")
 LEVEL_NAMES = {"district": "区", "town": "镇", "village": "村（社区）"}
 
 

@@ -49,8 +49,7 @@ def set_schedule(store: Store, period: str, due_day: int) -> None:
     store.require("admin")
     if period not in PERIODS or not 1 <= int(due_day) <= 28:
         raise StoreError("报送周期应为 month（每月）或 quarter（每季度），截止日为 1–28 日", 1)
-    with store.transaction():
-        store._set_many({"schedule_period": period, "schedule_due_day": str(int(due_day))})
+    store.set_settings({"schedule_period": period, "schedule_due_day": str(int(due_day))})
 
 
 @dataclass

@@ -64,12 +64,17 @@ def flag(store: Store, ledger_id: str, row_uuid: str, *, note: str, status: str 
 
 
 def reply(store: Store, ledger_id: str, row_uuid: str, text: str) -> None:
-    """The town's answer to a review (e.g. "已改正联系电话")."""
+    """The town's answer to a review (e.g. "已改正联系电话"); it travels up like any edit.
+
+    :raises StoreError: (exit 1) for a row without a review, or an empty answer.
+    """
     store.require("edit")
     rid = review_id(store.ledger(ledger_id).ledger.id, row_uuid)
     current = _current(store, rid)
     if current is None:
-        raise StoreError("这条记录没有核实意见", 1)
+        raise StoreError("这条记录没有核实意见，不需要答复；请检查记录 uuid 和台账", 1)
+    if not text.strip():
+        raise StoreError("请写明答复：已如何改正，或为什么不需要改", 1)
     with store.transaction():
         Writer(store, source="screen:review").update(review_spec(), current,
                                                                 {"reply": text.strip() or None})

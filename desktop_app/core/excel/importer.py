@@ -54,10 +54,6 @@ class RowPlan:
     base: dict | None = None                         # values as exported (rows we exported)
     conflicts: list[tuple] = field(default_factory=list)
 
-    @property
-    def writes(self) -> bool:
-        return self.status in ("new", "incomplete", "updated")
-
 
 @dataclass
 class ImportPlan:

@@ -256,8 +256,12 @@ class Store:
         return row[0] if row else default
 
     def set_setting(self, key: str, value: str) -> None:
+        self.set_settings({key: value})
+
+    def set_settings(self, values: dict[str, str]) -> None:
+        """Write several settings in one transaction."""
         with self.transaction():
-            self._set_many({key: value})
+            self._set_many(values)
 
     def _set_many(self, values: dict[str, str]) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",

@@ -119,16 +119,18 @@ def read_profile(path: Path | str) -> Profile:
         raise ProfileError(f"找不到配置文件 {path}")
     if path.stat().st_size > MAX_PROFILE_BYTES:
         raise ProfileError(f"{path.name} 过大，不是本程序的配置文件")
+    unusable = ProfileError(f"{path.name} 不是本程序的配置文件，或已损坏")
     try:
         data = strict_json(path.read_bytes())
         body, signature = data["profile"], unb64(data["signature"])
-        assert isinstance(body, dict) and body.get("format") == FORMAT
-        suite = SUITES[body["suite"]]
-        for key in ("node", "org", "level", "sign_key", "enc_key", "created"):
-            assert isinstance(body.get(key), str), key
-        assert body["level"] in LEVEL_NAMES
-    except Exception:
-        raise ProfileError(f"{path.name} 不是本程序的配置文件，或已损坏") from None
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError, UserError):
+        raise unusable from None
+    if not (isinstance(body, dict) and body.get("format") == FORMAT and body.get("suite") in SUITES
+            and all(isinstance(body.get(k), str) for k in ("node", "org", "level", "sign_key",
+                                                            "enc_key", "created"))
+            and body["level"] in LEVEL_NAMES):
+        raise unusable
+    suite = SUITES[body["suite"]]
     profile = Profile(body)
     if not suite.verify(profile.sign_key, signature, canonical(body)):
         raise ProfileError(f"{path.name} 的签名不对：文件被改动过，请向发出单位重新索取")
