@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from support import make_id
+from support import household, make_id, screening
 
 from desktop_app.core.store.database import Store
 from desktop_app.core import sync
@@ -20,21 +20,9 @@ SHARED = make_id("19700312", 2)        # a woman screened in 河坝镇 and in �
 DISABLED = make_id("19600101", 5)      # a man whose home is modified in two towns
 
 
-def screening(i, number=None, day="2024-03-05"):
-    return {"name": f"示例{i}", "id_number": number or make_id(f"197{i % 10}0415", 2 * i),
-            "phone": "13800000001", "population": "农村适龄", "institution": "示例卫生院",
-            "cervical_date": day, "cervical_method": "妇检+TCT", "cervical_result": "正常",
-            "breast_date": day, "breast_result": "正常", "birads": "1级"}
-
-
-def modification(number):
-    cert = number + "41"
-    return {"name": "示例残", "id_number": number, "phone": "13800000009", "address": "示例路9号",
-            "disability_cert": cert, "disability_category": "肢体", "disability_grade": "一级",
-            "hardship": "低保", "assess_date": "2024-02-01", "plan": "坡化", "items": "坡化",
-            "contractor": "示例公司", "contractor_code": "91350100M000100Y43", "start_date": "2024-03-01",
-            "finish_date": "2024-04-01", "accept_date": "2024-04-10", "accept_result": "合格",
-            "subsidy": 3500, "status": "已验收"}
+def woman(i: int) -> str:
+    """The 身份证号 of the district's woman ``i`` (the numbers the district tests assert on)."""
+    return make_id(f"197{i % 10}0415", 2 * i)
 
 
 def build_district(root: Path) -> tuple[Store, dict[str, Store]]:
@@ -50,17 +38,21 @@ def build_district(root: Path) -> tuple[Store, dict[str, Store]]:
         profiles.import_profile(d, root / f"t{i}.msprofile")
         towns[name] = t
     hb, jp = towns["河坝镇"], towns["金盆镇"]
-    hb.ledger("two_cancer").add_many([screening(1, SHARED), screening(2), screening(3)],
-                                     org="示例村一", today=TODAY)
-    jp.ledger("two_cancer").add_many([screening(4, SHARED, "2024-05-06"), screening(5)],
-                                     org="示例村二", today=TODAY)
-    towns["北洲子镇"].ledger("two_cancer").add(screening(6), org="示例村一", today=TODAY)
+    hb.ledger("two_cancer").add_many(
+        [screening(1, id_number=SHARED), screening(2, id_number=woman(2)), screening(3, id_number=woman(3))],
+        org="示例村一", today=TODAY)
+    jp.ledger("two_cancer").add_many(
+        [screening(4, day="2024-05-06", id_number=SHARED), screening(5, id_number=woman(5))],
+        org="示例村二", today=TODAY)
+    towns["北洲子镇"].ledger("two_cancer").add(screening(6, id_number=woman(6)), org="示例村一", today=TODAY)
     # last year's screening of 河坝镇's woman 2, entered from last year's list (checked rows)
-    last_year = hb.ledger("two_cancer").check(screening(7, make_id("19720415", 4), "2024-01-02"), today=TODAY).values
+    last_year = hb.ledger("two_cancer").check(
+        screening(7, day="2024-01-02", id_number=woman(2)), today=TODAY).values
     last_year.update(cervical_date="2023-06-01", breast_date="2023-06-01", org="430971121002")
     hb.ledger("two_cancer").insert_valid([last_year], [[]])
-    hb.ledger("barrier_free").add(modification(DISABLED), org="示例村二", today=TODAY)
-    towns["千山红镇"].ledger("barrier_free").add(modification(DISABLED), org="示例村一", today=TODAY)
+    man = household(0, name="示例残", id_number=DISABLED)
+    hb.ledger("barrier_free").add(man, org="示例村二", today=TODAY)
+    towns["千山红镇"].ledger("barrier_free").add(man, org="示例村一", today=TODAY)
     for name in ("河坝镇", "金盆镇", "北洲子镇", "千山红镇"):   # 南湾湖管理处 never sends
         pkg = sync.export_package(towns[name], root / "usb")
         sync.import_package(d, pkg.path)

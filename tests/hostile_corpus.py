@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import support
 from support import logical_dump, make_chain, make_id
 
 from desktop_app.core.store.crypto import CHUNK_BYTES, SUITES, b64
@@ -867,13 +868,16 @@ def breakdown(cases: list[Case]) -> dict[str, int]:
 
 # ---------------------------------------------------------------- shared by the crash tests
 
-def screening(i: int, region: str = "430902") -> dict:
-    """A complete, valid two_cancer row (field ids); distinct ID numbers up to 400,000 rows."""
+def many_women(i: int, region: str = "430902") -> str:
+    """The 身份证号 of woman ``i``: distinct up to 400,000 women."""
     birth = f"19{60 + i % 29}01{1 + (i // 29) % 28:02d}"
-    return {"name": f"示例{i}", "id_number": make_id(birth, 2 * ((i // (29 * 28)) % 500) + 2, region),
-            "phone": f"138{i:08d}", "population": "农村适龄", "institution": "示例卫生院",
-            "cervical_date": "2024-03-05", "cervical_method": "妇检+TCT", "cervical_result": "正常",
-            "breast_date": "2024-03-05", "breast_result": "正常", "birads": "1级", "status": "已完成"}
+    return make_id(birth, 2 * ((i // (29 * 28)) % 500) + 2, region)
+
+
+def screening(i: int, region: str = "430902") -> dict:
+    """A complete, finished two_cancer row (field ids) of woman ``i`` with her own phone;
+    distinct ID numbers up to 400,000 rows."""
+    return support.screening(i, id_number=many_women(i, region), phone=f"138{i:08d}", status="已完成")
 
 
 def fill_village(village, start: int, count: int, batch: int = 2000) -> None:

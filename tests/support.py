@@ -20,22 +20,26 @@ def make_id(birth: str, seq: int = 2, region: str = "430902") -> str:
     return body + ric.calc_check_digit(body + "0")
 
 
-def household(i: int = 1) -> dict:
-    """A complete, accepted barrier-free modification row (its own man for each ``i``)."""
-    number = make_id("19600101", 5 + 2 * i)
-    return {"name": f"示例残{i}", "id_number": number, "phone": "13800000009", "address": "示例路9号",
-            "disability_cert": number + "41", "disability_category": "肢体", "disability_grade": "一级",
-            "hardship": "低保", "assess_date": "2024-02-01", "plan": "坡化", "items": "坡化",
-            "contractor": "示例公司", "contractor_code": "91350100M000100Y43", "start_date": "2024-03-01",
-            "finish_date": "2024-04-01", "accept_date": "2024-04-10", "accept_result": "合格",
-            "subsidy": 3500, "status": "已验收"}
+def household(i: int = 1, **over) -> dict:
+    """A complete, accepted barrier-free modification row (its own man for each ``i``);
+    ``over`` replaces any field (the certificate follows a given ``id_number``)."""
+    number = over.get("id_number") or make_id("19600101", 5 + 2 * i)
+    row = {"name": f"示例残{i}", "id_number": number, "phone": "13800000009", "address": "示例路9号",
+           "disability_cert": number + "41", "disability_category": "肢体", "disability_grade": "一级",
+           "hardship": "低保", "assess_date": "2024-02-01", "plan": "坡化", "items": "坡化",
+           "contractor": "示例公司", "contractor_code": "91350100M000100Y43", "start_date": "2024-03-01",
+           "finish_date": "2024-04-01", "accept_date": "2024-04-10", "accept_result": "合格",
+           "subsidy": 3500, "status": "已验收"}
+    return row | over
 
 
-def screening(i: int, **over) -> dict:
-    """A complete two_cancer row (its own woman for each ``i`` below 500)."""
+def screening(i: int, *, day: str = "2024-03-05", **over) -> dict:
+    """A complete two_cancer row (field ids) of woman ``i`` (her own 身份证号 for each ``i``
+    below 500), both checks on ``day``; ``over`` replaces any field (``id_number``,
+    ``phone``, ``status`` …)."""
     row = {"name": f"示例{i}", "id_number": make_id(f"197{i % 10}0312", 2 * i), "phone": "13800000001",
-           "population": "农村适龄", "institution": "示例卫生院", "cervical_date": "2024-03-05",
-           "cervical_method": "妇检+TCT", "cervical_result": "正常", "breast_date": "2024-03-05",
+           "population": "农村适龄", "institution": "示例卫生院", "cervical_date": day,
+           "cervical_method": "妇检+TCT", "cervical_result": "正常", "breast_date": day,
            "breast_result": "正常", "birads": "1级"}
     return row | over
 

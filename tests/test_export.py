@@ -8,7 +8,7 @@ import tempfile
 import pytest
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
-from support import TODAY, make_id
+from support import TODAY, make_id, screening
 
 from desktop_app.core.excel import export as export_module
 from desktop_app.core.excel.export import export_ledger
@@ -22,11 +22,8 @@ ID_ONE, ID_TWO, ID_THREE = make_id("19700101", 2), make_id("19750505", 4), make_
 
 
 def two_cancer_row(name, id_number, **extra) -> dict:
-    return {"name": name, "id_number": id_number, "phone": "13812341234",
-            "address": "示例路1号", "population": "农村适龄", "institution": "示例卫生院",
-            "cervical_date": "2024-03-05", "cervical_method": "妇检+TCT",
-            "cervical_result": "正常", "breast_date": "2024-03-06", "breast_result": "正常",
-            "birads": "1级", "status": "已完成"} | extra
+    return screening(1, name=name, id_number=id_number, phone="13812341234", address="示例路1号",
+                     status="已完成") | extra
 
 
 @pytest.fixture

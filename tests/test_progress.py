@@ -2,7 +2,7 @@
 import datetime as dt
 
 import pytest
-from support import make_id
+from support import make_id, screening
 
 from desktop_app.core.district.progress import clamp_as_of, compute, expected_rate
 
@@ -14,13 +14,6 @@ def woman(i):
     return make_id(f"197{i}0101", 2 * i + 2)
 
 
-def screening(i, day, **over):
-    row = {"name": f"示例{i}", "id_number": woman(i), "phone": "13800001234", "population": "农村适龄",
-           "institution": "示例卫生院", "cervical_date": day, "cervical_method": "妇检+TCT",
-           "cervical_result": "正常", "breast_date": day, "breast_result": "正常", "birads": "1级"}
-    return row | over
-
-
 @pytest.fixture
 def plan(district):
     """A district with rows in two towns."""
@@ -28,11 +21,12 @@ def plan(district):
     s.add_villages(["示例村一"], town="河坝镇")
     s.add_villages(["示例村二"], town="金盆镇")
     tc = s.ledger("two_cancer")
-    tc.add_many([screening(1, "2024-03-01"), screening(2, "2024-06-30")], org="示例村一", today=LATER)
-    tc.add(screening(3, "2024-05-02"), org="示例村二", today=LATER)
-    tc.add(screening(4, "2024-07-15"), org="示例村二", today=LATER)          # after the as-of date
+    tc.add_many([screening(1, day="2024-03-01", id_number=woman(1)),
+                 screening(2, day="2024-06-30", id_number=woman(2))], org="示例村一", today=LATER)
+    tc.add(screening(3, day="2024-05-02", id_number=woman(3)), org="示例村二", today=LATER)
+    tc.add(screening(4, day="2024-07-15", id_number=woman(4)), org="示例村二", today=LATER)  # after the as-of date
     tc.add({"name": "示例5", "id_number": woman(5)}, org="示例村二", today=LATER)   # 待补充
-    gone = tc.add(screening(6, "2024-04-01"), org="示例村二", today=LATER)
+    gone = tc.add(screening(6, day="2024-04-01", id_number=woman(6)), org="示例村二", today=LATER)
     tc.delete(gone.uuid)
     works = s.ledger("works")
     base = {"category": "农村公路安防设施", "location": "示例", "content": "标志标牌",
@@ -76,7 +70,7 @@ def test_counts_only_live_complete_rows_dated_by_the_as_of_date(plan):
 def test_incomplete_row_counts_once_completed(plan):
     tc = plan.ledger("two_cancer")
     uid = tc.rows(incomplete=True)[0]["uuid"]
-    tc.update(uid, screening(5, "2024-06-01"), today=LATER)
+    tc.update(uid, screening(5, day="2024-06-01", id_number=woman(5)), today=LATER)
     assert compute(plan, AS_OF).get("two_cancer_screening").achieved == 4
 
 

@@ -2,7 +2,7 @@
 import pytest
 from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
-from support import TODAY, make_id
+from support import TODAY, make_id, screening
 
 from desktop_app.core.district.progress import compute
 from desktop_app.core.district.reports import (
@@ -16,20 +16,13 @@ from desktop_app.core.district.reports import (
 )
 
 
-def two_cancer_row(name, id_number) -> dict:
-    return {"name": name, "id_number": id_number, "phone": "13812341234",
-            "population": "农村适龄", "institution": "示例卫生院", "cervical_date": "2024-03-05",
-            "cervical_method": "妇检+TCT", "cervical_result": "正常", "breast_date": "2024-03-06",
-            "breast_result": "正常", "birads": "1级", "status": "已完成"}
-
-
 @pytest.fixture
 def report_town(town):
     """The town with 两癌 rows: two women in 示例村一, one in 示例村二."""
     led = town.ledger("two_cancer")
-    led.add(two_cancer_row("示例一", make_id("19700101", 2)), org="示例村一", today=TODAY)
-    led.add(two_cancer_row("示例二", make_id("19750505", 4)), org="示例村一", today=TODAY)
-    led.add(two_cancer_row("示例三", make_id("19800808", 6)), org="示例村二", today=TODAY)
+    led.add(screening(1, id_number=make_id("19700101", 2), status="已完成"), org="示例村一", today=TODAY)
+    led.add(screening(2, id_number=make_id("19750505", 4), status="已完成"), org="示例村一", today=TODAY)
+    led.add(screening(3, id_number=make_id("19800808", 6), status="已完成"), org="示例村二", today=TODAY)
     return town
 
 

@@ -3,7 +3,7 @@ updates rows instead of duplicating them, and a row changed on both sides is a c
 import datetime as dt
 
 from openpyxl import load_workbook
-from support import make_id
+from support import make_id, screening
 
 from desktop_app.core.excel.export import export_ledger
 from desktop_app.core.excel.importer import apply_plan, plan_import
@@ -12,12 +12,9 @@ from desktop_app.core.excel.template import write_template
 TODAY = dt.date(2024, 12, 31)
 
 
-def full(i, **over):
-    row = {"name": f"示例{i}", "id_number": make_id(f"197{i}0312", 2 * i), "phone": f"1380000000{i}",
-           "population": "农村适龄", "institution": "示例卫生院", "cervical_date": "2024-03-05",
-           "cervical_method": "妇检+TCT", "cervical_result": "正常", "breast_date": "2024-03-05",
-           "breast_result": "正常", "birads": "1级", "status": "已完成"}
-    return row | over
+def full(i):
+    """Woman ``i``'s finished screening, with her own phone."""
+    return screening(i, phone=f"1380000000{i}", status="已完成")
 
 
 def header_cols(ws, header_row=3):

@@ -3,7 +3,7 @@ import json
 import sqlite3
 
 import pytest
-from support import TODAY, logical_dump, make_id
+from support import TODAY, logical_dump, make_id, screening
 
 from desktop_app.core.store import migrations
 from desktop_app.core.store.database import Store, StoreError
@@ -14,12 +14,8 @@ WOMAN = make_id("19710916", 154)
 
 
 def full_row(**over):
-    row = {"name": "示例一", "id_number": WOMAN, "phone": "13800001234", "population": "农村适龄",
-           "institution": "区妇幼保健计划生育服务中心", "cervical_date": "2024-03-05",
-           "cervical_method": "妇检+TCT", "cervical_result": "正常", "breast_date": "2024-03-05",
-           "breast_result": "正常", "birads": "1级", "status": "已完成"}
-    row.update(over)
-    return row
+    """Woman WOMAN's complete, finished screening."""
+    return screening(1, name="示例一", id_number=WOMAN, phone="13800001234", status="已完成") | over
 
 
 def test_create_sets_node_and_tables(town):

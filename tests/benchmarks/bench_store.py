@@ -22,9 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from stdnum.cn import ric
+TESTS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(TESTS))
+if not any((Path(p) / "desktop_app").is_dir() for p in sys.path if p):
+    sys.path.insert(0, str(TESTS.parent))          # a source checkout without an install
 
-from desktop_app.core.store.database import Store
+from support import make_id, screening  # noqa: E402
+
+from desktop_app.core.store.database import Store  # noqa: E402
 
 TODAY = dt.date(2024, 12, 31)
 
@@ -34,16 +39,11 @@ def make_rows(n: int) -> list[dict]:
     rows = []
     for i in range(n):
         birth = dt.date(1965, 1, 1) + dt.timedelta(days=rng.randint(0, 7000))
-        body = f"43{(i // 500) % 100:02d}02{birth:%Y%m%d}{(i % 500) * 2:03d}"
-        number = body + ric.calc_check_digit(body + "0")
+        number = make_id(f"{birth:%Y%m%d}", (i % 500) * 2, region=f"43{(i // 500) % 100:02d}02")
         day = dt.date(2024, 1, 1) + dt.timedelta(days=rng.randint(0, 360))
-        rows.append({
-            "name": f"示例{i}", "id_number": number, "phone": f"138{i:08d}",
-            "address": f"示例路{i}号", "population": rng.choice(["农村适龄", "城镇低保"]),
-            "institution": "示例卫生院", "cervical_date": day.isoformat(),
-            "cervical_method": "妇检+TCT", "cervical_result": "正常", "breast_date": day.isoformat(),
-            "breast_result": "正常", "birads": "1级", "status": "已完成",
-        })
+        rows.append(screening(i, day=day.isoformat(), id_number=number, phone=f"138{i:08d}",
+                              address=f"示例路{i}号", population=rng.choice(["农村适龄", "城镇低保"]),
+                              status="已完成"))
     return rows
 
 

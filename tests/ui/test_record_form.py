@@ -5,7 +5,7 @@ import pytest
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QDialog
 from stdnum.cn import uscc
-from support import TODAY, make_id
+from support import TODAY, make_id, screening
 
 from desktop_app.core.catalog.fieldtypes import normalize
 from desktop_app.core.catalog.model import Field, load_catalog
@@ -14,12 +14,9 @@ from desktop_app.ui.field_widgets import PLACEHOLDER, make_editor
 from desktop_app.ui.record_form import RecordForm
 
 WOMAN = make_id("19710916", 154)  # 1971-09-16, 女; no demo person has this number
-GOOD = {
-    "name": "示例录入", "id_number": WOMAN, "phone": "13800001234", "population": "农村适龄",
-    "institution": "示例妇幼保健院", "cervical_date": "2024.3.5", "cervical_method": "妇检+TCT",
-    "cervical_result": "正常", "breast_date": "2024年3月6日", "breast_result": "正常",
-    "birads": "1级",
-}
+# a complete row as a clerk types it (dates the way people write them)
+GOOD = screening(1, name="示例录入", id_number=WOMAN) | {"cervical_date": "2024.3.5",
+                                                       "breast_date": "2024年3月6日"}
 
 
 def open_form(qtbot, runner, reader, ledger="two_cancer", **kw):
