@@ -81,10 +81,9 @@ def test_saves_a_good_row_with_enter(qtbot, runner, reader, demo_path):
     assert row["id_number"] == WOMAN and row["cervical_date"] == "2024-03-05"
     assert row["status"] == "已登记" and row["_incomplete"] == 0
     assert row["org"] == village.code
-    store = Store.open_readonly(demo_path)
-    assert store.conn.execute("SELECT source FROM audit WHERE uuid = ?",
-                              (saved.args[0],)).fetchone()[0] == "screen:record_form"
-    store.close()
+    with Store.open_readonly(demo_path) as store:
+        assert store.conn.execute("SELECT source FROM audit WHERE uuid = ?",
+                                  (saved.args[0],)).fetchone()[0] == "screen:record_form"
 
 
 def test_escape_cancels(qtbot, runner, reader):
@@ -143,9 +142,8 @@ def test_possible_duplicate_needs_confirmation(qtbot, runner, reader, demo_path)
     assert form.save_button.isEnabled()
     with qtbot.waitSignal(form.saved, timeout=5000):
         form.save()
-    store = Store.open_readonly(demo_path)
-    assert len(store.ledger("two_cancer").duplicates_of(other)) == 2
-    store.close()
+    with Store.open_readonly(demo_path) as store:
+        assert len(store.ledger("two_cancer").duplicates_of(other)) == 2
 
 
 def test_rejected_save_keeps_the_form_open(qtbot, runner, reader):
