@@ -1,0 +1,333 @@
+"""Importing several files as one batch: workbooks or packages in, one summary out.
+
+Every front end (the import wizard, the sync centre, the command line) imports
+files through :func:`import_workbooks` or :func:`import_packages`, so the same
+files give the same summary everywhere. In a batch:
+
+- each file is its own transaction: a file that cannot be used, or that fails,
+  is that file's result (nothing of it written) and the next file goes ahead;
+- the store is backed up once, just before the first file that writes
+  (never on a dry run, never for a batch that writes nothing), so a dozen
+  workbooks do not rotate yesterday's backup out;
+- ``progress(done, total, text)`` is called before each file; when it raises
+  :class:`~desktop_app.core.errors.Cancelled` the batch stops there: the files
+  not started are reported ``cancelled`` and the files done stay done;
+- the summary is the command line's JSON, ``{"files": [...], "totals": {...}}``,
+  with the worst exit code of its files (0 ok, 1 the input had problems that
+  were reported, 2 a file could not be used).
+
+A workbook may come with the plan made for its preview (:func:`preview_workbooks`);
+if the store changed since, the file is planned again against today's rows.
+The error workbook stays a separate call on a file's plan
+(:func:`~desktop_app.core.excel.write_error_workbook` on :attr:`FileResult.plan`)::
+
+    >>> import tempfile, pathlib
+    >>> from desktop_app.core.store import Store
+    >>> from desktop_app.core.excel import write_template
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> store = Store.create(folder / "t.sqlite3", level="town", org="河坝镇", operator="示例")
+    >>> template = write_template(store, "two_cancer", folder / "两癌.xlsx")
+    >>> broken = folder / "坏文件.xlsx"
+    >>> _ = broken.write_bytes(b"not a workbook")
+    >>> summary = import_workbooks(store, [Workbook(template), Workbook(broken)], dry_run=True)
+    >>> [(f["file"], f["status"]) for f in summary.to_json()["files"]], summary.exit_code
+    ([('两癌.xlsx', 'dry-run'), ('坏文件.xlsx', 'unusable')], 2)
+    >>> summary.totals["new"], summary.files[0].plan.ledger.id
+    (0, 'two_cancer')
+    >>> store.close()
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from .errors import INPUT_PROBLEMS, OK, UNUSABLE, Cancelled, UserError, describe, exit_code
+from .excel import COUNT_NAMES, ImportPlan, ImportResult, apply_plan, plan_import, read_book, refused_history
+from .store import BackupError, Store, make_backup
+from .sync import COUNTS, ImportSummary, import_package
+
+__all__ = [
+    "BatchSummary", "FileResult", "Preview", "Workbook", "import_packages", "import_workbooks",
+    "preview_workbooks", "store_state",
+]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+CANCELLED_MESSAGE = "导入前已取消，未写入任何内容"
+DRY_RUN_MESSAGE = "试导入，未写入任何内容"
+
+
+# ---------------------------------------------------------------- what goes in
+
+@dataclass(frozen=True)
+class Workbook:
+    """One workbook to import and the choices made for it.
+
+    ``ledger``, ``sheet`` and ``mapping`` (column → field id, "org" or "_ignore")
+    override what core would choose; ``village`` is the unit of rows whose sheet
+    names none (the command line's ``--village``). ``plan`` and ``state`` are the
+    plan made for a preview and the store's state it was made against.
+    """
+
+    path: Path
+    ledger: str | None = None
+    sheet: str | None = None
+    mapping: dict[int, str] | None = None
+    village: str | None = None
+    plan: ImportPlan | None = None
+    state: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A workbook read and checked for a preview (nothing written): its sheets and the
+    item with its plan, or why it cannot be used."""
+
+    item: Workbook
+    sheets: list[str]
+    error: BaseException | None = None
+
+
+def store_state(store: Store) -> tuple[int, int]:
+    """Changes a plan would miss: this connection's writes and other connections' commits."""
+    return store.conn.total_changes, store.conn.execute("PRAGMA data_version").fetchone()[0]
+
+
+def preview_workbooks(store: Store, items: list[Workbook], progress: Progress | None = None) -> list[Preview]:
+    """Read and check each workbook, writing nothing: the preview is the dry run.
+
+    A file that cannot be used is that file's preview (``error``). When ``progress``
+    raises :class:`Cancelled` the files read so far are returned (a shorter list).
+    """
+    done = []
+    for i, item in enumerate(items):
+        try:
+            _report(progress, i, len(items), f"正在读取 {item.path.name}（{i + 1}/{len(items)}）…")
+        except Cancelled:
+            break
+        done.append(_preview(store, item))
+    return done
+
+
+def _preview(store: Store, item: Workbook) -> Preview:
+    sheets: list[str] = []
+    try:
+        sheets = [s.name for s in read_book(item.path).sheets]
+        state = store_state(store)
+        plan = _plan(store, item)
+    except Exception as exc:  # noqa: BLE001 — whatever stops this file is this file's preview
+        if describe(exc) is None:
+            log.exception("预览表格 %s 时程序出错", item.path.name)
+        return Preview(replace(item, plan=None, state=None), sheets, exc)
+    return Preview(replace(item, plan=plan, state=state), sheets)
+
+
+def _plan(store: Store, item: Workbook) -> ImportPlan:
+    """The item planned against today's rows (the ledger and sheet of its preview, if any)."""
+    ledger = item.plan.ledger.id if item.plan is not None else item.ledger
+    sheet = item.plan.sheet if item.plan is not None else item.sheet
+    return plan_import(store, item.path, ledger=ledger, sheet=sheet, mapping=item.mapping,
+                       default_org=item.village)
+
+
+# ---------------------------------------------------------------- what comes out
+
+@dataclass
+class FileResult:
+    """One file of a batch: its line of the summary and what the front ends need after it."""
+
+    path: Path
+    status: str
+    exit_code: int
+    entry: dict                             # the file's line of the JSON summary
+    plan: ImportPlan | None = None          # a workbook's plan (for the error workbook)
+    package: ImportSummary | None = None    # a package's summary (counts per ledger, gaps …)
+
+    @property
+    def error_rows(self) -> int:
+        """Rows of a workbook the error workbook would list (rejected or conflicting)."""
+        return self.entry["rejected"] + self.entry["conflict"] if self.plan is not None else 0
+
+
+@dataclass
+class BatchSummary:
+    """Every file of a batch, in the order given; ``exit_code`` is the worst of them."""
+
+    count_names: tuple[str, ...]
+    files: list[FileResult] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {k: sum(f.entry[k] for f in self.files) for k in self.count_names}
+
+    @property
+    def exit_code(self) -> int:
+        return max((f.exit_code for f in self.files), default=OK)
+
+    def to_json(self) -> dict:
+        return {"files": [f.entry for f in self.files], "totals": self.totals}
+
+
+def _report(progress: Progress | None, done: int, total: int, text: str) -> None:
+    if progress is not None:
+        progress(done, total, text)
+
+
+def _batch(paths: list[Path], count_names: tuple[str, ...], progress: Progress | None, verb: str,
+           one: Callable[[int], FileResult], cancelled: Callable[[Path], FileResult]) -> BatchSummary:
+    """Run ``one(i)`` for each file; a cancel between files leaves the rest ``cancelled``."""
+    summary = BatchSummary(count_names)
+    for i, path in enumerate(paths):
+        try:
+            _report(progress, i, len(paths), f"正在{verb} {path.name}（{i + 1}/{len(paths)}）…")
+        except Cancelled:
+            summary.files += [cancelled(p) for p in paths[i:]]
+            break
+        summary.files.append(one(i))
+    return summary
+
+
+class _OneBackup:
+    """The batch's one backup, made before the first file that writes (never on a dry run)."""
+
+    def __init__(self, store: Store, reason: str, dry_run: bool):
+        self.store, self.reason, self.made = store, reason, dry_run
+
+    def before_write(self) -> None:
+        if not self.made:
+            make_backup(self.store, self.reason)
+            self.made = True
+
+
+def _bug_text(name: str, error: BaseException) -> str:
+    return (f"{name}：程序内部出错（{type(error).__name__}），这个文件没有写入任何内容。请重试；"
+            "如果反复出现，请联系区里的技术人员")
+
+
+# ---------------------------------------------------------------- workbooks
+
+def import_workbooks(store: Store, items: list[Workbook], *, accept_valid: bool = False,
+                     dry_run: bool = False, progress: Progress | None = None) -> BatchSummary:
+    """Import workbooks, each in its own transaction (see the module's notes).
+
+    Without ``accept_valid`` a file with rejected or conflicting rows writes nothing
+    (status ``refused``); with it the good rows are written (``partial``). A dry run
+    plans each file and lists its rows that are not unchanged (``rows``).
+
+    :raises PermissionDenied: the session may not edit (nothing read or written).
+    :raises BackupError: the store could not be backed up before the first write.
+    """
+    if not dry_run:
+        store.require("edit")
+    backup = _OneBackup(store, "import", dry_run)
+
+    def one(i: int) -> FileResult:
+        item = items[i]
+        try:
+            return _workbook(store, item, accept_valid, dry_run, backup)
+        except BackupError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — a bug in one file is that file's result
+            log.exception("导入表格 %s 时程序出错", item.path.name)
+            return _workbook_without_rows(item.path, "failed", _bug_text(item.path.name, exc), UNUSABLE)
+
+    return _batch([item.path for item in items], COUNT_NAMES, progress, "试导入" if dry_run else "导入",
+                  one, lambda path: _workbook_without_rows(path, "cancelled", CANCELLED_MESSAGE, OK))
+
+
+def _workbook(store: Store, item: Workbook, accept_valid: bool, dry_run: bool,
+              backup: _OneBackup) -> FileResult:
+    try:
+        plan = item.plan
+        if plan is None or item.state != store_state(store):  # written since the preview
+            plan = _plan(store, item)
+        if dry_run:
+            return _dry_run(plan)
+        if _writes(plan, accept_valid):
+            backup.before_write()
+        result = apply_plan(store, plan, accept_valid=accept_valid, backup=False)
+    except BackupError:
+        raise
+    except (UserError, OSError) as exc:   # the file cannot be used (changed or removed since its preview …)
+        refused_history(store, item.path, exc)
+        return _workbook_without_rows(item.path, "unusable", describe(exc), exit_code(exc))
+    problems = result.counts["rejected"] or result.counts["conflict"]
+    entry = result.to_json() | {"ledger": plan.ledger.id, "sheet": plan.sheet}
+    return FileResult(item.path, result.status, INPUT_PROBLEMS if problems else OK, entry, plan)
+
+
+def _writes(plan: ImportPlan, accept_valid: bool) -> bool:
+    """Whether applying ``plan`` writes rows (what :func:`apply_plan` decides)."""
+    counts = plan.counts()
+    if (counts["rejected"] or counts["conflict"]) and not accept_valid:
+        return False
+    return bool(counts["new"] or counts["incomplete"] or counts["updated"])
+
+
+def _dry_run(plan: ImportPlan) -> FileResult:
+    counts = plan.counts()
+    entry = ImportResult(plan.path.name, "dry-run", counts, None, DRY_RUN_MESSAGE).to_json() | {
+        "ledger": plan.ledger.id, "sheet": plan.sheet,
+        "rows": [_row_json(plan, r) for r in plan.rows if r.status != "unchanged"]}
+    problems = counts["rejected"] or counts["conflict"]
+    return FileResult(plan.path, "dry-run", INPUT_PROBLEMS if problems else OK, entry, plan)
+
+
+def _row_json(plan: ImportPlan, row) -> dict:
+    """One row of a dry run: its number, status, core's messages, changes and missing fields."""
+    out = {"row": row.row_no, "status": row.status,
+           "messages": [p.message for p in row.problems if p.severity == "error" or row.status == "conflict"]}
+    led = plan.ledger
+    if row.changes:
+        out["changes"] = {(led.field(f).label if led.has_field(f) else f): v for f, v in row.changes.items()}
+    if row.missing:
+        out["missing"] = [led.field(f).label for f in row.missing]
+    return out
+
+
+def _workbook_without_rows(path: Path, status: str, message: str, code: int) -> FileResult:
+    entry = ImportResult(path.name, status, dict.fromkeys(COUNT_NAMES, 0), None, message).to_json() | {
+        "ledger": None, "sheet": None}
+    return FileResult(path, status, code, entry)
+
+
+# ---------------------------------------------------------------- packages
+
+def import_packages(store: Store, paths: list[Path], *, dry_run: bool = False,
+                    progress: Progress | None = None) -> BatchSummary:
+    """Import (or, on a dry run, only check) packages, each in its own transaction.
+
+    A package that cannot be used (not for us, damaged, out of scope …) is
+    ``refused`` whole; the others go ahead.
+
+    :raises PermissionDenied: the session may not edit (nothing read or written).
+    :raises BackupError: the store could not be backed up before the first write.
+    """
+    store.require("edit")
+    paths = [Path(p) for p in paths]
+    backup = _OneBackup(store, "package", dry_run)
+
+    def one(i: int) -> FileResult:
+        path = paths[i]
+        try:
+            summary = import_package(store, path, dry_run=dry_run, backup=not backup.made)
+        except BackupError:
+            raise
+        except (UserError, OSError) as exc:
+            return _package(path, ImportSummary(path.name, "refused", message=describe(exc)), exit_code(exc))
+        except Exception as exc:  # noqa: BLE001 — a bug in one file is that file's result
+            log.exception("导入数据包 %s 时程序出错", path.name)
+            return _package(path, ImportSummary(path.name, "failed", message=_bug_text(path.name, exc)),
+                            UNUSABLE)
+        backup.made = backup.made or summary.status == "imported"   # it backed up before writing
+        return _package(path, summary, OK)
+
+    return _batch(paths, COUNTS, progress, "试导入" if dry_run else "导入", one,
+                  lambda path: _package(path, ImportSummary(path.name, "cancelled", message=CANCELLED_MESSAGE), OK))
+
+
+def _package(path: Path, summary: ImportSummary, code: int) -> FileResult:
+    return FileResult(path, summary.status, code, summary.to_json(), package=summary)
