@@ -765,14 +765,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _start_log(args) -> Path:
+    """The command line logs beside the store (``<folder of --db>/logs/minsheng.log``; without
+    --db in the user's data folder); the file is made only when something is logged."""
+    from .core.logs import setup_logging, user_data_folder
+    db = getattr(args, "db", None)
+    return setup_logging((Path(db).absolute().parent if db else user_data_folder()) / "logs")
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .core.logs import log_bug, stop_logging
     parser = build_parser()
     args = parser.parse_args(argv)
+    log = _start_log(args)
     try:
         return args.func(args)
     except (UserError, OSError) as exc:   # expected failures: one Chinese line and their exit code
         print(f"错误：{describe(exc)}", file=sys.stderr)
         return exit_code(exc)
+    except Exception as exc:  # a bug: logged (redacted), one Chinese line, never a raw traceback
+        log_bug(exc, args.command)
+        where = f"详细情况已记入日志 {log}" if log.is_file() else f"日志无法写入 {log.parent}"
+        print(f"错误：程序内部出错（{type(exc).__name__}），操作没有完成。{where}，"
+              "请把日志发给区里的技术人员。", file=sys.stderr)
+        return exit_code(exc)  # 2: the input could not be used
+    finally:
+        stop_logging()
 
 
 if __name__ == "__main__":

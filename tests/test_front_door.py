@@ -17,9 +17,9 @@ import desktop_app.core as core
 APP = Path(desktop_app.__file__).parent
 CORE = Path(core.__file__).parent
 PACKAGES = ("catalog", "store", "excel", "sync", "district")
-TOP_MODULES = ("errors", "paths", "demo", "batch")
+TOP_MODULES = ("errors", "paths", "logs", "demo", "batch")
 # the layers, lowest first; a package may import from its own layer and the ones before it
-LAYERS = [{"errors", "paths"}, {"catalog"}, {"store"}, {"excel", "sync"}, {"district"}, {"batch"}, {"demo"}]
+LAYERS = [{"errors", "paths", "logs"}, {"catalog"}, {"store"}, {"excel", "sync"}, {"district"}, {"batch"}, {"demo"}]
 
 
 def _front_end_files():

@@ -7,8 +7,9 @@
 - :mod:`.district` — progress, the submission board, reports, duplicates, 核实意见
 - :mod:`.batch` — importing several workbooks or packages as one batch: one backup, one summary
 - :mod:`.errors` — :class:`~.errors.UserError`, the one base of every expected failure
+- :mod:`.logs` — rotating log files of unexpected errors, with ID and phone numbers redacted
 - :mod:`.paths` — where the shipped ``resources/`` and ``db/`` are; :mod:`.demo` — the demo store
 
-Dependencies point one way: errors, paths ← catalog ← store ← excel, sync ← district, batch ← demo.
+Dependencies point one way: errors, paths, logs ← catalog ← store ← excel, sync ← district, batch ← demo.
 Never imports PySide6 (a test enforces this).
 """
