@@ -21,7 +21,7 @@ from pathlib import Path
 from . import __version__
 from .core.catalog import LEVEL_NAMES, load_catalog
 from .core.district import compute
-from .core.errors import INPUT_PROBLEMS, OK, UNUSABLE, UserError, describe, exit_code
+from .core.errors import INPUT_PROBLEMS, OK, UserError, describe, exit_code
 from .core.store import RowsRejected, Store, mask_row
 
 
@@ -302,76 +302,48 @@ def cmd_export_excel(args) -> int:
 
 
 def cmd_import_excel(args) -> int:
-    from .core.excel import COUNT_NAMES, WorkbookError, apply_plan, plan_import, refused_history, write_error_workbook
-    files, totals, worst = [], dict.fromkeys(COUNT_NAMES, 0), OK
+    from .core.batch import Workbook, import_workbooks
+    from .core.excel import write_error_workbook
     if args.reveal:
         _purpose(args)
+    items = [Workbook(Path(name), ledger=args.ledger, sheet=args.sheet, village=args.village)
+             for name in args.files]
     with _open(args) as store:
-        backed_up = False
-        for name in args.files:
-            path = Path(name)
-            try:
-                plan = plan_import(store, path, ledger=args.ledger, sheet=args.sheet,
-                                   default_org=args.village)
-            except WorkbookError as exc:
-                refused_history(store, path, exc)
-                files.append({"file": path.name, "status": "unusable", "message": str(exc),
-                              **dict.fromkeys(COUNT_NAMES, 0), "batch": None})
-                worst = max(worst, UNUSABLE)
-                continue
-            if args.dry_run:
-                counts = plan.counts()
-                item = {"file": path.name, "status": "dry-run", **counts, "batch": None,
-                        "ledger": plan.ledger.id, "sheet": plan.sheet,
-                        "rows": [_row_json(plan, r) for r in plan.rows if r.status != "unchanged"]}
-            else:
-                result = apply_plan(store, plan, accept_valid=args.accept_valid, backup=not backed_up)
-                backed_up = backed_up or result.batch is not None
-                counts = result.counts
-                item = result.to_json() | {"ledger": plan.ledger.id, "sheet": plan.sheet}
-            if args.errors and (counts["rejected"] or counts["conflict"]):
-                out = Path(args.errors)
-                if len(args.files) > 1:
-                    out = out.with_name(f"{out.stem}_{path.stem}{out.suffix or '.xlsx'}")
-                item["errors_workbook"] = str(write_error_workbook(store, plan, out, reveal=args.reveal,
-                                                                              purpose=args.purpose))
-            for k in COUNT_NAMES:
-                totals[k] += counts[k]
-            if counts["rejected"] or counts["conflict"]:
-                worst = max(worst, INPUT_PROBLEMS)
-            files.append(item)
+        summary = import_workbooks(store, items, accept_valid=args.accept_valid, dry_run=args.dry_run)
+        if args.errors:
+            for f in summary.files:
+                if f.error_rows:
+                    out = Path(args.errors)
+                    if len(summary.files) > 1:
+                        out = out.with_name(f"{out.stem}_{f.path.stem}{out.suffix or '.xlsx'}")
+                    f.entry["errors_workbook"] = str(write_error_workbook(
+                        store, f.plan, out, reveal=args.reveal, purpose=args.purpose))
+    data = summary.to_json()
     lines = []
-    for f in files:
-        if f["status"] == "unusable":
+    for f in data["files"]:
+        if f["status"] in ("unusable", "failed"):
             lines.append(f"{f['file']}：无法使用。{f['message']}")
             continue
-        lines.append(f"{f['file']}（{f.get('sheet')}）：新增 {f['new']}，更新 {f['updated']}，"
+        lines.append(f"{f['file']}（{f['sheet']}）：新增 {f['new']}，更新 {f['updated']}，"
                      f"未变 {f['unchanged']}，重复 {f['duplicate']}，待补充 {f['incomplete']}，"
                      f"冲突 {f['conflict']}，不合格 {f['rejected']}，跳过 {f['skipped']}"
                      + ("（试导入，未写入）" if f["status"] == "dry-run" else
-                        f"。{f.get('message', '')}" + (f" 批次 {f['batch']}" if f.get("batch") else "")))
-        for row in f.get("rows", []) or f.get("errors", []):
+                        f"。{f['message']}" + (f" 批次 {f['batch']}" if f["batch"] else "")))
+        for row in f.get("rows", []) or f["errors"]:
             if row.get("messages"):
                 lines.append(f"  第 {row['row']} 行：" + "；".join(row["messages"]))
         if f.get("errors_workbook"):
             lines.append(f"  错误行已写入 {f['errors_workbook']}，改正后可重新导入")
-    _out(args, {"files": files, "totals": totals}, "\n".join(lines))
-    if worst == UNUSABLE:
-        for f in files:
-            if f["status"] == "unusable":
-                print(f"错误：{f['message']}", file=sys.stderr)
-    return worst
+    _out(args, data, "\n".join(lines))
+    _say_unusable(summary, ("unusable", "failed"))
+    return summary.exit_code
 
 
-def _row_json(plan, r) -> dict:
-    out = {"row": r.row_no, "status": r.status,
-           "messages": [p.message for p in r.problems if p.severity == "error" or r.status == "conflict"]}
-    if r.changes:
-        out["changes"] = {(plan.ledger.field(f).label if plan.ledger.has_field(f) else f): v
-                          for f, v in r.changes.items()}
-    if r.missing:
-        out["missing"] = [plan.ledger.field(f).label for f in r.missing]
-    return out
+def _say_unusable(summary, statuses: tuple[str, ...]) -> None:
+    """On stderr, why each file that could not be used at all was not imported."""
+    for f in summary.files:
+        if f.status in statuses:
+            print(f"错误：{f.entry['message']}", file=sys.stderr)
 
 
 def cmd_undo_import(args) -> int:
@@ -430,34 +402,19 @@ def cmd_export_package(args) -> int:
 
 
 def cmd_import_package(args) -> int:
-    from .core.sync import COUNTS, PackageError, import_package
-    files, totals, worst = [], dict.fromkeys(COUNTS, 0), OK
+    from .core.batch import import_packages
     with _open(args) as store:
-        backed_up = False
-        for name in args.files:
-            try:
-                summary = import_package(store, Path(name), dry_run=args.dry_run, backup=not backed_up)
-                backed_up = backed_up or summary.status == "imported"
-            except PackageError as exc:
-                files.append({"file": Path(name).name, "status": "refused", "message": str(exc),
-                              **dict.fromkeys(COUNTS, 0), "gaps": []})
-                worst = UNUSABLE
-                continue
-            item = summary.to_json()
-            for k in COUNTS:
-                totals[k] += item[k]
-            files.append(item)
+        summary = import_packages(store, [Path(name) for name in args.files], dry_run=args.dry_run)
+    data = summary.to_json()
     lines = []
-    for f in files:
+    for f in data["files"]:
         lines.append(f"{f['file']}：" + (f["message"] if f["status"] != "refused" else f"已拒绝。{f['message']}")
-                     + (f"；收到附件 {f['files_received']} 个" if f.get("files_received") else ""))
-        lines += [f"  {g}" for g in f.get("gaps", [])]
-        lines += [f"  提示：{w}" for w in f.get("warnings", [])]
-    _out(args, {"files": files, "totals": totals}, "\n".join(lines))
-    for f in files:
-        if f["status"] == "refused":
-            print(f"错误：{f['message']}", file=sys.stderr)
-    return worst
+                     + (f"；收到附件 {f['files_received']} 个" if f["files_received"] else ""))
+        lines += [f"  {g}" for g in f["gaps"]]
+        lines += [f"  提示：{w}" for w in f["warnings"]]
+    _out(args, data, "\n".join(lines))
+    _say_unusable(summary, ("refused", "failed"))
+    return summary.exit_code
 
 
 def cmd_conflicts(args) -> int:

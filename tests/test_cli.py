@@ -1,10 +1,14 @@
 """The CLI: JSON shapes, exit codes, and an unchanged store after refused input."""
 import json
+from pathlib import Path
 
 import pytest
+from openpyxl import Workbook
 from support import logical_dump, make_id, screening
 
 from desktop_app.cli import main
+from desktop_app.core.store import list_backups
+from desktop_app.core.sync import export_package
 
 WOMAN = make_id("19710916", 154)
 
@@ -125,3 +129,41 @@ def test_bad_as_of_is_a_usage_error(db, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["progress", "--db", str(db), "--as-of", "2024/13/40"])
     assert exc.value.code == 2
+
+
+# ---------------------------------------------------------------- import-excel, import-package
+
+def test_import_excel_several_files_one_backup_worst_exit_code(db, capsys, tmp_path):
+    fixtures = Path(__file__).parent / "fixtures"
+    bad = tmp_path / "坏文件.xlsx"
+    bad.write_bytes(b"\x00not a workbook" * 40)
+    good = tmp_path / "好.xlsx"
+    book = Workbook()
+    book.active.append(["姓名", "身份证号", "联系电话"])
+    book.active.append(["示例一", WOMAN, "13800000001"])
+    book.save(good)
+    code, out, err = run(capsys, "import-excel", "--db", db, good, bad, fixtures / "legacy_two_cancer.xlsx",
+                         "--ledger", "two_cancer", "--accept-valid", "--errors", tmp_path / "错误.xlsx", "--json")
+    data = json.loads(out)
+    assert code == 2 and set(data) == {"files", "totals"}
+    assert [(f["file"], f["status"]) for f in data["files"]] == [
+        ("好.xlsx", "imported"), ("坏文件.xlsx", "unusable"), ("legacy_two_cancer.xlsx", "partial")]
+    assert data["totals"]["incomplete"] == 5 and data["totals"]["rejected"] == 3
+    assert err.startswith("错误：") and "坏文件.xlsx" in err and "好.xlsx" not in err
+    assert data["files"][2]["errors_workbook"] == str(tmp_path / "错误_legacy_two_cancer.xlsx")
+    assert (tmp_path / "错误_legacy_two_cancer.xlsx").is_file() and "errors_workbook" not in data["files"][0]
+    assert [b.reason for b in list_backups(db)] == ["import"]
+
+
+def test_import_package_refused_file_exit_2_the_others_imported(chain, capsys):
+    _d, t, v, tmp = chain
+    v.ledger("two_cancer").add(screening(1))
+    package = export_package(v, tmp / "usb").path
+    stray = tmp / "usb" / "坏.mstz"
+    stray.write_bytes(b"not a package")
+    t.close()
+    code, out, err = run(capsys, "import-package", "--db", tmp / "t.sqlite3", stray, package, "--json")
+    data = json.loads(out)
+    assert code == 2 and [(f["file"], f["status"]) for f in data["files"]] == [
+        ("坏.mstz", "refused"), (package.name, "imported")]
+    assert data["totals"]["new"] == 2 and err.startswith("错误：") and "坏.mstz" in err
