@@ -28,9 +28,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.selftest:
         from .selftest import run
         return run()
-    from .ui.app import data_dir, last_store, make_app
-    from .ui.startup import ensure_demo
+    from .ui.app import make_app, start_error_handling
     app = make_app(sys.argv[:1])
+    start_error_handling()  # the windowed build has no console: errors go to the log and a box
+    try:
+        return _open_and_run(app, args)
+    except Exception as exc:  # a bug at start-up: logged and shown, never a silent exit
+        from .ui.errors import report_uncaught
+        report_uncaught(exc)
+        return 2
+
+
+def _open_and_run(app, args: argparse.Namespace) -> int:
+    from .ui.app import data_dir, last_store
+    from .ui.startup import ensure_demo
     demo = data_dir() / "示例数据.sqlite3"
     if args.db:
         path = Path(args.db)

@@ -1,23 +1,44 @@
-"""Application start-up: QApplication, Chinese translations, where the data lives."""
+"""Application start-up: QApplication, Chinese translations, where the data and the log live."""
 from __future__ import annotations
 
+import logging
+import platform
 import sys
+import tempfile
 from pathlib import Path
 
-import platformdirs
 from PySide6.QtCore import QLibraryInfo, QLocale, QSettings, QTranslator
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication
 
+from .. import __version__
+from ..core.logs import APP_ID, setup_logging, user_data_folder
+
 APP_NAME = "民生实事台账"
-APP_ID = "minsheng-taizhang"
 
 
 def data_dir() -> Path:
     """The default data folder (the user's data dir); the store and backups live here."""
-    path = Path(platformdirs.user_data_dir(APP_ID, appauthor=False))
+    path = user_data_folder()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def start_error_handling() -> Path:
+    """The window's log (``<data folder>/logs/minsheng.log``, or under the temporary folder
+    when the data folder cannot be made) and the hooks that send uncaught errors to it and
+    to the error box. Returns the log file."""
+    from .errors import install_excepthook
+    try:
+        folder = data_dir() / "logs"
+    except OSError:
+        folder = Path(tempfile.gettempdir()) / APP_ID / "logs"
+    log = setup_logging(folder)
+    install_excepthook()
+    logging.getLogger("desktop_app").info("程序启动：%s %s，%s %s，Python %s", APP_NAME, __version__,
+                                          platform.system(), platform.release(),
+                                          platform.python_version())
+    return log
 
 
 def settings() -> QSettings:

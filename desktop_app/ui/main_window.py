@@ -4,8 +4,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from PySide6.QtCore import QDate, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QDate, Qt, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QDateEdit,
     QDockWidget,
@@ -32,6 +32,7 @@ from .district_board import BoardPage
 from .district_pages import MonthlyReportDialog
 from .district_progress import ConsolidatedPage
 from .district_review import DuplicatesPage, ProvenanceView
+from .errors import log_folder, show_error
 from .reviews_page import ReviewsPage
 from .import_dialog import ImportDialog
 from .import_history import ImportHistoryPage
@@ -172,6 +173,10 @@ class MainWindow(QMainWindow):
         data_dir_action = QAction("数据目录(&D)…", self)
         data_dir_action.triggered.connect(self.show_data_dir)
         help_menu.addAction(data_dir_action)
+        logs_action = QAction("打开日志文件夹(&L)", self)
+        logs_action.setToolTip("程序出错时的记录（不含个人信息），可以发给技术人员")
+        logs_action.triggered.connect(self.open_log_folder)
+        help_menu.addAction(logs_action)
         about = QAction("关于(&A)", self)
         about.triggered.connect(self._about)
         help_menu.addAction(about)
@@ -452,6 +457,19 @@ class MainWindow(QMainWindow):
         show.clicked.connect(lambda: open_folder(self.path.parent))
         box.setAttribute(Qt.WA_DeleteOnClose)
         box.open()
+
+    def log_folder_url(self) -> QUrl:
+        """Where 帮助 → 打开日志文件夹 goes: the folder of the log file."""
+        return QUrl.fromLocalFile(str(log_folder()))
+
+    def open_log_folder(self) -> bool:
+        """帮助 → 打开日志文件夹 (made when missing: no error logged yet)."""
+        try:
+            log_folder().mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            show_error(exc, self)
+            return False
+        return QDesktopServices.openUrl(self.log_folder_url())
 
     def _about(self) -> None:
         QMessageBox.about(self, "关于", f"民生实事台账 {__version__}\n\n离线记录民生实事台账，"

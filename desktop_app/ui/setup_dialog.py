@@ -6,7 +6,7 @@ operator's name and the data file; a town may list its villages (codes are
 assigned by :meth:`Store.add_villages`). Mistakes are explained next to the
 field and 确定 stays disabled until everything is valid. The store is created on
 a worker thread, so the window never freezes; a failure is shown inside the
-dialog and leaves no file behind.
+dialog and leaves no file behind (an unexpected one is also written to the log).
 
 For tests (no real modal dialogs): ``set_level``, ``set_org``, ``set_operator``,
 ``set_villages``, ``set_path``, ``can_accept``, ``accept_setup`` and the
@@ -14,10 +14,9 @@ For tests (no real modal dialogs): ``set_level``, ``set_org``, ``set_operator``,
 """
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -37,9 +36,11 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.catalog import LEVEL_NAMES, Org, OrgError, OrgTree, fold
-from ..core.errors import StoreError
+from ..core.errors import StoreError, describe
 from ..core.store import Store
+from .errors import log_folder
 from .style import ERROR_STYLE, HINT_STYLE
+from .tasks import TaskRunner
 
 VILLAGE_TOOLTIP = "村（社区）请使用镇发给你的配置文件开始（下一版提供）"
 SUFFIX = ".sqlite3"
@@ -89,10 +90,6 @@ def create_store(path: Path, level: str, org: str, operator: str, villages: list
     return Path(path)
 
 
-class _Bridge(QObject):
-    done = Signal(object, object)  # path, error
-
-
 class SetupDialog(QDialog):
     """The short setup shown when there is no store yet."""
 
@@ -109,9 +106,7 @@ class SetupDialog(QDialog):
         self._busy = False
         self._created: Path | None = None
         self._existing: Path | None = None
-        self._thread: threading.Thread | None = None
-        self._bridge = _Bridge(self)
-        self._bridge.done.connect(self._finish, Qt.QueuedConnection)
+        self._runner: TaskRunner | None = None  # a store-less runner while creating
         self._build()
         self.set_level("town")
         self._validate()
@@ -335,16 +330,10 @@ class SetupDialog(QDialog):
         operator = self.operator_edit.text().strip()
         villages = parse_villages(self.villages_edit.toPlainText())[0] if level == "town" else []
         self._set_busy(True)
-
-        def work():
-            try:
-                result, error = create_store(path, level, org.code, operator, villages), None
-            except BaseException as exc:  # delivered to the GUI thread, never lost
-                result, error = None, exc
-            self._bridge.done.emit(result, error)
-
-        self._thread = threading.Thread(target=work, name="setup-create", daemon=False)
-        self._thread.start()
+        self._runner = TaskRunner(None, self)
+        self._runner.run(lambda _store, _progress: create_store(path, level, org.code, operator, villages),
+                         on_done=lambda created: self._finish(created, None),
+                         on_error=lambda error: self._finish(None, error))
         return True
 
     # ------------------------------------------------------------ reactions
@@ -463,9 +452,10 @@ class SetupDialog(QDialog):
             self._validate()
 
     def _finish(self, path: Path | None, error: BaseException | None) -> None:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        if self._runner is not None:   # its one job is done: stop its thread
+            self._runner.shutdown()
+            self._runner.deleteLater()
+            self._runner = None
         self._set_busy(False)
         if error is None:
             self._created = path
@@ -475,10 +465,10 @@ class SetupDialog(QDialog):
         if isinstance(error, StoreError):
             text = str(error)
         elif isinstance(error, OSError):
-            text = f"无法新建数据文件：{error.strerror or error}（{error.filename or self.path()}）。请换一个位置再试。"
-        else:
-            text = (f"没有建成数据文件：{type(error).__name__}。没有留下不完整的文件，请重试；"
-                    "如果反复出现，请联系区里的技术人员。")
+            text = f"无法新建数据文件：{describe(error)}。"
+        else:  # a bug, already in the log (TaskRunner)
+            text = (f"没有建成数据文件：程序内部出错（{type(error).__name__}）。没有留下不完整的文件，"
+                    f"请重试；如果反复出现，请联系区里的技术人员（错误已记入日志：{log_folder()}）。")
         self.error_label.setText(text)
         self.error_label.show()
         self._validate()

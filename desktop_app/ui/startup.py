@@ -1,42 +1,26 @@
 """Before the main window: the demo store, and stores that cannot be opened."""
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QTimer
-from PySide6.QtWidgets import QMessageBox, QProgressDialog
+from PySide6.QtWidgets import QMessageBox
 
 from ..core.errors import StoreError
 from ..core.store import Store
+from .errors import failure_text
+from .tasks import TaskRunner
 
 
 def run_with_progress(label: str, fn, *, parent=None):
-    """Run ``fn()`` on a thread while a busy dialog keeps the GUI alive; return its result."""
-    result: dict = {}
-
-    def work():
-        try:
-            result["value"] = fn()
-        except BaseException as exc:  # shown by the caller
-            result["error"] = exc
-
-    thread = threading.Thread(target=work, daemon=True)
-    dlg = QProgressDialog(label, None, 0, 0, parent)
-    dlg.setWindowTitle("请稍候")
-    dlg.setMinimumDuration(0)
-    dlg.show()
-    thread.start()
-    loop = QEventLoop()
-    timer = QTimer()
-    timer.timeout.connect(lambda: (not thread.is_alive()) and loop.quit())
-    timer.start(50)
-    loop.exec()
-    timer.stop()
-    dlg.close()
-    if "error" in result:
-        raise result["error"]
-    return result.get("value")
+    """Run ``fn()`` off the GUI thread while a busy dialog (no 取消) keeps the window alive;
+    return its result or raise its error. Works before any store exists: the work runs on
+    a store-less :class:`~.tasks.TaskRunner` made for it (an unexpected error is logged)."""
+    runner = TaskRunner(None)
+    try:
+        return runner.run_and_wait(lambda _store, _progress: fn(), label=label, parent=parent,
+                                   cancellable=False, delay_ms=0)
+    finally:
+        runner.shutdown()
 
 
 def ensure_demo(path: Path) -> Path | None:
@@ -47,8 +31,8 @@ def ensure_demo(path: Path) -> Path | None:
     try:
         run_with_progress("正在生成示例数据库（示例人员均以“示例”开头）…",
                           lambda: create_demo(path).close())
-    except (StoreError, OSError) as exc:
-        QMessageBox.critical(None, "无法生成示例数据库", str(exc))
+    except (StoreError, OSError) as exc:   # anything else is a bug: logged and shown by the caller
+        QMessageBox.critical(None, "无法生成示例数据库", failure_text(exc))
         return None
     return path
 

@@ -11,32 +11,41 @@ GUI thread::
 
 Reads that must be instant (painting table rows) use a separate read-only
 connection on the GUI thread; SQLite's WAL mode lets both work at once.
+
+A runner made with no path has no store (its operations get ``None``): start-up
+work before any store exists — creating the demo or a new store, checking or
+restoring a file — runs on it the same way. :meth:`TaskRunner.run_and_wait`
+serves callers that need the result before going on: the event loop keeps
+turning (the window paints, 取消 works) until the operation is done.
+
+An error is delivered to ``on_error`` (or shown by :func:`~.errors.show_error`);
+an unexpected one is first written to the log with its traceback (redacted),
+whoever handles it. 取消 (:class:`Cancelled`) is never shown.
 """
 from __future__ import annotations
 
 import threading
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QEventLoop, QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
+from ..core.errors import Cancelled
 from ..core.store import Store
-from .errors import show_error
-
-
-class Cancelled(Exception):
-    """Raised inside an operation when the user cancelled it."""
+from .errors import log_failure, show_error
 
 
 @dataclass
 class Task:
     label: str
+    name: str = ""                 # the operation's function, for the log
     cancel_event: threading.Event = field(default_factory=threading.Event)
     done: bool = False
+    result: Any = None
+    error: BaseException | None = None
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -51,15 +60,17 @@ class TaskRunner(QObject):
     """Runs store operations one at a time on a worker thread.
 
     The main runner owns every write. A second one with ``readonly=True`` runs
-    long reads (a million-row id list) so they never wait behind a write.
+    long reads (a million-row id list) so they never wait behind a write. With
+    ``path=None`` there is no store: operations get ``None`` (start-up work).
     """
 
     busy_changed = Signal(bool)
+    task_finished = Signal(object)  # the Task, after its callbacks (cancelled ones too)
 
-    def __init__(self, path: Path, parent: QObject | None = None, *, readonly: bool = False,
+    def __init__(self, path: Path | None = None, parent: QObject | None = None, *, readonly: bool = False,
                  session=None, exclusive: bool = False):
         super().__init__(parent)
-        self.path = Path(path)
+        self.path = Path(path) if path is not None else None
         self.readonly = readonly
         self.session = session      # the logged-in user (core checks every permission with it)
         self.exclusive = exclusive  # the app's writer: no second program on the same store
@@ -72,26 +83,31 @@ class TaskRunner(QObject):
         self._pending = 0
 
     # -- the store lives on the worker thread
-    def _get_store(self) -> Store:
-        if self._store is None:
+    def _get_store(self) -> Store | None:
+        if self._store is None and self.path is not None:
             self._store = Store.open_readonly(self.path) if self.readonly else \
                 Store.open(self.path, exclusive=self.exclusive)
             self._store.session = self.session
         return self._store
 
-    def run(self, fn: Callable[[Store, Callable], Any], *, on_done: Callable[[Any], None] | None = None,
+    def run(self, fn: Callable[[Store | None, Callable], Any], *,
+            on_done: Callable[[Any], None] | None = None,
             on_error: Callable[[BaseException], None] | None = None, label: str | None = None,
-            parent: QWidget | None = None) -> Task:
-        """Queue ``fn``; with a ``label`` a progress dialog (with 取消) appears if it takes long."""
-        task = Task(label or "")
-        if label and parent is not None:
-            dlg = QProgressDialog(label, "取消", 0, 0, parent)
+            parent: QWidget | None = None, cancellable: bool = True, delay_ms: int = 400) -> Task:
+        """Queue ``fn``; with a ``label`` a progress dialog (with 取消 unless not
+        ``cancellable``) appears if it takes longer than ``delay_ms``."""
+        task = Task(label or "", name=getattr(fn, "__qualname__", type(fn).__name__))
+        if label:
+            dlg = QProgressDialog(label, "取消" if cancellable else None, 0, 0, parent)
             dlg.setWindowTitle("请稍候")
             dlg.setWindowModality(Qt.WindowModal)
-            dlg.setMinimumDuration(400)
+            dlg.setMinimumDuration(delay_ms)
             dlg.setAutoClose(False)
             dlg.setAutoReset(False)
-            dlg.canceled.connect(task.cancel)
+            if cancellable:
+                dlg.canceled.connect(task.cancel)
+            else:
+                dlg.setCancelButton(None)
             self._dialogs[id(task)] = dlg
         self._pending += 1
         if self._pending == 1:
@@ -106,14 +122,37 @@ class TaskRunner(QObject):
             try:
                 result = fn(self._get_store(), progress)
                 self._bridge.finished.emit((task, on_done, on_error), result, None)
-            except BaseException as exc:  # delivered to the GUI thread, never lost
-                exc.__traceback_text__ = traceback.format_exc()
+            except BaseException as exc:  # delivered to the GUI thread (with its __traceback__)
                 self._bridge.finished.emit((task, on_done, on_error), None, exc)
 
         self._pool.submit(job)
         return task
 
-    def call(self, fn: Callable[[Store], Any]) -> Any:
+    def run_and_wait(self, fn: Callable[[Store | None, Callable], Any], *, label: str | None = None,
+                     parent: QWidget | None = None, cancellable: bool = True,
+                     delay_ms: int = 400) -> Any:
+        """Run ``fn`` as :meth:`run` does and wait for it while the event loop keeps turning;
+        return its result or raise its error (:class:`Cancelled` after 取消). Nothing is shown:
+        the caller handles the error (a bug is logged all the same)."""
+        task = self.run(fn, on_done=lambda _r: None, on_error=lambda _e: None, label=label,
+                        parent=parent, cancellable=cancellable, delay_ms=delay_ms)
+        if not task.done:
+            loop = QEventLoop()
+
+            def finished(t: Task) -> None:
+                if t is task:
+                    loop.quit()
+            self.task_finished.connect(finished)
+            try:
+                if not task.done:
+                    loop.exec()
+            finally:
+                self.task_finished.disconnect(finished)
+        if task.error is not None:
+            raise task.error
+        return task.result
+
+    def call(self, fn: Callable[[Store | None], Any]) -> Any:
         """Run ``fn`` on the store thread and wait (for short work, e.g. at shutdown or in tests)."""
         return self._pool.submit(lambda: fn(self._get_store())).result()
 
@@ -127,7 +166,7 @@ class TaskRunner(QObject):
 
     def _deliver(self, callbacks, result, error) -> None:
         task, on_done, on_error = callbacks
-        task.done = True
+        task.done, task.result, task.error = True, result, error
         dlg = self._dialogs.pop(id(task), None)
         if dlg is not None:
             dlg.close()
@@ -135,16 +174,20 @@ class TaskRunner(QObject):
         self._pending -= 1
         if self._pending == 0:
             self.busy_changed.emit(False)
-        if error is not None:
-            if isinstance(error, Cancelled):
+        try:
+            if error is not None:
+                if isinstance(error, Cancelled):
+                    return
+                log_failure(error, "，".join(filter(None, (task.name, task.label))))  # whoever shows it
+                if on_error is not None:
+                    on_error(error)
+                else:
+                    show_error(error)
                 return
-            if on_error is not None:
-                on_error(error)
-            else:
-                show_error(error)
-            return
-        if on_done is not None:
-            on_done(result)
+            if on_done is not None:
+                on_done(result)
+        finally:
+            self.task_finished.emit(task)
 
     def shutdown(self) -> None:
         """Close the store on its thread and stop the thread (safe to call twice)."""

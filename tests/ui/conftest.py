@@ -6,6 +6,7 @@ import pkgutil
 import shutil
 
 import pytest
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop_app.core.demo import create_demo
@@ -53,9 +54,11 @@ def no_real_modals(monkeypatch):
     for name in ("getOpenFileName", "getOpenFileNames", "getExistingDirectory", "getSaveFileName"):
         monkeypatch.setattr(QFileDialog, name, refuse)
     monkeypatch.setattr(QMessageBox, "question", refuse)
+    monkeypatch.setattr(QDesktopServices, "openUrl", refuse)   # another program (a folder, a file)
     for module in UI_MODULES:   # every module that shows errors, whatever it imported
-        if hasattr(module, "show_error"):
-            monkeypatch.setattr(module, "show_error", refuse)
+        for name in ("show_error", "present"):   # present: the one place an error box opens
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, refuse)
 
 
 UI_MODULES = [importlib.import_module(m.name)

@@ -232,3 +232,29 @@ def test_cancel_rejects(dialog):
     dialog.cancel_button.click()
     assert dialog.result() == QDialog.Rejected
     assert dialog.result_path() is None
+
+
+def test_unexpected_failure_is_shown_inline_and_logged_without_values(qtbot, dialog, tmp_path,
+                                                                      monkeypatch):
+    from desktop_app.core.logs import setup_logging, stop_logging
+    log = setup_logging(tmp_path / "logs")
+    threads = []
+
+    def broken(*args):
+        threads.append(threading.current_thread())
+        raise KeyError("43090219710916154X")
+    monkeypatch.setattr(setup_dialog, "create_store", broken)
+    dialog.set_org("河坝镇")
+    dialog.set_operator("张三")
+    dialog.set_path(tmp_path / "t.sqlite3")
+    try:
+        assert create(qtbot, dialog) is None
+        written = log.read_text(encoding="utf-8")
+    finally:
+        stop_logging()
+    text = dialog.error_label.text()
+    assert "程序内部出错（KeyError）" in text and str(tmp_path / "logs") in text
+    assert "KeyError: '[身份证号]'" in written and "in broken" in written
+    assert "43090219710916154X" not in text + written
+    assert threads and threads[0] is not threading.main_thread()   # the one task runner's thread
+    assert threads[0].name.startswith("store") and dialog.ok_button.isEnabled()
