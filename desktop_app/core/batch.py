@@ -97,7 +97,8 @@ def store_state(store: Store) -> tuple[int, int]:
 
 
 def preview_workbooks(store: Store, items: list[Workbook], progress: Progress | None = None) -> list[Preview]:
-    """Read and check each workbook, writing nothing: the preview is the dry run.
+    """Read and check each workbook with its choices (a plan it carries is made afresh),
+    writing nothing: the preview is the dry run.
 
     A file that cannot be used is that file's preview (``error``). When ``progress``
     raises :class:`Cancelled` the files read so far are returned (a shorter list).
@@ -117,20 +118,13 @@ def _preview(store: Store, item: Workbook) -> Preview:
     try:
         sheets = [s.name for s in read_book(item.path).sheets]
         state = store_state(store)
-        plan = _plan(store, item)
+        plan = plan_import(store, item.path, ledger=item.ledger, sheet=item.sheet, mapping=item.mapping,
+                           default_org=item.village)
     except Exception as exc:  # noqa: BLE001 — whatever stops this file is this file's preview
         if describe(exc) is None:
             log.exception("预览表格 %s 时程序出错", item.path.name)
         return Preview(replace(item, plan=None, state=None), sheets, exc)
     return Preview(replace(item, plan=plan, state=state), sheets)
-
-
-def _plan(store: Store, item: Workbook) -> ImportPlan:
-    """The item planned against today's rows (the ledger and sheet of its preview, if any)."""
-    ledger = item.plan.ledger.id if item.plan is not None else item.ledger
-    sheet = item.plan.sheet if item.plan is not None else item.sheet
-    return plan_import(store, item.path, ledger=ledger, sheet=sheet, mapping=item.mapping,
-                       default_org=item.village)
 
 
 # ---------------------------------------------------------------- what comes out
@@ -242,8 +236,10 @@ def _workbook(store: Store, item: Workbook, accept_valid: bool, dry_run: bool,
               backup: _OneBackup) -> FileResult:
     try:
         plan = item.plan
-        if plan is None or item.state != store_state(store):  # written since the preview
-            plan = _plan(store, item)
+        if plan is None or item.state != store_state(store):  # written since the preview:
+            plan = plan_import(store, item.path, mapping=item.mapping, default_org=item.village,
+                               ledger=plan.ledger.id if plan else item.ledger,    # as previewed
+                               sheet=plan.sheet if plan else item.sheet)
         if dry_run:
             return _dry_run(plan)
         if _writes(plan, accept_valid):

@@ -4,15 +4,18 @@
     dialog.imported.connect(window.after_import)  # result dicts, shaped as the CLI's --json
     dialog.open()
 
-Every decision is core's. :func:`plan_import` reads, maps and classifies each
-file on the runner's store thread and writes nothing: the preview *is* the dry
-run. The user may pick another sheet or ledger and correct any column's
-target, which plans the file again. 导入 writes each file with
-:func:`apply_plan` in its own transaction (all-or-nothing per file unless
-只导入合格的行 is chosen). A file that cannot be used is that file's result
-(red, core's message) and is noted in the import history; the other files
-still go ahead. Afterwards the rows that were not imported can be saved as
-core's error workbook, to be corrected and sent back.
+Every decision is core's. :func:`~desktop_app.core.batch.preview_workbooks`
+reads, maps and classifies each file on the runner's store thread and writes
+nothing: the preview *is* the dry run. The user may pick another sheet or
+ledger and correct any column's target, which plans the file again. 导入 hands
+the files and their previews to core's batch import
+(:func:`~desktop_app.core.batch.import_workbooks`, as the command line does):
+one backup for the whole batch, each file in its own transaction
+(all-or-nothing per file unless 只导入合格的行 is chosen), a file planned again
+if the store changed since its preview. A file that cannot be used is that
+file's result (red, core's message) and is noted in the import history; the
+other files still go ahead. Afterwards the rows that were not imported can be
+saved as core's error workbook, to be corrected and sent back.
 
 For tests (no real modal dialogs): ``set_files``, ``add_files``, ``plan_all``
 and the ``planned`` signal, ``set_sheet``, ``set_ledger``, ``set_mapping``,
@@ -48,27 +51,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.batch import BatchSummary, Preview, Workbook, import_workbooks, preview_workbooks
 from ..core.catalog import display
-from ..core.errors import StoreError
 from ..core.excel import (
     COUNT_NAMES,
     NOT_IMPORTED,
     UNIT_COLUMN,
     ImportPlan,
     RowPlan,
-    WorkbookError,
-    apply_plan,
     is_own_hidden,
-    plan_import,
-    read_book,
-    refused_history,
     write_error_workbook,
 )
-from ..core.store import Store, mask_value
+from ..core.store import mask_value
 from .errors import failure_text, show_error
 from .reveal import RevealControl
 from .style import AMBER, BLUE, GREEN, GREY, RED
-from .tasks import Cancelled
 
 SOURCE = "screen:import"
 SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -95,7 +92,7 @@ def counts_text(counts: dict) -> str:
     return "，".join(parts) or "没有数据行"
 
 
-# ---------------------------------------------------------------- the work (store thread)
+# ---------------------------------------------------------------- one chosen file
 
 @dataclass(eq=False)
 class ImportFile:
@@ -117,101 +114,10 @@ class ImportFile:
     def read(self) -> bool:
         return self.plan is not None or self.error is not None
 
-
-@dataclass(frozen=True)
-class _Job:
-    """A snapshot of one file's choices, handed to the store thread."""
-
-    file: ImportFile                        # identity only: never touched off the GUI thread
-    generation: int
-    path: Path
-    ledger: str | None
-    sheet: str | None
-    mapping: dict | None
-    plan: ImportPlan | None = None
-    state: tuple | None = None
-    error: BaseException | None = None
-
-
-@dataclass
-class _Planned:
-    job: _Job
-    sheets: list[str]
-    plan: ImportPlan | None
-    state: tuple | None
-    error: BaseException | None
-
-
-def _store_state(store: Store) -> tuple[int, int]:
-    """Changes a plan would miss: this connection's writes and other connections' commits."""
-    return store.conn.total_changes, store.conn.execute("PRAGMA data_version").fetchone()[0]
-
-
-def _plan_one(store: Store, job: _Job) -> _Planned:
-    try:
-        sheets = [s.name for s in read_book(job.path).sheets]
-    except WorkbookError as exc:
-        return _Planned(job, [], None, None, exc)
-    state = _store_state(store)
-    try:
-        plan = plan_import(store, job.path, ledger=job.ledger, sheet=job.sheet, mapping=job.mapping)
-    except Exception as exc:  # noqa: BLE001 — whatever stops this file is this file's result
-        return _Planned(job, sheets, None, None, exc)
-    return _Planned(job, sheets, plan, state, None)
-
-
-def _plan_jobs(jobs: list[_Job]):
-    def op(store, progress):
-        done = []
-        try:
-            for i, job in enumerate(jobs):
-                progress(i, len(jobs), f"正在读取 {job.path.name}（{i + 1}/{len(jobs)}）…")
-                done.append(_plan_one(store, job))
-        except Cancelled:
-            return done, True
-        return done, False
-    return op
-
-
-def _no_rows(name: str, status: str, message: str) -> dict:
-    return {"file": name, "status": status, **dict.fromkeys(COUNT_NAMES, 0), "batch": None,
-            "message": message, "errors": []}
-
-
-def _import_one(store: Store, job: _Job, accept_valid: bool) -> tuple[ImportPlan | None, dict]:
-    name = job.path.name
-    if job.plan is None:
-        if isinstance(job.error, (WorkbookError, StoreError)):
-            refused_history(store, job.path, job.error)
-            return None, _no_rows(name, "unusable", str(job.error))
-        return None, _no_rows(name, "failed", failure_text(job.error))
-    plan = job.plan
-    try:
-        if _store_state(store) != job.state:  # written since the preview: plan against today's rows
-            plan = plan_import(store, job.path, ledger=plan.ledger.id, sheet=plan.sheet,
-                               mapping=job.mapping)
-        result = apply_plan(store, plan, accept_valid=accept_valid)
-    except WorkbookError as exc:  # the file was changed or removed since the preview
-        refused_history(store, job.path, exc)
-        return None, _no_rows(name, "unusable", str(exc))
-    except Exception as exc:  # noqa: BLE001 — one transaction per file: nothing of it was written
-        return plan, _no_rows(name, "failed", failure_text(exc))
-    return plan, result.to_json() | {"ledger": plan.ledger.id, "sheet": plan.sheet}
-
-
-def _import_jobs(jobs: list[_Job], accept_valid: bool):
-    def op(store, progress):
-        done = []
-        for i, job in enumerate(jobs):
-            try:
-                progress(i, len(jobs), f"正在导入 {job.path.name}（{i + 1}/{len(jobs)}）…")
-            except Cancelled:
-                done += [(j, None, _no_rows(j.path.name, "cancelled", "导入前已取消，未写入任何内容"))
-                         for j in jobs[i:]]
-                break
-            done.append((job, *_import_one(store, job, accept_valid)))
-        return done
-    return op
+    def item(self) -> Workbook:
+        """What core needs to plan or import this file (a snapshot for the store thread)."""
+        return Workbook(self.path, ledger=self.ledger, sheet=self.sheet, mapping=self.mapping,
+                        plan=self.plan, state=self.state)
 
 
 # ---------------------------------------------------------------- preview model
@@ -612,32 +518,32 @@ class ImportDialog(QDialog):
         self._start_planning([f])
 
     def _start_planning(self, files: list[ImportFile]) -> None:
-        jobs = []
+        items, generations = [], []
         for f in files:
             f.generation += 1
             f.planning = True
-            jobs.append(_Job(f, f.generation, f.path, f.ledger, f.sheet, f.mapping))
+            items.append(f.item())
+            generations.append(f.generation)
         self._planning += 1
         self.status.setText("正在读取和检查…")
         self.status.setStyleSheet(f"color: {GREY}")
         self._refresh_current()
-        self.runner.run(_plan_jobs(jobs), on_done=self._planned, on_error=self._planning_failed,
-                        label="正在读取和检查表格…", parent=self)
+        self.runner.run(lambda store, progress: preview_workbooks(store, items, progress),
+                        on_done=lambda previews: self._planned(files, generations, previews),
+                        on_error=self._planning_failed, label="正在读取和检查表格…", parent=self)
 
-    def _planned(self, outcome) -> None:
-        done, cancelled = outcome
+    def _planned(self, files: list[ImportFile], generations: list[int], previews: list[Preview]) -> None:
         self._planning -= 1
-        for p in done:
-            f = p.job.file
-            if f.generation != p.job.generation:
+        for f, generation, p in zip(files, generations, previews):
+            if f.generation != generation:
                 continue  # a newer choice for this file is on its way
             f.planning = False
             f.sheets = p.sheets
-            f.plan, f.state, f.error = p.plan, p.state, p.error
+            f.plan, f.state, f.error = p.item.plan, p.item.state, p.error
         for f in self.files:
             if f.planning and not self._planning:
                 f.planning = False  # cancelled before it was read
-        if cancelled:
+        if len(previews) < len(files):
             self.pages.setCurrentIndex(FILES_PAGE)
             self.status.setText("已取消读取。点“下一步”继续读取其余文件。")
         else:
@@ -771,25 +677,28 @@ class ImportDialog(QDialog):
         (self.accept_valid if on else self.all_or_nothing).setChecked(True)
 
     def import_all(self) -> None:
-        """Write every file, each in its own transaction; ``imported`` follows."""
+        """Write every file through core's batch import (one backup, each file in its own
+        transaction); ``imported`` follows."""
         if not self.import_button.isEnabled():
             return
-        jobs = [_Job(f, f.generation, f.path, f.ledger, f.sheet, f.mapping, f.plan, f.state, f.error)
-                for f in self.files]
+        files = list(self.files)
+        items, accept_valid = [f.item() for f in files], self.accept_valid.isChecked()
         self._importing = True
         self.status.setText("正在导入…")
         self.status.setStyleSheet(f"color: {GREY}")
         self._update()
-        self.runner.run(_import_jobs(jobs, self.accept_valid.isChecked()), on_done=self._done,
+        self.runner.run(lambda store, progress: import_workbooks(store, items, accept_valid=accept_valid,
+                                                                 progress=progress),
+                        on_done=lambda summary: self._done(files, summary),
                         on_error=self._import_failed, label="正在导入…", parent=self)
 
-    def _done(self, outcome) -> None:
+    def _done(self, files: list[ImportFile], summary: BatchSummary) -> None:
         self._importing = False
         self._imported = True
-        for job, plan, result in outcome:
-            if plan is not None:
-                job.file.plan = plan
-            job.file.result = result
+        for f, r in zip(files, summary.files):
+            if r.plan is not None:
+                f.plan = r.plan
+            f.result = r.entry
         self.status.clear()
         self._show_results()
         self.pages.setCurrentIndex(RESULT_PAGE)

@@ -1,15 +1,20 @@
 """The Excel import wizard and the import history: the preview is core's dry run,
-all-or-nothing and accept-valid, column mapping, unusable files, the error workbook, undo."""
+all-or-nothing and accept-valid, column mapping, unusable files, the error workbook, undo;
+one backup per batch and the command line's summary for the same files."""
+import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from support import logical_dump
+from support import logical_dump, screening
 
+from desktop_app.cli import main
 from desktop_app.core.excel.importer import plan_import
+from desktop_app.core.store import backup_dir, list_backups
 from desktop_app.core.store.database import Store
 from desktop_app.ui.import_dialog import ImportDialog
 from desktop_app.ui.import_history import ImportHistoryPage
@@ -88,6 +93,18 @@ def mapping_combo(dlg, column):
     return table.cellWidget(row, 2)
 
 
+def screening_book(path: Path, reader, people: range) -> Path:
+    """A two_cancer sheet (headed by the catalog's labels) with a complete row per person."""
+    led = reader.catalog.ledger("two_cancer")
+    rows = [screening(i) for i in people]
+    book = Workbook()
+    book.active.append([led.field(f).label for f in rows[0]])
+    for row in rows:
+        book.active.append(list(row.values()))
+    book.save(path)
+    return path
+
+
 def rows_in(path, **conditions) -> int:
     store = Store.open_readonly(path)
     try:
@@ -160,6 +177,41 @@ def test_a_file_planned_before_another_was_imported_is_planned_again(qtbot, dial
     assert first["incomplete"] == 4
     assert second["unchanged"] == 4 and second["incomplete"] == 0  # no duplicates of the first
     assert rows_in(town_path) == 4
+
+
+def test_a_dozen_workbooks_back_up_once_and_keep_yesterdays_backup(qtbot, dialog, town_path, town_reader,
+                                                                    tmp_path):
+    yesterday = dt.datetime.now() - dt.timedelta(days=1)
+    folder = backup_dir(town_path)
+    folder.mkdir(parents=True)
+    daily = folder / f"{town_path.stem}-{yesterday:%Y%m%d}-080000-000000-daily-0.sqlite3"
+    shutil.copy(town_path, daily)
+    assert [b.path for b in list_backups(town_path)] == [daily]
+    books = [screening_book(tmp_path / f"村{i:02d}.xlsx", town_reader, range(3 * i + 1, 3 * i + 4))
+             for i in range(12)]
+    plan(qtbot, dialog, books)
+    results = import_all(qtbot, dialog, accept_valid=False)
+    assert [r["status"] for r in results] == ["imported"] * 12 and rows_in(town_path) == 36
+    assert [(b.reason, b.path == daily) for b in list_backups(town_path)] == [("import", False),
+                                                                              ("daily", True)]
+
+
+def test_the_wizard_and_the_command_line_give_the_same_summary(qtbot, dialog, town_path, town_reader,
+                                                                tmp_path, capsys):
+    cli_db = tmp_path / "cli.sqlite3"
+    shutil.copy(town_path, cli_db)
+    garbage = tmp_path / "坏文件.xlsx"
+    garbage.write_bytes(b"\x00garbage, not a workbook" * 50)
+    files = [screening_book(tmp_path / "好.xlsx", town_reader, range(1, 3)), garbage, LEGACY]
+    plan(qtbot, dialog, files)
+    shown = import_all(qtbot, dialog, accept_valid=True)
+    assert main(["import-excel", "--db", str(cli_db), *map(str, files), "--accept-valid", "--json"]) == 2
+    printed = json.loads(capsys.readouterr().out)["files"]
+
+    def same(entries):          # batch ids are new uuids in each store
+        return [e | {"batch": bool(e["batch"])} for e in entries]
+    assert same(shown) == same(printed)
+    assert [e["status"] for e in shown] == ["imported", "unusable", "partial"]
 
 
 # ---------------------------------------------------------------- choices
