@@ -79,8 +79,9 @@ def test_a_clerk_cannot_reveal_manage_users_restore_or_resolve(window_as):
     assert "示例录入员（录入员）" in w.windowTitle()
     assert not w.ledger_page.reveal.box.isEnabled()
     assert not w.security.users_action.isEnabled() and not w.security.backup_action.isEnabled()
-    assert w.sync_page.keep_mine_button.isHidden() and w.sync_page.take_theirs_button.isHidden()
-    assert w.sync_page.import_profile_button.isHidden()
+    conflicts = w.sync_page.conflicts_tab
+    assert conflicts.keep_mine_button.isHidden() and conflicts.take_theirs_button.isHidden()
+    assert w.sync_page.peers_tab.import_profile_button.isHidden()
     w.ledger_page.show_ledger("two_cancer")
     w.ledger_page.reveal.set_purpose("电话回访")
     w.ledger_page.reveal.setChecked(True)
@@ -90,7 +91,7 @@ def test_a_clerk_cannot_reveal_manage_users_restore_or_resolve(window_as):
 def test_a_reviewer_reveals_with_a_purpose_but_does_not_manage(window_as, qtbot, demo_path):
     w = window_as("示例审核员")
     assert w.ledger_page.reveal.box.isEnabled() and not w.security.users_action.isEnabled()
-    assert not w.sync_page.keep_mine_button.isHidden()
+    assert not w.sync_page.conflicts_tab.keep_mine_button.isHidden()
     w.ledger_page.show_ledger("two_cancer")
     w.ledger_page.reveal.set_purpose("入户核查")
     with qtbot.waitSignal(w.ledger_page.reveal.changed, timeout=WAIT):
@@ -201,7 +202,7 @@ def test_a_damaged_store_is_restored_from_the_newest_good_backup(demo_path, monk
 
 def test_receiving_several_packages_backs_up_once(chain):
     from desktop_app.core import sync
-    from desktop_app.ui.sync_page import _import_packages
+    from desktop_app.core.batch import import_packages
     d, t, v, tmp = chain
     packages = []
     for i in range(3):
@@ -209,6 +210,6 @@ def test_receiving_several_packages_backs_up_once(chain):
                                     "phone": "13800000001", "population": "农村适龄"}, today=TODAY)
         packages.append(sync.export_package(v, tmp / "out").path)
     before = len(backup.list_backups(t.path))
-    results = _import_packages(packages, dry_run=False)(t, lambda *a: None)
+    results = import_packages(t, packages).files
     assert [r.status for r in results] == ["imported"] * 3
     assert len(backup.list_backups(t.path)) == before + 1
