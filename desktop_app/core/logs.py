@@ -197,6 +197,7 @@ def setup_logging(folder: Path | str, *, level: int = logging.INFO, max_bytes: i
     'desktop_app [MainThread] 电话 [电话]\\n'
     >>> stop_logging(); current_log() is None
     True
+    >>> import shutil; shutil.rmtree(folder.parent)
     """
     stop_logging()
     path = Path(folder) / LOG_NAME
