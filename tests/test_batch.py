@@ -5,8 +5,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook as Book
-from support import logical_dump, screening
+from support import logical_dump, screening, screening_book
 
 from desktop_app.core import batch
 from desktop_app.core.batch import Workbook, import_packages, import_workbooks, preview_workbooks
@@ -17,18 +16,6 @@ from desktop_app.core.sync import export_package
 
 FIX = Path(__file__).parent / "fixtures"
 LEGACY = FIX / "legacy_two_cancer.xlsx"      # 4 incomplete, 3 rejected, 2 skipped rows
-
-
-def workbook(store, path: Path, people: range) -> Path:
-    """A two_cancer sheet with a complete screening row for each of ``people``."""
-    led = store.catalog.ledger("two_cancer")
-    rows = [screening(i) for i in people]
-    book = Book()
-    book.active.append([led.field(f).label for f in rows[0]])
-    for row in rows:
-        book.active.append(list(row.values()))
-    book.save(path)
-    return path
 
 
 def garbage(path: Path) -> Path:
@@ -55,7 +42,7 @@ def statuses(summary) -> list[str]:
 # ---------------------------------------------------------------- workbooks
 
 def test_a_dozen_workbooks_back_up_once(town, tmp_path):
-    items = [Workbook(workbook(town, tmp_path / f"村{i}.xlsx", range(i * 3 + 1, i * 3 + 4)))
+    items = [Workbook(screening_book(tmp_path / f"村{i}.xlsx", town, range(i * 3 + 1, i * 3 + 4)))
              for i in range(12)]
     summary = import_workbooks(town, items)
     assert statuses(summary) == ["imported"] * 12 and summary.exit_code == 0
@@ -79,7 +66,7 @@ def test_the_summary_is_the_command_lines_json(town, tmp_path):
 
 
 def test_a_dry_run_writes_nothing_and_makes_no_backup(town, tmp_path):
-    good = workbook(town, tmp_path / "好.xlsx", range(1, 3))
+    good = screening_book(tmp_path / "好.xlsx", town, range(1, 3))
     before = logical_dump(town.path)
     summary = import_workbooks(town, [Workbook(good), Workbook(LEGACY)], dry_run=True)
     assert statuses(summary) == ["dry-run", "dry-run"] and summary.exit_code == 1
@@ -91,7 +78,7 @@ def test_a_dry_run_writes_nothing_and_makes_no_backup(town, tmp_path):
 
 
 def test_a_batch_that_writes_nothing_makes_no_backup(town, tmp_path):
-    good = workbook(town, tmp_path / "好.xlsx", range(1, 3))
+    good = screening_book(tmp_path / "好.xlsx", town, range(1, 3))
     import_workbooks(town, [Workbook(good)])
     [first] = list_backups(town.path)
     first.path.unlink()                                   # so that any new backup would show
@@ -103,9 +90,9 @@ def test_a_batch_that_writes_nothing_makes_no_backup(town, tmp_path):
 
 
 def test_a_broken_file_among_good_ones(town, tmp_path):
-    items = [Workbook(workbook(town, tmp_path / "一.xlsx", range(1, 3))),
+    items = [Workbook(screening_book(tmp_path / "一.xlsx", town, range(1, 3))),
              Workbook(garbage(tmp_path / "坏.xlsx")),
-             Workbook(workbook(town, tmp_path / "二.xlsx", range(3, 5)))]
+             Workbook(screening_book(tmp_path / "二.xlsx", town, range(3, 5)))]
     summary = import_workbooks(town, items)
     assert statuses(summary) == ["imported", "unusable", "imported"] and summary.exit_code == 2
     assert town.ledger("two_cancer").count() == 4 and len(list_backups(town.path)) == 1
@@ -114,7 +101,7 @@ def test_a_broken_file_among_good_ones(town, tmp_path):
 
 
 @pytest.mark.parametrize("items, accept_valid, code", [
-    (lambda tmp, town: [Workbook(workbook(town, tmp / "好.xlsx", range(1, 2)))], False, 0),
+    (lambda tmp, town: [Workbook(screening_book(tmp / "好.xlsx", town, range(1, 2)))], False, 0),
     (lambda tmp, town: [Workbook(LEGACY)], False, 1),                      # refused: nothing written
     (lambda tmp, town: [Workbook(LEGACY)], True, 1),                       # the good rows written
     (lambda tmp, town: [Workbook(LEGACY, ledger="没有的台账")], False, 1),   # core's own exit code
@@ -126,7 +113,7 @@ def test_the_exit_code_is_the_worst_of_the_files(town, tmp_path, items, accept_v
 
 
 def test_cancel_between_files_leaves_the_rest_unwritten(town, tmp_path):
-    items = [Workbook(workbook(town, tmp_path / f"村{i}.xlsx", range(i * 2 + 1, i * 2 + 3))) for i in range(4)]
+    items = [Workbook(screening_book(tmp_path / f"村{i}.xlsx", town, range(i * 2 + 1, i * 2 + 3))) for i in range(4)]
     progress = cancel_at(2)
     summary = import_workbooks(town, items, progress=progress)
     assert statuses(summary) == ["imported", "imported", "cancelled", "cancelled"]
@@ -144,8 +131,8 @@ def test_an_unexpected_error_is_that_files_result_and_is_logged(town, tmp_path, 
             raise RuntimeError("a bug")
         return real(store, plan, **kw)
     monkeypatch.setattr(batch, "apply_plan", apply_plan)
-    items = [Workbook(workbook(town, tmp_path / "坏.xlsx", range(1, 2))),
-             Workbook(workbook(town, tmp_path / "好.xlsx", range(2, 3)))]
+    items = [Workbook(screening_book(tmp_path / "坏.xlsx", town, range(1, 2))),
+             Workbook(screening_book(tmp_path / "好.xlsx", town, range(2, 3)))]
     with caplog.at_level(logging.ERROR, logger="desktop_app.core.batch"):
         summary = import_workbooks(town, items)
     assert statuses(summary) == ["failed", "imported"] and summary.exit_code == 2
@@ -161,12 +148,12 @@ def test_a_backup_that_fails_stops_the_batch_before_anything_is_written(town, tm
     monkeypatch.setattr(batch, "make_backup", make_backup)
     before = logical_dump(town.path)
     with pytest.raises(BackupError):
-        import_workbooks(town, [Workbook(workbook(town, tmp_path / "好.xlsx", range(1, 3)))])
+        import_workbooks(town, [Workbook(screening_book(tmp_path / "好.xlsx", town, range(1, 3)))])
     assert logical_dump(town.path) == before
 
 
 def test_a_preview_is_used_unless_the_store_changed_since(town, tmp_path, monkeypatch):
-    first = workbook(town, tmp_path / "一.xlsx", range(1, 3))
+    first = screening_book(tmp_path / "一.xlsx", town, range(1, 3))
     again = tmp_path / "再次报送.xlsx"
     again.write_bytes(first.read_bytes())
     previews = preview_workbooks(town, [Workbook(first), Workbook(again), Workbook(garbage(tmp_path / "坏.xlsx"))])
@@ -184,7 +171,7 @@ def test_a_preview_is_used_unless_the_store_changed_since(town, tmp_path, monkey
 
 
 def test_previews_stop_when_cancelled(town, tmp_path):
-    items = [Workbook(workbook(town, tmp_path / f"村{i}.xlsx", range(i + 1, i + 2))) for i in range(3)]
+    items = [Workbook(screening_book(tmp_path / f"村{i}.xlsx", town, range(i + 1, i + 2))) for i in range(3)]
     assert len(preview_workbooks(town, items, cancel_at(1))) == 1
 
 

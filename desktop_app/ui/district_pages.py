@@ -47,7 +47,7 @@ from ..core.errors import StoreError
 from ..core.store import RowsRejected
 from .errors import show_error
 from .style import GREEN, GREY, RED
-from .tables import message_label, say
+from .tables import hint_label, message_label, say
 
 # ---------------------------------------------------------------- formatting
 
@@ -170,10 +170,8 @@ class MonthlyReportDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.generate_button)
         buttons.addWidget(close)
-        hint = QLabel("生成 Excel 工作簿（各指标进展、各镇分表、滞后指标、报送情况、待办问题）"
-                      "和可直接打印的 A4 PDF，文件名为“调度报告_年-月”。")
-        hint.setWordWrap(True)
-        hint.setStyleSheet(f"color: {GREY}")
+        hint = hint_label("生成 Excel 工作簿（各指标进展、各镇分表、滞后指标、报送情况、待办问题）"
+                          "和可直接打印的 A4 PDF，文件名为“调度报告_年-月”。")
         layout = QVBoxLayout(self)
         layout.addWidget(hint)
         layout.addLayout(form)

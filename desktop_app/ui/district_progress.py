@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from ..core.district import IndicatorProgress, OrgFigure, ProgressReport, clamp_as_of, compute
 from .district_pages import failure, fmt_num, title_label
 from .style import GREEN, GREY, RED
-from .tables import make_table, message_label, say
+from .tables import hint_label, make_table, message_label, say
 
 ALL_UNITS = "全部责任单位"
 FIXED = ("项目", "指标", "责任单位", "全区（完成 / 目标）", "完成率")
@@ -226,8 +226,7 @@ class ConsolidatedPage(QWidget):
         top.addWidget(self.unit)
         top.addWidget(self.only_unit)
         top.addWidget(self.refresh_button)
-        hint = QLabel("每个镇一列：完成 / 分解目标。双击数字，打开计入该数字的台账记录。")
-        hint.setStyleSheet(f"color: {GREY}")
+        hint = hint_label("每个镇一列：完成 / 分解目标。双击数字，打开计入该数字的台账记录。")
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.table, 1)

@@ -38,7 +38,7 @@ from ..core.errors import StoreError
 from ..core.store import mask_value
 from .district_pages import failure, fmt_time, title_label
 from .style import BLUE, GREEN, GREY
-from .tables import RowsModel, make_table, message_label, say
+from .tables import RowsModel, hint_label, make_table, message_label, say
 
 KIND_WORDS = {"cross_town": "跨镇", "cross_year": "跨年度"}
 KIND_TIPS = {"cross_town": "同一人同一年度在两个镇各计了一次",
@@ -244,10 +244,8 @@ class DuplicatesPage(QWidget):
         top.addWidget(self.summary, 1)
         top.addWidget(self.open_only)
         top.addWidget(self.refresh_button)
-        hint = QLabel("同一人（按身份证号）在两个镇、或在只计一次的台账的两个年度各有一条记录。"
-                      "确认是同一人时保留一条，另一条不再计入进度；记录本身不会删除。")
-        hint.setWordWrap(True)
-        hint.setStyleSheet(f"color: {GREY}")
+        hint = hint_label("同一人（按身份证号）在两个镇、或在只计一次的台账的两个年度各有一条记录。"
+                          "确认是同一人时保留一条，另一条不再计入进度；记录本身不会删除。")
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(hint)

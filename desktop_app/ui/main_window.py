@@ -33,10 +33,10 @@ from .district_pages import MonthlyReportDialog
 from .district_progress import ConsolidatedPage
 from .district_review import DuplicatesPage, ProvenanceView
 from .errors import log_folder, show_error
-from .reviews_page import ReviewsPage
 from .import_dialog import ImportDialog
 from .import_history import ImportHistoryPage
 from .ledger_page import LedgerPage
+from .reviews_page import ReviewsPage
 from .sync_page import SyncPage
 from .tasks import TaskRunner
 from .window_security import WindowSecurity

@@ -36,7 +36,7 @@ from ..core.district import REVIEW_STATUSES, flag, list_reviews, reply
 from .district_pages import failure, fmt_time, title_label
 from .district_review import ProvenanceView, row_title
 from .style import BLUE, GREEN, GREY, RED
-from .tables import RowsModel, make_table, message_label, say
+from .tables import RowsModel, hint_label, make_table, message_label, say
 
 REVIEW_COLUMNS = ("时间", "台账", "记录", "单位", "核实状态", "核实意见", "镇的答复", "核实人")
 STATUS_COLORS = {"待核实": BLUE, "退回修改": RED, "已核实": GREEN}
@@ -143,12 +143,10 @@ class ReviewsPage(QWidget):
         top.addWidget(self.summary, 1)
         top.addWidget(self.open_only)
         top.addWidget(self.refresh_button)
-        hint = QLabel("在台账中右键一条记录 →“写核实意见…”可对任何记录提出意见；镇改正后的答复随其数据包回来。"
-                      if self.district else
-                      "区里对本单位记录的核实意见随区里发来的数据包到达。请在台账中改正记录，再在这里写明答复；"
-                      "改正和答复随本单位下一个数据包报给区里。")
-        hint.setWordWrap(True)
-        hint.setStyleSheet(f"color: {GREY}")
+        hint = hint_label("在台账中右键一条记录 →“写核实意见…”可对任何记录提出意见；镇改正后的答复随其数据包回来。"
+                          if self.district else
+                          "区里对本单位记录的核实意见随区里发来的数据包到达。请在台账中改正记录，再在这里写明答复；"
+                          "改正和答复随本单位下一个数据包报给区里。")
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(hint)

@@ -39,7 +39,7 @@ from ..core.sync import (
 from .errors import failure_text
 from .style import AMBER, GREEN, GREY, RED
 from .sync_state import SyncJobs, SyncState, short_time
-from .tables import RowsModel, make_table, message_label, say
+from .tables import RowsModel, hint_label, make_table, message_label, say
 
 PEER_COLUMNS = ("单位", "级别", "指纹", "登记时间", "状态")
 PROFILE_RESULTS = {"added": ("已登记", GREEN), "updated": ("已更新", GREEN),
@@ -267,8 +267,7 @@ class PeersTab(QWidget):
         for o in self.profile_outcomes:
             layout.addWidget(self._profile_outcome_widget(o))
         if not self.profile_outcomes:
-            hint = QLabel("导入后，这里列出每个文件的结果和对方的指纹，请与对方电话核对指纹。")
-            hint.setStyleSheet(f"color: {GREY}")
+            hint = hint_label("导入后，这里列出每个文件的结果和对方的指纹，请与对方电话核对指纹。")
             layout.addWidget(hint)
         layout.addStretch(1)
 

@@ -28,6 +28,14 @@ def message_label() -> QLabel:
     return label
 
 
+def hint_label(text: str) -> QLabel:
+    """A grey explanation under a page's title (wraps to the page's width)."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {GREY}")
+    return label
+
+
 def say(label: QLabel, text: str, color: str = GREY) -> None:
     label.setTextFormat(Qt.PlainText)
     label.setText(text)

@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from support import logical_dump, screening
+from support import logical_dump, screening_book
 
 from desktop_app.cli import main
 from desktop_app.core.excel.importer import plan_import
@@ -91,18 +91,6 @@ def mapping_combo(dlg, column):
     table = dlg.mapping_table
     row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == chr(ord("A") + column))
     return table.cellWidget(row, 2)
-
-
-def screening_book(path: Path, reader, people: range) -> Path:
-    """A two_cancer sheet (headed by the catalog's labels) with a complete row per person."""
-    led = reader.catalog.ledger("two_cancer")
-    rows = [screening(i) for i in people]
-    book = Workbook()
-    book.active.append([led.field(f).label for f in rows[0]])
-    for row in rows:
-        book.active.append(list(row.values()))
-    book.save(path)
-    return path
 
 
 def rows_in(path, **conditions) -> int:
