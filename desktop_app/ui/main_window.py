@@ -5,7 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 from PySide6.QtCore import QDate, Qt, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDateEdit,
     QDockWidget,
@@ -68,7 +68,8 @@ class MainWindow(QMainWindow):
         who = f" — {session.user}（{session.role}）" if session else ""
         self.setWindowTitle(f"民生实事台账 — {org.name}（{LEVEL_NAMES[self.node.level]}级）{who}")
         self.security = WindowSecurity(self)
-        self.resize(1360, 820)
+        screen = QGuiApplication.primaryScreen().availableGeometry()
+        self.resize(min(1360, screen.width()), min(820, screen.height()))   # a 1366×768 office screen
         self.dashboard = DashboardPage()
         self.dashboard.set_scopes(self._scopes())
         self.dashboard.scope_changed.connect(lambda _code: self.refresh())

@@ -64,3 +64,14 @@ def test_main_window_drill_down_and_unit_switch(qtbot, demo_path):
         compute(store, AS_OF, scope="430971121").get("two_cancer_screening").achieved
     store.close()
     window.close()
+
+
+def test_the_window_fits_an_office_screen_on_every_page(qtbot, demo_path):
+    window = MainWindow(demo_path)
+    qtbot.addWidget(window)
+    screen = window.screen().availableGeometry()
+    assert window.width() <= screen.width() and window.height() <= screen.height()
+    for i in range(window.pages.count()):       # 1366×768 less a title bar and a task bar
+        window.pages.setCurrentIndex(i)
+        hint = window.minimumSizeHint()
+        assert hint.width() <= 1366 and hint.height() <= 768 - 80, type(window.pages.widget(i)).__name__
