@@ -302,8 +302,7 @@ def cmd_export_excel(args) -> int:
 
 
 def cmd_import_excel(args) -> int:
-    from .core.batch import Workbook, import_workbooks
-    from .core.excel import write_error_workbook
+    from .core.batch import Workbook, import_workbooks, write_error_books
     if args.reveal:
         _purpose(args)
     items = [Workbook(Path(name), ledger=args.ledger, sheet=args.sheet, village=args.village)
@@ -311,13 +310,7 @@ def cmd_import_excel(args) -> int:
     with _open(args) as store:
         summary = import_workbooks(store, items, accept_valid=args.accept_valid, dry_run=args.dry_run)
         if args.errors:
-            for f in summary.files:
-                if f.error_rows:
-                    out = Path(args.errors)
-                    if len(summary.files) > 1:
-                        out = out.with_name(f"{out.stem}_{f.path.stem}{out.suffix or '.xlsx'}")
-                    f.entry["errors_workbook"] = str(write_error_workbook(
-                        store, f.plan, out, reveal=args.reveal, purpose=args.purpose))
+            write_error_books(store, summary, Path(args.errors), reveal=args.reveal, purpose=args.purpose)
     data = summary.to_json()
     lines = []
     for f in data["files"]:
@@ -334,9 +327,15 @@ def cmd_import_excel(args) -> int:
                 lines.append(f"  第 {row['row']} 行：" + "；".join(row["messages"]))
         if f.get("errors_workbook"):
             lines.append(f"  错误行已写入 {f['errors_workbook']}，改正后可重新导入")
+        if f.get("errors_workbook_error"):
+            lines.append(f"  错误行没有写出：{f['errors_workbook_error']}")
     _out(args, data, "\n".join(lines))
     _say_unusable(summary, ("unusable", "failed"))
-    return summary.exit_code
+    books_failed = any(f.entry.get("errors_workbook_error") for f in summary.files)
+    for f in summary.files:
+        if f.entry.get("errors_workbook_error"):
+            print(f"错误：{f.entry['errors_workbook_error']}", file=sys.stderr)
+    return max(summary.exit_code, UNUSABLE if books_failed else OK)
 
 
 def _say_unusable(summary, statuses: tuple[str, ...]) -> None:
@@ -494,11 +493,25 @@ def cmd_flag(args) -> int:
     return OK
 
 
+def cmd_reviews(args) -> int:
+    from .core.district import list_reviews
+    with _open(args) as store:
+        items = list_reviews(store, ledger_id=args.ledger and store.ledger(args.ledger).ledger.id,
+                             open_only=args.open)
+    rows = [{"ledger": r["ledger"], "row": r["row_uuid"], "org": r["org"], "status": r["status"],
+             "note": r["note"], "reply": r["reply"], "reviewer": r["reviewer"], "updated": r["_updated"]}
+            for r in items]
+    _out(args, {"reviews": rows}, "\n".join(
+        f"{r['ledger']} {r['row']} {r['status']}：{r['note'] or '—'}"
+        f"（答复：{r['reply'] or '未答复'}）" for r in rows) or "没有核实意见")
+    return OK
+
+
 def cmd_reply(args) -> int:
     from .core.district import reply
     with _open(args) as store:
-        reply(store, args.ledger, args.row, args.text)
-    _out(args, {"ledger": args.ledger, "row": args.row, "reply": args.text.strip()},
+        text = reply(store, args.ledger, args.row, args.text)
+    _out(args, {"ledger": args.ledger, "row": args.row, "reply": text},
          "已保存答复；随下一个数据包报给区里")
     return OK
 
@@ -708,7 +721,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--note")
     sp.add_argument("--status", default="待核实", choices=["待核实", "已核实", "退回修改"])
 
-    sp = command("reply", cmd_reply, "答复区里对一条记录的核实意见（镇、村），随下一个数据包报给区里")
+    sp = command("reviews", cmd_reviews, "列出核实意见和答复（区：发出的；镇：收到的）")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--ledger", help="只列某个台账的")
+    sp.add_argument("--open", action="store_true", help="只列未核实完毕的")
+
+    sp = command("reply", cmd_reply, "答复区里对一条记录的核实意见（记录 uuid 见 reviews），随下一个数据包报给区里")
     sp.add_argument("--db", required=True)
     sp.add_argument("--ledger", required=True)
     sp.add_argument("--row", required=True, help="记录 uuid")
@@ -746,6 +764,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"错误：程序内部出错（{type(exc).__name__}），操作没有完成。{where}，"
               "请把日志发给区里的技术人员。", file=sys.stderr)
         return exit_code(exc)  # 2: the input could not be used
+    except KeyboardInterrupt:   # Ctrl+C: the open transaction was rolled back
+        print("已中断：正在处理的那一项没有写入；中断前已完成的文件已经导入（可在导入记录中查看或撤销）。",
+              file=sys.stderr)
+        return 130
     finally:
         stop_logging()
 

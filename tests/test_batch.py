@@ -5,12 +5,13 @@ import logging
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from support import logical_dump, screening, screening_book
 
 from desktop_app.core import batch
-from desktop_app.core.batch import Workbook, import_packages, import_workbooks, preview_workbooks
+from desktop_app.core.batch import Workbook, import_packages, import_workbooks, preview_workbooks, write_error_books
 from desktop_app.core.errors import Cancelled
-from desktop_app.core.excel import import_history
+from desktop_app.core.excel import import_history, refused_history
 from desktop_app.core.store import BackupError, list_backups
 from desktop_app.core.sync import export_package
 
@@ -138,7 +139,9 @@ def test_an_unexpected_error_is_that_files_result_and_is_logged(town, tmp_path, 
     assert statuses(summary) == ["failed", "imported"] and summary.exit_code == 2
     assert "程序内部出错（RuntimeError）" in summary.files[0].entry["message"]
     [record] = caplog.records
-    assert "坏.xlsx" in record.getMessage() and record.exc_info[0] is RuntimeError
+    # which file, by its place in the batch: a file name may name a person
+    assert "第 1 个" in record.getMessage() and "坏" not in record.getMessage()
+    assert record.exc_info[0] is RuntimeError
     assert screening(1)["id_number"] not in record.getMessage()
 
 
@@ -219,3 +222,46 @@ def test_cancelled_packages_are_not_imported(chain):
     assert statuses(summary) == ["imported", "cancelled", "cancelled"]
     assert t.ledger("two_cancer").count() == 1
     assert summary.to_json()["files"][2]["message"] == "导入前已取消，未写入任何内容"
+
+
+def test_a_dry_run_notes_nothing_even_for_an_unusable_file(town, tmp_path):
+    good = screening_book(tmp_path / "好.xlsx", town, range(1, 3))
+    broken = tmp_path / "坏.xlsx"
+    broken.write_bytes(b"not a workbook")
+    before = logical_dump(town.path)
+    summary = import_workbooks(town, [Workbook(good), Workbook(broken)], dry_run=True)
+    assert [f.status for f in summary.files] == ["dry-run", "unusable"]
+    assert logical_dump(town.path) == before and import_history(town) == []
+
+
+def test_an_unreadable_file_is_noted_as_unusable_not_as_a_bug(town, tmp_path, monkeypatch):
+    locked = screening_book(tmp_path / "锁住的.xlsx", town, range(1, 2))
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: (_ for _ in ()).throw(
+        PermissionError(13, "Permission denied", str(self))) if self == locked else real(self))
+    refused_history(town, locked, PermissionError(13, "Permission denied", str(locked)))
+    [entry] = import_history(town)
+    assert (entry["file"], entry["status"]) == ("锁住的.xlsx", "unusable")
+
+
+def test_error_workbooks_that_cannot_be_written_leave_the_import_and_its_summary(town, tmp_path):
+    books = [Workbook(screening_book(tmp_path / "一.xlsx", town, range(1, 3))),
+             Workbook(_with_a_bad_row(tmp_path / "二.xlsx", town)),
+             Workbook(_with_a_bad_row(tmp_path / "sub" / "二.xlsx", town))]
+    summary = import_workbooks(town, books, accept_valid=True)
+    write_error_books(town, summary, Path("/proc/no-such-folder/错误.xlsx"))
+    entries = summary.to_json()["files"]
+    assert [e["status"] for e in entries] == ["imported", "partial", "partial"]
+    assert "errors_workbook_error" not in entries[0]
+    assert all("/proc/no-such-folder/错误_二" in e["errors_workbook_error"] for e in entries[1:])
+    write_error_books(town, summary, tmp_path / "错误.xlsx")        # two files of one name: two books
+    assert [Path(e["errors_workbook"]).name for e in entries[1:]] == ["错误_二.xlsx", "错误_二_2.xlsx"]
+
+
+def _with_a_bad_row(path: Path, town) -> Path:
+    path.parent.mkdir(exist_ok=True)
+    screening_book(path, town, range(20, 22))
+    book = load_workbook(path)
+    book.active.cell(row=2, column=2).value = "123"            # 身份证号 of the first row: wrong
+    book.save(path)
+    return path

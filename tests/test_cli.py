@@ -167,3 +167,11 @@ def test_import_package_refused_file_exit_2_the_others_imported(chain, capsys):
     assert code == 2 and [(f["file"], f["status"]) for f in data["files"]] == [
         ("坏.mstz", "refused"), (package.name, "imported")]
     assert data["totals"]["new"] == 2 and err.startswith("错误：") and "坏.mstz" in err
+
+
+def test_ctrl_c_says_what_was_kept_and_exits_130(db, capsys, monkeypatch):
+    def interrupted(store, *args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("desktop_app.core.batch.import_workbooks", interrupted)
+    code, _, err = run(capsys, "import-excel", "--db", db, "whatever.xlsx")
+    assert code == 130 and err.startswith("已中断") and "Traceback" not in err

@@ -4,6 +4,7 @@ import csv
 import datetime as dt
 import json
 import tempfile
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -258,9 +259,18 @@ def test_a_failure_leaves_no_half_file_no_scratch_and_no_audit_entry(filled, tmp
         raise OSError("磁盘已满")
     monkeypatch.setattr(export_module, "mask_value", broken)
     for name in ("a.xlsx", "a.csv"):
-        with pytest.raises(OSError):
+        with pytest.raises(StoreError, match=f"无法写入或读取 .*{name}"):   # said in Chinese, by its name
             export_ledger(filled, "two_cancer", tmp_path / name)
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.xlsx"]
     assert list(scratch.iterdir()) == []  # no rows left in XlsxWriter's scratch files
     assert audit_entries(filled) == []
+
+
+def test_an_unwritable_place_is_named_in_chinese_without_the_temporary_file(filled, tmp_path):
+    for name in ("x.xlsx", "x.csv"):
+        with pytest.raises(StoreError) as refused:
+            export_ledger(filled, "two_cancer", Path("/proc/no-such-folder") / name)
+        text = str(refused.value)
+        assert text.startswith(f"无法写入或读取 /proc/no-such-folder/{name}：") and ".tmp" not in text
+        assert refused.value.exit_code == 2

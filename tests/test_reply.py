@@ -2,11 +2,14 @@
 reaches the district in the town's next package."""
 import json
 
+import pytest
+
 from support import screening
 
 from desktop_app.cli import main
 from desktop_app.core import sync
-from desktop_app.core.district import flag, list_reviews
+from desktop_app.core.district import flag, list_reviews, reply
+from desktop_app.core.errors import StoreError
 from desktop_app.core.store import Store
 from support import install_below
 
@@ -32,11 +35,20 @@ def test_reply_on_the_command_line_travels_up(tmp_path, capsys, monkeypatch):
     code, _, err = run(capsys, "reply", "--db", db, "--ledger", "two_cancer", "--row", "no-such-row",
                        "--text", "已改正")
     assert code == 1 and "没有核实意见" in err
+    code, _, err = run(capsys, "reply", "--db", db, "--ledger", "two_cancer", "--row", uid, "--text", "改" * 501)
+    assert code == 1 and "最多 500 个字" in err
+    code, out, _ = run(capsys, "reviews", "--db", db, "--open", "--json")
+    [listed] = json.loads(out)["reviews"]
+    assert (listed["row"], listed["status"], listed["note"], listed["reply"]) == (
+        uid, "退回修改", "电话号码疑似错误，请核实", None)
     code, out, _ = run(capsys, "reply", "--db", db, "--ledger", "two_cancer", "--row", uid,
-                       "--text", "已核实并改正电话", "--json")
-    assert code == 0 and json.loads(out)["reply"] == "已核实并改正电话"
+                       "--text", "已核实并\x00改正电话\n", "--json")
+    assert code == 0 and json.loads(out)["reply"] == "已核实并 改正电话"
     with Store.open(db) as town:
         sync.import_package(d, sync.export_package(town, tmp_path / "up").path)
     [review] = list_reviews(d)
-    assert (review["row_uuid"], review["reply"], review["status"]) == (uid, "已核实并改正电话", "退回修改")
+    assert (review["row_uuid"], review["reply"], review["status"]) == (uid, "已核实并 改正电话", "退回修改")
+    with pytest.raises(StoreError, match="区级数据库不答复") as refused:   # the district flags, never answers
+        reply(d, "two_cancer", uid, "区里自己答复")
+    assert refused.value.exit_code == 1
     d.close()

@@ -225,7 +225,7 @@ def test_a_failed_write_leaves_no_file(town, tmp_path, monkeypatch):
         open(filename, "wb").write(b"half")
         raise OSError("磁盘已满")
     monkeypatch.setattr(openpyxl.Workbook, "save", broken_save)
-    with pytest.raises(OSError):
+    with pytest.raises(StoreError, match="无法写入或读取 .*t.xlsx"):
         write_template(town, "two_cancer", target)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".xlsx"] == ["t.xlsx"]

@@ -44,13 +44,14 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import INPUT_PROBLEMS, OK, UNUSABLE, Cancelled, UserError, describe, exit_code
-from .excel import COUNT_NAMES, ImportPlan, ImportResult, apply_plan, plan_import, read_book, refused_history
+from .excel import (COUNT_NAMES, ImportPlan, ImportResult, apply_plan, plan_import, read_book,
+                    refused_history, write_error_workbook)
 from .store import BackupError, Store, make_backup
 from .sync import COUNTS, ImportSummary, import_package
 
 __all__ = [
     "BatchSummary", "FileResult", "Preview", "Workbook", "import_packages", "import_workbooks",
-    "preview_workbooks", "store_state",
+    "preview_workbooks", "store_state", "write_error_books",
 ]
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def _preview(store: Store, item: Workbook) -> Preview:
                            default_org=item.village)
     except Exception as exc:  # noqa: BLE001 — whatever stops this file is this file's preview
         if describe(exc) is None:
-            log.exception("预览表格 %s 时程序出错", item.path.name)
+            log.exception("预览一个表格时程序出错")   # (a file name may name a person: not logged)
         return Preview(replace(item, plan=None, state=None), sheets, exc)
     return Preview(replace(item, plan=plan, state=state), sheets)
 
@@ -225,7 +226,7 @@ def import_workbooks(store: Store, items: list[Workbook], *, accept_valid: bool 
         except BackupError:
             raise
         except Exception as exc:  # noqa: BLE001 — a bug in one file is that file's result
-            log.exception("导入表格 %s 时程序出错", item.path.name)
+            log.exception("导入第 %d 个表格时程序出错", i + 1)   # (a file name may name a person)
             return _workbook_without_rows(item.path, "failed", _bug_text(item.path.name, exc), UNUSABLE)
 
     return _batch([item.path for item in items], COUNT_NAMES, progress, "试导入" if dry_run else "导入",
@@ -248,7 +249,8 @@ def _workbook(store: Store, item: Workbook, accept_valid: bool, dry_run: bool,
     except BackupError:
         raise
     except (UserError, OSError) as exc:   # the file cannot be used (changed or removed since its preview …)
-        refused_history(store, item.path, exc)
+        if not dry_run:                    # a dry run writes nothing, not even the history
+            refused_history(store, item.path, exc)
         return _workbook_without_rows(item.path, "unusable", describe(exc), exit_code(exc))
     problems = result.counts["rejected"] or result.counts["conflict"]
     entry = result.to_json() | {"ledger": plan.ledger.id, "sheet": plan.sheet}
@@ -284,6 +286,33 @@ def _row_json(plan: ImportPlan, row) -> dict:
     return out
 
 
+def write_error_books(store: Store, summary: BatchSummary, out: Path, *, reveal: bool = False,
+                      purpose: str | None = None) -> None:
+    """Write the error workbook of each file with rejected or conflicting rows to ``out``
+    (``out_<file>.xlsx`` when the batch has several files, numbered if two files share a
+    name). Its path goes into the file's entry as ``errors_workbook``; a workbook that
+    cannot be written is that file's ``errors_workbook_error``, and the others go ahead —
+    the rows the batch imported stay imported and the summary still says so.
+    """
+    used: set[Path] = set()
+    for f in summary.files:
+        if not f.error_rows:
+            continue
+        target = out
+        if len(summary.files) > 1:
+            target = out.with_name(f"{out.stem}_{f.path.stem}{out.suffix or '.xlsx'}")
+            n = 2
+            while target in used:
+                target = out.with_name(f"{out.stem}_{f.path.stem}_{n}{out.suffix or '.xlsx'}")
+                n += 1
+        used.add(target)
+        try:
+            f.entry["errors_workbook"] = str(write_error_workbook(store, f.plan, target, reveal=reveal,
+                                                                  purpose=purpose))
+        except (UserError, OSError) as exc:
+            f.entry["errors_workbook_error"] = describe(exc)
+
+
 def _workbook_without_rows(path: Path, status: str, message: str, code: int) -> FileResult:
     entry = ImportResult(path.name, status, dict.fromkeys(COUNT_NAMES, 0), None, message).to_json() | {
         "ledger": None, "sheet": None}
@@ -315,7 +344,7 @@ def import_packages(store: Store, paths: list[Path], *, dry_run: bool = False,
         except (UserError, OSError) as exc:
             return _package(path, ImportSummary(path.name, "refused", message=describe(exc)), exit_code(exc))
         except Exception as exc:  # noqa: BLE001 — a bug in one file is that file's result
-            log.exception("导入数据包 %s 时程序出错", path.name)
+            log.exception("导入第 %d 个数据包时程序出错", i + 1)
             return _package(path, ImportSummary(path.name, "failed", message=_bug_text(path.name, exc)),
                             UNUSABLE)
         backup.made = backup.made or summary.status == "imported"   # it backed up before writing

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import re
 import traceback
 from pathlib import Path
@@ -173,7 +174,13 @@ class _Handler(logging.handlers.RotatingFileHandler):
 
     def _open(self):
         Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
-        return super()._open()
+        stream = super()._open()
+        if os.name != "nt":   # this account only, like the store (the log names files and units)
+            try:
+                os.chmod(self.baseFilename, 0o600)
+            except OSError:
+                pass
+        return stream
 
     def handleError(self, record) -> None:
         """A log that cannot be written (read-only folder, full disk) loses the record quietly:

@@ -10,6 +10,7 @@ row and merge like any other edit::
 """
 from __future__ import annotations
 
+import unicodedata
 import uuid as uuidlib
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,20 @@ _NS = uuidlib.UUID("8d3b6c1e-2a7f-5e44-9c0b-1f2e3d4c5b6a")
 
 def review_id(ledger_id: str, row_uuid: str) -> str:
     return str(uuidlib.uuid5(_NS, f"{ledger_id}:{row_uuid}"))
+
+
+MAX_TEXT = 500   # characters of a note or a reply: a few sentences, never a file's worth
+
+
+def _text(text: str, what: str) -> str | None:
+    """A note or reply as stored: control characters become spaces, the ends trimmed.
+
+    :raises StoreError: (exit 1) when it is longer than :data:`MAX_TEXT`.
+    """
+    clean = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text or "").strip()
+    if len(clean) > MAX_TEXT:
+        raise StoreError(f"{what}最多 {MAX_TEXT} 个字，现在是 {len(clean)} 个字；请写得简短些", 1)
+    return clean or None
 
 
 def _current(store: Store, rid: str) -> dict | None:
@@ -48,11 +63,12 @@ def flag(store: Store, ledger_id: str, row_uuid: str, *, note: str, status: str 
     row = records.get(row_uuid)
     if row is None:
         raise StoreError(f"{records.ledger.label}中没有记录 {row_uuid[:8]}", 1)
-    if not note.strip() and status != "已核实":
+    note = _text(note, "核实意见")
+    if not note and status != "已核实":
         raise StoreError("请写明核实意见（哪里有问题、应如何改正）", 1)
     rid = review_id(records.ledger.id, row_uuid)
     values = {"org": row["org"], "ledger": records.ledger.id, "row_uuid": row_uuid, "status": status,
-              "note": note.strip() or None, "reviewer": store.actor}
+              "note": note, "reviewer": store.actor}
     with store.transaction():
         writer = Writer(store, source="screen:review")
         current = _current(store, rid)
@@ -63,21 +79,25 @@ def flag(store: Store, ledger_id: str, row_uuid: str, *, note: str, status: str 
     return rid
 
 
-def reply(store: Store, ledger_id: str, row_uuid: str, text: str) -> None:
-    """The town's answer to a review (e.g. "已改正联系电话"); it travels up like any edit.
+def reply(store: Store, ledger_id: str, row_uuid: str, text: str) -> str:
+    """The town's answer to a review (e.g. "已改正联系电话"), as stored; it travels up like any edit.
 
     :raises StoreError: (exit 1) for a row without a review, or an empty answer.
     """
     store.require("edit")
+    if store.node.level == "district":
+        raise StoreError("核实意见由区里写、由记录所在的镇答复；区级数据库不答复核实意见", 1)
     rid = review_id(store.ledger(ledger_id).ledger.id, row_uuid)
     current = _current(store, rid)
     if current is None:
         raise StoreError("这条记录没有核实意见，不需要答复；请检查记录 uuid 和台账", 1)
-    if not text.strip():
+    text = _text(text, "答复")
+    if not text:
         raise StoreError("请写明答复：已如何改正，或为什么不需要改", 1)
     with store.transaction():
         Writer(store, source="screen:review").update(review_spec(), current,
-                                                                {"reply": text.strip() or None})
+                                                                {"reply": text})
+    return text
 
 
 def list_reviews(store: Store, *, ledger_id: str | None = None, open_only: bool = False,

@@ -12,6 +12,7 @@ sheet and here since the export is a conflict, reported and not overwritten.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -410,8 +411,10 @@ def _history(store: Store, plan: ImportPlan, batch: str, status: str, counts: di
 
 def refused_history(store: Store, path: Path, error: Exception) -> None:
     """Note in the import history that a file could not be used at all."""
-    import hashlib
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    except OSError:   # unreadable (no permission, a pulled USB stick): noted all the same
+        digest = ""
     with store.transaction():
         store.conn.execute(
             "INSERT INTO import_history (batch, file, sha256, ts, user, status, counts) "

@@ -43,10 +43,11 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from xlsxwriter.exceptions import FileCreateError
 
 from ..catalog.model import Field, Ledger
 from ..catalog.orgs import Org, OrgError
-from ..errors import StoreError
+from ..errors import StoreError, describe
 from ..store.versions import now_iso
 from .sheetmeta import META_KEYS, META_SHEET, OPTIONS_SHEET, ORG_HEADER, safe_sheet_title
 
@@ -241,19 +242,24 @@ def atomic_output(path: Path) -> Iterator[Path]:
     On any failure the temporary file is removed and ``path`` is untouched, so
     a crash never leaves half a workbook under the name the user chose.
 
-    :raises StoreError: (exit code 2) if the target cannot be replaced, e.g.
-        because Excel or WPS has it open.
+    :raises StoreError: (exit code 2) if the file cannot be written — the folder is
+        read-only or missing, the disk is full, or Excel or WPS has the file open —
+        naming the file the user chose (never the temporary one).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}{path.suffix}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         try:
             os.replace(tmp, path)
         except PermissionError:
             raise StoreError(f"无法写入 {path}：文件可能正被 Excel 或 WPS 打开，"
                              "请关闭后重试，或换一个文件名") from None
+    except (OSError, FileCreateError) as exc:
+        cause = exc.args[0] if isinstance(exc, FileCreateError) and exc.args else exc
+        number = cause.errno if isinstance(cause, OSError) else None
+        raise StoreError(describe(OSError(number, "", str(path)))) from None
     finally:
         tmp.unlink(missing_ok=True)
 

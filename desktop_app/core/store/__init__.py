@@ -13,29 +13,11 @@ Everything starts from :class:`Store`; who acts is ``store.session`` (set by :fu
     0
     >>> store.close()
 """
-from .attachments import (
-                     PHOTO_MAX_EDGE,
-                     AttachmentError,
-                     Attachments,
-                     attach,
-                     detach,
-                     inspect,
-                     photo_max_edge,
-                     set_photo_max_edge,
-)
+from .attachments import (PHOTO_MAX_EDGE, AttachmentError, Attachments, attach, detach, inspect,
+                          photo_max_edge, set_photo_max_edge)
 from .backup import KEEP as BACKUPS_KEPT
-from .backup import (
-                     Backup,
-                     BackupError,
-                     backup_dir,
-                     check_backup_file,
-                     copy_to,
-                     daily_backup,
-                     list_backups,
-                     make_backup,
-                     newest_good,
-                     store_problem,
-)
+from .backup import (Backup, BackupError, backup_dir, check_backup_file, copy_to, daily_backup,
+                     list_backups, make_backup, newest_good, store_problem)
 from .crypto import fingerprint
 from .database import Node, Store
 from .lockfile import Locked, check_free
@@ -44,24 +26,9 @@ from .query import BOOK_COLUMNS, Counted, LedgerView, Selection, counted_selecti
 from .records import Records, RowsRejected, Saved
 from .recovery import restore_store
 from .schema import PERSON_FIELDS
-from .users import (
-                     MIN_PASSWORD,
-                     ROLES,
-                     WHAT,
-                     LoginError,
-                     PermissionDenied,
-                     Session,
-                     add_user,
-                     allowed,
-                     check_password,
-                     has_users,
-                     idle_minutes,
-                     list_users,
-                     login,
-                     set_active,
-                     set_idle_minutes,
-                     set_password,
-)
+from .users import (MIN_PASSWORD, ROLES, WHAT, LoginError, PermissionDenied, Session, add_user,
+                    allowed, check_password, has_users, idle_minutes, list_users, login,
+                    set_active, set_idle_minutes, set_password)
 
 __all__ = [
     "BACKUPS_KEPT", "BOOK_COLUMNS", "MIN_PASSWORD", "PERSON_FIELDS", "PHOTO_MAX_EDGE", "ROLES", "WHAT",

@@ -246,7 +246,7 @@ def check_backup_file(path: Path | str) -> dict:
     """What a backup file holds (node, unit, version), or :class:`BackupError` if unusable."""
     path = Path(path)
     if not path.is_file():
-        raise BackupError(f"找不到备份文件 {path}", 1)
+        raise BackupError(f"找不到备份文件 {path}；请检查路径（U 盘是否已插好）")
     _verify(path)
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:

@@ -57,6 +57,11 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _read_only(path: Path) -> StoreError:
+    return StoreError(f"{path} 不能写入（文件或所在的文件夹是只读的，例如在光盘、写保护的 U 盘上，或没有权限）。"
+                      "本程序需要写入数据库：请把它复制到可以写入的文件夹再打开，或请管理员开放权限")
+
+
 def _check_header(path: Path) -> None:
     """Refuse, without writing a byte, a file that is not a store or is from a newer version."""
     try:
@@ -68,6 +73,8 @@ def _check_header(path: Path) -> None:
         has_settings = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE name = 'settings'").fetchone()
     except sqlite3.DatabaseError as exc:
+        if "readonly" in str(exc):   # WAL needs its side files beside the store
+            raise _read_only(path) from None
         raise StoreError(f"{path} 无法作为数据库打开（{exc}），可能已损坏；请从备份恢复") from None
     finally:
         conn.close()
@@ -186,8 +193,8 @@ class Store:
         if exclusive:
             try:
                 lock = lockfile.acquire(path)
-            except lockfile.Locked as exc:
-                raise StoreError(str(exc)) from None
+            except PermissionError:
+                raise _read_only(path) from None
         try:
             if _pending_migrations(path):
                 make_backup(path, "migration")
@@ -202,6 +209,12 @@ class Store:
             store._upgrade_catalog()
             restrict_permissions(path)
             return store
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            lockfile.release(lock)
+            if "readonly" in str(exc):
+                raise _read_only(path) from None
+            raise
         except BaseException:
             conn.close()
             lockfile.release(lock)
