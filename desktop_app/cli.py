@@ -290,8 +290,10 @@ def cmd_export_excel(args) -> int:
         from .core.excel import export_deidentified
         with _open(args) as store:
             path = export_deidentified(store, args.ledger, Path(args.out), village=args.village,
-                                       purpose=_purpose(args), reveal=args.reveal)
-        _out(args, {"file": str(path), "deidentified": True}, f"已导出去标识化数据到 {path}")
+                                       purpose=_purpose(args), reveal=args.reveal,
+                                       exact_dates=args.exact_dates)
+        _out(args, {"file": str(path), "deidentified": True, "exact_dates": args.exact_dates},
+             f"已导出去标识化数据到 {path}" + ("" if args.exact_dates else "（日期只到月）"))
         return OK
     with _open(args) as store:
         result = export_ledger(store, args.ledger, Path(args.out), village=args.village,
@@ -355,8 +357,17 @@ def cmd_undo_import(args) -> int:
 
 
 def cmd_profile(args) -> int:
-    from .core.sync import export_profile, import_profile
+    from .core.sync import export_profile, import_profile, rotate_keys, spaced_fingerprint
     with _open(args) as store:
+        if args.action == "rotate":
+            rotation = rotate_keys(store, Path(args.out))
+            _out(args, rotation.to_json(),
+                 f"已更换本机密钥，新的配置文件：{rotation.path}\n"
+                 f"新指纹：{spaced_fingerprint(rotation.fingerprint)}\n"
+                 f"原指纹：{spaced_fingerprint(rotation.previous_fingerprint)}\n"
+                 "请把新的配置文件交给所有上下级单位导入，并电话告知新指纹；"
+                 "对方导入前发来的数据包仍能导入")
+            return OK
         if args.action == "export":
             path = export_profile(store, Path(args.out))
             from .core.store import fingerprint
@@ -368,9 +379,10 @@ def cmd_profile(args) -> int:
         for name in args.files:
             results.append(import_profile(store, Path(name), accept_new_key=args.accept_new_key))
     words = {"added": "已登记", "updated": "已更新", "unchanged": "已是最新", "older": "比已有的旧，未使用",
-             "replaced": "已接受新指纹"}
+             "replaced": "已接受新指纹", "rotated": "对方已更换密钥（由原密钥签发的换钥声明已核验），已接受新指纹"}
     _out(args, {"profiles": results}, "\n".join(
         f"{r['org_name']}（{r['org']}）：{words[r['status']]}；指纹 {r['fingerprint']}"
+        + (f"（原指纹 {r['previous_fingerprint']}；请电话向对方核对新指纹）" if r["status"] == "rotated" else "")
         + ("；已采用其计划目录" if r["catalog_adopted"] else "") for r in results))
     return OK
 
@@ -636,7 +648,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="文件名以 .xlsx 或 .csv 结尾")
     sp.add_argument("--reveal", action="store_true", help="不打码（须用 --purpose 写明用途，记入审计）")
     sp.add_argument("--deidentify", action="store_true",
-                    help="去标识化：去掉姓名、证件号、电话、住址，每人换成固定的代码（须写明 --purpose）")
+                    help="去标识化：去掉姓名、证件号、电话、住址，每人换成固定的代码，日期只到月（须写明 --purpose）")
+    sp.add_argument("--exact-dates", action="store_true",
+                    help="去标识化导出时保留完整日期（默认只到月；记入审计）")
     sp.add_argument("--purpose", help="导出用途（记入审计日志）")
 
     sp = command("import-excel", cmd_import_excel, "从 Excel/WPS 表格导入台账（每个文件一个事务）")
@@ -655,7 +669,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--db", required=True)
     sp.add_argument("batch", metavar="批次")
 
-    sp = sub.add_parser("profile", help="配置文件：export 导出本机的 / import 导入别的单位的")
+    sp = sub.add_parser("profile", help="配置文件：export 导出本机的 / import 导入别的单位的 / rotate 更换本机密钥")
     psub = sp.add_subparsers(dest="action", required=True, metavar="操作")
     pp = psub.add_parser("export", help="导出本机配置文件（单位、级别、公钥）")
     pp.set_defaults(func=cmd_profile)
@@ -671,6 +685,12 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("files", nargs="+", metavar="文件")
     pp.add_argument("--accept-new-key", action="store_true",
                     help="接受已登记单位的新密钥指纹（须先电话核对；管理员操作）")
+    pp = psub.add_parser("rotate", help="更换本机密钥，导出带换钥声明的新配置文件（管理员操作）")
+    pp.set_defaults(func=cmd_profile)
+    pp.add_argument("--json", action="store_true")
+    pp.add_argument("--user", help="用户名")
+    pp.add_argument("--db", required=True)
+    pp.add_argument("--out", required=True, help="新配置文件的文件名或文件夹")
 
     sp = command("export-package", cmd_export_package, "打包本机的新变化，发给上级（或 --to 指定的单位）")
     sp.add_argument("--db", required=True)

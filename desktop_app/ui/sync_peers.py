@@ -44,7 +44,8 @@ from .tables import RowsModel, hint_label, make_table, message_label, say
 PEER_COLUMNS = ("单位", "级别", "指纹", "登记时间", "状态")
 PROFILE_RESULTS = {"added": ("已登记", GREEN), "updated": ("已更新", GREEN),
                    "unchanged": ("已是最新", GREY), "older": ("比已有的旧", AMBER),
-                   "replaced": ("已接受新指纹", GREEN), "key_changed": ("指纹不符，未导入", RED),
+                   "replaced": ("已接受新指纹", GREEN), "rotated": ("对方已更换密钥，已接受新指纹", GREEN),
+                   "key_changed": ("指纹不符，未导入", RED),
                    "refused": ("无法使用", RED), "failed": ("出错，未导入", RED),
                    "cancelled": ("已取消，未导入", GREY)}
 ACCEPT_TEXT = "我已电话核对新指纹，接受"

@@ -4,7 +4,10 @@ Every field that identifies a person is left out (:func:`identifying_fields`) an
 each linked person gets a stable pseudonym instead: the same person has the same
 code in every de-identified export from this install, so rows can still be counted
 per person, but the code cannot be turned back into a name or ID number without
-this install's secret key. Other sensitive fields stay masked unless revealed::
+this install's secret key. Other sensitive fields stay masked unless revealed.
+Dates keep only their month (``2024-03``) unless ``exact_dates`` is asked for
+(``export-excel --deidentify --exact-dates``; the audit entry says which): a
+screening day together with a village is often enough to single a woman out::
 
     >>> import tempfile, pathlib, datetime as dt
     >>> from desktop_app.core.store.database import Store
@@ -19,6 +22,8 @@ this install's secret key. Other sensitive fields stay masked unless revealed::
     (['村（社区）', '受检妇女代码', '人群类别'], True)
     >>> "示例一" in row or "154X" in row
     False
+    >>> month_only("2024-06-30"), month_only("已隐藏"), month_only("")
+    ('2024-06', '已隐藏', '')
     >>> store.close()
 """
 from __future__ import annotations
@@ -27,6 +32,7 @@ import csv
 import hashlib
 import hmac
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +52,13 @@ if TYPE_CHECKING:
 IDENTIFYING_TYPES = {"id_card", "phone", "disability_cert", "attachment"}  # photos show people
 FREE_TEXT = {"note", "contact"}   # may hold anyone's name
 NUMERIC = {"integer", "decimal"}
+_ISO_DATE = re.compile(r"(\d{4}-\d{2})-\d{2}")
+
+
+def month_only(value: str) -> str:
+    """``YYYY-MM`` of a stored ``YYYY-MM-DD`` date; anything else (empty, masked) as it is."""
+    match = _ISO_DATE.fullmatch(value)
+    return match.group(1) if match else value
 
 
 def identifying_fields(ledger: Ledger) -> set[str]:
@@ -80,8 +93,11 @@ def pseudonym(secret: bytes, person: str | None) -> str:
 
 def export_deidentified(store: Store, ledger_id: str, out_path: Path | str, *,
                         village: str | None = None, purpose: str | None = None,
-                        reveal: bool = False) -> Path:
+                        reveal: bool = False, exact_dates: bool = False) -> Path:
     """Write the de-identified rows to ``out_path`` (.xlsx or .csv); audited as an export.
+
+    Dates are given to the month (``YYYY-MM``) unless ``exact_dates``; the audit
+    entry's detail records ``exact_dates`` either way.
 
     :raises StoreError: (exit 1) for an unknown ledger or org, no ``purpose``, or an
         unsupported extension.
@@ -102,6 +118,7 @@ def export_deidentified(store: Store, ledger_id: str, out_path: Path | str, *,
     links = [p for p in ledger.persons]
     headers = ["村（社区）"] + [f"{p.role}代码" for p in links] + [f.label for f in kept]
     masked = [] if reveal else [i for i, f in enumerate(kept) if ledger.is_sensitive(f.id)]
+    dates = [] if exact_dates else [i for i, f in enumerate(kept) if f.type == "date"]
     secret = _secret(store)
     labels = org_labels(store)
     cols = ", ".join([f"[{p.column}]" for p in links] + [f"[{f.id}]" for f in kept])
@@ -117,6 +134,9 @@ def export_deidentified(store: Store, ledger_id: str, out_path: Path | str, *,
             people, cells = values[:len(links)], values[len(links):]
             for i in masked:
                 cells[i] = mask_value(kept[i].type, cells[i])
+            for i in dates:
+                if cells[i].__class__ is str:
+                    cells[i] = month_only(cells[i])
             yield [labels.get(org, org)] + [pseudonym(secret, p) for p in people] + [
                 "" if v is None else v if v.__class__ is str or f.type in NUMERIC else display(f, v)
                 for f, v in zip(kept, cells)]
@@ -133,18 +153,20 @@ def export_deidentified(store: Store, ledger_id: str, out_path: Path | str, *,
                         count += 1
             else:
                 count = _write_xlsx(tmp, title_text(unit.name, ledger, store.catalog.plan_year),
-                                    headers, rows())
+                                    headers, rows(), exact_dates=exact_dates)
         Writer(store, source=f"export:{out_path.name}").note(
             "export", tbl=ledger.table, detail={"rows": count, "purpose": purpose, "revealed": reveal,
-                                                "deidentified": True, "org": unit.code})
+                                                "deidentified": True, "org": unit.code,
+                                                "exact_dates": exact_dates})
     return out_path
 
 
-def _write_xlsx(path: Path, title: str, headers: list[str], rows) -> int:
+def _write_xlsx(path: Path, title: str, headers: list[str], rows, *, exact_dates: bool) -> int:
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     ws = wb.add_worksheet("去标识化数据")
     bold = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
-    ws.write_string(0, 0, f"{title}（去标识化，不含姓名、证件号和联系方式）")
+    ws.write_string(0, 0, f"{title}（去标识化，不含姓名、证件号和联系方式"
+                          f"{'' if exact_dates else '；日期只到月'}）")
     for c, h in enumerate(headers):
         ws.write_string(1, c, h, bold)
         ws.set_column(c, c, max(10, len(h) * 2))

@@ -184,17 +184,21 @@ def _write_csv(path: Path, ledger: Ledger, rows) -> None:
         out.writerow([ORG_HEADER] + [header_text(f) for f in fields])
         for _uid, org, cells in rows:
             # a string is text or a masked value, shown as it is; 1/0 → 是/否, 12.50 → 12.5
-            out.writerow([org] + [_csv_safe(v) if v.__class__ is str else "" if v is None
+            out.writerow([_csv_safe(org)] + [_csv_safe(v) if v.__class__ is str else "" if v is None
                                   else display(f, v) for f, v in zip(fields, cells)])
 
 
-def _csv_safe(text: str) -> str:
-    """Text a spreadsheet would run as a formula (=, +, -, @ first) gets a leading quote.
+CSV_RISKY_LEAD = ("=", "+", "-", "@", "\t", "\r")   # OWASP: CSV injection
 
-    >>> _csv_safe("=1+1"), _csv_safe("示例")
-    ("'=1+1", '示例')
+
+def _csv_safe(text: str) -> str:
+    """Text a spreadsheet would run as a formula (=, +, -, @, TAB or CR first) gets a
+    leading quote, so Excel and WPS show it as text (OWASP's advice on CSV injection).
+
+    >>> _csv_safe("=1+1"), _csv_safe("示例"), _csv_safe("\\t=1+1"), _csv_safe("\\r@SUM(A1)")
+    ("'=1+1", '示例', "'\\t=1+1", "'\\r@SUM(A1)")
     """
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return "'" + text if text.startswith(CSV_RISKY_LEAD) else text
 
 
 # ------------------------------------------------------------ XLSX

@@ -242,6 +242,19 @@ def atomic_output(path: Path) -> Iterator[Path]:
     On any failure the temporary file is removed and ``path`` is untouched, so
     a crash never leaves half a workbook under the name the user chose.
 
+    The temporary file is made here, empty and readable by its owner only (0600
+    on POSIX), before any content goes in; writers open it again, which keeps
+    that mode, and the rename keeps it too. Every file the program writes for
+    the user — exports, error workbooks, reports — can hold personal data, so
+    none is left readable by other accounts on a shared PC::
+
+        >>> import tempfile, pathlib, stat
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "导出.csv"
+        >>> with atomic_output(target) as tmp:
+        ...     _ = tmp.write_text("村（社区）", encoding="utf-8")
+        >>> os.name == "nt" or stat.S_IMODE(target.stat().st_mode) == 0o600
+        True
+
     :raises StoreError: (exit code 2) if the file cannot be written — the folder is
         read-only or missing, the disk is full, or Excel or WPS has the file open —
         naming the file the user chose (never the temporary one).
@@ -250,6 +263,8 @@ def atomic_output(path: Path) -> Iterator[Path]:
     tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}{path.suffix}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o600))
         yield tmp
         try:
             os.replace(tmp, path)

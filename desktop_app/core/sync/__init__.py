@@ -12,7 +12,8 @@ from .package_file import SUFFIX as PACKAGE_SUFFIX
 from .package_file import PackageError
 from .peers import COUNTS
 from .profiles import SUFFIX as PROFILE_SUFFIX
-from .profiles import KeyChanged, ProfileError, export_profile, import_profile, init_from_profile, read_profile
+from .profiles import (KeyChanged, ProfileError, Rotation, export_profile, import_profile, init_from_profile,
+                       read_profile, rotate_keys)
 from .status import (KIND_NAMES, ConflictView, Destination, Identity, PeerInfo, ReceivedPackage,
                      SentPackage, SourceStatus, conflict_views, counts_text, destinations,
                      identity, ledger_label, level_name, peer_list, ranges_text,
@@ -21,9 +22,9 @@ from .status import (KIND_NAMES, ConflictView, Destination, Identity, PeerInfo, 
 __all__ = [
     "COUNTS", "KIND_NAMES", "PACKAGE_SUFFIX", "PROFILE_SUFFIX", "ConflictView", "Destination",
     "Exported", "Identity", "ImportSummary", "KeyChanged", "PackageError", "PeerInfo",
-    "ProfileError", "ReceivedPackage", "SentPackage", "SourceStatus", "conflict_views",
+    "ProfileError", "ReceivedPackage", "Rotation", "SentPackage", "SourceStatus", "conflict_views",
     "counts_text", "destinations", "export_package", "export_profile", "gaps", "identity",
     "import_package", "import_profile", "init_from_profile", "ledger_label", "level_name",
     "list_conflicts", "peer_list", "ranges_text", "read_profile", "received_packages",
-    "resolve_conflict", "sources", "spaced_fingerprint",
+    "resolve_conflict", "rotate_keys", "sources", "spaced_fingerprint",
 ]

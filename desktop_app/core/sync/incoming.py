@@ -26,6 +26,7 @@ from ..store.writes import MergedRow, Writer
 from .files import IncomingFiles, attachment_fields
 from .package_file import INT64_MAX, PackageError, open_package, strict_json, unseal
 from .peers import BATCH, COUNTS, MAX_TEXT, Peer, peers, record_specs
+from .profiles import retired_enc_keys, signed_before_rotation
 
 if TYPE_CHECKING:
     from ..store.database import Store
@@ -84,7 +85,11 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False, bac
                            "请先导入该单位的配置文件并电话核对指纹")
     if dest.get("node") != store.node.id:
         raise PackageError(f"{name} 不是发给本机的（收件单位 {dest.get('org')}），请交给收件单位导入")
-    opened.verify(peer.sign_key, SUITES[m["suite"]].verify)
+    try:
+        opened.verify(peer.sign_key, SUITES[m["suite"]].verify)
+    except PackageError:
+        if not signed_before_rotation(store, peer.node, opened):   # in flight over a key rotation
+            raise
     # the body must be the one the signed manifest names, also for a package seen before:
     # its identity is the signed payload hash (content_id), so a damaged copy is refused
     opened.check_hash(SUITES[m["suite"]].hasher())
@@ -96,7 +101,8 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False, bac
             raise PackageError(f"{name} 与已导入的同编号数据包内容不同（可能被改动或伪造），已拒绝")
         return ImportSummary(name, "already", message="这个数据包以前已经导入过，没有任何改变",
                              package_id=m["package_id"], source_org=peer.org)
-    key = unseal(opened, store.keys().enc_private, f"{m['package_id']}|{peer.node}|{store.node.id}".encode())
+    key = unseal(opened, [store.keys().enc_private, *retired_enc_keys(store)],
+                 f"{m['package_id']}|{peer.node}|{store.node.id}".encode())
     summary = ImportSummary(name, "dry-run" if dry_run else "imported", package_id=m["package_id"],
                             source_org=peer.org)
     if backup and not dry_run:

@@ -423,9 +423,16 @@ def check_manifest(name: str, manifest: object) -> None:
         raise PackageError(f"{name} 的清单中“附件块数”与格式版本不符，文件已损坏或被篡改，已拒绝")
 
 
-def unseal(opened: OpenedPackage, enc_private: bytes, info: bytes) -> bytes:
+def unseal(opened: OpenedPackage, enc_private: bytes | list[bytes], info: bytes) -> bytes:
+    """The package's content key, opened with this install's decryption key, or (a list,
+    current key first) with any of them: after a key rotation, packages sealed to an
+    old key are still on their way."""
     suite = SUITES[opened.manifest["suite"]]
-    try:
-        return suite.open_key(unb64(opened.manifest["sealed_key"]), enc_private, info)
-    except CryptoError as exc:
-        raise PackageError(f"{opened.path.name}：{exc}") from None
+    keys = [enc_private] if isinstance(enc_private, bytes) else list(enc_private)
+    failure = None
+    for key in keys:
+        try:
+            return suite.open_key(unb64(opened.manifest["sealed_key"]), key, info)
+        except CryptoError as exc:
+            failure = failure or exc
+    raise PackageError(f"{opened.path.name}：{failure}")

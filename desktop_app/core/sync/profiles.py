@@ -7,6 +7,32 @@ district's profile (``init --profile``); the district imports each town's
 profile and shows the fingerprint for a phone check. A newer profile signed by
 the same key replaces the older one; a different key for a known org is refused
 unless a 管理员 accepts the new fingerprint.
+
+**Own-key rotation** (:func:`rotate_keys`, ``profile rotate``): an install makes a
+new signing key and a new encryption key and writes its profile with them. The
+profile carries a *rotation statement* — this install's node, the old signing key,
+the new keys — signed by the **old** signing key, so a receiver can chain trust
+from the key it already trusts. The statements travel in every later profile of
+the install (the last :data:`MAX_CHAIN`), so a profile exported again later still
+chains, and a receiver that missed one rotation follows the chain through it.
+
+The trust rule on the receiving side (:func:`import_profile`): a changed key is
+accepted **without** ``accept_new_key`` only when every step from the key this
+install trusts for that node to the profile's key is a rotation statement signed
+by the key before it; the result is ``rotated`` and shows the new fingerprint
+(and the old one), which the 管理员 still reads back to the sender by phone as
+with any profile. Anything else — a reinstall, a forged file, a broken chain —
+stays a :class:`KeyChanged` that needs a 管理员's phone check. A profile under a
+key that a rotation already replaced is ``older`` and never brings it back.
+
+Packages in flight keep working both ways. The rotating install keeps its old
+decryption keys (the last :data:`KEEP_RETIRED`, in the settings inside the store)
+and opens a package sealed to any of them: a sender keeps sealing to the key it
+knows until it imports the new profile. A receiver that accepted a rotation keeps
+the old signing key with the sender's package number at rotation time and takes a
+package signed by it only if that package was numbered before the rotation and
+none of its numbers has arrived yet (:func:`signed_before_rotation`); anything
+later must be signed by the new key.
 """
 from __future__ import annotations
 
@@ -18,14 +44,21 @@ from pathlib import Path
 
 from ..catalog.orgs import LEVEL_NAMES, Org
 from ..errors import INPUT_PROBLEMS, StoreError, UserError
-from ..store.crypto import SUITES, b64, fingerprint, unb64
+from ..store.crypto import SUITES, CryptoError, b64, fingerprint, unb64
 from ..store.database import Store
 from ..store.versions import now_iso
-from .package_file import canonical, strict_json
+from ..store.writes import Writer
+from .package_file import OpenedPackage, canonical, strict_json
 
 FORMAT = "minsheng-profile"
 MAX_PROFILE_BYTES = 16 << 20
 SUFFIX = ".msprofile"
+ROTATION_FORMAT = "minsheng-key-rotation"
+MAX_CHAIN = 8            # rotation statements a profile carries (the newest)
+KEEP_RETIRED = 4         # old own decryption keys, and old signing keys per peer, kept
+ROTATIONS = "key_rotations"          # settings: this install's rotation statements, oldest first
+RETIRED_ENC_KEYS = "retired_enc_keys"  # settings: this install's old decryption keys, newest first
+RETIRED_PEER_KEYS = "retired_peer_keys"  # settings: peers' old signing keys, by node
 
 
 class ProfileError(UserError):
@@ -72,7 +105,8 @@ class Profile:
 
 
 def make_profile(store: Store) -> dict:
-    """This install's signed profile (a JSON-ready dict)."""
+    """This install's signed profile (a JSON-ready dict); its rotation statements
+    (if it ever rotated its keys) travel with it."""
     keys = store.keys()
     node = store.node
     tree = store.orgs
@@ -92,21 +126,189 @@ def make_profile(store: Store) -> dict:
         body["person_namespace"] = store.setting("person_namespace")
     if node.level == "district":
         body["quotas"] = [{"indicator": i, "org": o, "target": t} for (i, o), t in store.quotas().items()]
+    rotations = _settings_json(store, ROTATIONS, [])
+    if rotations:
+        body["key_rotations"] = rotations[-MAX_CHAIN:]
     signature = SUITES[store.suite].sign(keys.sign_private, canonical(body))
     return {"profile": body, "signature": b64(signature)}
+
+
+def _profile_path(store: Store, out: Path | str) -> Path:
+    out = Path(out)
+    if out.is_dir():
+        name = store.orgs.get(store.node.org).name
+        out = out / f"{name}_{store.node.org}_配置{SUFFIX}"
+    return out
 
 
 def export_profile(store: Store, out: Path | str) -> Path:
     """Write the profile to ``out`` (a folder: a file named after the unit is made in it)."""
     store.require("admin")
-    out = Path(out)
-    if out.is_dir():
-        name = store.orgs.get(store.node.org).name
-        out = out / f"{name}_{store.node.org}_配置{SUFFIX}"
+    out = _profile_path(store, out)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(make_profile(store), ensure_ascii=False, indent=1), encoding="utf-8")
     os.replace(tmp, out)
     return out
+
+
+def _settings_json(store: Store, key: str, default):
+    text = store.setting(key)
+    return default if text is None else json.loads(text)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What :func:`rotate_keys` did: the new profile and the fingerprints before and after."""
+
+    path: Path
+    fingerprint: str
+    previous_fingerprint: str
+
+    def to_json(self) -> dict:
+        return {"path": str(self.path), "fingerprint": self.fingerprint,
+                "previous_fingerprint": self.previous_fingerprint}
+
+
+def rotate_keys(store: Store, out: Path | str) -> Rotation:
+    """Replace this install's signing and encryption keys (管理员); write the new profile
+    to ``out`` (a file, or a folder as for :func:`export_profile`); audited.
+
+    The new profile carries a rotation statement signed by the old signing key (see
+    the module's notes), so receivers that trust the old key accept the new one after
+    the usual fingerprint check; the old decryption key is kept for packages sealed to
+    it that are still on their way. The keys change and the file is written together:
+    if the file cannot be written nothing changes. (Should the file be lost later,
+    ``profile export`` writes one that chains just the same.)
+
+    :raises PermissionDenied: for a role other than 管理员.
+    :raises StoreError: when the file cannot be written.
+    """
+    store.require("admin")
+    out = _profile_path(store, out)
+    suite_name = store.suite
+    suite = SUITES[suite_name]
+    old, new = store.keys(), suite.new_keys()
+    sent = {dest: seq for dest, seq in store.conn.execute("SELECT dest, last_seq FROM outbox")}
+    statement = {"format": ROTATION_FORMAT, "node": store.node.id, "org": store.node.org,
+                 "suite": suite_name, "created": dt.datetime.now().isoformat(timespec="microseconds"),
+                 "previous_sign_key": b64(old.sign_public), "sign_key": b64(new.sign_public),
+                 "enc_key": b64(new.enc_public), "sent": sent}
+    entry = {"statement": statement, "signature": b64(suite.sign(old.sign_private, canonical(statement)))}
+    retired = [{"enc_private": b64(old.enc_private), "enc_public": b64(old.enc_public),
+                "retired": now_iso()}] + _settings_json(store, RETIRED_ENC_KEYS, [])
+    rotations = _settings_json(store, ROTATIONS, []) + [entry]
+    before, after = fingerprint(old.sign_public), fingerprint(new.sign_public)
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        try:
+            with store.transaction():   # the file is written before the keys are committed
+                store.set_settings({
+                    "sign_private": b64(new.sign_private), "sign_public": b64(new.sign_public),
+                    "enc_private": b64(new.enc_private), "enc_public": b64(new.enc_public),
+                    RETIRED_ENC_KEYS: json.dumps(retired[:KEEP_RETIRED]),
+                    ROTATIONS: json.dumps(rotations[-MAX_CHAIN:], ensure_ascii=False)})
+                Writer(store, source=f"profile:{out.name}").note(
+                    "rotate_keys", detail={"previous_fingerprint": before, "fingerprint": after})
+                tmp.write_text(json.dumps(make_profile(store), ensure_ascii=False, indent=1),
+                               encoding="utf-8")
+        except OSError as exc:
+            raise StoreError(f"无法写入配置文件 {out.name}（{exc.strerror or exc}）；本机密钥没有更换。"
+                             "请换一个文件夹（例如 U 盘）重试") from None
+        try:
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise StoreError(f"本机密钥已更换，但无法写入配置文件 {out.name}（{exc.strerror or exc}）；"
+                             "请用“导出本机配置文件”重新导出，新的配置文件同样带着换钥声明") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Rotation(out, after, before)
+
+
+def retired_enc_keys(store: Store) -> list[bytes]:
+    """This install's old decryption keys, newest first (for packages sealed to them)."""
+    return [unb64(k["enc_private"]) for k in _settings_json(store, RETIRED_ENC_KEYS, [])]
+
+
+def _rotation_steps(profile: Profile, node: str, trusted: str) -> list[dict] | None:
+    """The rotation statements leading from ``trusted`` (b64 signing key) to the
+    profile's keys, each signed by the key before it; None when there is no such chain."""
+    rotations = profile.body.get("key_rotations")
+    if profile.node != node or type(rotations) is not list or len(rotations) > MAX_CHAIN:
+        return None
+    suite = SUITES[profile.body["suite"]]
+    key, steps = trusted, []
+    try:
+        for entry in rotations:   # oldest first
+            statement, signature = entry["statement"], unb64(entry["signature"])
+            if not (type(statement) is dict and statement.get("format") == ROTATION_FORMAT
+                    and all(type(statement.get(k)) is str for k in (
+                        "node", "org", "suite", "created", "previous_sign_key", "sign_key", "enc_key"))):
+                return None
+            if statement["previous_sign_key"] != key:
+                if steps:
+                    return None          # the chain breaks after the key we trust
+                continue                 # a rotation before the key we trust
+            if (statement["node"] != profile.node or statement["org"] != profile.org
+                    or statement["suite"] != profile.body["suite"]
+                    or not suite.verify(unb64(key), signature, canonical(statement))):
+                return None
+            steps.append(statement)
+            key = statement["sign_key"]
+    except (KeyError, TypeError, CryptoError):
+        return None
+    if not steps or key != profile.body["sign_key"] or steps[-1]["enc_key"] != profile.body["enc_key"]:
+        return None
+    return steps
+
+
+def _retired_peer_keys(store: Store) -> dict[str, list[dict]]:
+    return _settings_json(store, RETIRED_PEER_KEYS, {})
+
+
+def _remember_retired(store: Store, node: str, steps: list[dict]) -> None:
+    """Keep the signing keys a rotation replaced, each with the number of the last
+    package the sender had made for this install before it (for packages in flight)."""
+    known = _retired_peer_keys(store)
+    mine = store.node.id
+    for step in steps:
+        sent = step.get("sent")
+        up_to = sent.get(mine) if type(sent) is dict else None
+        known.setdefault(node, []).insert(0, {
+            "sign_key": step["previous_sign_key"],
+            "up_to": up_to if type(up_to) is int and up_to >= 0 else 0, "retired": now_iso()})
+    known[node] = known[node][:KEEP_RETIRED]
+    store.set_setting(RETIRED_PEER_KEYS, json.dumps(known))
+
+
+def signed_before_rotation(store: Store, node: str, opened: OpenedPackage) -> bool:
+    """Whether ``opened`` is signed by a key that ``node`` rotated away from, and was made
+    before that rotation: every package number it covers is at most the last number the
+    sender had made for us then, and none of them has arrived yet (or it is the very
+    package already imported). A further volume (attached files only) goes with its
+    first volume. Anything else needs the sender's current key."""
+    m = opened.manifest
+    verify = SUITES[m["suite"]].verify
+    seen = store.conn.execute("SELECT sha256 FROM packages WHERE package_id = ? AND direction = 'in' "
+                              "AND source = ?", (m["package_id"], node)).fetchone()
+    for old in _retired_peer_keys(store).get(node, []):
+        try:
+            if not verify(unb64(old["sign_key"]), opened.signature, opened.manifest_bytes):
+                continue
+        except CryptoError:
+            continue
+        if seen is not None:
+            return seen[0] == opened.content_id
+        if m["seq_from"] is None:    # a further volume: its package came before the rotation
+            first = store.conn.execute(
+                "SELECT seq_to FROM packages WHERE package_id = ? AND direction = 'in' AND source = ?",
+                (m.get("volume_of"), node)).fetchone()
+            return first is not None and first[0] is not None and first[0] <= old["up_to"]
+        if m["seq_to"] > old["up_to"]:
+            return False
+        received = store.conn.execute("SELECT 1 FROM received WHERE source = ? AND seq BETWEEN ? AND ?",
+                                      (node, m["seq_from"], m["seq_to"])).fetchone()
+        return received is None
+    return False
 
 
 def read_profile(path: Path | str) -> Profile:
@@ -140,11 +342,17 @@ def read_profile(path: Path | str) -> Profile:
 def import_profile(store: Store, path: Path | str, *, accept_new_key: bool = False) -> dict:
     """Register the install a profile describes, and learn what it carries.
 
-    Returns ``{"status": added|updated|unchanged|older|replaced, "org", "org_name",
-    "level", "fingerprint", "catalog_adopted", "orgs_added"}``.
+    Returns ``{"status": added|updated|unchanged|older|replaced|rotated, "org", "org_name",
+    "level", "fingerprint", "catalog_adopted", "orgs_added"}`` (``rotated`` also gives
+    ``previous_fingerprint``).
+
+    A changed key is ``rotated`` when the profile's rotation statements chain from
+    the key trusted now (see the module's notes), ``older`` when it is a key a
+    rotation already replaced, and otherwise needs ``accept_new_key`` (``replaced``).
 
     :raises ProfileError: the file cannot be used.
-    :raises KeyChanged: the org is known with another key and ``accept_new_key`` is false.
+    :raises KeyChanged: the org is known with another key that no rotation chains to,
+        and ``accept_new_key`` is false.
     """
     store.require("admin")
     profile = read_profile(path)
@@ -154,7 +362,14 @@ def import_profile(store: Store, path: Path | str, *, accept_new_key: bool = Fal
     current = conn.execute("SELECT node, sign_key, profile_created FROM peers WHERE org = ? AND "
                            "status = 'active'", (profile.org,)).fetchone()
     name = profile.body.get("org_name", profile.org)
-    if current and current[1] != profile.body["sign_key"] and not accept_new_key:
+    steps = None
+    if current and current[1] != profile.body["sign_key"]:
+        if any(old["sign_key"] == profile.body["sign_key"]
+               for old in _retired_peer_keys(store).get(current[0], [])):
+            return {"status": "older", "org": profile.org, "org_name": name, "level": profile.level,
+                    "fingerprint": profile.fingerprint, "catalog_adopted": False, "orgs_added": 0}
+        steps = _rotation_steps(profile, current[0], current[1])
+    if current and current[1] != profile.body["sign_key"] and steps is None and not accept_new_key:
         raise KeyChanged(f"{name} 已登记的密钥指纹与这个配置文件不同（新指纹 {profile.fingerprint}）。"
                          "可能是对方重装了程序，也可能是伪造的文件：请电话向对方核对指纹，"
                          "确认后由管理员选择“接受新指纹”再导入")
@@ -163,6 +378,10 @@ def import_profile(store: Store, path: Path | str, *, accept_new_key: bool = Fal
     with store.transaction():
         if current is None:
             result["status"] = "added"
+        elif steps:
+            result["status"] = "rotated"
+            result["previous_fingerprint"] = fingerprint(unb64(current[1]))
+            _remember_retired(store, current[0], steps)
         elif current[1] != profile.body["sign_key"]:
             conn.execute("UPDATE peers SET status = 'replaced' WHERE node = ?", (current[0],))
             result["status"] = "replaced"
