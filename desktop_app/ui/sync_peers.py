@@ -1,6 +1,7 @@
 """The 单位与配置文件 tab of the 同步中心: this install's unit and fingerprint, its profile
 exported, other installs' profiles imported (a changed key waits until a 管理员 ticks
-我已电话核对新指纹，接受), and the peers known.
+我已电话核对新指纹，接受, unless the old key signed the change), the peers known, and
+更换本机密钥… (a 管理员: new keys and a new profile that carries the change).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLayout,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -34,6 +36,7 @@ from ..core.sync import (
     import_profile,
     level_name,
     read_profile,
+    rotate_keys,
     spaced_fingerprint,
 )
 from .errors import failure_text
@@ -96,6 +99,9 @@ def _import_profile(store, path: Path, accept_new_key: bool) -> ProfileOutcome:
     except Exception as exc:  # noqa: BLE001 — whatever stops this file is this file's result
         return ProfileOutcome(path, "failed", failure_text(exc))
     notes = []
+    if r["status"] == "rotated":
+        notes.append(f"对方更换了密钥：换钥声明由原密钥（指纹 {r['previous_fingerprint']}）签发，已核验；"
+                     "请电话向对方核对新指纹")
     if r["orgs_added"]:
         notes.append(f"新增单位 {r['orgs_added']} 个")
     if r["catalog_adopted"]:
@@ -125,12 +131,25 @@ def _export_profile(folder: Path):
     return op
 
 
+def _rotate_keys(folder: Path):
+    def op(store, progress):
+        folder.mkdir(parents=True, exist_ok=True)
+        return rotate_keys(store, folder)
+    return op
+
+
+ROTATE_QUESTION = ("更换本机的签名和加密密钥，并生成新的配置文件？\n\n"
+                   "新的配置文件带有用原密钥签发的换钥声明：请把它交给所有上下级单位导入，"
+                   "并电话告知新指纹。对方导入之前发来的数据包，以及本机之前发出的数据包，仍能照常导入。")
+
+
 # ---------------------------------------------------------------- the tab
 
 class PeersTab(QWidget):
     """单位与配置文件."""
 
     profile_exported = Signal(str)          # the profile file's path
+    keys_rotated = Signal(object)           # core's Rotation (new profile, fingerprints)
     profiles_imported = Signal(object)      # list[ProfileOutcome]
 
     def __init__(self, jobs: SyncJobs, ask_folder, ask_files, parent=None):
@@ -147,6 +166,11 @@ class PeersTab(QWidget):
         self.export_profile_button.setProperty("permission", "admin")
         self.export_profile_button.setToolTip("把本机的单位和公钥写成配置文件，交给上级或下级单位导入")
         self.export_profile_button.clicked.connect(self._export_profile_clicked)
+        self.rotate_keys_button = QPushButton("更换本机密钥…")
+        self.rotate_keys_button.setProperty("permission", "admin")
+        self.rotate_keys_button.setToolTip("生成新的签名和加密密钥（例如怀疑密钥泄露，或定期更换），"
+                                           "并导出带换钥声明的新配置文件")
+        self.rotate_keys_button.clicked.connect(self._rotate_keys_clicked)
         self.profile_message = message_label()
         own = QGroupBox("本机")
         box = QVBoxLayout(own)
@@ -155,6 +179,7 @@ class PeersTab(QWidget):
         box.addWidget(self.own_fingerprint)
         row = QHBoxLayout()
         row.addWidget(self.export_profile_button)
+        row.addWidget(self.rotate_keys_button)
         row.addWidget(self.profile_message, 1)
         box.addLayout(row)
         self.import_profile_button = QPushButton("导入配置文件…")
@@ -199,7 +224,7 @@ class PeersTab(QWidget):
         self.peers_model.load(state.peers)
 
     def set_busy(self, busy: bool) -> None:
-        for b in (self.export_profile_button, self.import_profile_button):
+        for b in (self.export_profile_button, self.rotate_keys_button, self.import_profile_button):
             b.setEnabled(not busy)
 
     @staticmethod
@@ -227,6 +252,28 @@ class PeersTab(QWidget):
     def _profile_exported(self, path: Path) -> None:
         say(self.profile_message, f"已导出：{path}。请把它交给对方单位导入，并电话核对上面的指纹。", GREEN)
         self.profile_exported.emit(str(path))
+
+    # ------------------------------------------------------------ own keys
+    def _rotate_keys_clicked(self) -> None:
+        if QMessageBox.question(self, "更换本机密钥", ROTATE_QUESTION) != QMessageBox.Yes:
+            return
+        folder = self._ask_folder("选择保存新配置文件的文件夹（例如 U 盘）")
+        if folder:
+            self.rotate_keys_to(folder)
+
+    def rotate_keys_to(self, folder) -> None:
+        """New keys for this install, the new profile written into ``folder``;
+        ``keys_rotated(rotation)`` follows (the fingerprint shown is read again)."""
+        folder = Path(folder)
+        say(self.profile_message, "正在更换本机密钥…")
+        self.jobs.run(_rotate_keys(folder), on_done=self._keys_rotated,
+                      on_error=lambda e: self.jobs.fail(self.profile_message, e, folder),
+                      label="正在更换本机密钥…", parent=self)
+
+    def _keys_rotated(self, rotation) -> None:
+        say(self.profile_message, f"已更换本机密钥，新指纹见上方。新的配置文件：{rotation.path}。"
+                                  "请交给所有上下级单位导入，并电话告知新指纹。", GREEN)
+        self.keys_rotated.emit(rotation)
 
     # ------------------------------------------------------------ importing
     def _import_profiles_clicked(self) -> None:
@@ -284,7 +331,8 @@ class PeersTab(QWidget):
                      f"{html.escape(text)}</span>{html.escape(who)}")
         box.addWidget(head)
         if o.fingerprint:
-            box.addWidget(QLabel("新指纹（请电话向对方核对）：" if o.status == "key_changed" else "指纹："))
+            box.addWidget(QLabel("新指纹（请电话向对方核对）：" if o.status in ("key_changed", "rotated")
+                                 else "指纹："))
             box.addWidget(fingerprint_label(o.fingerprint))
         if o.message:
             note = message_label()
