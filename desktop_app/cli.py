@@ -22,7 +22,7 @@ from . import __version__
 from .core.catalog import LEVEL_NAMES, load_catalog
 from .core.district import compute
 from .core.errors import INPUT_PROBLEMS, OK, UserError, describe, exit_code
-from .core.store import RowsRejected, Store, mask_row
+from .core.store import RowsRejected, Store
 
 
 def _out(args, data, text: str | None = None) -> None:
@@ -201,6 +201,16 @@ def _purpose(args) -> str:
     return args.purpose.strip()
 
 
+def _policy(store, args, source: str, table: str | None = None, rows: int | None = None):
+    """The session's masking policy for this command's output; with --reveal the values in
+    full, after core's role check and one audit entry with --purpose."""
+    from .core.store import policy_for
+    policy = policy_for(store)
+    if getattr(args, "reveal", False):
+        policy = policy.revealed_by(store, purpose=_purpose(args), source=source, table=table, rows=rows)
+    return policy
+
+
 def cmd_records(args) -> int:
     if args.reveal:
         _purpose(args)
@@ -209,18 +219,14 @@ def cmd_records(args) -> int:
         led = records.ledger
         rows = records.rows(org=store.resolve_row_org(args.org) if args.org else None,
                             deleted=args.deleted)
+        policy = _policy(store, args, "cli:records", led.table, len(rows))
         out = []
         for r in rows:
             item = {"uuid": r["uuid"], "org": r["org"]}
             item.update({f.id: r.get(f.id) for f in led.fields})
-            if not args.reveal:
-                item = mask_row(led, item)
+            item = policy.row(led, item)
             item["incomplete"] = bool(r["_incomplete"])
             out.append(item)
-        if args.reveal:
-            from .core.store import audit_reveal
-            audit_reveal(store, table=led.table, source="cli:records", purpose=_purpose(args),
-                         rows=len(out))
     text = "\n".join(f"{r['uuid'][:8]} {r['org']} " + " ".join(
         str(r.get(f.id) or "") for f in led.fields[:6]) for r in out) or "（没有记录）"
     _out(args, {"rows": out}, text)
@@ -278,25 +284,30 @@ def cmd_attach(args) -> int:
 
 def cmd_template(args) -> int:
     from .core.excel import write_template
+    from .core.store import policy_for
     with _open(args) as store:
-        path = write_template(store, args.ledger, Path(args.out), village=args.village)
+        village = policy_for(store).unit_for(store, args.village, "生成模板", level="village")
+        path = write_template(store, args.ledger, Path(args.out), village=village)
     _out(args, {"file": str(path)}, f"已生成模板 {path}")
     return OK
 
 
 def cmd_export_excel(args) -> int:
     from .core.excel import export_ledger
+    from .core.store import policy_for
     if args.deidentify:
         from .core.excel import export_deidentified
         with _open(args) as store:
-            path = export_deidentified(store, args.ledger, Path(args.out), village=args.village,
+            path = export_deidentified(store, args.ledger, Path(args.out),
+                                       village=policy_for(store).unit_for(store, args.village, "导出"),
                                        purpose=_purpose(args), reveal=args.reveal,
                                        exact_dates=args.exact_dates)
         _out(args, {"file": str(path), "deidentified": True, "exact_dates": args.exact_dates},
              f"已导出去标识化数据到 {path}" + ("" if args.exact_dates else "（日期只到月）"))
         return OK
     with _open(args) as store:
-        result = export_ledger(store, args.ledger, Path(args.out), village=args.village,
+        result = export_ledger(store, args.ledger, Path(args.out),
+                               village=policy_for(store).unit_for(store, args.village, "导出"),
                                reveal=args.reveal, purpose=args.purpose)
     _out(args, result.to_json(), f"已导出 {result.rows} 行到 {result.path}" +
          ("（敏感信息已打码）" if result.masked else "（未打码，已记入审计）"))
@@ -430,11 +441,14 @@ def cmd_import_package(args) -> int:
 
 def cmd_conflicts(args) -> int:
     from .core.sync import list_conflicts
+    if args.reveal:
+        _purpose(args)
     with _open(args) as store:
-        items = list_conflicts(store)
+        store.require("review")
+        items = list_conflicts(store, policy=_policy(store, args, "cli:conflicts"))
     _out(args, {"conflicts": items}, "\n".join(
-        f"#{c['id']} {c['ledger']} {c['uuid'][:8]} {c['label']}：本机“{c['mine']}” / 对方“{c['theirs']}”"
-        for c in items) or "没有待处理的冲突")
+        f"#{c['id']} {c['ledger']} {(c['uuid'] or '人员主档')[:8]} {c['label']}："
+        f"本机“{c['mine']}” / 对方“{c['theirs']}”" for c in items) or "没有待处理的冲突")
     return OK
 
 
@@ -484,11 +498,12 @@ def cmd_board(args) -> int:
 
 def cmd_duplicates(args) -> int:
     from .core.district import decide, find_duplicates
+    from .core.store import policy_for
     with _open(args) as store:
         if args.decide:
             a, b = args.pair
             decide(store, args.ledger, a, b, args.decide, keep=args.keep)
-        pairs = find_duplicates(store, args.ledger)
+        pairs = find_duplicates(store, args.ledger, policy=policy_for(store))
     _out(args, {"pairs": [p.to_json() for p in pairs]}, "\n".join(
         f"{p.ledger} {p.a['name']}：{p.a['org']} {p.a['date']} / {p.b['org']} {p.b['date']}"
         f"（{'跨年度' if p.kind == 'cross_year' else '跨镇'}）"
@@ -706,8 +721,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("files", nargs="+", metavar="文件")
     sp.add_argument("--dry-run", action="store_true", help="试导入：只报告，不写入")
 
-    sp = command("conflicts", cmd_conflicts, "列出待处理的冲突")
+    sp = command("conflicts", cmd_conflicts, "列出待处理的冲突（审核员、管理员；敏感字段默认打码）")
     sp.add_argument("--db", required=True)
+    sp.add_argument("--reveal", action="store_true", help="显示敏感字段（须用 --purpose 写明用途，记入审计日志）")
+    sp.add_argument("--purpose", help="查看完整信息的用途（记入审计日志）")
 
     sp = command("resolve", cmd_resolve, "处理一个冲突")
     sp.add_argument("--db", required=True)

@@ -47,6 +47,7 @@ from .errors import INPUT_PROBLEMS, OK, UNUSABLE, Cancelled, UserError, describe
 from .excel import (COUNT_NAMES, ImportPlan, ImportResult, apply_plan, plan_import, read_book,
                     refused_history, write_error_workbook)
 from .store import BackupError, Store, make_backup
+from .store.policy import Policy, policy_for
 from .sync import COUNTS, ImportSummary, import_package
 
 __all__ = [
@@ -242,7 +243,7 @@ def _workbook(store: Store, item: Workbook, accept_valid: bool, dry_run: bool,
                                ledger=plan.ledger.id if plan else item.ledger,    # as previewed
                                sheet=plan.sheet if plan else item.sheet)
         if dry_run:
-            return _dry_run(plan)
+            return _dry_run(plan, policy_for(store))
         if _writes(plan, accept_valid):
             backup.before_write()
         result = apply_plan(store, plan, accept_valid=accept_valid, backup=False)
@@ -265,22 +266,29 @@ def _writes(plan: ImportPlan, accept_valid: bool) -> bool:
     return bool(counts["new"] or counts["incomplete"] or counts["updated"])
 
 
-def _dry_run(plan: ImportPlan) -> FileResult:
+def _dry_run(plan: ImportPlan, policy: Policy) -> FileResult:
     counts = plan.counts()
     entry = ImportResult(plan.path.name, "dry-run", counts, None, DRY_RUN_MESSAGE).to_json() | {
         "ledger": plan.ledger.id, "sheet": plan.sheet,
-        "rows": [_row_json(plan, r) for r in plan.rows if r.status != "unchanged"]}
+        "rows": [_row_json(plan, r, policy) for r in plan.rows if r.status != "unchanged"]}
     problems = counts["rejected"] or counts["conflict"]
     return FileResult(plan.path, "dry-run", INPUT_PROBLEMS if problems else OK, entry, plan)
 
 
-def _row_json(plan: ImportPlan, row) -> dict:
-    """One row of a dry run: its number, status, core's messages, changes and missing fields."""
+def _row_json(plan: ImportPlan, row, policy: Policy) -> dict:
+    """One row of a dry run: its number, status, core's messages, changes and missing fields.
+
+    A change is ``[old, new]``: the old value is the stored one, shown as the policy
+    shows it (a sensitive one masked — a dry run reveals nothing and audits nothing);
+    the new one is the file's own.
+    """
     out = {"row": row.row_no, "status": row.status,
            "messages": [p.message for p in row.problems if p.severity == "error" or row.status == "conflict"]}
     led = plan.ledger
     if row.changes:
-        out["changes"] = {(led.field(f).label if led.has_field(f) else f): v for f, v in row.changes.items()}
+        out["changes"] = {(led.field(f).label if led.has_field(f) else f):
+                          [policy.value(led, f, old) if led.has_field(f) else old, new]
+                          for f, (old, new) in row.changes.items()}
     if row.missing:
         out["missing"] = [led.field(f).label for f in row.missing]
     return out

@@ -6,7 +6,8 @@
     view.show_row(ledger_id, row_uuid)
 
 A pair shows both rows side by side (台账, 姓名, 村/镇, date, status, 跨镇 / 跨年度)
-with the ID number masked (:mod:`~desktop_app.core.store.masking`); the buttons record
+with the ID number masked (core's policy, :func:`~desktop_app.core.store.policy_for`;
+a user bound to a unit sees the pairs of that unit); the buttons record
 core's decision ("same" keeping the left or the right row, or "different") on
 the runner; decided pairs stay listed, greyed, with the decision. Sensitive
 values follow the catalog (a ledger whose every field is sensitive shows *** for
@@ -35,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from ..core.district import DuplicatePair, decide, find_duplicates
 from ..core.errors import StoreError
-from ..core.store import mask_value
+from ..core.store import Policy, policy_for
 from .district_pages import failure, fmt_time, title_label
 from .style import BLUE, GREEN, GREY
 from .tables import RowsModel, hint_label, make_table, message_label, say
@@ -69,7 +70,7 @@ def row_title(led, row: dict) -> str:
     value = row.get(fid)
     if value is None:
         return row["uuid"][:8]
-    return str(mask_value(led.field(fid).type, value) if led.is_sensitive(fid) else value)
+    return Policy().text(led, fid, value)   # masked where sensitive, whoever reads it
 
 
 class ProvenanceView(QWidget):
@@ -162,16 +163,15 @@ class PairView:
 
 def _side(store, led, found: dict) -> Side:
     link = led.persons[0]
-    row = store.ledger(led.id).get(found["uuid"]) or {}
+    policy = policy_for(store)      # masked: the page has no reveal
+    row = policy.row(led, store.ledger(led.id).get(found["uuid"]) or {})
     id_field = link.fields.get("id_number")
     name_field = link.fields.get("name")
     number = row.get(id_field) if id_field else None
     name = row.get(name_field) if name_field else found.get("name")
-    if name_field and name is not None and led.is_sensitive(name_field):
-        name = mask_value(led.field(name_field).type, name)
     status = (found.get("status") or "—") + ("（待补充）" if found.get("incomplete") else "")
     return Side(found["uuid"], str(name or "—"),
-                str(mask_value(led.field(id_field).type, number) or "—") if id_field else "—",
+                (policy.text(led, id_field, number) or "—") if id_field else "—",
                 store.orgs.path(found["org"]), found.get("date") or "—", status)
 
 

@@ -1,4 +1,7 @@
-"""Excel out: a ledger's data, an empty template, and the progress report."""
+"""Excel out: a ledger's data, an empty template, and the progress report.
+
+For a user bound to a unit the choices and the default are that unit (core's policy,
+:func:`~desktop_app.core.store.policy_for`); 不打码 is offered only to a role that may reveal."""
 from __future__ import annotations
 
 import datetime as dt
@@ -19,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.store import policy_for
 from .tasks import TaskRunner
 
 KINDS = {"data": "导出台账数据", "template": "生成填报模板", "report": "导出进展统计表"}
@@ -43,11 +47,15 @@ class ExportDialog(QDialog):
             self.ledger.setCurrentIndex(self.ledger.findData(ledger_id))
         self.village = QComboBox()
         self.village.addItem("本单位全部" if kind == "data" else "（不指定）", None)
-        tree, own = reader.orgs, reader.node.org
-        for org in tree.below(own):
+        tree = reader.orgs
+        policy = policy_for(reader)
+        for org in policy.orgs(reader)[1:]:        # under the user's unit (or the install)
             if kind == "data" or org.level == "village":
                 self.village.addItem(tree.path(org.code), org.code)
         self.reveal = QCheckBox("不打码（显示完整的身份证号、电话等）")
+        if not policy.may_reveal:
+            self.reveal.setEnabled(False)
+            self.reveal.setToolTip("只有审核员、管理员可以不打码导出")
         self.purpose = QLineEdit()
         self.purpose.setPlaceholderText("例如：报区民政人社局核对低保发放")
         self.path = QLineEdit()
@@ -111,13 +119,15 @@ class ExportDialog(QDialog):
         as_of, scope, kind = self.as_of, self.scope, self.kind
 
         def work(store, progress):
+            policy = policy_for(store)   # nothing named: the user's unit
             if kind == "data":
                 from ..core.excel import export_ledger
-                return str(export_ledger(store, lid, out, village=village, reveal=reveal,
-                                         purpose=purpose).path)
+                return str(export_ledger(store, lid, out, village=policy.unit_for(store, village, "导出"),
+                                         reveal=reveal, purpose=purpose).path)
             if kind == "template":
                 from ..core.excel import write_template
-                return str(write_template(store, lid, out, village=village))
+                return str(write_template(store, lid, out, village=policy.unit_for(
+                    store, village, "生成模板", level="village")))
             from ..core.district import compute, progress_workbook
             return str(progress_workbook(store, compute(store, as_of, scope=scope), out))
         self.buttons.setEnabled(False)

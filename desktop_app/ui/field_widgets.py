@@ -7,6 +7,10 @@ and ``changed`` fires on every edit::
 
     editor = make_editor(ledger.field("cervical_date"))
     editor.changed.connect(form.revalidate)
+
+A value the user's role may not see is never put into an editor: :func:`set_masked`
+shows its masked text in the empty editor instead, as what stays unless the user
+fills the field in anew (``raw()`` stays empty; the form tells core to keep it).
 """
 from __future__ import annotations
 
@@ -190,7 +194,7 @@ class MultiChoiceEditor(QToolButton):
         self.changed.emit()
 
     def _show_text(self) -> None:
-        self.setText(self.raw() or PLACEHOLDER)
+        self.setText(self.raw() or getattr(self, "empty_text", PLACEHOLDER))
 
     def raw(self) -> str:
         return "、".join(c for c, a in self.actions_by_choice.items() if a.isChecked())
@@ -284,10 +288,11 @@ class YesNoEditor(QComboBox):
         self.currentIndexChanged.connect(lambda _i: self.changed.emit())
 
     def raw(self) -> str:
-        return self.currentText()
+        return self.currentText() if self.currentIndex() > 0 else ""
 
     def set_value(self, value) -> None:
-        self.setCurrentText(display(self.field, value))
+        text = display(self.field, value)
+        self.setCurrentIndex(self.findText(text) if text else 0)
 
 
 EDITORS = {
@@ -296,6 +301,32 @@ EDITORS = {
     "multichoice": MultiChoiceEditor, "integer": IntegerEditor, "decimal": DecimalEditor,
     "yesno": YesNoEditor,
 }
+
+
+KEPT_HINT = "（不变）"
+KEPT_TIP = "已登记的内容不显示；留空则保持不变，重新填写则替换"
+
+
+def set_masked(editor, text: str | None) -> None:
+    """Show ``text`` (a stored value, masked) in the empty ``editor`` as what stays unless
+    the user fills the field in anew; ``None`` gives the editor its own hint back."""
+    masked = None if text is None else f"{text}{KEPT_HINT}"
+    if not hasattr(editor, "own_hint"):
+        editor.own_hint = (editor.placeholderText() if isinstance(editor, QLineEdit) else
+                           editor.itemText(0) if isinstance(editor, QComboBox) else
+                           editor.specialValueText() if isinstance(editor, (QSpinBox, QDoubleSpinBox)) else
+                           PLACEHOLDER, editor.toolTip())
+    hint, tip = editor.own_hint
+    if isinstance(editor, QLineEdit):
+        editor.setPlaceholderText(masked or hint)
+    elif isinstance(editor, QComboBox):
+        editor.setItemText(0, masked or hint)
+    elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+        editor.setSpecialValueText(masked or hint)
+    elif isinstance(editor, MultiChoiceEditor):
+        editor.empty_text = masked or hint
+        editor._show_text()
+    editor.setToolTip(KEPT_TIP if masked else tip)
 
 
 def make_editor(field: Field, parent=None, *, runner=None):

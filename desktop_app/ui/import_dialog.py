@@ -52,7 +52,6 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.batch import BatchSummary, Preview, Workbook, import_workbooks, preview_workbooks
-from ..core.catalog import display
 from ..core.excel import (
     COUNT_NAMES,
     NOT_IMPORTED,
@@ -62,7 +61,7 @@ from ..core.excel import (
     is_own_hidden,
     write_error_workbook,
 )
-from ..core.store import mask_value
+from ..core.store import policy_for
 from .errors import failure_text, show_error
 from .reveal import RevealControl
 from .style import AMBER, BLUE, GREEN, GREY, RED
@@ -131,6 +130,8 @@ class PreviewModel(QAbstractTableModel):
         self.plan: ImportPlan | None = None
         self.rows: list[RowPlan] = []
         self.reveal = False
+        self.policy = policy_for(reader)     # masked; for_screen once revealed (audited)
+        self.shown = self.policy
         self.problems_only = False
 
     # -- what is shown
@@ -140,6 +141,7 @@ class PreviewModel(QAbstractTableModel):
 
     def set_reveal(self, on: bool) -> None:
         self.reveal = on
+        self.shown = self.policy.for_screen() if on else self.policy
         if self.rows:
             self.dataChanged.emit(self.index(0, 0),
                                   self.index(len(self.rows) - 1, self.columnCount() - 1))
@@ -202,12 +204,9 @@ class PreviewModel(QAbstractTableModel):
         return sep.join(self._notes(row))
 
     def _shown(self, field_id: str, value) -> str:
-        led = self.plan.ledger
-        f = led.field(field_id)
-        text = display(f, value)
-        if self.reveal or not led.is_sensitive(field_id):
-            return text
-        return mask_value(f.type, text)
+        """A value as core's policy shows it (an old value the role may not see came from
+        core masked already)."""
+        return self.shown.text(self.plan.ledger, field_id, value)
 
     def _changes(self, row: RowPlan) -> list[str]:
         """``字段：旧 → 新`` for each field a row would change."""

@@ -4,7 +4,9 @@
 from the (read-only, GUI-thread) store in blocks of ``BLOCK`` when first shown,
 so a million-row ledger opens and scrolls without reading it all. Each column
 has one precomputed formatter (calibre's idea), so ``data()`` stays cheap.
-Sensitive columns are masked (core.masking) unless revealed.
+Sensitive columns are shown as core's policy shows them (:func:`~desktop_app.core.store.policy_for`):
+masked unless revealed (an audited reveal, for a role that may); the view's rows already
+come masked for a role that may not.
 """
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ from typing import Callable
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from ..core.catalog import Field, Ledger, OrgTree, display
-from ..core.store import LedgerView, mask_value
+from ..core.catalog import Field, Ledger, OrgTree
+from ..core.store import LedgerView, Policy, policy_for
 
 BLOCK = 256
 MAX_BLOCKS = 64
@@ -34,11 +36,8 @@ class Column:
 def _field_column(ledger: Ledger, f: Field) -> Column:
     sensitive = ledger.is_sensitive(f.id)
 
-    def fmt(row: dict, reveal: bool, f=f) -> str:
-        value = row.get(f.id)
-        if sensitive and not reveal:
-            return mask_value(f.type, value) or ""
-        return display(f, value)
+    def fmt(row: dict, policy: Policy, f=f) -> str:
+        return policy.text(ledger, f.id, row.get(f.id))
     label = f.label + (f"（{f.unit}）" if f.unit else "")
     return Column(f.id, label, fmt, sensitive)
 
@@ -55,6 +54,8 @@ class LedgerTableModel(QAbstractTableModel):
         self.ids = array("q")
         self.columns: list[Column] = []
         self.reveal = False
+        self.policy = policy_for(reader)       # masked
+        self.shown = self.policy               # as shown now (for_screen once revealed)
         self._blocks: OrderedDict[int, dict[int, dict]] = OrderedDict()
         self.tree: OrgTree = reader.orgs
 
@@ -62,10 +63,10 @@ class LedgerTableModel(QAbstractTableModel):
     def set_ledger(self, ledger: Ledger) -> None:
         tree = self.tree
 
-        def org_name(row, reveal):
+        def org_name(row, policy):
             return tree.path(row["org"]) if row.get("org") else ""
 
-        def pending(row, reveal):
+        def pending(row, policy):
             if not row.get("_incomplete"):
                 return ""
             labels = [ledger.field(f).label for f in (row.get("_missing") or "").split("、")
@@ -98,7 +99,9 @@ class LedgerTableModel(QAbstractTableModel):
             self.endInsertRows()
 
     def set_reveal(self, reveal: bool) -> None:
+        """Show values in full (True: after the page's audited reveal) or masked."""
         self.reveal = reveal
+        self.shown = self.policy.for_screen() if reveal else self.policy
         if self.rowCount():
             self.dataChanged.emit(self.index(0, 0),
                                   self.index(self.rowCount() - 1, self.columnCount() - 1))
@@ -136,7 +139,7 @@ class LedgerTableModel(QAbstractTableModel):
             return row["uuid"]
         if role == Qt.ForegroundRole:
             return QBrush(INCOMPLETE) if row.get("_incomplete") else None
-        text = self.columns[index.column()].fmt(row, self.reveal)
+        text = self.columns[index.column()].fmt(row, self.shown)
         if role == Qt.ToolTipRole:
             return text if len(text) > 12 or row.get("_incomplete") else None
         return text

@@ -1,4 +1,9 @@
-"""One ledger on screen: search, filters, column chooser, masking, recycle bin."""
+"""One ledger on screen: search, filters, column chooser, masking, recycle bin.
+
+What it shows follows core's policy for the logged-in user (:func:`~desktop_app.core.store.policy_for`):
+the rows of the user's unit, sensitive values masked unless revealed, and a search by ID
+number or phone that needs the whole number (or, for a role that may reveal, its last
+digits)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
@@ -20,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.catalog import Ledger
-from ..core.store import Counted, LedgerView, Selection
+from ..core.store import Counted, LedgerView, Selection, policy_for
 from .ledger_model import LedgerTableModel
 from .reveal import RevealControl
 from .tasks import TaskRunner
@@ -156,12 +161,12 @@ class LedgerPage(QWidget):
         self.reload()
 
     def _fill_filters(self) -> None:
-        tree, own = self.reader.orgs, self.reader.node.org
+        tree = self.reader.orgs
         for combo in (self.org_filter, self.status_filter):
             combo.blockSignals(True)
             combo.clear()
         self.org_filter.addItem("全部", None)
-        for org in tree.below(own):
+        for org in policy_for(self.reader).orgs(self.reader)[1:]:   # below the user's unit
             self.org_filter.addItem(tree.path(org.code), org.code)
         self.status_filter.addItem("全部", None)
         for status in self.ledger.statuses:
@@ -185,7 +190,7 @@ class LedgerPage(QWidget):
             search=self.search.text(), org=self.org_filter.currentData(),
             status=self.status_filter.currentData(), deleted=self.recycle.isChecked(),
             incomplete=True if self.incomplete_only.isChecked() else None, counted=self.counted)
-        return LedgerView(self.reader.conn, self.ledger, selection, catalog=self.catalog,
+        return LedgerView(self.reader, self.ledger, selection, catalog=self.catalog,
                           sort=self.sort_key, descending=self.descending)
 
     def reload(self) -> None:
@@ -200,7 +205,7 @@ class LedgerPage(QWidget):
 
         def load(limit):
             def work(store, progress):
-                return LedgerView(store.conn, view.ledger, view.selection, catalog=store.catalog,
+                return LedgerView(store, view.ledger, view.selection, catalog=store.catalog,
                                   sort=view.sort, descending=view.descending).ids(limit)
             return work
 
@@ -214,11 +219,24 @@ class LedgerPage(QWidget):
             self.model.extend(view, ids)
             what = "回收站中" if view.selection.deleted else ""
             self.count_label.setText(f"{what}共 {len(ids):,} 条记录" +
-                                     ("（已按条件筛选）" if view.selection.filtered else ""))
+                                     ("（已按条件筛选）" if view.selection.filtered else "") +
+                                     (self._search_hint(view) if not ids else ""))
             self._update_buttons()
         if not view.selection.search.strip():  # a search is one scan either way: no first batch
             self.ids_runner.run(load(FIRST_BATCH), on_done=first)
         self.ids_runner.run(load(None), on_done=full)
+
+    @staticmethod
+    def _search_hint(view: LedgerView) -> str:
+        """Why a search by digits found nothing: a number matches only whole (or by its
+        last digits, for a role that may reveal)."""
+        text = view.selection.search.strip()
+        if not text or not text.replace(" ", "").replace("-", "").isalnum() or \
+                not any(c.isdigit() for c in text):
+            return ""
+        if view.policy.number_search(text) == "whole":
+            return "。按身份证号或电话查找请输入完整号码"
+        return "。按身份证号或电话查找请输入完整号码，或号码的最后几位（至少 4 位）"
 
     def _sort(self, key: str, descending: bool) -> None:
         self.sort_key, self.descending = key, descending

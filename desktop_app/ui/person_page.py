@@ -1,9 +1,12 @@
 """One person and every ledger row about them (一张表).
 
-Search by name, ID number or phone (any part); the person's details are
-masked as everywhere else unless :meth:`PersonPage.set_reveal` is on; a
-double click (or Enter) on a ledger row emits ``open_record(ledger id, uuid)``.
-All reads are instant reads on the read-only ``reader``.
+Search by name (any part), ID number or phone (the whole number; a role that may
+reveal also its last digits); the person's details are shown as core's policy shows
+them (:func:`~desktop_app.core.store.policy_for`): masked unless :meth:`PersonPage.set_reveal`
+is on (after an audited reveal, for a role that may). A user bound to a unit finds the
+persons of that unit and sees only its rows of them. A double click (or Enter) on a
+ledger row emits ``open_record(ledger id, uuid)``. All reads are instant reads on the
+read-only ``reader``.
 """
 from __future__ import annotations
 
@@ -21,8 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.catalog import display
-from ..core.store import PERSON_FIELDS, mask_value
+from ..core.store import PERSON_FIELDS, policy_for
 from .tables import ITEM_ROLE, RowsModel, make_table
 
 SEARCH_DELAY_MS = 250
@@ -40,18 +42,17 @@ class AppearanceModel(RowsModel):
                          dimmed=lambda item: item["row"]["_deleted"], parent=parent)
         self.reader = reader
         self.reveal = False
+        self.policy = policy_for(reader)
 
     def set_reveal(self, reveal: bool) -> None:
         self.reveal = reveal
+        self.policy = policy_for(self.reader).for_screen() if reveal else policy_for(self.reader)
         self.refresh_cells()
 
     def _cells(self, item: dict) -> list[str]:
         row = item["row"]
         led = self.reader.catalog.ledger(item["ledger"])
-        f = led.field(led.date_field)
-        date = display(f, row[f.id])
-        if not self.reveal and led.is_sensitive(f.id):
-            date = mask_value(f.type, date)
+        date = self.policy.text(led, led.date_field, row[led.date_field])
         return [item["ledger_label"], item["role"], self.reader.orgs.path(row["org"]), date,
                 (row["status"] or "") + ("（已删除）" if row["_deleted"] else ""),
                 "待补充" if row["_incomplete"] else ""]
@@ -80,6 +81,7 @@ class PersonPage(QWidget):
         super().__init__(parent)
         self.reader = reader
         self.reveal = False
+        self.policy = policy_for(reader)   # masked; for_screen once revealed
         self.person: dict | None = None
         self.matches: list[dict] = []
         self._build()
@@ -144,9 +146,7 @@ class PersonPage(QWidget):
         return table
 
     def _shown(self, field_id: str, value) -> str:
-        f = _BY_ID[field_id]
-        text = display(f, value)
-        return text if self.reveal or not f.sensitive else mask_value(f.type, text)
+        return self.policy.text(None, field_id, value)
 
     # ------------------------------------------------------------ search
     def search(self, text: str) -> None:
@@ -159,7 +159,11 @@ class PersonPage(QWidget):
         if not text:
             self.result_count.clear()
         elif not self.matches:
-            self.result_count.setText(f"没有找到“{text}”")
+            digits = any(c.isdigit() for c in text)
+            self.result_count.setText(f"没有找到“{text}”" + (
+                "（按身份证号或电话查找请输入完整号码" +
+                ("，或号码的最后几位" if self.policy.number_search(text) == "suffix" else "") + "）"
+                if digits else ""))
         else:
             more = len(self.matches) >= SEARCH_LIMIT
             self.result_count.setText(f"找到 {len(self.matches)} 人" +
@@ -189,7 +193,7 @@ class PersonPage(QWidget):
     # ------------------------------------------------------------ one person
     def show_person(self, person_uuid: str) -> None:
         """Show one person's details and every ledger row about them."""
-        self.person = self.reader.persons.get(person_uuid)
+        self.person = self.reader.persons.visible(person_uuid)   # (another unit's person: none)
         if self.person is None:
             self.title.setText("人员主档中没有此人")
             for label in self.detail_labels.values():
@@ -215,6 +219,7 @@ class PersonPage(QWidget):
     def set_reveal(self, reveal: bool) -> None:
         """Show (True) or mask (False) ID numbers, phones and other sensitive values."""
         self.reveal = reveal
+        self.policy = policy_for(self.reader).for_screen() if reveal else policy_for(self.reader)
         self.appearance_model.set_reveal(reveal)
         self._label_results()
         if self.person is not None:

@@ -6,9 +6,17 @@ Opened for a new row or an existing one (with its change history)::
     form.saved.connect(page.after_write)
     form.open()
 
-Every check is core's (:meth:`Records.check`); the form only shows the
+Every check is core's (:meth:`Records.check_kept`); the form only shows the
 messages beside their fields. Reads are instant reads on the read-only
 ``reader``; the save runs on the runner's store thread.
+
+Sensitive values follow core's policy (:func:`~desktop_app.core.store.policy_for`): an
+existing row's sensitive fields show their masked text in empty editors unless revealed
+(the page's audited reveal, or 显示敏感信息 here: a stated purpose, audited; a 录入员
+cannot). A masked field left empty keeps its stored value — core completes it on saving
+(``keep``); filling it in replaces it. What the person master knows of a typed ID number
+fills in the same way (a value the role may not see: masked and kept). A user bound to a
+unit chooses among that unit and the units under it.
 """
 from __future__ import annotations
 
@@ -34,11 +42,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.catalog import Problem, RowCheck, age_on, birth_from_id, display, is_blank, sex_from_id
+from ..core.catalog import Problem, RowCheck, age_on, birth_from_id, is_blank, sex_from_id
 from ..core.errors import StoreError
-from ..core.store import RowsRejected, mask_value
+from ..core.store import RowsRejected, policy_for
 from .errors import show_error
-from .field_widgets import make_editor
+from .field_widgets import make_editor, set_masked
+from .reveal import RevealControl
 from .style import AMBER, GREEN, GREY, RED
 
 SOURCE = "screen:record_form"
@@ -64,12 +73,18 @@ class RecordForm(QDialog):
         self.ledger = self.records.ledger
         self.uuid = uuid
         self.today = today or dt.date.today()
-        self.reveal = reveal
+        self.policy = policy_for(reader)            # masked; revealed below when allowed and audited
+        self.reveal = bool(reveal) and self.policy.may_reveal   # the page's reveal (audited there)
+        if self.reveal:
+            self.policy = self.policy.for_screen()
         self.check: RowCheck | None = None
         self.duplicates: list[str] = []
+        self.hidden: dict[str, str] = {}             # field -> masked text kept unless filled in
         self._looked_up: dict[str, str] = {}         # ID field -> number last looked up
         self._filled: dict[str, dict[str, object]] = {}  # ID field -> {field: raw it filled in}
+        self._filled_hidden: dict[str, set[str]] = {}    # ID field -> fields it filled masked
         self._notes: dict[str, str] = {}             # ID field -> what the lookup found
+        self._shown_in_full: dict[str, object] = {}  # field -> raw shown by a reveal here
         self._busy = self._saving = False
         self._general: list[str] = []               # messages about no one field
         row = self.records.get(uuid) if uuid else None
@@ -78,9 +93,9 @@ class RecordForm(QDialog):
         self._deleted = bool(row and row["_deleted"])
         action = "修改" if uuid else "新增"
         self.setWindowTitle(f"{action}记录 — {self.ledger.label}")
-        self._build(row["org"] if row else reader.resolve_row_org(org))
+        self._build(row["org"] if row else self.records.resolve_org(org))
         if row:
-            self._load(row)
+            self._load(self.policy.row(self.ledger, row))
         self.revalidate()
 
     # ------------------------------------------------------------ layout
@@ -114,6 +129,11 @@ class RecordForm(QDialog):
     def _form_page(self, org_code: str) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
+        self.reveal_control = RevealControl(self.runner, lambda: [self.ledger.table] if self.hidden else [],
+                                            SOURCE)
+        self.reveal_control.changed.connect(self._reveal_changed)
+        self.reveal_control.refused.connect(self._say)
+        self.reveal_control.setVisible(not self.reveal)
         self.banner = QFrame()
         self.banner.setStyleSheet("QFrame { background: #fff3cd; border-radius: 4px }")
         self.duplicate_label = QLabel()
@@ -126,14 +146,16 @@ class RecordForm(QDialog):
         self.banner.hide()
         layout.addWidget(self.banner)
         self.org_combo = QComboBox()
-        tree, own = self.reader.orgs, self.reader.node.org
-        self.org_combo.addItem(f"{tree.get(own).name}（本单位）", own)
-        for o in tree.below(own):
-            self.org_combo.addItem(tree.path(o.code), o.code)
+        tree = self.reader.orgs
+        for i, o in enumerate(self.policy.orgs(self.reader)):   # the user's unit and below
+            self.org_combo.addItem(f"{o.name}（本单位）" if i == 0 else tree.path(o.code), o.code)
+        if self.org_combo.findData(org_code) < 0:   # (a row's unit the list lacks: kept)
+            self.org_combo.addItem(tree.path(org_code), org_code)
         self.org_combo.setCurrentIndex(self.org_combo.findData(org_code))
         org_row = QHBoxLayout()
         org_row.addWidget(QLabel(f"{ORG_LABEL}（村/社区）"))
         org_row.addWidget(self.org_combo, 1)
+        org_row.addWidget(self.reveal_control)
         layout.addLayout(org_row)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
@@ -217,12 +239,56 @@ class RecordForm(QDialog):
         """What the user entered, field id → raw value (for core to normalise)."""
         return {fid: editor.raw() for fid, editor in self.editors.items()}
 
+    def kept(self) -> list[str]:
+        """The masked fields the user left empty: core keeps their stored value."""
+        return [fid for fid in self.hidden if is_blank(self.editors[fid].raw())]
+
     def _shown(self, field_id: str, value) -> str:
-        f = self.ledger.field(field_id)
-        text = display(f, value)
-        if self.reveal or not self.ledger.is_sensitive(field_id):
-            return text
-        return mask_value(f.type, text)
+        return self.policy.text(self.ledger, field_id, value)
+
+    # ------------------------------------------------------------ masked values
+    def _hide(self, field_id: str, masked: str) -> None:
+        """Show ``masked`` in the empty editor of ``field_id``: kept unless filled in."""
+        self.hidden[field_id] = masked
+        set_masked(self.editors[field_id], masked)
+
+    def _unhide(self, field_id: str) -> None:
+        self.hidden.pop(field_id, None)
+        set_masked(self.editors[field_id], None)
+
+    def _say(self, text: str) -> None:
+        self.summary.setText(text)
+        self.summary.setStyleSheet(f"color: {AMBER}")
+
+    def set_reveal(self, on: bool, purpose: str | None = None) -> None:
+        """显示敏感信息 here (True: audited with ``purpose``; a 录入员 cannot)."""
+        if purpose:
+            self.reveal_control.set_purpose(purpose)
+        self.reveal_control.setChecked(on)
+
+    def _reveal_changed(self, on: bool) -> None:
+        self._busy = True
+        try:
+            if on:   # audited by the control: the masked fields left empty show their values
+                self.reveal = True
+                self.policy = self.policy.for_screen()
+                kept = self.kept()
+                full = self.records.complete(self.raw_values(), uuid=self.uuid, keep=kept) if kept else {}
+                for fid in kept:
+                    self._unhide(fid)
+                    self.editors[fid].set_value(full.get(fid))
+                    self._shown_in_full[fid] = self.editors[fid].raw()
+            else:    # masked again: what a reveal put in and nobody changed
+                self.reveal = False
+                self.policy = policy_for(self.reader)
+                for fid, raw in self._shown_in_full.items():
+                    if self.editors[fid].raw() == raw:
+                        self.editors[fid].set_value(None)
+                        self._hide(fid, self._shown(fid, raw))
+                self._shown_in_full.clear()
+        finally:
+            self._busy = False
+        self.revalidate()
 
     def _describe_changes(self, entry: dict) -> list[str]:
         """``字段名：旧 → 新`` for each changed field (new values only for 新建)."""
@@ -241,11 +307,19 @@ class RecordForm(QDialog):
         return lines
 
     def _load(self, row: dict) -> None:
+        """Fill the editors from ``row`` as the policy shows it: a masked value goes into
+        no editor, only its hint (:meth:`_hide`)."""
         self._busy = True
         for fid, editor in self.editors.items():
-            editor.set_value(row.get(fid))
-            if editor.field.type == "id_card" and row.get(fid):
-                self._looked_up[fid] = row[fid]
+            value = row.get(fid)
+            if (editor.field.type != "attachment" and not self.policy.shows(self.ledger, fid)
+                    and not is_blank(value)):
+                self._hide(fid, self._shown(fid, value))
+                editor.set_value(None)
+            else:
+                editor.set_value(value)
+            if editor.field.type == "id_card" and value:
+                self._looked_up[fid] = value
         self._busy = False
 
     # ------------------------------------------------------------ checking
@@ -263,7 +337,8 @@ class RecordForm(QDialog):
 
     def revalidate(self) -> RowCheck:
         """Check the whole row with core and show every message beside its field."""
-        check = self.check = self.records.check(self.raw_values(), today=self.today)
+        check = self.check = self.records.check_kept(self.raw_values(), uuid=self.uuid, keep=self.kept(),
+                                                     reveal=self.reveal, today=self.today)
         if check.ok and self.ledger.persons:
             check.problems += self.records.person_warnings(check.values)
         self._show_problems(check.problems)
@@ -294,9 +369,10 @@ class RecordForm(QDialog):
         """Birth date, sex and age from each valid ID number (age on the event date)."""
         event = check.values.get(self.ledger.date_field)
         on = dt.date.fromisoformat(event) if event else self.today
+        kept = self.kept()
         for fid, info in self.id_info.items():
             number = check.values.get(fid)
-            if not number:
+            if not number or fid in kept:   # a kept number says nothing of itself
                 info.clear()
                 continue
             birth = birth_from_id(number)
@@ -316,16 +392,18 @@ class RecordForm(QDialog):
         values = self.records.check(self.raw_values() | dict.fromkeys(derived, ""),
                                     today=self.today).values
         wanted = {fid: values[fid] for fid in derived}
-        link = next((p for p in self.ledger.persons if p.fields.get("id_number") == id_field), None)
-        person = self.reader.persons.by_id_number(number) if link else None
+        shown, hidden = self.records.person_fill(id_field, number, reveal=self.reveal)
+        person = bool(shown or hidden)
         from_master = []
-        if person:
-            for pf, lf in link.fields.items():
-                if pf != "id_number" and lf not in wanted and not is_blank(person.get(pf)):
-                    wanted[lf] = person[pf]
-                    from_master.append(lf)
+        for lf, value in shown.items():
+            if lf not in wanted:
+                wanted[lf] = value
+                from_master.append(lf)
         previous = self._filled.pop(id_field, {})
         mine = {fid: raw for fid, raw in previous.items() if self.editors[fid].raw() == raw}
+        for fid in self._filled_hidden.pop(id_field, set()):   # masked fills of an earlier number
+            if fid in self.hidden and is_blank(self.editors[fid].raw()):
+                self._unhide(fid)
         filled = {}
         for fid in set(mine) | set(wanted):
             editor = self.editors[fid]
@@ -334,21 +412,29 @@ class RecordForm(QDialog):
             editor.set_value(wanted.get(fid))
             if fid in wanted:
                 filled[fid] = editor.raw()
+        masked = set()
+        for fid, text in hidden.items():    # what the role may not see: masked, kept on saving
+            if fid in wanted or fid in self.hidden or not is_blank(self.editors[fid].raw()):
+                continue
+            self._hide(fid, text)
+            masked.add(fid)
         self._filled[id_field] = filled
-        names = [self.ledger.field(fid).label for fid in from_master if fid in filled]
+        self._filled_hidden[id_field] = masked
+        names = [self.ledger.field(fid).label for fid in from_master if fid in filled] + \
+            [self.ledger.field(fid).label for fid in hidden if fid in masked]
         if names:
             self._notes[id_field] = f"已从人员主档带出（{'、'.join(names)}）"
         elif person:
             self._notes[id_field] = "人员主档中已有此人"
         else:
             self._notes.pop(id_field, None)
-        return bool(filled or previous)
+        return bool(filled or previous or masked)
 
     def _show_duplicates(self) -> None:
         if not self.duplicates:
             self.banner.hide()
             return
-        other = self.records.get(self.duplicates[0]) or {}
+        other = self.records.get(self.duplicates[0]) or {}   # (another unit's row: not named)
         key = self.records.natural_key_label()
         title = self.ledger.title_field
         who = self._shown(title, other.get(title)) if title else ""
@@ -388,16 +474,16 @@ class RecordForm(QDialog):
         if not self.save_button.isEnabled():
             return
         lid, uid, today = self.ledger.id, self.uuid, self.today
-        raw, org = self.raw_values(), self.org_combo.currentData()
+        raw, org, keep = self.raw_values(), self.org_combo.currentData(), self.kept()
         confirmed = bool(self.duplicates) and self.confirm_duplicate.isChecked()
         if uid is None:
             def op(store, progress):
                 return store.ledger(lid).add(raw, org=org, source=SOURCE, today=today,
-                                             allow_duplicate=confirmed)
+                                             allow_duplicate=confirmed, keep=keep)
         else:
             def op(store, progress):
                 return store.ledger(lid).update(uid, raw | {"org": org}, source=SOURCE,
-                                                today=today, allow_duplicate=confirmed)
+                                                today=today, allow_duplicate=confirmed, keep=keep)
         self._saving = True
         self._update_save()
         self.summary.setText("正在保存…")

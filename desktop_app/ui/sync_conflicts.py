@@ -1,12 +1,14 @@
 """The 冲突 tab of the 同步中心: the conflicts queue, masked unless 显示敏感信息
 (audited), and each conflict resolved by keeping this install's value or taking
-the other's.
+the other's. The queue is the reviewers' (core's policy): a 录入员 finds it empty and
+is told who handles it; a user bound to a unit sees that unit's conflicts.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ..core.store import allowed
 from ..core.sync import ConflictView, resolve_conflict
 from .reveal import RevealControl
 from .style import AMBER, GREEN, GREY
@@ -32,6 +34,9 @@ class ConflictsTab(QWidget):
         hint = QLabel("两处同时修改同一字段时，程序自动选用其中一个值（本机的值），另一个值（对方的值）"
                       "留在这里等待核对。核对后选“保留本机的值”或“采用对方的值”，处理结果会随下一个数据包"
                       "发往各单位。")
+        session = getattr(jobs.runner, "session", None)
+        if session is not None and not allowed(session.role, "review"):
+            hint.setText(hint.text() + f"冲突由审核员、管理员核对处理，{session.role}看不到冲突的内容。")
         hint.setWordWrap(True)
         self.revealed = False  # set only once the role check and the audit entry succeeded
         self.reveal = RevealControl(jobs.runner, lambda: sorted({c.table for c in self.items}), SOURCE)

@@ -110,7 +110,9 @@ def test_id_fills_derived_fields_and_known_person(qtbot, runner, reader):
     form.editors["id_number"].setText(person["id_number"])
     assert form.editors["sex"].raw() == "女"  # derived from the number
     assert form.editors["name"].raw() == person["name"]
-    assert form.editors["address"].raw() == person["address"]
+    # the address is sensitive: masked, never in the editor, kept from the person master on saving
+    assert form.editors["address"].raw() == "" and form.kept() == ["address"]
+    assert person["address"] not in form.editors["address"].placeholderText()
     assert form.editors["phone"].raw() == "13900009999"
     birth = dt.date.fromisoformat(person["birth_date"])
     age = TODAY.year - birth.year - ((TODAY.month, TODAY.day) < (birth.month, birth.day))
@@ -122,7 +124,7 @@ def test_id_fills_derived_fields_and_known_person(qtbot, runner, reader):
     assert f"{age_then} 周岁" in form.id_info["id_number"].text()
 
     form.editors["id_number"].setText(make_id("19500505", 11))  # corrected to someone unknown
-    assert form.editors["name"].raw() == "" and form.editors["address"].raw() == ""
+    assert form.editors["name"].raw() == "" and form.editors["address"].raw() == "" and form.kept() == []
     assert form.editors["sex"].raw() == "男"
     assert form.editors["phone"].raw() == "13900009999"
     assert "人员主档" not in form.id_info["id_number"].text()

@@ -10,6 +10,14 @@ marked as the one not kept stops counting in progress::
 
     >>> sorted_pair("b", "a")
     ('a', 'b')
+
+Pairs follow the session's policy (:mod:`~desktop_app.core.store.policy`): a user bound
+to a unit sees (and decides) the pairs whose two rows are both in that unit; a pair
+names its person by ``person_id`` (derived from the ID number, so it can be guessed
+back) only where the ID number itself is shown, and its names as the policy shows them::
+
+    >>> DuplicatePair("two_cancer", None, {}, {}, "cross_town").to_json()["person_id"] is None
+    True
 """
 from __future__ import annotations
 
@@ -18,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..catalog.model import Ledger
 from ..errors import StoreError
+from ..store.policy import Policy, policy_for
 from ..store.versions import now_iso
 
 if TYPE_CHECKING:
@@ -31,7 +40,7 @@ def sorted_pair(a: str, b: str) -> tuple[str, str]:
 @dataclass
 class DuplicatePair:
     ledger: str
-    person_id: str
+    person_id: str | None     # None where the policy does not show person ids
     a: dict
     b: dict
     kind: str                 # "cross_town" (same year) or "cross_year"
@@ -59,15 +68,24 @@ def _candidates(store: Store, led: Ledger) -> list[list[dict]]:
     return list(groups.values())
 
 
-def find_duplicates(store: Store, ledger_id: str | None = None) -> list[DuplicatePair]:
-    """Every pair of rows counting one person twice, with any decision already made."""
+def find_duplicates(store: Store, ledger_id: str | None = None, *,
+                    policy: Policy | None = None) -> list[DuplicatePair]:
+    """Every pair of rows counting one person twice, with any decision already made, as
+    ``policy`` shows them (default: as a window holds them, :meth:`Policy.for_screen`;
+    the command line's JSON: :func:`policy_for`, names masked where sensitive and no
+    person id); only pairs within the user's unit."""
+    session_policy = policy_for(store)
+    policy = policy or session_policy.for_screen()
     decisions = {(lid, a, b): (d, k) for lid, a, b, d, k in store.conn.execute(
         "SELECT ledger, uuid_a, uuid_b, decision, keep FROM duplicate_reviews")}
     out = []
     for led in store.catalog.ledgers:
         if ledger_id and led.id != ledger_id:
             continue
+        title = led.title_field or (led.fields[0].id if led.fields else None)
         for rows in _candidates(store, led):
+            rows = [dict(r, name=policy.value(led, title, r["name"]) if title else r["name"])
+                    for r in rows if session_policy.within(r["org"])]
             for i, x in enumerate(rows):
                 for y in rows[i + 1:]:
                     same_year = (x["date"] or "")[:4] == (y["date"] or "")[:4]
@@ -79,7 +97,8 @@ def find_duplicates(store: Store, ledger_id: str | None = None) -> list[Duplicat
                         continue  # same town, same year: the natural key already guards it
                     a, b = (x, y) if x["uuid"] <= y["uuid"] else (y, x)
                     d, k = decisions.get((led.id, a["uuid"], b["uuid"]), (None, None))
-                    out.append(DuplicatePair(led.id, _pid(store, led, a["uuid"]), a, b, kind, d, k))
+                    pid = _pid(store, led, a["uuid"]) if policy.shows_person_ids() else None
+                    out.append(DuplicatePair(led.id, pid, a, b, kind, d, k))
     return out
 
 
@@ -96,6 +115,9 @@ def decide(store: Store, ledger_id: str, uuid_a: str, uuid_b: str, decision: str
     """
     store.require("review")
     a, b = sorted_pair(uuid_a, uuid_b)
+    records = store.ledger(ledger_id)
+    if records.get(a) is None or records.get(b) is None:   # unknown, or outside the user's unit
+        raise StoreError("没有这一对记录（或不在当前用户负责的单位内）；请先用 duplicates 列出再核实", 1)
     if decision not in ("same", "different"):
         raise StoreError("请选择“同一人，保留一条”或“不是重复”", 1)
     if decision == "same" and keep not in (a, b):

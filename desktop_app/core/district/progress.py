@@ -9,6 +9,10 @@
 Only rows that are live (not deleted), complete (not 待补充) and whose event
 date lies in the plan year on or before the as-of date count. Org codes are
 hierarchical (village = town code + 3 digits), so a scope is a code prefix.
+
+The session's policy holds (:mod:`~desktop_app.core.store.policy`): a user bound to a
+unit sees the progress of that unit (or of a unit under it), and the rows a report
+names (a standard not met, the latest notes) show their values as the policy does.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 
 from ..catalog.model import Catalog, Indicator, Ledger
 from ..catalog.orgs import OrgTree
+from ..store.policy import Policy, policy_for
 from ..store.query import counted_where
 
 VIOLATION_LIMIT = 200
@@ -99,15 +104,38 @@ class ProgressReport:
 
 def compute(store, as_of: dt.date | None = None, *, scope: str | None = None,
             indicators: list[str] | None = None) -> ProgressReport:
-    """Progress of the plan for ``scope`` (default: the install's org) as of a date."""
+    """Progress of the plan for ``scope`` (default: the user's unit, or the install's org)
+    as of a date.
+
+    :raises PermissionDenied: ``scope`` outside the user's unit.
+    """
     catalog: Catalog = store.catalog
     as_of = clamp_as_of(as_of or dt.date.today(), catalog.plan_year)
-    scope = scope or store.node.org
+    policy = policy_for(store)
+    scope = policy.scope(scope) or store.node.org
     tree = store.orgs
     calc = _Calculator(store.conn, catalog, tree, scope, as_of, store.quotas())
     chosen = [i for i in catalog.indicators if indicators is None or i.id in indicators]
     return ProgressReport(as_of, scope, expected_rate(as_of, catalog.plan_year),
-                          [calc.indicator(i) for i in chosen])
+                          [_shown(policy, catalog, calc.indicator(i)) for i in chosen])
+
+
+def _shown(policy: Policy, catalog: Catalog, progress: IndicatorProgress) -> IndicatorProgress:
+    """The rows an indicator's figure names (violations, notes) as the policy shows them."""
+    if not (progress.violations or progress.notes):
+        return progress
+    led = catalog.ledger(progress.indicator.measure.ledger)
+    title = led.title_field or led.fields[0].id
+    field = progress.indicator.measure.field
+    for v in progress.violations:
+        v["name"] = policy.value(led, title, v["name"])
+        if field and led.has_field(field):
+            v["value"] = policy.value(led, field, v["value"])
+    for note in progress.notes:
+        for key in list(note):
+            if led.has_field(key) and key != led.date_field:
+                note[key] = policy.value(led, key, note[key])
+    return progress
 
 
 def _rate(achieved, target, comparator=">=") -> float | None:

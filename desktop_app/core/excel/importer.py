@@ -8,6 +8,13 @@ skipped). :func:`apply_plan` writes the plan in one transaction as one batch
 back). Rows exported by this program carry their uuid and the values as
 exported: a returned sheet updates those rows, and a field changed both in the
 sheet and here since the export is a conflict, reported and not overwritten.
+
+The session's policy holds (:func:`~desktop_app.core.store.policy.policy_for`): a user
+bound to a unit imports rows of that unit only (a row naming another unit, or matching
+a row of another unit, is rejected); what the plan and its messages say of a stored
+value is what the role may see — a conflict's current value is masked in its message,
+and the old value of a change is masked for a role that may not reveal (the new value
+is the file's own).
 """
 from __future__ import annotations
 
@@ -25,6 +32,7 @@ from ..catalog.validation import Problem
 from ..errors import INPUT_PROBLEMS, StoreError, UserError
 from ..store.backup import make_backup
 from ..store.masking import mask_value
+from ..store.policy import policy_for
 from ..store.records import Records
 from ..store.versions import now_iso
 from ..store.writes import Writer, new_uuid
@@ -153,12 +161,20 @@ def _same(a, b) -> bool:
 
 
 def _default_org(store: Store, meta: dict, given: str | None) -> str:
+    """The unit of rows whose sheet names none: the one given (``--village``), the
+    template's own, or the user's (the install's for a user bound to none).
+
+    :raises PermissionDenied: the unit given is outside the user's unit.
+    """
+    policy = policy_for(store)
     if given:
-        return store.resolve_row_org(given)
+        code = store.resolve_row_org(given)
+        policy.check_org(code, "导入")
+        return code
     org = meta.get("org")
-    if org and store.orgs.get(org) and store.orgs.is_within(org, store.node.org):
+    if org and store.orgs.get(org) and store.orgs.is_within(org, store.node.org) and policy.within(org):
         return org
-    return store.node.org
+    return policy.default_org(store.node.org)
 
 
 class _Planner:
@@ -167,6 +183,8 @@ class _Planner:
         self.store, self.records, self.layout = store, records, layout
         self.ledger = records.ledger
         self.org_default, self.today = org_default, today
+        self.policy = policy_for(store)                 # messages: stored values masked
+        self.screen = self.policy.for_screen()          # what the plan may hold of them
         self.fields = {c: t for c, t in layout.mapping.items() if t not in (IGNORE, ORG, ROW_ID, BASE)}
         self.present = set(self.fields.values())
         self.org_col = next((c for c, t in layout.mapping.items() if t == ORG), None)
@@ -197,7 +215,9 @@ class _Planner:
     def _org(self, text: str) -> tuple[str | None, str | None]:
         if text not in self._orgs:
             try:
-                self._orgs[text] = (self.store.resolve_row_org(text), None)
+                code = self.store.resolve_row_org(text)
+                self.policy.check_org(code, "导入")
+                self._orgs[text] = (code, None)
             except StoreError as exc:
                 self._orgs[text] = (None, str(exc))
         return self._orgs[text]
@@ -231,6 +251,9 @@ class _Planner:
 
     def _classify(self, plan: RowPlan, by_uuid: dict, keys: dict, seen: dict, cache: dict) -> None:
         current = by_uuid.get(plan.uuid) if plan.uuid else None
+        if current is not None and not self.policy.within(current["org"]):
+            self._not_ours(plan)
+            return
         if current is not None:
             self._returned_row(plan, current)
         check = self.records.check(plan.raw, today=self.today, cache=cache)
@@ -245,6 +268,9 @@ class _Planner:
         key = self._key(plan.values)
         if current is None and key is not None and key in keys:
             current = self._load(keys[key])
+        if current is not None and not self.policy.within(current["org"]):
+            self._not_ours(plan)
+            return
         if key is not None and key in seen:
             plan.status = "duplicate"
             plan.problems.append(Problem(None, f"与本表第 {seen[key]} 行重复（{self.records.natural_key_label()}相同）",
@@ -258,6 +284,12 @@ class _Planner:
             return
         plan.current, plan.uuid = current, current["uuid"]
         self._compare(plan, current)
+
+    def _not_ours(self, plan: RowPlan) -> None:
+        """A row that is a row of a unit outside the user's: rejected, nothing of it told."""
+        plan.status = "rejected"
+        plan.problems.append(Problem(None, f"此行对应其他单位的已有记录（{self.records.natural_key_label()}"
+                                           "相同或行标识相同），当前用户不能修改；请与上级核实"))
 
     def _returned_row(self, plan: RowPlan, current: dict) -> None:
         """A row we exported: a cell still equal to the exported value means "not changed
@@ -279,7 +311,9 @@ class _Planner:
                 continue
             sheet = normalize(f, cell, today=self.today).value
             if not _same(now, base) and not _same(sheet, current.get(fid)):
-                plan.conflicts.append((fid, display(f, base), display(f, sheet), display(f, now)))
+                # the values of the file itself as they are; the one stored here as the role may see it
+                plan.conflicts.append((fid, display(f, base), display(f, sheet),
+                                       self.policy.text(self.ledger, fid, now)))
                 plan.raw[fid] = current.get(fid)
 
     def _compare(self, plan: RowPlan, current: dict) -> None:
@@ -290,7 +324,7 @@ class _Planner:
             if new is None and not returned:
                 continue  # an empty cell in a legacy sheet does not erase what is known
             if new != old:
-                plan.changes[fid] = [old, new]
+                plan.changes[fid] = [self.screen.value(self.ledger, fid, old), new]
         if plan.org and plan.org != current["org"] and self.org_col is not None:
             plan.changes[ORG] = [current["org"], plan.org]
         if conflicts:
@@ -308,7 +342,7 @@ class _Planner:
         out = {}
         for start in range(0, len(uuids), 500):
             chunk = uuids[start:start + 500]
-            for row in self.records.rows(uuids=chunk):
+            for row in self.records.rows(uuids=chunk, any_unit=True):   # others: rejected by name
                 out[row["uuid"]] = row
         return out
 
@@ -333,7 +367,7 @@ class _Planner:
         return {tuple(r[1:]): r[0] for r in cur}
 
     def _load(self, uid: str) -> dict | None:
-        return self.records.get(uid)
+        return self.records.get_any(uid)
 
 
 # ---------------------------------------------------------------- applying

@@ -22,6 +22,7 @@ from .crypto import fingerprint
 from .database import Node, Store
 from .lockfile import Locked, check_free
 from .masking import audit_reveal, audit_use, mask_row, mask_value
+from .policy import Policy, policy_for
 from .query import BOOK_COLUMNS, Counted, LedgerView, Selection, counted_selection
 from .records import Records, RowsRejected, Saved
 from .recovery import restore_store
@@ -41,3 +42,4 @@ __all__ = [
     "photo_max_edge", "restore_store", "set_active", "set_idle_minutes", "set_password",
     "set_photo_max_edge", "store_problem",
 ]
+__all__ += ["Policy", "policy_for"]   # the one masking policy (policy.py)

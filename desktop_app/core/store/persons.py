@@ -7,6 +7,13 @@ id for the same person and merges unify without string matching::
     'bb814785-170c-5842-ab9e-de5890ab3401'
 
 A person without an ID number (a newborn) gets a random id and can be linked later.
+
+The id is an unkeyed hash of the ID number, and the ID numbers of a district are few
+enough to try them all: it stays inside core for merging, and an output shows it only
+where it shows the ID number itself (:meth:`~.policy.Policy.person`). Reads follow the
+session's policy: a user bound to a unit finds only the persons with a row in that unit
+(or first seen there) and only that unit's rows of them; a search by ID number or phone
+needs the whole number (or its last digits, for a role that may reveal).
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from functools import cached_property
 from ..catalog.idnumbers import sex_from_id
 from ..catalog.model import Ledger, PersonLink
 from ..catalog.validation import Problem
+from .policy import policy_for
 from .schema import person_spec
 
 CHUNK = 500
@@ -55,22 +63,64 @@ class PersonMaster:
         return self.get(person_id(self.namespace, number))
 
     def search(self, text: str, limit: int = 50) -> list[dict]:
-        """Persons whose name, ID number or phone contains ``text``."""
-        like = f"%{text}%"
-        cur = self.store.conn.execute(
-            "SELECT * FROM persons WHERE _deleted = 0 AND (name LIKE ? OR id_number LIKE ? "
-            "OR phone LIKE ?) ORDER BY name LIMIT ?", (like, like, like, limit))
+        """Persons whose name contains ``text``, or whose ID number or phone is ``text``
+        (a role that may reveal: or ends with it, four digits or more) — within the
+        user's unit. As stored: a window shows them through the policy."""
+        policy = policy_for(self.store)
+        text = (text or "").strip()
+        if not text:
+            return []
+        number = text.replace(" ", "").replace("-", "").upper()
+        conds, params = ["name LIKE ?"], [f"%{text}%"]
+        if policy.number_search(number) == "suffix":
+            conds += ["id_number LIKE ?", "phone LIKE ?"]
+            params += [f"%{number}"] * 2
+        else:
+            conds += ["id_number = ?", "phone = ?"]
+            params += [number] * 2
+        where = f"_deleted = 0 AND ({' OR '.join(conds)})"
+        if policy.unit:
+            unit_where, unit_params = self._in_unit(policy.unit)
+            where += f" AND {unit_where}"
+            params += unit_params
+        cur = self.store.conn.execute(f"SELECT * FROM persons WHERE {where} ORDER BY name LIMIT ?",
+                                      (*params, limit))
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
+    def _in_unit(self, unit: str) -> tuple[str, list]:
+        """SQL for persons first seen in ``unit`` or with a row there (any ledger)."""
+        conds, params = ["substr(org, 1, ?) = ?"], [len(unit), unit]
+        for led in self.store.catalog.ledgers:
+            for link in led.persons:
+                conds.append(f"uuid IN (SELECT [{link.column}] FROM [{led.table}] "
+                             "WHERE substr(org, 1, ?) = ?)")
+                params += [len(unit), unit]
+        return "(" + " OR ".join(conds) + ")", params
+
+    def visible(self, uid: str) -> dict | None:
+        """A person as the user may look them up: None when unknown, or (for a user bound
+        to a unit) neither first seen nor with a row in that unit."""
+        person = self.get(uid)
+        unit = policy_for(self.store).unit
+        if person is None or unit is None:
+            return person
+        where, params = self._in_unit(unit)
+        found = self.store.conn.execute(f"SELECT 1 FROM persons WHERE uuid = ? AND {where}",
+                                        (uid, *params)).fetchone()
+        return person if found else None
+
     def appearances(self, uid: str) -> list[dict]:
-        """Every ledger row that references the person, ledger by ledger."""
+        """Every ledger row that references the person, ledger by ledger (within the
+        user's unit)."""
         out = []
+        unit = policy_for(self.store).unit
+        scope, params = ("", ()) if unit is None else (" AND substr(org, 1, ?) = ?", (len(unit), unit))
         for led in self.store.catalog.ledgers:
             for link in led.persons:
                 cur = self.store.conn.execute(
-                    f"SELECT * FROM [{led.table}] WHERE [{link.column}] = ? ORDER BY [{led.date_field}]",
-                    (uid,))
+                    f"SELECT * FROM [{led.table}] WHERE [{link.column}] = ?{scope} ORDER BY [{led.date_field}]",
+                    (uid, *params))
                 cols = [d[0] for d in cur.description]
                 for r in cur.fetchall():
                     out.append({"ledger": led.id, "ledger_label": led.label,

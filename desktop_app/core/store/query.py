@@ -18,9 +18,21 @@ alone turns into SQL::
     >>> Selection(search="154X").filtered, Selection(deleted=True).filtered
     (True, False)
 
-Search is partial over the ledger's name, ID-number and phone fields; digits
-only search the numbers, CJK text only the names. :class:`Counted` selects the
-rows an indicator counts as of a date (the same condition progress uses).
+Search looks in the ledger's name, ID-number and phone fields; digits only search
+the numbers, CJK text only the names. Names match in part; a sensitive number matches
+only whole, or by its last digits for a role that may reveal (:meth:`Policy.number_search`)
+— never a middle part, which would let a masked number be guessed digit by digit::
+
+    >>> from desktop_app.core.store.policy import Policy
+    >>> LedgerView(store.conn, store.catalog.ledger("two_cancer"), Selection(search="0916"),
+    ...            policy=Policy("录入员")).count()
+    0
+    >>> store.close()
+
+Given the store (not only its connection), a view follows the session's policy
+(:func:`~.policy.policy_for`): the rows of the user's unit only, sensitive values as
+the role may hold them. :class:`Counted` selects the rows an indicator counts as of a
+date (the same condition progress uses).
 """
 from __future__ import annotations
 
@@ -32,6 +44,7 @@ from array import array
 from dataclasses import dataclass
 
 from ..catalog.model import Catalog, Indicator, Ledger
+from .policy import Policy, policy_for
 from .schema import search_columns
 
 BOOK_COLUMNS = ("uuid", "org", "_incomplete", "_missing", "_deleted", "_created", "_updated")
@@ -107,10 +120,20 @@ def counted_where(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date,
 
 
 class LedgerView:
-    def __init__(self, conn: sqlite3.Connection, ledger: Ledger, selection: Selection = Selection(),
-                 *, catalog: Catalog | None = None, sort: str | None = None, descending: bool = True):
+    """The rows of ``selection`` in one ledger, read from ``source``: a store (its session's
+    policy applies, as a window holds it — :meth:`Policy.for_screen`) or a bare connection
+    (a script: not restricted unless a ``policy`` is given)."""
+
+    def __init__(self, source, ledger: Ledger, selection: Selection = Selection(),
+                 *, catalog: Catalog | None = None, sort: str | None = None, descending: bool = True,
+                 policy: Policy | None = None):
         if selection.counted is not None and catalog is None:
             raise ValueError("a counted selection needs the catalog")
+        store = source if hasattr(source, "session") else None   # a Store, or a bare connection
+        conn = store.conn if store is not None else source
+        if policy is None and store is not None:
+            policy = policy_for(store).for_screen()
+        self.policy = policy or Policy(revealed=True)
         self.conn, self.ledger, self.selection, self.catalog = conn, ledger, selection, catalog
         self.sort, self.descending = sort, descending
         self.columns = BOOK_COLUMNS + tuple(f.id for f in ledger.fields) + tuple(
@@ -124,9 +147,10 @@ class LedgerView:
         # first rows come at once); with one, the covering search index is scanned instead
         conds = ["_deleted = ?" if search else "+_deleted = ?"]
         params: list = [1 if sel.deleted else 0]
-        if sel.org:
+        org = self.policy.scope(sel.org)
+        if org:
             conds.append("substr(org, 1, ?) = ?")
-            params += [len(sel.org), sel.org]
+            params += [len(org), org]
         if sel.status:
             conds.append("status = ?")
             params.append(sel.status)
@@ -134,7 +158,7 @@ class LedgerView:
             conds.append("_incomplete = ?")
             params.append(1 if sel.incomplete else 0)
         if search:
-            cond, p = _search(self.ledger, search)
+            cond, p = _search(self.ledger, search, self.policy)
             conds.append(cond)
             params += p
         if sel.counted:
@@ -176,10 +200,13 @@ class LedgerView:
         cur = self.conn.execute(
             f"SELECT rowid, {cols} FROM [{self.ledger.table}] WHERE rowid IN "
             f"({','.join('?' * len(rowids))})", rowids)
-        return {r[0]: dict(zip(self.columns, r[1:])) for r in cur.fetchall()}
+        policy, ledger = self.policy, self.ledger
+        if policy.revealed:
+            return {r[0]: dict(zip(self.columns, r[1:])) for r in cur.fetchall()}
+        return {r[0]: policy.row(ledger, dict(zip(self.columns, r[1:])), links=True) for r in cur.fetchall()}
 
 
-def _search(ledger: Ledger, text: str) -> tuple[str, list]:
+def _search(ledger: Ledger, text: str, policy: Policy) -> tuple[str, list]:
     names, numbers = search_columns(ledger)
     if re.fullmatch(r"[0-9xX*\-\s]+", text):
         cols, text = numbers or names, re.sub(r"[\s\-]", "", text).upper()
@@ -187,7 +214,22 @@ def _search(ledger: Ledger, text: str) -> tuple[str, list]:
         cols = names
     else:
         cols = names + numbers
-    pattern = "*" + re.sub(r"([*?\[])", r"[\1]", text) + "*"
-    # GLOB is case-sensitive and ~1.4x faster than LIKE; ID numbers are upper-cased
-    # above and names are Chinese, so nothing is lost
-    return "(" + " OR ".join(f"[{c}] GLOB ?" for c in cols) + ")", [pattern] * len(cols)
+    escaped = re.sub(r"([*?\[])", r"[\1]", text)
+    conds, params = [], []
+    for c in cols:
+        sensitive = ledger.has_field(c) and ledger.is_sensitive(c)
+        if not sensitive:
+            # GLOB is case-sensitive and ~1.4x faster than LIKE; ID numbers are upper-cased
+            # above and names are Chinese, so nothing is lost
+            conds.append(f"[{c}] GLOB ?")
+            params.append(f"*{escaped}*")
+        elif c in numbers and policy.number_search(text) == "suffix":
+            conds.append(f"[{c}] GLOB ?")          # the whole number or its last digits
+            params.append(f"*{escaped}")
+        elif c in numbers or not policy.may_reveal:
+            conds.append(f"[{c}] = ?")              # the whole value only
+            params.append(text)
+        else:
+            conds.append(f"[{c}] GLOB ?")          # a name a reviewer may reveal
+            params.append(f"*{escaped}*")
+    return "(" + " OR ".join(conds) + ")", params

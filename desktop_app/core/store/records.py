@@ -10,6 +10,12 @@
     >>> res.incomplete, led.get(res.uuid)["name"]
     (True, '示例一')
     >>> store.close()
+
+Who acts is the store's session, and its policy (:func:`~.policy.policy_for`) holds here:
+a user bound to a unit reads, adds, changes and deletes only the rows of that unit and
+the units under it (a row of another unit is not found; writing one is refused). A form
+that shows a sensitive value masked sends back what the user left untouched as ``keep``:
+the stored value stays (:meth:`Records.complete`).
 """
 from __future__ import annotations
 
@@ -18,9 +24,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from ..catalog.fieldtypes import is_blank, normalize
 from ..catalog.model import Ledger
 from ..catalog.validation import Problem, RowCheck, validate_row
 from ..errors import INPUT_PROBLEMS, UserError
+from .policy import Policy, policy_for
 from .schema import ledger_spec
 from .versions import RowVersions
 from .writes import Writer
@@ -71,15 +79,28 @@ class Records:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
+    @property
+    def policy(self) -> Policy:
+        """The session's policy (:func:`~.policy.policy_for`), read afresh at each call."""
+        return policy_for(self.store)
+
     def get(self, uid: str) -> dict | None:
+        """One row by uuid (None: no such row, or one outside the user's unit)."""
+        row = self.get_any(uid)
+        return row if row is not None and self.policy.within(row["org"]) else None
+
+    def get_any(self, uid: str) -> dict | None:
+        """One row by uuid whatever the user's unit (core's own checks: duplicates, imports)."""
         rows = self._dicts(f"SELECT * FROM [{self.table}] WHERE uuid = ?", (uid,))
         return rows[0] if rows else None
 
-    def _conditions(self, org, match, uuids, incomplete, deleted) -> tuple[str, list]:
+    def _conditions(self, org, match, uuids, incomplete, deleted, any_unit=False) -> tuple[str, list]:
         conds, params = [], []
         if deleted is not None:
             conds.append("_deleted = ?")
             params.append(1 if deleted else 0)
+        if not any_unit:
+            org = self.policy.scope(org)
         if org:
             conds.append("substr(org, 1, ?) = ?")
             params += [len(org), org]
@@ -99,11 +120,15 @@ class Records:
 
     def rows(self, *, org: str | None = None, match: dict | None = None,
              uuids: Iterable[str] | None = None, incomplete: bool | None = None,
-             deleted: bool | None = False, limit: int | None = None) -> list[dict]:
+             deleted: bool | None = False, limit: int | None = None,
+             any_unit: bool = False) -> list[dict]:
         """Rows as dicts, oldest first: the live ones (``deleted=True``: the recycle bin,
         ``None``: both), under a unit (``org``, a code), with equal values (``match``,
-        column → value), among ``uuids``, 待补充 or complete (``incomplete``)."""
-        where, params = self._conditions(org, match, uuids, incomplete, deleted)
+        column → value), among ``uuids``, 待补充 or complete (``incomplete``) — always
+        within the user's unit (:meth:`Policy.scope`). Values are as stored: an output
+        shows them through the policy (:meth:`Policy.row`). ``any_unit``: whatever the
+        user's unit (core's own checks, e.g. an import matching rows it may not change)."""
+        where, params = self._conditions(org, match, uuids, incomplete, deleted, any_unit)
         sql = f"SELECT * FROM [{self.table}]{where} ORDER BY _created, rowid"
         if limit:
             sql += f" LIMIT {int(limit)}"
@@ -209,24 +234,114 @@ class Records:
     # ------------------------------------------------------------ writing
     def add(self, raw: dict, *, org: str | None = None,
             source: str = "cli", today: dt.date | None = None,
-            allow_duplicate: bool = False) -> Saved:
-        """Validate and save one row.
+            allow_duplicate: bool = False, keep: Iterable[str] = ()) -> Saved:
+        """Validate and save one row (in the user's unit unless ``org`` names one under it).
 
         :raises RowsRejected: on invalid values, a missing identity or a duplicate.
+        :raises PermissionDenied: ``org`` outside the user's unit.
         """
         return self.add_many([raw], org=org, source=source, today=today,
-                             allow_duplicate=allow_duplicate)[0]
+                             allow_duplicate=allow_duplicate, keep=keep)[0]
+
+    def resolve_org(self, name_or_code: str | None) -> str:
+        """The unit a row is written to: the one named (at or below the install), or by
+        default the user's unit (the install's own for a user bound to none).
+
+        :raises StoreError: an unknown unit. :raises PermissionDenied: outside the user's unit.
+        """
+        policy = self.policy
+        code = self.store.resolve_row_org(name_or_code) if name_or_code else \
+            policy.default_org(self.store.node.org)
+        policy.check_org(code)
+        return code
+
+    def complete(self, raw: dict, *, uuid: str | None = None, keep: Iterable[str] = ()) -> dict:
+        """``raw`` with each field of ``keep`` taken from what is stored — the row's own
+        value (``uuid``), or what the person master holds for the row's ID number.
+
+        A form shows a sensitive value masked to a role that may not see it; a field the
+        user left untouched is kept this way (the old value stays unless replaced),
+        without the value ever reaching the form. Fields not kept are as given.
+        """
+        keep = [f for f in keep if self.ledger.has_field(f)]
+        out = self.to_ids(raw)
+        if not keep:
+            return out
+        current = self.get(uuid) if uuid else None
+        if uuid and current is None:
+            raise KeyError(uuid)
+        for fid in keep:
+            value = current.get(fid) if current else None
+            out[fid] = value if not is_blank(value) else self._from_person(fid, out)
+        return out
+
+    def check_kept(self, raw: dict, *, uuid: str | None = None, keep: Iterable[str] = (),
+                   reveal: bool = False, today: dt.date | None = None) -> RowCheck:
+        """:meth:`check` of what a form holds, its kept fields completed (:meth:`complete`);
+        a kept value the role may not see (or, without ``reveal``, does not see yet) is
+        masked wherever a message would name it."""
+        keep = list(keep)
+        full = self.complete(raw, uuid=uuid, keep=keep)
+        check = self.check(full, today=today)
+        policy = self.policy.for_screen() if reveal else self.policy
+        kept = {f: full.get(f) for f in keep}
+        if kept and not policy.revealed:
+            check.problems = [Problem(p.field, policy.scrub(p.message, self.ledger, kept), p.severity,
+                                      p.suggestion) for p in check.problems]
+        return check
+
+    def _from_person(self, field_id: str, values: dict):
+        """What the person master holds for ``field_id`` of the person the row's ID names."""
+        for link in self.ledger.persons:
+            pf = next((p for p, lf in link.fields.items() if lf == field_id), None)
+            id_field = link.fields.get("id_number")
+            if pf is None or id_field is None or pf == "id_number":
+                continue
+            number = normalize(self.ledger.field(id_field), values.get(id_field)).value
+            person = self.store.persons.by_id_number(number) if number else None
+            if person and not is_blank(person.get(pf)):
+                return person[pf]
+        return None
+
+    def person_fill(self, id_field: str, number, *, reveal: bool = False) -> tuple[dict, dict]:
+        """What the person master knows of the person a typed ID number names, for a form
+        to fill in: ``(shown, hidden)`` — field → value the role may see (``reveal``: the
+        form's values are shown in full after an audited reveal), and field → the masked
+        text of the values it may not (kept on saving, see :meth:`complete`). Both empty
+        when the number is unknown (or not a valid one)."""
+        link = next((p for p in self.ledger.persons if p.fields.get("id_number") == id_field), None)
+        number = normalize(self.ledger.field(id_field), number).value if link else None
+        person = self.store.persons.by_id_number(number) if number else None
+        if person is None:
+            return {}, {}
+        policy = self.policy.for_screen() if reveal else self.policy
+        shown, hidden = {}, {}
+        for pf, lf in link.fields.items():
+            if pf == "id_number" or is_blank(person.get(pf)) or not self.ledger.has_field(lf):
+                continue
+            if policy.shows(self.ledger, lf):
+                shown[lf] = person[pf]
+            else:
+                hidden[lf] = policy.text(self.ledger, lf, person[pf])
+        return shown, hidden
 
     def add_many(self, raws: list[dict], *, org: str | None = None,
                  source: str = "cli", batch: str | None = None, today: dt.date | None = None,
-                 allow_duplicate: bool = False, orgs: list[str | None] | None = None) -> list[Saved]:
+                 allow_duplicate: bool = False, orgs: list[str | None] | None = None,
+                 keep: Iterable[str] = ()) -> list[Saved]:
         """Validate every row, then write all of them in one transaction, or none.
 
+        ``keep``: fields whose value comes from what the person master holds for the
+        row's ID number (a form showed them masked; see :meth:`complete`).
+
         :raises RowsRejected: listing every bad row by index; nothing is written.
+        :raises PermissionDenied: a unit outside the user's unit.
         """
         self.store.require("edit")
-        default_org = self.store.resolve_row_org(org)
+        default_org = self.resolve_org(org)
         cache: dict = {}
+        if keep:
+            raws = [self.complete(r, keep=keep) for r in raws]
         checks = [self.check(r, today=today, cache=cache) for r in raws]
         failures: dict[int, list[Problem]] = {i: c.problems for i, c in enumerate(checks) if not c.ok}
         rows, resolved = [], {}
@@ -234,7 +349,7 @@ class Records:
             row = dict(c.values)
             given = orgs[i] if orgs else None
             if given and given not in resolved:
-                resolved[given] = self.store.resolve_row_org(given)
+                resolved[given] = self.resolve_org(given)
             row["org"] = resolved[given] if given else default_org
             rows.append(row)
         if not allow_duplicate:
@@ -268,15 +383,24 @@ class Records:
             seen[key] = i
             dups = self.duplicates_of(row)
             if dups:
-                failures.setdefault(i, []).append(Problem(
-                    None, f"与已有记录重复（{labels}相同，记录 {dups[0][:8]}）；"
-                          "如确属另一条，请修改已有记录而不是重复录入"))
+                failures.setdefault(i, []).append(Problem(None, self._duplicate_text(labels, dups[0])))
+
+    def _duplicate_text(self, labels: str, other: str) -> str:
+        """Why a row is a duplicate; a row outside the user's unit is not named."""
+        if self.get(other) is None:
+            return (f"与其他单位的已有记录重复（{labels}相同）；如确属另一条，"
+                    "请与上级核实后再录入")
+        return (f"与已有记录重复（{labels}相同，记录 {other[:8]}）；"
+                "如确属另一条，请修改已有记录而不是重复录入")
 
     def insert_valid(self, rows: list[dict], missing: list[list[str]],
                      warnings: list[list[Problem]] | None = None, *,
                      source: str = "cli", batch: str | None = None) -> list[Saved]:
         """Write rows that have already been checked (one transaction, executemany)."""
         self.store.require("edit")
+        policy = self.policy
+        for row in rows:
+            policy.check_org(row.get("org"))
         warnings = warnings or [[] for _ in rows]
         store = self.store
         with store.transaction():
@@ -289,23 +413,26 @@ class Records:
                 for i, (u, m, w) in enumerate(zip(uuids, missing, warnings))]
 
     def update(self, uid: str, changes: dict, *, source: str = "cli",
-               today: dt.date | None = None, allow_duplicate: bool = False) -> Saved:
-        """Change some fields of a row; the whole row is re-checked.
+               today: dt.date | None = None, allow_duplicate: bool = False,
+               keep: Iterable[str] = ()) -> Saved:
+        """Change some fields of a row; the whole row is re-checked. Fields in ``keep``
+        keep their stored value whatever ``changes`` says (see :meth:`complete`).
 
         :raises RowsRejected: if the changed row is invalid; nothing is written.
-        :raises KeyError: if there is no such row.
+        :raises KeyError: if there is no such row (or it is outside the user's unit).
+        :raises PermissionDenied: a new unit outside the user's unit.
         """
         self.store.require("edit")
         current = self.get(uid)
         if current is None or current["_deleted"]:
             raise KeyError(uid)
-        changes = self.to_ids(changes)
+        changes = self.complete(changes, uuid=uid, keep=keep)
         org = changes.pop("org", None)
         merged = {f.id: current.get(f.id) for f in self.ledger.fields} | changes
         check = self.check(merged, today=today)
         failures = {} if check.ok else {0: check.problems}
         row = dict(check.values)
-        row["org"] = self.store.resolve_row_org(org) if org else current["org"]
+        row["org"] = self.resolve_org(org) if org else current["org"]
         if not allow_duplicate and not failures and self.duplicates_of(row, exclude=uid):
             self._check_duplicates_update(row, uid, failures)
         if failures:
@@ -322,6 +449,10 @@ class Records:
         ``items`` are ``(current row, new values incl. org, missing fields)``; only
         values that differ are written. Returns person-master warnings by item index.
         """
+        policy = self.policy
+        for current, row, _missing in items:
+            policy.check_org(current.get("org"))
+            policy.check_org(row.get("org", current.get("org")))
         stamp = stamp or self.store.clock.tick()
         rows = []
         for current, row, _missing in items:
@@ -339,7 +470,8 @@ class Records:
 
     def _check_duplicates_update(self, row, uid, failures):
         dups = self.duplicates_of(row, exclude=uid)
-        failures[0] = [Problem(None, f"修改后与已有记录 {dups[0][:8]} 重复（判重键相同）")]
+        failures[0] = [Problem(None, f"修改后与已有记录 {dups[0][:8]} 重复（判重键相同）"
+                               if self.get(dups[0]) else "修改后与其他单位的已有记录重复（判重键相同）")]
 
     def delete(self, uid: str, *, source: str = "cli", action: str = "delete") -> bool:
         """Move a row to the recycle bin (a tombstone that travels in packages); ``action``

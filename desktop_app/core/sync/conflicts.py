@@ -3,6 +3,17 @@
 The winner (largest clock stamp, ties by origin) is the value; the losing value waits
 here for a reviewer, who keeps one. The resolution is a new change covering every
 version involved, so it travels in packages and closes the conflict everywhere.
+
+The queue is the reviewers' (审核员, 管理员; for a user bound to a unit, the conflicts of
+that unit's rows): another role finds it empty, and its values are as the session's
+policy shows them (:mod:`~desktop_app.core.store.policy`) — a window holds them as the
+role may (masking them on screen until an audited reveal), the command line prints them
+masked; a conflict about a person of the person master is not named by the person's id
+(derived from the ID number) unless revealed::
+
+    >>> from desktop_app.core.store.policy import Policy
+    >>> _shown(Policy("审核员"), None, "persons", "phone", "13812341234")
+    '138****1234'
 """
 from __future__ import annotations
 
@@ -11,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import StoreError
 from ..store.merge import load_losers, refresh_conflicts
+from ..store.policy import Policy, policy_for
 from ..store.versions import RowVersions, now_iso
 from ..store.writes import Writer
 from .peers import record_specs
@@ -19,14 +31,20 @@ if TYPE_CHECKING:
     from ..store.database import Store
 
 
-def list_conflicts(store: Store) -> list[dict]:
-    """The open conflicts, with both values side by side.
+def list_conflicts(store: Store, *, policy: Policy | None = None) -> list[dict]:
+    """The open conflicts, with both values side by side, as ``policy`` shows them
+    (default: as a window holds them, :meth:`Policy.for_screen`); empty for a role that
+    may not review them, and only those of the user's unit.
 
     Each carries ``parties``: the units whose edits disagree (the unit of the install that
     wrote the current value and of the one that wrote the losing value, plus the row's
     own unit) — so a dispute between two towns about one person is theirs, whichever
     edit happened to win.
     """
+    session_policy = policy_for(store)
+    if not session_policy.may("review"):
+        return []
+    policy = policy or session_policy.for_screen()
     specs = record_specs(store)
     conflicts = store.conn.execute(
         "SELECT id, tbl, uuid, field, stamp, origin, value, detected FROM conflicts ORDER BY id").fetchall()
@@ -52,15 +70,26 @@ def list_conflicts(store: Store) -> list[dict]:
         theirs = json.loads(value) if value else None
         if kind == "field" and (theirs == current.get(col) or (tbl == "persons" and col == "org")):
             continue  # the same value typed at two sites, or where a person was first seen: no dispute
+        if not session_policy.within(current.get("org")):
+            continue  # a row of a unit outside the user's
         versions = RowVersions.decode(current["_versions"]) if current.get("_versions") else None
         winner = versions.get("_deleted" if kind == "delete" else col).origin if versions else None
         parties = {node_org.get(origin), node_org.get(winner), current.get("org")} - {None}
-        out.append({"id": cid, "ledger": led.id if led is not None else tbl, "uuid": uid, "field": col,
+        person = tbl == "persons"
+        out.append({"id": cid, "ledger": led.id if led is not None else tbl,
+                    "uuid": uid if not person or policy.shows_person_ids() else None, "field": col,
                     "org": current.get("org"), "parties": sorted(parties),
-                    "label": label, "kind": kind, "mine": current.get(col),
-                    "theirs": theirs, "deleted": bool(current.get("_deleted")),
+                    "label": label, "kind": kind, "mine": _shown(policy, led, tbl, col, current.get(col)),
+                    "theirs": _shown(policy, led, tbl, col, theirs), "deleted": bool(current.get("_deleted")),
                     "theirs_origin": origin, "theirs_stamp": stamp, "detected": detected})
     return out
+
+
+def _shown(policy: Policy, led, tbl: str, col: str, value):
+    """A value of a conflict as ``policy`` shows it (``led`` None: the person master)."""
+    if led is not None:
+        return policy.value(led, col, value) if led.has_field(col) else value
+    return policy.value(None, col, value) if tbl == "persons" else value
 
 
 def resolve_conflict(store: Store, conflict_id: int, keep: str) -> dict:
@@ -81,6 +110,8 @@ def resolve_conflict(store: Store, conflict_id: int, keep: str) -> dict:
     cols = ["uuid", *spec.all_columns[1:]]
     current = dict(zip(cols, store.conn.execute(
         f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM [{tbl}] WHERE uuid = ?", (uid,)).fetchone()))
+    if not policy_for(store).within(current.get("org")):
+        raise StoreError(f"没有编号为 {conflict_id} 的冲突（可能已处理）", 1)
     losers = load_losers(store.conn, tbl, [uid]).get(uid, {})
     rv = RowVersions.decode(current["_versions"])
     with store.transaction():
