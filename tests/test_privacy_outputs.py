@@ -75,6 +75,9 @@ def world(tmp_path):
 
 
 def opened(path, user):
+    """The store opened as ``user`` does it (log-in opens it)."""
+    if hasattr(Store, "unlock"):
+        return Store.unlock(path, user, PASSWORD)
     store = Store.open(path)
     login(store, user, PASSWORD)
     return store

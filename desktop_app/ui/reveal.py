@@ -1,8 +1,9 @@
 """The 显示敏感信息 control: a stated purpose, the role check and the audit entry first.
 
-One widget for every page that can show sensitive values in full (ledger, import
-preview, conflicts). Values are shown only after core has checked the role and
-written the audit entry with the purpose; a 录入员 sees the control disabled.
+One widget for every page that can show sensitive values in full (ledger, record
+form, import preview, conflicts). Values are shown only after core's policy
+(:meth:`~desktop_app.core.store.Policy.revealed_by`) has checked the role and written
+the audit entry with the purpose; a 录入员 sees the control disabled.
 
 For tests (no dialogs): ``set_purpose(text)`` then ``setChecked(True)``; wait for
 ``changed(True)``; ``isChecked()`` is True only once the audit entry exists.
@@ -80,12 +81,12 @@ class RevealControl(QWidget):
             self._uncheck()
             self.refused.emit("请先选择或填写查看用途（记入审计日志），再勾选“显示敏感信息”")
             return
-        from ..core.store import audit_reveal
+        from ..core.store import policy_for
         source = self.source
 
-        def audit(store, progress):
+        def audit(store, progress):   # core's policy: the role check, then one entry per table
             for table in tables:
-                audit_reveal(store, table=table, source=source, purpose=purpose)
+                policy_for(store).revealed_by(store, purpose=purpose, source=source, table=table)
 
         def done(_r):
             self.shown = True

@@ -17,7 +17,6 @@ from support import TODAY, make_id
 from desktop_app.core.batch import Workbook as BatchWorkbook
 from desktop_app.core.batch import preview_workbooks
 from desktop_app.core.store import Session
-from desktop_app.core.store.database import Store
 from desktop_app.ui.district_review import _pair_cells, read_pairs
 from desktop_app.ui.export_dialog import ExportDialog
 from desktop_app.ui.import_dialog import PreviewModel
@@ -144,8 +143,7 @@ def test_the_record_form_masks_keeps_and_replaces(qtbot, runner, reader, clerk, 
     form.editors["phone"].setText("13912345678")             # a new phone replaces the old one
     with qtbot.waitSignal(form.saved, timeout=WAIT):
         form.save()
-    with Store.open_readonly(demo_path) as store:
-        saved = store.ledger("two_cancer").get(row["uuid"])
+    saved = runner.call(lambda store: store.ledger("two_cancer").get(row["uuid"]))
     assert saved["phone"] == "13912345678"
     assert {k: saved[k] for k in ("id_number", "address", "population", "cervical_result")} == \
         {k: row[k] for k in ("id_number", "address", "population", "cervical_result")}
@@ -162,8 +160,8 @@ def test_a_reviewer_reveals_in_the_form_with_a_purpose_audited(qtbot, runner, re
     with qtbot.waitSignal(form.reveal_control.changed, timeout=WAIT):
         form.set_reveal(True, "核实身份信息")
     assert form.editors["id_number"].raw() == row["id_number"] and form.kept() == []
-    with Store.open_readonly(demo_path) as store:
-        audit = store.conn.execute("SELECT user, source, after FROM audit WHERE action = 'reveal'").fetchall()
+    audit = runner.call(lambda store: store.conn.execute(
+        "SELECT user, source, after FROM audit WHERE action = 'reveal'").fetchall())
     assert [(u, s) for u, s, _ in audit] == [("示例审核员", "screen:record_form")] and "核实身份信息" in audit[0][2]
     form.set_reveal(False)                                    # masked again
     assert form.editors["id_number"].raw() == "" and "id_number" in form.kept()
