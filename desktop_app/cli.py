@@ -44,20 +44,16 @@ def _password(prompt: str) -> str:
 
 
 def _open(args) -> Store:
-    """Open the store for this command (one writer at a time) and log in if it has users."""
-    from .core.store import has_users, login
-    store = Store.open(Path(args.db), exclusive=True)
-    try:
-        if has_users(store):
-            user = getattr(args, "user", None) or os.environ.get("MINSHENG_USER")
-            if not user:
-                raise UserError("这个数据库设置了用户：请用 --user 指定用户名（密码从环境变量 "
-                               "MINSHENG_PASSWORD 读取，或在终端输入）", INPUT_PROBLEMS)
-            login(store, user, _password(f"用户 {user} 的密码："))
-    except BaseException:
-        store.close()
-        raise
-    return store
+    """Open the store for this command (one writer at a time); a store with users opens only
+    with a user's password (it unwraps the database key)."""
+    path = Path(args.db)
+    if not Store.needs_login(path):
+        return Store.open(path, exclusive=True)
+    user = getattr(args, "user", None) or os.environ.get("MINSHENG_USER")
+    if not user:
+        raise UserError("这个数据库设置了用户：请用 --user 指定用户名（密码从环境变量 "
+                       "MINSHENG_PASSWORD 读取，或在终端输入）", INPUT_PROBLEMS)
+    return Store.unlock(path, user, _password(f"用户 {user} 的密码："), exclusive=True)
 
 
 def _date(text: str) -> dt.date:
@@ -82,12 +78,20 @@ def cmd_init(args) -> int:
         store = Store.create(Path(args.db), level=args.level, org=args.org, operator=args.operator)
     with store:
         from .core.store import add_user
-        add_user(store, args.operator, password, "管理员")
+        code = add_user(store, args.operator, password, "管理员")
         org = store.orgs.get(store.node.org)
         data = {"db": str(Path(args.db).resolve()), "node": store.node.id, "level": store.node.level,
-                "org": org.code, "org_name": org.name, "catalog": store.catalog.version}
-    _out(args, data, f"已新建{LEVEL_NAMES[data['level']]}级数据库 {data['db']}（{org.name} {org.code}）")
+                "org": org.code, "org_name": org.name, "catalog": store.catalog.version,
+                "recovery_code": code}
+    _out(args, data, f"已新建{LEVEL_NAMES[data['level']]}级数据库 {data['db']}（{org.name} {org.code}）\n"
+         + _recovery_text(code))
     return OK
+
+
+def _recovery_text(code: str) -> str:
+    return (f"恢复码：{code}\n"
+            "请现在把恢复码打印或抄写下来，锁进柜子，不要存在这台电脑上；它只显示这一次。"
+            "所有管理员都忘记密码时，只有用它（recover 命令）才能重新打开数据库。")
 
 
 def cmd_villages(args) -> int:
@@ -161,22 +165,46 @@ def cmd_backup(args) -> int:
             store.require("admin")
             made = make_backup(store, "manual", force=True)
             path = made.path
-    _out(args, {"file": str(path)}, f"已备份到 {path}（已通过完整性检查）")
+    keys = Path(f"{path}.keys")
+    _out(args, {"file": str(path), "keys": str(keys)},
+         f"已备份到 {path}（已加密，已通过完整性检查）；密钥文件 {keys.name} 必须和它放在一起")
     return OK
 
 
 def cmd_restore(args) -> int:
-    from .core.store import restore_store, store_problem
-    db = Path(args.db)
+    from .core.store import restore_store, unlock_backup
+    db, backup_file = Path(args.db), Path(getattr(args, "from"))
+    code = getattr(args, "code", None)
     session = None
-    if not (db.is_file() and store_problem(db) is not None):
-        with _open(args) as store:
+    try:
+        store = None if code else _open(args)
+    except UserError as exc:
+        if exc.exit_code == INPUT_PROBLEMS:   # a wrong password, a role that may not
+            raise
+        store = None   # a damaged store: the backup's own sidecar decides who may restore it
+    if store is not None:
+        with store:
             store.require("admin")
             session = store.session
-    # else a damaged store: nobody can log in; whoever may write the file may restore it
-    saved = restore_store(db, Path(getattr(args, "from")), session=session)
+    else:
+        user = getattr(args, "user", None) or os.environ.get("MINSHENG_USER")
+        if not code and not user:
+            raise UserError("数据库无法打开：恢复需要这份备份里的管理员用户名和密码（--user，备份时有效的），"
+                           "或恢复码（--code）", INPUT_PROBLEMS)
+        session = unlock_backup(backup_file, user, None if code else _password(f"用户 {user} 的密码（备份时的）："),
+                                code=code)
+    saved = restore_store(db, backup_file, session=session)
     _out(args, {"restored": str(db), "previous": str(saved.path) if saved else None},
-         f"已从 {getattr(args, 'from')} 恢复" + (f"；恢复前的数据已保存在 {saved.path}" if saved else ""))
+         f"已从 {backup_file} 恢复" + (f"；恢复前的数据已保存在 {saved.path}" if saved else ""))
+    return OK
+
+
+def cmd_recover(args) -> int:
+    from .core.store import recover_with_code
+    name, code = recover_with_code(Path(args.db), args.code, _new_password(args.user or "管理员"),
+                                   user=args.user)
+    _out(args, {"user": name, "recovery_code": code},
+         f"已为管理员 {name} 设置新密码。原来的恢复码已作废，新的" + _recovery_text(code))
     return OK
 
 
@@ -618,7 +646,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = command("restore", cmd_restore, "从备份恢复（管理员）；恢复前先备份当前数据")
     sp.add_argument("--db", required=True)
-    sp.add_argument("--from", required=True, help="备份文件")
+    sp.add_argument("--from", required=True, help="备份文件（旁边要有它的 .keys 密钥文件）")
+    sp.add_argument("--code", help="恢复码（数据库已损坏、又没有管理员密码时）")
+
+    sp = command("recover", cmd_recover, "用恢复码为管理员设置新密码（所有管理员都忘记密码时）；"
+                 "新密码用 MINSHENG_NEW_PASSWORD 或在终端输入")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--code", required=True, help="恢复码（6 组，每组 4 个字母或数字）")
 
     sp = command("catalog", cmd_catalog, "列出计划目录：项目、指标、台账")
     sp.add_argument("--db")

@@ -1,8 +1,9 @@
 """``--selftest``: prove an installation works on the target machine.
 
 Opens temporary stores, runs the core checks (plan catalog, store and
-migrations, validation, Excel template in and out, a signed encrypted package
-from a town to the district, progress, a photo decoded, scaled and stored),
+migrations, encryption at rest and the log-in that opens it, validation, Excel
+template in and out, a signed encrypted package from a town to the district,
+progress, a photo decoded, scaled and stored),
 renders the main window offscreen and exits 0 — or names what failed and exits 1. Nothing outside a temporary folder
 is touched.
 """
@@ -37,6 +38,7 @@ def _checks(root: Path):
     export_profile(town, root / "t.msprofile")
     import_profile(district, root / "t.msprofile")
     yield "数据库与配置文件", "新建区、镇数据库并交换配置文件"
+    yield "加密与登录", _encryption_check(root)
     row = {"name": "自检", "id_number": "43090219710916154X", "phone": "13800000000",
            "population": "农村适龄", "institution": "自检", "cervical_date": "2024-03-05",
            "cervical_method": "妇检+TCT", "cervical_result": "正常", "breast_date": "2024-03-05",
@@ -75,6 +77,27 @@ def _checks(root: Path):
     assert not image.isNull() and image.width() > 400, "主窗口无法绘制"
     window.close()
     yield "主窗口", f"已绘制 {image.width()}×{image.height()}"
+
+
+def _encryption_check(root: Path) -> str:
+    """The store file is encrypted (SQLCipher), and a password at the production key
+    derivation cost (scrypt, 128 MiB) opens it; a wrong one does not."""
+    from .core.store import LoginError, Store, add_user
+    path = root / "加密自检.sqlite3"
+    with Store.create(path, level="town", org="河坝镇", operator="自检") as store:
+        code = add_user(store, "自检", "自检密码-2024", "管理员")
+    assert not path.read_bytes().startswith(b"SQLite format 3"), "数据库文件没有加密"
+    assert code and len(code.replace("-", "")) == 24, "没有生成恢复码"
+    t = time.perf_counter()
+    with Store.unlock(path, "自检", "自检密码-2024") as store:
+        assert store.session.role == "管理员"
+    seconds = time.perf_counter() - t
+    try:
+        Store.unlock(path, "自检", "错误的密码-2024").close()
+        raise AssertionError("错误的密码打开了数据库")
+    except LoginError:
+        pass
+    return f"数据库已加密（SQLCipher），用密码登录用时 {seconds:.1f} 秒"
 
 
 def _photo_check(root: Path, store) -> str:

@@ -1,10 +1,16 @@
 """Shared fixtures. Tests import the installed package (importlib mode)."""
 from __future__ import annotations
 
-import pytest
-from support import TODAY, make_chain
+import os
 
-from desktop_app.core.store.database import Store
+# key wrapping at a test cost (scrypt N=2^10 instead of 2^17), for this process and every
+# command it starts; tests/test_encryption.py runs the production cost once
+os.environ["MINSHENG_TEST_FAST_KDF"] = "1"
+
+import pytest  # noqa: E402
+from support import TODAY, make_chain  # noqa: E402
+
+from desktop_app.core.store.database import Store  # noqa: E402
 
 PASSWORD = "示例密码-2024"
 

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import support
-from support import logical_dump, make_chain, make_id
+from support import copy_store, logical_dump, make_chain, make_id, raw_connect
 
 from desktop_app.core.store.crypto import CHUNK_BYTES, SUITES, b64
 from desktop_app.core.sync.package_file import FORMAT_VERSION, MAGIC, canonical, write_package
@@ -977,8 +977,7 @@ def child_env() -> dict:
 
 
 def integrity(path: Path) -> str:
-    import sqlite3
-    conn = sqlite3.connect(str(path))
+    conn = raw_connect(path)
     try:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
@@ -1010,13 +1009,13 @@ def prepare_crash(root: Path, rows: int, *, workbook: bool = False) -> CrashWorl
     for s in (d, t, v):
         s.close()
     base = root / "base.sqlite3"
-    shutil.copyfile(root / "chain" / "t.sqlite3", base)
+    copy_store(root / "chain" / "t.sqlite3", base)
     before = logical_dump(base)
     timelines = []
     dumps = set()
     for i in range(2):                       # twice: the frozen clock makes "after" reproducible
         db = root / f"reference{i}.sqlite3"
-        shutil.copyfile(base, db)
+        copy_store(base, db)
         timeline = run_child(db, pkg, child=child)
         assert "committed" in timeline, f"the reference import did not finish: {timeline}"
         dumps.add(logical_dump(db))
@@ -1087,7 +1086,7 @@ def crash_once(world: CrashWorld, workdir: Path, kill_at: float,
     db = workdir / "crash.sqlite3"
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
-    shutil.copyfile(world.base, db)
+    copy_store(world.base, db)
     stages = run_child(db, world.package, kill_at, child=world.child, after_stage=after_stage)
     check = integrity(db)
     assert check == "ok", f"integrity_check after a kill at {kill_at:.3f} s: {check}"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import sqlite3
+import shutil
 from pathlib import Path
 
 from stdnum.cn import ric
@@ -71,10 +71,36 @@ def make_chain(root: Path):
     return d, t, v
 
 
+def raw_connect(path: Path, key: bytes | None = None):
+    """A plain DB-API connection to a store or backup file (encrypted: the key remembered
+    in this process after it was made or logged in to, or its open key; a file made
+    before encryption: none)."""
+    from desktop_app.core.store import backup, cipher
+    return cipher.connect(path, backup.key_of(path, key))
+
+
+def forget_key(*paths: Path) -> None:
+    """Forget the keys this process remembered for these stores (as a new process would)."""
+    from desktop_app.core.store import keyring
+    for path in paths:
+        ring = keyring.Keyring.load(path, required=False)
+        if ring is not None:
+            keyring.forget(ring.store_id)
+
+
+def copy_store(src: Path, dst: Path) -> Path:
+    """Copy a store (or backup) file with its key sidecar (``….keys``), as a user copies both."""
+    from desktop_app.core.store import keyring
+    shutil.copy(src, dst)
+    if keyring.sidecar(src).exists():
+        shutil.copy(keyring.sidecar(src), keyring.sidecar(dst))
+    return Path(dst)
+
+
 def logical_dump(path: Path) -> str:
     """A hash of everything "unchanged" covers (DESIGN.md): rows, persons, change
     log, orgs, quotas, settings and every other table except import history."""
-    conn = sqlite3.connect(str(path))
+    conn = raw_connect(path)
     try:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "

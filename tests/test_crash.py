@@ -13,13 +13,12 @@ the work, never the clock).
 from __future__ import annotations
 
 import random
-import sqlite3
 import sys
 from collections import Counter
 
 import hostile_corpus as hc
 import pytest
-from support import logical_dump
+from support import logical_dump, raw_connect
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL (POSIX)")
 
@@ -28,7 +27,7 @@ KILLS = 5
 
 
 def screenings(path) -> int:
-    conn = sqlite3.connect(str(path))
+    conn = raw_connect(path)
     try:
         return conn.execute("SELECT COUNT(*) FROM ledger_two_cancer").fetchone()[0]
     finally:

@@ -21,8 +21,6 @@ import io
 import json
 import random
 import re
-import shutil
-import sqlite3
 import time
 import traceback
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from pathlib import Path
 
 import hostile_corpus as hc
 import pytest
-from support import logical_dump, make_chain, make_id
+from support import copy_store, logical_dump, make_chain, make_id, raw_connect
 
 from desktop_app.cli import main
 
@@ -79,7 +77,7 @@ def world(tmp_path_factory) -> World:
     for s in (d, t, v):
         s.close()
     pristine = root / "town.sqlite3"
-    shutil.copyfile(root / "chain" / "t.sqlite3", pristine)
+    copy_store(root / "chain" / "t.sqlite3", pristine)
     return World(root, sources, pristine, logical_dump(pristine), imported, town_node)
 
 
@@ -146,7 +144,7 @@ def run_file(world: World, command: str, path: Path, workdir: Path) -> Outcome:
     db = workdir / "case.sqlite3"
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
-    shutil.copyfile(world.pristine, db)
+    copy_store(world.pristine, db)
     start = time.perf_counter()
     code, out, err, crash = run_cli([command, "--db", str(db), str(path), "--json"])
     return Outcome(code, out, err, crash, time.perf_counter() - start, logical_dump(db), db)
@@ -261,7 +259,7 @@ def _package(world: World, tmp_path: Path, records: list, name: str) -> Path:
 
 
 def _row_state(db: Path, uid: str):
-    conn = sqlite3.connect(str(db))
+    conn = raw_connect(db)
     try:
         return conn.execute("SELECT * FROM ledger_two_cancer WHERE uuid = ?", (uid,)).fetchone()
     finally:
@@ -269,7 +267,7 @@ def _row_state(db: Path, uid: str):
 
 
 def _non_finite(db: Path) -> list:
-    conn = sqlite3.connect(str(db))
+    conn = raw_connect(db)
     try:
         cols = [r[1] for r in conn.execute("PRAGMA table_info(ledger_two_cancer)")]
         return [(c, r[0]) for c in cols for r in conn.execute(
@@ -353,7 +351,7 @@ def test_a_package_cannot_add_orgs_outside_its_sender(world, tmp_path):
     org = {"k": "org", "code": "430971999", "name": "伪造镇", "level": "town", "parent": None}
     outcome = run_file(world, "import-package", _package(world, tmp_path, [org], "org-new-town"), tmp_path)
     assert outcome.crash is None and outcome.code in (0, 2)
-    conn = sqlite3.connect(str(outcome.db))
+    conn = raw_connect(outcome.db)
     added = conn.execute("SELECT code FROM orgs WHERE code = '430971999'").fetchall()
     conn.close()
     assert not added, "the town's org tree now holds a town made up by a village"
@@ -374,12 +372,12 @@ def test_a_package_cannot_change_a_row_of_another_unit(world, tmp_path):
     """A village's package naming the uuid of a row the town keeps for itself (org 河坝镇,
     not the village), with a newer version and the village as its org: the row is not taken."""
     db = tmp_path / "town.sqlite3"
-    shutil.copyfile(world.pristine, db)
+    copy_store(world.pristine, db)
     row = json.dumps({"姓名": "示例镇里", "身份证号": make_id("19700113", 996, "430903"), "联系电话": "13900000999"},
                      ensure_ascii=False)
     code, out, err, crash = run_cli(["add", "--db", str(db), "--ledger", "two_cancer", "--json-row", row])
     assert crash is None and code == 0, err
-    conn = sqlite3.connect(str(db))
+    conn = raw_connect(db)
     (uid, town_org), = conn.execute("SELECT uuid, org FROM ledger_two_cancer WHERE name = '示例镇里'").fetchall()
     conn.close()
     before = _row_state(db, uid)
@@ -404,7 +402,7 @@ def test_the_installed_command_line_refuses_without_a_traceback(label, world, co
     import sys
     case = by_label(corpus, label)
     db = tmp_path / "case.sqlite3"
-    shutil.copyfile(world.pristine, db)
+    copy_store(world.pristine, db)
     proc = subprocess.run([sys.executable, "-m", "desktop_app.cli", case.command, "--db", str(db),
                            str(case.path), "--json"], capture_output=True, env=hc.child_env(), timeout=120)
     err = proc.stderr.decode("utf-8", "replace")

@@ -1,22 +1,24 @@
 """Old stores, one at each schema level (after migration 0001 … 0007), made by the program of
 the time and kept under tests/fixtures/schema_levels/ (see make_schema_levels.py for how and
-what they hold), as Anki keeps old collections: Store.open backs each up, migrates it to the
-newest level, keeps every row, and the store works — rows read and added, progress, log-in,
-a package sent that a district merges."""
+what they hold), as Anki keeps old collections: Store.open (or the log-in, for the levels
+with users) backs each up encrypted, encrypts it, migrates it to the newest level, keeps
+every row, and the store works — rows read and added, progress, log-in, a package sent
+that a district merges."""
 import datetime as dt
 import gzip
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
-from support import screening
+from support import forget_key, raw_connect, screening
 
 from desktop_app.core import sync
 from desktop_app.core.catalog.model import load_catalog
 from desktop_app.core.district.progress import compute
 from desktop_app.core.excel import undo_import
 from desktop_app.core.store import LoginError, Store, list_backups, login, migrations
+from desktop_app.core.store import cipher, keyring
+from desktop_app.core.store.database import StoreError
 from desktop_app.core.sync import profiles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schema_levels"
@@ -38,8 +40,14 @@ def unpack(level: int, folder: Path) -> Path:
     return path
 
 
+def open_level(level: int, folder: Path) -> Store:
+    """The old store of ``level``, opened as the app does: by a log-in when it has users."""
+    path = unpack(level, folder)
+    return Store.unlock(path, "示例管理员", PASSWORD) if level >= 6 else Store.open(path)
+
+
 def user_version(path: Path) -> int:
-    conn = sqlite3.connect(path)
+    conn = raw_connect(path)
     try:
         return conn.execute("PRAGMA user_version").fetchone()[0]
     finally:
@@ -47,7 +55,7 @@ def user_version(path: Path) -> int:
 
 
 def columns_of(path: Path) -> dict[str, list[str]]:
-    conn = sqlite3.connect(path)
+    conn = raw_connect(path)
     try:
         tables = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
@@ -60,7 +68,7 @@ def contents(path: Path, columns: dict[str, list[str]] | None = None) -> dict[st
     """Every table's rows, sorted; with ``columns`` only those tables and columns (what an
     older file had), so that a migrated file can be compared with it."""
     columns = columns or columns_of(path)
-    conn = sqlite3.connect(path)
+    conn = raw_connect(path)
     try:
         return {t: sorted(conn.execute(f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM [{t}]"),
                           key=repr)
@@ -81,28 +89,31 @@ def test_an_old_store_is_backed_up_then_migrated_and_keeps_every_row(tmp_path, l
     assert user_version(path) == level
     old_columns = columns_of(path)
     before = contents(path)
-    with Store.open(path) as store:
+    if level >= 6:
+        with pytest.raises(StoreError, match="需要登录"):      # it has users: a log-in opens it
+            Store.open(path)
+    with (Store.unlock(path, "示例管理员", PASSWORD) if level >= 6 else Store.open(path)) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == migrations.latest()
         assert store.catalog.version == load_catalog().version      # the shipped plan, adopted
+    assert not cipher.is_plaintext(path) and keyring.sidecar(path).is_file()   # encrypted now
     after = contents(path, old_columns)
     # every row of every table the old file had, column for column; of the settings only
     # the plan changes (a newer catalog adds fields)
     plan = {"catalog", "catalog_version"}
     assert {t: [r for r in rows if t != "settings" or r[0] not in plan] for t, rows in after.items()} == \
         {t: [r for r in rows if t != "settings" or r[0] not in plan] for t, rows in before.items()}
-    # the backup was made before migrating: the old file exactly
+    # the backup was made before encrypting and migrating: the old file exactly, encrypted
+    # (the same state: no second backup before the schema migration)
     backups = list_backups(path)
-    if level < migrations.latest():
-        assert [b.reason for b in backups] == ["migration"]
-        assert user_version(backups[0].path) == level
-        assert contents(backups[0].path) == before
-    else:
-        assert backups == []                                        # nothing to migrate
+    assert [b.reason for b in backups] == ["encrypt"]
+    assert not cipher.is_plaintext(backups[0].path) and keyring.sidecar(backups[0].path).is_file()
+    assert user_version(backups[0].path) == level
+    assert contents(backups[0].path) == before
 
 
 @pytest.mark.parametrize("level", LEVELS)
 def test_an_old_store_is_usable_after_migrating(tmp_path, level):
-    with Store.open(unpack(level, tmp_path)) as store:
+    with open_level(level, tmp_path) as store:
         led = store.ledger("two_cancer")
         assert led.count() == LIVE[level] and led.count(deleted=True) == 1
         [woman2] = led.rows(match={"id_number": screening(2)["id_number"]})
@@ -122,7 +133,7 @@ def test_an_old_store_is_usable_after_migrating(tmp_path, level):
 
 @pytest.mark.parametrize("level", [3, 4, 5, 6, 7])
 def test_an_old_workbook_import_is_on_record_and_can_be_undone(tmp_path, level):
-    with Store.open(unpack(level, tmp_path)) as store:
+    with open_level(level, tmp_path) as store:
         history = store.conn.execute("SELECT file, status, batch FROM import_history").fetchall()
         assert [(f, s) for f, s, _ in history] == [("示例村二_两癌.xlsx", "imported")]
         batch = history[0][2]
@@ -134,7 +145,7 @@ def test_an_old_workbook_import_is_on_record_and_can_be_undone(tmp_path, level):
 
 @pytest.mark.parametrize("level", [5, 6, 7])
 def test_an_old_duplicate_decision_is_kept(tmp_path, level):
-    with Store.open(unpack(level, tmp_path)) as store:
+    with open_level(level, tmp_path) as store:
         [(ledger, decision, reviewer)] = store.conn.execute(
             "SELECT ledger, decision, reviewer FROM duplicate_reviews").fetchall()
         assert (ledger, decision, reviewer) == ("two_cancer", "different", "示例审核员")
@@ -142,7 +153,19 @@ def test_an_old_duplicate_decision_is_kept(tmp_path, level):
 
 @pytest.mark.parametrize("level", [6, 7])
 def test_the_users_of_an_old_store_still_log_in(tmp_path, level):
-    with Store.open(unpack(level, tmp_path)) as store:
+    path = unpack(level, tmp_path)
+    with pytest.raises(LoginError):
+        Store.unlock(path, "示例管理员", "不对的密码")
+    assert cipher.is_plaintext(path)                      # a wrong password changes nothing
+    with Store.unlock(path, "示例录入员", PASSWORD) as store:      # any user: encrypted now
+        assert store.session.role == "录入员"
+    forget_key(path)                                      # as in a new process
+    with pytest.raises(StoreError, match="需要登录"):
+        Store.open(path)
+    # the other user's key was wrapped by the old password hash, rewrapped at the log-in
+    assert keyring.Keyring.load(path).entry("示例管理员")["legacy"]
+    with Store.unlock(path, "示例管理员", PASSWORD) as store:
+        assert "legacy" not in keyring.Keyring.load(path).entry("示例管理员")
         with pytest.raises(LoginError):
             login(store, "示例管理员", "不对的密码")
         assert login(store, "示例管理员", PASSWORD).role == "管理员"
@@ -155,7 +178,7 @@ def test_the_users_of_an_old_store_still_log_in(tmp_path, level):
 
 @pytest.mark.parametrize("level", LEVELS)
 def test_an_old_store_sends_a_package_that_a_district_merges(tmp_path, level):
-    with Store.open(unpack(level, tmp_path)) as town:
+    with open_level(level, tmp_path) as town:
         if level >= 4:   # the district it already sent package 1 to: the numbering goes on
             assert sync.export_package(town, tmp_path / "usb").manifest["seq_from"] == 2
         with Store.create(tmp_path / "d.sqlite3", level="district", org="430971", operator="专班") as d:

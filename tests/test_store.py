@@ -3,7 +3,7 @@ import json
 import sqlite3
 
 import pytest
-from support import TODAY, logical_dump, make_id, screening
+from support import TODAY, logical_dump, make_id, raw_connect, screening
 
 from desktop_app.core.store import migrations
 from desktop_app.core.store.database import Store, StoreError
@@ -94,7 +94,7 @@ def test_a_newer_catalog_adds_columns_without_losing_data(town, tmp_path):
 def test_newer_database_is_refused_untouched(town, tmp_path):
     path = town.path
     town.close()
-    conn = sqlite3.connect(path)
+    conn = raw_connect(path)
     conn.execute("PRAGMA user_version = 999")
     conn.commit()
     conn.close()

@@ -22,7 +22,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from support import logical_dump, screening
+from support import copy_store, logical_dump, screening
 
 from desktop_app.core.store.database import Store
 from desktop_app.core.store.merge import load_losers
@@ -67,7 +67,7 @@ def make_mesh(root: Path, n: int, first: int = 0) -> list[Store]:
     a mesh stresses the merge more than the real village → town → district tree."""
     stores = []
     for i in range(first, first + n):
-        shutil.copy(_template() / f"s{i}.sqlite3", root / f"s{i}.sqlite3")
+        copy_store(_template() / f"s{i}.sqlite3", root / f"s{i}.sqlite3")
         stores.append(Store.open(root / f"s{i}.sqlite3"))
     return stores
 

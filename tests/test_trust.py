@@ -2,12 +2,11 @@
 import csv
 import datetime as dt
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
-from support import TODAY, logical_dump, make_id
+from support import TODAY, logical_dump, make_id, raw_connect
 
 from desktop_app.cli import main
 from desktop_app.core.excel.deidentify import export_deidentified
@@ -50,7 +49,7 @@ def cli(tmp_path, capsys, monkeypatch):
 
 
 def audit(path, action):
-    conn = sqlite3.connect(path)
+    conn = raw_connect(path)
     try:
         return [(user, json.loads(after or "{}")) for user, after in conn.execute(
             "SELECT user, after FROM audit WHERE action = ? ORDER BY id", (action,))]
@@ -89,7 +88,7 @@ def test_each_role_through_the_cli(cli):
     assert [(u["name"], u["role"]) for u in out["users"]] == [
         (ADMIN, "管理员"), (CLERK, "录入员"), (REVIEWER, "审核员")]
     # every audit entry carries the user who did it
-    conn = sqlite3.connect(db)
+    conn = raw_connect(db)
     assert {u for (u,) in conn.execute("SELECT DISTINCT user FROM audit WHERE action = 'insert'")} == {CLERK}
     conn.close()
 
@@ -215,7 +214,7 @@ def test_backups_rotate_verify_and_skip_unchanged_state(town):
     kept = backup.list_backups(town.path)
     assert len(kept) == 10 and [b.path for b in kept] == [b.path for b in made[::-1][:10]]
     assert all(not b.path.exists() for b in made[:3])
-    newest = sqlite3.connect(kept[0].path)
+    newest = raw_connect(kept[0].path)
     assert newest.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert newest.execute("SELECT COUNT(*) FROM ledger_two_cancer").fetchone()[0] == 13
     newest.close()
@@ -230,7 +229,7 @@ def test_import_and_package_are_backed_up_first(town, tmp_path):
     apply_plan(town, plan_import(town, fixture, today=TODAY), accept_valid=True)
     assert [b.reason for b in backup.list_backups(town.path)] == ["import"]
     [before] = backup.list_backups(town.path)
-    conn = sqlite3.connect(before.path)
+    conn = raw_connect(before.path)
     assert conn.execute("SELECT COUNT(*) FROM ledger_two_cancer").fetchone()[0] == 0
     conn.close()
 
@@ -257,7 +256,7 @@ def test_restore_keeps_numbers_already_sent_and_can_be_undone(town, district, tm
     assert [e.manifest["seq_to"] for e in (first, second, third)] == [1, 2, 3]   # never numbered twice
     # the restore itself can be undone: the state before it was backed up
     assert saved.reason == "restore"
-    assert sqlite3.connect(saved.path).execute(
+    assert raw_connect(saved.path).execute(
         "SELECT COUNT(*) FROM ledger_two_cancer").fetchone()[0] == 2
     assert after_state != logical_dump(town.path)
 
@@ -316,7 +315,7 @@ def test_a_migration_is_backed_up_first(tmp_path, monkeypatch):
     Store.open(tmp_path / "old.sqlite3").close()
     [made] = backup.list_backups(tmp_path / "old.sqlite3")
     assert made.reason == "migration"
-    old = sqlite3.connect(made.path)
+    old = raw_connect(made.path)
     assert old.execute("PRAGMA user_version").fetchone()[0] == len(everything) - 1
     old.close()
 

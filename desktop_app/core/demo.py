@@ -22,6 +22,7 @@ from stdnum.cn import ric, uscc
 
 from .catalog.idnumbers import DISABILITY_CATEGORIES, DISABILITY_GRADES
 from .catalog.model import Field, Indicator, Ledger
+from .store import keyring
 from .store.attachments import Attachments, png_bytes
 from .store.database import Store
 from .store.users import add_user, login
@@ -220,6 +221,9 @@ def create_demo(path: Path, *, seed: int = 2024, scale: float = 1.0) -> Store:
     _photos(store, rng)
     store.session = None
     store.set_setting("demo", "1")
+    with keyring.editing(path) as ring:   # the log-in may say so before the store opens
+        ring.data.setdefault("label", {})["demo"] = True
+        ring.save()
     return store
 
 

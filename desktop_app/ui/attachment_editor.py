@@ -6,16 +6,24 @@ and the field holds the references until the form is saved. Removing a file
 changes the field (an audited change when the row is saved; the stored file
 stays). Thumbnails are made on the store thread from the verified bytes.
 
+Viewing decrypts in memory: a photo is shown from the bytes; a PDF opens in the
+system's reader from a private plaintext copy in a temporary folder, deleted when the
+record form holding the editor closes, when the program quits, and at the next start if the
+program was killed (:func:`remove_view_copies`).
+
 For tests: ``add_files(paths)`` then wait for ``changed``; ``refs``;
 ``remove(sha)``; ``open_file(sha)`` returns the viewer (a PDF opens outside).
 """
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
 import tempfile
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,6 +46,23 @@ from ..core.catalog import Field, parse_refs
 from ..core.store import Attachments, photo_max_edge
 
 SHA_ROLE = Qt.UserRole + 1
+VIEW_PREFIX = "minsheng-view-"
+_view_copies: set[Path] = set()   # folders holding plaintext copies opened outside
+
+
+def remove_view_copies(folders=None, *, stale: bool = False) -> None:
+    """Delete plaintext viewing copies: ``folders`` (default: all this program made); with
+    ``stale`` also those a killed program left in the temporary folder."""
+    targets = set(_view_copies if folders is None else folders)
+    if stale:   # left by a program that was killed (not this one's: they may be open)
+        targets |= set(Path(tempfile.gettempdir()).glob(VIEW_PREFIX + "*")) - _view_copies
+    for folder in targets:
+        shutil.rmtree(folder, ignore_errors=True)   # a reader holding it open (Windows): next time
+        if not folder.exists():
+            _view_copies.discard(folder)
+
+
+atexit.register(remove_view_copies)
 PATTERNS = {"jpeg": "*.jpg *.jpeg *.JPG *.JPEG", "png": "*.png *.PNG", "pdf": "*.pdf *.PDF"}
 
 
@@ -51,6 +76,7 @@ class AttachmentEditor(QWidget):
         self.refs: list[dict] = []
         self._thumbs: dict[str, QPixmap] = {}
         self.busy = False
+        self._copies: list[Path] = []   # plaintext PDF copies opened from this editor
         self.list = QListWidget()
         self.list.setViewMode(QListWidget.IconMode)
         self.list.setIconSize(QSize(96, 96))
@@ -217,6 +243,13 @@ class AttachmentEditor(QWidget):
         self._fill()
         self.changed.emit()
 
+    def eventFilter(self, obj, event) -> bool:
+        closing = event.type() == QEvent.Close or (event.type() == QEvent.Hide and not event.spontaneous())
+        if closing and obj is self.window() and self._copies:   # closed, saved or cancelled
+            remove_view_copies(self._copies)
+            self._copies.clear()
+        return False
+
     def _say(self, text: str) -> None:
         self.message.setText(text)
         if text:
@@ -234,9 +267,15 @@ class AttachmentEditor(QWidget):
             self._say(str(exc))
             return None
         if ref["type"] == "pdf":
-            folder = Path(tempfile.mkdtemp(prefix="minsheng-view-"))
+            folder = Path(tempfile.mkdtemp(prefix=VIEW_PREFIX))   # 0700: this account only
+            _view_copies.add(folder)
+            if not self._copies:   # deleted when the form holding this editor closes
+                self.window().installEventFilter(self)
+            self._copies.append(folder)
             path = folder / (Path(ref["name"]).stem + ".pdf")  # opened by its kind, whatever its name
-            path.write_bytes(data)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
             return path
         viewer = ImageViewer(ref["name"], data, self)

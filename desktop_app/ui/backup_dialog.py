@@ -43,7 +43,7 @@ class BackupDialog(QDialog):
         self.now_button = QPushButton("立即备份")
         self.now_button.clicked.connect(self.backup_now)
         self.copy_button = QPushButton("另存一份到…")
-        self.copy_button.setToolTip("例如存到 U 盘；备份含全部个人信息，请妥善保管")
+        self.copy_button.setToolTip("例如存到 U 盘；备份已加密（连同 .keys 密钥文件一起保存），仍请妥善保管")
         self.copy_button.clicked.connect(self._copy_clicked)
         self.restore_button = QPushButton("从所选备份恢复…")
         self.restore_button.clicked.connect(
@@ -94,7 +94,9 @@ class BackupDialog(QDialog):
 
     def save_copy(self, path: Path) -> None:
         self.runner.run(lambda store, progress: copy_to(store, path),
-                        on_done=lambda p: self._done(f"已另存到 {p}（已通过完整性检查）"),
+                        on_done=lambda p: self._done(f"已另存到 {p}（已加密，已通过完整性检查）。旁边的密钥文件 "
+                                                     f"{p.name}.keys 必须和它放在一起：恢复时要用到，"
+                                                     "并用备份时有效的管理员密码或恢复码打开"),
                         on_error=lambda e: say(self.message, str(e), RED),
                         label="正在另存备份…", parent=self)
 

@@ -3,7 +3,8 @@
 The dialog holds no rules: ``attempt(name, password)`` and ``create(name,
 password)`` are core calls supplied by the caller (:func:`.startup.log_in`);
 they return the :class:`~desktop_app.core.store.users.Session` or raise with the
-Chinese message shown under the fields.
+Chinese message shown under the fields. ``recover()`` (optional) runs 用恢复码重设管理员密码
+and returns the 管理员's name (put in the name field) or None.
 
 For tests (no real modal dialog): ``name``, ``password``, ``confirm`` are the
 line edits; ``submit()`` tries; ``session`` holds the result and ``accepted``
@@ -12,7 +13,15 @@ fires.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+)
 
 from ..core.errors import StoreError
 from ..core.store import MIN_PASSWORD
@@ -20,16 +29,17 @@ from ..core.store import MIN_PASSWORD
 
 class LoginDialog(QDialog):
     def __init__(self, *, unit: str, attempt, create=None, first: bool = False,
-                 user: str = "", hint: str = "", parent=None):
+                 user: str = "", hint: str = "", recover=None, parent=None):
         super().__init__(parent)
-        self.attempt, self.create, self.first = attempt, create, first
+        self.attempt, self.create, self.first, self.recover = attempt, create, first, recover
         self.session = None
         self.setWindowTitle("创建管理员" if first else "登录")
         self.setMinimumWidth(420)
         head = QLabel(f"<b>{unit}</b>")
         head.setAlignment(Qt.AlignCenter)
         intro = QLabel("这是第一次使用这个数据库：请设置管理员的用户名和密码。管理员可以添加录入员、"
-                       "审核员，恢复备份。请牢记密码，忘记后只能由其他管理员重设。" if first else
+                       "审核员，恢复备份。密码就是打开数据的钥匙：请牢记，忘记后由其他管理员重设，"
+                       "或用接下来显示的恢复码重设。" if first else
                        "请输入用户名和密码。连续输错 5 次将锁定 15 分钟。")
         intro.setWordWrap(True)
         self.name = QLineEdit(user)
@@ -63,8 +73,21 @@ class LoginDialog(QDialog):
             tip.setStyleSheet("color: #607d8b")
             layout.addWidget(tip)
         layout.addWidget(self.message)
+        if recover is not None and not first:
+            self.recover_button = QPushButton("忘记密码？用恢复码重设管理员密码…")
+            self.recover_button.setFlat(True)
+            self.recover_button.clicked.connect(self._recover)
+            layout.addWidget(self.recover_button)
         layout.addWidget(buttons)
         (self.password if user else self.name).setFocus()
+
+    def _recover(self) -> None:
+        name = self.recover()
+        if name:
+            self.name.setText(name)
+            self.password.clear()
+            self.message.setText("已重设管理员密码：请用新密码登录")
+            self.password.setFocus()
 
     def submit(self) -> None:
         name, password = self.name.text().strip(), self.password.text()

@@ -495,12 +495,12 @@ _windows: set[MainWindow] = set()  # top-level windows opened by open_window sta
 def open_window(path: Path, parent=None) -> MainWindow | None:
     """Check the store, log in, and show its window (None when refused or cancelled)."""
     from .app import remember_store
-    from .startup import log_in, open_store_or_explain
+    from .startup import check_after_login, log_in, open_store_or_explain
     path = Path(path)
     if not open_store_or_explain(path, parent):
         return None
     session = log_in(path, parent)
-    if session is None:
+    if session is None or not check_after_login(path, session, parent):
         return None
     try:
         window = MainWindow(path, session)

@@ -83,7 +83,7 @@ def create_store(path: Path, level: str, org: str, operator: str, villages: list
             store.add_villages(villages)
     except BaseException:
         store.close()
-        for suffix in ("", "-wal", "-shm"):  # the file is ours: Store.create refused an existing one
+        for suffix in ("", "-wal", "-shm", ".keys"):  # ours: Store.create refused an existing one
             Path(str(path) + suffix).unlink(missing_ok=True)
         raise
     store.close()

@@ -1,5 +1,5 @@
-"""用户管理 (管理员): add users with a role, reset passwords, disable, the idle lock,
-the long edge photos are scaled down to.
+"""用户管理 (管理员): add users with a role, reset passwords, disable (enabling again takes
+a new password), the idle lock, the long edge photos are scaled down to.
 
 Everything goes through core (:mod:`desktop_app.core.store.users`), which checks the
 role again. For tests: ``add(name, role, password, unit)``, ``reset_password``,
@@ -127,6 +127,8 @@ class UsersDialog(QDialog):
         self.reset_button.setEnabled(u is not None)
         self.active_button.setEnabled(u is not None)
         self.active_button.setText("启用所选用户" if u and not u["active"] else "停用所选用户")
+        self.active_button.setToolTip("重新启用须先在“密码”栏填写新密码（停用时已删除他的钥匙）"
+                                      if u and not u["active"] else "")
 
     def refresh(self) -> None:
         def load(store, progress):
@@ -159,9 +161,17 @@ class UsersDialog(QDialog):
     def reset_password(self, name: str, password: str) -> None:
         self._run(lambda store: set_password(store, name, password), f"已重设“{name}”的密码")
 
-    def set_active(self, name: str, active: bool) -> None:
-        self._run(lambda store: set_active(store, name, active),
-                  f"已{'启用' if active else '停用'}用户“{name}”")
+    def set_active(self, name: str, active: bool, password: str | None = None) -> None:
+        """Disable, or enable again: a disabled user's key was removed, so enabling takes a
+        new password (the 密码 field)."""
+        password = self.password.text() if password is None else password
+
+        def work(store):
+            if active and password:
+                set_password(store, name, password)
+            set_active(store, name, active)
+        self._run(work, f"已{'启用' if active else '停用'}用户“{name}”" +
+                  ("，新密码已生效" if active and password else ""))
 
     def set_idle(self, minutes: int) -> None:
         self._run(lambda store: set_idle_minutes(store, minutes),

@@ -91,6 +91,12 @@ class WindowSecurity(QObject):
         self.backup_action.setProperty(PERMISSION, "admin")
         self.backup_action.triggered.connect(self.manage_backups)
         menu.addAction(self.backup_action)
+        self.recovery_action = QAction("生成新的恢复码(&R)…", w)
+        self.recovery_action.setProperty(PERMISSION, "admin")
+        self.recovery_action.setToolTip("旧的恢复码随即作废；新的只显示一次，请打印后锁好")
+        self.recovery_action.setEnabled(self.session is not None)
+        self.recovery_action.triggered.connect(self.new_recovery_code)
+        menu.addAction(self.recovery_action)
 
     def can(self, permission: str) -> bool:
         return self.session is None or allowed(self.session.role, permission)
@@ -175,6 +181,17 @@ class WindowSecurity(QObject):
         dialog.restore_requested.connect(self.restore)
         self.backup_dialog = dialog
         dialog.open()
+
+    def new_recovery_code(self, *, show=None) -> None:
+        """A new 恢复码 (the old one stops working), shown once (``show(code)``: tests)."""
+        from ..core.store import new_recovery_code
+        from .startup import show_recovery_code
+        w = self.window
+        if QMessageBox.question(w, "生成新的恢复码", "生成新的恢复码后，原来打印的恢复码就不能再用了。"
+                                "新的恢复码只显示一次，请准备好打印或抄写。要继续吗？") != QMessageBox.Yes:
+            return
+        w.runner.run(lambda store, progress: new_recovery_code(store),
+                     on_done=show or (lambda code: show_recovery_code(code, parent=w)))
 
     # ------------------------------------------------------------ restore
     def restore(self, file: Path, *, relogin: bool = True) -> None:

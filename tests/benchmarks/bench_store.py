@@ -10,6 +10,9 @@ Reports, for the same rows in the same run:
   insert     Records.insert_valid: rows already checked → person master, per-field
              versions, change log and audit (one transaction, executemany)
   add_many   Records.add_many: the end-to-end path (normalise + validate + insert)
+  encryption insert_valid and add_many into an encrypted store (SQLCipher, the app's
+             default) against the same store decrypted (the same SQLite build, no key),
+             alternately, median of ``--repeat`` runs each (target: within 1.15x)
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import argparse
 import datetime as dt
 import random
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +33,7 @@ if not any((Path(p) / "desktop_app").is_dir() for p in sys.path if p):
 
 from support import make_id, screening  # noqa: E402
 
+from desktop_app.core.store import cipher, database  # noqa: E402
 from desktop_app.core.store.database import Store  # noqa: E402
 
 TODAY = dt.date(2024, 12, 31)
@@ -72,14 +77,37 @@ def bench_raw(rows, path: Path) -> float:
     return elapsed
 
 
-def store_for(path: Path) -> Store:
+def store_for(path: Path, *, encrypted: bool = True) -> Store:
+    """A new town store; ``encrypted=False``: the same store decrypted into a plain file and
+    opened with the same SQLCipher build without a key (only for this comparison)."""
     store = Store.create(path, level="town", org="河坝镇", operator="示例")
     store.add_villages(["示例村一"])
-    return store
+    if encrypted:
+        return store
+    plain = path.with_name(path.stem + "-plain.sqlite3")
+    store.conn.execute("ATTACH DATABASE ? AS plain KEY ''", (str(plain),))
+    store.conn.execute("SELECT sqlcipher_export('plain')")
+    store.conn.execute(f"PRAGMA plain.user_version = {store.conn.execute('PRAGMA user_version').fetchone()[0]}")
+    store.conn.execute("DETACH DATABASE plain")
+    store.close()
+    assert cipher.is_plaintext(plain)
+    return Store(plain, database._connect(plain, None), None)
 
 
-def bench_insert(rows, path: Path) -> float:
-    store = store_for(path)
+def bench_encryption(rows, tmp: Path, repeat: int) -> dict[str, dict[bool, float]]:
+    """insert_valid and add_many, encrypted and not, alternately (the machine's drift hits both)."""
+    times: dict[str, dict[bool, list[float]]] = {"insert": {True: [], False: []},
+                                                 "add_many": {True: [], False: []}}
+    for i in range(repeat):
+        for encrypted in (i % 2 == 0, i % 2 == 1):
+            for name, fn in (("insert", bench_insert), ("add_many", bench_add_many)):
+                times[name][encrypted].append(fn(rows, tmp / f"{name}-{i}-{encrypted}.sqlite3",
+                                                 encrypted=encrypted))
+    return {name: {e: statistics.median(v) for e, v in by.items()} for name, by in times.items()}
+
+
+def bench_insert(rows, path: Path, *, encrypted: bool = True) -> float:
+    store = store_for(path, encrypted=encrypted)
     records = store.ledger("two_cancer")
     prepared = [dict(r, org="430971121001") for r in rows]
     t = time.perf_counter()
@@ -93,8 +121,8 @@ def bench_insert(rows, path: Path) -> float:
 def bench_raw_same(done: Path, path: Path) -> float:
     """Re-insert, with plain executemany, every record insert_valid wrote."""
     store_for(path).close()
-    src = sqlite3.connect(done)
-    dst = sqlite3.connect(path)
+    src = cipher.connect(done, database.key_for(done)[0])
+    dst = cipher.connect(path, database.key_for(path)[0])
     dst.execute("PRAGMA synchronous=NORMAL")
     dst.execute("PRAGMA cache_size=-65536")
     tables = ["persons", "ledger_two_cancer", "change_log", "audit"]
@@ -112,8 +140,8 @@ def bench_raw_same(done: Path, path: Path) -> float:
     return elapsed
 
 
-def bench_add_many(rows, path: Path) -> float:
-    store = store_for(path)
+def bench_add_many(rows, path: Path, *, encrypted: bool = True) -> float:
+    store = store_for(path, encrypted=encrypted)
     records = store.ledger("two_cancer")
     t = time.perf_counter()
     records.add_many(rows, org="示例村一", source="bench", today=TODAY, allow_duplicate=True)
@@ -126,9 +154,14 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of the encryption comparison (median)")
+    ap.add_argument("--only-encryption", action="store_true")
     args = ap.parse_args()
     rows = unique(make_rows(args.rows))
     tmp = Path(tempfile.mkdtemp())
+    if args.only_encryption:
+        report_encryption(bench_encryption(rows, tmp, args.repeat), len(rows))
+        return 0
     raw = bench_raw(rows, tmp / "raw.sqlite3")
     if args.profile:
         import cProfile
@@ -143,7 +176,15 @@ def main() -> int:
     print(f"raw executemany, same records      {same:7.2f} s  ({same / raw:.1f}x plain)")
     print(f"insert_valid                       {ins:7.2f} s  {ins / same:.2f}x raw-same, {ins / raw:.1f}x plain (target <= 2x)")
     print(f"add_many (normalise+validate+insert){full:6.2f} s  {full / same:.2f}x raw-same, {full / raw:.1f}x plain")
+    report_encryption(bench_encryption(rows, tmp, args.repeat), n)
     return 0
+
+
+def report_encryption(result: dict, n: int) -> None:
+    for name, by in result.items():
+        ratio = by[True] / by[False]
+        print(f"{name:9s} encrypted {by[True]:6.2f} s, no key (same build) {by[False]:6.2f} s: "
+              f"{ratio:.3f}x (target <= 1.15x) {'OK' if ratio <= 1.15 else 'MISSED'}  [{n} rows]")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import shutil
 
 import pytest
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox
+from support import copy_store
 
 from desktop_app.core.demo import create_demo
 from desktop_app.core.store.database import Store
@@ -26,9 +26,7 @@ def demo_master(tmp_path_factory):
 @pytest.fixture
 def demo_path(demo_master, tmp_path):
     """A fresh copy of the demo store for one test."""
-    path = tmp_path / "demo.sqlite3"
-    shutil.copy(demo_master, path)
-    return path
+    return copy_store(demo_master, tmp_path / "demo.sqlite3")
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 decides — board, progress, duplicates, reviews, provenance, the monthly report — and
 write through core on the runner. The district is tests/district_world.py's."""
 import datetime as dt
-import shutil
 
 import pytest
 from district_world import DISABLED, SHARED, TODAY, build_district
 from openpyxl import load_workbook
+from support import copy_store
 from PySide6.QtCore import Qt
 
 from desktop_app.core.catalog.model import load_catalog
@@ -42,8 +42,7 @@ def district_master(tmp_path_factory):
 @pytest.fixture
 def db(district_master, tmp_path):
     path = tmp_path / "d.sqlite3"
-    shutil.copy(district_master, path)
-    return path
+    return copy_store(district_master, path)
 
 
 @pytest.fixture

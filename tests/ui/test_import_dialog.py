@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from support import logical_dump, screening_book
+from support import copy_store, logical_dump, screening_book
 
 from desktop_app.cli import main
 from desktop_app.core.excel.importer import plan_import
@@ -173,7 +173,7 @@ def test_a_dozen_workbooks_back_up_once_and_keep_yesterdays_backup(qtbot, dialog
     folder = backup_dir(town_path)
     folder.mkdir(parents=True)
     daily = folder / f"{town_path.stem}-{yesterday:%Y%m%d}-080000-000000-daily-0.sqlite3"
-    shutil.copy(town_path, daily)
+    copy_store(town_path, daily)
     assert [b.path for b in list_backups(town_path)] == [daily]
     books = [screening_book(tmp_path / f"村{i:02d}.xlsx", town_reader, range(3 * i + 1, 3 * i + 4))
              for i in range(12)]
@@ -187,7 +187,7 @@ def test_a_dozen_workbooks_back_up_once_and_keep_yesterdays_backup(qtbot, dialog
 def test_the_wizard_and_the_command_line_give_the_same_summary(qtbot, dialog, town_path, town_reader,
                                                                 tmp_path, capsys):
     cli_db = tmp_path / "cli.sqlite3"
-    shutil.copy(town_path, cli_db)
+    copy_store(town_path, cli_db)
     garbage = tmp_path / "坏文件.xlsx"
     garbage.write_bytes(b"\x00garbage, not a workbook" * 50)
     files = [screening_book(tmp_path / "好.xlsx", town_reader, range(1, 3)), garbage, LEGACY]

@@ -2,7 +2,6 @@
 refusals, gaps and the conflicts queue — the page shows what core decided."""
 import datetime as dt
 import json
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QLabel
-from support import install_below, logical_dump, screening
+from support import copy_store, install_below, logical_dump, screening
 
 from desktop_app.cli import main
 from desktop_app.core.store.crypto import fingerprint
@@ -197,7 +196,7 @@ def test_the_page_and_the_command_line_give_the_same_summary(qtbot, chain, open_
     stray.write_bytes(b"not a package")
     files = [paths[1], stray, paths[0]]           # out of order: package 2 first shows a gap
     cli_db = chain / "t_cli.sqlite3"
-    shutil.copy(chain / "t.sqlite3", cli_db)
+    copy_store(chain / "t.sqlite3", cli_db)
     town = open_page(chain / "t.sqlite3")
     for dry_run in (True, False):
         shown = import_packages(qtbot, town, files, dry_run=dry_run)

@@ -1,9 +1,9 @@
 """Log-in, roles, lock screen, backups and restore in the window (no real modal dialogs)."""
-import sqlite3
+from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QMessageBox
-from support import TODAY, make_id
+from support import TODAY, forget_key, make_id, raw_connect
 
 from desktop_app.core.demo import DEMO_PASSWORD
 from desktop_app.core.store import backup, users
@@ -96,7 +96,7 @@ def test_a_reviewer_reveals_with_a_purpose_but_does_not_manage(window_as, qtbot,
     w.ledger_page.reveal.set_purpose("入户核查")
     with qtbot.waitSignal(w.ledger_page.reveal.changed, timeout=WAIT):
         w.ledger_page.reveal.setChecked(True)
-    conn = sqlite3.connect(demo_path)
+    conn = raw_connect(demo_path)
     assert conn.execute("SELECT user, after FROM audit WHERE action = 'reveal'").fetchall() == [
         ("示例审核员", '{"purpose":"入户核查","rows":null}')]
     conn.close()
@@ -213,3 +213,69 @@ def test_receiving_several_packages_backs_up_once(chain):
     results = import_packages(t, packages).files
     assert [r.status for r in results] == ["imported"] * 3
     assert len(backup.list_backups(t.path)) == before + 1
+
+
+# ------------------------------------------------------------ encryption: 恢复码, viewing copies
+
+def test_the_recovery_code_is_shown_once_and_kept_before_going_on(qtbot):
+    from desktop_app.ui.recovery_dialog import RecoveryCodeDialog
+    dialog = RecoveryCodeDialog("ABCD-EFGH-JKMN-PQRS-TUVW-XYZ2", unit="河坝镇")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.code_label.text() == "ABCD-EFGH-JKMN-PQRS-TUVW-XYZ2"
+    assert not dialog.continue_button.isEnabled()
+    dialog.reject()                                   # Esc: not before it is kept
+    assert dialog.isVisible()
+    dialog.copy()
+    from PySide6.QtGui import QGuiApplication
+    assert QGuiApplication.clipboard().text() == "ABCD-EFGH-JKMN-PQRS-TUVW-XYZ2"
+    assert "ABCD-EFGH-JKMN-PQRS-TUVW-XYZ2" in dialog.document().toPlainText()
+    dialog.saved.setChecked(True)
+    assert dialog.continue_button.isEnabled()
+    with qtbot.waitSignal(dialog.accepted):
+        dialog.continue_button.click()
+
+
+def test_the_recovery_code_resets_the_admin_password_from_the_log_in(tmp_path, qtbot):
+    from desktop_app.ui.recovery_dialog import RecoverDialog
+    path = tmp_path / "t.sqlite3"
+    with Store.create(path, level="town", org="河坝镇", operator="张管理") as store:
+        code = users.add_user(store, "张管理", "示例密码-2024", "管理员")
+    forget_key(path)
+    dialog = RecoverDialog(path)
+    qtbot.addWidget(dialog)
+    dialog.code.setText("ABCD-EFGH-JKMN-PQRS-TUVW-XYZ2")
+    dialog.password.setText("新的管理员密码1")
+    dialog.confirm.setText("新的管理员密码1")
+    dialog.submit()
+    assert dialog.result is None and "恢复码不对" in dialog.message.text()
+    dialog.code.setText(code.lower())
+    dialog.submit()
+    name, new_code = dialog.result
+    assert name == "张管理" and new_code != code
+    again = LoginDialog(unit="河坝镇", attempt=lambda n, p: Store.authenticate(path, n, p),
+                        recover=lambda: "张管理")
+    qtbot.addWidget(again)
+    again.recover_button.click()
+    assert again.name.text() == "张管理" and "新密码" in again.message.text()
+    again.password.setText("新的管理员密码1")
+    again.submit()
+    assert again.session.role == "管理员"
+
+
+def test_a_pdf_viewing_copy_is_deleted_when_its_editor_closes(qtbot, runner, reader, monkeypatch):
+    from desktop_app.ui import attachment_editor
+    from desktop_app.ui.record_form import RecordForm
+    monkeypatch.setattr(attachment_editor.QDesktopServices, "openUrl", lambda url: None)
+    pdf = Path(__file__).parent.parent / "fixtures" / "acceptance.pdf"
+    uid = reader.ledger("barrier_free").rows()[0]["uuid"]
+    form = RecordForm(runner, reader, "barrier_free", uuid=uid, today=TODAY)
+    qtbot.addWidget(form)
+    form.show()
+    scan = form.editors["acceptance_scan"]
+    with qtbot.waitSignal(scan.changed, timeout=WAIT):
+        scan.add_files([pdf])
+    path = scan.open_file(scan.refs[-1]["sha256"])
+    assert path.read_bytes() == pdf.read_bytes() and (path.stat().st_mode & 0o077) == 0
+    form.close()
+    assert not path.exists() and not path.parent.exists()

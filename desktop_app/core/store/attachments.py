@@ -2,11 +2,16 @@
 
 A file is checked by its content (JPEG, PNG or PDF, whatever its name says), its
 size and, for an image, its pixel count (a decompression bomb is refused before
-anything decodes it), then copied once into
-``<store folder>/attachments/<store name>/<sha256[:2]>/<sha256>`` — written
-beside and renamed into place, so a file is either complete or absent; the same
-content added twice is stored once. Reading re-hashes it, so a damaged file is
-never shown as evidence. A row's attachment field holds references::
+anything decodes it), then stored once, encrypted, in
+``<store folder>/attachments/<store name>/<n[:2]>/<n>``, where ``n`` is a keyed hash
+(HMAC) of the file's SHA-256, so neither content nor name can be guessed from the
+folder. The attachment key is random and kept in the store's settings (inside the
+encrypted database); each file is sealed in 1 MiB chunks with AES-256-GCM under a key
+of its own (streamed: memory stays bounded), numbered so that chunks cannot be
+reordered, dropped or cut off. A file is written beside and renamed into place, so it
+is either complete or absent; the same content added twice is stored once. Reading
+decrypts and re-hashes it, so a damaged file is never shown as evidence. A row's
+attachment field holds references::
 
     [{"sha256": "…", "name": "改造前.jpg", "size": 2048000, "type": "jpeg"}]
 
@@ -21,12 +26,16 @@ never shown as evidence. A row's attachment field holds references::
     ('png', '改造前.png', True)
     >>> Attachments(store).put(png) == ref      # stored once
     True
+    >>> stored = Attachments(store).path_for(ref["sha256"])
+    >>> stored.name != ref["sha256"], tiny_png() in stored.read_bytes()
+    (True, False)
     >>> store.close()
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import os
 import re
 import struct
@@ -35,8 +44,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from ..catalog.attachment_refs import KINDS, MAX_NAME, is_sha256, parse_refs
 from ..errors import StoreError
+from . import cipher
 from .versions import now_iso
 
 if TYPE_CHECKING:
@@ -45,6 +60,9 @@ if TYPE_CHECKING:
 DEFAULT_MAX_MB = 20
 MAX_PIXELS = 60_000_000          # 60 megapixels: more than any phone camera; bombs are bigger
 _BLOCK = 1 << 20
+MAGIC = b"MSA1"                  # an encrypted attachment file starts with this
+_SALT = 16
+_TAG = 16
 
 
 class AttachmentError(StoreError):
@@ -216,6 +234,60 @@ def _clean_name(name: str) -> str:
 
 # ---------------------------------------------------------------- the file store
 
+def _file_cipher(key: bytes, salt: bytes) -> AESGCM:
+    return AESGCM(HKDF(algorithm=SHA256(), length=32, salt=salt,
+                       info=b"minsheng attachment file").derive(key))
+
+
+def _nonce(index: int, last: bool) -> bytes:
+    return index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+
+
+class _Sealer:
+    """Writes an encrypted attachment file as the plaintext arrives (in any block sizes)."""
+
+    def __init__(self, out, key: bytes):
+        salt = os.urandom(_SALT)
+        out.write(MAGIC + salt)
+        self.out, self.aead, self.buf, self.index = out, _file_cipher(key, salt), bytearray(), 0
+
+    def _emit(self, piece: bytes, last: bool) -> None:
+        self.out.write(self.aead.encrypt(_nonce(self.index, last), piece, MAGIC))
+        self.index += 1
+
+    def write(self, data: bytes) -> None:
+        self.buf += data
+        while len(self.buf) > _BLOCK:   # the last chunk is written by close(), marked last
+            piece = bytes(self.buf[:_BLOCK])
+            del self.buf[:_BLOCK]
+            self._emit(piece, False)
+
+    def close(self) -> None:
+        self._emit(bytes(self.buf), True)
+        self.buf = bytearray()
+
+
+def _unsealed(path: Path, key: bytes, damaged: AttachmentError):
+    """The plaintext of an encrypted attachment file, chunk by chunk (AttachmentError when
+    any chunk was changed, moved or cut off)."""
+    with open(path, "rb") as f:
+        head = f.read(len(MAGIC) + _SALT)
+        if head[:len(MAGIC)] != MAGIC or len(head) != len(MAGIC) + _SALT:
+            raise damaged
+        aead = _file_cipher(key, head[len(MAGIC):])
+        index, current = 0, f.read(_BLOCK + _TAG)
+        while True:
+            following = f.read(_BLOCK + _TAG)
+            last = not following
+            try:
+                yield aead.decrypt(_nonce(index, last), current, MAGIC)
+            except InvalidTag:
+                raise damaged from None
+            if last:
+                return
+            index, current = index + 1, following
+
+
 class Attachments:
     """The attachment files of one store (and its ``attachments`` table)."""
 
@@ -223,13 +295,38 @@ class Attachments:
         self.store = store
         self.root = store.path.parent / "attachments" / store.path.stem
 
-    def path_for(self, sha: str) -> Path:
+    def _key(self, create: bool = False) -> bytes | None:
+        """The store's attachment key (made with the first file)."""
+        text = self.store.setting("attachment_key")
+        if text is None and create:
+            text = os.urandom(32).hex()
+            with self.store.transaction():
+                self.store.conn.execute("INSERT OR IGNORE INTO settings (key, value) "
+                                        "VALUES ('attachment_key', ?)", (text,))
+            text = self.store.setting("attachment_key")
+        return bytes.fromhex(text) if text else None
+
+    def _name(self, sha: str, key: bytes) -> str:
+        return hmac.new(key, sha.encode("ascii"), "sha256").hexdigest()
+
+    def path_for(self, sha: str, *, create_key: bool = False) -> Path:
+        """Where the encrypted file of content ``sha`` is kept (its name is keyed)."""
         if not is_sha256(sha):
             raise AttachmentError("附件的校验值不对")
+        key = self._key(create_key)
+        if key is None:
+            return self.root / "-" / "-"   # no file was ever stored here
+        name = self._name(sha, key)
+        return self.root / name[:2] / name
+
+    def _plain_path(self, sha: str) -> Path:
+        """Where a store made before encryption kept the file, unencrypted."""
         return self.root / sha[:2] / sha
 
     def has(self, sha: str) -> bool:
-        return self.path_for(sha).is_file()
+        if self.path_for(sha).is_file():
+            return True
+        return self._encrypt_plain(sha)
 
     def missing(self, shas) -> list[str]:
         return sorted({s for s in shas if not self.has(s)})
@@ -275,15 +372,19 @@ class Attachments:
         return True
 
     def _write(self, blocks, expect) -> str:
+        key = self._key(create=True)
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f".incoming-{os.getpid()}-{id(blocks)}"
         digest, total = hashlib.sha256(), 0
         try:
-            with open(tmp, "wb") as out:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
+            with os.fdopen(fd, "wb") as out:
+                sealer = _Sealer(out, key)
                 for block in blocks:
                     digest.update(block)
                     total += len(block)
-                    out.write(block)
+                    sealer.write(block)
+                sealer.close()
                 out.flush()
                 os.fsync(out.fileno())
             sha = digest.hexdigest()
@@ -293,8 +394,6 @@ class Attachments:
             if not final.exists():
                 final.parent.mkdir(exist_ok=True)
                 os.replace(tmp, final)
-                if os.name != "nt":
-                    os.chmod(final, 0o600)
             return sha
         finally:
             tmp.unlink(missing_ok=True)
@@ -305,28 +404,72 @@ class Attachments:
                                     "VALUES (?, ?, ?, ?)", (sha, kind, size, now_iso()))
 
     def read(self, sha: str) -> bytes:
-        """The file's bytes, verified against its hash.
+        """The file's bytes, decrypted and verified against its hash.
 
         :raises AttachmentError: missing (not received yet) or damaged.
         """
-        path = self.path_for(sha)
-        if not path.is_file():
+        if not self.has(sha):
             raise AttachmentError("这个附件还没有收到（发送单位的下一个数据包会带来），或已被删除")
-        data = path.read_bytes()
+        damaged = AttachmentError("这个附件的文件已损坏（与校验值不符）；请让录入单位重新发送")
+        data = b"".join(_unsealed(self.path_for(sha), self._key(), damaged))
         if hashlib.sha256(data).hexdigest() != sha:
-            raise AttachmentError("这个附件的文件已损坏（与校验值不符）；请让录入单位重新发送")
+            raise damaged
         return data
 
     def blocks(self, sha: str):
-        """The stored file in blocks, verified as it is read (for packages)."""
-        path = self.path_for(sha)
+        """The stored file in plaintext blocks, verified as it is read (for packages)."""
+        damaged = AttachmentError(f"附件 {sha[:12]}… 的文件已损坏（与校验值不符）")
+        self.has(sha)
         digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while block := f.read(_BLOCK):
-                digest.update(block)
-                yield block
+        for block in _unsealed(self.path_for(sha), self._key(), damaged):
+            digest.update(block)
+            yield block
         if digest.hexdigest() != sha:
-            raise AttachmentError(f"附件 {sha[:12]}… 的文件已损坏（与校验值不符）")
+            raise damaged
+
+    def _encrypt_plain(self, sha: str) -> bool:
+        """A file a store made before encryption kept in plaintext: encrypted now (True),
+        or there is none (False)."""
+        plain = self._plain_path(sha)
+        if not plain.is_file():
+            return False
+        with open(plain, "rb") as f:
+            if f.read(len(MAGIC)) == MAGIC:
+                return False
+        try:
+            self._write(_file_blocks(plain), expect=(sha, plain.stat().st_size))
+        except (OSError, AttachmentError, cipher.Error):
+            return False   # damaged (left as it is), or a read-only handle: the writer does it
+        plain.unlink(missing_ok=True)
+        return self.path_for(sha).is_file()
+
+    def encrypt_plain_files(self) -> int:
+        """Encrypt every plaintext file left by a store made before encryption; a file whose
+        content does not match its name is left as it is. Returns how many were encrypted."""
+        if not self.root.is_dir():
+            return 0
+        done = 0
+        for folder in sorted(self.root.iterdir()):
+            if not folder.is_dir() or len(folder.name) != 2:
+                continue
+            for path in sorted(folder.iterdir()):
+                if is_sha256(path.name) and path.name[:2] == folder.name and \
+                        _digest(path) == path.name and self._encrypt_plain(path.name):
+                    done += 1
+        return done
+
+
+def _file_blocks(path: Path):
+    with open(path, "rb") as f:
+        while block := f.read(_BLOCK):
+            yield block
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    for block in _file_blocks(path):
+        digest.update(block)
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- settings

@@ -1,8 +1,10 @@
 """Backups of the store: made before every import, merge and migration and daily on start.
 
 A backup is a complete copy made with SQLite's backup API (safe while the store is
-open), checked with ``integrity_check`` before it counts, kept in
-``<store folder>/backups/<store name>/`` and rotated (the newest ``keep`` stay)::
+open), encrypted with the store's key, checked with ``integrity_check`` before it
+counts, kept in ``<store folder>/backups/<store name>/`` and rotated (the newest
+``keep`` stay). Each comes with a copy of the store's sidecar (``….keys``) as it was,
+so an old backup opens with the passwords valid when it was made::
 
     >>> import tempfile, pathlib
     >>> from desktop_app.core.store.database import Store
@@ -18,24 +20,26 @@ open), checked with ``integrity_check`` before it counts, kept in
 :func:`restore` puts a backup back in place of the store, after backing up the
 current state (so a restore can itself be undone). It keeps what the outside
 world has already seen: package numbers, the clock and the audit log carry over,
-so packages sent before the restore are never numbered twice.
+so packages sent before the restore are never numbered twice; the users (who is
+disabled, roles, passwords) and the install's own private keys are those of now.
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
 import re
-import sqlite3
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StoreError
-from . import lockfile, migrations
+from . import cipher, keyring, lockfile, migrations
 from .writes import Writer
 
 REASONS = {
     "manual": "手动备份", "daily": "每日自动备份", "import": "导入表格前", "package": "导入数据包前",
     "migration": "升级前", "restore": "恢复前", "damaged": "损坏的数据库（原样保存）",
+    "encrypt": "加密前",
 }
 KEEP = 10
 _NAME = re.compile(r"^(?P<stem>.+)-(?P<ts>\d{8}-\d{6}-\d{6})-(?P<reason>[a-z]+)-(?P<fp>[0-9a-f]+|x)\.sqlite3$")
@@ -82,28 +86,31 @@ def list_backups(db: Path | str) -> list[Backup]:
     return sorted(found, key=lambda b: b.created, reverse=True)
 
 
-def _fingerprint(conn: sqlite3.Connection) -> str:
+def _fingerprint(conn: cipher.Connection) -> str:
     """Changes whenever a write happened: the clock moves with every write."""
     row = conn.execute("SELECT value FROM settings WHERE key = 'hlc'").fetchone()
     n = conn.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()[0]
     return f"{int(row[0]) if row else 0:x}{n:x}"
 
 
-def _copy(conn: sqlite3.Connection, target: Path) -> None:
-    """SQLite's online backup into ``target``, made a single self-contained file."""
-    dest = sqlite3.connect(str(target))
+def key_of(path: Path | str, key: bytes | None = None) -> bytes | None:
+    """The key that opens the store or backup at ``path`` here without a log-in: ``key``,
+    the one remembered after a log-in to its store, or the open key of a store without
+    users. None for a plaintext file (made before encryption) or when a log-in is needed."""
+    if key is not None or cipher.is_plaintext(path):
+        return key
     try:
-        conn.backup(dest)
-        dest.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        dest.close()
+        ring = keyring.Keyring.load(path, required=False)
+    except keyring.KeyringError:
+        return None
+    return None if ring is None else keyring.recall(ring.store_id) or ring.open_key
 
 
-def _verify(path: Path) -> None:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+def _verify(path: Path, key: bytes | None) -> None:
+    conn = cipher.connect(path, key, readonly=True)
     try:
         result = conn.execute("PRAGMA integrity_check").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
+    except cipher.DatabaseError as exc:
         result = str(exc)
     finally:
         conn.close()
@@ -111,8 +118,10 @@ def _verify(path: Path) -> None:
         raise BackupError(f"{path.name} 未通过完整性检查（{result}）")
 
 
-def make_backup(source, reason: str, *, keep: int | None = None, force: bool = False) -> Backup | None:
-    """Copy the store (an open :class:`Store` or a path) into its backup folder.
+def make_backup(source, reason: str, *, keep: int | None = None, force: bool = False,
+                key: bytes | None = None) -> Backup | None:
+    """Copy the store (an open :class:`Store`, or a path with its ``key``) into its backup
+    folder, encrypted with the same key and with a copy of its sidecar.
 
     Returns the new backup, or ``None`` when the newest backup already holds exactly this
     state (unless ``force``). The copy is verified before it replaces anything; then the
@@ -124,7 +133,8 @@ def make_backup(source, reason: str, *, keep: int | None = None, force: bool = F
         raise ValueError(reason)
     own = not isinstance(source, (str, Path))
     db = Path(source.path) if own else Path(source)
-    conn = source.conn if own else sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    key = source.key if own else key_of(db, key)
+    conn = source.conn if own else cipher.connect(db, key, readonly=True)
     try:
         fp = _fingerprint(conn)
         existing = list_backups(db)
@@ -135,8 +145,8 @@ def make_backup(source, reason: str, *, keep: int | None = None, force: bool = F
         name = f"{db.stem}-{created:%Y%m%d-%H%M%S-%f}-{reason}-{fp}.sqlite3"
         target = folder / name
         try:
-            _copy_verified(conn, target)
-        except (OSError, sqlite3.Error, BackupError) as exc:
+            _copy_verified(conn, target, key, keyring.Keyring.load(db))
+        except (OSError, cipher.Error, BackupError) as exc:
             raise BackupError(f"无法备份 {db.name}（{exc}）；请检查磁盘空间后重试，数据库未改动") from None
     finally:
         if not own:
@@ -145,16 +155,70 @@ def make_backup(source, reason: str, *, keep: int | None = None, force: bool = F
     return Backup(target, created, reason, fp, target.stat().st_size)
 
 
-def _copy_verified(conn, target: Path) -> None:
-    """A checked copy of the database at ``target`` (written beside it, renamed into place,
-    readable only by this account); nothing is left behind when it fails."""
+def encrypted_backup(conn, db: Path, reason: str, key: bytes, ring: keyring.Keyring) -> Backup:
+    """A backup of a store made before encryption (``conn`` reads it plain), written
+    encrypted under ``key`` with ``ring`` beside it."""
+    existing = list_backups(db)
+    created = _now_after(existing[0].created if existing else None)
+    target = _folder(db) / f"{db.stem}-{created:%Y%m%d-%H%M%S-%f}-{reason}-{_fingerprint(conn)}.sqlite3"
     tmp = target.with_name(target.name + ".part")
     try:
-        _copy(conn, tmp)
-        _verify(tmp)
+        cipher.export(conn, tmp, key)
+        _verify(tmp, key)
+        ring.copy_to(target)
+        os.replace(tmp, target)
+    except (OSError, cipher.Error, BackupError) as exc:
+        tmp.unlink(missing_ok=True)
+        keyring.sidecar(target).unlink(missing_ok=True)
+        raise BackupError(f"无法在加密前备份 {db.name}（{exc}）；请检查磁盘空间后重试，数据库未改动") from None
+    _private(target)
+    return Backup(target, created, reason, _fingerprint(conn), target.stat().st_size)
+
+
+def encrypt_old_backups(db: Path, key: bytes, ring: keyring.Keyring) -> list[str]:
+    """Encrypt the plaintext backups of a store being encrypted, each under ``key`` with a
+    copy of ``ring``; one that cannot be read is removed. Returns notes for the user."""
+    notes, removed = [], 0
+    for b in list_backups(db):
+        if not cipher.is_plaintext(b.path):
+            continue
+        tmp = b.path.with_name(b.path.name + ".encrypting")
+        try:
+            conn = cipher.connect(b.path, None, readonly=True)
+            try:
+                cipher.export(conn, tmp, key)
+            finally:
+                conn.close()
+            _verify(tmp, key)
+            ring.copy_to(b.path)
+            os.replace(tmp, b.path)
+            _private(b.path)
+        except (OSError, cipher.Error, BackupError):
+            tmp.unlink(missing_ok=True)
+            keyring.sidecar(b.path).unlink(missing_ok=True)
+            b.path.unlink(missing_ok=True)
+            for suffix in ("-wal", "-shm", "-journal"):
+                Path(str(b.path) + suffix).unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        notes.append(f"{removed} 份未加密的旧备份无法读取（已损坏），已删除；其余备份都已加密")
+    return notes
+
+
+def _copy_verified(conn, target: Path, key: bytes | None, ring: keyring.Keyring | None) -> None:
+    """A checked copy of the database at ``target`` (written beside it, renamed into place,
+    readable only by this account) with a copy of ``ring``; nothing is left behind when it
+    fails."""
+    tmp = target.with_name(target.name + ".part")
+    try:
+        cipher.copy_into(conn, tmp, key)
+        _verify(tmp, key)
+        if ring is not None:
+            ring.copy_to(target)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
+        keyring.sidecar(target).unlink(missing_ok=True)
         raise
     _private(target)
 
@@ -166,17 +230,18 @@ def _now_after(last: dt.datetime | None) -> dt.datetime:
 
 
 def copy_to(store, out: Path | str) -> Path:
-    """A verified copy of the store at ``out`` (管理员: it holds every personal record); audited.
+    """A verified copy of the store at ``out`` (管理员: it holds every personal record),
+    encrypted, with its sidecar ``out.keys`` beside it (both must be kept together); audited.
 
     :raises BackupError: when ``out`` exists, cannot be written, or the copy fails the check.
     """
     store.require("admin")
     out = Path(out)
-    if out.exists():
+    if out.exists() or keyring.sidecar(out).exists():
         raise BackupError(f"{out} 已经存在；请换一个文件名", 1)
     try:
-        _copy_verified(store.conn, out)
-    except (OSError, sqlite3.Error, BackupError) as exc:
+        _copy_verified(store.conn, out, store.key, store.keyring)
+    except (OSError, cipher.Error, BackupError) as exc:
         raise BackupError(f"无法写入备份 {out.name}（{exc}）；请检查磁盘空间和文件夹") from None
     with store.transaction():
         Writer(store, source=f"backup:{out.name}").note("backup", detail={"file": out.name})
@@ -206,6 +271,7 @@ def _private(path: Path) -> None:
 def _rotate(db: Path, keep: int) -> None:
     for old in list_backups(db)[keep:]:
         old.path.unlink(missing_ok=True)
+        keyring.sidecar(old.path).unlink(missing_ok=True)
 
 
 def daily_backup(store, *, keep: int | None = None) -> Backup | None:
@@ -216,44 +282,66 @@ def daily_backup(store, *, keep: int | None = None) -> Backup | None:
     return make_backup(store, "daily", keep=keep)
 
 
-def store_problem(db: Path | str) -> str | None:
-    """What is wrong with the store file (SQLite's quick_check), or ``None`` when it is sound."""
+def store_problem(db: Path | str, key: bytes | None = None) -> str | None:
+    """What is wrong with the store file (SQLite's quick_check), or ``None`` when it is
+    sound, or cannot be checked yet (an encrypted store before the log-in)."""
+    db = Path(db)
+    if not cipher.is_plaintext(db):
+        try:
+            keyring.Keyring.load(db)
+        except keyring.KeyringError as exc:
+            return str(exc)
+    key = key_of(db, key)
+    if key is None and not cipher.is_plaintext(db):
+        return None
     try:
-        conn = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True)
+        conn = cipher.connect(db, key, readonly=True)
         try:
             result = conn.execute("PRAGMA quick_check").fetchone()[0]
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
+    except cipher.DatabaseError as exc:
         return str(exc)
     return None if result == "ok" else result
 
 
-def newest_good(db: Path | str) -> Backup | None:
-    """The newest backup of ``db`` that passes the integrity check (damaged copies skipped)."""
+def newest_good(db: Path | str, key: bytes | None = None) -> Backup | None:
+    """The newest backup of ``db`` that passes the integrity check (damaged copies skipped;
+    ``key``: the store's, or remembered after a log-in)."""
     for b in list_backups(db):
         if b.reason == "damaged":
             continue
         try:
-            _verify(b.path)
+            _verify(b.path, key_of(b.path, key))
             return b
         except BackupError:
             continue
     return None
 
 
-def check_backup_file(path: Path | str) -> dict:
-    """What a backup file holds (node, unit, version), or :class:`BackupError` if unusable."""
+def check_backup_file(path: Path | str, key: bytes | None = None) -> dict:
+    """What a backup file holds (node, unit, version), or :class:`BackupError` if unusable.
+
+    ``key`` opens it (default: remembered after a log-in to its store, or the open key of
+    a store without users); a plaintext backup (made before encryption) needs none.
+    """
     path = Path(path)
     if not path.is_file():
         raise BackupError(f"找不到备份文件 {path}；请检查路径（U 盘是否已插好）")
-    _verify(path)
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    key = key_of(path, key)
+    if key is None and not cipher.is_plaintext(path):
+        if keyring.sidecar(path).is_file():
+            raise BackupError(f"{path.name} 是加密的备份：需要管理员的用户名和密码（备份时有效的），"
+                              "或恢复码，才能打开", 1)
+        raise BackupError(f"{path.name} 不是台账数据库的备份，或缺少旁边的密钥文件 "
+                          f"{keyring.sidecar(path).name}（备份文件要和它一起复制）")
+    _verify(path, key)
+    conn = cipher.connect(path, key, readonly=True)
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         settings = dict(conn.execute("SELECT key, value FROM settings WHERE key IN "
                                      "('node_id', 'org', 'level')").fetchall())
-    except sqlite3.DatabaseError:
+    except cipher.DatabaseError:
         raise BackupError(f"{path.name} 不是台账数据库的备份") from None
     finally:
         conn.close()
@@ -264,9 +352,9 @@ def check_backup_file(path: Path | str) -> dict:
     return settings
 
 
-def _readable_node(db: Path) -> str | None:
+def _readable_node(db: Path, key: bytes | None) -> str | None:
     try:
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+        conn = cipher.connect(db, key, readonly=True)
         try:
             if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 return None
@@ -274,86 +362,151 @@ def _readable_node(db: Path) -> str | None:
             return row[0] if row else None
         finally:
             conn.close()
-    except sqlite3.DatabaseError:
+    except cipher.DatabaseError:
         return None
 
 
-def restore(db: Path | str, backup_file: Path | str) -> Backup | None:
+def _sidecar_or_none(db: Path) -> keyring.Keyring | None:
+    try:
+        return keyring.Keyring.load(db, required=False)
+    except keyring.KeyringError:
+        return None
+
+
+def restore(db: Path | str, backup_file: Path | str, *, key: bytes | None = None) -> Backup | None:
     """Replace the store at ``db`` with ``backup_file``; returns the backup of what was there.
 
-    The store must not be open in another program. A damaged store is kept as it was (a
-    ``damaged`` copy in the backup folder) instead of being backed up through SQLite.
+    ``key`` opens the backup: the store's own key (remembered after the log-in), or one
+    unwrapped from the backup's sidecar by an administrator's password or the 恢复码 (a
+    damaged store). When the current store is readable its users (active or disabled,
+    roles, passwords: its sidecar stays), its private keys, clock, audit log and package
+    numbers carry over; when it is damaged it is kept as it was (a ``damaged`` copy in the
+    backup folder) and the users of its sidecar, when that is readable, carry over.
 
-    :raises BackupError: the file is not a usable backup (2), belongs to another install (1),
-        or the store is open elsewhere (2). Nothing is changed then.
+    The store must not be open in another program.
+
+    :raises BackupError: the file is not a usable backup (2), needs a password (1), belongs
+        to another install (1), or the store is open elsewhere (2). Nothing is changed then.
     """
     db, backup_file = Path(db), Path(backup_file)
-    info = check_backup_file(backup_file)
+    key = key_of(backup_file, key)
+    info = check_backup_file(backup_file, key)
+    backup_ring = _sidecar_or_none(backup_file)
     try:
         lock = lockfile.acquire(db)
     except lockfile.Locked as exc:
         raise BackupError(str(exc)) from None
     try:
-        current_node = _readable_node(db) if db.exists() else None
+        current_ring = _sidecar_or_none(db) if not cipher.is_plaintext(db) else None
+        current_key = key_of(db) if db.exists() else None
+        if current_key is None and current_ring is not None and backup_ring is not None and \
+                current_ring.store_id == backup_ring.store_id:
+            current_key = key     # the same store: the same key
+        current_node = _readable_node(db, current_key) if db.exists() else None
+        other = f"{backup_file.name} 是另一个安装（单位代码 {info.get('org')}）的备份，不能恢复到本数据库"
         if current_node and current_node != info["node_id"]:
-            raise BackupError(f"{backup_file.name} 是另一个安装（单位代码 {info.get('org')}）的备份，"
-                              "不能恢复到本数据库", 1)
+            raise BackupError(other, 1)
+        if current_ring is not None and backup_ring is not None and \
+                current_ring.store_id != backup_ring.store_id:
+            raise BackupError(other, 1)
         saved = None
         if current_node:
-            saved = make_backup(db, "restore", force=True)
+            saved = make_backup(db, "restore", force=True, key=current_key)
             if saved is None:
                 saved = list_backups(db)[0]
         elif db.exists():
             saved = _keep_damaged(db)
+        # the restored store's key: the current one when it is readable, else the backup's
+        target_key = current_key if current_node else key
+        ring = current_ring
+        if target_key is None:          # a plaintext backup over a store nobody can read
+            target_key = os.urandom(cipher.KEY_BYTES)
+            ring = None
+        if ring is None or ring.store_id != (backup_ring.store_id if backup_ring else ring.store_id):
+            ring = backup_ring
         tmp = db.with_name(db.name + ".restoring")
         tmp.unlink(missing_ok=True)
-        src = sqlite3.connect(f"{backup_file.resolve().as_uri()}?mode=ro", uri=True)
-        dest = sqlite3.connect(str(tmp))
+        src = cipher.connect(backup_file, key, readonly=True)
         try:
-            src.backup(dest)
-            if current_node:
-                _carry_over(dest, db)
-            dest.commit()
-            dest.execute("PRAGMA journal_mode=DELETE")
-        except (OSError, sqlite3.Error) as exc:
-            dest.close()
+            if key == target_key:
+                cipher.copy_into(src, tmp, target_key)
+            else:
+                cipher.export(src, tmp, target_key)
+            if ring is None:   # a backup made before encryption: its own users, by their hashes
+                ring = _legacy_ring(src, db, target_key)
+            dest = cipher.connect(tmp, target_key)
+            try:
+                if current_node:
+                    _carry_over(dest, db, current_key)
+                elif current_ring is not None and ring is current_ring:
+                    _users_from_sidecar(dest, current_ring)
+                dest.commit()
+                dest.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                dest.close()
+        except (OSError, cipher.Error) as exc:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(str(tmp) + suffix).unlink(missing_ok=True)
             raise BackupError(f"无法恢复（{exc}）；请检查磁盘空间，数据库未改动") from None
         finally:
             src.close()
-        dest.close()
-        _verify(tmp)
+        _verify(tmp, target_key)
+        if ring is not current_ring:
+            ring.copy_to(db)
         for suffix in ("-wal", "-shm"):
             Path(str(db) + suffix).unlink(missing_ok=True)
         os.replace(tmp, db)
         _private(db)
+        _private(keyring.sidecar(db))
+        keyring.remember(keyring.Keyring.load(db).store_id, target_key)
         return saved
     finally:
         lockfile.release(lock)
 
 
+def _legacy_ring(conn, db: Path, key: bytes) -> keyring.Keyring:
+    """A sidecar for a restored backup made before encryption: its active users wrapped by
+    their old password hashes (a store without users keeps the key open)."""
+    ring = keyring.Keyring.new(db, key, save=False)
+    try:
+        rows = conn.execute("SELECT name, role, unit, salt, hash, kdf, active FROM users").fetchall()
+    except cipher.DatabaseError:
+        rows = []
+    for name, role, unit, salt, digest, kdf, active in rows:
+        if not active or not ring.add_legacy_user(name, role, unit, key, salt, digest, kdf):
+            ring.disable_user(name, role, unit, save=False)
+    return ring
+
+
 def _keep_damaged(db: Path) -> Backup:
-    import shutil
     folder = _folder(db)
     existing = list_backups(db)
     created = _now_after(existing[0].created if existing else None)
     target = folder / f"{db.stem}-{created:%Y%m%d-%H%M%S-%f}-damaged-x.sqlite3"
     shutil.copyfile(db, target)
-    for suffix in ("-wal", "-shm"):
+    for suffix in ("-wal", "-shm", keyring.SUFFIX):
         side = Path(str(db) + suffix)
         if side.exists():
             shutil.copyfile(side, Path(str(target) + suffix))
+            _private(Path(str(target) + suffix))
     _private(target)
     return Backup(target, created, "damaged", "x", target.stat().st_size)
 
 
-def _carry_over(dest: sqlite3.Connection, db: Path) -> None:
+# what is the install's own and must not go back in time with a restore: its keys (a
+# replaced key must not return; the old decryption keys and rotation statements of
+# sync/profiles.py) and the attachment key its files are encrypted under
+_OWN_SETTINGS = "(key IN ('suite', 'attachment_key', 'key_rotations') OR key LIKE 'sign\\_%' ESCAPE '\\' " \
+    "OR key LIKE 'enc\\_%' ESCAPE '\\' OR key LIKE '%private%' OR key LIKE 'retired\\_%' ESCAPE '\\')"
+
+
+def _carry_over(dest, db: Path, key: bytes | None) -> None:
     """Keep what left this install before the restore: the audit log after the backup, the
-    clock, and the package numbers per destination (never reused). Packages received after
-    the backup are forgotten, so they can be imported again."""
+    clock, and the package numbers per destination (never reused); and what is the
+    install's now: its users (disabled ones stay disabled) and its own keys. Packages
+    received after the backup are forgotten, so they can be imported again."""
     migrations.apply(dest)
-    dest.execute("ATTACH DATABASE ? AS cur", (f"{db.resolve().as_uri()}?mode=ro",))
+    dest.execute("ATTACH DATABASE ? AS cur KEY ?", (str(db), cipher.key_literal(key) if key else ""))
     try:
         dest.execute("INSERT OR IGNORE INTO main.audit SELECT * FROM cur.audit "
                      "WHERE id > (SELECT COALESCE(MAX(id), 0) FROM main.audit)")
@@ -366,6 +519,26 @@ def _carry_over(dest: sqlite3.Connection, db: Path) -> None:
             "ON CONFLICT (dest) DO UPDATE SET last_seq = MAX(main.outbox.last_seq, excluded.last_seq), "
             "last_package = CASE WHEN excluded.last_seq > main.outbox.last_seq "
             "THEN excluded.last_package ELSE main.outbox.last_package END")
+        dest.execute(f"DELETE FROM main.settings WHERE {_OWN_SETTINGS}")
+        dest.execute(f"INSERT INTO main.settings (key, value) SELECT key, value FROM cur.settings "
+                     f"WHERE {_OWN_SETTINGS}")
+        if dest.execute("SELECT 1 FROM cur.sqlite_master WHERE name = 'users'").fetchone():
+            dest.execute("DELETE FROM main.users")
+            dest.execute("INSERT INTO main.users SELECT * FROM cur.users")
         dest.commit()
     finally:
         dest.execute("DETACH DATABASE cur")
+
+
+def _users_from_sidecar(dest, ring: keyring.Keyring) -> None:
+    """A damaged store's users, as its sidecar knows them, over the restored table: a
+    disabled user stays disabled, roles and units as now; a user added since the backup
+    comes back (with the password of now)."""
+    migrations.apply(dest)
+    for name, entry in ring.users.items():
+        role, unit = entry.get("role"), entry.get("unit")
+        active = 0 if entry.get("disabled") else 1
+        dest.execute("INSERT INTO users (name, role, unit, salt, hash, kdf, active, created) "
+                     "VALUES (?, ?, ?, '', '', 'keyring', ?, datetime('now')) ON CONFLICT (name) DO UPDATE "
+                     "SET role = excluded.role, unit = excluded.unit, active = excluded.active",
+                     (name, role, unit, active))

@@ -17,9 +17,9 @@ saves the clock with it.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
-import sqlite3
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,13 +30,14 @@ import sqlite_utils
 from ..catalog.model import Catalog, load_catalog, read_catalog_files
 from ..catalog.orgs import LEVEL_NAMES, Org, OrgError, OrgTree, load_tree, next_village_code
 from ..errors import StoreError
-from . import lockfile
-from .backup import make_backup, migrations
+from . import cipher, keyring, lockfile, users
+from .attachments import Attachments
+from .backup import encrypt_old_backups, encrypted_backup, make_backup, migrations
 from .crypto import DEFAULT_SUITE, SUITES, Keys, b64, unb64
 from .persons import PersonMaster
 from .records import Records
 from .schema import ensure_table, ledger_spec, person_spec, review_spec
-from .users import PERMISSIONS, WHAT, PermissionDenied
+from .users import PERMISSIONS, WHAT, PermissionDenied, Session
 from .versions import Clock, now_iso
 
 
@@ -48,8 +49,8 @@ class Node:
     operator: str
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=10)
+def _connect(path: Path, key: bytes | None) -> cipher.Connection:
+    conn = cipher.connect(path, key, timeout=10)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -62,19 +63,27 @@ def _read_only(path: Path) -> StoreError:
                       "本程序需要写入数据库：请把它复制到可以写入的文件夹再打开，或请管理员开放权限")
 
 
-def _check_header(path: Path) -> None:
+def _needs_login(path: Path) -> StoreError:
+    return StoreError(f"{path.name} 设置了用户，需要登录才能打开：请用用户名和密码登录（命令行用 --user 指定用户，"
+                      "密码在终端输入或用环境变量 MINSHENG_PASSWORD），忘记密码请用恢复码", 1)
+
+
+def _check_header(path: Path, key: bytes | None) -> None:
     """Refuse, without writing a byte, a file that is not a store or is from a newer version."""
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
+        conn = cipher.connect(path, key, readonly=True)
+    except cipher.Error as exc:
         raise StoreError(f"{path} 无法打开（{exc}）") from None
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         has_settings = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE name = 'settings'").fetchone()
-    except sqlite3.DatabaseError as exc:
+    except cipher.DatabaseError as exc:
         if "readonly" in str(exc):   # WAL needs its side files beside the store
             raise _read_only(path) from None
+        if key is not None:
+            raise StoreError(f"{path.name} 无法用它的密钥文件打开（{exc}）：数据库文件可能已损坏，"
+                             f"或旁边的 {keyring.sidecar(path).name} 不是它的；请从备份恢复") from None
         raise StoreError(f"{path} 无法作为数据库打开（{exc}），可能已损坏；请从备份恢复") from None
     finally:
         conn.close()
@@ -86,8 +95,8 @@ def _check_header(path: Path) -> None:
         raise StoreError(f"{path} 不是台账数据库")
 
 
-def _pending_migrations(path: Path) -> bool:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+def _pending_migrations(path: Path, key: bytes | None) -> bool:
+    conn = cipher.connect(path, key, readonly=True)
     try:
         return conn.execute("PRAGMA user_version").fetchone()[0] < migrations.latest()
     finally:
@@ -98,7 +107,7 @@ def restrict_permissions(path: Path) -> None:
     """The store holds private keys and personal data: readable by this account only
     (POSIX; on Windows the user's profile folder already restricts it)."""
     if os.name != "nt":
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", keyring.SUFFIX):
             p = Path(str(path) + suffix)
             if p.exists():
                 try:
@@ -107,16 +116,92 @@ def restrict_permissions(path: Path) -> None:
                     pass
 
 
+def _plaintext_users(path: Path) -> bool:
+    """Whether a store made before encryption has (or had) users: then it needs a log-in."""
+    try:
+        conn = cipher.connect(path, None, readonly=True)
+    except cipher.Error:
+        return False
+    try:
+        return conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+    except cipher.DatabaseError:
+        return False   # no users table (before 0006) or not a store: _check_header says which
+    finally:
+        conn.close()
+
+
+def key_for(path: Path, key: bytes | None = None) -> tuple[bytes | None, "keyring.Keyring | None"]:
+    """The key that opens the encrypted file at ``path`` without a log-in: ``key`` itself,
+    the one remembered in this process, or the open key of a store without users."""
+    ring = keyring.Keyring.load(path)
+    return key or keyring.recall(ring.store_id) or ring.open_key, ring
+
+
+def _encrypt_plaintext(path: Path, key: bytes, ring: keyring.Keyring) -> list[str]:
+    """Encrypt a store made before encryption in place, with ``key`` (wrapped in ``ring``).
+
+    The old state is backed up first (encrypted, with the sidecar), the encrypted copy is
+    checked and renamed into place, and the plaintext backups beside it are encrypted too
+    (those that cannot be read are removed). Returns notes for the user.
+    """
+    try:
+        lock = lockfile.acquire(path)
+    except PermissionError:
+        raise _read_only(path) from None
+    tmp = path.with_name(path.name + ".encrypting")
+    try:
+        conn = cipher.connect(path, None)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("PRAGMA journal_mode=DELETE")
+        except cipher.OperationalError as exc:
+            conn.close()
+            if "readonly" in str(exc):
+                raise _read_only(path) from None
+            raise
+        try:
+            encrypted_backup(conn, path, "encrypt", key, ring)
+            tmp.unlink(missing_ok=True)
+            cipher.export(conn, tmp, key)
+        finally:
+            conn.close()
+        check = cipher.connect(tmp, key, readonly=True)
+        try:
+            result = check.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            check.close()
+        if result != "ok":
+            raise StoreError(f"{path.name} 加密后未通过完整性检查（{result}），原文件未改动；请联系技术人员")
+        ring.save()
+        for suffix in ("-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        lockfile.release(lock)
+    restrict_permissions(path)
+    return encrypt_old_backups(path, key, ring)
+
+
 class Store:
-    def __init__(self, path: Path, conn: sqlite3.Connection):
+    def __init__(self, path: Path, conn: cipher.Connection, key: bytes | None = None):
         self.path = Path(path)
         self.conn = conn
+        self.key = key              # the database key (in memory only while the store is open)
         self.db = sqlite_utils.Database(conn)
         self.clock = Clock(int(self.setting("hlc", "0")))
         self._depth = 0
         self._tree: OrgTree | None = None
         self._tree_version = -1
         self.session = None  # users.Session after log-in; None: no log-in configured (scripts)
+        self.notes: list[str] = []   # what opening did that the user should hear about
+
+    @property
+    def keyring(self) -> keyring.Keyring:
+        """The sidecar as it is now on disk (another thread may have changed it)."""
+        return keyring.Keyring.load(self.path)
 
     # ------------------------------------------------------------ open/create
     @classmethod
@@ -124,6 +209,9 @@ class Store:
                catalog_files: dict | None = None, person_namespace: str | None = None,
                orgs: list[Org] | None = None) -> "Store":
         """Make a new store for an install at ``level`` for ``org`` (name or code).
+
+        The file is encrypted with a new random key; until the first user is added its
+        sidecar keeps the key open (a store made by a script or a test).
 
         :raises StoreError: if the file exists, or org and level do not fit.
         """
@@ -147,10 +235,11 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".creating")
         tmp.unlink(missing_ok=True)
-        conn = _connect(tmp)
+        key = os.urandom(cipher.KEY_BYTES)
+        conn = _connect(tmp, key)
         try:
             migrations.apply(conn)
-            store = cls(tmp, conn)
+            store = cls(tmp, conn, key)
             with store.transaction():
                 for o in tree:
                     store._insert_org(o)
@@ -164,31 +253,118 @@ class Store:
                 store._ensure_tables(catalog)
             store.keys()  # signing and encryption keys are made at setup
             conn.close()
+            ring = keyring.Keyring.new(path, key, label={"unit": unit.name})
         except BaseException:
             conn.close()
             for suffix in ("", "-wal", "-shm"):
                 Path(str(tmp) + suffix).unlink(missing_ok=True)
             raise
+        keyring.remember(ring.store_id, key)
         os.replace(tmp, path)
         for suffix in ("-wal", "-shm"):
             Path(str(tmp) + suffix).unlink(missing_ok=True)
         restrict_permissions(path)
-        return cls.open(path)
+        return cls.open(path, key=key)
+
+    @staticmethod
+    def needs_login(path: Path | str) -> bool:
+        """Whether opening ``path`` takes a user's password (it has, or ever had, users).
+
+        :raises StoreError: the sidecar of an encrypted store is missing or damaged.
+        """
+        path = Path(path)
+        if not path.is_file():
+            return False
+        if cipher.is_plaintext(path):
+            return _plaintext_users(path)
+        return keyring.Keyring.load(path).has_users
+
+    @staticmethod
+    def label(path: Path | str) -> dict:
+        """What may be shown before the log-in (kept in the sidecar, not secret): the unit's
+        name, and whether it is the demo store. Empty when unknown."""
+        try:
+            ring = keyring.Keyring.load(path, required=False)
+        except keyring.KeyringError:
+            return {}
+        label = ring.data.get("label") if ring else None
+        return dict(label) if isinstance(label, dict) else {}
 
     @classmethod
-    def open(cls, path: Path | str, *, exclusive: bool = False) -> "Store":
+    def authenticate(cls, path: Path | str, name: str, password: str, *,
+                     now: dt.datetime | None = None) -> Session:
+        """Check ``name``'s password against the store's sidecar: it unwraps the store key
+        (remembered for this process, so the store then opens by path). The role and unit
+        are those the wrap was made for; :meth:`open` with ``session`` checks them against
+        the users table. A store made before encryption is encrypted now.
+
+        :raises LoginError: wrong name or password, or locked (the same message whether or
+            not the name exists); :raises StoreError: the file is missing or unusable.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise StoreError(f"找不到数据库文件 {path}；请检查路径")
+        now = now or dt.datetime.now()
+        if cipher.is_plaintext(path):
+            _check_header(path, None)
+            conn = cipher.connect(path, None)
+            try:
+                session = users.legacy_login(conn, name, password, now)
+                key = os.urandom(cipher.KEY_BYTES)
+                ring = users.legacy_keyring(conn, path, key, session.user, password)
+            finally:
+                conn.close()
+            _encrypt_plaintext(path, key, ring)
+            keyring.remember(ring.store_id, key)
+            return session
+        ring = keyring.Keyring.load(path)
+        key, entry = users.unwrap(ring, name, password, now)
+        keyring.remember(ring.store_id, key)
+        session = Session(name.strip(), entry["role"], entry.get("unit"))
+        if entry.get("legacy"):   # wrapped by the old hash when the store was encrypted: rewrap
+            with keyring.editing(path) as fresh:
+                fresh.add_user(session.user, password, session.role, session.unit, key)
+        return session
+
+    @classmethod
+    def unlock(cls, path: Path | str, name: str, password: str, *, exclusive: bool = False,
+               now: dt.datetime | None = None) -> "Store":
+        """Log in and open: :meth:`authenticate`, then :meth:`open` as that user."""
+        session = cls.authenticate(path, name, password, now=now)
+        return cls.open(path, exclusive=exclusive, session=session)
+
+    @classmethod
+    def open(cls, path: Path | str, *, exclusive: bool = False, key: bytes | None = None,
+             session: Session | None = None) -> "Store":
         """Open an existing store, applying pending migrations (after a backup).
+
+        The key is ``key``, the one remembered after a log-in in this process, or the open
+        key of a store without users; otherwise :class:`StoreError` (需要登录, exit 1). A
+        store made before encryption without users is encrypted now. With ``session`` (from
+        :meth:`authenticate`) the users table must agree with it (active, role, unit).
 
         ``exclusive`` (the app and the command line): refuse when another program has the
         store open for writing.
 
         :raises StoreError: if the file is missing, not a store, from a newer version,
-            or (exclusive) open elsewhere.
+            needs a log-in, or (exclusive) open elsewhere.
         """
         path = Path(path)
         if not path.is_file():
             raise StoreError(f"找不到数据库文件 {path}；请先用 init 新建，或检查路径")
-        _check_header(path)
+        notes: list[str] | None = None      # set when the store was encrypted now
+        if cipher.is_plaintext(path):
+            _check_header(path, None)
+            if _plaintext_users(path):
+                raise _needs_login(path)
+            key = os.urandom(cipher.KEY_BYTES)
+            ring = keyring.Keyring.new(path, key, save=False)
+            notes = _encrypt_plaintext(path, key, ring)
+            keyring.remember(ring.store_id, key)
+        key, ring = key_for(path, key)
+        if key is None:
+            raise _needs_login(path)
+        _check_header(path, key)
         lock = None
         if exclusive:
             try:
@@ -196,20 +372,26 @@ class Store:
             except PermissionError:
                 raise _read_only(path) from None
         try:
-            if _pending_migrations(path):
-                make_backup(path, "migration")
-            conn = _connect(path)
+            if _pending_migrations(path, key):
+                make_backup(path, "migration", key=key)
+            conn = _connect(path, key)
         except BaseException:
             lockfile.release(lock)
             raise
         try:
             migrations.apply(conn)
-            store = cls(path, conn)
+            store = cls(path, conn, key)
             store._lock = lock
+            store.notes = notes or []
             store._upgrade_catalog()
             restrict_permissions(path)
+            keyring.remember(ring.store_id, key)
+            if session is not None:
+                store.session = users.check_session(store, session)
+            if notes is not None:
+                Attachments(store).encrypt_plain_files()
             return store
-        except sqlite3.OperationalError as exc:
+        except cipher.OperationalError as exc:
             conn.close()
             lockfile.release(lock)
             if "readonly" in str(exc):
@@ -221,16 +403,21 @@ class Store:
             raise
 
     @classmethod
-    def open_readonly(cls, path: Path | str) -> "Store":
+    def open_readonly(cls, path: Path | str, *, key: bytes | None = None) -> "Store":
         """A read-only handle (for the GUI thread's instant reads beside the writer thread).
 
-        Writing through it raises ``sqlite3.OperationalError``.
+        Writing through it raises ``cipher.OperationalError``.
         """
         path = Path(path)
-        _check_header(path)
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        if cipher.is_plaintext(path):   # encrypted by the writer first
+            cls.open(path, key=key).close()
+        key, _ring = key_for(path, key)
+        if key is None:
+            raise _needs_login(path)
+        _check_header(path, key)
+        conn = cipher.connect(path, key, readonly=True)
         conn.execute("PRAGMA cache_size=-32768")
-        return cls(path, conn)
+        return cls(path, conn, key)
 
     def close(self) -> None:
         self.conn.close()
@@ -321,7 +508,7 @@ class Store:
                 yield self
                 self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('hlc', ?)",
                                   (str(self.clock.last),))
-        except sqlite3.OperationalError as exc:
+        except cipher.OperationalError as exc:
             self.clock.last = max(saved_clock, self.clock.last)  # never reuse a stamp
             text = str(exc)
             if "full" in text or "disk I/O" in text:
