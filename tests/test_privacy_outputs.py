@@ -312,7 +312,8 @@ def test_a_clerk_bound_to_a_village_reads_and_writes_only_it(world):
     with opened(world.db, CLERK) as store:
         led = store.ledger("two_cancer")
         assert {r["uuid"] for r in led.rows()} == set(world.one) and led.count() == 3
-        assert led.get(world.two[0]) is None
+        assert led.get(world.two[0]) is None and led.history(world.two[0]) == []
+        assert led.history(world.one[0])
         with pytest.raises(KeyError):
             led.update(world.two[0], {"institution": "示例"}, today=TODAY)
         with pytest.raises(KeyError):

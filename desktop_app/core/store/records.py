@@ -171,7 +171,11 @@ class Records:
     def history(self, uid: str) -> list[dict]:
         """The audit trail of one row, oldest first, each entry with the fields it
         changed (``{field: [before, after]}``); the insert shows the first values,
-        rebuilt from the current row and the ``before`` of every later change."""
+        rebuilt from the current row and the ``before`` of every later change. A row
+        outside the user's unit has no history for them."""
+        found = self.get_any(uid)
+        if found is not None and not self.policy.within(found["org"]):
+            return []
         cur = self.store.conn.execute(
             "SELECT id, ts, user, unit, action, source, batch, before, after FROM audit "
             "WHERE uuid = ? ORDER BY id", (uid,))
