@@ -3,7 +3,7 @@
 Run it under a virtual screen with a CJK font, e.g.
     xvfb-run -a -s "-screen 0 1440x900x24" python -m desktop_app.tools.screenshots docs/screenshots
 (QT_QPA_PLATFORM=offscreen works too). Saves setup, dashboard, ledger, record form,
-person page, log-in, backups and the lock screen; the README shows them.
+person page, log-in, the 恢复码 shown once, backups and the lock screen; the README shows them.
 """
 from __future__ import annotations
 
@@ -43,6 +43,17 @@ def _save(widget: QWidget, out: Path, name: str) -> Path:
     return path
 
 
+def _save_recovery_code(out: Path) -> Path:
+    """The 恢复码 dialog as the first 管理员 sees it (a made-up code)."""
+    from ..ui.recovery_dialog import RecoveryCodeDialog
+    dialog = RecoveryCodeDialog("7KQM-2XRD-HP4T-W9CE-NJ6B-3FZA", unit="河坝镇")
+    dialog.show()
+    dialog.saved.setChecked(True)
+    path = _save(dialog, out, "10_recovery_code")
+    dialog.accept()
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
@@ -78,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     dialog.show()
     _save(dialog, out, "06_login")
     dialog.close()
+    _save_recovery_code(out)
     with Store.open(path) as store:
         session = login(store, DEMO_USERS[0][0], DEMO_PASSWORD)
 

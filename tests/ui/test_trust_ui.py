@@ -279,3 +279,34 @@ def test_a_pdf_viewing_copy_is_deleted_when_its_editor_closes(qtbot, runner, rea
     assert path.read_bytes() == pdf.read_bytes() and (path.stat().st_mode & 0o077) == 0
     form.close()
     assert not path.exists() and not path.parent.exists()
+
+
+def test_the_first_administrator_is_shown_the_recovery_code_then_logs_in(tmp_path, qtbot, monkeypatch):
+    """startup.log_in on a store without users: the first 管理员, the 恢复码 once, and from then
+    on the store needs a log-in (no real dialog: exec fills the form and submits)."""
+    path = tmp_path / "t.sqlite3"
+    Store.create(path, level="town", org="河坝镇", operator="张管理").close()
+    shown = []
+    monkeypatch.setattr(startup, "show_recovery_code", lambda code, unit="", parent=None: shown.append((code, unit)))
+
+    def fill(dialog):
+        dialog.password.setText("示例密码-2024")
+        dialog.confirm.setText("示例密码-2024")
+        dialog.submit()
+        return dialog.result()
+    monkeypatch.setattr(LoginDialog, "exec", fill)
+    session = startup.log_in(path)
+    assert (session.user, session.role) == ("张管理", "管理员")
+    [(code, unit)] = shown
+    assert len(code.replace("-", "")) == 24 and unit == "河坝镇"
+    assert Store.needs_login(path) and Store.label(path) == {"unit": "河坝镇"}
+    forget_key(path)
+
+    def attempt(dialog):
+        dialog.name.setText("张管理")
+        dialog.password.setText("示例密码-2024")
+        dialog.submit()
+        return dialog.result()
+    monkeypatch.setattr(LoginDialog, "exec", attempt)
+    assert startup.log_in(path).role == "管理员" and shown == [(code, unit)]
+    assert startup.check_after_login(path, session) is True
