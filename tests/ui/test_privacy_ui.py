@@ -247,3 +247,27 @@ def test_autofill_shows_the_master_masked_and_saves_it(qtbot, runner, reader, cl
     assert form.editors["name"].raw() == person["name"]
     assert form.editors["phone"].raw() == "" and "phone" in form.kept()
     assert leaks(screen_text(form), clerk, {person["id_number"]}) == []
+
+
+def test_the_window_of_a_clerk_bound_to_a_village(qtbot, demo_path, known):
+    """The whole window as a 录入员 of one village: counts, table and progress are hers."""
+    from desktop_app.core.demo import DEMO_PASSWORD
+    from desktop_app.core.store import add_user, login
+    from desktop_app.core.store.database import Store
+    from desktop_app.ui.main_window import MainWindow
+    with Store.open(demo_path) as store:
+        login(store, "示例管理员", DEMO_PASSWORD)
+        add_user(store, "村录入员", DEMO_PASSWORD, "录入员", unit=UNIT)
+        session = login(store, "村录入员", DEMO_PASSWORD)
+        expected = store.ledger("two_cancer").count()
+    w = MainWindow(demo_path, session)
+    qtbot.addWidget(w)
+    try:
+        qtbot.waitUntil(lambda: w.dashboard.findChildren(QAbstractItemView)[0].model().rowCount() > 0,
+                        timeout=WAIT)
+        w.ledger_page.show_ledger("two_cancer")
+        qtbot.waitUntil(lambda: w.ledger_page.count_label.text().startswith("共"), timeout=WAIT)
+        assert w.ledger_page.model.rowCount() == expected == len(unit_rows(w.reader, "two_cancer"))
+        assert leaks(screen_text(w), known) == []
+    finally:
+        w.close_store()
