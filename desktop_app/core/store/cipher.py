@@ -14,6 +14,8 @@ the same build reads and writes plain SQLite, as every store before encryption w
     (False, True)
     >>> connect(path, key, readonly=True).execute("SELECT count(*) FROM t").fetchone()
     (0,)
+    >>> connect(path, key).execute("PRAGMA temp_store").fetchone()   # 2: in memory, never a file
+    (2,)
     >>> try:
     ...     connect(path, os.urandom(32)).execute("SELECT count(*) FROM sqlite_master")
     ... except DatabaseError as exc:
@@ -67,6 +69,9 @@ def connect(path: Path | str, key: bytes | None, *, readonly: bool = False,
         conn = _db.connect(str(path), timeout=timeout)
     if key is not None:
         conn.execute(f'PRAGMA key = "{key_literal(key)}"')
+        # SQLite's temporary files (large sorts, temp tables) are not encrypted: keep them in
+        # memory whatever the build's default
+        conn.execute("PRAGMA temp_store = MEMORY")
     return conn
 
 

@@ -10,9 +10,13 @@
     >>> store.close()
 
 ``Store.create`` makes a new file (fixed tables from ``db/``, ledger tables from
-the catalog); ``Store.open`` opens one and brings it up to date. Every write
-goes through :meth:`Store.transaction`, which is one SQLite transaction and
-saves the clock with it.
+the catalog), encrypted with a new random key (:mod:`.cipher`, :mod:`.keyring`);
+``Store.open`` opens one and brings it up to date. A store with users opens only
+after a log-in (:meth:`Store.unlock`, or :meth:`Store.authenticate` and then
+``open`` by path: the key is remembered for this process); one made before
+encryption is encrypted when it is first opened. Every write goes through
+:meth:`Store.transaction`, which is one SQLite transaction and saves the clock
+with it.
 """
 from __future__ import annotations
 
