@@ -59,7 +59,8 @@ class LedgerPage(QWidget):
         self.title = QLabel()
         self.title.setStyleSheet("font-size: 16px; font-weight: bold")
         self.search = QLineEdit()
-        self.search.setPlaceholderText("搜索姓名、身份证号或电话（可输入一部分）  Ctrl+F")
+        numbers = "完整号码或最后几位" if policy_for(self.reader).may_reveal else "完整号码"
+        self.search.setPlaceholderText(f"搜索姓名（可输入一部分）、身份证号或电话（{numbers}）  Ctrl+F")
         self.search.setClearButtonEnabled(True)
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self.reload)

@@ -88,7 +88,8 @@ class PersonPage(QWidget):
 
     def _build(self) -> None:
         self.search_box = QLineEdit()
-        self.search_box.setPlaceholderText("输入姓名、身份证号或电话（可只输入一部分）")
+        numbers = "完整号码或最后几位" if self.policy.may_reveal else "完整号码"
+        self.search_box.setPlaceholderText(f"输入姓名（可只输入一部分）、身份证号或电话（{numbers}）")
         self.search_box.setClearButtonEnabled(True)
         self._timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._timer.timeout.connect(lambda: self.search(self.search_box.text()))
