@@ -310,3 +310,20 @@ def test_the_first_administrator_is_shown_the_recovery_code_then_logs_in(tmp_pat
     monkeypatch.setattr(LoginDialog, "exec", attempt)
     assert startup.log_in(path).role == "管理员" and shown == [(code, unit)]
     assert startup.check_after_login(path, session) is True
+
+
+def test_a_disabled_user_is_enabled_again_only_with_a_new_password(window_as, qtbot, demo_path):
+    w = window_as("示例管理员")
+    w.security.manage_users()
+    dialog = w.security.users_dialog
+    qtbot.waitUntil(lambda: dialog.users_model.rowCount() == 3, timeout=WAIT)
+    with qtbot.waitSignal(dialog.changed, timeout=WAIT):
+        dialog.set_active("示例录入员", False, "")
+    with pytest.raises(users.LoginError):
+        Store.authenticate(demo_path, "示例录入员", DEMO_PASSWORD)     # her key is gone
+    dialog.set_active("示例录入员", True, "")
+    qtbot.waitUntil(lambda: "新密码" in dialog.message.text(), timeout=WAIT)
+    with qtbot.waitSignal(dialog.changed, timeout=WAIT):
+        dialog.set_active("示例录入员", True, "重新启用的密码1")
+    assert Store.authenticate(demo_path, "示例录入员", "重新启用的密码1").role == "录入员"
+    dialog.close()

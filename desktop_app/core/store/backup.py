@@ -389,9 +389,12 @@ def restore(db: Path | str, backup_file: Path | str, *, key: bytes | None = None
         to another install (1), or the store is open elsewhere (2). Nothing is changed then.
     """
     db, backup_file = Path(db), Path(backup_file)
+    backup_ring = _sidecar_or_none(backup_file)
+    here = _sidecar_or_none(db) if db.exists() and not cipher.is_plaintext(db) else None
+    if backup_ring is not None and here is not None and backup_ring.store_id != here.store_id:
+        raise BackupError(f"{backup_file.name} 是另一个安装（另一个数据库）的备份，不能恢复到本数据库", 1)
     key = key_of(backup_file, key)
     info = check_backup_file(backup_file, key)
-    backup_ring = _sidecar_or_none(backup_file)
     try:
         lock = lockfile.acquire(db)
     except lockfile.Locked as exc:
