@@ -21,7 +21,7 @@ from pathlib import Path
 from . import __version__
 from .core.catalog import LEVEL_NAMES, load_catalog
 from .core.district import compute
-from .core.errors import INPUT_PROBLEMS, OK, UserError, describe, exit_code
+from .core.errors import INPUT_PROBLEMS, OK, UNUSABLE, UserError, describe, exit_code
 from .core.store import RowsRejected, Store
 
 
@@ -312,31 +312,26 @@ def cmd_attach(args) -> int:
 
 def cmd_template(args) -> int:
     from .core.excel import write_template
-    from .core.store import policy_for
     with _open(args) as store:
-        village = policy_for(store).unit_for(store, args.village, "生成模板", level="village")
-        path = write_template(store, args.ledger, Path(args.out), village=village)
+        path = write_template(store, args.ledger, Path(args.out), village=args.village)
     _out(args, {"file": str(path)}, f"已生成模板 {path}")
     return OK
 
 
 def cmd_export_excel(args) -> int:
     from .core.excel import export_ledger
-    from .core.store import policy_for
     if args.deidentify:
         from .core.excel import export_deidentified
         with _open(args) as store:
             path = export_deidentified(store, args.ledger, Path(args.out),
-                                       village=policy_for(store).unit_for(store, args.village, "导出"),
-                                       purpose=_purpose(args), reveal=args.reveal,
+                                       village=args.village, purpose=_purpose(args), reveal=args.reveal,
                                        exact_dates=args.exact_dates)
         _out(args, {"file": str(path), "deidentified": True, "exact_dates": args.exact_dates},
              f"已导出去标识化数据到 {path}" + ("" if args.exact_dates else "（日期只到月）"))
         return OK
     with _open(args) as store:
         result = export_ledger(store, args.ledger, Path(args.out),
-                               village=policy_for(store).unit_for(store, args.village, "导出"),
-                               reveal=args.reveal, purpose=args.purpose)
+                               village=args.village, reveal=args.reveal, purpose=args.purpose)
     _out(args, result.to_json(), f"已导出 {result.rows} 行到 {result.path}" +
          ("（敏感信息已打码）" if result.masked else "（未打码，已记入审计）"))
     return OK

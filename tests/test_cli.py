@@ -155,6 +155,14 @@ def test_import_excel_several_files_one_backup_worst_exit_code(db, capsys, tmp_p
     assert [b.reason for b in list_backups(db)] == ["import"]
 
 
+def test_error_workbook_that_cannot_be_written_still_reports_the_import(db, capsys):
+    legacy = Path(__file__).parent / "fixtures" / "legacy_two_cancer.xlsx"
+    code, out, err = run(capsys, "import-excel", "--db", db, legacy, "--ledger", "two_cancer",
+                         "--accept-valid", "--errors", "/proc/no-such-folder/错误.xlsx")
+    assert code == 2 and "批次" in out and "错误行没有写出" in out      # the rows that went in are said
+    assert "无法写入或读取 /proc/no-such-folder/错误.xlsx" in err and "Traceback" not in err
+
+
 def test_import_package_refused_file_exit_2_the_others_imported(chain, capsys):
     _d, t, v, tmp = chain
     v.ledger("two_cancer").add(screening(1))

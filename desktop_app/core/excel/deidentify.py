@@ -123,7 +123,7 @@ def export_deidentified(store: Store, ledger_id: str, out_path: Path | str, *,
     labels = org_labels(store)
     cols = ", ".join([f"[{p.column}]" for p in links] + [f"[{f.id}]" for f in kept])
     where, params = "_deleted = 0", []
-    if village:
+    if unit.code != store.node.org:   # a unit named, or the user's own
         where += " AND substr(org, 1, ?) = ?"
         params += [len(unit.code), unit.code]
 

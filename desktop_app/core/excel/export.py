@@ -134,7 +134,7 @@ def export_ledger(store: Store, ledger_id: str, out_path: Path | str, *,
         raise StoreError("导出不打码的敏感信息须写明用途（将记入审计日志）", 1)
     unit = resolve_unit(store, village)
     where, params = "_deleted = 0", []
-    if village:
+    if unit.code != store.node.org:   # a unit named, or the user's own
         where += " AND substr(org, 1, ?) = ?"
         params += [len(unit.code), unit.code]
     table = ledger.table

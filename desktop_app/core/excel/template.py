@@ -46,8 +46,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from xlsxwriter.exceptions import FileCreateError
 
 from ..catalog.model import Field, Ledger
-from ..catalog.orgs import Org, OrgError
+from ..catalog.orgs import Org
 from ..errors import StoreError, describe
+from ..store.policy import policy_for
 from ..store.versions import now_iso
 from .sheetmeta import META_KEYS, META_SHEET, OPTIONS_SHEET, ORG_HEADER, safe_sheet_title
 
@@ -206,17 +207,17 @@ def village_options(store: Store) -> list[str]:
             if o is not None and o.level == "village"]
 
 
-def resolve_unit(store: Store, name_or_code: str | None) -> Org:
-    """The install's org, or the org named (name or code) at or below it.
+def resolve_unit(store: Store, name_or_code: str | None, what: str = "导出", *,
+                 level: str | None = None) -> Org:
+    """The org a template or an export is for: the one named (name or code, at or below the
+    install and within the logged-in user's unit), else the user's own unit (for a user
+    bound to a unit: of ``level``, if given), else the install's.
 
     :raises StoreError: (exit code 1) naming the org and what is known.
+    :raises PermissionDenied: a unit outside the user's.
     """
-    if not name_or_code:
-        return store.orgs.get(store.node.org)
-    try:
-        return store.orgs.resolve(name_or_code, within=store.node.org)
-    except OrgError as exc:
-        raise StoreError(str(exc), 1) from None
+    code = policy_for(store).unit_for(store, name_or_code, what, level=level)
+    return store.orgs.get(code or store.node.org)
 
 
 def title_text(unit_name: str, ledger: Ledger, plan_year: int) -> str:
@@ -298,7 +299,7 @@ def write_template(store: Store, ledger_id: str, out_path: Path | str, *,
     :raises StoreError: (exit code 1) for an unknown ledger or village.
     """
     ledger = store.ledger(ledger_id).ledger
-    unit = resolve_unit(store, village)
+    unit = resolve_unit(store, village, "生成模板", level="village")
     if village and unit.level != "village":
         raise StoreError(f"“{village}”是{unit.name}，不是村（社区）；请填写本单位下的村（社区）", 1)
     villages = village_options(store)

@@ -39,7 +39,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import sqlite3
 from array import array
 from dataclasses import dataclass
 
