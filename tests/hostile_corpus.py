@@ -997,7 +997,6 @@ class CrashWorld:
 def prepare_crash(root: Path, rows: int, *, workbook: bool = False) -> CrashWorld:
     """A town store and a package of ``rows`` new rows from its village (``workbook``: a
     workbook of ``rows`` new rows of that village instead); both reference dumps."""
-    import shutil
 
     from desktop_app.core import sync
     d, t, v = make_chain(root / "chain")
@@ -1080,7 +1079,6 @@ def crash_once(world: CrashWorld, workdir: Path, kill_at: float,
     before the import's transaction began; "rolled-back": killed inside it, nothing kept;
     "after": killed after the commit; "finished": the child ended before the kill. Raises
     AssertionError for a damaged store or a state that is neither before nor after."""
-    import shutil
 
     from desktop_app.core.store.database import Store
     db = workdir / "crash.sqlite3"

@@ -17,6 +17,8 @@ from desktop_app.core.excel import export_deidentified, export_ledger, write_err
 from desktop_app.core.excel.error_book import RISKY_LEAD
 from desktop_app.core.excel.export import _csv_safe
 from desktop_app.core.excel.importer import plan_import
+from desktop_app.core.catalog import Org
+from desktop_app.core.errors import StoreError
 from desktop_app.core.store import Locked, check_free, lockfile
 
 POSIX = os.name != "nt"
@@ -30,6 +32,14 @@ def loose_umask():
     old = os.umask(0o022)
     yield
     os.umask(old)
+
+
+def old_villages(town, *names) -> None:
+    """Villages with names no unit may have any more, as a store of an earlier version holds them."""
+    with town.transaction():
+        for i, name in enumerate(names):
+            town.conn.execute("INSERT INTO orgs (code, name, level, parent, aliases, created) "
+                              "VALUES (?, ?, 'village', ?, '[]', '')", (f"430971121{900 + i}", name, "430971121"))
 
 
 def mode(path: Path) -> int:
@@ -180,7 +190,7 @@ def test_error_workbook_writes_formula_text_as_text(town, tmp_path):
 
 
 def test_xlsx_exports_write_formula_text_as_text(town, tmp_path):
-    town.add_villages(["=HYPERLINK(\"http://example.invalid\")"])
+    old_villages(town, "=HYPERLINK(\"http://example.invalid\")")
     town.ledger("two_cancer").add(screening(1, name=SHORT_LINK, institution="@SUM(1)"),
                                   org="示例村一", today=TODAY)
     for path in (export_ledger(town, "two_cancer", tmp_path / "a.xlsx", reveal=True, purpose="核对").path,
@@ -189,7 +199,7 @@ def test_xlsx_exports_write_formula_text_as_text(town, tmp_path):
 
 
 def test_csv_export_neutralises_every_column_and_tab_or_cr(town, tmp_path):
-    town.add_villages(["=HYPERLINK(\"http://example.invalid\")", "-示例村"])
+    old_villages(town, "=HYPERLINK(\"http://example.invalid\")", "-示例村")
     led = town.ledger("two_cancer")
     led.add(screening(1, name="@SUM(1)", institution="+1"), org="=HYPERLINK(\"http://example.invalid\")",
             today=TODAY)
@@ -203,3 +213,34 @@ def test_csv_export_neutralises_every_column_and_tab_or_cr(town, tmp_path):
     deid = export_deidentified(town, "two_cancer", tmp_path / "d.csv", purpose="统计")
     cells = [c for r in csv.reader(deid.read_text(encoding="utf-8-sig").splitlines()) for c in r if c]
     assert all(not c.startswith(RISKY_LEAD) for c in cells)
+
+
+def test_a_unit_name_that_would_be_a_formula_is_refused(town, tmp_path):
+    for name in ("=HYPERLINK(\"http://x\",\"点我\")", "+1", "@SUM(A1)", "-2", "示例\x07村"):
+        with pytest.raises(StoreError) as refused:
+            town.add_villages([name])
+        assert refused.value.exit_code == 1
+    with pytest.raises(StoreError, match="不合规"):
+        town.merge_orgs([Org("430971121099", "=1+1", "village", "430971121")])
+    assert all(o.name[0] not in "=+-@" for o in town.orgs)
+
+
+@pytest.mark.skipif(not POSIX, reason="POSIX file modes")
+def test_backup_and_restore_copies_are_private_before_any_byte_goes_in(town, tmp_path, monkeypatch,
+                                                                      loose_umask):
+    from desktop_app.core.store import backup, cipher
+    seen = []
+    for name in ("export", "copy_into"):
+        real = getattr(cipher, name)
+
+        def spy(conn, target, *args, real=real, **kwargs):
+            seen.append((Path(target).suffix, mode(Path(target))))
+            return real(conn, target, *args, **kwargs)
+        monkeypatch.setattr(cipher, name, spy)
+    made = backup.make_backup(town, "manual", force=True)
+    (tmp_path / "U盘").mkdir()
+    backup.copy_to(town, tmp_path / "U盘" / "副本.sqlite3")
+    town.close()
+    backup.restore(town.path, made.path)
+    assert seen and all(m == 0o600 for _, m in seen), seen
+    assert {s for s, _ in seen} >= {".part", ".restoring"}

@@ -26,7 +26,7 @@ from .. import __version__
 from ..core.catalog import LEVEL_NAMES
 from ..core.district import clamp_as_of, compute
 from ..core.errors import StoreError
-from ..core.store import Store, counted_selection
+from ..core.store import Store, counted_selection, policy_for
 from .dashboard import DashboardPage
 from .district_board import BoardPage
 from .district_pages import MonthlyReportDialog
@@ -260,8 +260,13 @@ class MainWindow(QMainWindow):
         self.ids_runner.run(counts, on_done=show)
 
     def _scopes(self) -> list[tuple[str, str]]:
-        own = self.tree.get(self.node.org)
-        label = {"district": "全区", "town": f"全镇（{own.name}）", "village": own.name}[own.level]
+        """The 统计范围 choices: the whole install (or, for a user bound to a unit, that unit)
+        and each unit right below it."""
+        own = self.tree.get(policy_for(self.reader).default_org(self.node.org))
+        if own.code != self.node.org:
+            label = f"本单位（{own.name}）"
+        else:
+            label = {"district": "全区", "town": f"全镇（{own.name}）", "village": own.name}[own.level]
         return [("", label)] + [(o.code, o.name) for o in self.tree.children(own.code)]
 
     def as_of_date(self) -> dt.date:

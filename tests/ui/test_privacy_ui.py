@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 from openpyxl import Workbook
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtWidgets import QAbstractItemView, QComboBox, QLineEdit, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QComboBox, QWidget
 from privacy_world import leaks, stored_numbers, text_of
 from support import TODAY, make_id
 
@@ -269,5 +269,8 @@ def test_the_window_of_a_clerk_bound_to_a_village(qtbot, demo_path, known):
         qtbot.waitUntil(lambda: w.ledger_page.count_label.text().startswith("共"), timeout=WAIT)
         assert w.ledger_page.model.rowCount() == expected == len(unit_rows(w.reader, "two_cancer"))
         assert leaks(screen_text(w), known) == []
+        scopes = w._scopes()                        # 统计范围: her village, nothing beside it
+        assert scopes[0][1] == f"本单位（{w.tree.get(UNIT).name}）"
+        assert all(code.startswith(UNIT) for code, _ in scopes[1:])
     finally:
         w.close_store()

@@ -22,6 +22,24 @@ from .idnumbers import fold
 LEVEL_NAMES = {"district": "区", "town": "镇", "village": "村（社区）"}
 
 
+def name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a unit, or None. A name goes into titles and cells of every
+    workbook, so it may not start like a formula (=, +, -, @) or hold control characters::
+
+        >>> name_problem("示例村一"), name_problem("=HYPERLINK(1)")
+        (None, '单位名称不能以 =、+、-、@ 开头')
+    """
+    if type(name) is not str or not name.strip():
+        return "单位名称不能为空"
+    if len(name) > 60:
+        return "单位名称最多 60 个字"
+    if name[0] in "=+-@":
+        return "单位名称不能以 =、+、-、@ 开头"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "单位名称不能含有控制字符"
+    return None
+
+
 class OrgError(UserError, ValueError):
     """A unit name or code that does not resolve to one unit (exit 1)."""
 

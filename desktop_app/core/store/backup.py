@@ -161,7 +161,7 @@ def encrypted_backup(conn, db: Path, reason: str, key: bytes, ring: keyring.Keyr
     existing = list_backups(db)
     created = _now_after(existing[0].created if existing else None)
     target = _folder(db) / f"{db.stem}-{created:%Y%m%d-%H%M%S-%f}-{reason}-{_fingerprint(conn)}.sqlite3"
-    tmp = target.with_name(target.name + ".part")
+    tmp = _fresh_private(target.with_name(target.name + ".part"))
     try:
         cipher.export(conn, tmp, key)
         _verify(tmp, key)
@@ -182,7 +182,7 @@ def encrypt_old_backups(db: Path, key: bytes, ring: keyring.Keyring) -> list[str
     for b in list_backups(db):
         if not cipher.is_plaintext(b.path):
             continue
-        tmp = b.path.with_name(b.path.name + ".encrypting")
+        tmp = _fresh_private(b.path.with_name(b.path.name + ".encrypting"))
         try:
             conn = cipher.connect(b.path, None, readonly=True)
             try:
@@ -209,7 +209,7 @@ def _copy_verified(conn, target: Path, key: bytes | None, ring: keyring.Keyring 
     """A checked copy of the database at ``target`` (written beside it, renamed into place,
     readable only by this account) with a copy of ``ring``; nothing is left behind when it
     fails."""
-    tmp = target.with_name(target.name + ".part")
+    tmp = _fresh_private(target.with_name(target.name + ".part"))
     try:
         cipher.copy_into(conn, tmp, key)
         _verify(tmp, key)
@@ -258,6 +258,15 @@ def _folder(db: Path) -> Path:
             except OSError:
                 pass
     return folder
+
+
+def _fresh_private(path: Path) -> Path:
+    """An empty file at ``path`` readable by this account only, made before any data goes in
+    (SQLite keeps an existing file's mode, also for its journal): a copy left by a crash or a
+    kill is never readable by others."""
+    path.unlink(missing_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return path
 
 
 def _private(path: Path) -> None:
@@ -427,8 +436,7 @@ def restore(db: Path | str, backup_file: Path | str, *, key: bytes | None = None
             ring = None
         if ring is None or ring.store_id != (backup_ring.store_id if backup_ring else ring.store_id):
             ring = backup_ring
-        tmp = db.with_name(db.name + ".restoring")
-        tmp.unlink(missing_ok=True)
+        tmp = _fresh_private(db.with_name(db.name + ".restoring"))
         src = cipher.connect(backup_file, key, readonly=True)
         try:
             if key == target_key:

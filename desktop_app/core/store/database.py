@@ -32,7 +32,7 @@ from pathlib import Path
 import sqlite_utils
 
 from ..catalog.model import Catalog, load_catalog, read_catalog_files
-from ..catalog.orgs import LEVEL_NAMES, Org, OrgError, OrgTree, load_tree, next_village_code
+from ..catalog.orgs import LEVEL_NAMES, Org, OrgError, OrgTree, load_tree, name_problem, next_village_code
 from ..errors import StoreError
 from . import cipher, keyring, lockfile, users
 from .attachments import Attachments
@@ -598,8 +598,8 @@ class Store:
         existing = {o.name for o in tree.children(parent.code)}
         cleaned = [n.strip() for n in names]
         for name in cleaned:
-            if not name:
-                raise StoreError("村（社区）名称不能为空", 1)
+            if name_problem(name):
+                raise StoreError(f"“{name[:20]}”不能作村（社区）名称：{name_problem(name)}", 1)
             if name in existing or cleaned.count(name) > 1:
                 raise StoreError(f"{parent.name}已经有“{name}”，未添加任何村（社区）", 1)
         added = []
@@ -611,7 +611,15 @@ class Store:
         return added
 
     def merge_orgs(self, orgs: list[Org]) -> None:
-        """Add orgs learned from a profile or package (never renames local ones)."""
+        """Add orgs learned from a profile or package (never renames local ones).
+
+        :raises StoreError: (exit 2) a name no unit may have (it would become a formula in
+            every workbook); nothing is added then.
+        """
+        for org in orgs:
+            problem = name_problem(org.name) or next(filter(None, map(name_problem, org.aliases)), None)
+            if problem:
+                raise StoreError(f"收到的单位信息不合规（代码 {org.code}）：{problem}；未作任何改动，请向发出单位核实")
         with self.transaction():
             for org in orgs:
                 self._insert_org(org)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..catalog.orgs import Org
+from ..catalog.orgs import Org, name_problem
 from ..catalog.validation import missing_fields
 from ..store import migrations
 from ..store.backup import make_backup
@@ -263,10 +263,10 @@ class _Applier:
     def _org(self, rec: dict) -> None:
         code, name, level, parent = rec.get("code"), rec.get("name"), rec.get("level"), rec.get("parent")
         aliases = rec.get("aliases", [])
-        if not (_org_code(code) and type(name) is str and 0 < len(name) <= 60
+        if not (_org_code(code) and name_problem(name) is None
                 and level in ("district", "town", "village") and (parent is None or _org_code(parent))
                 and type(aliases) is list and len(aliases) <= MAX_ALIASES
-                and all(type(a) is str and 0 < len(a) <= 60 for a in aliases)):
+                and all(name_problem(a) is None for a in aliases)):
             raise PackageError(f"{self.summary.file} 中的组织信息不合规，已拒绝")
         if code in self.parents or (parent is not None and parent not in self.parents):
             return  # known orgs are never renamed or moved by a package; an unknown parent: skipped
