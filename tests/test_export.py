@@ -11,12 +11,12 @@ from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 from support import TODAY, make_id, screening
 
-from desktop_app.core.excel import export as export_module
 from desktop_app.core.excel.export import export_ledger
 from desktop_app.core.excel.sheetmeta import BASE_HEADER, ID_HEADER, META_SHEET, ORG_HEADER, decode_base
 from desktop_app.core.excel.template import FIRST_DATA_ROW, HEADER_ROW
 from desktop_app.core.store.database import StoreError
 from desktop_app.core.store.masking import mask_value
+from desktop_app.core.store.policy import Policy
 from desktop_app.core.store.users import Session
 
 ID_ONE, ID_TWO, ID_THREE = make_id("19700101", 2), make_id("19750505", 4), make_id("19800808", 6)
@@ -255,9 +255,11 @@ def test_a_failure_leaves_no_half_file_no_scratch_and_no_audit_entry(filled, tmp
     target = tmp_path / "a.xlsx"
     target.write_bytes(b"old")
 
-    def broken(field_type, value):
-        raise OSError("磁盘已满")
-    monkeypatch.setattr(export_module, "mask_value", broken)
+    def broken(policy, ledger, field_ids):
+        def mask(cells):
+            raise OSError("磁盘已满")
+        return mask
+    monkeypatch.setattr(Policy, "masker", broken)
     for name in ("a.xlsx", "a.csv"):
         with pytest.raises(StoreError, match=f"无法写入或读取 .*{name}"):   # said in Chinese, by its name
             export_ledger(filled, "two_cancer", tmp_path / name)

@@ -41,7 +41,7 @@ import xlsxwriter
 from ..catalog.fieldtypes import display
 from ..catalog.model import Ledger
 from ..errors import StoreError
-from ..store.masking import mask_value
+from ..store.policy import policy_for
 from ..store.writes import Writer
 from .export import _csv_safe
 from .template import atomic_output, org_labels, resolve_unit, title_text
@@ -110,14 +110,13 @@ def export_deidentified(store: Store, ledger_id: str, out_path: Path | str, *,
     purpose = (purpose or "").strip()
     if not purpose:
         raise StoreError("去标识化导出须写明用途（将记入审计日志）", 1)
-    if reveal:
-        store.require("reveal")
+    policy = policy_for(store).exporting(store, reveal)
     unit = resolve_unit(store, village)
     drop = identifying_fields(ledger)
     kept = [f for f in ledger.fields if f.id not in drop]
     links = [p for p in ledger.persons]
     headers = ["村（社区）"] + [f"{p.role}代码" for p in links] + [f.label for f in kept]
-    masked = [] if reveal else [i for i, f in enumerate(kept) if ledger.is_sensitive(f.id)]
+    mask = policy.masker(ledger, [f.id for f in kept])
     dates = [] if exact_dates else [i for i, f in enumerate(kept) if f.type == "date"]
     secret = _secret(store)
     labels = org_labels(store)
@@ -131,9 +130,7 @@ def export_deidentified(store: Store, ledger_id: str, out_path: Path | str, *,
         for org, *values in store.conn.execute(
                 f"SELECT org, {cols} FROM [{ledger.table}] WHERE {where} ORDER BY _created, rowid",
                 params):
-            people, cells = values[:len(links)], values[len(links):]
-            for i in masked:
-                cells[i] = mask_value(kept[i].type, cells[i])
+            people, cells = values[:len(links)], mask(values[len(links):])
             for i in dates:
                 if cells[i].__class__ is str:
                     cells[i] = month_only(cells[i])

@@ -21,7 +21,7 @@ from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 
-from ..store.masking import mask_value
+from ..store.policy import policy_for
 from ..store.writes import Writer
 from .importer import ImportPlan
 from .sheetmeta import safe_sheet_title
@@ -63,14 +63,13 @@ def write_error_workbook(store, plan: ImportPlan, out: Path | str, *, reveal: bo
     :raises OSError: when ``out`` cannot be written (no such folder, no permission,
         the file is open in Excel or WPS); nothing is left behind then.
     """
-    if reveal:
-        store.require("reveal")
+    policy = policy_for(store).exporting(store, reveal)
     out = Path(out)
     led = plan.ledger
     field_col = {fid: c for c, fid in plan.layout.mapping.items()}
-    sensitive = {c: led.field(fid).type for c, fid in plan.layout.mapping.items()
-                 if led.has_field(fid) and led.is_sensitive(fid)}
+    sensitive = {c for c, fid in plan.layout.mapping.items() if led.has_field(fid) and led.is_sensitive(fid)}
     width = max([len(r) for r in plan.header] + [len(r.cells) for r in plan.rows if r.cells] + [1])
+    mask = policy.masker(led, [plan.layout.mapping.get(c) for c in range(width)])
     wb = Workbook()
     ws = wb.active
     ws.title = safe_sheet_title(f"{led.label}-未导入")
@@ -85,9 +84,8 @@ def write_error_workbook(store, plan: ImportPlan, out: Path | str, *, reveal: bo
             cell.font = Font(bold=True)
     first_data = ws.max_row + 1
     for row in (r for r in plan.rows if r.status in ("rejected", "conflict")):
-        cells = [mask_value(sensitive[c], cell_text(v)) if c in sensitive and not reveal
-                 and v not in ("", None) else v for c, v in enumerate(row.cells)]
-        cells += [""] * (width - len(cells))
+        cells = [*row.cells, *[""] * (width - len(row.cells))]
+        cells = mask([cell_text(v) if c in sensitive and v is not None else v for c, v in enumerate(cells)])
         messages = [p.message for p in row.problems if p.severity == "error" or row.status == "conflict"]
         ws.append([*cells, row.row_no, "；".join(messages)])
         r = ws.max_row

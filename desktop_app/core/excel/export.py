@@ -24,7 +24,7 @@ with XlsxWriter in constant-memory mode, so a large ledger costs little memory.
 
 The base JSON maps field id → the value as the store holds it (yes/no as
 1/0, dates as ``YYYY-MM-DD``, numbers as numbers), masked with
-:func:`~.masking.mask_value` exactly where the visible cell is masked; empty
+:meth:`~.policy.Policy.masker` exactly where the visible cell is masked; empty
 values are left out. The importer compares a returned cell, normalised, with
 it to tell a village's edit from an untouched cell, and compares the store's
 current value with it to find rows changed on both sides since the export.
@@ -50,7 +50,7 @@ from ..catalog.fieldtypes import EXCEL_EPOCH, display
 from ..catalog.model import Ledger
 from ..catalog.orgs import Org
 from ..errors import StoreError
-from ..store.masking import mask_value
+from ..store.policy import Policy, policy_for
 from ..store.writes import Writer
 from .sheetmeta import BASE_HEADER, ID_HEADER, META_SHEET, OPTIONS_SHEET, ORG_HEADER, encode_base, safe_sheet_title
 from .template import (
@@ -128,8 +128,7 @@ def export_ledger(store: Store, ledger_id: str, out_path: Path | str, *,
     if suffix not in (".xlsx", ".csv"):
         raise StoreError(f"{out_path.name}：只能导出为 .xlsx 或 .csv 文件，请改文件扩展名", 1)
     purpose = (purpose or "").strip() or None
-    if reveal:
-        store.require("reveal")
+    policy = policy_for(store).exporting(store, reveal)
     if reveal and not purpose:
         raise StoreError("导出不打码的敏感信息须写明用途（将记入审计日志）", 1)
     unit = resolve_unit(store, village)
@@ -148,7 +147,7 @@ def export_ledger(store: Store, ledger_id: str, out_path: Path | str, *,
         cursor = store.conn.execute(
             f"SELECT uuid, org, {cols} FROM [{table}] WHERE {where} ORDER BY _created, rowid",
             params)
-        rows = _rows(store, ledger, cursor, reveal)
+        rows = _rows(store, ledger, cursor, policy)
         with atomic_output(out_path) as tmp:
             if suffix == ".xlsx":
                 _write_xlsx(tmp, store, ledger, unit, rows, count, masked=not reveal)
@@ -160,19 +159,16 @@ def export_ledger(store: Store, ledger_id: str, out_path: Path | str, *,
     return ExportResult(out_path, count, not reveal, unit.code)
 
 
-def _rows(store: Store, ledger: Ledger, cursor, reveal: bool):
+def _rows(store: Store, ledger: Ledger, cursor, policy: Policy):
     """(uuid, 村（社区）, field values masked as exported) per row; an empty
     value is None or ""."""
     labels = org_labels(store)
-    masked = [] if reveal else [(i, f.type) for i, f in enumerate(ledger.fields)
-                                if ledger.is_sensitive(f.id)]
+    mask = policy.masker(ledger, [f.id for f in ledger.fields])
     files = [i for i, f in enumerate(ledger.fields) if f.type == "attachment"]
     for uid, org, *values in cursor:
         for i in files:
             values[i] = names(values[i]) or None  # the files' names (files travel in packages)
-        for i, ftype in masked:
-            values[i] = mask_value(ftype, values[i])  # an empty value stays empty
-        yield uid, labels.get(org, org), values
+        yield uid, labels.get(org, org), mask(values)
 
 
 # ------------------------------------------------------------ CSV

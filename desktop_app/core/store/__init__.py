@@ -24,7 +24,7 @@ from .crypto import fingerprint
 from .database import Node, Store
 from .keyring import KeyringError, normalise_recovery_code
 from .lockfile import Locked, check_free
-from .masking import audit_reveal, audit_use, mask_row, mask_value
+from .masking import audit_reveal, audit_use, mask_value
 from .policy import Policy, policy_for
 from .query import BOOK_COLUMNS, Counted, LedgerView, Selection, counted_selection
 from .records import Records, RowsRejected, Saved
@@ -42,7 +42,7 @@ __all__ = [
     "Session", "Store", "add_user", "allowed", "attach", "audit_reveal", "audit_use", "backup_dir",
     "check_backup_file", "check_free", "check_password", "copy_to", "counted_selection",
     "daily_backup", "detach", "fingerprint", "has_users", "idle_minutes", "inspect", "list_backups",
-    "list_users", "login", "make_backup", "mask_row", "mask_value", "new_recovery_code", "newest_good",
+    "list_users", "login", "make_backup", "mask_value", "new_recovery_code", "newest_good",
     "normalise_recovery_code", "photo_max_edge", "recover_with_code", "restore_store", "set_active",
     "set_idle_minutes", "set_password", "set_photo_max_edge", "store_problem", "unlock_backup",
 ]

@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-from ..catalog.model import Ledger
 from .writes import Writer
 
 HIDDEN = "***"
@@ -28,15 +27,6 @@ def mask_value(field_type: str, value: object) -> object:
         if len(text) >= 8:
             return text[:3] + "*" * (len(text) - 7) + text[-4:]
     return HIDDEN
-
-
-def mask_row(ledger: Ledger, row: dict) -> dict:
-    """A copy of ``row`` with every sensitive field of the ledger masked."""
-    out = dict(row)
-    for f in ledger.fields:
-        if f.id in out and ledger.is_sensitive(f.id):
-            out[f.id] = mask_value(f.type, out[f.id])
-    return out
 
 
 def audit_reveal(store, *, table: str | None, source: str, purpose: str | None = None,
