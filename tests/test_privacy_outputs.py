@@ -367,6 +367,20 @@ def test_autofill_from_a_known_number_shows_what_the_role_may_see(world):
         assert completed["phone"][-4:] == hidden["phone"][-4:] and "*" not in completed["phone"]
 
 
+def test_a_full_number_of_someone_of_another_village_finds_no_one(world):
+    """Typing the whole ID number of a woman of 示例村二 neither fills the form nor names her
+    in a warning: the person master follows the unit rule of the person page."""
+    other = screening(4)            # a woman of 示例村二 only
+    with opened(world.db, CLERK) as store:
+        led = store.ledger("two_cancer")
+        assert led.person_fill("id_number", other["id_number"]) == ({}, {})
+        raw = {"name": "某某", "id_number": other["id_number"], "cervical_date": "2024-05-01"}
+        assert led.complete(raw, keep=["phone"])["phone"] is None
+        saved = led.add(raw, today=TODAY, allow_duplicate=True)
+        assert saved.incomplete and other["name"] not in " ".join(w.message for w in saved.warnings)
+        assert led.get(saved.uuid)["phone"] is None          # nothing of hers copied into the row
+
+
 def test_an_import_names_only_the_users_unit(world, tmp_path):
     from desktop_app.core.excel import plan_import
     path = book(tmp_path / "b.xlsx", [dict(screening(40, id_number=new_id(40)), org=VILLAGE_TWO)])

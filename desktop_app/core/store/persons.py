@@ -62,6 +62,11 @@ class PersonMaster:
     def by_id_number(self, number: str) -> dict | None:
         return self.get(person_id(self.namespace, number))
 
+    def visible_by_id_number(self, number: str) -> dict | None:
+        """The person a full ID number names, as the user may look them up (see
+        :meth:`visible`): typing the number of someone of another village finds no one."""
+        return self.visible(person_id(self.namespace, number))
+
     def search(self, text: str, limit: int = 50) -> list[dict]:
         """Persons whose name contains ``text``, or whose ID number or phone is ``text``
         (a role that may reveal: or ends with it, four digits or more) — within the
@@ -151,7 +156,8 @@ class PersonMaster:
             fill = {k: v for k, v in details.items() if v is not None and old.get(k) in (None, "")}
             if fill:
                 plan.fills[pid] = fill
-            if details.get("name") and old.get("name") and details["name"] != old["name"]:
+            if (details.get("name") and old.get("name") and details["name"] != old["name"]
+                    and self.visible(pid) is not None):   # never name someone of another unit
                 plan.warnings.setdefault(i, []).append(Problem(
                     None, f"此身份证号在人员主档中登记的姓名是“{old['name']}”，"
                           f"这里填的是“{details['name']}”，请核对", "warning"))

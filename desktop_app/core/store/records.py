@@ -302,7 +302,7 @@ class Records:
             if pf is None or id_field is None or pf == "id_number":
                 continue
             number = normalize(self.ledger.field(id_field), values.get(id_field)).value
-            person = self.store.persons.by_id_number(number) if number else None
+            person = self.store.persons.visible_by_id_number(number) if number else None
             if person and not is_blank(person.get(pf)):
                 return person[pf]
         return None
@@ -315,7 +315,7 @@ class Records:
         when the number is unknown (or not a valid one)."""
         link = next((p for p in self.ledger.persons if p.fields.get("id_number") == id_field), None)
         number = normalize(self.ledger.field(id_field), number).value if link else None
-        person = self.store.persons.by_id_number(number) if number else None
+        person = self.store.persons.visible_by_id_number(number) if number else None
         if person is None:
             return {}, {}
         policy = self.policy.for_screen() if reveal else self.policy
