@@ -59,8 +59,7 @@ class LedgerPage(QWidget):
         self.title = QLabel()
         self.title.setStyleSheet("font-size: 16px; font-weight: bold")
         self.search = QLineEdit()
-        numbers = "完整号码或最后几位" if policy_for(self.reader).may_reveal else "完整号码"
-        self.search.setPlaceholderText(f"搜索姓名（可输入一部分）、身份证号或电话（{numbers}）  Ctrl+F")
+        self.search.setPlaceholderText(f"搜索{policy_for(self.reader).search_prompt()}  Ctrl+F")
         self.search.setClearButtonEnabled(True)
         self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self.reload)
@@ -232,12 +231,10 @@ class LedgerPage(QWidget):
         """Why a search by digits found nothing: a number matches only whole (or by its
         last digits, for a role that may reveal)."""
         text = view.selection.search.strip()
-        if not text or not text.replace(" ", "").replace("-", "").isalnum() or \
-                not any(c.isdigit() for c in text):
+        if not text or not text.replace(" ", "").replace("-", "").isalnum():
             return ""
-        if view.policy.number_search(text) == "whole":
-            return "。按身份证号或电话查找请输入完整号码"
-        return "。按身份证号或电话查找请输入完整号码，或号码的最后几位（至少 4 位）"
+        hint = view.policy.search_miss(text)
+        return f"。{hint}" if hint else ""
 
     def _sort(self, key: str, descending: bool) -> None:
         self.sort_key, self.descending = key, descending

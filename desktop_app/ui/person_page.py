@@ -88,8 +88,7 @@ class PersonPage(QWidget):
 
     def _build(self) -> None:
         self.search_box = QLineEdit()
-        numbers = "完整号码或最后几位" if self.policy.may_reveal else "完整号码"
-        self.search_box.setPlaceholderText(f"输入姓名（可只输入一部分）、身份证号或电话（{numbers}）")
+        self.search_box.setPlaceholderText(f"输入{self.policy.search_prompt()}")
         self.search_box.setClearButtonEnabled(True)
         self._timer = QTimer(self, singleShot=True, interval=SEARCH_DELAY_MS)
         self._timer.timeout.connect(lambda: self.search(self.search_box.text()))
@@ -160,11 +159,8 @@ class PersonPage(QWidget):
         if not text:
             self.result_count.clear()
         elif not self.matches:
-            digits = any(c.isdigit() for c in text)
-            self.result_count.setText(f"没有找到“{text}”" + (
-                "（按身份证号或电话查找请输入完整号码" +
-                ("，或号码的最后几位" if self.policy.number_search(text) == "suffix" else "") + "）"
-                if digits else ""))
+            hint = self.policy.search_miss(text)
+            self.result_count.setText(f"没有找到“{text}”" + (f"（{hint}）" if hint else ""))
         else:
             more = len(self.matches) >= SEARCH_LIMIT
             self.result_count.setText(f"找到 {len(self.matches)} 人" +

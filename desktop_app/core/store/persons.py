@@ -68,21 +68,22 @@ class PersonMaster:
         return self.visible(person_id(self.namespace, number))
 
     def search(self, text: str, limit: int = 50) -> list[dict]:
-        """Persons whose name contains ``text``, or whose ID number or phone is ``text``
-        (a role that may reveal: or ends with it, four digits or more) — within the
-        user's unit. As stored: a window shows them through the policy."""
+        """Persons whose name contains ``text``, or whose ID number is ``text`` (a role
+        that may reveal: or whose ID number or phone ends with it, four digits or more) —
+        within the user's unit. As stored: a window shows them through the policy."""
         policy = policy_for(self.store)
         text = (text or "").strip()
         if not text:
             return []
         number = text.replace(" ", "").replace("-", "").upper()
         conds, params = ["name LIKE ?"], [f"%{text}%"]
+        numbers = ["id_number", "phone"] if policy.searches_phones() else ["id_number"]
         if policy.number_search(number) == "suffix":
-            conds += ["id_number LIKE ?", "phone LIKE ?"]
-            params += [f"%{number}"] * 2
+            conds += [f"{c} LIKE ?" for c in numbers]
+            params += [f"%{number}"] * len(numbers)
         else:
-            conds += ["id_number = ?", "phone = ?"]
-            params += [number] * 2
+            conds += [f"{c} = ?" for c in numbers]
+            params += [number] * len(numbers)
         where = f"_deleted = 0 AND ({' OR '.join(conds)})"
         if policy.unit:
             unit_where, unit_params = self._in_unit(policy.unit)

@@ -99,26 +99,20 @@ class Policy:
         if self.revealed:
             return True
         if ledger is None:
+            if field_id == "birth_date":
+                # digits 7–14 of the ID number: beside a masked number (3 first and 4 last
+                # digits shown) it would leave only the few area codes of the district to guess
+                return self.shows(None, "id_number")
             f = PERSON_FIELD.get(field_id)
             return f is None or not f.sensitive
         return not (ledger.has_field(field_id) and ledger.is_sensitive(field_id))
 
-    def _birth_year_only(self, ledger: Ledger | None, field_id: str, value) -> bool:
-        """A person's birth date is digits 7–14 of the ID number: beside a masked number
-        (first 3 and last 4 digits shown) it would give the number back but for the
-        district's few area codes, so a role that does not see the number sees the year."""
-        return (ledger is None and field_id == "birth_date" and isinstance(value, str)
-                and len(value) > 4 and not self.shows(None, "id_number"))
-
     def value(self, ledger: Ledger | None, field_id: str, value):
-        """A stored value as this policy shows it (masked where it may not be seen; a
-        person's birth date to the year beside a masked ID number)::
+        """A stored value as this policy shows it (masked where it may not be seen)::
 
             >>> Policy("录入员").value(None, "birth_date", "1971-09-16")
-            '1971'
+            '***'
         """
-        if self._birth_year_only(ledger, field_id, value):
-            return value[:4]
         if self.shows(ledger, field_id):
             return value
         f = PERSON_FIELD[field_id] if ledger is None else ledger.field(field_id)
@@ -131,8 +125,6 @@ class Policy:
             ledger.field(field_id) if ledger.has_field(field_id) else None)
         if f is None:
             return "" if value is None else str(value)
-        if self._birth_year_only(ledger, field_id, value):
-            return f"{value[:4]}年"
         shown = display(f, value)
         if self.shows(ledger, field_id) or not shown:
             return shown
@@ -212,6 +204,32 @@ class Policy:
         return self.revealed
 
     # ------------------------------------------------------------ search
+    def searches_phones(self) -> bool:
+        """Whether a search looks at phone numbers: only for a role that may reveal. A
+        masked phone leaves 4 digits unknown, so whole-number searches would find it in a
+        few thousand tries; ID numbers (11 digits masked) are searched whole by every role."""
+        return self.may_reveal
+
+    def search_prompt(self) -> str:
+        """What a search box finds, for its placeholder::
+
+            >>> Policy("录入员").search_prompt()
+            '姓名（可输入一部分）或身份证号（完整号码）'
+        """
+        if self.may_reveal:
+            return "姓名（可输入一部分）、身份证号或电话（完整号码或最后几位）"
+        return "姓名（可输入一部分）或身份证号（完整号码）"
+
+    def search_miss(self, text: str) -> str:
+        """Why a search with digits found no one (empty for a search without digits)."""
+        if not any(c.isdigit() for c in text):
+            return ""
+        if self.number_search(text) == "suffix":
+            return "按身份证号或电话查找请输入完整号码，或号码的最后几位（至少 4 位）"
+        if self.may_reveal:
+            return "按身份证号或电话查找请输入完整号码"
+        return "按身份证号查找请输入完整号码（不能按电话查找）"
+
     def number_search(self, digits: str) -> str:
         """How a search matches ID-number or phone digits: ``whole`` (the whole number:
         every role) or ``suffix`` (the whole number or its last digits, four or more: a role
