@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, cli_zh
 from .core.catalog import LEVEL_NAMES, load_catalog
 from .core.district import compute
 from .core.errors import INPUT_PROBLEMS, OK, UNUSABLE, UserError, describe, exit_code
@@ -588,6 +588,7 @@ def cmd_progress(args) -> int:
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
+    cli_zh.install()
     p = argparse.ArgumentParser(prog="minsheng", description="民生实事台账 命令行")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="命令")

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from .core.district import STATUS_WORDS, MonthlyReport
+from .core.excel import atomic_output
 
 CSS = """
 body { font-family: 'Microsoft YaHei', 'WenQuanYi Micro Hei', 'Noto Sans CJK SC', sans-serif; font-size: 9pt; }
@@ -107,18 +108,17 @@ def monthly_pdf(report: MonthlyReport, out: Path | str) -> Path:
     ensure_gui_app()
     out = Path(out)
     text = report_html(report)
-    tmp = out.with_name(out.name + ".tmp")
-    writer = QPdfWriter(str(tmp))
-    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.A4), QPageLayout.Landscape,
-                                     QMarginsF(12, 12, 12, 12), QPageLayout.Millimeter))
-    writer.setResolution(150)
-    writer.setTitle(report.title)
-    doc = QTextDocument()
-    doc.documentLayout().setPaintDevice(writer)  # point sizes in the printer's resolution
-    doc.setHtml(text)
-    rect = writer.pageLayout().paintRectPixels(writer.resolution())
-    doc.setPageSize(QSizeF(rect.width(), rect.height()))
-    doc.print_(writer)
-    del writer
-    os.replace(tmp, out)
+    with atomic_output(out) as tmp:     # private (0600) from the start, renamed into place
+        writer = QPdfWriter(str(tmp))
+        writer.setPageLayout(QPageLayout(QPageSize(QPageSize.A4), QPageLayout.Landscape,
+                                         QMarginsF(12, 12, 12, 12), QPageLayout.Millimeter))
+        writer.setResolution(150)
+        writer.setTitle(report.title)
+        doc = QTextDocument()
+        doc.documentLayout().setPaintDevice(writer)  # point sizes in the printer's resolution
+        doc.setHtml(text)
+        rect = writer.pageLayout().paintRectPixels(writer.resolution())
+        doc.setPageSize(QSizeF(rect.width(), rect.height()))
+        doc.print_(writer)
+        del writer
     return out

@@ -183,3 +183,14 @@ def test_ctrl_c_says_what_was_kept_and_exits_130(db, capsys, monkeypatch):
     monkeypatch.setattr("desktop_app.core.batch.import_workbooks", interrupted)
     code, _, err = run(capsys, "import-excel", "--db", db, "whatever.xlsx")
     assert code == 130 and err.startswith("已中断") and "Traceback" not in err
+
+
+def test_usage_errors_and_help_are_in_chinese(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["records"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "缺少必填参数：--db, --ledger" in err and "required" not in err
+    with pytest.raises(SystemExit):
+        main(["records", "--help"])
+    out = capsys.readouterr().out
+    assert "显示本帮助并退出" in out and "show this help" not in out and "用法：" in out

@@ -17,6 +17,7 @@ from support import TODAY, make_id
 
 from desktop_app.core.batch import Workbook as BatchWorkbook
 from desktop_app.core.batch import preview_workbooks
+from desktop_app.core.errors import StoreError
 from desktop_app.core.store import Session
 from desktop_app.ui.district_review import _pair_cells, read_pairs
 from desktop_app.ui.export_dialog import ExportDialog
@@ -204,6 +205,16 @@ def test_a_birth_date_beside_a_masked_number_is_masked_and_phones_are_not_search
     assert page.results_model.rowCount() == 0 and "不能按电话查找" in page.result_count.text()
     page.search(mine["id_number"])
     assert page.results_model.rowCount() == 1
+
+
+def test_a_village_name_means_the_clerks_own_village_first(reader, clerk):
+    """The demo district has a 示例村一 in every town: hers is the one she means; for the
+    district's administrator the name is ambiguous, and the units are told apart by town."""
+    assert reader.resolve_row_org("示例村一") == UNIT
+    reader.session = Session("示例管理员", "管理员", None)
+    with pytest.raises(StoreError) as refused:
+        reader.resolve_row_org("示例村一")
+    assert f"{UNIT}（南湾湖管理处示例村一）" in str(refused.value)
 
 
 def test_the_import_preview_masks_the_old_values(qtbot, qtmodeltester, runner, reader, clerk, tmp_path):

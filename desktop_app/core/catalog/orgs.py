@@ -101,9 +101,14 @@ class OrgTree:
         scope = self.by_code[within].name if within else "本区"
         if len(hits) > 1:
             raise OrgError(f"“{name_or_code}”在{scope}有 {len(hits)} 个同名单位，请改用代码："
-                           + "、".join(f"{o.name} {o.code}" for o in hits))
+                           + "、".join(f"{o.code}（{self._place(o)}）" for o in hits))
         known = "、".join(o.name for o in self.below(within)) if within else ""
         raise OrgError(f"{scope}没有名为“{name_or_code}”的单位" + (f"（已有：{known}）" if known else ""))
+
+    def _place(self, org: Org) -> str:
+        """Where an org is, for a person to tell same-name units apart: 河坝镇示例村一."""
+        parent = self.by_code.get(org.parent) if org.parent else None
+        return f"{parent.name}{org.name}" if parent and parent.level != "district" else org.name
 
     def is_within(self, code: str, ancestor: str) -> bool:
         while code is not None:

@@ -39,6 +39,7 @@ from .attachments import Attachments
 from .backup import encrypt_old_backups, encrypted_backup, make_backup, migrations
 from .crypto import DEFAULT_SUITE, SUITES, Keys, b64, unb64
 from .persons import PersonMaster
+from .policy import policy_for
 from .records import Records
 from .schema import ensure_table, ledger_spec, person_spec, review_spec
 from .users import PERMISSIONS, WHAT, PermissionDenied, Session
@@ -632,6 +633,10 @@ class Store:
         if not name_or_code:
             return self.node.org
         tree = self.orgs
+        unit = policy_for(self).unit
+        if unit and unit in tree.by_code:     # a user's own unit first: 示例村一 is hers
+            with contextlib.suppress(OrgError):
+                return tree.resolve(name_or_code, within=unit).code
         try:
             org = tree.resolve(name_or_code, within=self.node.org)
         except OrgError as exc:
