@@ -430,6 +430,10 @@ class _Applier:
         """The scope rules beyond a row's unit, for a sender below (see .scope); False when
         the record is not merged (it was counted, deferred or held)."""
         if mine is None:
+            if tbl == "persons" and not self._ours(state.values.get("org")):
+                self.foreign += 1
+                self.count(tbl, "rejected")
+                return False
             origin = rec.get("o")
             bound = self.origins.org_of(origin) if origin else None
             if bound is not None and not self._ours(bound):   # a new row claiming another's install
@@ -451,7 +455,11 @@ class _Applier:
         orgs = self._person_orgs(uid)
         ours = [o for o in orgs if self._ours(o)]
         if ours and (len(ours) == len(orgs) or not state.values.get("_deleted") or mine.get("_deleted")):
-            return True   # a person with a row in scope (deleted only when every row is)
+            # a person with a row in scope (deleted only when every row is); where first seen stays
+            state.values["org"] = mine_state.values.get("org")
+            state.versions.set("org", mine_state.versions.get("org"))
+            state.losers.pop("org", None)
+            return True
         if not self.finishing:
             self.deferred.append(rec)   # this package's own rows may still bring one
             return False
@@ -477,7 +485,9 @@ class _Applier:
                 self.count(tbl, "rejected")
                 self.malformed += 1
                 continue
-            if not self._ours(state.values.get("org")):   # a row of a unit outside the sender
+            # a row of a unit outside the sender (a person: where first seen, so only a new one)
+            org = state.values.get("org")
+            if (tbl != "persons" or type(org) is not str) and not self._ours(org):
                 self.foreign += 1
                 self.count(tbl, "rejected")
                 continue
