@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt
 from PySide6.QtGui import QImage, QImageReader, QImageWriter
 
-from .core.store import PHOTO_MAX_EDGE, AttachmentError, inspect
+from .core.store import PHOTO_MAX_EDGE, AttachmentError, inspect, sniff
 
 ALLOCATION_LIMIT_MB = 512   # Qt refuses to decode anything needing more memory
 JPEG_QUALITY = 88
@@ -22,8 +22,12 @@ JPEG_QUALITY = 88
 QImageReader.setAllocationLimit(ALLOCATION_LIMIT_MB)
 
 
-def _reader(source) -> QImageReader:
-    reader = QImageReader(source)
+def _reader(source, kind: str) -> QImageReader:
+    """A reader for a JPEG or PNG only: the format is fixed from the sniffed content, never
+    guessed by Qt (whose plugins include SVG, which parses scripts and fetches links)."""
+    reader = QImageReader(source, {"jpeg": b"jpeg", "png": b"png"}[kind])
+    reader.setAutoDetectImageFormat(False)
+    reader.setDecideFormatFromContent(False)
     reader.setAutoTransform(True)  # phones store portrait photos rotated, with an EXIF tag
     return reader
 
@@ -40,7 +44,7 @@ def prepare(path: Path | str, *, max_edge: int | None = PHOTO_MAX_EDGE,
     info = inspect(path, kinds=kinds, max_mb=max_mb)
     if info.kind == "pdf":
         return path
-    reader = _reader(str(path))
+    reader = _reader(str(path), info.kind)
     image = reader.read()
     if image.isNull():
         raise AttachmentError(f"{path.name} 无法显示（图片已损坏，或格式不受支持：{reader.errorString()}）；"
@@ -58,11 +62,15 @@ def prepare(path: Path | str, *, max_edge: int | None = PHOTO_MAX_EDGE,
 
 
 def thumbnail(data: bytes, edge: int = 160) -> QImage:
-    """A small image of a stored photo (a null QImage when it does not decode)."""
+    """A small image of a stored photo (a null QImage when it does not decode, or when its
+    content is not a JPEG or PNG: an SVG or HTML file is never handed to Qt's plugins)."""
+    kind = sniff(data[:16])
+    if kind not in ("jpeg", "png"):
+        return QImage()
     buffer = QBuffer()
     buffer.setData(QByteArray(data))
     buffer.open(QIODevice.ReadOnly)
-    reader = _reader(buffer)
+    reader = _reader(buffer, kind)
     size = reader.size()
     if size.isValid() and max(size.width(), size.height()) > edge:
         reader.setScaledSize(size.scaled(edge, edge, Qt.KeepAspectRatio))

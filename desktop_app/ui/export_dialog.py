@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.catalog import Org, file_label
 from ..core.store import policy_for
 from .tasks import TaskRunner
 
@@ -92,9 +93,10 @@ class ExportDialog(QDialog):
     def _default_path(self) -> Path:
         folder = Path(self.path.text()).parent if self.path.text() else Path.home()
         label = self.ledger.currentText()
-        village = self.village.currentText() if self.village.currentData() else ""
-        name = {"data": f"{label}{('_' + village.split(' / ')[-1]) if village else ''}_{dt.date.today():%Y%m%d}.xlsx",
-                "template": f"{label}_填报模板{('_' + village.split(' / ')[-1]) if village else ''}.xlsx",
+        village = self.village.currentText().split(" / ")[-1] if self.village.currentData() else ""
+        village = file_label(Org("", village, "village")) if village else ""   # never a path
+        name = {"data": f"{label}{('_' + village) if village else ''}_{dt.date.today():%Y%m%d}.xlsx",
+                "template": f"{label}_填报模板{('_' + village) if village else ''}.xlsx",
                 "report": f"民生实事进展情况统计表_{self.as_of:%Y%m%d}.xlsx"}[self.kind]
         return folder / name
 

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.catalog import LEVEL_NAMES, Org, OrgError, OrgTree, fold
+from ..core.catalog import LEVEL_NAMES, Org, OrgError, OrgTree, file_label, fold
 from ..core.errors import StoreError, describe
 from ..core.store import Store
 from .errors import log_folder
@@ -357,7 +357,7 @@ class SetupDialog(QDialog):
     def _org_changed(self) -> None:
         if not self._path_chosen:
             org = self.org()
-            self.path_edit.setText(str(self._default_folder() / f"{org.name}{SUFFIX}") if org else "")
+            self.path_edit.setText(str(self._default_folder() / f"{file_label(org)}{SUFFIX}") if org else "")
         self._validate()
 
     def _default_folder(self) -> Path:

@@ -13,12 +13,12 @@ from .attachment_refs import parse_refs
 from .fieldtypes import display, is_blank, normalize, parse_date
 from .idnumbers import age_on, birth_from_id, fold, sex_from_id
 from .model import Catalog, CatalogError, Field, Indicator, Ledger, load_catalog
-from .orgs import LEVEL_NAMES, Org, OrgError, OrgTree
+from .orgs import LEVEL_NAMES, Org, OrgError, OrgTree, file_label
 from .validation import Problem, RowCheck, validate_row
 
 __all__ = [
     "ATTACHMENT_KINDS", "LEVEL_NAMES", "Catalog", "CatalogError", "Field", "Indicator", "Ledger",
     "Org", "OrgError", "OrgTree", "Problem", "RowCheck", "age_on", "birth_from_id", "display",
-    "fold", "is_blank", "load_catalog", "normalize", "parse_date", "parse_refs", "sex_from_id",
+    "file_label", "fold", "is_blank", "load_catalog", "normalize", "parse_date", "parse_refs", "sex_from_id",
     "validate_row",
 ]

@@ -20,6 +20,9 @@ from ..paths import resources_dir
 from .idnumbers import fold
 
 LEVEL_NAMES = {"district": "区", "town": "镇", "village": "村（社区）"}
+# 统计用区划代码: the district 6 digits, a town 9 (district + 3), a village 12 (town + 3)
+CODE_LENGTHS = {"district": 6, "town": 9, "village": 12}
+PARENT_LEVEL = {"town": "district", "village": "town"}
 
 
 def name_problem(name: object) -> str | None:
@@ -37,7 +40,48 @@ def name_problem(name: object) -> str | None:
         return "单位名称不能以 =、+、-、@ 开头"
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         return "单位名称不能含有控制字符"
+    if any(c in name for c in '/\\:*?"<>|'):
+        return '单位名称不能含有 / \\ : * ? " < > | 这些符号'
     return None
+
+
+def code_problem(code: str, level: str, parent: Org | None) -> str | None:
+    """Why ``code`` cannot be the code of a new ``level`` unit under ``parent``, or None.
+    A code has its level's length and starts with its parent's code (the parent one level
+    up), so a unit lands in the scope of the unit it is placed under::
+
+        >>> town = Org("430971121", "河坝镇", "town", "430971")
+        >>> code_problem("430971121001", "village", town) is None
+        True
+        >>> code_problem("430971123777", "village", town)
+        '代码 430971123777 不以上级单位（河坝镇）的代码 430971121 开头'
+    """
+    if not (type(code) is str and code.isascii() and code.isdigit()):
+        return f"单位代码应为数字（{str(code)[:20]}）"
+    want = CODE_LENGTHS.get(level)
+    if want is None or len(code) != want:
+        return f"{LEVEL_NAMES.get(level, level)}级单位的代码应为 {want} 位数字，{code} 是 {len(code)} 位"
+    if level == "district":
+        return None if parent is None else "区级单位不能有上级单位"
+    if parent is None or parent.level != PARENT_LEVEL[level]:
+        return f"{LEVEL_NAMES[level]}级单位的上级应为{LEVEL_NAMES[PARENT_LEVEL[level]]}级单位"
+    if not code.startswith(parent.code):
+        return f"代码 {code} 不以上级单位（{parent.name}）的代码 {parent.code} 开头"
+    return None
+
+
+def file_label(org: Org | None, code: str = "") -> str:
+    """A unit's name as a part of a file name: only letters, digits, CJK and ``-_()（）``
+    (a name can never make a path), its code when nothing is left::
+
+        >>> file_label(Org("430971121999", "evil/../../../escaped", "village"))
+        'evilescaped'
+        >>> file_label(None, "430971121")
+        '430971121'
+    """
+    name = org.name if org is not None else ""
+    clean = "".join(c for c in name if c.isalnum() or c in "-_()（）")[:40].lstrip("-")
+    return clean or (org.code if org is not None else code) or "单位"
 
 
 class OrgError(UserError, ValueError):

@@ -16,7 +16,7 @@ or :meth:`Store.unlock`)::
     >>> store.close()
 """
 from .attachments import (PHOTO_MAX_EDGE, AttachmentError, Attachments, attach, detach, inspect,
-                          photo_max_edge, set_photo_max_edge)
+                          photo_max_edge, set_photo_max_edge, sniff)
 from .backup import KEEP as BACKUPS_KEPT
 from .backup import (Backup, BackupError, backup_dir, check_backup_file, copy_to, daily_backup,
                      list_backups, make_backup, newest_good, store_problem)
@@ -46,4 +46,5 @@ __all__ = [
     "normalise_recovery_code", "photo_max_edge", "recover_with_code", "restore_store", "set_active",
     "set_idle_minutes", "set_password", "set_photo_max_edge", "store_problem", "unlock_backup",
 ]
-__all__ += ["Policy", "policy_for"]   # the one masking policy (policy.py)
+__all__ += ["Policy", "policy_for"]
+__all__ += ["sniff"]   # what a file is by its first bytes (attachments.py)   # the one masking policy (policy.py)

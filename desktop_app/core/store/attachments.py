@@ -121,6 +121,19 @@ def inspect(path: Path | str, *, kinds=tuple(KINDS), max_mb: float | None = None
     size = len(data)
     if size > limit:  # grew since it was measured
         raise AttachmentError(f"{name} 在检查时被改动了，请重新添加")
+    return check_content(data, name, kind)
+
+
+def check_content(data: bytes, name: str, kind: str) -> Inspected:
+    """The structure and pixel checks of :func:`inspect` for bytes whose kind is ``kind``
+    (a file received in a package is checked like one picked here: its first bytes must
+    say ``kind`` — no SVG, no HTML posing as a photo).
+
+    :raises AttachmentError: naming ``name`` and what is wrong.
+    """
+    if sniff(data[:16]) != kind:
+        raise AttachmentError(f"{name} 的内容不是它声称的{KINDS.get(kind, kind)}（按文件内容判断），已拒收")
+    size = len(data)
     check = {"jpeg": _check_jpeg, "png": _check_png, "pdf": _check_pdf}[kind]
     width, height = check(data, name)
     if width is not None and width * height > MAX_PIXELS:
@@ -357,19 +370,29 @@ class Attachments:
                 with contextlib.suppress(OSError):
                     ready.parent.rmdir()
 
-    def put_stream(self, blocks, sha: str, size: int, kind: str) -> bool:
-        """Store a file that arrived in a package; False (nothing stored) when its bytes do
-        not hash to ``sha`` or are not ``size`` long."""
+    def put_stream(self, blocks, sha: str, size: int, kind: str) -> str | None:
+        """Store a file that arrived in a package (at most a package's file cap, held in
+        memory to be checked); returns why it was refused (nothing stored), or None: its
+        bytes do not hash to ``sha`` or are not ``size`` long, or its content is not the
+        ``kind`` it claims or fails the checks a local file gets (:func:`check_content`)."""
         if self.has(sha):
             for _ in blocks:  # consume: the package stream moves on
                 pass
-            return True
+            return None
+        data = bytearray()
+        for block in blocks:   # read to the end (the package stream moves on), keep at most size + 1
+            if len(data) <= size:
+                data += block
+        data = bytes(data)
+        if len(data) != size or hashlib.sha256(data).hexdigest() != sha:
+            return "与校验值不符（传递中损坏或被改动）"
         try:
-            self._write(blocks, expect=(sha, size))
-        except AttachmentError:
-            return False
+            check_content(data, f"附件 {sha[:8]}", kind)
+        except AttachmentError as exc:
+            return str(exc)
+        self._write(iter([data]), expect=(sha, size))
         self._record(sha, kind, size)
-        return True
+        return None
 
     def _write(self, blocks, expect) -> str:
         key = self._key(create=True)

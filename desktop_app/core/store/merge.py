@@ -19,6 +19,10 @@ matter, because the leaves of a set of versions do not depend on it::
 A delete covers every field version of the row as the deleter saw it; an edit
 the delete had not seen is concurrent with it and is listed as a conflict of
 the row (``field = "_deleted:<field>"``) while the row stays deleted.
+
+An edit of a person a package's sender may not make (the person has no row in its
+scope) is never merged: it waits as a ``_scope:<field>`` conflict (:func:`hold_edit`) until a
+reviewer takes it or drops it; it is not a leaf, so it never wins a later merge.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from .schema import TableSpec
 from .versions import RowVersions, Version
 
 Leaf = tuple[Version, object]
+SCOPE = "_scope:"     # conflicts field prefix of an edit held for review (not a leaf)
 
 
 def merge_leaves(leaves: list[Leaf], incoming: Version, value) -> tuple[list[Leaf], bool]:
@@ -126,7 +131,8 @@ def load_losers(conn, tbl: str, uuids: list[str]) -> dict[str, dict[str, list[Le
         chunk = uuids[start:start + 500]
         for uid, fld, version, value in conn.execute(
                 f"SELECT uuid, field, version, value FROM conflicts WHERE tbl = ? AND uuid IN "
-                f"({','.join('?' * len(chunk))}) AND field NOT LIKE '\\_deleted:%' ESCAPE '\\'",
+                f"({','.join('?' * len(chunk))}) AND field NOT LIKE '\\_deleted:%' ESCAPE '\\' "
+                "AND field NOT LIKE '\\_scope:%' ESCAPE '\\'",
                 [tbl, *chunk]):
             out.setdefault(uid, {}).setdefault(fld, []).append(
                 (Version.decode(json.loads(version)), json.loads(value)))
@@ -143,7 +149,8 @@ def save_conflicts(conn, tbl: str, uid: str, spec: TableSpec, state: RowState, n
         for version, value in leaves:
             wanted[(col, version.stamp, version.origin)] = (version, value)
     have = {(f, s, o) for f, s, o in conn.execute(
-        "SELECT field, stamp, origin FROM conflicts WHERE tbl = ? AND uuid = ?", (tbl, uid))}
+        "SELECT field, stamp, origin FROM conflicts WHERE tbl = ? AND uuid = ? AND field NOT LIKE "
+        "'\\_scope:%' ESCAPE '\\'", (tbl, uid))}
     gone = have - set(wanted)
     if gone:
         conn.executemany("DELETE FROM conflicts WHERE tbl = ? AND uuid = ? AND field = ? AND "
@@ -167,3 +174,21 @@ def refresh_conflicts(conn, spec: TableSpec, row: dict, now: str) -> None:
     kept = {col: [(v, x) for v, x in leaves if not rv.get(col).covers(v)] for col, leaves in losers.items()}
     state = RowState({c: row.get(c) for c in spec.versioned}, rv, {k: v for k, v in kept.items() if v})
     save_conflicts(conn, spec.table, row["uuid"], spec, state, now)
+
+
+def hold_edit(conn, tbl: str, uid: str, spec: TableSpec, local: dict, incoming: RowState, now: str) -> int:
+    """Keep the fields of ``incoming`` that differ from ``local`` (a delete included) as
+    ``_scope:<field>`` conflicts, without changing the row. Returns how many were added."""
+    added = 0
+    for col in spec.versioned:
+        value = incoming.values.get(col)
+        if col == "org" or value == local.get(col):
+            continue
+        version = incoming.versions.get(col)
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO conflicts (tbl, uuid, field, stamp, origin, version, value, detected) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (tbl, uid, SCOPE + col, version.stamp, version.origin, json.dumps(version.encode()),
+             json.dumps(value, ensure_ascii=False), now))
+        added += cur.rowcount
+    return added

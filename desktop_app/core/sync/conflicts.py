@@ -21,7 +21,7 @@ import json
 from typing import TYPE_CHECKING
 
 from ..errors import StoreError
-from ..store.merge import load_losers, refresh_conflicts
+from ..store.merge import SCOPE, load_losers, refresh_conflicts
 from ..store.policy import Policy, policy_for
 from ..store.versions import RowVersions, now_iso
 from ..store.writes import Writer
@@ -63,12 +63,13 @@ def list_conflicts(store: Store, *, policy: Policy | None = None) -> list[dict]:
     for cid, tbl, uid, fld, stamp, origin, value, detected in conflicts:
         spec, led = specs.get(tbl, (None, None))
         current = rows.get(tbl, {}).get(uid, {})
-        col = fld.split(":", 1)[1] if fld.startswith("_deleted:") else fld
+        col = fld.split(":", 1)[1] if fld.startswith(("_deleted:", SCOPE)) else fld
         label = (led.field(col).label if led is not None and led.has_field(col) else
                  {"_deleted": "删除", "org": "所属单位"}.get(col, col))
-        kind = "delete" if fld.startswith("_deleted:") else "field"
+        # scope: an edit by a unit in whose scope the person has no row, held (never applied)
+        kind = "delete" if fld.startswith("_deleted:") else "scope" if fld.startswith(SCOPE) else "field"
         theirs = json.loads(value) if value else None
-        if kind == "field" and (theirs == current.get(col) or (tbl == "persons" and col == "org")):
+        if kind != "delete" and (theirs == current.get(col) or (tbl == "persons" and col == "org")):
             continue  # the same value typed at two sites, or where a person was first seen: no dispute
         if not session_policy.within(current.get("org")):
             continue  # a row of a unit outside the user's
@@ -116,6 +117,15 @@ def resolve_conflict(store: Store, conflict_id: int, keep: str) -> dict:
     rv = RowVersions.decode(current["_versions"])
     with store.transaction():
         writer = Writer(store, source="screen:conflicts")
+        if fld.startswith(SCOPE):
+            # an edit held for review: taking it is a new local edit (it travels); either way it goes
+            col = fld[len(SCOPE):]
+            if keep == "theirs":
+                value = json.loads(store.conn.execute("SELECT value FROM conflicts WHERE id = ?",
+                                                      (conflict_id,)).fetchone()[0] or "null")
+                writer.update(spec, current, {col: value}, action="resolve")
+            store.conn.execute("DELETE FROM conflicts WHERE id = ?", (conflict_id,))
+            return {"id": conflict_id, "kept": keep}
         if fld.startswith("_deleted:"):
             # keep mine = stay deleted (a delete covering everything); theirs = bring the row back
             cover = {"_deleted": [rv.get(c) for c in spec.versioned] +

@@ -19,6 +19,7 @@ from ..catalog.attachment_refs import KINDS, parse_refs
 from ..store.attachments import Attachments
 from ..store.crypto import CHUNK_BYTES
 from .package_file import PackageError
+from .scope import hold
 
 VOLUME_BYTES = 512 << 20     # default size cap of one package file (U 盘, 微信 both take it)
 MAX_FILE_BYTES = 64 << 20    # a received file larger than this is refused
@@ -118,12 +119,18 @@ class IncomingFiles:
         """Store the files (each verified); note which the rows still lack."""
         opened.check_file_records(self.records)
         box = Attachments(self.store)
-        stored, refused = [], 0
+        stored, refused, bad = [], 0, []
         for rec, blocks in opened.files(content_key, self.records):
-            if box.put_stream(blocks, rec["sha256"], rec["size"], rec["type"]):
+            why = box.put_stream(blocks, rec["sha256"], rec["size"], rec["type"])
+            if why is None:
                 stored.append(rec["sha256"])
-            else:
+            elif why.startswith("与校验值不符"):
                 refused += 1
+            else:   # content that is not what it claims: refused like a local file, reported back
+                bad.append(why)
+                hold(self.store.conn, package_id=opened.manifest["package_id"], source=peer_node,
+                     kind="file", tbl="attachments", uid=rec["sha256"], rule=why,
+                     record={k: rec[k] for k in ("sha256", "size", "type")})
         # the sender has these: never send them back to it
         self.store.conn.executemany(
             "INSERT OR IGNORE INTO sent_attachments (dest, sha256, package_id) VALUES (?, ?, ?)",
@@ -132,6 +139,9 @@ class IncomingFiles:
         if refused:
             summary.warnings.append(f"{refused} 个附件与校验值不符（传递中损坏或被改动），已拒绝；"
                                     "请让发送单位重发（全量包或重发）")
+        if bad:
+            summary.warnings.append(f"{len(bad)} 个附件的内容不合规（例如：{bad[0]}），未保存；记录本身已导入，"
+                                    "发送单位会收到通知")
         self.report_missing(summary)
 
     def report_missing(self, summary) -> None:

@@ -14,19 +14,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..catalog.orgs import Org, name_problem
+from ..catalog.idnumbers import fold
+from ..catalog.orgs import Org, code_problem, name_problem
 from ..catalog.validation import missing_fields
 from ..store import migrations
 from ..store.backup import make_backup
 from ..store.crypto import SUITES
-from ..store.merge import RowState, load_losers, merge_row, save_conflicts
-from ..store.schema import TableSpec
+from ..store.merge import RowState, hold_edit, load_losers, merge_row, save_conflicts
+from ..store.schema import PERSON_FIELDS, TableSpec
 from ..store.versions import RowVersions, Version, now_iso, stamp_ms
 from ..store.writes import MergedRow, Writer
 from .files import IncomingFiles, attachment_fields
 from .package_file import INT64_MAX, PackageError, open_package, strict_json, unseal
 from .peers import BATCH, COUNTS, MAX_TEXT, Peer, peers, record_specs
 from .profiles import retired_enc_keys, signed_before_rotation
+from .scope import SENDER_REVIEW_COLUMNS, Origins, catalog_problem, content_problem, hold, read_notice
 
 if TYPE_CHECKING:
     from ..store.database import Store
@@ -206,6 +208,18 @@ class _Applier:
         self.foreign = 0             # records outside the sender's own orgs (rejected)
         self.malformed = 0           # records whose values or versions are not acceptable (rejected)
         self.files = IncomingFiles(store, summary.file)
+        # the insider checks (see .scope): rules the sender's catalog sets, origins it may claim
+        problem = catalog_problem(store, manifest.get("catalog"), summary.file)
+        if problem:
+            raise PackageError(problem)
+        self.origins = Origins(store)
+        self.held: Counter = Counter()        # rule broken -> rows held (quarantined)
+        self.foreign_audit = 0                # audit entries claiming an origin out of scope (held)
+        self.clashing_audit = 0               # audit entries differing from one already here (held)
+        self.held_persons = 0                 # persons' edits held for review (no row in scope)
+        self.notices: Counter = Counter()     # rule -> our records the sender refused
+        self.deferred: list[dict] = []        # person edits waiting for the package's rows
+        self.finishing = False
 
     def count(self, tbl: str, what: str, n: int = 1) -> None:
         spec_led = self.specs.get(tbl)
@@ -238,12 +252,21 @@ class _Applier:
             self._org(rec)
         elif kind == "file":
             self.files.line(rec)
+        elif kind == "refused":
+            if not read_notice(self.conn, rec, self.peer.node):
+                raise PackageError(f"{self.summary.file} 中的拒收通知格式不对，已拒绝")
+            self.notices[rec["r"]] += 1
         else:
             raise PackageError(f"{self.summary.file} 含有未知的记录类型，已拒绝")
 
     def finish(self) -> None:
         for tbl in list(self.pending):
             self._flush(tbl)
+        # persons edited before the rows that put them in the sender's scope came
+        self.finishing = True
+        self.pending["persons"], self.deferred = self.deferred, []
+        self._flush("persons")
+        self._insider_warnings()
         if self.newest and self.store.clock.observe(self.newest):
             ahead = (stamp_ms(self.newest) - int(self.store.clock.wall() * 1000)) // 86_400_000
             self.summary.warnings.append(
@@ -258,6 +281,26 @@ class _Applier:
             self.summary.warnings.append(
                 f"有 {self.malformed} 条记录的内容或版本信息不合规（例如时间戳在 2100 年以后、"
                 "数值超出范围），已拒收；请让发送单位核对电脑日期并使用本程序的正式版本后重发")
+
+    def _insider_warnings(self) -> None:
+        warn = self.summary.warnings.append
+        for rule, n in sorted(self.held.items(), key=lambda kv: -kv[1])[:20]:
+            warn(f"有 {n} 条记录不符合计划目录的填报规则（{rule}），已暂存待查、未导入台账；"
+                 "发送单位会在本机发给它的下一个数据包中收到通知")
+        if len(self.held) > 20:
+            warn(f"另有 {sum(n for _, n in sorted(self.held.items(), key=lambda kv: -kv[1])[20:])} 条记录"
+                 "因其他填报规则暂存待查")
+        if self.held_persons:
+            warn(f"有 {self.held_persons} 处人员信息的修改来自在本单位没有该人员记录的发送单位，未生效，"
+                 "已列入冲突待审核")
+        if self.foreign_audit:
+            warn(f"有 {self.foreign_audit} 条审计记录自称来自发送单位管辖范围以外的单位，已暂存待查、未导入")
+        if self.clashing_audit:
+            warn(f"有 {self.clashing_audit} 条审计记录与本机已有的同编号记录内容不同，已暂存待查；请向发送单位核实")
+        sender = self.store.orgs.get(self.peer.org)
+        for rule, n in sorted(self.notices.items(), key=lambda kv: -kv[1])[:20]:
+            warn(f"{sender.name if sender else self.peer.org}拒收了本单位发出的 {n} 条记录（{rule}）；"
+                 "请改正后重新发送")
 
     # -- records
     def _org(self, rec: dict) -> None:
@@ -274,6 +317,14 @@ class _Applier:
         if self.scoped and not (self._ours(parent) or code == self.peer.org):
             raise PackageError(f"{self.summary.file} 含有发送单位管辖范围以外的单位（代码 {code}），"
                                "已拒绝；请向发送单位核实")
+        tree = self.store.orgs
+        problem = code_problem(code, level, tree.get(parent) if parent is not None else None)
+        if problem:
+            raise PackageError(f"{self.summary.file} 中新单位的代码不合规（{problem}），已拒绝；请向发送单位核实")
+        taken = {fold(n) for o in tree if o.parent == parent for n in (o.name, *o.aliases)}
+        if any(fold(n) in taken for n in (name, *aliases)):
+            raise PackageError(f"{self.summary.file} 中的新单位（代码 {code}）与同一上级下已有的单位同名，"
+                               "会造成同名单位，已拒绝；请向发送单位核实")
         self.store.merge_orgs([Org(code, name, level, parent, tuple(aliases))])
         self.parents[code] = parent
 
@@ -301,11 +352,51 @@ class _Applier:
                         for v in values)):
             raise PackageError(f"{self.summary.file} 中的审计记录格式不对，已拒绝")
         ts, stamp, user, unit, action, tbl, uid, before, after, source, batch = values
-        self.conn.execute(
-            "INSERT OR IGNORE INTO audit (origin, origin_id, ts, stamp, user, unit, action, tbl, uuid, "
-            "before, after, source, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (origin, oid, ts or "", stamp or 0, user or "", unit, action or "", tbl, uid, before, after,
-             source or "", batch))
+        # Append-only, keyed by (origin, origin id) and compared by content. An origin bound to a
+        # unit outside the sender's scope is held (see Origins); an entry differing from the one
+        # already here under the same key is held, unless it comes from its origin itself, whose
+        # own entry replaces a relayed one (that one is held) — so the result does not depend on
+        # which arrived first, except between two relayed copies (see Origins).
+        bound = self.origins.org_of(origin)
+        if bound is None:
+            self.origins.learn(origin, self.peer.org, self.package_id)
+        elif not self._ours(bound):
+            self.foreign_audit += 1
+            self._hold_audit(origin, oid, rec, "审计记录的来源不属于发送单位及其下属单位")
+            return
+        content = (ts or "", stamp or 0, user or "", unit, action or "", tbl, uid, before, after, source or "",
+                   batch)
+        have = self.conn.execute("SELECT id, ts, stamp, user, unit, action, tbl, uuid, before, after, source, "
+                                 "batch FROM audit WHERE origin = ? AND origin_id = ?", (origin, oid)).fetchone()
+        if have is None:
+            self.conn.execute(
+                "INSERT INTO audit (origin, origin_id, ts, stamp, user, unit, action, tbl, uuid, "
+                "before, after, source, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (origin, oid, *content))
+        elif tuple(have[1:]) == content:
+            return
+        elif origin == self.peer.node:   # the origin's own entry wins over a relayed one
+            self.clashing_audit += 1
+            keys = ("ts", "stamp", "user", "unit", "action", "tbl", "uuid", "before", "after", "source", "batch")
+            hold(self.conn, package_id=self.package_id, source="", kind="audit", tbl="audit",
+                 uid=f"{origin}:{oid}:replaced", rule="被来源单位本身的同编号审计记录替换",
+                 record={"k": "audit", "origin": origin, "id": oid, **dict(zip(keys, have[1:]))})
+            self.conn.execute("UPDATE audit SET ts=?, stamp=?, user=?, unit=?, action=?, tbl=?, uuid=?, before=?, "
+                              "after=?, source=?, batch=? WHERE id = ?", (*content, have[0]))
+        else:
+            self.clashing_audit += 1
+            self._hold_audit(origin, oid, rec, "与本机已有的同编号审计记录内容不同")
+
+    def _hold_audit(self, origin: str, oid: int, rec: dict, rule: str) -> None:
+        hold(self.conn, package_id=self.package_id, source=self.peer.node, kind="audit", tbl="audit",
+             uid=f"{origin}:{oid}", rule=rule, record=rec)
+
+    def _person_orgs(self, uid: str) -> list[str]:
+        """The units of every ledger row (deleted ones too) that links to person ``uid``."""
+        orgs = []
+        for tbl, (spec, _led) in self.specs.items():
+            for col in spec.person_columns:
+                orgs += [o for (o,) in self.conn.execute(f"SELECT org FROM [{tbl}] WHERE [{col}] = ?", (uid,))]
+        return orgs
 
     def _parse(self, spec: TableSpec, rec: dict) -> RowState:
         values, ver = rec.get("v"), rec.get("ver")
@@ -334,6 +425,53 @@ class _Applier:
                 self.newest = v.stamp
         return RowState(clean, versions, losers)
 
+    def _may_write(self, tbl: str, uid: str, rec: dict, state: RowState, mine: dict | None,
+                   mine_state: RowState | None) -> bool:
+        """The scope rules beyond a row's unit, for a sender below (see .scope); False when
+        the record is not merged (it was counted, deferred or held)."""
+        if mine is None:
+            if tbl == "persons" and not self._ours(state.values.get("org")):
+                self.foreign += 1
+                self.count(tbl, "rejected")
+                return False
+            origin = rec.get("o")
+            bound = self.origins.org_of(origin) if origin else None
+            if bound is not None and not self._ours(bound):   # a new row claiming another's install
+                self.foreign += 1
+                self.count(tbl, "rejected")
+                return False
+            if origin:
+                self.origins.learn(origin, self.peer.org, self.package_id)
+            return True
+        if tbl == "reviews":   # the reviewer's columns stay as they are here; the sender's reply merges
+            for col in self.specs[tbl][0].versioned:
+                if col not in SENDER_REVIEW_COLUMNS:
+                    state.values[col] = mine_state.values.get(col)
+                    state.versions.set(col, mine_state.versions.get(col))
+                    state.losers.pop(col, None)
+            return True
+        if tbl != "persons":
+            return True
+        orgs = self._person_orgs(uid)
+        ours = [o for o in orgs if self._ours(o)]
+        if ours and (len(ours) == len(orgs) or not state.values.get("_deleted") or mine.get("_deleted")):
+            # a person with a row in scope (deleted only when every row is); where first seen stays
+            state.values["org"] = mine_state.values.get("org")
+            state.versions.set("org", mine_state.versions.get("org"))
+            state.losers.pop("org", None)
+            return True
+        if not self.finishing:
+            self.deferred.append(rec)   # this package's own rows may still bring one
+            return False
+        spec = self.specs[tbl][0]
+        if any(state.values.get(c) != mine.get(c) for c in spec.versioned if c != "org"):
+            added = hold_edit(self.conn, tbl, uid, spec, mine, state, now_iso())
+            self.held_persons += 1
+            self.count(tbl, "conflicts", added)
+        else:
+            self.count(tbl, "unchanged")
+        return False
+
     def _flush(self, tbl: str) -> None:
         recs, self.pending[tbl] = self.pending[tbl], []
         if not recs:
@@ -347,8 +485,18 @@ class _Applier:
                 self.count(tbl, "rejected")
                 self.malformed += 1
                 continue
-            if not self._ours(state.values.get("org")):   # a row of a unit outside the sender
+            # a row of a unit outside the sender (a person: where first seen, so only a new one)
+            org = state.values.get("org")
+            if (tbl != "persons" or type(org) is not str) and not self._ours(org):
                 self.foreign += 1
+                self.count(tbl, "rejected")
+                continue
+            fields = led.fields if led is not None else PERSON_FIELDS if tbl == "persons" else ()
+            rule = content_problem(fields, state.values)
+            if rule:   # held (quarantined), never stored in the ledger; the sender is told
+                hold(self.conn, package_id=self.package_id, source=self.peer.node, kind="row", tbl=tbl,
+                     uid=rec["u"], rule=rule, record=rec)
+                self.held[rule] += 1
                 self.count(tbl, "rejected")
                 continue
             incoming[rec["u"]] = (state, rec)
@@ -375,6 +523,8 @@ class _Applier:
             mine_state = None if mine is None else RowState(
                 {c: mine[c] for c in spec.versioned}, RowVersions.decode(mine["_versions"]),
                 losers.get(uid, {}))
+            if self.scoped and not self._may_write(tbl, uid, rec, state, mine, mine_state):
+                continue
             outcome = merge_row(spec, mine_state, state)
             self.count(tbl, outcome.status)
             if outcome.status in ("unchanged", "older"):

@@ -6,6 +6,7 @@ A full package or a resend of earlier numbers can be made at any time.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import uuid as uuidlib
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..catalog.orgs import file_label
 from ..errors import StoreError
 from ..store import migrations
 from ..store.crypto import SUITES
@@ -22,6 +24,7 @@ from ..store.versions import now_iso
 from .files import VOLUME_BYTES, OutgoingFiles, attachment_fields, file_line
 from .package_file import SUFFIX, write_package
 from .peers import BATCH, destination, record_specs
+from .scope import mark_reported, notice_lines
 
 if TYPE_CHECKING:
     from ..store.database import Store
@@ -109,16 +112,19 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
         "seq_from": seq_from, "seq_to": seq_to, "prev": last_package, "counts": counts,
         "catalog": {"id": store.catalog.id, "version": store.catalog.version},
     }
-    dest_name = tree.get(dest.org).name if tree.get(dest.org) else dest.org
+    # a file name is made of codes and sanitised names only: a unit's name never makes a path
+    dest_name = file_label(tree.get(dest.org), dest.org)
     seqs = f"{seq_from}" if seq_from == seq_to else f"{seq_from}-{seq_to}"
     kind_word = {"full": "全量", "resend": "重发", "feedback": "核实意见"}.get(package_kind, "")
-    name = f"{own.name}_至{dest_name}_第{seqs}号{kind_word}_{dt.date.today():%Y%m%d}{SUFFIX}"
+    name = f"{file_label(own, store.node.org)}_至{dest_name}_第{seqs}号{kind_word}_{dt.date.today():%Y%m%d}{SUFFIX}"
     path = out_dir / name
     keys = store.keys()
     suite = SUITES[store.suite]
     files = OutgoingFiles(store, dest.node, again=bool(full or resend), carry=not downward,
                           cap=volume_bytes or VOLUME_BYTES)
-    lines = _payload(store, specs, changed, audit_from, audit_to, files)
+    # the records of the destination held here (quarantined) travel back as refusal notices
+    notices, notice_ids = notice_lines(conn, dest.node, again=bool(full or resend))
+    lines = itertools.chain(_payload(store, specs, changed, audit_from, audit_to, files), notices)
 
     def write(target: Path, head: dict, body, volume: int) -> dict:
         pid = head["package_id"]
@@ -163,6 +169,7 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
                     "VALUES (?, ?, ?, ?, ?)", (dest.node, seq_to, change_to, audit_to, package_id))
             for k in range(len(files.volumes)):
                 files.mark_sent(conn, package_id, k)
+            mark_reported(conn, notice_ids, package_id)
     except BaseException:
         for p in [path, *volumes]:
             p.unlink(missing_ok=True)

@@ -42,7 +42,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..catalog.orgs import LEVEL_NAMES, Org
+from ..catalog.orgs import LEVEL_NAMES, Org, file_label
 from ..errors import INPUT_PROBLEMS, StoreError, UserError
 from ..store.crypto import SUITES, CryptoError, b64, fingerprint, unb64
 from ..store.database import Store
@@ -136,7 +136,7 @@ def make_profile(store: Store) -> dict:
 def _profile_path(store: Store, out: Path | str) -> Path:
     out = Path(out)
     if out.is_dir():
-        name = store.orgs.get(store.node.org).name
+        name = file_label(store.orgs.get(store.node.org), store.node.org)
         out = out / f"{name}_{store.node.org}_配置{SUFFIX}"
     return out
 

@@ -1,0 +1,148 @@
+"""What a member's package may write, beyond a valid signature (issue 15: an insider).
+
+Every member holds a signing key, so a compromised or broken one can sign anything.
+A package is applied only within its sender's scope (the sender's unit and those below):
+
+* **Orgs** — a new unit goes under a unit of the sender's scope, with a code of its
+  level's length that starts with its parent's code (:func:`~..catalog.orgs.code_problem`),
+  and a name no unit under the same parent has.
+* **Rows** — of a unit in scope; a new row's ``o`` (creating install) may not claim an
+  install bound to another unit (:class:`Origins`).
+* **Persons** — one master across towns: a sender may edit a person who has a row in its
+  scope (after the package's own rows); any other edit becomes a ``_scope:`` conflict for
+  a reviewer (:data:`~..store.merge.SCOPE`), never an overwrite and never a delete.
+* **Reviews** (核实意见) — the level above owns status, note, reviewer (and the review
+  itself); a sender from below only the reply (:data:`SENDER_REVIEW_COLUMNS`).
+* **Audit entries** — append-only, keyed by (origin, origin id) — see :meth:`Origins.may_claim`.
+* **Content** — a row is checked with the field rules local input gets; one that breaks a
+  rule is *held* (quarantined, never stored in the ledger) and the sender is told in the
+  next package to it (``{"k": "refused"}`` lines, :func:`notice_lines`).
+
+    >>> content_problem([], {"a": 1}) is None
+    True
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import TYPE_CHECKING
+
+from ..catalog.fieldtypes import is_blank, normalize
+from ..store.versions import now_iso
+
+if TYPE_CHECKING:
+    from ..store.database import Store
+
+SENDER_REVIEW_COLUMNS = ("reply",)   # what the unit below writes in a review; the rest is the reviewer's
+MAX_RULE = 200                        # characters of a reported rule
+MAX_NOTICES = 10_000                  # refusal notices one package may carry (the rest follow later)
+
+
+class Origins:
+    """Which unit each install writes for: direct peers from their profile (authoritative),
+    our own node, and relayed origins learned from the first package that carried them.
+
+    An audit entry or a new row claiming origin X is accepted from a sender only when X is
+    bound to a unit in the sender's scope. For a direct peer this does not depend on arrival
+    order. A relayed origin (a village behind a town) is bound to the first sender that
+    carries it: a member that forges a relayed origin before the real one is seen wins that
+    binding, and the real entries are then held (quarantined, reported) rather than lost —
+    the receiver cannot tell the two apart, since it never saw that install's key.
+    """
+
+    def __init__(self, store: Store):
+        self.conn = store.conn
+        self.bound = dict(self.conn.execute("SELECT origin, org FROM origin_scope"))
+        self.bound.update(self.conn.execute("SELECT node, org FROM peers"))
+        self.bound[store.node.id] = store.node.org
+
+    def org_of(self, origin: str) -> str | None:
+        return self.bound.get(origin)
+
+    def learn(self, origin: str, org: str, package_id: str) -> None:
+        if origin not in self.bound:
+            self.bound[origin] = org
+            self.conn.execute("INSERT OR IGNORE INTO origin_scope (origin, org, learned) VALUES (?, ?, ?)",
+                              (origin, org, package_id))
+
+
+def content_problem(fields, values: dict, *, today: dt.date | None = None) -> str | None:
+    """The first field rule ``values`` break (Chinese, no sensitive value), or None: the
+    same normalisation local input gets (:func:`~..catalog.fieldtypes.normalize`). A date
+    a day or two ahead of this computer's is not "in the future" (clocks differ)."""
+    today = (today or dt.date.today()) + dt.timedelta(days=2)
+    for f in fields:
+        value = values.get(f.id)
+        if is_blank(value):
+            continue
+        if type(value) not in (str, int, float):
+            return f"{f.label}：值的类型不对"
+        checked = normalize(f, value, today=today)
+        if checked.error:
+            return checked.error[:MAX_RULE]
+    return None
+
+
+def _version_tuple(text: object) -> tuple[int, ...] | None:
+    if type(text) is not str or not re.fullmatch(r"\d{1,9}(\.\d{1,9}){0,5}", text):
+        return None
+    return tuple(int(p) for p in text.split("."))
+
+
+def catalog_problem(store: Store, catalog: object, file_name: str) -> str | None:
+    """Why a package made with ``catalog`` (its manifest's ``{"id", "version"}``) cannot be
+    checked here, or None: it must name this install's plan, in a version not newer than
+    ours (our catalog then holds every rule and field the sender's had; a field a newer
+    catalog requires makes a row 待补充, not refused)."""
+    ours = store.catalog
+    if not isinstance(catalog, dict) or not catalog.get("id") or not catalog.get("version"):
+        return f"{file_name} 没有写明生成它的计划目录版本，无法按目录核对内容，已拒绝；请发送单位使用本程序的正式版本重发"
+    if catalog["id"] != ours.id:
+        return (f"{file_name} 按另一份计划目录（{str(catalog['id'])[:60]}）生成，本机使用的是 {ours.id}，"
+                "无法核对，已拒绝；请确认双方使用同一年度的计划")
+    theirs, mine = _version_tuple(catalog["version"]), _version_tuple(ours.version)
+    if catalog["version"] != ours.version and (theirs is None or mine is None or theirs > mine):
+        return (f"{file_name} 按更新的计划目录（{str(catalog['version'])[:20]} 版）生成，本机是 {ours.version} 版；"
+                "请先导入上级单位的新配置文件（更新计划目录）后再导入这个数据包")
+    return None
+
+
+def hold(conn, *, package_id: str, source: str, kind: str, tbl: str, uid: str, rule: str,
+         record: dict | None) -> None:
+    """Quarantine one record of a package (kept, not applied; reported to the sender later)."""
+    conn.execute(
+        "INSERT OR REPLACE INTO quarantine (direction, package_id, source, kind, tbl, uuid, rule, record, "
+        "detected) VALUES ('held', ?, ?, ?, ?, ?, ?, ?, ?)",
+        (package_id, source, kind, tbl, uid, rule[:MAX_RULE],
+         None if record is None else json.dumps(record, ensure_ascii=False), now_iso()))
+
+
+def notice_lines(conn, dest_node: str, *, again: bool) -> tuple[list[bytes], list[int]]:
+    """``{"k": "refused"}`` lines telling ``dest_node`` which of its records were held here
+    (not yet told, or all of them when ``again``), and the quarantine ids they cover."""
+    sql = ("SELECT id, package_id, kind, tbl, uuid, rule FROM quarantine WHERE direction = 'held' "
+           "AND source = ?" + ("" if again else " AND reported IS NULL") + " ORDER BY id LIMIT ?")
+    lines, ids = [], []
+    for qid, pid, kind, tbl, uid, rule in conn.execute(sql, (dest_node, MAX_NOTICES)):
+        lines.append(json.dumps({"k": "refused", "p": pid, "kind": kind, "t": tbl, "u": uid, "r": rule},
+                                ensure_ascii=False, separators=(",", ":")).encode())
+        ids.append(qid)
+    return lines, ids
+
+
+def mark_reported(conn, ids: list[int], package_id: str) -> None:
+    conn.executemany("UPDATE quarantine SET reported = ? WHERE id = ? AND reported IS NULL",
+                     [(package_id, i) for i in ids])
+
+
+def read_notice(conn, rec: dict, source: str) -> bool:
+    """Record a notice that ``source`` refused one of our records; False when malformed."""
+    pid, kind, tbl, uid, rule = (rec.get(k) for k in ("p", "kind", "t", "u", "r"))
+    if not (all(type(v) is str and 0 < len(v) <= 200 for v in (pid, kind, tbl, uid, rule))
+            and kind in ("row", "file", "audit") and set(rec) == {"k", "p", "kind", "t", "u", "r"}):
+        return False
+    conn.execute(
+        "INSERT OR IGNORE INTO quarantine (direction, package_id, source, kind, tbl, uuid, rule, detected) "
+        "VALUES ('reported', ?, ?, ?, ?, ?, ?, ?)", (pid, source, kind, tbl, uid, rule, now_iso()))
+    return True
