@@ -34,6 +34,7 @@ from pathlib import Path
 
 from ..errors import StoreError
 from . import cipher, keyring, lockfile, migrations
+from .users import ROLES, verify_password
 from .writes import Writer
 
 REASONS = {
@@ -511,7 +512,7 @@ def restore(db: Path | str, backup_file: Path | str, *, key: bytes | None = None
         lockfile.release(lock)
 
 
-_ADMIN = "管理员"
+_ADMIN = ROLES[-1]
 
 
 def _opens_with(db: Path, key: bytes | None) -> bool:
@@ -599,7 +600,6 @@ def _legacy_ring(conn, db: Path, key: bytes, session, password: str | None) -> k
 
     :raises BackupError: it has users but no administrator's password to wrap the key for.
     """
-    from .users import verify_password
     ring = keyring.Keyring.new(db, key, save=False)
     try:
         rows = conn.execute("SELECT name, role, unit, salt, hash, kdf, active FROM users").fetchall()

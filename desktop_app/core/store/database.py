@@ -307,7 +307,9 @@ class Store:
         """Check ``name``'s password against the store's sidecar: it unwraps the store key
         (remembered for this process, so the store then opens by path). The role and unit
         are those the wrap was made for; :meth:`open` with ``session`` checks them against
-        the users table. A store made before encryption is encrypted now.
+        the users table. A store made before encryption is encrypted now, by an
+        administrator only (the others then need a new password from him: what to tell
+        him is in the ``notes`` of the store opened next).
 
         :raises LoginError: wrong name or password, or locked (the same message whether or
             not the name exists); :raises StoreError: the file is missing or unusable.

@@ -43,7 +43,8 @@ def unlock_backup(backup_file: Path | str, name: str | None = None, password: st
                   *, code: str | None = None, now: dt.datetime | None = None) -> Session:
     """Prove the right to restore ``backup_file`` over a store that cannot be opened: an
     administrator's password as it was when the backup was made, or the 恢复码, checked
-    against the backup's own sidecar. The backup's key is then remembered.
+    against the backup's own sidecar. The backup's key is then remembered. A backup made
+    before encryption is checked against its own users table (an active 管理员's password).
 
     :raises LoginError: wrong name, password or code, or not an administrator (exit 1);
     :raises BackupError: the file has no sidecar (not an encrypted backup of a store).

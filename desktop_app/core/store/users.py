@@ -18,7 +18,8 @@ the first 管理员 when it opens such a store, and ``init`` on the command line
 creates it. Adding the first user returns the one-time 恢复码 and removes the open
 key: from then on the store opens only with a password or the 恢复码. Stores made
 before encryption kept a scrypt hash per user (:func:`verify_password`); they are
-encrypted at the first log-in.
+encrypted at an administrator's first log-in, and the other users then need a new
+password from an administrator (no key is ever wrapped by an old hash).
 """
 from __future__ import annotations
 
