@@ -53,7 +53,10 @@ def _open(args) -> Store:
     if not user:
         raise UserError("这个数据库设置了用户：请用 --user 指定用户名（密码从环境变量 "
                        "MINSHENG_PASSWORD 读取，或在终端输入）", INPUT_PROBLEMS)
-    return Store.unlock(path, user, _password(f"用户 {user} 的密码："), exclusive=True)
+    store = Store.unlock(path, user, _password(f"用户 {user} 的密码："), exclusive=True)
+    for note in store.notes:     # a store made before encryption was encrypted now
+        print(note, file=sys.stderr)
+    return store
 
 
 def _date(text: str) -> dt.date:
@@ -142,10 +145,11 @@ def cmd_users(args) -> int:
         else:
             store.require("admin")
             text = ""
-        rows = [{k: u[k] for k in ("name", "role", "unit", "active", "locked_until", "created")}
-                for u in list_users(store)]
+        rows = [{k: u[k] for k in ("name", "role", "unit", "active", "needs_password", "locked_until",
+                                   "created")} for u in list_users(store)]
     _out(args, {"users": rows}, text or "\n".join(
-        f"{u['name']}  {u['role']}{'' if u['active'] else '（已停用）'}" for u in rows) or "（没有用户）")
+        f"{u['name']}  {u['role']}" + ("（已停用）" if not u['active'] else "（需重设密码）"
+                                       if u['needs_password'] else "") for u in rows) or "（没有用户）")
     return OK
 
 
@@ -175,7 +179,7 @@ def cmd_restore(args) -> int:
     from .core.store import restore_store, unlock_backup
     db, backup_file = Path(args.db), Path(getattr(args, "from"))
     code = getattr(args, "code", None)
-    session = None
+    session = password = None
     try:
         store = None if code else _open(args)
     except UserError as exc:
@@ -191,11 +195,13 @@ def cmd_restore(args) -> int:
         if not code and not user:
             raise UserError("数据库无法打开：恢复需要这份备份里的管理员用户名和密码（--user，备份时有效的），"
                            "或恢复码（--code）", INPUT_PROBLEMS)
-        session = unlock_backup(backup_file, user, None if code else _password(f"用户 {user} 的密码（备份时的）："),
-                                code=code)
-    saved = restore_store(db, backup_file, session=session)
-    _out(args, {"restored": str(db), "previous": str(saved.path) if saved else None},
-         f"已从 {backup_file} 恢复" + (f"；恢复前的数据已保存在 {saved.path}" if saved else ""))
+        password = None if code else _password(f"用户 {user} 的密码（备份时的）：")
+        session = unlock_backup(backup_file, user, password, code=code)
+    notes: list[str] = []
+    saved = restore_store(db, backup_file, session=session, password=password, notes=notes)
+    _out(args, {"restored": str(db), "previous": str(saved.path) if saved else None, "notes": notes},
+         f"已从 {backup_file} 恢复" + (f"；恢复前的数据已保存在 {saved.path}" if saved else "") +
+         "".join(f"\n{n}" for n in notes))
     return OK
 
 

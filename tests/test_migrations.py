@@ -16,7 +16,7 @@ from desktop_app.core import sync
 from desktop_app.core.catalog.model import load_catalog
 from desktop_app.core.district.progress import compute
 from desktop_app.core.excel import undo_import
-from desktop_app.core.store import LoginError, Store, list_backups, login, migrations
+from desktop_app.core.store import LoginError, Store, list_backups, list_users, login, migrations, set_password
 from desktop_app.core.store import cipher, keyring
 from desktop_app.core.store.database import StoreError
 from desktop_app.core.sync import profiles
@@ -156,20 +156,27 @@ def test_the_users_of_an_old_store_still_log_in(tmp_path, level):
     path = unpack(level, tmp_path)
     with pytest.raises(LoginError):
         Store.unlock(path, "示例管理员", "不对的密码")
-    assert cipher.is_plaintext(path)                      # a wrong password changes nothing
-    with Store.unlock(path, "示例录入员", PASSWORD) as store:      # any user: encrypted now
-        assert store.session.role == "录入员"
+    with pytest.raises(LoginError, match="需要管理员先"):           # a 录入员 does not encrypt it
+        Store.unlock(path, "示例录入员", PASSWORD)
+    assert cipher.is_plaintext(path)                      # neither changes anything
+    with Store.unlock(path, "示例管理员", PASSWORD) as store:      # the administrator: encrypted now
+        assert store.session.role == "管理员" and "重设密码" in store.notes[0]
     forget_key(path)                                      # as in a new process
     with pytest.raises(StoreError, match="需要登录"):
         Store.open(path)
-    # the other user's key was wrapped by the old password hash, rewrapped at the log-in
-    assert keyring.Keyring.load(path).entry("示例管理员")["legacy"]
+    # the others get no key until an administrator sets a new password (none from an old hash)
+    assert not keyring.Keyring.load(path).can_unwrap("示例录入员")
+    with pytest.raises(LoginError, match="请联系管理员"):          # the old password: told what to do
+        Store.unlock(path, "示例录入员", PASSWORD)
+    with pytest.raises(LoginError, match="用户名或密码不对"):
+        Store.unlock(path, "示例录入员", "不对的密码123")
     with Store.unlock(path, "示例管理员", PASSWORD) as store:
-        assert "legacy" not in keyring.Keyring.load(path).entry("示例管理员")
+        assert [u["name"] for u in list_users(store) if u["needs_password"]] == ["示例录入员"]
         with pytest.raises(LoginError):
             login(store, "示例管理员", "不对的密码")
         assert login(store, "示例管理员", PASSWORD).role == "管理员"
-        session = login(store, "示例录入员", PASSWORD)
+        set_password(store, "示例录入员", "新的密码-2025")
+        session = login(store, "示例录入员", "新的密码-2025")
         assert (session.user, session.role) == ("示例录入员", "录入员")
         saved = store.ledger("two_cancer").add(screening(8), org="示例村一", today=TODAY)
         assert store.conn.execute("SELECT user FROM audit WHERE uuid = ? AND action = 'insert'",
