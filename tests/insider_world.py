@@ -17,7 +17,7 @@ from desktop_app.core.store.versions import now_iso
 from desktop_app.core.sync.package_file import write_package
 from desktop_app.core.sync.peers import peers
 
-_SEQ = itertools.count(1000)
+_SEQ = itertools.count(1)
 
 
 def forged(src, dst, lines: list[dict], path: Path, *, catalog: dict | None | str = "same") -> Path:
@@ -25,7 +25,10 @@ def forged(src, dst, lines: list[dict], path: Path, *, catalog: dict | None | st
     real key (as a compromised or broken install of ``src`` can); ``catalog`` overrides the
     manifest's catalog (None: left out)."""
     dest = next(p for p in peers(src) if p.node == dst.node.id)
-    seq = next(_SEQ)
+    # numbered well past the sender's real packages (so none collides), within the jump a
+    # receiver accepts (bounds.MAX_SEQ_JUMP)
+    got = dst.conn.execute("SELECT MAX(seq) FROM received WHERE source = ?", (src.node.id,)).fetchone()[0]
+    seq = (got or 0) + 500 + next(_SEQ) % 400
     manifest = {
         "package_id": str(uuid.uuid4()), "kind": "incremental", "schema": migrations.latest(),
         "created": now_iso(), "source": {"node": src.node.id, "org": src.node.org, "level": src.node.level},

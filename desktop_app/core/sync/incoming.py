@@ -24,15 +24,19 @@ from ..store.merge import RowState, hold_edit, load_losers, merge_row, save_conf
 from ..store.schema import PERSON_FIELDS, TableSpec
 from ..store.versions import RowVersions, Version, now_iso, stamp_ms
 from ..store.writes import MergedRow, Writer
+from .bounds import MAX_GAP_LINES, check_sequence, received_spans, spans_missing
 from .files import IncomingFiles, attachment_fields
 from .package_file import INT64_MAX, PackageError, open_package, strict_json, unseal
 from .peers import BATCH, COUNTS, MAX_TEXT, Peer, peers, record_specs
 from .profiles import retired_enc_keys, signed_before_rotation
 from .scope import SENDER_REVIEW_COLUMNS, Origins, catalog_problem, content_problem, hold, read_notice
+from .warning_list import Warnings
 
 if TYPE_CHECKING:
     from ..store.database import Store
 MAX_ALIASES = 20   # other names a unit goes by (南湾湖办事处 = 南湾湖管理处): all are kept
+MAX_UNKNOWN_TABLES = 10   # tables this catalog lacks counted by name; the rest under OTHER_TABLES
+OTHER_TABLES = "（其他未知表）"
 
 
 @dataclass
@@ -41,7 +45,7 @@ class ImportSummary:
     status: str                      # imported / dry-run / already / refused
     counts: dict[str, dict[str, int]] = field(default_factory=dict)   # per ledger
     gaps: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=Warnings)   # one line per kind, bounded
     message: str = ""
     package_id: str | None = None
     source_org: str | None = None
@@ -103,6 +107,7 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False, bac
             raise PackageError(f"{name} 与已导入的同编号数据包内容不同（可能被改动或伪造），已拒绝")
         return ImportSummary(name, "already", message="这个数据包以前已经导入过，没有任何改变",
                              package_id=m["package_id"], source_org=peer.org)
+    check_sequence(store.conn, peer.node, m, name, org_name)   # a number far ahead: refused whole
     key = unseal(opened, [store.keys().enc_private, *retired_enc_keys(store)],
                  f"{m['package_id']}|{peer.node}|{store.node.id}".encode())
     summary = ImportSummary(name, "dry-run" if dry_run else "imported", package_id=m["package_id"],
@@ -130,39 +135,39 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False, bac
     return summary
 
 
-def _seqs(m: dict) -> set[int]:
+def _seqs(m: dict) -> range:
     """The package numbers a package covers (ranges checked by :func:`check_manifest`)."""
     lo, hi = m["seq_from"], m["seq_to"]
-    return set() if lo is None else set(range(lo, hi + 1))  # None: a further volume (files)
+    return range(0) if lo is None else range(lo, hi + 1)  # None: a further volume (files)
 
 
 def _record_received(store: Store, opened, peer: Peer, summary: ImportSummary) -> None:
     m = opened.manifest
     store.conn.executemany("INSERT OR IGNORE INTO received (source, seq, package_id) VALUES (?, ?, ?)",
-                           [(peer.node, s, m["package_id"]) for s in sorted(_seqs(m))])
+                           [(peer.node, s, m["package_id"]) for s in _seqs(m)])
     store.conn.execute(
         "INSERT INTO packages (package_id, direction, kind, source, dest, seq_from, seq_to, prev, "
         "sha256, created, handled, file, status, summary) VALUES (?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
         "'imported', ?)",
         (m["package_id"], m["kind"], peer.node, store.node.id, m["seq_from"], m["seq_to"], m.get("prev"),
          opened.content_id, str(m.get("created")), now_iso(), opened.path.name,
-         json.dumps({"ledgers": m.get("counts") or {}, **summary.totals()}, ensure_ascii=False)))
+         json.dumps({"ledgers": received_counts(summary), **summary.totals()}, ensure_ascii=False)))
 
 
-def gaps(store: Store, source_node: str, org_name: str, extra: set[int] | None = None) -> list[str]:
-    """Missing package numbers from a source, e.g. ``河坝镇：第 5–6 号数据包缺失``."""
-    got = {s for (s,) in store.conn.execute("SELECT seq FROM received WHERE source = ?", (source_node,))}
-    got |= extra or set()
-    if not got:
-        return []
-    missing = sorted(set(range(1, max(got) + 1)) - got)
-    out, start = [], None
-    for i, s in enumerate(missing):
-        if start is None:
-            start = s
-        if i + 1 == len(missing) or missing[i + 1] != s + 1:
-            out.append(f"{org_name}：第 {start}{'' if start == s else f'–{s}'} 号数据包缺失")
-            start = None
+def received_counts(summary: ImportSummary) -> dict[str, int]:
+    """Rows per ledger a package carried, counted from its decrypted records (the manifest
+    carries no counts in clear; an old one's are not read), e.g. ``{"two_cancer": 3}``."""
+    return {key: sum(n for what, n in c.items() if what != "conflicts") for key, c in summary.counts.items()}
+
+
+def gaps(store: Store, source_node: str, org_name: str, extra: range | None = None) -> list[str]:
+    """Missing package numbers from a source, e.g. ``河坝镇：第 5–6 号数据包缺失``: computed
+    from the runs received (never a set of every number), at most MAX_GAP_LINES lines."""
+    missing = spans_missing(received_spans(store.conn, source_node), extra)
+    out = [f"{org_name}：第 {lo}{'' if lo == hi else f'–{hi}'} 号数据包缺失" for lo, hi in missing[:MAX_GAP_LINES]]
+    if len(missing) > MAX_GAP_LINES:
+        rest = missing[MAX_GAP_LINES:]
+        out.append(f"{org_name}：另有 {len(rest):,} 段共 {sum(hi - lo + 1 for lo, hi in rest):,} 个编号的数据包缺失")
     return out
 
 
@@ -207,6 +212,7 @@ class _Applier:
             peer.org != store.node.org and store.orgs.is_within(peer.org, store.node.org))
         self.foreign = 0             # records outside the sender's own orgs (rejected)
         self.malformed = 0           # records whose values or versions are not acceptable (rejected)
+        self.unknown: Counter = Counter()   # records of tables this catalog lacks, by (bounded) name
         self.files = IncomingFiles(store, summary.file)
         # the insider checks (see .scope): rules the sender's catalog sets, origins it may claim
         problem = catalog_problem(store, manifest.get("catalog"), summary.file)
@@ -238,8 +244,7 @@ class _Applier:
         if kind == "row":
             tbl = rec.get("t")
             if type(tbl) is not str or tbl not in self.specs:
-                self.count(tbl if isinstance(tbl, str) else "?", "rejected")
-                self.summary.warnings.append(f"本机的计划目录中没有表 {str(tbl)[:40]}，其记录未导入")
+                self._unknown_table(tbl)
                 return
             self.pending[tbl].append(rec)
             if isinstance(rec.get("v"), dict):
@@ -267,6 +272,8 @@ class _Applier:
         self.pending["persons"], self.deferred = self.deferred, []
         self._flush("persons")
         self._insider_warnings()
+        for name, n in self.unknown.items():
+            self.summary.warnings.add("unknown-table", f"本机的计划目录中没有表 {name}，其记录未导入", n)
         if self.newest and self.store.clock.observe(self.newest):
             ahead = (stamp_ms(self.newest) - int(self.store.clock.wall() * 1000)) // 86_400_000
             self.summary.warnings.append(
@@ -301,6 +308,15 @@ class _Applier:
         for rule, n in sorted(self.notices.items(), key=lambda kv: -kv[1])[:20]:
             warn(f"{sender.name if sender else self.peer.org}拒收了本单位发出的 {n} 条记录（{rule}）；"
                  "请改正后重新发送")
+
+    def _unknown_table(self, tbl: object) -> None:
+        """A record of a table this catalog lacks: rejected, counted (by name for the first
+        few names) and warned about once per name (Warnings summarises the rest)."""
+        name = tbl[:40] if isinstance(tbl, str) else "?"
+        if name not in self.unknown and len(self.unknown) >= MAX_UNKNOWN_TABLES:
+            name = OTHER_TABLES
+        self.unknown[name] += 1
+        self.count(name, "rejected")
 
     # -- records
     def _org(self, rec: dict) -> None:

@@ -37,12 +37,13 @@ class Exported:
     volumes: list[Path] = field(default_factory=list)   # further volumes (files only)
     files: int = 0                                      # attached files carried, all volumes
     files_pending: int = 0                              # referenced but not received here yet
+    counts: dict[str, int] = field(default_factory=dict)   # rows per ledger (not in the manifest)
 
     def to_json(self) -> dict:
         m = self.manifest
         return {"path": str(self.path), "package_id": m["package_id"], "kind": m["kind"],
-                "seq_from": m["seq_from"], "seq_to": m["seq_to"], "rows": sum(m["counts"].values()),
-                "counts": m["counts"], "dest": m["dest"]["org"], "files": self.files,
+                "seq_from": m["seq_from"], "seq_to": m["seq_to"], "rows": sum(self.counts.values()),
+                "counts": self.counts, "dest": m["dest"]["org"], "files": self.files,
                 "files_pending": self.files_pending, "volumes": [str(p) for p in self.volumes]}
 
 
@@ -109,7 +110,7 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
         "created": now_iso(),
         "source": {"node": store.node.id, "org": store.node.org, "level": store.node.level},
         "dest": {"node": dest.node, "org": dest.org},
-        "seq_from": seq_from, "seq_to": seq_to, "prev": last_package, "counts": counts,
+        "seq_from": seq_from, "seq_to": seq_to, "prev": last_package,   # counts: not in clear
         "catalog": {"id": store.catalog.id, "version": store.catalog.version},
     }
     # a file name is made of codes and sanitised names only: a unit's name never makes a path
@@ -141,7 +142,7 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
         path, name = first, first.name
         for k in range(1, count):
             head = dict(manifest, package_id=str(uuidlib.uuid4()), kind="files", seq_from=None,
-                        seq_to=None, prev=None, counts={}, volume=k + 1, volumes=count,
+                        seq_to=None, prev=None, volume=k + 1, volumes=count,
                         volume_of=package_id)
             for key in ("format", "format_version", "suite", "payload_sha256", "payload_chunks",
                         "plain_bytes", "sealed_key", "file_chunks"):
@@ -174,7 +175,7 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
         for p in [path, *volumes]:
             p.unlink(missing_ok=True)
         raise
-    return Exported(path, manifest, volumes, sum(len(v) for v in files.volumes), files.unavailable)
+    return Exported(path, manifest, volumes, sum(len(v) for v in files.volumes), files.unavailable, counts)
 
 
 def _within(conn, tbl: str, uuids: list[str], org: str) -> list[str]:
