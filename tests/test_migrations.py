@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import forget_key, raw_connect, screening
+from support import forget_key, raw_connect, screening, trust_profile
 
 from desktop_app.core import sync
 from desktop_app.core.catalog.model import load_catalog
@@ -182,9 +182,8 @@ def test_an_old_store_sends_a_package_that_a_district_merges(tmp_path, level):
         if level >= 4:   # the district it already sent package 1 to: the numbering goes on
             assert sync.export_package(town, tmp_path / "usb").manifest["seq_from"] == 2
         with Store.create(tmp_path / "d.sqlite3", level="district", org="430971", operator="专班") as d:
-            profiles.import_profile(town, profiles.export_profile(d, tmp_path / "d.msprofile"),
-                                    accept_new_key=True)
-            profiles.import_profile(d, profiles.export_profile(town, tmp_path / "t.msprofile"))
+            trust_profile(town, profiles.export_profile(d, tmp_path / "d.msprofile"))   # a new district PC
+            trust_profile(d, profiles.export_profile(town, tmp_path / "t.msprofile"))
             pkg = sync.export_package(town, tmp_path / "usb", full=True)
             result = sync.import_package(d, pkg.path)
             assert result.status == "imported" and result.gaps == []
