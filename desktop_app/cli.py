@@ -583,7 +583,9 @@ def cmd_board(args) -> int:
     _out(args, {"towns": [line.to_json() for line in lines]}, "\n".join(
         f"{line.name}：{words[line.status]}；最近收到 {line.last_received or '—'}；已收 {line.packages} 个包"
         + (f"；逾期 {'、'.join(line.overdue)}" if line.overdue else "")
-        + ("；" + "；".join(line.gaps) if line.gaps else "") for line in lines))
+        + ("；" + "；".join(line.gaps) if line.gaps else "")
+        + (f"；暂存数据包 {line.held} 个" if line.held else "") + (f"；{line.pending}" if line.pending else "")
+        + "".join(f"；{h}" for h in line.history) for line in lines))
     return OK
 
 

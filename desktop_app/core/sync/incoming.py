@@ -131,6 +131,7 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False, bac
                             source_org=peer.org)
     if backup and not dry_run:
         make_backup(store, "package")
+    clock = store.clock.last
     try:
         with store.transaction():
             applier = _Applier(store, peer, m, summary, allow_skew)
@@ -149,6 +150,7 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False, bac
     except _DryRun:
         summary.gaps = gaps(store, peer.node, org_name, extra=_seqs(m))
     except _Held as held:
+        store.clock.last = clock        # nothing of the rolled-back apply was kept: the clock as it was
         return _hold_skewed(store, opened, peer, org_name, held.newest, dry_run)
     if not dry_run:
         release(store, m["package_id"])     # a held copy of it is no longer needed
