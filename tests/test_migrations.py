@@ -1,4 +1,4 @@
-"""Old stores, one at each schema level (after migration 0001 … 0007), made by the program of
+"""Old stores, one at each schema level (after migration 0001 … 0008), made by the program of
 the time and kept under tests/fixtures/schema_levels/ (see make_schema_levels.py for how and
 what they hold), as Anki keeps old collections: Store.open (or the log-in, for the levels
 with users) backs each up encrypted, encrypts it, migrates it to the newest level, keeps
@@ -22,14 +22,14 @@ from desktop_app.core.store.database import StoreError
 from desktop_app.core.sync import profiles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schema_levels"
-LEVELS = [1, 2, 3, 4, 5, 6, 7]
+LEVELS = [1, 2, 3, 4, 5, 6, 7, 8]
 TODAY = dt.date(2024, 6, 30)
 PASSWORD = "示例密码-2024"
 
 # what make_schema_levels.py put in each level's store
-LIVE = {1: 4, 2: 4, 3: 6, 4: 6, 5: 7, 6: 7, 7: 7}         # 两癌 rows not deleted (+2 imported, +1 repeat)
-WOMEN = {1: 4, 2: 4, 3: 6, 4: 6, 5: 6, 6: 6, 7: 6}        # distinct women among them
-PERSONS = {1: 6, 2: 6, 3: 8, 4: 8, 5: 8, 6: 8, 7: 8}      # women (the deleted row's too) and one man
+LIVE = {1: 4, 2: 4, 3: 6, 4: 6, 5: 7, 6: 7, 7: 7, 8: 7}         # 两癌 rows not deleted (+2 imported, +1 repeat)
+WOMEN = {1: 4, 2: 4, 3: 6, 4: 6, 5: 6, 6: 6, 7: 6, 8: 6}        # distinct women among them
+PERSONS = {1: 6, 2: 6, 3: 8, 4: 8, 5: 8, 6: 8, 7: 8, 8: 8}      # women (the deleted row's too) and one man
 QUOTA = {("two_cancer_screening", "430971121"): 600.0}
 
 

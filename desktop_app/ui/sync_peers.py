@@ -234,6 +234,7 @@ class PeersTab(QWidget):
         row.addWidget(self.confirm_button)
         row.addWidget(self.confirm_message, 1)
         box.addLayout(row)
+        self.pending_box.hide()                  # shown while a unit waits for its check
         split = QSplitter(Qt.Vertical)
         split.addWidget(imports)
         split.addWidget(self.pending_box)

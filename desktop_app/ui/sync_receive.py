@@ -133,6 +133,7 @@ class ReceiveTab(QWidget):
         self.held_table = make_table(self.held_model, widths=(260, 120, 60, 140))
         self.held_box = QGroupBox("暂存的数据包（未导入；原因消除后自动导入）")
         QVBoxLayout(self.held_box).addWidget(self.held_table)
+        self.held_box.hide()                     # shown while packages are held
         split = QSplitter(Qt.Vertical)
         for w in (results, self.held_box, history, received):
             split.addWidget(w)

@@ -94,5 +94,10 @@ def test_the_page_names_a_wrong_date(qtbot, page):
     assert page.clock_warning.isVisibleTo(page) and "请先校正电脑日期" in page.clock_warning.text()
 
 
-def test_the_page_fits_a_small_screen(page):
-    assert page.minimumSizeHint().width() <= 1366 and page.minimumSizeHint().height() <= 768
+def test_the_page_fits_an_office_screen_with_pending_units_and_held_packages(page):
+    """1366×768 less a title bar and a task bar, as the main window's pages."""
+    assert not page.peers_tab.pending_box.isHidden() and not page.receive_tab.held_box.isHidden()
+    for tab in (page.peers_tab, page.receive_tab):
+        page.tabs.setCurrentWidget(tab)
+        hint = page.minimumSizeHint()
+        assert hint.width() <= 1366 and hint.height() <= 768 - 80 - 60, type(tab).__name__
