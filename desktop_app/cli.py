@@ -76,7 +76,7 @@ def cmd_init(args) -> int:
     if args.profile:
         from .core.sync import init_from_profile
         store = init_from_profile(Path(args.db), Path(args.profile), level=args.level, org=args.org,
-                                  operator=args.operator)
+                                  operator=args.operator, fingerprint=_upstream_fingerprint(args))
     else:
         store = Store.create(Path(args.db), level=args.level, org=args.org, operator=args.operator)
     with store:
@@ -89,6 +89,22 @@ def cmd_init(args) -> int:
     _out(args, data, f"已新建{LEVEL_NAMES[data['level']]}级数据库 {data['db']}（{org.name} {org.code}）\n"
          + _recovery_text(code))
     return OK
+
+
+def _upstream_fingerprint(args) -> str:
+    """The upstream's fingerprint as read over the phone: ``--fingerprint``, or shown and
+    asked for at a terminal."""
+    if args.fingerprint:
+        return args.fingerprint
+    from .core.sync import read_profile, spaced_fingerprint
+    profile = read_profile(Path(args.profile))
+    name = profile.body.get("org_name", profile.org)
+    if args.json or not sys.stdin.isatty():
+        raise UserError(f"请先与{name}电话核对其配置文件的指纹，再用 --fingerprint 写上对方读出的指纹"
+                        "（没有核对指纹，不能从配置文件新建数据库）", INPUT_PROBLEMS)
+    print(f"{name}配置文件的指纹：{spaced_fingerprint(profile.fingerprint)}\n"
+          f"请打电话请{name}读出其本机指纹（同步中心 → 单位与配置文件），一致后在下面输入对方读出的指纹：")
+    return input("指纹：")
 
 
 def _recovery_text(code: str) -> str:
@@ -398,6 +414,8 @@ def cmd_undo_import(args) -> int:
 
 def cmd_profile(args) -> int:
     from .core.sync import export_profile, import_profile, rotate_keys, spaced_fingerprint
+    if args.action in ("pending", "confirm"):
+        return _profile_trust(args)
     with _open(args) as store:
         if args.action == "rotate":
             rotation = rotate_keys(store, Path(args.out))
@@ -413,17 +431,66 @@ def cmd_profile(args) -> int:
             from .core.store import fingerprint
             fp = fingerprint(store.keys().sign_public)
             _out(args, {"path": str(path), "fingerprint": fp},
-                 f"已导出配置文件 {path}\n本机指纹：{fp}（请对方导入时电话核对）")
+                 f"已导出配置文件 {path}\n本机指纹：{spaced_fingerprint(fp)}（请对方导入时电话核对）")
             return OK
         results = []
         for name in args.files:
-            results.append(import_profile(store, Path(name), accept_new_key=args.accept_new_key))
-    words = {"added": "已登记", "updated": "已更新", "unchanged": "已是最新", "older": "比已有的旧，未使用",
-             "replaced": "已接受新指纹", "rotated": "对方已更换密钥（由原密钥签发的换钥声明已核验），已接受新指纹"}
+            results.append(import_profile(store, Path(name)))
+    words = {"pending": "待确认：请电话请对方读出指纹，核对后用 profile confirm 确认（确认前对方的数据包只暂存，不导入）",
+             "updated": "已更新", "unchanged": "已是最新", "older": "比已有的旧，未使用",
+             "rotated": "对方已更换密钥（由原密钥签发的换钥声明已核验），已接受新指纹"}
     _out(args, {"profiles": results}, "\n".join(
-        f"{r['org_name']}（{r['org']}）：{words[r['status']]}；指纹 {r['fingerprint']}"
+        f"{r['org_name']}（{r['org']}）：{words[r['status']]}；指纹 {spaced_fingerprint(r['fingerprint'])}"
+        + (f"（{r['replaces']}）" if r.get("replaces") else "")
         + (f"（原指纹 {r['previous_fingerprint']}；请电话向对方核对新指纹）" if r["status"] == "rotated" else "")
         + ("；已采用其计划目录" if r["catalog_adopted"] else "") for r in results))
+    return OK
+
+
+def _profile_trust(args) -> int:
+    from .core.sync import confirm_peer, pending_peers, spaced_fingerprint
+    with _open(args) as store:
+        if args.action == "pending":
+            store.require("admin")
+            items = [p.to_json() for p in pending_peers(store)]
+            _out(args, {"pending": items}, "\n".join(
+                f"{p['name']}（{p['org']}，{p['level']}{'，' + p['replaces'] if p['replaces'] else ''}）："
+                f"指纹 {spaced_fingerprint(p['fingerprint'])}；{p['since'][:16].replace('T', ' ')} 导入；"
+                f"暂存数据包 {p['held']} 个" for p in items) or "没有待确认指纹的单位")
+            return OK
+        result = confirm_peer(store, args.org, args.fingerprint)
+    applied = result["applied"]
+    _out(args, result, f"已确认{result['org_name']}的指纹，今后接受它的数据包"
+         + ("；原来那台电脑的密钥已停用" if result["replaced"] else "")
+         + (f"\n已导入暂存的数据包 {len(applied)} 个：" + "、".join(
+             f"{a['file']}（{a['status']}）" for a in applied) if applied else ""))
+    return INPUT_PROBLEMS if any(a["status"] == "refused" for a in applied) else OK
+
+
+def cmd_held(args) -> int:
+    from .core.sync import accept_held, list_held, retry_held
+    with _open(args) as store:
+        if args.accept:
+            done = [accept_held(store, args.accept)]
+        elif args.retry:
+            done = retry_held(store)
+        else:
+            done = []
+        items = [h.to_json() | {"reason_text": h.reason_text} for h in list_held(store)]
+    _out(args, {"applied": [d.to_json() for d in done], "held": items}, "\n".join(
+        [f"已导入 {d.file}：{d.message}" for d in done]
+        + [f"{h['file']}（{h['reason_text']}，{h['held'][:16].replace('T', ' ')} 暂存）：{h['message']}"
+           for h in items]) or "没有暂存的数据包")
+    return OK
+
+
+def cmd_repair_clock(args) -> int:
+    from .core.sync import repair_clock
+    with _open(args) as store:
+        result = repair_clock(store)
+    _out(args, result, f"已把本机时钟从 {result['clock_before']} 调回 {result['clock_after']}；"
+         f"重写了 {result['rows']} 行、{result['conflicts']} 个冲突的时间戳。"
+         "这些行会随下一个数据包发出，对方把它们当作本机的新修改")
     return OK
 
 
@@ -459,7 +526,8 @@ def cmd_import_package(args) -> int:
     data = summary.to_json()
     lines = []
     for f in data["files"]:
-        lines.append(f"{f['file']}：" + (f["message"] if f["status"] != "refused" else f"已拒绝。{f['message']}")
+        lines.append(f"{f['file']}：" + {"refused": "已拒绝。", "held": "已暂存，未导入。"}.get(f["status"], "")
+                     + f["message"]
                      + (f"；收到附件 {f['files_received']} 个" if f["files_received"] else ""))
         lines += [f"  {g}" for g in f["gaps"]]
         lines += [f"  提示：{w}" for w in f["warnings"]]
@@ -521,7 +589,9 @@ def cmd_board(args) -> int:
     _out(args, {"towns": [line.to_json() for line in lines]}, "\n".join(
         f"{line.name}：{words[line.status]}；最近收到 {line.last_received or '—'}；已收 {line.packages} 个包"
         + (f"；逾期 {'、'.join(line.overdue)}" if line.overdue else "")
-        + ("；" + "；".join(line.gaps) if line.gaps else "") for line in lines))
+        + ("；" + "；".join(line.gaps) if line.gaps else "")
+        + (f"；暂存数据包 {line.held} 个" if line.held else "") + (f"；{line.pending}" if line.pending else "")
+        + "".join(f"；{h}" for h in line.history) for line in lines))
     return OK
 
 
@@ -612,6 +682,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--org", required=True, help="单位名称或代码")
     sp.add_argument("--operator", required=True, help="操作员姓名")
     sp.add_argument("--profile", help="从上级单位的配置文件开始（区发给镇、镇发给村）")
+    sp.add_argument("--fingerprint", help="上级单位电话读出的指纹（与 --profile 一起；不给则在终端询问）")
 
     sp = sub.add_parser("villages", help="村（社区）：add 添加 / list 列出")
     vsub = sp.add_subparsers(dest="action", required=True, metavar="操作")
@@ -720,7 +791,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--db", required=True)
     sp.add_argument("batch", metavar="批次")
 
-    sp = sub.add_parser("profile", help="配置文件：export 导出本机的 / import 导入别的单位的 / rotate 更换本机密钥")
+    sp = sub.add_parser("profile", help="配置文件：export 导出本机的 / import 导入别的单位的 / pending 待确认的 / "
+                        "confirm 核对指纹后确认 / rotate 更换本机密钥")
     psub = sp.add_subparsers(dest="action", required=True, metavar="操作")
     pp = psub.add_parser("export", help="导出本机配置文件（单位、级别、公钥）")
     pp.set_defaults(func=cmd_profile)
@@ -728,14 +800,24 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--user", help="用户名")
     pp.add_argument("--db", required=True)
     pp.add_argument("--out", required=True, help="文件或文件夹")
-    pp = psub.add_parser("import", help="导入上级或下级单位的配置文件")
+    pp = psub.add_parser("import", help="导入上级或下级单位的配置文件（新单位或新密钥待电话核对指纹后确认）")
     pp.set_defaults(func=cmd_profile)
     pp.add_argument("--json", action="store_true")
     pp.add_argument("--user", help="用户名")
     pp.add_argument("--db", required=True)
     pp.add_argument("files", nargs="+", metavar="文件")
-    pp.add_argument("--accept-new-key", action="store_true",
-                    help="接受已登记单位的新密钥指纹（须先电话核对；管理员操作）")
+    pp = psub.add_parser("pending", help="列出待确认指纹的单位（管理员）")
+    pp.set_defaults(func=cmd_profile)
+    pp.add_argument("--json", action="store_true")
+    pp.add_argument("--user", help="用户名")
+    pp.add_argument("--db", required=True)
+    pp = psub.add_parser("confirm", help="电话核对指纹后确认一个单位（管理员）；随后导入它暂存的数据包")
+    pp.set_defaults(func=cmd_profile)
+    pp.add_argument("--json", action="store_true")
+    pp.add_argument("--user", help="用户名")
+    pp.add_argument("--db", required=True)
+    pp.add_argument("--org", required=True, help="单位名称或代码")
+    pp.add_argument("--fingerprint", required=True, help="对方电话读出的指纹（空格、横线可有可无）")
     pp = psub.add_parser("rotate", help="更换本机密钥，导出带换钥声明的新配置文件（管理员操作）")
     pp.set_defaults(func=cmd_profile)
     pp.add_argument("--json", action="store_true")
@@ -756,6 +838,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--db", required=True)
     sp.add_argument("files", nargs="+", metavar="文件")
     sp.add_argument("--dry-run", action="store_true", help="试导入：只报告，不写入")
+
+    sp = command("held", cmd_held, "列出暂存的数据包（发送单位待确认指纹、时间戳超前）；--retry 重试，"
+                 "--accept 由管理员确认导入一个时间戳超前的包")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--retry", action="store_true", help="导入已经可以导入的暂存数据包")
+    sp.add_argument("--accept", metavar="PACKAGE_ID", help="管理员：确认导入这个时间戳超前的数据包（已与对方核实）")
+
+    sp = command("repair-clock", cmd_repair_clock, "修复时钟（管理员）：本机曾收到未来时间戳时，把时钟调回今天，"
+                 "重写超前的时间戳")
+    sp.add_argument("--db", required=True)
 
     sp = command("conflicts", cmd_conflicts, "列出待处理的冲突（审核员、管理员；敏感字段默认打码）")
     sp.add_argument("--db", required=True)

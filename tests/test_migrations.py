@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import forget_key, raw_connect, screening
+from support import forget_key, raw_connect, screening, trust_profile
 
 from desktop_app.core import sync
 from desktop_app.core.catalog.model import load_catalog
@@ -22,14 +22,14 @@ from desktop_app.core.store.database import StoreError
 from desktop_app.core.sync import profiles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schema_levels"
-LEVELS = [1, 2, 3, 4, 5, 6, 7, 8]
+LEVELS = list(range(1, 10))
 TODAY = dt.date(2024, 6, 30)
 PASSWORD = "示例密码-2024"
 
 # what make_schema_levels.py put in each level's store
-LIVE = {1: 4, 2: 4, 3: 6, 4: 6, 5: 7, 6: 7, 7: 7, 8: 7}         # 两癌 rows not deleted (+2 imported, +1 repeat)
-WOMEN = {1: 4, 2: 4, 3: 6, 4: 6, 5: 6, 6: 6, 7: 6, 8: 6}        # distinct women among them
-PERSONS = {1: 6, 2: 6, 3: 8, 4: 8, 5: 8, 6: 8, 7: 8, 8: 8}      # women (the deleted row's too) and one man
+LIVE = {1: 4, 2: 4, 3: 6, 4: 6, 5: 7, 6: 7, 7: 7, 8: 7, 9: 7}         # 两癌 rows not deleted (+2 imported, +1 repeat)
+WOMEN = {1: 4, 2: 4, 3: 6, 4: 6, 5: 6, 6: 6, 7: 6, 8: 6, 9: 6}        # distinct women among them
+PERSONS = {1: 6, 2: 6, 3: 8, 4: 8, 5: 8, 6: 8, 7: 8, 8: 8, 9: 8}      # women (the deleted row's too) and one man
 QUOTA = {("two_cancer_screening", "430971121"): 600.0}
 
 
@@ -189,9 +189,8 @@ def test_an_old_store_sends_a_package_that_a_district_merges(tmp_path, level):
         if level >= 4:   # the district it already sent package 1 to: the numbering goes on
             assert sync.export_package(town, tmp_path / "usb").manifest["seq_from"] == 2
         with Store.create(tmp_path / "d.sqlite3", level="district", org="430971", operator="专班") as d:
-            profiles.import_profile(town, profiles.export_profile(d, tmp_path / "d.msprofile"),
-                                    accept_new_key=True)
-            profiles.import_profile(d, profiles.export_profile(town, tmp_path / "t.msprofile"))
+            trust_profile(town, profiles.export_profile(d, tmp_path / "d.msprofile"))   # a new district PC
+            trust_profile(d, profiles.export_profile(town, tmp_path / "t.msprofile"))
             pkg = sync.export_package(town, tmp_path / "usb", full=True)
             result = sync.import_package(d, pkg.path)
             assert result.status == "imported" and result.gaps == []

@@ -21,6 +21,7 @@ from ..store import migrations
 from ..store.crypto import SUITES
 from ..store.merge import load_losers
 from ..store.versions import now_iso
+from .clock import check_clock
 from .files import VOLUME_BYTES, OutgoingFiles, attachment_fields, file_line
 from .package_file import SUFFIX, write_package
 from .peers import BATCH, destination, record_specs
@@ -56,8 +57,12 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
     ``resend=(a, b)`` re-sends the changes of earlier packages a–b to that destination.
     The rows' attached files that the destination lacks travel along; above
     ``volume_bytes`` they go into further numbered volumes (packages of files only).
+
+    :raises StoreError: (exit 1) this PC's date does not fit the store's data
+        (:func:`~.clock.check_clock`): receivers would hold the package.
     """
     store.require("edit")
+    check_clock(store)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dest = destination(store, to)
