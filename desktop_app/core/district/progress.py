@@ -21,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from ..catalog.choices import Choices, load_choices
-from ..catalog.counting import month_field
+from ..catalog.counting import counting_text, month_field
 from ..catalog.model import Catalog, Indicator, Ledger
 from ..catalog.orgs import OrgTree
 from ..store.policy import Policy, policy_for
@@ -71,6 +71,7 @@ class IndicatorProgress:
     violations: list[dict] = field(default_factory=list)
     notes: list[dict] = field(default_factory=list)
     rows: int = 0
+    counting: str = ""     # the counting rule in plain Chinese (with the district's choices)
 
     def to_json(self) -> dict:
         ind = self.indicator
@@ -81,6 +82,8 @@ class IndicatorProgress:
             "expected_rate": self.expected_rate, "lagging": self.lagging, "met": self.met,
             "rows": self.rows, "by_org": [o.to_json() for o in self.by_org],
         }
+        if self.counting:
+            out["counting"] = self.counting
         if self.violations:
             out["violations"] = self.violations
         if self.notes:
@@ -116,10 +119,15 @@ def compute(store, as_of: dt.date | None = None, *, scope: str | None = None,
     policy = policy_for(store)
     scope = policy.scope(scope) or store.node.org
     tree = store.orgs
-    calc = _Calculator(store.conn, catalog, tree, scope, as_of, store.quotas(), load_choices(store))
+    choices = load_choices(store)
+    calc = _Calculator(store.conn, catalog, tree, scope, as_of, store.quotas(), choices)
     chosen = [i for i in catalog.indicators if indicators is None or i.id in indicators]
-    return ProgressReport(as_of, scope, expected_rate(as_of, catalog.plan_year),
-                          [_shown(policy, catalog, calc.indicator(i)) for i in chosen])
+    figures = []
+    for ind in chosen:
+        figure = _shown(policy, catalog, calc.indicator(ind))
+        figure.counting = counting_text(catalog, ind, choices)
+        figures.append(figure)
+    return ProgressReport(as_of, scope, expected_rate(as_of, catalog.plan_year), figures)
 
 
 def _shown(policy: Policy, catalog: Catalog, progress: IndicatorProgress) -> IndicatorProgress:
