@@ -211,7 +211,7 @@ def cmd_recover(args) -> int:
 def cmd_catalog(args) -> int:
     choices = None
     if args.db:
-        from .core.catalog.choices import load_choices
+        from .core.catalog import load_choices
         with _open(args) as store:
             catalog, choices = store.catalog, load_choices(store)
     else:
@@ -570,7 +570,7 @@ def cmd_reply(args) -> int:
 
 def cmd_rules(args) -> int:
     """The district's counting choices: a standard's effective dates, a rotation, a list."""
-    from .core.catalog.choices import load_choices, save_choices
+    from .core.catalog import load_choices, save_choices
     with _open(args) as store:
         choices = load_choices(store)
         changed = False
@@ -602,7 +602,7 @@ def cmd_rules(args) -> int:
 
 def cmd_progress(args) -> int:
     if args.explain:
-        from .core.district.explain import explain
+        from .core.district import explain
         with _open(args) as store:
             result = explain(store, args.explain, args.as_of or dt.date.today(), limit=args.limit,
                              scope=args.scope and store.resolve_row_org(args.scope)).to_json()

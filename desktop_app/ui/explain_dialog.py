@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from ..core.district.explain import REASONS, explain
+from ..core.district import EXPLAIN_REASONS as REASONS
+from ..core.district import explain
 
 
 class ExplainDialog(QDialog):

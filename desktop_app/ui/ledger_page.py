@@ -158,7 +158,7 @@ class LedgerPage(QWidget):
         self.counted = counted
         if counted:
             ind = self.catalog.indicator(counted.indicator)
-            from ..core.catalog.choices import load_choices
+            from ..core.catalog import load_choices
             rule = self.catalog.counting(ind.id, load_choices(self.reader))
             self.banner.setText(f"只显示{counted.label}　<a href='clear'>显示全部</a>　"
                                 f"<a href='excluded'>未计入的记录及原因…</a><br>"

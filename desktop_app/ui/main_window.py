@@ -420,7 +420,7 @@ class MainWindow(QMainWindow):
         if current in (self.district_pages.get("board"), self.district_pages.get("district_progress")):
             current.refresh(as_of)
         def work(store, progress):
-            from ..core.district.rules import changed_since_last_report
+            from ..core.district import changed_since_last_report
             return compute(store, as_of, scope=scope), changed_since_last_report(store)
         self.ids_runner.run(work,
                             on_done=lambda result: self.dashboard.show_report(self.catalog, *result),

@@ -24,9 +24,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..errors import StoreError
-from .model import Catalog, Indicator
+
+if TYPE_CHECKING:
+    from .model import Catalog, Indicator
 
 SETTING = "district_choices"
 

@@ -4,8 +4,8 @@ district's choices — so a new rule or a new ledger is described without new co
 
     >>> from desktop_app.core.catalog import load_catalog
     >>> cat = load_catalog()
-    >>> print(counting_text(cat, cat.indicator("legal_aid_cases")))
-    统计法律援助台账中指派日期在 2024 年内（截至统计日）、信息完整的记录中不同案号的个数，同一案号只计一次。
+    >>> print(counting_text(cat, cat.indicator("child_rehab")))
+    统计残疾儿童康复救助台账中开始日期在 2024 年内（截至统计日）、信息完整的记录中的人数（按残疾儿童计），同一人只计一次。跨镇重复并经核实为同一人的记录只计一次。
 
 The same sentence is shown in the dashboard's tooltip, the drill-down, the monthly report and
 ``catalog --json`` (``counting``).
@@ -13,8 +13,13 @@ The same sentence is shown in the dashboard's tooltip, the drill-down, the month
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-from .model import Catalog, Indicator, Ledger
+from .choices import Choices
+from .orgs import OrgTree
+
+if TYPE_CHECKING:
+    from .model import Catalog, Indicator, Ledger
 
 PERIOD_WORDS = {"day": "日", "month": "月", "quarter": "季度", "year": "年"}
 _NOUNS = {"人": "人数", "户": "户数", "件": "件数", "个": "个数", "场": "场数", "家": "家数",
@@ -53,7 +58,6 @@ def conditions(catalog: Catalog, ind: Indicator) -> list[str]:
 
 def counting_text(catalog: Catalog, ind: Indicator, choices=None) -> str:
     """One plain-Chinese sentence (or a few) saying what the indicator counts."""
-    from .choices import Choices
     choices = choices or Choices()
     m = ind.measure
     led = catalog.ledger(m.ledger)
@@ -139,5 +143,4 @@ def _org_name(catalog: Catalog, code: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _shipped_tree():
-    from .orgs import OrgTree
     return OrgTree.shipped()

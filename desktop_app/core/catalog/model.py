@@ -32,6 +32,7 @@ Format (see ``resources/catalog/README.md`` for the full reference):
 from __future__ import annotations
 
 import calendar
+import datetime as _dt
 import re
 import tomllib
 from dataclasses import dataclass, replace
@@ -42,6 +43,7 @@ from typing import Any, Iterable
 
 from ..errors import UserError
 from ..paths import resources_dir
+from .counting import counting_text
 
 FIELD_TYPES = {
     "text", "integer", "decimal", "date", "choice", "multichoice", "yesno",
@@ -191,7 +193,6 @@ class WorkCalendar:
 
     def working_days(self, until=None) -> int:
         """Working days of the year, up to and including ``until`` (default: the whole year)."""
-        import datetime as _dt
         day, end = _dt.date(self.year, 1, 1), until or _dt.date(self.year, 12, 31)
         n = 0
         while day <= end and day.year == self.year:
@@ -278,7 +279,6 @@ class Catalog:
 
     def counting(self, indicator_id: str, choices=None) -> str:
         """The indicator's counting rule in plain Chinese (with the district's choices)."""
-        from .counting import counting_text
         return counting_text(self, self.indicator(indicator_id), choices)
 
     def to_json(self, choices=None) -> dict:
@@ -404,7 +404,6 @@ class _Builder:
         )
 
     def _calendar(self, fname, data) -> WorkCalendar:
-        import datetime as _dt
         o = _Obj(fname, "calendar", data)
         o.only({"year", "source", "holidays", "workdays"})
         year = o.int("year")

@@ -20,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from ..catalog.choices import load_choices
+from ..errors import StoreError
 from ..catalog.counting import counting_text, month_field
 from ..store.policy import policy_for
 from ..store.query import not_counted_sql
@@ -62,7 +63,6 @@ def explain(store, indicator_id: str, as_of: dt.date | None = None, *, scope: st
     :raises StoreError: an unknown indicator; :raises PermissionDenied: ``scope`` outside the
         user's unit.
     """
-    from ..errors import StoreError
     catalog = store.catalog
     try:
         ind = catalog.indicator(indicator_id)
