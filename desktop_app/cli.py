@@ -231,12 +231,14 @@ def cmd_recover(args) -> int:
 
 
 def cmd_catalog(args) -> int:
+    choices = None
     if args.db:
+        from .core.catalog import load_choices
         with _open(args) as store:
-            catalog = store.catalog
+            catalog, choices = store.catalog, load_choices(store)
     else:
         catalog = load_catalog()
-    data = catalog.to_json()
+    data = catalog.to_json(choices)
     lines = [f"{catalog.title}（{catalog.version}）"]
     for ind in catalog.indicators:
         target = "—" if ind.target is None else f"{ind.comparator}{ind.target:g}{ind.unit}"
@@ -642,7 +644,50 @@ def cmd_reply(args) -> int:
     return OK
 
 
+def cmd_rules(args) -> int:
+    """The district's counting choices: a standard's effective dates, a rotation, a list."""
+    from .core.catalog import load_choices, save_choices
+    with _open(args) as store:
+        choices = load_choices(store)
+        changed = False
+        for ind_id, *entries in args.standard or []:
+            series = []
+            for entry in entries:
+                month, _, value = entry.partition("=")
+                try:
+                    series.append((month.strip(), float(value)))
+                except ValueError:
+                    raise UserError(f"“{entry}”应写成 月份=标准，例如 2024-07=700", INPUT_PROBLEMS) from None
+            choices = choices.with_standard(store.catalog, ind_id, series or None)
+            changed = True
+        for ind_id, *orgs in args.rotation or []:
+            codes = [store.resolve_row_org(o) for o in orgs] if orgs else None
+            choices = choices.with_rotation(store.catalog, ind_id, codes, store.orgs)
+            changed = True
+        for ind_id, *names in args.members or []:
+            choices = choices.with_members(store.catalog, ind_id, names or None)
+            changed = True
+        if changed:
+            save_choices(store, choices)
+        texts = {i.id: store.catalog.counting(i.id, choices) for i in store.catalog.indicators
+                 if i.id in set(choices.standards) | set(choices.rotations) | set(choices.members)}
+    _out(args, {**choices.to_json(), "counting": texts},
+         "\n".join(f"{k}：{v}" for k, v in texts.items()) or "未设定，全部按目录默认统计")
+    return OK
+
+
 def cmd_progress(args) -> int:
+    if args.explain:
+        from .core.district import explain
+        with _open(args) as store:
+            result = explain(store, args.explain, args.as_of or dt.date.today(), limit=args.limit,
+                             scope=args.scope and store.resolve_row_org(args.scope)).to_json()
+        ind = result["indicator"]
+        lines = [f"{ind['name']}：{ind['counting']}",
+                 f"计入 {result['counted_total']} 行，未计入 {result['excluded_total']} 行"]
+        lines += [f"  {e['uuid']} {e['org']}：{e['reason_text']}" for e in result["excluded"]]
+        _out(args, result, "\n".join(lines))
+        return OK
     with _open(args) as store:
         report = compute(store, args.as_of or dt.date.today(), scope=args.scope and
                          store.resolve_row_org(args.scope))
@@ -902,6 +947,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--as-of", type=_date, help="统计日期 YYYY-MM-DD（默认今天，限于计划年度）")
     sp.add_argument("--scope", help="只统计某镇或村")
     sp.add_argument("--xlsx", help="同时输出民生实事进展情况统计表（A4 打印格式）")
+    sp.add_argument("--explain", metavar="指标", help="说明一个指标的计数：计入的行和未计入的行及原因")
+    sp.add_argument("--limit", type=int, default=200, help="--explain 时每类最多列出的行数（默认 200）")
+
+    sp = command("rules", cmd_rules, "计数口径（区里设定，随配置文件下发）：标准执行时间、轮流顺序、重点企业名单")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--standard", nargs="+", action="append", metavar="X",
+                    help="指标 月份=标准 …，例如 urban_dibao_standard 2024-01=650 2024-07=700（只写指标：恢复目录默认）")
+    sp.add_argument("--rotation", nargs="+", action="append", metavar="X",
+                    help="指标 1月的单位 2月的单位 …（12 个，或按顺序轮流的几个）；只写指标：恢复目录默认")
+    sp.add_argument("--members", nargs="+", action="append", metavar="X",
+                    help="指标 企业名称 …；只写指标：恢复目录默认")
     return p
 
 

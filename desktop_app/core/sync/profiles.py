@@ -118,6 +118,8 @@ def make_profile(store: Store) -> dict:
     if node.level in ("district", "town"):  # the plan travels down, through the towns to villages
         body["catalog"] = json.loads(store.setting("catalog"))
         body["person_namespace"] = store.setting("person_namespace")
+        # the district's counting choices (standards' dates, rotation, lists), passed on by towns
+        body["district_choices"] = json.loads(store.setting("district_choices") or "{}")
     if node.level == "district":
         body["quotas"] = [{"indicator": i, "org": o, "target": t} for (i, o), t in store.quotas().items()]
     rotations = _settings_json(store, ROTATIONS, [])
@@ -466,6 +468,9 @@ def _adopt_from_above(store: Store, profile: Profile) -> bool:
         store.conn.execute("DELETE FROM quotas")
         store.conn.executemany("INSERT INTO quotas (indicator, org, target) VALUES (?, ?, ?)",
                                [(q["indicator"], q["org"], q["target"]) for q in profile.body["quotas"]])
+    if isinstance(profile.body.get("district_choices"), dict):
+        store.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('district_choices', ?)",
+                           (json.dumps(profile.body["district_choices"], ensure_ascii=False, sort_keys=True),))
     files = profile.body.get("catalog")
     if files and files != json.loads(store.setting("catalog")):
         store.adopt_catalog(files)
