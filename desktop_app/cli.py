@@ -444,7 +444,7 @@ def cmd_profile(args) -> int:
     _out(args, {"profiles": results}, "\n".join(
         f"{r['org_name']}（{r['org']}）：{words[r['status']]}；指纹 {spaced_fingerprint(r['fingerprint'])}"
         + (f"（{r['replaces']}）" if r.get("replaces") else "")
-        + (f"（原指纹 {r['previous_fingerprint']}；请电话向对方核对新指纹）" if r["status"] == "rotated" else "")
+        + (f"（原指纹 {spaced_fingerprint(r['previous_fingerprint'])}；请电话向对方核对新指纹）" if r["status"] == "rotated" else "")
         + ("；已采用其计划目录" if r["catalog_adopted"] else "") for r in results))
     return OK
 

@@ -105,7 +105,7 @@ def _import_profile(store, path: Path) -> ProfileOutcome:
                      "请电话请对方读出其本机指纹，与下面的指纹核对一致后，在“待确认指纹的单位”中按“确认指纹…”。"
                      "确认之前，对方的数据包只暂存、不导入")
     if r["status"] == "rotated":
-        notes.append(f"对方更换了密钥：换钥声明由原密钥（指纹 {r['previous_fingerprint']}）签发，已核验；"
+        notes.append(f"对方更换了密钥：换钥声明由原密钥（指纹 {spaced_fingerprint(r['previous_fingerprint'])}）签发，已核验；"
                      "请电话向对方核对新指纹")
     if r["orgs_added"]:
         notes.append(f"新增单位 {r['orgs_added']} 个")
@@ -263,7 +263,7 @@ class PeersTab(QWidget):
 
     @staticmethod
     def _peer_cells(p: PeerInfo) -> tuple:
-        return (p.org_name, p.level, p.fingerprint, short_time(p.added), p.status_text)
+        return (p.org_name, p.level, spaced_fingerprint(p.fingerprint), short_time(p.added), p.status_text)
 
     @staticmethod
     def _pending_cells(p: PendingPeer) -> tuple:

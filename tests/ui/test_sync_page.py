@@ -129,7 +129,7 @@ def test_profile_and_package_travel_between_pages(qtbot, qtmodeltester, chain, o
     confirm(qtbot, town, "示例村二", phoned(profile))
     assert town.peers_tab.pending_model.rowCount() == 0
     peers = {row[0]: row for row in shown_rows(town.peers_tab.peers_model)}
-    assert peers["示例村二"][2] == own and peers["示例村二"][4] == "在用"
+    assert peers["示例村二"][2] == spaced_fingerprint(own) and peers["示例村二"][4] == "在用"
     assert set(peers) == {"大通湖区", "示例村一", "示例村二"}
     qtmodeltester.check(town.peers_tab.peers_model)
     # the village sends its first package to the default destination, the town above
@@ -303,10 +303,10 @@ def test_a_changed_key_waits_for_the_phone_check(qtbot, qtmodeltester, chain, op
     texts = [w.text() for w in district.peers_tab.profile_results.findChildren(QLabel)]
     assert spaced_fingerprint(new) in texts and any(outcome.message in t for t in texts)
     peers = [(row[0], row[2], row[4]) for row in shown_rows(district.peers_tab.peers_model)]
-    assert peers == [("河坝镇", old, "在用")]
+    assert peers == [("河坝镇", spaced_fingerprint(old), "在用")]
     confirm(qtbot, district, "河坝镇", new)
     peers = [(row[0], row[2], row[4]) for row in shown_rows(district.peers_tab.peers_model)]
-    assert peers == [("河坝镇", new, "在用"), ("河坝镇", old, "已更换电脑")]
+    assert peers == [("河坝镇", spaced_fingerprint(new), "在用"), ("河坝镇", spaced_fingerprint(old), "已更换电脑")]
     qtmodeltester.check(district.peers_tab.peers_model)
 
 

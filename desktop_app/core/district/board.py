@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..errors import StoreError
 from ..sync.conflicts import list_conflicts
 from ..sync.incoming import gaps
-from ..sync.status import ranges_text
+from ..sync.status import ranges_text, spaced_fingerprint
 from ..sync.trust import pending_peers
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ def submission_board(store: Store, today: dt.date | None = None) -> list[BoardLi
                                        (town.code,)).fetchone()[0]
         pending = next((p for p in pending_peers(store) if p.org == town.code), None)
         if pending is not None:
-            line.pending = f"{pending.replaces or '新单位'}待确认指纹（{pending.fingerprint}）"
+            line.pending = f"{pending.replaces or '新单位'}待确认指纹（{spaced_fingerprint(pending.fingerprint)}）"
         line.packages = len(received)
         if received:
             line.last_received, line.last_file, line.last_seq = received[-1][:3]
