@@ -158,3 +158,22 @@ def test_repair_clock_is_for_administrators_only(chain):
     d.session = Session("示例录入员", "录入员")
     with pytest.raises(PermissionDenied):
         sync.repair_clock(d)
+
+
+def test_repair_clock_keeps_the_clock_above_every_stamp_it_keeps(chain):
+    """A village 20 h ahead (within the bound) moves the town's clock; a repair run then must
+    not set the clock below the town's own kept stamps, or its next edit would be taken as
+    older everywhere (found by the insider attack)."""
+    d, t, v, tmp = chain
+    _fixed(d, t)
+    _fixed(v, wall=NOW + 20 * 3600)
+    v.ledger("two_cancer").add(screening(9), today=TODAY)
+    assert sync.import_package(t, sync.export_package(v, tmp / "usb").path).status == "imported"
+    row = t.ledger("two_cancer").add(screening(1), org="示例村一", today=TODAY)   # stamped ~+20 h
+    sync.import_package(d, sync.export_package(t, tmp / "up").path)
+    result = sync.repair_clock(t)
+    assert result["rows"] == 0
+    t.ledger("two_cancer").update(row.uuid, {"phone": "13911112222"}, today=TODAY)
+    summary = sync.import_package(d, sync.export_package(t, tmp / "up").path)
+    assert summary.totals()["updated"] == 1 and summary.totals()["older"] == 0
+    assert d.ledger("two_cancer").get(row.uuid)["phone"] == "13911112222"

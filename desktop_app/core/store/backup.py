@@ -520,12 +520,8 @@ def _opens_with(db: Path, key: bytes | None) -> bool:
     if key is None:
         return False
     try:
-        conn = cipher.connect(db, key, readonly=True)
-        try:
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-            return True
-        finally:
-            conn.close()
+        cipher.read_rows(db, key, "SELECT COUNT(*) FROM sqlite_master")
+        return True
     except cipher.Error:
         return False
 
@@ -545,11 +541,7 @@ def _rebuilt_ring(db: Path, backup_file: Path, backup_ring: keyring.Keyring | No
                           f"（而 {db.name} 的密钥文件 {keyring.sidecar(db).name} 找不到或已损坏）。别的单位"
                           f"（别的数据库）的备份不能恢复到本数据库。{move}", 1)
     try:
-        conn = cipher.connect(db, key, readonly=True)
-        try:
-            rows = conn.execute("SELECT name, role, unit, active FROM users ORDER BY created").fetchall()
-        finally:
-            conn.close()
+        rows = cipher.read_rows(db, key, "SELECT name, role, unit, active FROM users ORDER BY created")
     except cipher.Error:
         raise BackupError(f"{db.name} 的密钥文件找不到或已损坏，数据库本身也读不出现在的用户，"
                           f"无法核对谁可以恢复。{move}", 1) from None

@@ -73,11 +73,7 @@ def _plaintext_admin(backup_file: Path, name: str | None, password: str | None,
     """An active 管理员 of a backup made before encryption, checked by the password hash in
     its own users table (a backup without users asks for nothing, like a store without)."""
     try:
-        conn = cipher.connect(backup_file, None, readonly=True)
-        try:
-            rows = conn.execute("SELECT name, role, unit, salt, hash, kdf, active FROM users").fetchall()
-        finally:
-            conn.close()
+        rows = cipher.read_rows(backup_file, None, "SELECT name, role, unit, salt, hash, kdf, active FROM users")
     except cipher.Error:
         rows = []   # before users existed (or not a store: check_backup_file says so)
     if not rows:

@@ -79,7 +79,8 @@ def repair_clock(store: Store) -> dict:
     goes into the change log, so the next package carries it: **peers see the
     rewritten values as new versions of this install** and take them (a peer that
     still holds the future stamps itself needs the same repair). The clock is then
-    set to now. Audited. Returns ``{"rows": n, "conflicts": n, "clock_before", "clock_after"}``
+    set to now, or to the newest stamp kept in the store if that is later (within the
+    bound): an edit made after the repair is newer than every version kept here. Audited. Returns ``{"rows": n, "conflicts": n, "clock_before", "clock_after"}``
     (clock values as dates).
 
     :raises PermissionDenied: for a role other than 管理员.
@@ -91,28 +92,35 @@ def repair_clock(store: Store) -> dict:
     rows = conflicts = 0
     writer = Writer(store, source="repair-clock")
     with store.transaction():
-        store.clock.last = 0
-        stamp = store.clock.tick()
         me = store.node.id
+
+        def bad(v: Version) -> bool:
+            return v.stamp > bound or any(s > bound for s in v.seen.values())
+
+        # the clock goes back only as far as the newest stamp that stays (within the bound):
+        # an edit made after the repair must still be newer than every version kept here
+        highest, broken = 0, []
+        for tbl in record_specs(store):
+            for uid, text in conn.execute(f"SELECT uuid, _versions FROM [{tbl}]").fetchall():
+                rv = RowVersions.decode(text)
+                versions = [rv.base, *rv.fields.values()]
+                if any(bad(v) for v in versions):
+                    broken.append((tbl, uid, rv))
+                highest = max([highest, *(s for v in versions for s in v.vector().values() if s <= bound)])
+        store.clock.last = highest
+        stamp = store.clock.tick()
 
         def fresh(v: Version) -> Version:
             seen = {o: s for o, s in v.vector().items() if s <= bound and o != me}
             return Version(stamp, me, seen)
 
-        def bad(v: Version) -> bool:
-            return v.stamp > bound or any(s > bound for s in v.seen.values())
-
         log = []
-        for tbl in record_specs(store):
-            for uid, text in conn.execute(f"SELECT uuid, _versions FROM [{tbl}]").fetchall():
-                rv = RowVersions.decode(text)
-                if not (bad(rv.base) or any(bad(v) for v in rv.fields.values())):
-                    continue
-                fixed = RowVersions(fresh(rv.base) if bad(rv.base) else rv.base,
-                                    {k: fresh(v) if bad(v) else v for k, v in rv.fields.items()})
-                conn.execute(f"UPDATE [{tbl}] SET _versions = ? WHERE uuid = ?", (fixed.encode(), uid))
-                log.append((tbl, uid, stamp))
-                rows += 1
+        for tbl, uid, rv in broken:
+            fixed = RowVersions(fresh(rv.base) if bad(rv.base) else rv.base,
+                                {k: fresh(v) if bad(v) else v for k, v in rv.fields.items()})
+            conn.execute(f"UPDATE [{tbl}] SET _versions = ? WHERE uuid = ?", (fixed.encode(), uid))
+            log.append((tbl, uid, stamp))
+            rows += 1
         for cid, version in conn.execute("SELECT id, version FROM conflicts").fetchall():
             v = Version.decode(json.loads(version))
             if bad(v):   # a losing value keeps waiting for its reviewer, under a stamp of its own
