@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import __version__, cli_zh
 from .core.catalog import LEVEL_NAMES, load_catalog
-from .core.district import compute
+from .core.district import UNSPLIT, compute
 from .core.errors import INPUT_PROBLEMS, OK, UNUSABLE, UserError, describe, exit_code
 from .core.store import RowsRejected, Store
 
@@ -697,8 +697,11 @@ def cmd_progress(args) -> int:
     data = report.to_json()
     lines = [f"统计日期 {data['as_of']}，序时进度 {data['expected_rate']}%"]
     for i in data["indicators"]:
-        target = "—" if i["target"] is None else f"{i['target']:g}"
         achieved = "—" if i["achieved"] is None else f"{i['achieved']:g}"
+        if i["quota"] == UNSPLIT:   # the district's total is not this unit's target
+            lines.append(f"{i['name']}: {achieved}{i['unit']}（目标{UNSPLIT}）")
+            continue
+        target = "—" if i["target"] is None else f"{i['target']:g}"
         rate = "—" if i["rate"] is None else f"{i['rate']}%"
         flag = " 滞后" if i["lagging"] else ""
         lines.append(f"{i['name']}: {achieved}/{target}{i['unit']} {rate}{flag}")

@@ -194,3 +194,28 @@ def test_usage_errors_and_help_are_in_chinese(capsys):
         main(["records", "--help"])
     out = capsys.readouterr().out
     assert "显示本帮助并退出" in out and "show this help" not in out and "用法：" in out
+
+
+def test_progress_on_a_town_without_a_quota_says_unsplit(db, capsys):
+    row = screening(1, id_number=WOMAN)
+    assert run(capsys, "add", "--db", db, "--ledger", "two_cancer", "--org", "示例村二",
+               "--json-row", json.dumps(row, ensure_ascii=False))[0] == 0
+    code, out, _ = run(capsys, "progress", "--db", db, "--json", "--as-of", "2024-06-30")
+    ind = next(i for i in json.loads(out)["indicators"] if i["id"] == "two_cancer_screening")
+    assert code == 0
+    assert (ind["achieved"], ind["target"], ind["rate"], ind["lagging"], ind["quota"]) == (1, None, None, None, "未分解")
+    code, out, _ = run(capsys, "progress", "--db", db, "--as-of", "2024-06-30")
+    assert "“两癌”免费检查: 1人（目标未分解）\n" in out
+
+
+def test_progress_on_a_town_uses_the_quota_from_the_district_profile(chain, capsys):
+    from desktop_app.core.sync import export_profile, import_profile
+    d, t, _v, tmp = chain
+    d.set_quota("two_cancer_screening", "430971121", 600)
+    assert import_profile(t, export_profile(d, tmp / "d2.msprofile"))["status"] == "updated"
+    t.close()
+    code, out, _ = run(capsys, "progress", "--db", tmp / "t.sqlite3", "--json", "--as-of", "2024-06-30")
+    data = {i["id"]: i for i in json.loads(out)["indicators"]}
+    assert code == 0
+    assert (data["two_cancer_screening"]["target"], data["two_cancer_screening"]["quota"]) == (600, 600)
+    assert (data["newborn_screening"]["target"], data["newborn_screening"]["quota"]) == (None, "未分解")

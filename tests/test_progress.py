@@ -124,3 +124,48 @@ def test_json_shape(plan):
     assert set(item) >= {"id", "name", "target", "unit", "achieved", "rate", "expected_rate",
                          "lagging", "by_org"}
     assert set(item["by_org"][0]) >= {"org", "target", "achieved", "rate"}
+
+
+def test_a_town_without_a_quota_is_never_judged_by_the_district_total(plan):
+    report = compute(plan, AS_OF, scope="430971121")
+    screened = report.get("two_cancer_screening")
+    assert (screened.target, screened.achieved, screened.rate, screened.lagging, screened.met,
+            screened.quota) == (None, 2, None, None, None, "未分解")
+    roads = report.get("rural_road_safety")
+    assert (roads.target, roads.achieved, roads.rate, roads.lagging, roads.quota) == (None, 12.5, None, None, "未分解")
+    duty = report.get("fund_monthly_data_check")
+    assert (duty.target, duty.rate, duty.lagging, duty.quota) == (None, None, None, "未分解")
+    amounts = [i for i in report.indicators if i.indicator.is_amount]
+    assert amounts and all(i.quota == "未分解" and i.target is None and i.lagging is None for i in amounts)
+    # a level holds for every unit as the plan writes it: a rate, a standard
+    assert (report.get("paperless_rate").target, report.get("paperless_rate").quota) == (60, None)
+    dibao = report.get("urban_dibao_standard")     # 650 元 paid in 示例村一
+    assert (dibao.target, dibao.lagging, dibao.quota) == (700, True, None)
+    village = compute(plan, AS_OF, scope="430971121001").get("two_cancer_screening")
+    assert (village.target, village.achieved, village.quota) == (None, 2, "未分解")
+
+
+def test_a_town_quota_is_the_towns_own_target(plan):
+    plan.set_quota("two_cancer_screening", "430971121", 600)
+    plan.set_quota("fund_monthly_data_check", "430971121", 6)
+    report = compute(plan, AS_OF, scope="430971121")
+    screened = report.get("two_cancer_screening")
+    assert (screened.target, screened.rate, screened.lagging, screened.quota) == (600, 0.3, True, 600)
+    duty = report.get("fund_monthly_data_check")     # none of the district's checks is the town's
+    assert (duty.target, duty.achieved, duty.rate, duty.lagging, duty.quota) == (6, 0, 0.0, True, 6)
+    assert report.get("rural_road_safety").quota == "未分解"
+    whole = compute(plan, AS_OF).get("two_cancer_screening")
+    assert (whole.target, whole.quota) == (3000, None)   # the district keeps the plan's figure
+
+
+def test_a_periodic_quota_lags_by_the_share_of_periods_elapsed(plan):
+    progress = plan.ledger("indicator_progress")
+    for m in range(1, 4):
+        progress.add({"indicator": "“411”社保基金按月数据比对和疑点核查", "date": f"2024-{m:02d}-20",
+                      "note": "已比对"}, org="河坝镇", today=LATER)
+    plan.set_quota("fund_monthly_data_check", "430971121", 6)
+    duty = compute(plan, AS_OF, scope="430971121").get("fund_monthly_data_check")
+    assert (duty.achieved, duty.rate, duty.expected_rate, duty.lagging) == (3, 50.0, 50.0, False)
+    data = {i["id"]: i for i in compute(plan, AS_OF, scope="430971121").to_json()["indicators"]}
+    assert data["fund_monthly_data_check"]["quota"] == 6
+    assert (data["newborn_screening"]["quota"], data["newborn_screening"]["target"]) == ("未分解", None)

@@ -60,9 +60,19 @@ def test_the_total_sheet_has_one_row_per_indicator_equal_to_core_progress(report
         assert row["是否滞后"] == lag_label(item)
         assert row["责任单位"] == "、".join(item.indicator.units)
 
+    screening = rows["“两癌”免费检查"]   # the district's 3000 is not the town's target
+    assert (screening["目标（含单位）"], screening["完成"], screening["完成率"], screening["是否滞后"]) == \
+        ("未分解", 3, None, "未分解")
+    assert "“未分解”：区尚未把该指标的目标分解到本单位" in ws.cell(FIRST_ROW + len(rows) + 1, 1).value
+
+
+def test_a_town_with_a_quota_is_judged_by_its_quota(report_town, tmp_path):
+    report_town.set_quota("two_cancer_screening", "430971121", 600)   # as the district's profile brings
+    report = compute(report_town, TODAY)
+    rows = table(load_workbook(progress_workbook(report_town, report, tmp_path / "进展.xlsx"))["合计"])
     screening = rows["“两癌”免费检查"]
-    assert (screening["目标（含单位）"], screening["完成"], screening["是否滞后"]) == ("3000人", 3, "滞后")
-    assert screening["完成率"] == pytest.approx(0.001)
+    assert (screening["目标（含单位）"], screening["完成"], screening["是否滞后"]) == ("600人", 3, "滞后")
+    assert screening["完成率"] == pytest.approx(0.005)
 
 
 def test_one_sheet_per_village_recomputed_for_it(report_town, tmp_path):
@@ -99,7 +109,8 @@ def test_projects_are_grouped_and_merged(report_town, tmp_path):
     assert len(projects) == len(set(projects))  # each project is one block
 
 
-def test_lagging_rows_are_highlighted_and_labels_are_the_five_words(report_town, tmp_path):
+def test_lagging_rows_are_highlighted_and_labels_are_the_six_words(report_town, tmp_path):
+    report_town.set_quota("two_cancer_screening", "430971121", 600)
     report = compute(report_town, TODAY)
     ws = load_workbook(progress_workbook(report_town, report, tmp_path / "进展.xlsx"))["合计"]
     labels = set()
@@ -109,7 +120,7 @@ def test_lagging_rows_are_highlighted_and_labels_are_the_five_words(report_town,
         assert (row[2].fill.fgColor.rgb == "00FFC7CE") == (label == "滞后")
         assert row[1].fill.fgColor.rgb != "00FFC7CE"  # the merged project cell stays white
     assert labels <= set(LAG_LABELS)
-    assert {"滞后", "定性"} <= labels
+    assert {"滞后", "未分解", "定性"} <= labels
     qualitative = [i for i in report.indicators if i.indicator.kind == "qualitative"]
     assert all(lag_label(i) == "定性" and target_text(i) == "定性任务" for i in qualitative)
 

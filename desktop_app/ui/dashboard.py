@@ -7,12 +7,14 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QStandardItem, QStand
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QSplitter, QTreeView, QVBoxLayout, QWidget
 
 from ..core.catalog import Catalog
-from ..core.district import ProgressReport
+from ..core.district import UNSPLIT, ProgressReport
 
 COLUMNS = ("项目 / 指标", "目标", "完成", "完成率", "序时进度", "状态", "责任单位")
 LAG = QColor("#c62828")
 OK = QColor("#2e7d32")
 ID_ROLE = Qt.UserRole + 1
+UNSPLIT_TIP = ("区尚未把这个指标的目标分解到本单位（目标分解随区的配置文件下发），"
+               "这里只列本单位的完成数，不与全区目标比较，也不判断滞后。")
 
 
 def _num(value) -> str:
@@ -26,6 +28,8 @@ def _num(value) -> str:
 def status_text(p) -> str:
     if p.indicator.kind == "qualitative":
         return "定性任务" if not p.notes else f"最近进展 {p.notes[0].get('date', '')}"
+    if p.unsplit:
+        return UNSPLIT
     if p.lagging is None:
         return "暂无数据"
     if p.lagging:
@@ -76,7 +80,7 @@ class IndicatorModel(QStandardItemModel):
         comparator = {">=": "≥", ">": ">", "=": "=", "<=": "≤"}[ind.comparator]
         cells = [
             ind.name,
-            "—" if target is None else f"{comparator}{_num(target)} {ind.unit}",
+            UNSPLIT if p.unsplit else "—" if target is None else f"{comparator}{_num(target)} {ind.unit}",
             "—" if achieved is None else f"{_num(achieved)} {ind.unit}",
             "—" if rate is None else f"{rate:.1f}%",
             "—" if p.expected_rate is None else f"{p.expected_rate:.1f}%",
@@ -93,6 +97,9 @@ class IndicatorModel(QStandardItemModel):
         items[0].setToolTip("\n\n".join(t for t in (ind.text, counting) if t))
         for item in items[1:6]:
             item.setToolTip(counting)
+        if p.unsplit:
+            items[1].setToolTip(UNSPLIT_TIP)
+            items[5].setToolTip(UNSPLIT_TIP)
         if p.lagging:
             items[5].setForeground(QBrush(LAG))
             items[0].setForeground(QBrush(LAG))
@@ -170,10 +177,13 @@ class DashboardPage(QWidget):
         lag = sum(1 for p in report.indicators if p.lagging)
         measurable = sum(1 for p in report.indicators if p.indicator.kind != "qualitative")
         done = sum(1 for p in report.indicators if p.met)
+        unsplit = sum(1 for p in report.indicators if p.unsplit)
         self.summary.setText(
             f"<b>统计日期 {report.as_of:%Y年%m月%d日}</b>　序时进度 {report.expected_rate:.1f}%　"
             f"可量化指标 {measurable} 项：已完成 {done} 项，"
-            f"<span style='color:#c62828'>滞后 {lag} 项</span>" + rule_changes_text(rule_changes))
+            f"<span style='color:#c62828'>滞后 {lag} 项</span>"
+            + (f"，未分解 {unsplit} 项（区尚未分解到本单位，只计完成数）" if unsplit else "")
+            + rule_changes_text(rule_changes))
         self._chart_for(None)
 
     def _scope_chosen(self, _index: int) -> None:

@@ -1,7 +1,7 @@
 """The dashboard shows exactly core progress; a double click drills down to the rows."""
 import datetime as dt
 
-from PySide6.QtCore import QDate
+from PySide6.QtCore import QDate, Qt
 
 from desktop_app.core.district.progress import compute
 from desktop_app.core.store.database import Store
@@ -75,3 +75,29 @@ def test_the_window_fits_an_office_screen_on_every_page(qtbot, demo_path):
         window.pages.setCurrentIndex(i)
         hint = window.minimumSizeHint()
         assert hint.width() <= 1366 and hint.height() <= 768 - 80, type(window.pages.widget(i)).__name__
+
+
+def test_a_towns_dashboard_without_quotas_never_shows_the_district_target(qtbot, qtmodeltester, town):
+    from support import make_id, screening
+    town.ledger("two_cancer").add(screening(1, day="2024-03-01", id_number=make_id("19700101", 2)),
+                                  org="示例村一", today=AS_OF)
+    page = DashboardPage()
+    qtbot.addWidget(page)
+    report = compute(town, AS_OF)
+    page.show_report(town.catalog, report)
+    qtmodeltester.check(page.model)
+    rows = indicator_rows(page.model)
+    _name, target, achieved, rate, _expected, status, _units = rows["two_cancer_screening"]
+    assert (target, achieved, rate, status) == ("未分解", "1 人", "—", "未分解")
+    amounts = sum(1 for i in town.catalog.indicators if i.is_amount)
+    assert f"滞后 0 项</span>，未分解 {amounts} 项" in page.summary.text()
+    tips = {page.model.index(r, 1, parent).data(Qt.ToolTipRole)
+            for parent in (page.model.index(p, 0) for p in range(page.model.rowCount()))
+            for r in range(page.model.rowCount(parent))}
+    assert any(tip and tip.startswith("区尚未把这个指标的目标分解到本单位") for tip in tips)
+
+    town.set_quota("two_cancer_screening", "430971121", 600)   # the district's profile brought it
+    page.show_report(town.catalog, compute(town, AS_OF))
+    qtmodeltester.check(page.model)
+    _name, target, achieved, rate, _expected, status, _units = indicator_rows(page.model)["two_cancer_screening"]
+    assert (target, achieved, rate, status) == ("≥600 人", "1 人", "0.2%", "▼ 滞后")

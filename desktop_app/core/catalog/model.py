@@ -51,6 +51,7 @@ FIELD_TYPES = {
 }
 ATTACHMENT_KINDS = ("jpeg", "png", "pdf")
 INDICATOR_KINDS = {"count", "quantity", "standard", "rate", "periodic", "per_org", "qualitative"}
+AMOUNT_KINDS = {"count", "quantity", "periodic", "per_org"}  # the district's total, split by 目标分解
 METHODS = {"count", "distinct", "sum", "standard", "latest", "periods", "orgs_with", "notes"}
 COMPARATORS = {">=", ">", "=", "<="}
 PERIODS = {"day", "month", "quarter", "year"}
@@ -214,6 +215,13 @@ class Indicator:
     text: str
     measure: Measure
     derived: str = ""      # a target the plan does not write, and where it comes from
+
+    @property
+    def is_amount(self) -> bool:
+        """Whether the target is an amount for the whole district (3000 人, 138.894 公里, 12 个月),
+        which a town reaches only by its share (目标分解); a level (a rate, a standard) holds
+        for every unit as it is."""
+        return self.kind in AMOUNT_KINDS
 
 
 @dataclass(frozen=True)

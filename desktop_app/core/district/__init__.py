@@ -11,7 +11,7 @@ from .duplicates import DuplicatePair, decide, find_duplicates
 from .explain import REASONS as EXPLAIN_REASONS
 from .explain import Explanation, explain
 from .monthly import STATUS_WORDS, MonthlyReport, month_end, monthly_report, monthly_workbook, parse_month
-from .progress import IndicatorProgress, OrgFigure, ProgressReport, clamp_as_of, compute, expected_rate
+from .progress import UNSPLIT, IndicatorProgress, OrgFigure, ProgressReport, clamp_as_of, compute, expected_rate
 from .reports import progress_workbook
 from .reviews import STATUSES as REVIEW_STATUSES
 from .reviews import flag, list_reviews, reply
@@ -23,5 +23,5 @@ __all__ = [
     "MonthlyReport", "OrgFigure", "ProgressReport", "VillageLine", "clamp_as_of", "compute",
     "decide", "due_dates", "expected_rate", "find_duplicates", "flag", "list_reviews",
     "month_end", "monthly_report", "monthly_workbook", "parse_month", "progress_workbook", "reply",
-    "schedule", "set_schedule", "submission_board",
+    "UNSPLIT", "schedule", "set_schedule", "submission_board",
 ]

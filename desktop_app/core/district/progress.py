@@ -10,6 +10,12 @@ Only rows that are live (not deleted), complete (not 待补充) and whose event
 date lies in the plan year on or before the as-of date count. Org codes are
 hierarchical (village = town code + 3 digits), so a scope is a code prefix.
 
+Targets: the plan's figure is the district's. Below the district (a town, a village)
+an amount (:attr:`~desktop_app.core.catalog.model.Indicator.is_amount`: 3000 人,
+12 个月) is judged only against the unit's own quota (目标分解, set by the district and
+sent in its profile); without one the figure is :data:`UNSPLIT`: the unit's count with
+no target, rate or lag. A level (a rate, a standard) holds for every unit as written.
+
 The session's policy holds (:mod:`~desktop_app.core.store.policy`): a user bound to a
 unit sees the progress of that unit (or of a unit under it), and the rows a report
 names (a standard not met, the latest notes) show their values as the policy does.
@@ -28,6 +34,7 @@ from ..store.policy import Policy, policy_for
 from ..store.query import counted_where
 
 VIOLATION_LIMIT = 200
+UNSPLIT = "未分解"   # an amount the district has not split to this unit (``quota`` in JSON)
 
 
 def clamp_as_of(day: dt.date, plan_year: int) -> dt.date:
@@ -72,6 +79,12 @@ class IndicatorProgress:
     notes: list[dict] = field(default_factory=list)
     rows: int = 0
     counting: str = ""     # the counting rule in plain Chinese (with the district's choices)
+    quota: float | str | None = None   # below the district: the unit's quota or UNSPLIT
+
+    @property
+    def unsplit(self) -> bool:
+        """An amount the district has not split to this unit: no target, no verdict."""
+        return self.quota == UNSPLIT
 
     def to_json(self) -> dict:
         ind = self.indicator
@@ -80,7 +93,7 @@ class IndicatorProgress:
             "target": self.target, "unit": ind.unit, "comparator": ind.comparator,
             "units": list(ind.units), "achieved": self.achieved, "rate": self.rate,
             "expected_rate": self.expected_rate, "lagging": self.lagging, "met": self.met,
-            "rows": self.rows, "by_org": [o.to_json() for o in self.by_org],
+            "rows": self.rows, "quota": self.quota, "by_org": [o.to_json() for o in self.by_org],
         }
         if self.counting:
             out["counting"] = self.counting
@@ -126,6 +139,7 @@ def compute(store, as_of: dt.date | None = None, *, scope: str | None = None,
     for ind in chosen:
         figure = _shown(policy, catalog, calc.indicator(ind))
         figure.counting = counting_text(catalog, ind, choices)
+        figure.quota = calc.quota(ind)
         figures.append(figure)
     return ProgressReport(as_of, scope, expected_rate(as_of, catalog.plan_year), figures)
 
@@ -170,7 +184,7 @@ class _Calculator:
         self.scope, self.as_of, self.quotas = scope, as_of, quotas
         self.choices = choices or Choices()
         scope_org = tree.get(scope)
-        level = scope_org.level if scope_org else "village"
+        self.level = level = scope_org.level if scope_org else "village"
         # rows are grouped by the child of the scope they sit under (town at the
         # district; the village itself, or the town's own rows, at a town)
         self.group_len = {"district": 9, "town": 12, "village": 12}[level]
@@ -226,8 +240,22 @@ class _Calculator:
         return method(ind, led)
 
     def target(self, ind: Indicator) -> float | None:
-        """The plan's target, or this scope's quota (目标分解) when the district set one."""
-        return self.quotas.get((ind.id, self.scope), ind.target)
+        """This scope's quota (目标分解) when the district set one; else the plan's target,
+        except for an amount below the district (``None``: never the district's total)."""
+        quota = self.quotas.get((ind.id, self.scope))
+        if quota is not None:
+            return quota
+        return None if self.level != "district" and ind.is_amount else ind.target
+
+    def quota(self, ind: Indicator) -> float | str | None:
+        """Below the district: the scope's quota, or :data:`UNSPLIT` for an amount without
+        one; ``None`` where the plan's own figure applies (the district, a level, a task)."""
+        if self.level == "district":
+            return None
+        quota = self.quotas.get((ind.id, self.scope))
+        if quota is not None:
+            return quota
+        return UNSPLIT if ind.is_amount else None
 
     def _cumulative(self, ind, achieved, per, n) -> IndicatorProgress:
         if isinstance(achieved, float):
@@ -237,7 +265,7 @@ class _Calculator:
         met = _met(achieved, target, ind.comparator)
         return IndicatorProgress(
             ind, target, achieved, rate, self.expected,
-            lagging=(rate or 0) < self.expected and not met,
+            lagging=None if target is None else (rate or 0) < self.expected and not met,
             met=met, by_org=self._by_org(ind, per), rows=n)
 
     def _m_count(self, ind, led):
@@ -320,15 +348,16 @@ class _Calculator:
                 f"WHERE {where} AND {col} IS NOT NULL GROUP BY g", params):
             per[g] = v
         achieved = row[0] if row else None
-        rate = _rate(achieved, ind.target, ind.comparator)
-        met = _met(achieved, ind.target, ind.comparator)
+        target = self.target(ind)
+        rate = _rate(achieved, target, ind.comparator)
+        met = _met(achieved, target, ind.comparator)
         if ind.kind == "rate":  # a level to reach, not an amount to accumulate
             lagging = None if achieved is None else not met
             expected = None
         else:
-            lagging = (rate or 0) < self.expected and not met
+            lagging = None if target is None else (rate or 0) < self.expected and not met
             expected = self.expected
-        return IndicatorProgress(ind, ind.target, achieved, rate, expected, lagging, met,
+        return IndicatorProgress(ind, target, achieved, rate, expected, lagging, met,
                                  by_org=self._by_org(ind, per), rows=n,
                                  notes=[{"date": row[1], "value": achieved}] if row else [])
 
@@ -402,8 +431,12 @@ class _Calculator:
         done = {k for k, v in verdicts.items() if v[0]}
         achieved = len(done)
         elapsed = self._elapsed_periods(period, ind.measure.calendar)
-        rate = _rate(achieved, ind.target)
+        target = self.target(ind)
+        rate = _rate(achieved, target)
         expected = round(elapsed / ind.target * 100, 1)
+        # behind when the share done is below the share of the plan's periods elapsed
+        # (at the district: fewer periods done than elapsed)
+        lagging = None if target is None else achieved * ind.target < elapsed * target
         rotation = self.choices.rotation(self.catalog, ind)
         if rotation:
             by_org = self._rotation(ind, rotation, rows, verdicts)
@@ -413,8 +446,8 @@ class _Calculator:
                 if verdicts[key][0]:
                     per.setdefault(org[:self.group_len], set()).add(key)
             by_org = self._by_org(ind, {g: len(keys) for g, keys in per.items()})
-        return IndicatorProgress(ind, ind.target, achieved, rate, expected,
-                                 lagging=achieved < elapsed, met=_met(achieved, ind.target, ">="),
+        return IndicatorProgress(ind, target, achieved, rate, expected,
+                                 lagging=lagging, met=_met(achieved, target, ">="),
                                  by_org=by_org, rows=len(rows))
 
     def _rotation(self, ind, rotation, rows, verdicts) -> list[OrgFigure]:

@@ -32,7 +32,7 @@ from openpyxl.utils import get_column_letter
 
 from ..excel.sheetmeta import safe_sheet_title
 from ..excel.template import atomic_output, print_setup, text_width
-from .progress import IndicatorProgress, ProgressReport, compute
+from .progress import UNSPLIT, IndicatorProgress, ProgressReport, compute
 
 if TYPE_CHECKING:
     from ..store.database import Store
@@ -40,9 +40,8 @@ if TYPE_CHECKING:
 COLUMNS = (("序号", 6), ("项目", 18), ("指标", 30), ("责任单位", 18), ("目标（含单位）", 14),
            ("完成", 11), ("完成率", 9), ("序时进度", 9), ("是否滞后", 9))
 TITLE_ROW, INFO_ROW, HEADER_ROW, FIRST_ROW = 1, 2, 3, 4
-LAG_LABELS = ("滞后", "正常", "已完成", "无数据", "定性")
+LAG_LABELS = ("滞后", "正常", "已完成", "无数据", UNSPLIT, "定性")
 _COMPARATORS = {">=": "≥", ">": ">", "=": "", "<=": "≤"}
-_AMOUNTS = {"count", "quantity", "periodic", "per_org"}  # "3000人", not "≥3000人"
 
 _THIN = Side(style="thin", color="000000")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
@@ -56,10 +55,13 @@ _RIGHT = Alignment(horizontal="right", vertical="center", wrap_text=True)
 
 
 def lag_label(item: IndicatorProgress) -> str:
-    """是否滞后 in words: 定性 (qualitative), 已完成 (target met), 无数据 (nothing
-    to judge yet), else 滞后 or 正常 by core.progress's ``lagging``."""
+    """是否滞后 in words: 定性 (qualitative), 未分解 (an amount the district has not split
+    to this unit), 已完成 (target met), 无数据 (nothing to judge yet), else 滞后 or 正常 by
+    core.progress's ``lagging``."""
     if item.indicator.kind == "qualitative":
         return "定性"
+    if item.unsplit:
+        return UNSPLIT
     if item.met:
         return "已完成"
     if item.lagging is None:
@@ -86,11 +88,14 @@ def number_text(value: float) -> str:
 
 
 def target_text(item: IndicatorProgress) -> str:
-    """目标（含单位）: ``3000人``, ``≥60%``, ``≥700元/月``; ``定性任务`` without a number."""
+    """目标（含单位）: ``3000人``, ``≥60%``, ``≥700元/月``; ``定性任务`` without a number;
+    ``未分解`` for an amount the district has not split to this unit."""
     ind = item.indicator
+    if item.unsplit:
+        return UNSPLIT
     if item.target is None:
         return "定性任务" if ind.kind == "qualitative" else ""
-    prefix = "" if ind.kind in _AMOUNTS and ind.comparator == ">=" else _COMPARATORS[ind.comparator]
+    prefix = "" if ind.is_amount and ind.comparator == ">=" else _COMPARATORS[ind.comparator]
     return f"{prefix}{number_text(item.target)}{ind.unit}"
 
 
@@ -191,7 +196,9 @@ def _sheet(ws, store: Store, report: ProgressReport, unit_name: str, scope_name:
     ws.cell(end, 1, f"合计 {len(items)} 项指标：{summary or '无'}").font = Font(bold=True)
     ws.merge_cells(f"A{end + 1}:{last}{end + 1}")
     note = ws.cell(end + 1, 1, "说明：完成率＝完成÷目标；序时进度＝统计日期已过天数÷全年天数（按月、季度的任务按已过期数计）；"
-                               "未达到目标且完成率低于序时进度的为“滞后”。")
+                               "未达到目标且完成率低于序时进度的为“滞后”。"
+                               + ("“未分解”：区尚未把该指标的目标分解到本单位，只列本单位的完成数。"
+                                  if counts[UNSPLIT] else ""))
     note.alignment = _LEFT
     ws.row_dimensions[end + 1].height = 30
     ws.merge_cells(f"A{end + 3}:{last}{end + 3}")
