@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 from ..core.catalog import ATTACHMENT_KINDS as KINDS
 from ..core.catalog import Field, parse_refs
 from ..core.store import Attachments, photo_max_edge
+from .window_size import available_geometry, fit_window, room
 
 SHA_ROLE = Qt.UserRole + 1
 VIEW_PREFIX = "minsheng-view-"
@@ -295,7 +296,7 @@ class ImageViewer(QDialog):
         pixmap.loadFromData(data)
         self.image = QLabel()
         self.image.setAlignment(Qt.AlignCenter)
-        screen = self.screen().availableGeometry().size() * 0.85
+        screen = room(available_geometry(self)).size() - QSize(40, 40)
         if pixmap.width() > screen.width() or pixmap.height() > screen.height():
             pixmap = pixmap.scaled(screen, Qt.KeepAspectRatio, Qt.SmoothTransformation)
         self.image.setPixmap(pixmap)
@@ -304,4 +305,4 @@ class ImageViewer(QDialog):
         scroll.setWidgetResizable(True)
         layout = QVBoxLayout(self)
         layout.addWidget(scroll)
-        self.resize(min(pixmap.width() + 40, screen.width()), min(pixmap.height() + 40, screen.height()))
+        fit_window(self, "photo", pixmap.size() + QSize(40, 40))

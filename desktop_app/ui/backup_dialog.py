@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout
 
 from ..core.store import BACKUPS_KEPT, BackupError, backup_dir, check_backup_file, copy_to, list_backups, make_backup
 from .style import GREEN, RED
 from .tables import RowsModel, make_table, message_label, say
+from .window_size import fit_window
 
 COLUMNS = ("备份时间", "原因", "大小", "文件")
 
@@ -32,7 +33,7 @@ class BackupDialog(QDialog):
         super().__init__(parent)
         self.runner, self.db = runner, Path(db)
         self.setWindowTitle("备份与恢复")
-        self.resize(820, 480)
+        fit_window(self, "backup", QSize(820, 480))
         note = QLabel(f"每次导入表格、导入数据包和程序升级之前，以及每天第一次打开时，程序会自动备份，"
                       f"保留最近 {BACKUPS_KEPT} 份，每份都经过完整性检查。备份文件夹：{backup_dir(self.db)}")
         note.setWordWrap(True)

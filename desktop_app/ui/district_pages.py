@@ -48,6 +48,7 @@ from ..core.store import RowsRejected
 from .errors import show_error
 from .style import GREEN, GREY, RED
 from .tables import hint_label, message_label, say
+from .window_size import fit_window
 
 # ---------------------------------------------------------------- formatting
 
@@ -178,6 +179,7 @@ class MonthlyReportDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.paths)
         layout.addLayout(buttons)
+        fit_window(self, "monthly_report")
         self.xlsx: Path | None = None
         self.pdf: Path | None = None
 

@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QThread, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from .. import __version__
 from ..core.errors import Cancelled, describe
 from ..core.logs import current_log, format_exception, log_bug, user_data_folder
+from .window_size import fit_window
 
 
 def is_bug(error: BaseException) -> bool:
@@ -150,7 +151,7 @@ class BugDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(buttons)
-        self.resize(520, self.sizeHint().height())
+        fit_window(self, "bug", QSize(520, self.sizeHint().height()))
 
     def copy_details(self) -> None:
         """Put the error report (no values) on the clipboard."""

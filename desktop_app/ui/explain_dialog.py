@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from ..core.district import EXPLAIN_REASONS as REASONS
 from ..core.district import explain
+from .window_size import fit_window
 
 
 class ExplainDialog(QDialog):
@@ -31,7 +32,7 @@ class ExplainDialog(QDialog):
         self.result = result
         ind = result.indicator
         self.setWindowTitle(f"{ind['name']}：计入与未计入的记录")
-        self.resize(820, 520)
+        fit_window(self, "explain", QSize(820, 520))
         summary = (f"<b>{ind['name']}</b>（截至 {as_of:%Y-%m-%d}）<br>计数规则：{ind['counting']}<br>"
                    f"计入 {result.counted_total} 行，未计入 {result.excluded_total} 行"
                    + ("：" + "，".join(f"{REASONS.get(k, k)} {n}" for k, n in result.by_reason.items())

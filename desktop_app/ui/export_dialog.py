@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from ..core.catalog import Org, file_label
 from ..core.store import policy_for
 from .tasks import TaskRunner
+from .window_size import fit_window
 
 KINDS = {"data": "导出台账数据", "template": "生成填报模板", "report": "导出进展统计表"}
 
@@ -88,7 +89,7 @@ class ExportDialog(QDialog):
         self.path.setText(str(self._default_path()))
         for w in (self.ledger, self.village):
             w.currentIndexChanged.connect(lambda _i: self.path.setText(str(self._default_path())))
-        self.resize(560, 0)
+        fit_window(self, "export", QSize(560, self.sizeHint().height()))
 
     def _default_path(self) -> Path:
         folder = Path(self.path.text()).parent if self.path.text() else Path.home()

@@ -1,11 +1,12 @@
 """帮助 → 使用说明: the guide (resources/help/guide.md, the same text as the README's)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QSize, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout
 
 from ..core.paths import resources_dir
+from .window_size import fit_window
 
 
 def guide_text() -> str:
@@ -16,7 +17,7 @@ class HelpDialog(QDialog):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("使用说明")
-        self.resize(900, 760)
+        fit_window(self, "help", QSize(900, 760))
         self.browser = QTextBrowser()
         self.browser.setSearchPaths([str(resources_dir() / "help")])
         self.browser.setOpenExternalLinks(True)

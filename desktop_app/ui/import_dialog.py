@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from openpyxl.utils import get_column_letter
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -65,6 +65,7 @@ from ..core.store import policy_for
 from .errors import failure_text, show_error
 from .reveal import RevealControl
 from .style import AMBER, BLUE, GREEN, GREY, RED
+from .window_size import fit_window
 
 SOURCE = "screen:import"
 SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -251,7 +252,7 @@ class ImportDialog(QDialog):
         self.setAcceptDrops(True)
         self.model = PreviewModel(reader, self)
         self._build()
-        self.resize(1080, 720)
+        fit_window(self, "import", QSize(1080, 720))
         if files:
             self.set_files(files)
         self._update()

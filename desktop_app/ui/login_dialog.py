@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import StoreError
 from ..core.store import MIN_PASSWORD
+from .window_size import fit_window
 
 
 class LoginDialog(QDialog):
@@ -80,6 +81,7 @@ class LoginDialog(QDialog):
             layout.addWidget(self.recover_button)
         layout.addWidget(buttons)
         (self.password if user else self.name).setFocus()
+        fit_window(self, "login")
 
     def _recover(self) -> None:
         name = self.recover()

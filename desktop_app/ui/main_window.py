@@ -4,8 +4,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from PySide6.QtCore import QDate, Qt, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtCore import QDate, QSize, Qt, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QDateEdit,
     QDockWidget,
@@ -40,6 +40,7 @@ from .reviews_page import ReviewsPage
 from .sync_page import SyncPage
 from .tasks import TaskRunner
 from .window_security import WindowSecurity
+from .window_size import fit_window
 
 NAV_ROLE = Qt.UserRole + 1
 DISTRICT_NAV = (  # (key, text, tooltip): the district's pages, only at a district install
@@ -68,8 +69,7 @@ class MainWindow(QMainWindow):
         who = f" — {session.user}（{session.role}）" if session else ""
         self.setWindowTitle(f"民生实事台账 — {org.name}（{LEVEL_NAMES[self.node.level]}级）{who}")
         self.security = WindowSecurity(self)
-        screen = QGuiApplication.primaryScreen().availableGeometry()
-        self.resize(min(1360, screen.width()), min(820, screen.height()))   # a 1366×768 office screen
+        fit_window(self, "main", QSize(1360, 820))   # fitted to the screen less its task bar
         self.dashboard = DashboardPage()
         self.dashboard.set_scopes(self._scopes())
         self.dashboard.scope_changed.connect(lambda _code: self.refresh())

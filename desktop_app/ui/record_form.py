@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -49,6 +49,7 @@ from .errors import show_error
 from .field_widgets import make_editor, set_masked
 from .reveal import RevealControl
 from .style import AMBER, GREEN, GREY, RED
+from .window_size import fit_window
 
 SOURCE = "screen:record_form"
 TWO_COLUMNS_FROM = 10  # fields; fewer fit in one column
@@ -124,7 +125,7 @@ class RecordForm(QDialog):
             QWidget.setTabOrder(a, b)
         first = next(iter(self.editors.values()))
         first.setFocus()
-        self.resize(940 if self.columns == 2 else 600, 680)
+        fit_window(self, f"record_{self.columns}", QSize(940 if self.columns == 2 else 600, 680))
 
     def _form_page(self, org_code: str) -> QWidget:
         page = QWidget()

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import StoreError
 from ..core.store import MIN_PASSWORD, recover_with_code
+from .window_size import fit_window
 
 
 class RecoveryCodeDialog(QDialog):
@@ -72,6 +73,7 @@ class RecoveryCodeDialog(QDialog):
         layout.addLayout(row)
         layout.addWidget(self.saved)
         layout.addWidget(buttons)
+        fit_window(self, "recovery_code")
 
     def reject(self) -> None:   # Esc or the close box: the code must be kept first
         if self.saved.isChecked():
@@ -132,6 +134,7 @@ class RecoverDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.message)
         layout.addWidget(buttons)
+        fit_window(self, "recover")
 
     def submit(self) -> None:
         if self.password.text() != self.confirm.text():

@@ -37,6 +37,7 @@ from .district_pages import failure, fmt_time, title_label
 from .district_review import ProvenanceView, row_title
 from .style import BLUE, GREEN, GREY, RED
 from .tables import RowsModel, hint_label, make_table, message_label, say
+from .window_size import fit_window
 
 REVIEW_COLUMNS = ("时间", "台账", "记录", "单位", "核实状态", "核实意见", "镇的答复", "核实人")
 STATUS_COLORS = {"待核实": BLUE, "退回修改": RED, "已核实": GREEN}
@@ -293,6 +294,7 @@ class ReviewDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
+        fit_window(self, "review")
 
     _saving = False
 

@@ -1,22 +1,28 @@
 """First-run setup: which unit this computer keeps the ledgers for, and where the data lives.
 
-Shown when there is no store yet. The user picks the level (镇 or 区; 村（社区） is
-disabled until a village can start from its town's profile), the unit, the
-operator's name and the data file; a town may list its villages (codes are
-assigned by :meth:`Store.add_villages`). Mistakes are explained next to the
-field and 确定 stays disabled until everything is valid. The store is created on
-a worker thread, so the window never freezes; a failure is shown inside the
-dialog and leaves no file behind (an unexpected one is also written to the log).
+Shown when there is no store yet. The user picks the level, the unit, the operator's
+name and the data file. A town may list its villages (codes are assigned by
+:meth:`Store.add_villages`). A village (村（社区）) starts from its town's profile file,
+as ``init --level village --profile … --fingerprint …`` does: the dialog shows the
+profile's fingerprint, grouped as everywhere a person reads one aloud; the user phones
+the town, types the fingerprint the town reads out (spaces and dashes ignored) and
+picks the village from the town's list (:func:`~desktop_app.core.sync.units_to_start`);
+the store is made by :func:`~desktop_app.core.sync.init_from_profile` and trusts the
+town at once. Mistakes are explained next to the field and 确定 stays disabled until
+everything is valid. The store is created on a worker thread, so the window never
+freezes; a failure is shown inside the dialog and leaves no file behind (an unexpected
+one is also written to the log).
 
-For tests (no real modal dialogs): ``set_level``, ``set_org``, ``set_operator``,
-``set_villages``, ``set_path``, ``can_accept``, ``accept_setup`` and the
-``finished_setup`` signal (the new path, or ``None`` when nothing was created).
+For tests (no real modal dialogs): ``set_level``, ``set_profile``, ``set_fingerprint``,
+``set_org``, ``set_operator``, ``set_villages``, ``set_path``, ``can_accept``,
+``accept_setup`` and the ``finished_setup`` signal (the new path, or ``None`` when
+nothing was created).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -36,13 +42,19 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.catalog import LEVEL_NAMES, Org, OrgError, OrgTree, file_label, fold
-from ..core.errors import StoreError, describe
+from ..core.errors import describe
 from ..core.store import Store
+from ..core.sync import (PROFILE_SUFFIX, FingerprintMismatch, ProfileError, init_from_profile,
+                         normalise_fingerprint, read_profile, spaced_fingerprint, units_to_start)
+from ..core.sync.profiles import Profile
+from ..core.sync.trust import check_fingerprint
 from .errors import log_folder
-from .style import ERROR_STYLE, HINT_STYLE
+from .style import ERROR_STYLE, GREEN, HINT_STYLE
+from .sync_peers import fingerprint_label
 from .tasks import TaskRunner
+from .window_size import fit_window
 
-VILLAGE_TOOLTIP = "村（社区）请使用镇发给你的配置文件开始（下一版提供）"
+VILLAGE_TOOLTIP = "村（社区）用镇发来的配置文件开始：与镇电话核对指纹后，从镇的名单中选择本村（社区）"
 SUFFIX = ".sqlite3"
 FIX_FIRST = "请先按提示改正上面标红的内容。"
 
@@ -72,19 +84,24 @@ def parse_villages(text: str) -> tuple[list[str], str]:
     return names, ""
 
 
-def create_store(path: Path, level: str, org: str, operator: str, villages: list[str]) -> Path:
-    """Make the store (and the town's villages); on any failure no file remains.
+def create_store(path: Path, level: str, org: str, operator: str, villages: list[str], *,
+                 profile: Path | None = None, fingerprint: str = "") -> Path:
+    """Make the store as ``init`` does — from the level above's ``profile`` (checked
+    against the ``fingerprint`` read over the phone) when given — and the town's
+    villages; on any failure no file remains.
 
-    Runs on the worker thread; raises :class:`StoreError` (or ``OSError``) for the dialog.
+    Runs on the worker thread; raises a :class:`UserError` (or ``OSError``) for the dialog.
     """
-    store = Store.create(path, level=level, org=org, operator=operator)
+    if profile is not None:
+        store = init_from_profile(path, profile, level=level, org=org, operator=operator,
+                                  fingerprint=fingerprint)
+    else:
+        store = Store.create(path, level=level, org=org, operator=operator)
     try:
         if villages:
             store.add_villages(villages)
     except BaseException:
-        store.close()
-        for suffix in ("", "-wal", "-shm", ".keys"):  # ours: Store.create refused an existing one
-            Path(str(path) + suffix).unlink(missing_ok=True)
+        store.discard()
         raise
     store.close()
     return Path(path)
@@ -107,9 +124,13 @@ class SetupDialog(QDialog):
         self._created: Path | None = None
         self._existing: Path | None = None
         self._runner: TaskRunner | None = None  # a store-less runner while creating
+        self._profile: Profile | None = None     # the town's profile (a village's setup)
+        self._profile_units: OrgTree | None = None
+        self._profile_problem = ""               # why the profile file named cannot be used
         self._build()
         self.set_level("town")
         self._validate()
+        fit_window(self, "setup", QSize(600, self.sizeHint().height()))
 
     # ------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -123,7 +144,7 @@ class SetupDialog(QDialog):
 
         # 级别
         self.level_buttons = {
-            "village": QRadioButton("村（社区）"),
+            "village": QRadioButton("村（社区）(&C)"),
             "town": QRadioButton("镇(&T)"),
             "district": QRadioButton("区(&D)"),
         }
@@ -134,9 +155,7 @@ class SetupDialog(QDialog):
             level_row.addWidget(button)
             button.toggled.connect(lambda on, lv=level: on and self._level_changed(lv))
         level_row.addStretch(1)
-        village = self.level_buttons["village"]
-        village.setEnabled(False)
-        village.setToolTip(VILLAGE_TOOLTIP)
+        self.level_buttons["village"].setToolTip(VILLAGE_TOOLTIP)
         self.level_buttons["town"].setToolTip("镇，以及像镇一样工作的南湾湖管理处")
         self.level_buttons["district"].setToolTip("区里的工作专班办公室或责任单位，汇总各镇数据")
         level_box = QVBoxLayout()
@@ -146,6 +165,9 @@ class SetupDialog(QDialog):
         level_box.addWidget(self.village_note)
         self.level_label = QLabel("级别：")
         form.addRow(self.level_label, level_box)
+
+        # 镇的配置文件 and its fingerprint (a village)
+        self._build_profile_rows(form)
 
         # 单位
         self.org_combo = QComboBox()
@@ -230,7 +252,38 @@ class SetupDialog(QDialog):
         layout.addWidget(self.busy_bar)
         layout.addStretch(1)
         layout.addWidget(self.buttons)
-        self.resize(560, self.sizeHint().height())
+
+    def _build_profile_rows(self, form: QFormLayout) -> None:
+        self.profile_edit = QLineEdit()
+        self.profile_edit.setPlaceholderText(f"镇发来的配置文件（…{PROFILE_SUFFIX}），U 盘或微信收到的")
+        self.profile_edit.textChanged.connect(self._profile_changed)
+        self.profile_browse = QPushButton("浏览…")
+        self.profile_browse.setAutoDefault(False)
+        self.profile_browse.clicked.connect(self._browse_profile)
+        chooser = QWidget()
+        row = QHBoxLayout(chooser)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.profile_edit, 1)
+        row.addWidget(self.profile_browse)
+        self.profile_error = self._note()
+        self.profile_info = self._note(hint=True)
+        box = self._stack(chooser, self.profile_error, self.profile_info)
+        self.profile_label = QLabel("镇的配置文件(&F)：")
+        self.profile_label.setBuddy(self.profile_edit)
+        form.addRow(self.profile_label, box)
+
+        self.fingerprint_shown = fingerprint_label()
+        self.fingerprint_hint = self._note(hint=True)
+        self.fingerprint_edit = QLineEdit()
+        self.fingerprint_edit.setPlaceholderText("对方读出的指纹，例如 3F2A 9C01 …（空格、横线可有可无）")
+        self.fingerprint_edit.textChanged.connect(self._validate)
+        self.fingerprint_error = self._note()
+        self.fingerprint_row = self._stack(self.fingerprint_shown, self.fingerprint_hint,
+                                           self.fingerprint_edit, self.fingerprint_error)
+        self.fingerprint_title = QLabel("核对指纹(&K)：")
+        self.fingerprint_title.setBuddy(self.fingerprint_edit)
+        form.addRow(self.fingerprint_title, self.fingerprint_row)
+        self._profile_rows = [self.profile_label, box, self.fingerprint_title, self.fingerprint_row]
 
     @staticmethod
     def _note(text: str = "", *, hint: bool = False) -> QLabel:
@@ -251,12 +304,10 @@ class SetupDialog(QDialog):
 
     # ------------------------------------------------------------ public API
     def set_level(self, level: str) -> None:
-        """Choose ``"town"`` or ``"district"`` (``"village"`` is not available yet)."""
+        """Choose ``"village"``, ``"town"`` or ``"district"``."""
         if level not in LEVEL_NAMES:
             raise ValueError(f"级别应为 village、town 或 district，而不是“{level}”")
         button = self.level_buttons[level]
-        if not button.isEnabled():
-            raise ValueError(VILLAGE_TOOLTIP)
         if button.isChecked():
             self._level_changed(level)
         else:
@@ -265,10 +316,20 @@ class SetupDialog(QDialog):
     def level(self) -> str:
         return next(lv for lv, b in self.level_buttons.items() if b.isChecked())
 
+    def set_profile(self, path: Path | str) -> None:
+        """Use the town's profile file at ``path`` (what 浏览… does once the user has chosen)."""
+        self.profile_edit.setText(str(path))
+
+    def set_fingerprint(self, text: str) -> None:
+        """Type the fingerprint the town read out over the phone."""
+        self.fingerprint_edit.setText(text)
+
     def set_org(self, code: str) -> None:
-        """Choose the unit by code, name or alias (switching the level to the unit's)."""
+        """Choose the unit by code, name or alias (switching the level to the unit's); a
+        village from the town's profile."""
+        tree = self._units()
         try:
-            org = self.tree.resolve(code)
+            org = tree.resolve(code)
         except OrgError as exc:
             raise ValueError(str(exc)) from None
         if org.level != self.level():
@@ -280,7 +341,13 @@ class SetupDialog(QDialog):
 
     def org(self) -> Org | None:
         code = self.org_combo.currentData()
-        return self.tree.get(code) if code else None
+        return self._units().get(code) if code else None
+
+    def _units(self) -> OrgTree:
+        """Where the unit is chosen from: the town's profile for a village, else the plan's."""
+        if self.level() == "village":
+            return self._profile_units or OrgTree([])
+        return self.tree
 
     def set_operator(self, text: str) -> None:
         self.operator_edit.setText(text)
@@ -329,30 +396,111 @@ class SetupDialog(QDialog):
         level, path = org.level, self.path()
         operator = self.operator_edit.text().strip()
         villages = parse_villages(self.villages_edit.toPlainText())[0] if level == "town" else []
+        profile = self._profile_path() if level == "village" else None
+        typed = self.fingerprint_edit.text()
         self._set_busy(True)
         self._runner = TaskRunner(None, self)
-        self._runner.run(lambda _store, _progress: create_store(path, level, org.code, operator, villages),
+        self._runner.run(lambda _store, _progress: create_store(
+                             path, level, org.code, operator, villages, profile=profile, fingerprint=typed),
                          on_done=lambda created: self._finish(created, None),
                          on_error=lambda error: self._finish(None, error))
         return True
 
     # ------------------------------------------------------------ reactions
     def _level_changed(self, level: str) -> None:
-        self.org_combo.blockSignals(True)
-        self.org_combo.clear()
-        units = [o for o in self.tree if o.level == level]
-        for o in sorted(units, key=lambda o: o.code):
-            self.org_combo.addItem(o.name, o.code)
-        if len(units) == 1:
-            self.org_combo.setCurrentIndex(0)
-        else:  # several towns: the user must choose, never a silent default
-            self.org_combo.setPlaceholderText("请选择所属镇（或南湾湖管理处）")
-            self.org_combo.setCurrentIndex(-1)
-        self.org_combo.blockSignals(False)
-        is_town = level == "town"
+        self._fill_units()
+        is_town, is_village = level == "town", level == "village"
         self.villages_label.setVisible(is_town)
         self.villages_row.setVisible(is_town)
+        self.village_note.setVisible(is_village)
+        for w in self._profile_rows:
+            w.setVisible(is_village)
+        self.org_label.setText("本村（社区）(&U)：" if is_village else "单位(&U)：")
         self._org_changed()
+
+    def _fill_units(self) -> None:
+        """The units to choose from at the chosen level (a village: the town's list)."""
+        level = self.level()
+        keep = self.org_combo.currentData()
+        self.org_combo.blockSignals(True)
+        self.org_combo.clear()
+        units = [o for o in self._units() if o.level == level]
+        for o in sorted(units, key=lambda o: o.code):
+            self.org_combo.addItem(o.name, o.code)
+        index = self.org_combo.findData(keep) if keep else -1
+        if index >= 0:
+            self.org_combo.setCurrentIndex(index)
+        elif len(units) == 1:
+            self.org_combo.setCurrentIndex(0)
+        else:  # several units: the user must choose, never a silent default
+            self.org_combo.setPlaceholderText(
+                "请先选择镇发来的配置文件" if level == "village" and not units else
+                "请选择本村（社区）" if level == "village" else "请选择所属镇（或南湾湖管理处）")
+            self.org_combo.setCurrentIndex(-1)
+        self.org_combo.blockSignals(False)
+
+    # ------------------------------------------------------------ the town's profile
+    def _profile_path(self) -> Path | None:
+        text = self.profile_edit.text().strip()
+        return Path(text).expanduser() if text else None
+
+    def _profile_changed(self, _text: str = "") -> None:
+        """Read the profile file named now: its fingerprint and the town's villages, or why
+        it cannot be used."""
+        self._profile, self._profile_units, self._profile_problem = None, None, ""
+        path = self._profile_path()
+        if path is not None:
+            try:
+                profile = read_profile(path)
+                units = units_to_start(profile, "village", path.name)
+            except ProfileError as exc:
+                self._profile_problem = str(exc)
+            else:
+                self._profile = profile
+                self._profile_units = OrgTree(profile.orgs())
+                town = profile.body.get("org_name", profile.org)
+                self.profile_info.setText(f"{town}（{profile.org}）的配置文件，列有 {len(units)} 个村（社区）。")
+                self.fingerprint_shown.setText(spaced_fingerprint(profile.fingerprint))
+                self.fingerprint_hint.setText(
+                    f"上面是这个配置文件的指纹。请打电话给{town}，请对方在“同步中心 → 单位与配置文件”"
+                    "读出本机指纹，在下面输入对方读出的指纹。两者一致，才说明这个文件确实是"
+                    f"{town}发的、途中没有被改过。")
+        for label in (self.profile_info, self.fingerprint_shown, self.fingerprint_hint):
+            label.setVisible(self._profile is not None)
+        if self._profile is None:
+            self.fingerprint_shown.clear()
+        self._fill_units()
+        self._org_changed()
+
+    def _browse_profile(self) -> None:
+        chosen = self._ask_profile_path(self._profile_path() or Path.home())
+        if chosen:
+            self.set_profile(chosen)
+
+    def _ask_profile_path(self, start: Path) -> str:
+        """The file chooser (the one real modal; tests call :meth:`set_profile` instead)."""
+        name, _filter = QFileDialog.getOpenFileName(
+            self, "选择镇发来的配置文件", str(start),
+            f"配置文件 (*{PROFILE_SUFFIX});;所有文件 (*)")
+        return name
+
+    def _fingerprint_problem(self) -> tuple[str, str]:
+        """(what to say about the fingerprint typed, and whether it is ``"ok"``, still
+        ``"typing"`` or ``"wrong"``); nothing to say without a profile."""
+        if self._profile is None:
+            return "", "typing"
+        typed = normalise_fingerprint(self.fingerprint_edit.text())
+        wanted = normalise_fingerprint(self._profile.fingerprint)
+        if not typed:
+            return "请与镇电话核对指纹后，在这里输入对方读出的指纹", "typing"
+        if len(typed) < len(wanted):
+            return f"已输入 {len(typed)} 位，指纹共 {len(wanted)} 位", "typing"
+        try:
+            check_fingerprint(self._profile.body.get("org_name", self._profile.org),
+                              self.fingerprint_edit.text(), self._profile.fingerprint)
+        except FingerprintMismatch as exc:
+            return str(exc), "wrong"
+        return "", "ok"
 
     def _org_changed(self) -> None:
         if not self._path_chosen:
@@ -401,6 +549,17 @@ class SetupDialog(QDialog):
 
         operator_msg = "" if self.operator_edit.text().strip() else "请填写操作员姓名（录入人，会记在每条修改记录里）"
 
+        profile_msg = fingerprint_msg = ""
+        if self.level() == "village":
+            if self._profile_path() is None:
+                profile_msg = "请选择镇发来的配置文件（镇在“同步中心 → 单位与配置文件”导出）"
+            else:
+                profile_msg = self._profile_problem
+            fingerprint_msg, state = self._fingerprint_problem()
+            self._show_fingerprint(fingerprint_msg, state)
+            if org_msg:   # the unit comes from the profile: say so once the profile is read
+                org_msg = "请从镇的名单中选择本村（社区）" if self._profile is not None else ""
+
         villages_msg = ""
         if org is not None and org.level == "town":
             villages_msg = parse_villages(self.villages_edit.toPlainText())[1]
@@ -410,15 +569,23 @@ class SetupDialog(QDialog):
         path_msg, exists = self._path_problem(org)
 
         for label, msg in ((self.org_error, org_msg), (self.operator_error, operator_msg),
-                           (self.villages_error, villages_msg), (self.path_error, path_msg)):
+                           (self.villages_error, villages_msg), (self.path_error, path_msg),
+                           (self.profile_error, profile_msg)):
             label.setText(msg)
             label.setVisible(bool(msg))
         self.open_existing_button.setVisible(exists)
-        ok = not (org_msg or operator_msg or villages_msg or path_msg)
+        ok = org is not None and not (org_msg or operator_msg or villages_msg or path_msg
+                                      or profile_msg or fingerprint_msg)
         self.ok_button.setEnabled(ok and not self._busy)
         if ok and self.error_label.text() == FIX_FIRST:
             self.error_label.hide()
         return ok
+
+    def _show_fingerprint(self, problem: str, state: str) -> None:
+        label = self.fingerprint_error
+        label.setText("✔ 指纹一致" if state == "ok" else problem)
+        label.setStyleSheet({"ok": f"color: {GREEN};", "wrong": ERROR_STYLE}.get(state, HINT_STYLE))
+        label.setVisible(bool(label.text()))
 
     def _path_problem(self, org: Org | None) -> tuple[str, bool]:
         path = self.path()
@@ -462,10 +629,10 @@ class SetupDialog(QDialog):
             self.accept()
             self.finished_setup.emit(path)
             return
-        if isinstance(error, StoreError):
-            text = str(error)
-        elif isinstance(error, OSError):
+        if isinstance(error, OSError):
             text = f"无法新建数据文件：{describe(error)}。"
+        elif describe(error) is not None:       # a UserError: the fingerprint, the profile
+            text = describe(error)
         else:  # a bug, already in the log (TaskRunner)
             text = (f"没有建成数据文件：程序内部出错（{type(error).__name__}）。没有留下不完整的文件，"
                     f"请重试；如果反复出现，请联系区里的技术人员（错误已记入日志：{log_folder()}）。")

@@ -8,7 +8,7 @@ role again. For tests: ``add(name, role, password, unit)``, ``reset_password``,
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -36,6 +36,7 @@ from ..core.store import (
 )
 from .style import GREEN, RED
 from .tables import RowsModel, make_table, message_label, say
+from .window_size import fit_window
 
 COLUMNS = ("用户名", "角色", "负责单位", "状态", "创建时间")
 
@@ -48,7 +49,7 @@ class UsersDialog(QDialog):
         self.runner = runner
         self.unit_names = dict(units)
         self.setWindowTitle("用户管理")
-        self.resize(760, 520)
+        fit_window(self, "users", QSize(760, 520))
         self.users_model = RowsModel(COLUMNS, self._cells, parent=self)
         self.table = make_table(self.users_model, (120, 80, 160, 140))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update())
@@ -203,6 +204,7 @@ class PasswordDialog(QDialog):
         form.addRow("再输入一次", self.again)
         form.addRow(ok)
         form.addRow(self.message)
+        fit_window(self, "password")
 
     def submit(self) -> None:
         old, new = self.old.text(), self.new.text()

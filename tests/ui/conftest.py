@@ -5,6 +5,7 @@ import importlib
 import pkgutil
 
 import pytest
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 from support import copy_store
@@ -41,6 +42,13 @@ def reader(demo_path):
     store = Store.open_readonly(demo_path)
     yield store
     store.close()
+
+
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path):
+    """The program's settings (window sizes, the last store) in this test's folder, never
+    the user's."""
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,10 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QDialog, QFileDialog
 
 from desktop_app.core.store.database import Store, StoreError
+from desktop_app.core.sync import export_profile, peer_list, pending_peers, read_profile, spaced_fingerprint
 from desktop_app.ui import setup_dialog
 from desktop_app.ui.setup_dialog import VILLAGE_TOOLTIP, SetupDialog
+from desktop_app.ui.style import RED
 
 
 @pytest.fixture(autouse=True)
@@ -132,14 +134,108 @@ def test_district_setup(qtbot, dialog, tmp_path):
         assert all(o.level != "village" for o in store.orgs)
 
 
-def test_village_option_disabled(dialog):
-    button = dialog.level_buttons["village"]
-    assert not button.isEnabled()
-    assert button.toolTip() == VILLAGE_TOOLTIP == "村（社区）请使用镇发给你的配置文件开始（下一版提供）"
-    assert dialog.village_note.text() == VILLAGE_TOOLTIP
-    with pytest.raises(ValueError):
-        dialog.set_level("village")
-    assert dialog.level() == "town"
+@pytest.fixture
+def town_profile(tmp_path):
+    """河坝镇's profile with its two villages, as the town exports it for them."""
+    store = Store.create(tmp_path / "town" / "河坝镇.sqlite3", level="town", org="河坝镇", operator="镇")
+    store.add_villages(["示例村一", "示例村二"])
+    path = export_profile(store, tmp_path / "河坝镇_配置.msprofile")
+    store.close()
+    return path
+
+
+def test_a_village_sets_up_from_its_towns_profile_with_the_fingerprint_read_back(qtbot, dialog, tmp_path,
+                                                                                 town_profile):
+    dialog.set_level("village")
+    assert dialog.level_buttons["village"].isEnabled() and dialog.village_note.text() == VILLAGE_TOOLTIP
+    assert dialog.profile_edit.isVisibleTo(dialog) and dialog.villages_row.isHidden()
+    assert not dialog.can_accept()
+    assert dialog.profile_error.text().startswith("请选择镇发来的配置文件")
+    assert dialog.org_combo.count() == 0
+
+    dialog.set_profile(town_profile)
+    fp = read_profile(town_profile).fingerprint
+    shown = dialog.fingerprint_shown.text()
+    assert shown == spaced_fingerprint(fp) and not dialog.fingerprint_shown.isHidden()
+    assert shown.count(" ") > 4 and "-" not in shown      # read aloud in groups, as everywhere
+    assert dialog.profile_info.text() == "河坝镇（430971121）的配置文件，列有 2 个村（社区）。"
+    assert "请打电话给河坝镇" in dialog.fingerprint_hint.text()
+    assert [dialog.org_combo.itemText(i) for i in range(dialog.org_combo.count())] == ["示例村一", "示例村二"]
+    assert dialog.org() is None                            # two villages: the user chooses
+    dialog.set_org("示例村二")
+    dialog.set_operator("村录入员")
+    assert dialog.path() == tmp_path / "xdg" / "minsheng-taizhang" / "示例村二.sqlite3"
+    assert not dialog.can_accept()                         # no fingerprint typed yet
+
+    dialog.set_fingerprint(fp[:9])
+    assert not dialog.can_accept() and "已输入 8 位" in dialog.fingerprint_error.text()
+    assert RED not in dialog.fingerprint_error.styleSheet()       # still typing: not an error yet
+    wrong = ("0" if fp[0] != "0" else "1") + fp[1:]
+    dialog.set_fingerprint(wrong)
+    assert not dialog.can_accept() and not dialog.ok_button.isEnabled()
+    assert "与河坝镇配置文件的指纹不符" in dialog.fingerprint_error.text()
+    assert RED in dialog.fingerprint_error.styleSheet()
+    dialog.set_fingerprint(" " + fp.lower().replace("-", " – ") + " ")   # as typed from a call
+    assert dialog.fingerprint_error.text() == "✔ 指纹一致"
+    assert dialog.can_accept()
+
+    path = dialog.path()
+    assert create(qtbot, dialog) == path
+    with Store.open_readonly(path) as store:
+        assert (store.node.level, store.node.org, store.node.operator) == ("village", "430971121002", "村录入员")
+        town = [p for p in peer_list(store) if p.org == "430971121"]
+        assert len(town) == 1 and town[0].active and town[0].fingerprint == fp   # trusted at once
+        assert pending_peers(store) == []
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("district", "是大通湖区（区级）的配置文件；村（社区）请使用所属镇发来的配置文件"),
+    ("empty_town", "金盆镇的配置文件（金盆镇_配置.msprofile）里还没有村（社区）名单：请金盆镇先添加本村（社区）"),
+    ("garbage", "不是本程序的配置文件，或已损坏"),
+    ("missing", "找不到配置文件"),
+])
+def test_a_profile_a_village_cannot_start_from_is_explained(dialog, tmp_path, kind, message):
+    if kind == "district":
+        store = Store.create(tmp_path / "d.sqlite3", level="district", org="430971", operator="区")
+        path = export_profile(store, tmp_path / "区_配置.msprofile")
+        store.close()
+    elif kind == "empty_town":
+        store = Store.create(tmp_path / "j.sqlite3", level="town", org="金盆镇", operator="镇")
+        path = export_profile(store, tmp_path / "金盆镇_配置.msprofile")
+        store.close()
+    else:
+        path = tmp_path / "坏.msprofile"
+        if kind == "garbage":
+            path.write_text("不是配置文件", encoding="utf-8")
+    dialog.set_level("village")
+    dialog.set_profile(path)
+    dialog.set_operator("张三")
+    assert not dialog.can_accept()
+    assert message in dialog.profile_error.text() and not dialog.profile_error.isHidden()
+    assert dialog.fingerprint_shown.isHidden() and dialog.org_combo.count() == 0
+
+
+def test_a_wrong_fingerprint_at_creation_is_refused_inline_and_leaves_no_file(qtbot, dialog, tmp_path,
+                                                                             town_profile, monkeypatch):
+    dialog.set_level("village")
+    dialog.set_profile(town_profile)
+    dialog.set_org("示例村一")
+    dialog.set_operator("张三")
+    dialog.set_path(tmp_path / "v.sqlite3")
+    dialog.set_fingerprint("0000 " * 8)
+    monkeypatch.setattr(dialog, "_validate", lambda: True)   # as if the check were skipped
+    assert create(qtbot, dialog) is None
+    assert "与河坝镇配置文件的指纹不符" in dialog.error_label.text()
+    assert list(tmp_path.glob("v.sqlite3*")) == []
+
+
+def test_browse_for_the_profile_uses_the_chooser_method(dialog, town_profile, monkeypatch):
+    dialog.set_level("village")
+    monkeypatch.setattr(dialog, "_ask_profile_path", lambda start: str(town_profile))
+    dialog.profile_browse.click()
+    assert dialog.profile_edit.text() == str(town_profile) and dialog.org_combo.count() == 2
+    dialog.set_level("town")               # back to a town: the plan's towns, no profile rows
+    assert not dialog.profile_edit.isVisibleTo(dialog) and dialog.org_combo.count() == 5
 
 
 def test_duplicate_village_names_refused(qtbot, dialog, tmp_path):
@@ -189,9 +285,9 @@ def test_dialog_never_blocks(qtbot, dialog, tmp_path, monkeypatch):
     release = threading.Event()
     real = setup_dialog.create_store
 
-    def slow(*args):
+    def slow(*args, **kwargs):
         assert release.wait(10)
-        return real(*args)
+        return real(*args, **kwargs)
     monkeypatch.setattr(setup_dialog, "create_store", slow)
     path = tmp_path / "t.sqlite3"
     dialog.set_org("千山红镇")
@@ -240,7 +336,7 @@ def test_unexpected_failure_is_shown_inline_and_logged_without_values(qtbot, dia
     log = setup_logging(tmp_path / "logs")
     threads = []
 
-    def broken(*args):
+    def broken(*args, **_kwargs):
         threads.append(threading.current_thread())
         raise KeyError("43090219710916154X")
     monkeypatch.setattr(setup_dialog, "create_store", broken)

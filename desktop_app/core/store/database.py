@@ -440,6 +440,13 @@ class Store:
         self.conn.close()
         lockfile.release(getattr(self, "_lock", None))
 
+    def discard(self) -> None:
+        """Close a store that was just made and delete its files (the database, its WAL and
+        its key sidecar): a setup that failed after :meth:`create` leaves nothing behind."""
+        self.close()
+        for suffix in ("", "-wal", "-shm", keyring.SUFFIX):
+            Path(str(self.path) + suffix).unlink(missing_ok=True)
+
     def __enter__(self):
         return self
 

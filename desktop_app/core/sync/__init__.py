@@ -15,7 +15,7 @@ from .package_file import PackageError
 from .peers import COUNTS
 from .profiles import SUFFIX as PROFILE_SUFFIX
 from .profiles import (ProfileError, Rotation, export_profile, import_profile, init_from_profile,
-                       read_profile, rotate_keys)
+                       read_profile, rotate_keys, units_to_start)
 from .status import (KIND_NAMES, ConflictView, Destination, Identity, PeerInfo, ReceivedPackage,
                      SentPackage, SourceStatus, conflict_views, counts_text, destinations,
                      identity, ledger_label, level_name, peer_list, ranges_text,
@@ -32,5 +32,5 @@ __all__ = [
     "counts_text", "destinations", "export_package", "export_profile", "gaps", "identity",
     "import_package", "import_profile", "init_from_profile", "ledger_label", "level_name",
     "list_conflicts", "peer_list", "ranges_text", "read_profile", "received_packages",
-    "resolve_conflict", "rotate_keys", "sources", "spaced_fingerprint",
+    "resolve_conflict", "rotate_keys", "sources", "spaced_fingerprint", "units_to_start",
 ]

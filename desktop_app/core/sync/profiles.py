@@ -41,7 +41,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..catalog.orgs import LEVEL_NAMES, Org, file_label
+from ..catalog.orgs import LEVEL_NAMES, PARENT_LEVEL, Org, file_label
 from ..errors import StoreError, UserError
 from ..store.crypto import SUITES, CryptoError, b64, fingerprint, unb64
 from ..store.database import Store
@@ -478,17 +478,41 @@ def _adopt_from_above(store: Store, profile: Profile) -> bool:
     return False
 
 
+def units_to_start(profile: Profile, level: str, name: str = "配置文件") -> list[Org]:
+    """The units at ``level`` that can start from ``profile`` (:func:`init_from_profile`):
+    the profile's own units one level down — a town's villages from the town's profile, the
+    towns from the district's.
+
+    :raises ProfileError: (exit 1) ``profile`` is not from the level above ``level``, or
+        lists no unit at ``level`` yet; the message says whom to ask for which file.
+    """
+    above = PARENT_LEVEL.get(level)
+    owner = profile.body.get("org_name", profile.org)
+    if above is None:
+        raise ProfileError("区级数据库不从配置文件新建：请不要给配置文件", 1)
+    if profile.level != above:
+        raise ProfileError(f"{name} 是{owner}（{LEVEL_NAMES[profile.level]}级）的配置文件；"
+                           f"{LEVEL_NAMES[level]}请使用所属{LEVEL_NAMES[above]}发来的配置文件", 1)
+    units = sorted((o for o in profile.orgs() if o.parent == profile.org and o.level == level),
+                   key=lambda o: o.code)
+    if not units:
+        raise ProfileError(f"{owner}的配置文件（{name}）里还没有{LEVEL_NAMES[level]}名单：请{owner}先添加"
+                           f"本{LEVEL_NAMES[level]}，再导出配置文件发给你", 1)
+    return units
+
+
 def init_from_profile(db: Path | str, profile_path: Path | str, *, level: str, org: str,
                       operator: str, fingerprint: str) -> Store:
     """A new store set up from the level above's profile (district for a town, town for a
     village); ``fingerprint`` is the upstream's, as read over the phone (checked against
     the profile: spaces and dashes ignored) — the new store trusts the upstream at once.
 
-    :raises ProfileError: the file cannot be used.
+    :raises ProfileError: the file cannot be used, or is not from the level above ``level``.
     :raises StoreError: the level or org does not fit the profile.
     :raises FingerprintMismatch: (exit 1) the fingerprint is not the profile's; no store is made.
     """
     profile = read_profile(profile_path)
+    units_to_start(profile, level, Path(profile_path).name)
     check_fingerprint(profile.body.get("org_name", profile.org), fingerprint, profile.fingerprint)
     orgs = profile.orgs()
     if not orgs:
@@ -508,9 +532,6 @@ def init_from_profile(db: Path | str, profile_path: Path | str, *, level: str, o
         import_profile(store, profile_path)
         confirm_pending(store, profile.org, fingerprint)
     except BaseException:
-        path = store.path
-        store.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
+        store.discard()
         raise
     return store
