@@ -94,10 +94,11 @@ def cmd_init(args) -> int:
 def _upstream_fingerprint(args) -> str:
     """The upstream's fingerprint as read over the phone: ``--fingerprint``, or shown and
     asked for at a terminal."""
+    from .core.sync import read_profile, spaced_fingerprint, units_to_start
+    profile = read_profile(Path(args.profile))
+    units_to_start(profile, args.level, Path(args.profile).name)   # the wrong file: before any call
     if args.fingerprint:
         return args.fingerprint
-    from .core.sync import read_profile, spaced_fingerprint
-    profile = read_profile(Path(args.profile))
     name = profile.body.get("org_name", profile.org)
     if args.json or not sys.stdin.isatty():
         raise UserError(f"请先与{name}电话核对其配置文件的指纹，再用 --fingerprint 写上对方读出的指纹"

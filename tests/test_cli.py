@@ -219,3 +219,13 @@ def test_progress_on_a_town_uses_the_quota_from_the_district_profile(chain, caps
     assert code == 0
     assert (data["two_cancer_screening"]["target"], data["two_cancer_screening"]["quota"]) == (600, 600)
     assert (data["newborn_screening"]["target"], data["newborn_screening"]["quota"]) == (None, "未分解")
+
+
+def test_init_from_a_profile_of_the_wrong_level_is_refused_before_the_phone_call(district, tmp_path, capsys):
+    from desktop_app.core.sync import export_profile
+    profile = export_profile(district, tmp_path / "区_配置.msprofile")
+    path = tmp_path / "v.sqlite3"
+    code, _, err = run(capsys, "init", "--db", path, "--level", "village", "--org", "示例村一",
+                       "--operator", "村", "--profile", profile)
+    assert code == 1 and not path.exists()
+    assert err.startswith("错误：区_配置.msprofile 是大通湖区（区级）的配置文件；村（社区）请使用所属镇发来的配置文件")

@@ -265,3 +265,26 @@ def test_end_to_end_through_the_cli(tmp_path, capsys, monkeypatch):
     assert by_town == {"430971121": 3, "430971123": 3, "430971124": 0, "430971130": 0, "430971405": 0}
     code, res = run("import-package", "--db", dist, tmp_path / "d.msprofile", "--json")
     assert code == 2 and res["files"][0]["status"] == "refused"
+
+
+def test_the_units_a_profile_can_start(chain):
+    d, t, _v, tmp = chain
+    town = profiles.read_profile(profiles.export_profile(t, tmp / "t2.msprofile"))
+    assert [o.name for o in profiles.units_to_start(town, "village")] == ["示例村一"]
+    district = profiles.read_profile(profiles.export_profile(d, tmp / "d2.msprofile"))
+    assert [o.name for o in profiles.units_to_start(district, "town")] == [o.name for o in d.orgs.children("430971")]
+    with pytest.raises(profiles.ProfileError, match="村（社区）请使用所属镇发来的配置文件") as wrong:
+        profiles.units_to_start(district, "village")
+    assert wrong.value.exit_code == 1
+    with pytest.raises(profiles.ProfileError, match="区级数据库不从配置文件新建"):
+        profiles.units_to_start(district, "district")
+    bare = profiles.Profile(town.body | {"orgs": [o for o in town.body["orgs"] if o["level"] != "village"]})
+    with pytest.raises(profiles.ProfileError, match="河坝镇的配置文件（配置文件）里还没有村（社区）名单"):
+        profiles.units_to_start(bare, "village")
+
+
+def test_a_store_discarded_after_a_failed_setup_leaves_no_file(tmp_path):
+    store = Store.create(tmp_path / "v.sqlite3", level="town", org="河坝镇", operator="镇")
+    assert list(tmp_path.glob("v.sqlite3*"))
+    store.discard()
+    assert list(tmp_path.iterdir()) == []

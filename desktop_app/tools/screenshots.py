@@ -1,9 +1,10 @@
 """python -m desktop_app.tools.screenshots OUTDIR — PNGs of the main screens on a demo store.
 
 Run it under a virtual screen with a CJK font, e.g.
-    xvfb-run -a -s "-screen 0 1440x900x24" python -m desktop_app.tools.screenshots docs/screenshots
+    xvfb-run -a -s "-screen 0 1366x768x24" python -m desktop_app.tools.screenshots docs/screenshots
 (QT_QPA_PLATFORM=offscreen works too). Saves setup, dashboard, ledger, record form,
 person page, log-in, the 恢复码 shown once, backups and the lock screen; the README shows them.
+Windows are sized as on the most common office screen: 1366×768 less a task bar.
 """
 from __future__ import annotations
 
@@ -13,10 +14,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QDate
+from PySide6.QtCore import QDate, QRect, QSize
 from PySide6.QtWidgets import QApplication, QWidget
 
 AS_OF = dt.date(2024, 9, 30)
+OFFICE_SCREEN = QRect(0, 0, 1366, 728)   # 1366×768 less a task bar
+
+
+def _office(width: int, height: int) -> QSize:
+    from ..ui.window_size import fitted_size
+    return fitted_size(QSize(width, height), OFFICE_SCREEN)
 
 
 def _wait(cond, seconds: float = 30.0) -> None:
@@ -94,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         session = login(store, DEMO_USERS[0][0], DEMO_PASSWORD)
 
     window = MainWindow(path, session)
-    window.resize(1440, 860)
+    window.resize(_office(1366, 768))
     window.show()
     window.as_of.setDate(QDate(AS_OF.year, AS_OF.month, AS_OF.day))
     _wait(lambda: window.dashboard.report is not None and window.dashboard.report.as_of == AS_OF)
@@ -109,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     uid = page.selected_uuid()
     page.open_record(uid)
     form = page.form
-    form.resize(980, 760)
+    form.resize(_office(980, 760))
     _save(form, out, "04_record_form")
     form.close()
 
@@ -118,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     with_photos = next(r["uuid"] for r in window.reader.ledger("barrier_free").rows() if r["photos_before"])
     page.open_record(with_photos)
     photos = page.form
-    photos.resize(980, 760)
+    photos.resize(_office(980, 760))
     editor = photos.editors["photos_after"]
     photos.scroll.ensureWidgetVisible(editor)
     _wait(lambda: all(not editor.list.item(i).icon().isNull() for i in range(editor.list.count())))

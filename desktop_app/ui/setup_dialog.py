@@ -44,13 +44,9 @@ from PySide6.QtWidgets import (
 from ..core.catalog import LEVEL_NAMES, Org, OrgError, OrgTree, file_label, fold
 from ..core.errors import describe
 from ..core.store import Store
-from ..core.sync import (PROFILE_SUFFIX, FingerprintMismatch, ProfileError, init_from_profile,
-                         normalise_fingerprint, read_profile, spaced_fingerprint, units_to_start)
-from ..core.sync.profiles import Profile
-from ..core.sync.trust import check_fingerprint
+from ..core.sync import init_from_profile
 from .errors import log_folder
-from .style import ERROR_STYLE, GREEN, HINT_STYLE
-from .sync_peers import fingerprint_label
+from .setup_profile import TownProfileRows, note, stack
 from .tasks import TaskRunner
 from .window_size import fit_window
 
@@ -124,9 +120,6 @@ class SetupDialog(QDialog):
         self._created: Path | None = None
         self._existing: Path | None = None
         self._runner: TaskRunner | None = None  # a store-less runner while creating
-        self._profile: Profile | None = None     # the town's profile (a village's setup)
-        self._profile_units: OrgTree | None = None
-        self._profile_problem = ""               # why the profile file named cannot be used
         self._build()
         self.set_level("town")
         self._validate()
@@ -161,19 +154,21 @@ class SetupDialog(QDialog):
         level_box = QVBoxLayout()
         level_box.setContentsMargins(0, 0, 0, 0)
         level_box.addLayout(level_row)
-        self.village_note = self._note(VILLAGE_TOOLTIP, hint=True)
+        self.village_note = note(VILLAGE_TOOLTIP, hint=True)
         level_box.addWidget(self.village_note)
         self.level_label = QLabel("级别：")
         form.addRow(self.level_label, level_box)
 
         # 镇的配置文件 and its fingerprint (a village)
-        self._build_profile_rows(form)
+        self.town_profile = TownProfileRows(form, self)
+        self.town_profile.changed.connect(self._profile_changed)
+        self.town_profile.typed.connect(self._validate)
 
         # 单位
         self.org_combo = QComboBox()
         self.org_combo.currentIndexChanged.connect(lambda _i: self._org_changed())
-        self.org_error = self._note()
-        org_box = self._stack(self.org_combo, self.org_error)
+        self.org_error = note()
+        org_box = stack(self.org_combo, self.org_error)
         self.org_label = QLabel("单位(&U)：")
         self.org_label.setBuddy(self.org_combo)
         form.addRow(self.org_label, org_box)
@@ -184,10 +179,10 @@ class SetupDialog(QDialog):
         self.villages_edit.setTabChangesFocus(True)
         self.villages_edit.setFixedHeight(110)
         self.villages_edit.textChanged.connect(self._validate)
-        self.villages_hint = self._note("可不填，以后也可以添加；代码自动分配（镇代码 + 3 位顺序号）。",
+        self.villages_hint = note("可不填，以后也可以添加；代码自动分配（镇代码 + 3 位顺序号）。",
                                         hint=True)
-        self.villages_error = self._note()
-        self.villages_row = self._stack(self.villages_edit, self.villages_hint, self.villages_error)
+        self.villages_error = note()
+        self.villages_row = stack(self.villages_edit, self.villages_hint, self.villages_error)
         self.villages_label = QLabel("村（社区）名单(&V)：")
         self.villages_label.setBuddy(self.villages_edit)
         form.addRow(self.villages_label, self.villages_row)
@@ -197,10 +192,10 @@ class SetupDialog(QDialog):
         self.operator_edit.setPlaceholderText("必填，例如：张三")
         self.operator_edit.setMaxLength(40)
         self.operator_edit.textChanged.connect(self._validate)
-        self.operator_error = self._note()
+        self.operator_error = note()
         self.operator_label = QLabel("操作员姓名(&O)：")
         self.operator_label.setBuddy(self.operator_edit)
-        form.addRow(self.operator_label, self._stack(self.operator_edit, self.operator_error))
+        form.addRow(self.operator_label, stack(self.operator_edit, self.operator_error))
 
         # 数据文件位置
         self.path_edit = QLineEdit()
@@ -213,7 +208,7 @@ class SetupDialog(QDialog):
         path_row.setContentsMargins(0, 0, 0, 0)
         path_row.addWidget(self.path_edit, 1)
         path_row.addWidget(self.browse_button)
-        self.path_error = self._note()
+        self.path_error = note()
         self.open_existing_button = QPushButton("打开这个已有文件(&E)")
         self.open_existing_button.setAutoDefault(False)
         self.open_existing_button.clicked.connect(self._open_existing)
@@ -233,7 +228,7 @@ class SetupDialog(QDialog):
         self.busy_bar.setTextVisible(False)
         self.busy_label.hide()
         self.busy_bar.hide()
-        self.error_label = self._note()
+        self.error_label = note()
         self.error_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
@@ -253,55 +248,6 @@ class SetupDialog(QDialog):
         layout.addStretch(1)
         layout.addWidget(self.buttons)
 
-    def _build_profile_rows(self, form: QFormLayout) -> None:
-        self.profile_edit = QLineEdit()
-        self.profile_edit.setPlaceholderText(f"镇发来的配置文件（…{PROFILE_SUFFIX}），U 盘或微信收到的")
-        self.profile_edit.textChanged.connect(self._profile_changed)
-        self.profile_browse = QPushButton("浏览…")
-        self.profile_browse.setAutoDefault(False)
-        self.profile_browse.clicked.connect(self._browse_profile)
-        chooser = QWidget()
-        row = QHBoxLayout(chooser)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.profile_edit, 1)
-        row.addWidget(self.profile_browse)
-        self.profile_error = self._note()
-        self.profile_info = self._note(hint=True)
-        box = self._stack(chooser, self.profile_error, self.profile_info)
-        self.profile_label = QLabel("镇的配置文件(&F)：")
-        self.profile_label.setBuddy(self.profile_edit)
-        form.addRow(self.profile_label, box)
-
-        self.fingerprint_shown = fingerprint_label()
-        self.fingerprint_hint = self._note(hint=True)
-        self.fingerprint_edit = QLineEdit()
-        self.fingerprint_edit.setPlaceholderText("对方读出的指纹，例如 3F2A 9C01 …（空格、横线可有可无）")
-        self.fingerprint_edit.textChanged.connect(self._validate)
-        self.fingerprint_error = self._note()
-        self.fingerprint_row = self._stack(self.fingerprint_shown, self.fingerprint_hint,
-                                           self.fingerprint_edit, self.fingerprint_error)
-        self.fingerprint_title = QLabel("核对指纹(&K)：")
-        self.fingerprint_title.setBuddy(self.fingerprint_edit)
-        form.addRow(self.fingerprint_title, self.fingerprint_row)
-        self._profile_rows = [self.profile_label, box, self.fingerprint_title, self.fingerprint_row]
-
-    @staticmethod
-    def _note(text: str = "", *, hint: bool = False) -> QLabel:
-        label = QLabel(text)
-        label.setWordWrap(True)
-        label.setStyleSheet(HINT_STYLE if hint else ERROR_STYLE)
-        label.setVisible(bool(text))
-        return label
-
-    @staticmethod
-    def _stack(*widgets: QWidget) -> QWidget:
-        box = QWidget()
-        lay = QVBoxLayout(box)
-        lay.setContentsMargins(0, 0, 0, 0)
-        for w in widgets:
-            lay.addWidget(w)
-        return box
-
     # ------------------------------------------------------------ public API
     def set_level(self, level: str) -> None:
         """Choose ``"village"``, ``"town"`` or ``"district"``."""
@@ -317,12 +263,12 @@ class SetupDialog(QDialog):
         return next(lv for lv, b in self.level_buttons.items() if b.isChecked())
 
     def set_profile(self, path: Path | str) -> None:
-        """Use the town's profile file at ``path`` (what 浏览… does once the user has chosen)."""
-        self.profile_edit.setText(str(path))
+        """Use the town's profile file at ``path`` (a village; what 浏览… does)."""
+        self.town_profile.set_path(path)
 
     def set_fingerprint(self, text: str) -> None:
         """Type the fingerprint the town read out over the phone."""
-        self.fingerprint_edit.setText(text)
+        self.town_profile.set_fingerprint(text)
 
     def set_org(self, code: str) -> None:
         """Choose the unit by code, name or alias (switching the level to the unit's); a
@@ -346,7 +292,7 @@ class SetupDialog(QDialog):
     def _units(self) -> OrgTree:
         """Where the unit is chosen from: the town's profile for a village, else the plan's."""
         if self.level() == "village":
-            return self._profile_units or OrgTree([])
+            return self.town_profile.units or OrgTree([])
         return self.tree
 
     def set_operator(self, text: str) -> None:
@@ -396,8 +342,8 @@ class SetupDialog(QDialog):
         level, path = org.level, self.path()
         operator = self.operator_edit.text().strip()
         villages = parse_villages(self.villages_edit.toPlainText())[0] if level == "town" else []
-        profile = self._profile_path() if level == "village" else None
-        typed = self.fingerprint_edit.text()
+        profile = self.town_profile.path() if level == "village" else None
+        typed = self.town_profile.fingerprint()
         self._set_busy(True)
         self._runner = TaskRunner(None, self)
         self._runner.run(lambda _store, _progress: create_store(
@@ -413,8 +359,7 @@ class SetupDialog(QDialog):
         self.villages_label.setVisible(is_town)
         self.villages_row.setVisible(is_town)
         self.village_note.setVisible(is_village)
-        for w in self._profile_rows:
-            w.setVisible(is_village)
+        self.town_profile.set_visible(is_village)
         self.org_label.setText("本村（社区）(&U)：" if is_village else "单位(&U)：")
         self._org_changed()
 
@@ -439,68 +384,9 @@ class SetupDialog(QDialog):
             self.org_combo.setCurrentIndex(-1)
         self.org_combo.blockSignals(False)
 
-    # ------------------------------------------------------------ the town's profile
-    def _profile_path(self) -> Path | None:
-        text = self.profile_edit.text().strip()
-        return Path(text).expanduser() if text else None
-
-    def _profile_changed(self, _text: str = "") -> None:
-        """Read the profile file named now: its fingerprint and the town's villages, or why
-        it cannot be used."""
-        self._profile, self._profile_units, self._profile_problem = None, None, ""
-        path = self._profile_path()
-        if path is not None:
-            try:
-                profile = read_profile(path)
-                units = units_to_start(profile, "village", path.name)
-            except ProfileError as exc:
-                self._profile_problem = str(exc)
-            else:
-                self._profile = profile
-                self._profile_units = OrgTree(profile.orgs())
-                town = profile.body.get("org_name", profile.org)
-                self.profile_info.setText(f"{town}（{profile.org}）的配置文件，列有 {len(units)} 个村（社区）。")
-                self.fingerprint_shown.setText(spaced_fingerprint(profile.fingerprint))
-                self.fingerprint_hint.setText(
-                    f"上面是这个配置文件的指纹。请打电话给{town}，请对方在“同步中心 → 单位与配置文件”"
-                    "读出本机指纹，在下面输入对方读出的指纹。两者一致，才说明这个文件确实是"
-                    f"{town}发的、途中没有被改过。")
-        for label in (self.profile_info, self.fingerprint_shown, self.fingerprint_hint):
-            label.setVisible(self._profile is not None)
-        if self._profile is None:
-            self.fingerprint_shown.clear()
+    def _profile_changed(self) -> None:
         self._fill_units()
         self._org_changed()
-
-    def _browse_profile(self) -> None:
-        chosen = self._ask_profile_path(self._profile_path() or Path.home())
-        if chosen:
-            self.set_profile(chosen)
-
-    def _ask_profile_path(self, start: Path) -> str:
-        """The file chooser (the one real modal; tests call :meth:`set_profile` instead)."""
-        name, _filter = QFileDialog.getOpenFileName(
-            self, "选择镇发来的配置文件", str(start),
-            f"配置文件 (*{PROFILE_SUFFIX});;所有文件 (*)")
-        return name
-
-    def _fingerprint_problem(self) -> tuple[str, str]:
-        """(what to say about the fingerprint typed, and whether it is ``"ok"``, still
-        ``"typing"`` or ``"wrong"``); nothing to say without a profile."""
-        if self._profile is None:
-            return "", "typing"
-        typed = normalise_fingerprint(self.fingerprint_edit.text())
-        wanted = normalise_fingerprint(self._profile.fingerprint)
-        if not typed:
-            return "请与镇电话核对指纹后，在这里输入对方读出的指纹", "typing"
-        if len(typed) < len(wanted):
-            return f"已输入 {len(typed)} 位，指纹共 {len(wanted)} 位", "typing"
-        try:
-            check_fingerprint(self._profile.body.get("org_name", self._profile.org),
-                              self.fingerprint_edit.text(), self._profile.fingerprint)
-        except FingerprintMismatch as exc:
-            return str(exc), "wrong"
-        return "", "ok"
 
     def _org_changed(self) -> None:
         if not self._path_chosen:
@@ -551,14 +437,9 @@ class SetupDialog(QDialog):
 
         profile_msg = fingerprint_msg = ""
         if self.level() == "village":
-            if self._profile_path() is None:
-                profile_msg = "请选择镇发来的配置文件（镇在“同步中心 → 单位与配置文件”导出）"
-            else:
-                profile_msg = self._profile_problem
-            fingerprint_msg, state = self._fingerprint_problem()
-            self._show_fingerprint(fingerprint_msg, state)
+            profile_msg, fingerprint_msg = self.town_profile.problems()
             if org_msg:   # the unit comes from the profile: say so once the profile is read
-                org_msg = "请从镇的名单中选择本村（社区）" if self._profile is not None else ""
+                org_msg = "请从镇的名单中选择本村（社区）" if self.town_profile.profile is not None else ""
 
         villages_msg = ""
         if org is not None and org.level == "town":
@@ -569,8 +450,7 @@ class SetupDialog(QDialog):
         path_msg, exists = self._path_problem(org)
 
         for label, msg in ((self.org_error, org_msg), (self.operator_error, operator_msg),
-                           (self.villages_error, villages_msg), (self.path_error, path_msg),
-                           (self.profile_error, profile_msg)):
+                           (self.villages_error, villages_msg), (self.path_error, path_msg)):
             label.setText(msg)
             label.setVisible(bool(msg))
         self.open_existing_button.setVisible(exists)
@@ -580,12 +460,6 @@ class SetupDialog(QDialog):
         if ok and self.error_label.text() == FIX_FIRST:
             self.error_label.hide()
         return ok
-
-    def _show_fingerprint(self, problem: str, state: str) -> None:
-        label = self.fingerprint_error
-        label.setText("✔ 指纹一致" if state == "ok" else problem)
-        label.setStyleSheet({"ok": f"color: {GREEN};", "wrong": ERROR_STYLE}.get(state, HINT_STYLE))
-        label.setVisible(bool(label.text()))
 
     def _path_problem(self, org: Org | None) -> tuple[str, bool]:
         path = self.path()

@@ -56,6 +56,17 @@ def clamped(rect: QRect, screen: QRect, frame: QMargins = FRAME) -> QRect:
     return QRect(QPoint(x, y), size)
 
 
+def frame_margins(frame: QRect, inside: QRect) -> QMargins:
+    """The title bar and borders around a window's ``inside``, from its ``frame``.
+
+    >>> m = frame_margins(QRect(0, 0, 1000, 740), QRect(7, 32, 986, 701))
+    >>> m.left(), m.top(), m.right(), m.bottom()
+    (7, 32, 7, 7)
+    """
+    return QMargins(inside.left() - frame.left(), inside.top() - frame.top(),
+                    frame.right() - inside.right(), frame.bottom() - inside.bottom())
+
+
 def centred(size: QSize, screen: QRect, frame: QMargins = FRAME) -> QRect:
     """A window's inside of ``size`` (fitted) in the middle of ``screen``."""
     area = room(screen, frame)
@@ -80,7 +91,8 @@ def fit_window(window: QWidget, key: str, size: QSize | None = None) -> None:
             window.setWindowState(window.windowState() | Qt.WindowMaximized)
     else:       # a dialog opens over its window (Qt centres it there)
         window.resize(rect.size())
-    window.installEventFilter(_Keeper(window, key))
+    window._size_keeper = _Keeper(window, key)   # the wrapper lives as long as the window's
+    window.installEventFilter(window._size_keeper)
 
 
 class _Keeper(QObject):
@@ -89,27 +101,25 @@ class _Keeper(QObject):
 
     def __init__(self, window: QWidget, key: str):
         super().__init__(window)
-        self.window, self.key = window, key
+        self.key = key
 
     def eventFilter(self, obj, event) -> bool:
+        key = getattr(self, "key", None)   # None: a wrapper made while the window is destroyed
+        if key is None or not isinstance(obj, QWidget) or not obj.isWindow():
+            return False
         kind = event.type()
-        if obj is self.window and kind in (QEvent.Hide, QEvent.Close):
-            _save(self.key, self.window)
-        elif obj is self.window and kind == QEvent.Show and not self.window.isMaximized():
-            self._refit()
+        if kind in (QEvent.Hide, QEvent.Close):
+            _save(key, obj)
+        elif kind == QEvent.Show and not obj.isMaximized():
+            _refit(obj)
         return False
 
-    def _refit(self) -> None:
-        window = self.window
-        screen = available_geometry(window)
-        frame = window.frameGeometry()
-        inside = window.geometry()
-        if frame == inside:         # not decorated yet (or offscreen): assume the usual frame
-            return
-        margins = QMargins(inside.left() - frame.left(), inside.top() - frame.top(),
-                           frame.right() - inside.right(), frame.bottom() - inside.bottom())
-        if not screen.contains(frame):
-            window.setGeometry(clamped(inside, screen, margins))
+
+def _refit(window: QWidget) -> None:
+    screen = available_geometry(window)
+    frame, inside = window.frameGeometry(), window.geometry()
+    if frame != inside and not screen.contains(frame):   # decorated, and larger than assumed
+        window.setGeometry(clamped(inside, screen, frame_margins(frame, inside)))
 
 
 def _settings():

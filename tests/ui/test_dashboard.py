@@ -66,17 +66,6 @@ def test_main_window_drill_down_and_unit_switch(qtbot, demo_path):
     window.close()
 
 
-def test_the_window_fits_an_office_screen_on_every_page(qtbot, demo_path):
-    window = MainWindow(demo_path)
-    qtbot.addWidget(window)
-    screen = window.screen().availableGeometry()
-    assert window.width() <= screen.width() and window.height() <= screen.height()
-    for i in range(window.pages.count()):       # 1366×768 less a title bar and a task bar
-        window.pages.setCurrentIndex(i)
-        hint = window.minimumSizeHint()
-        assert hint.width() <= 1366 and hint.height() <= 768 - 80, type(window.pages.widget(i)).__name__
-
-
 def test_a_towns_dashboard_without_quotas_never_shows_the_district_target(qtbot, qtmodeltester, town):
     from support import make_id, screening
     town.ledger("two_cancer").add(screening(1, day="2024-03-01", id_number=make_id("19700101", 2)),

@@ -148,18 +148,18 @@ def test_a_village_sets_up_from_its_towns_profile_with_the_fingerprint_read_back
                                                                                  town_profile):
     dialog.set_level("village")
     assert dialog.level_buttons["village"].isEnabled() and dialog.village_note.text() == VILLAGE_TOOLTIP
-    assert dialog.profile_edit.isVisibleTo(dialog) and dialog.villages_row.isHidden()
+    assert dialog.town_profile.edit.isVisibleTo(dialog) and dialog.villages_row.isHidden()
     assert not dialog.can_accept()
-    assert dialog.profile_error.text().startswith("请选择镇发来的配置文件")
+    assert dialog.town_profile.error.text().startswith("请选择镇发来的配置文件")
     assert dialog.org_combo.count() == 0
 
     dialog.set_profile(town_profile)
     fp = read_profile(town_profile).fingerprint
-    shown = dialog.fingerprint_shown.text()
-    assert shown == spaced_fingerprint(fp) and not dialog.fingerprint_shown.isHidden()
+    shown = dialog.town_profile.shown.text()
+    assert shown == spaced_fingerprint(fp) and not dialog.town_profile.shown.isHidden()
     assert shown.count(" ") > 4 and "-" not in shown      # read aloud in groups, as everywhere
-    assert dialog.profile_info.text() == "河坝镇（430971121）的配置文件，列有 2 个村（社区）。"
-    assert "请打电话给河坝镇" in dialog.fingerprint_hint.text()
+    assert dialog.town_profile.info.text() == "河坝镇（430971121）的配置文件，列有 2 个村（社区）。"
+    assert "请打电话给河坝镇" in dialog.town_profile.hint.text()
     assert [dialog.org_combo.itemText(i) for i in range(dialog.org_combo.count())] == ["示例村一", "示例村二"]
     assert dialog.org() is None                            # two villages: the user chooses
     dialog.set_org("示例村二")
@@ -168,15 +168,15 @@ def test_a_village_sets_up_from_its_towns_profile_with_the_fingerprint_read_back
     assert not dialog.can_accept()                         # no fingerprint typed yet
 
     dialog.set_fingerprint(fp[:9])
-    assert not dialog.can_accept() and "已输入 8 位" in dialog.fingerprint_error.text()
-    assert RED not in dialog.fingerprint_error.styleSheet()       # still typing: not an error yet
+    assert not dialog.can_accept() and "已输入 8 位" in dialog.town_profile.fingerprint_message.text()
+    assert RED not in dialog.town_profile.fingerprint_message.styleSheet()       # still typing: not an error yet
     wrong = ("0" if fp[0] != "0" else "1") + fp[1:]
     dialog.set_fingerprint(wrong)
     assert not dialog.can_accept() and not dialog.ok_button.isEnabled()
-    assert "与河坝镇配置文件的指纹不符" in dialog.fingerprint_error.text()
-    assert RED in dialog.fingerprint_error.styleSheet()
+    assert "与河坝镇配置文件的指纹不符" in dialog.town_profile.fingerprint_message.text()
+    assert RED in dialog.town_profile.fingerprint_message.styleSheet()
     dialog.set_fingerprint(" " + fp.lower().replace("-", " – ") + " ")   # as typed from a call
-    assert dialog.fingerprint_error.text() == "✔ 指纹一致"
+    assert dialog.town_profile.fingerprint_message.text() == "✔ 指纹一致"
     assert dialog.can_accept()
 
     path = dialog.path()
@@ -211,8 +211,8 @@ def test_a_profile_a_village_cannot_start_from_is_explained(dialog, tmp_path, ki
     dialog.set_profile(path)
     dialog.set_operator("张三")
     assert not dialog.can_accept()
-    assert message in dialog.profile_error.text() and not dialog.profile_error.isHidden()
-    assert dialog.fingerprint_shown.isHidden() and dialog.org_combo.count() == 0
+    assert message in dialog.town_profile.error.text() and not dialog.town_profile.error.isHidden()
+    assert dialog.town_profile.shown.isHidden() and dialog.org_combo.count() == 0
 
 
 def test_a_wrong_fingerprint_at_creation_is_refused_inline_and_leaves_no_file(qtbot, dialog, tmp_path,
@@ -231,11 +231,11 @@ def test_a_wrong_fingerprint_at_creation_is_refused_inline_and_leaves_no_file(qt
 
 def test_browse_for_the_profile_uses_the_chooser_method(dialog, town_profile, monkeypatch):
     dialog.set_level("village")
-    monkeypatch.setattr(dialog, "_ask_profile_path", lambda start: str(town_profile))
-    dialog.profile_browse.click()
-    assert dialog.profile_edit.text() == str(town_profile) and dialog.org_combo.count() == 2
+    monkeypatch.setattr(dialog.town_profile, "_ask_profile_path", lambda start: str(town_profile))
+    dialog.town_profile.browse.click()
+    assert dialog.town_profile.edit.text() == str(town_profile) and dialog.org_combo.count() == 2
     dialog.set_level("town")               # back to a town: the plan's towns, no profile rows
-    assert not dialog.profile_edit.isVisibleTo(dialog) and dialog.org_combo.count() == 5
+    assert not dialog.town_profile.edit.isVisibleTo(dialog) and dialog.org_combo.count() == 5
 
 
 def test_duplicate_village_names_refused(qtbot, dialog, tmp_path):

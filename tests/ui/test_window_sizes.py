@@ -10,12 +10,12 @@ import datetime as dt
 import doctest
 
 import pytest
-from PySide6.QtCore import QRect, QSize
+from PySide6.QtCore import QMargins, QRect, QSize, Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QWidget
 
 from desktop_app.ui import window_size
-from desktop_app.ui.window_size import FRAME, clamped, fitted_size
+from desktop_app.ui.window_size import FRAME, clamped, fitted_size, frame_margins
 
 SCREENS = {"1366x728": QRect(0, 0, 1366, 728), "1280x680": QRect(0, 0, 1280, 680)}
 
@@ -202,3 +202,46 @@ def test_fitting_arithmetic():
     assert result.attempted and not result.failed
     assert fitted_size(QSize(1080, 720), SCREENS["1280x680"]) == QSize(1080, 641)
     assert clamped(QRect(-2000, -50, 600, 400), SCREENS["1366x728"]) == QRect(8, 31, 600, 400)
+
+
+def test_a_frame_taller_than_assumed_is_pulled_back_onto_the_screen():
+    screen = SCREENS["1366x728"]
+    inside = QRect(8, 31, 1350, 689)                  # fitted with the assumed frame
+    frame = QRect(0, 0, 1366, 689 + 40 + 8)           # a 40-pixel title bar: 9 pixels too tall
+    margins = frame_margins(frame, inside.translated(0, 9))
+    assert margins == QMargins(8, 40, 8, 8)
+    assert clamped(inside, screen, margins) == QRect(8, 40, 1350, 680)
+
+
+def test_a_maximized_main_window_opens_maximized_again(qtbot, screen, demo_path):
+    from desktop_app.ui.main_window import MainWindow
+    window = MainWindow(demo_path)
+    qtbot.addWidget(window)
+    window.show()
+    window.setGeometry(QRect(100, 40, 1100, 600))
+    window.showMaximized()
+    qtbot.waitUntil(window.isMaximized)
+    window.close()
+    again = MainWindow(demo_path)
+    qtbot.addWidget(again)
+    assert again.windowState() & Qt.WindowMaximized
+    again.showNormal()
+    assert again.normalGeometry() == QRect(100, 40, 1100, 600)
+    again.close()
+
+
+@pytest.mark.parametrize("level", ["district", "town"])
+def test_every_page_of_the_main_window_fits(qtbot, screen, level, demo_path, town):
+    from desktop_app.ui.main_window import MainWindow
+    path = demo_path if level == "district" else town.path
+    if level == "town":
+        town.close()
+    window = MainWindow(path)
+    qtbot.addWidget(window)
+    window.show()
+    for i in range(window.pages.count()):
+        window.pages.setCurrentIndex(i)
+        least = frame_of(window.minimumSizeHint())
+        assert least.width() <= screen.width() and least.height() <= screen.height(), \
+            type(window.pages.widget(i)).__name__
+    window.close()
