@@ -238,6 +238,14 @@ class _Calculator:
         total, per, n = self._grouped(f"COUNT(DISTINCT [{col}])", led, ind, additive=False)
         return self._cumulative(ind, total, per, n)
 
+    def _m_households(self, ind, led):
+        """户数: distinct households, a household counted by its key person (户主, the person
+        column ``measure.field``); a row whose 户主 is not yet filled counts by its own
+        person (the first person column: the disabled person) until it is."""
+        key = f"COALESCE([{ind.measure.field}], [{led.persons[0].column}])"
+        total, per, n = self._grouped(f"COUNT(DISTINCT {key})", led, ind, additive=False)
+        return self._cumulative(ind, total, per, n)
+
     def _m_sum(self, ind, led):
         total, per, n = self._grouped(f"TOTAL([{ind.measure.field}])", led, ind)
         return self._cumulative(ind, total, per, n)
