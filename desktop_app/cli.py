@@ -223,6 +223,23 @@ def cmd_catalog(args) -> int:
     return OK
 
 
+def _quoted(name: str) -> str:
+    return name if name.startswith("“") and name.endswith("”") and name.count("“") == 1 else f"“{name}”"
+
+
+def cmd_lead_unit(args) -> int:
+    from .core.district.lead_units import project_units, set_lead_units
+    with _open(args) as store:
+        units = set_lead_units(store, args.indicator, [] if args.clear else args.unit)
+        ind = store.catalog.indicator(args.indicator)
+        allowed = project_units(store.catalog, ind)
+    _out(args, {"indicator": ind.id, "units": list(units), "catalog_units": list(ind.units),
+                "project_units": list(allowed)},
+         f"{_quoted(ind.name)}的牵头责任单位：{'、'.join(units)}"
+         + ("（目录原定）" if units == ind.units else f"（区里确定；目录原定为{'、'.join(ind.units)}）"))
+    return OK
+
+
 def _purpose(args) -> str:
     if not (args.purpose or "").strip():
         raise UserError("查看或导出完整的个人信息须用 --purpose 写明用途（记入审计日志）", INPUT_PROBLEMS)
@@ -652,6 +669,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = command("catalog", cmd_catalog, "列出计划目录：项目、指标、台账")
     sp.add_argument("--db")
+
+    sp = command("lead-unit", cmd_lead_unit,
+                 "区里确定一个指标的牵头责任单位（须是方案为所属项目列出的责任单位），随区里的配置文件发给各镇")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("indicator", help="指标 id（见 catalog 命令）")
+    sp.add_argument("unit", nargs="*", help="牵头责任单位，可列多个，如 区教育卫生健康局")
+    sp.add_argument("--clear", action="store_true", help="改回目录原定的责任单位")
 
     sp = command("records", cmd_records, "列出台账记录（敏感字段默认打码）")
     sp.add_argument("--db", required=True)

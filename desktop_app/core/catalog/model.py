@@ -536,9 +536,8 @@ class _Builder:
             if u not in allowed_units:
                 o.fail("units", f"责任单位 {u!r} 不在所属项目的责任单位中")
         chosen = o.bool("units_chosen", False)
-        if chosen != (set(units) != allowed_units):
-            o.fail("units_chosen", "所列责任单位少于所属项目的责任单位时（目录自己的选择）应写 units_chosen = true，"
-                                   "与项目责任单位相同时不写")
+        if chosen and set(units) == allowed_units:   # (an older catalog has no marks at all)
+            o.fail("units_chosen", "所列责任单位与所属项目的责任单位相同，是方案原文而不是目录的选择，请删去此项")
         target = o.num("target")
         if kind == "qualitative":
             if target is not None:

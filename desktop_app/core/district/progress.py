@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..catalog.model import Catalog, Indicator, Ledger
 from ..catalog.orgs import OrgTree
 from ..store.policy import Policy, policy_for
 from ..store.query import counted_where
+from .lead_units import units_of
 
 VIOLATION_LIMIT = 200
 
@@ -115,7 +116,9 @@ def compute(store, as_of: dt.date | None = None, *, scope: str | None = None,
     scope = policy.scope(scope) or store.node.org
     tree = store.orgs
     calc = _Calculator(store.conn, catalog, tree, scope, as_of, store.quotas())
-    chosen = [i for i in catalog.indicators if indicators is None or i.id in indicators]
+    units = units_of(store)   # the district may have set the lead units
+    chosen = [replace(i, units=units[i.id]) if units[i.id] != i.units else i
+              for i in catalog.indicators if indicators is None or i.id in indicators]
     return ProgressReport(as_of, scope, expected_rate(as_of, catalog.plan_year),
                           [_shown(policy, catalog, calc.indicator(i)) for i in chosen])
 

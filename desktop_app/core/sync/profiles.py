@@ -126,6 +126,8 @@ def make_profile(store: Store) -> dict:
         body["person_namespace"] = store.setting("person_namespace")
     if node.level == "district":
         body["quotas"] = [{"indicator": i, "org": o, "target": t} for (i, o), t in store.quotas().items()]
+        from ..district.lead_units import chosen_units
+        body["lead_units"] = {k: list(v) for k, v in chosen_units(store).items()}
     rotations = _settings_json(store, ROTATIONS, [])
     if rotations:
         body["key_rotations"] = rotations[-MAX_CHAIN:]
@@ -411,6 +413,9 @@ def _adopt_from_above(store: Store, profile: Profile) -> bool:
         store.conn.execute("DELETE FROM quotas")
         store.conn.executemany("INSERT INTO quotas (indicator, org, target) VALUES (?, ?, ?)",
                                [(q["indicator"], q["org"], q["target"]) for q in profile.body["quotas"]])
+    if "lead_units" in profile.body:   # the district's lead units (an older profile has none)
+        from ..district.lead_units import adopt_lead_units
+        adopt_lead_units(store, profile.body["lead_units"])
     files = profile.body.get("catalog")
     if files and files != json.loads(store.setting("catalog")):
         store.adopt_catalog(files)
