@@ -19,10 +19,12 @@ Format (see ``resources/catalog/README.md`` for the full reference):
   (count, quantity, standard, rate, periodic, per_org, qualitative),
   ``target`` (base units; omitted for qualitative), ``unit``, ``comparator``
   (>=, >, =, <=), ``units`` (responsible, a subset of the projects' units),
+  ``units_chosen`` (the catalog picked ``units`` among the project's units),
   ``text`` (the plan's words) and ``[indicators.measure]``: ``ledger``,
-  ``method`` (count, distinct, sum, standard, latest, periods, orgs_with,
-  notes), ``field``, ``where`` (field → allowed values), ``period``,
-  ``orgs``, ``min``, ``rotation``.
+  ``method`` (count, distinct, households, sum, standard, latest, periods,
+  orgs_with, notes), ``field``, ``where`` (field → allowed values), ``period``,
+  ``orgs``, ``min``, ``rotation``, ``span`` (year: the year's outcomes;
+  state: a state that holds on the as-of date, whatever the year).
 * ``[[ledgers]]``: ``id``, ``label``, ``project``, ``date_field`` (the event
   date: as-of filtering and the year), ``statuses``, ``identity``,
   ``natural_key`` (``"year:<date field>"`` adds the event year),
