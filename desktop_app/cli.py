@@ -53,7 +53,10 @@ def _open(args) -> Store:
     if not user:
         raise UserError("这个数据库设置了用户：请用 --user 指定用户名（密码从环境变量 "
                        "MINSHENG_PASSWORD 读取，或在终端输入）", INPUT_PROBLEMS)
-    return Store.unlock(path, user, _password(f"用户 {user} 的密码："), exclusive=True)
+    store = Store.unlock(path, user, _password(f"用户 {user} 的密码："), exclusive=True)
+    for note in store.notes:     # a store made before encryption was encrypted now
+        print(note, file=sys.stderr)
+    return store
 
 
 def _date(text: str) -> dt.date:
@@ -73,7 +76,7 @@ def cmd_init(args) -> int:
     if args.profile:
         from .core.sync import init_from_profile
         store = init_from_profile(Path(args.db), Path(args.profile), level=args.level, org=args.org,
-                                  operator=args.operator)
+                                  operator=args.operator, fingerprint=_upstream_fingerprint(args))
     else:
         store = Store.create(Path(args.db), level=args.level, org=args.org, operator=args.operator)
     with store:
@@ -86,6 +89,22 @@ def cmd_init(args) -> int:
     _out(args, data, f"已新建{LEVEL_NAMES[data['level']]}级数据库 {data['db']}（{org.name} {org.code}）\n"
          + _recovery_text(code))
     return OK
+
+
+def _upstream_fingerprint(args) -> str:
+    """The upstream's fingerprint as read over the phone: ``--fingerprint``, or shown and
+    asked for at a terminal."""
+    if args.fingerprint:
+        return args.fingerprint
+    from .core.sync import read_profile, spaced_fingerprint
+    profile = read_profile(Path(args.profile))
+    name = profile.body.get("org_name", profile.org)
+    if args.json or not sys.stdin.isatty():
+        raise UserError(f"请先与{name}电话核对其配置文件的指纹，再用 --fingerprint 写上对方读出的指纹"
+                        "（没有核对指纹，不能从配置文件新建数据库）", INPUT_PROBLEMS)
+    print(f"{name}配置文件的指纹：{spaced_fingerprint(profile.fingerprint)}\n"
+          f"请打电话请{name}读出其本机指纹（同步中心 → 单位与配置文件），一致后在下面输入对方读出的指纹：")
+    return input("指纹：")
 
 
 def _recovery_text(code: str) -> str:
@@ -142,10 +161,11 @@ def cmd_users(args) -> int:
         else:
             store.require("admin")
             text = ""
-        rows = [{k: u[k] for k in ("name", "role", "unit", "active", "locked_until", "created")}
-                for u in list_users(store)]
+        rows = [{k: u[k] for k in ("name", "role", "unit", "active", "needs_password", "locked_until",
+                                   "created")} for u in list_users(store)]
     _out(args, {"users": rows}, text or "\n".join(
-        f"{u['name']}  {u['role']}{'' if u['active'] else '（已停用）'}" for u in rows) or "（没有用户）")
+        f"{u['name']}  {u['role']}" + ("（已停用）" if not u['active'] else "（需重设密码）"
+                                       if u['needs_password'] else "") for u in rows) or "（没有用户）")
     return OK
 
 
@@ -175,7 +195,7 @@ def cmd_restore(args) -> int:
     from .core.store import restore_store, unlock_backup
     db, backup_file = Path(args.db), Path(getattr(args, "from"))
     code = getattr(args, "code", None)
-    session = None
+    session = password = None
     try:
         store = None if code else _open(args)
     except UserError as exc:
@@ -191,11 +211,13 @@ def cmd_restore(args) -> int:
         if not code and not user:
             raise UserError("数据库无法打开：恢复需要这份备份里的管理员用户名和密码（--user，备份时有效的），"
                            "或恢复码（--code）", INPUT_PROBLEMS)
-        session = unlock_backup(backup_file, user, None if code else _password(f"用户 {user} 的密码（备份时的）："),
-                                code=code)
-    saved = restore_store(db, backup_file, session=session)
-    _out(args, {"restored": str(db), "previous": str(saved.path) if saved else None},
-         f"已从 {backup_file} 恢复" + (f"；恢复前的数据已保存在 {saved.path}" if saved else ""))
+        password = None if code else _password(f"用户 {user} 的密码（备份时的）：")
+        session = unlock_backup(backup_file, user, password, code=code)
+    notes: list[str] = []
+    saved = restore_store(db, backup_file, session=session, password=password, notes=notes)
+    _out(args, {"restored": str(db), "previous": str(saved.path) if saved else None, "notes": notes},
+         f"已从 {backup_file} 恢复" + (f"；恢复前的数据已保存在 {saved.path}" if saved else "") +
+         "".join(f"\n{n}" for n in notes))
     return OK
 
 
@@ -209,34 +231,20 @@ def cmd_recover(args) -> int:
 
 
 def cmd_catalog(args) -> int:
+    choices = None
     if args.db:
+        from .core.catalog import load_choices
         with _open(args) as store:
-            catalog = store.catalog
+            catalog, choices = store.catalog, load_choices(store)
     else:
         catalog = load_catalog()
-    data = catalog.to_json()
+    data = catalog.to_json(choices)
     lines = [f"{catalog.title}（{catalog.version}）"]
     for ind in catalog.indicators:
         target = "—" if ind.target is None else f"{ind.comparator}{ind.target:g}{ind.unit}"
-        lines.append(f"  {ind.id:40s} {ind.name}  {target}  {'、'.join(ind.units)}")
+        units = choices.units(ind) if choices else ind.units
+        lines.append(f"  {ind.id:40s} {ind.name}  {target}  {'、'.join(units)}")
     _out(args, data, "\n".join(lines))
-    return OK
-
-
-def _quoted(name: str) -> str:
-    return name if name.startswith("“") and name.endswith("”") and name.count("“") == 1 else f"“{name}”"
-
-
-def cmd_lead_unit(args) -> int:
-    from .core.district.lead_units import project_units, set_lead_units
-    with _open(args) as store:
-        units = set_lead_units(store, args.indicator, [] if args.clear else args.unit)
-        ind = store.catalog.indicator(args.indicator)
-        allowed = project_units(store.catalog, ind)
-    _out(args, {"indicator": ind.id, "units": list(units), "catalog_units": list(ind.units),
-                "project_units": list(allowed)},
-         f"{_quoted(ind.name)}的牵头责任单位：{'、'.join(units)}"
-         + ("（目录原定）" if units == ind.units else f"（区里确定；目录原定为{'、'.join(ind.units)}）"))
     return OK
 
 
@@ -409,6 +417,8 @@ def cmd_undo_import(args) -> int:
 
 def cmd_profile(args) -> int:
     from .core.sync import export_profile, import_profile, rotate_keys, spaced_fingerprint
+    if args.action in ("pending", "confirm"):
+        return _profile_trust(args)
     with _open(args) as store:
         if args.action == "rotate":
             rotation = rotate_keys(store, Path(args.out))
@@ -424,17 +434,66 @@ def cmd_profile(args) -> int:
             from .core.store import fingerprint
             fp = fingerprint(store.keys().sign_public)
             _out(args, {"path": str(path), "fingerprint": fp},
-                 f"已导出配置文件 {path}\n本机指纹：{fp}（请对方导入时电话核对）")
+                 f"已导出配置文件 {path}\n本机指纹：{spaced_fingerprint(fp)}（请对方导入时电话核对）")
             return OK
         results = []
         for name in args.files:
-            results.append(import_profile(store, Path(name), accept_new_key=args.accept_new_key))
-    words = {"added": "已登记", "updated": "已更新", "unchanged": "已是最新", "older": "比已有的旧，未使用",
-             "replaced": "已接受新指纹", "rotated": "对方已更换密钥（由原密钥签发的换钥声明已核验），已接受新指纹"}
+            results.append(import_profile(store, Path(name)))
+    words = {"pending": "待确认：请电话请对方读出指纹，核对后用 profile confirm 确认（确认前对方的数据包只暂存，不导入）",
+             "updated": "已更新", "unchanged": "已是最新", "older": "比已有的旧，未使用",
+             "rotated": "对方已更换密钥（由原密钥签发的换钥声明已核验），已接受新指纹"}
     _out(args, {"profiles": results}, "\n".join(
-        f"{r['org_name']}（{r['org']}）：{words[r['status']]}；指纹 {r['fingerprint']}"
-        + (f"（原指纹 {r['previous_fingerprint']}；请电话向对方核对新指纹）" if r["status"] == "rotated" else "")
+        f"{r['org_name']}（{r['org']}）：{words[r['status']]}；指纹 {spaced_fingerprint(r['fingerprint'])}"
+        + (f"（{r['replaces']}）" if r.get("replaces") else "")
+        + (f"（原指纹 {spaced_fingerprint(r['previous_fingerprint'])}；请电话向对方核对新指纹）" if r["status"] == "rotated" else "")
         + ("；已采用其计划目录" if r["catalog_adopted"] else "") for r in results))
+    return OK
+
+
+def _profile_trust(args) -> int:
+    from .core.sync import confirm_peer, pending_peers, spaced_fingerprint
+    with _open(args) as store:
+        if args.action == "pending":
+            store.require("admin")
+            items = [p.to_json() for p in pending_peers(store)]
+            _out(args, {"pending": items}, "\n".join(
+                f"{p['name']}（{p['org']}，{p['level']}{'，' + p['replaces'] if p['replaces'] else ''}）："
+                f"指纹 {spaced_fingerprint(p['fingerprint'])}；{p['since'][:16].replace('T', ' ')} 导入；"
+                f"暂存数据包 {p['held']} 个" for p in items) or "没有待确认指纹的单位")
+            return OK
+        result = confirm_peer(store, args.org, args.fingerprint)
+    applied = result["applied"]
+    _out(args, result, f"已确认{result['org_name']}的指纹，今后接受它的数据包"
+         + ("；原来那台电脑的密钥已停用" if result["replaced"] else "")
+         + (f"\n已导入暂存的数据包 {len(applied)} 个：" + "、".join(
+             f"{a['file']}（{a['status']}）" for a in applied) if applied else ""))
+    return INPUT_PROBLEMS if any(a["status"] == "refused" for a in applied) else OK
+
+
+def cmd_held(args) -> int:
+    from .core.sync import accept_held, list_held, retry_held
+    with _open(args) as store:
+        if args.accept:
+            done = [accept_held(store, args.accept)]
+        elif args.retry:
+            done = retry_held(store)
+        else:
+            done = []
+        items = [h.to_json() | {"reason_text": h.reason_text} for h in list_held(store)]
+    _out(args, {"applied": [d.to_json() for d in done], "held": items}, "\n".join(
+        [f"已导入 {d.file}：{d.message}" for d in done]
+        + [f"{h['file']}（{h['reason_text']}，{h['held'][:16].replace('T', ' ')} 暂存）：{h['message']}"
+           for h in items]) or "没有暂存的数据包")
+    return OK
+
+
+def cmd_repair_clock(args) -> int:
+    from .core.sync import repair_clock
+    with _open(args) as store:
+        result = repair_clock(store)
+    _out(args, result, f"已把本机时钟从 {result['clock_before']} 调回 {result['clock_after']}；"
+         f"重写了 {result['rows']} 行、{result['conflicts']} 个冲突的时间戳。"
+         "这些行会随下一个数据包发出，对方把它们当作本机的新修改")
     return OK
 
 
@@ -470,7 +529,8 @@ def cmd_import_package(args) -> int:
     data = summary.to_json()
     lines = []
     for f in data["files"]:
-        lines.append(f"{f['file']}：" + (f["message"] if f["status"] != "refused" else f"已拒绝。{f['message']}")
+        lines.append(f"{f['file']}：" + {"refused": "已拒绝。", "held": "已暂存，未导入。"}.get(f["status"], "")
+                     + f["message"]
                      + (f"；收到附件 {f['files_received']} 个" if f["files_received"] else ""))
         lines += [f"  {g}" for g in f["gaps"]]
         lines += [f"  提示：{w}" for w in f["warnings"]]
@@ -532,7 +592,9 @@ def cmd_board(args) -> int:
     _out(args, {"towns": [line.to_json() for line in lines]}, "\n".join(
         f"{line.name}：{words[line.status]}；最近收到 {line.last_received or '—'}；已收 {line.packages} 个包"
         + (f"；逾期 {'、'.join(line.overdue)}" if line.overdue else "")
-        + ("；" + "；".join(line.gaps) if line.gaps else "") for line in lines))
+        + ("；" + "；".join(line.gaps) if line.gaps else "")
+        + (f"；暂存数据包 {line.held} 个" if line.held else "") + (f"；{line.pending}" if line.pending else "")
+        + "".join(f"；{h}" for h in line.history) for line in lines))
     return OK
 
 
@@ -583,7 +645,55 @@ def cmd_reply(args) -> int:
     return OK
 
 
+def cmd_rules(args) -> int:
+    """The district's counting choices: a standard's effective dates, a rotation, a list."""
+    from .core.catalog import load_choices, save_choices
+    with _open(args) as store:
+        choices = load_choices(store)
+        changed = False
+        for ind_id, *entries in args.standard or []:
+            series = []
+            for entry in entries:
+                month, _, value = entry.partition("=")
+                try:
+                    series.append((month.strip(), float(value)))
+                except ValueError:
+                    raise UserError(f"“{entry}”应写成 月份=标准，例如 2024-07=700", INPUT_PROBLEMS) from None
+            choices = choices.with_standard(store.catalog, ind_id, series or None)
+            changed = True
+        for ind_id, *orgs in args.rotation or []:
+            codes = [store.resolve_row_org(o) for o in orgs] if orgs else None
+            choices = choices.with_rotation(store.catalog, ind_id, codes, store.orgs)
+            changed = True
+        for ind_id, *names in args.members or []:
+            choices = choices.with_members(store.catalog, ind_id, names or None)
+            changed = True
+        for ind_id, *units in args.lead or []:
+            choices = choices.with_leads(store.catalog, ind_id, units or None)
+            changed = True
+        if changed:
+            save_choices(store, choices)
+        texts = {i.id: store.catalog.counting(i.id, choices) for i in store.catalog.indicators
+                 if i.id in set(choices.standards) | set(choices.rotations) | set(choices.members)}
+        leads = [f"{i.id}：牵头责任单位 {'、'.join(choices.units(i))}（目录原定为{'、'.join(i.units)}）"
+                 for i in store.catalog.indicators if i.id in choices.leads]
+    _out(args, {**choices.to_json(), "counting": texts},
+         "\n".join([*(f"{k}：{v}" for k, v in texts.items()), *leads]) or "未设定，全部按目录默认统计")
+    return OK
+
+
 def cmd_progress(args) -> int:
+    if args.explain:
+        from .core.district import explain
+        with _open(args) as store:
+            result = explain(store, args.explain, args.as_of or dt.date.today(), limit=args.limit,
+                             scope=args.scope and store.resolve_row_org(args.scope)).to_json()
+        ind = result["indicator"]
+        lines = [f"{ind['name']}：{ind['counting']}",
+                 f"计入 {result['counted_total']} 行，未计入 {result['excluded_total']} 行"]
+        lines += [f"  {e['uuid']} {e['org']}：{e['reason_text']}" for e in result["excluded"]]
+        _out(args, result, "\n".join(lines))
+        return OK
     with _open(args) as store:
         report = compute(store, args.as_of or dt.date.today(), scope=args.scope and
                          store.resolve_row_org(args.scope))
@@ -623,6 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--org", required=True, help="单位名称或代码")
     sp.add_argument("--operator", required=True, help="操作员姓名")
     sp.add_argument("--profile", help="从上级单位的配置文件开始（区发给镇、镇发给村）")
+    sp.add_argument("--fingerprint", help="上级单位电话读出的指纹（与 --profile 一起；不给则在终端询问）")
 
     sp = sub.add_parser("villages", help="村（社区）：add 添加 / list 列出")
     vsub = sp.add_subparsers(dest="action", required=True, metavar="操作")
@@ -669,13 +780,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = command("catalog", cmd_catalog, "列出计划目录：项目、指标、台账")
     sp.add_argument("--db")
-
-    sp = command("lead-unit", cmd_lead_unit,
-                 "区里确定一个指标的牵头责任单位（须是方案为所属项目列出的责任单位），随区里的配置文件发给各镇")
-    sp.add_argument("--db", required=True)
-    sp.add_argument("indicator", help="指标 id（见 catalog 命令）")
-    sp.add_argument("unit", nargs="*", help="牵头责任单位，可列多个，如 区教育卫生健康局")
-    sp.add_argument("--clear", action="store_true", help="改回目录原定的责任单位")
 
     sp = command("records", cmd_records, "列出台账记录（敏感字段默认打码）")
     sp.add_argument("--db", required=True)
@@ -738,28 +842,27 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--db", required=True)
     sp.add_argument("batch", metavar="批次")
 
-    sp = sub.add_parser("profile", help="配置文件：export 导出本机的 / import 导入别的单位的 / rotate 更换本机密钥")
+    sp = sub.add_parser("profile", help="配置文件：export 导出本机的 / import 导入别的单位的 / pending 待确认的 / "
+                        "confirm 核对指纹后确认 / rotate 更换本机密钥")
     psub = sp.add_subparsers(dest="action", required=True, metavar="操作")
-    pp = psub.add_parser("export", help="导出本机配置文件（单位、级别、公钥）")
-    pp.set_defaults(func=cmd_profile)
-    pp.add_argument("--json", action="store_true")
-    pp.add_argument("--user", help="用户名")
-    pp.add_argument("--db", required=True)
-    pp.add_argument("--out", required=True, help="文件或文件夹")
-    pp = psub.add_parser("import", help="导入上级或下级单位的配置文件")
-    pp.set_defaults(func=cmd_profile)
-    pp.add_argument("--json", action="store_true")
-    pp.add_argument("--user", help="用户名")
-    pp.add_argument("--db", required=True)
-    pp.add_argument("files", nargs="+", metavar="文件")
-    pp.add_argument("--accept-new-key", action="store_true",
-                    help="接受已登记单位的新密钥指纹（须先电话核对；管理员操作）")
-    pp = psub.add_parser("rotate", help="更换本机密钥，导出带换钥声明的新配置文件（管理员操作）")
-    pp.set_defaults(func=cmd_profile)
-    pp.add_argument("--json", action="store_true")
-    pp.add_argument("--user", help="用户名")
-    pp.add_argument("--db", required=True)
-    pp.add_argument("--out", required=True, help="新配置文件的文件名或文件夹")
+
+    def profile_action(name: str, help_text: str) -> argparse.ArgumentParser:
+        pp = psub.add_parser(name, help=help_text, description=help_text)
+        pp.set_defaults(func=cmd_profile)
+        pp.add_argument("--json", action="store_true")
+        pp.add_argument("--user", help="用户名")
+        pp.add_argument("--db", required=True)
+        return pp
+    profile_action("export", "导出本机配置文件（单位、级别、公钥）").add_argument(
+        "--out", required=True, help="文件或文件夹")
+    profile_action("import", "导入上级或下级单位的配置文件（新单位或新密钥待电话核对指纹后确认）").add_argument(
+        "files", nargs="+", metavar="文件")
+    profile_action("pending", "列出待确认指纹的单位（管理员）")
+    pp = profile_action("confirm", "电话核对指纹后确认一个单位（管理员）；随后导入它暂存的数据包")
+    pp.add_argument("--org", required=True, help="单位名称或代码")
+    pp.add_argument("--fingerprint", required=True, help="对方电话读出的指纹（空格、横线可有可无）")
+    profile_action("rotate", "更换本机密钥，导出带换钥声明的新配置文件（管理员操作）").add_argument(
+        "--out", required=True, help="新配置文件的文件名或文件夹")
 
     sp = command("export-package", cmd_export_package, "打包本机的新变化，发给上级（或 --to 指定的单位）")
     sp.add_argument("--db", required=True)
@@ -774,6 +877,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--db", required=True)
     sp.add_argument("files", nargs="+", metavar="文件")
     sp.add_argument("--dry-run", action="store_true", help="试导入：只报告，不写入")
+
+    sp = command("held", cmd_held, "列出暂存的数据包（发送单位待确认指纹、时间戳超前）；--retry 重试，"
+                 "--accept 由管理员确认导入一个时间戳超前的包")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--retry", action="store_true", help="导入已经可以导入的暂存数据包")
+    sp.add_argument("--accept", metavar="PACKAGE_ID", help="管理员：确认导入这个时间戳超前的数据包（已与对方核实）")
+
+    sp = command("repair-clock", cmd_repair_clock, "修复时钟（管理员）：本机曾收到未来时间戳时，把时钟调回今天，"
+                 "重写超前的时间戳")
+    sp.add_argument("--db", required=True)
 
     sp = command("conflicts", cmd_conflicts, "列出待处理的冲突（审核员、管理员；敏感字段默认打码）")
     sp.add_argument("--db", required=True)
@@ -828,6 +941,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--as-of", type=_date, help="统计日期 YYYY-MM-DD（默认今天，限于计划年度）")
     sp.add_argument("--scope", help="只统计某镇或村")
     sp.add_argument("--xlsx", help="同时输出民生实事进展情况统计表（A4 打印格式）")
+    sp.add_argument("--explain", metavar="指标", help="说明一个指标的计数：计入的行和未计入的行及原因")
+    sp.add_argument("--limit", type=int, default=200, help="--explain 时每类最多列出的行数（默认 200）")
+
+    sp = command("rules", cmd_rules,
+                 "计数口径（区里设定，随配置文件下发）：标准执行时间、轮流顺序、重点企业名单、牵头责任单位")
+    sp.add_argument("--db", required=True)
+    sp.add_argument("--standard", nargs="+", action="append", metavar="X",
+                    help="指标 月份=标准 …，例如 urban_dibao_standard 2024-01=650 2024-07=700（只写指标：恢复目录默认）")
+    sp.add_argument("--rotation", nargs="+", action="append", metavar="X",
+                    help="指标 1月的单位 2月的单位 …（12 个，或按顺序轮流的几个）；只写指标：恢复目录默认")
+    sp.add_argument("--members", nargs="+", action="append", metavar="X",
+                    help="指标 企业名称 …；只写指标：恢复目录默认")
+    sp.add_argument("--lead", nargs="+", action="append", metavar="X",
+                    help="指标 牵头责任单位 …（须是方案为所属项目列出的责任单位），例如 two_cancer_screening "
+                         "区教育卫生健康局；只写指标：恢复目录原定")
     return p
 
 

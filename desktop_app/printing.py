@@ -43,6 +43,7 @@ def report_html(report: MonthlyReport) -> str:
              f"<h1>{_e(report.title)}</h1>",
              f"<p class='meta'>统计日期 {p.as_of:%Y年%m月%d日}　序时进度 {p.expected_rate:.1f}%　"
              f"滞后指标 {len(report.lagging)} 项</p>",
+             f"<p class='meta'>{_e(report.rule_note)}</p>",
              "<h2>一、各指标进展</h2><table><tr><th>项目</th><th>指标</th><th>责任单位</th><th>目标</th>"
              "<th>完成</th><th>完成率</th><th>序时进度</th><th>状态</th></tr>"]
     shown = set()
@@ -82,7 +83,12 @@ def report_html(report: MonthlyReport) -> str:
         parts.append("</table>")
     parts.append(f"<h2>{'四' if report.board else '三'}、待办问题</h2><ol>")
     parts += [f"<li>{_e(text)}</li>" for text in report.issues] or ["<li>无</li>"]
-    parts.append("</ol></body></html>")
+    parts.append(f"</ol><h2>{'五' if report.board else '四'}、计数规则</h2><table><tr><th>指标</th><th>计数规则</th></tr>")
+    changed = {c.indicator for c in report.rule_changes}
+    for item in p.indicators:
+        mark = "（已变更）" if item.indicator.id in changed else ""
+        parts.append(f"<tr><td>{_e(item.indicator.name + mark)}</td><td>{_e(item.counting)}</td></tr>")
+    parts.append("</table></body></html>")
     return "".join(parts)
 
 

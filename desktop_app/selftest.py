@@ -26,17 +26,19 @@ def _checks(root: Path):
     from .core.district import compute
     from .core.excel import apply_plan, plan_import, write_template
     from .core.store import Store
-    from .core.sync import export_package, export_profile, import_package, import_profile, init_from_profile
+    from .core.sync import (confirm_peer, export_package, export_profile, import_package, import_profile,
+                            init_from_profile, read_profile)
 
     catalog = load_catalog()
     yield "计划目录", f"{len(catalog.indicators)} 个指标、{len(catalog.ledgers)} 个台账"
     district = Store.create(root / "d.sqlite3", level="district", org="430971", operator="自检")
     export_profile(district, root / "d.msprofile")
-    town = init_from_profile(root / "t.sqlite3", root / "d.msprofile", level="town",
-                                      org="河坝镇", operator="自检")
+    town = init_from_profile(root / "t.sqlite3", root / "d.msprofile", level="town", org="河坝镇",
+                             operator="自检", fingerprint=read_profile(root / "d.msprofile").fingerprint)
     town.add_villages(["自检村"])
     export_profile(town, root / "t.msprofile")
     import_profile(district, root / "t.msprofile")
+    confirm_peer(district, "河坝镇", read_profile(root / "t.msprofile").fingerprint)
     yield "数据库与配置文件", "新建区、镇数据库并交换配置文件"
     yield "加密与登录", _encryption_check(root)
     row = {"name": "自检", "id_number": "43090219710916154X", "phone": "13800000000",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from support import household, make_id, screening
+from support import household, init_below, make_id, screening, trust_profile
 
 from desktop_app.core.store.database import Store
 from desktop_app.core import sync
@@ -31,11 +31,11 @@ def build_district(root: Path) -> tuple[Store, dict[str, Store]]:
     profiles.export_profile(d, root / "d.msprofile")
     towns = {}
     for i, name in enumerate(TOWN_NAMES):
-        t = profiles.init_from_profile(root / f"t{i}.sqlite3", root / "d.msprofile", level="town",
-                                       org=name, operator=f"{name}录入员")
+        t = init_below(root / f"t{i}.sqlite3", root / "d.msprofile", level="town",
+                       org=name, operator=f"{name}录入员")
         t.add_villages(["示例村一", "示例村二"])
         profiles.export_profile(t, root / f"t{i}.msprofile")
-        profiles.import_profile(d, root / f"t{i}.msprofile")
+        trust_profile(d, root / f"t{i}.msprofile")
         towns[name] = t
     hb, jp = towns["河坝镇"], towns["金盆镇"]
     hb.ledger("two_cancer").add_many(

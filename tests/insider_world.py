@@ -17,15 +17,19 @@ from desktop_app.core.store.versions import now_iso
 from desktop_app.core.sync.package_file import write_package
 from desktop_app.core.sync.peers import peers
 
-_SEQ = itertools.count(1000)
+_SEQ = itertools.count(1)
 
 
-def forged(src, dst, lines: list[dict], path: Path, *, catalog: dict | None | str = "same") -> Path:
+def forged(src, dst, lines: list[dict], path: Path, *, catalog: dict | None | str = "same",
+           seq: int | None = None) -> Path:
     """A package from ``src`` to ``dst`` holding exactly ``lines``, signed with ``src``'s
     real key (as a compromised or broken install of ``src`` can); ``catalog`` overrides the
-    manifest's catalog (None: left out)."""
+    manifest's catalog (None: left out), ``seq`` its number."""
     dest = next(p for p in peers(src) if p.node == dst.node.id)
-    seq = next(_SEQ)
+    # numbered well past the sender's real packages (so none collides), within the jump a
+    # receiver accepts (bounds.MAX_SEQ_JUMP)
+    got = dst.conn.execute("SELECT MAX(seq) FROM received WHERE source = ?", (src.node.id,)).fetchone()[0]
+    seq = seq if seq is not None else (got or 0) + 500 + next(_SEQ) % 400
     manifest = {
         "package_id": str(uuid.uuid4()), "kind": "incremental", "schema": migrations.latest(),
         "created": now_iso(), "source": {"node": src.node.id, "org": src.node.org, "level": src.node.level},

@@ -44,19 +44,42 @@ def screening(i: int, *, day: str = "2024-03-05", **over) -> dict:
     return row | over
 
 
+def phoned(profile_path: Path) -> str:
+    """The fingerprint of a profile as its sender reads it over the phone."""
+    from desktop_app.core.sync import profiles
+    return profiles.read_profile(profile_path).fingerprint
+
+
+def trust_profile(store, profile_path: Path) -> dict:
+    """Import a profile and, when it is pending, confirm the fingerprint read over the
+    phone, as a 管理员 does (its held packages are applied then)."""
+    from desktop_app.core.sync import confirm_peer, profiles
+    result = profiles.import_profile(store, profile_path)
+    if result["status"] == "pending":
+        confirm_peer(store, result["org"], phoned(profile_path))
+    return result
+
+
+def init_below(path: Path, profile_path: Path, **kwargs):
+    """``init_from_profile`` with the upstream's fingerprint checked by phone."""
+    from desktop_app.core.sync import profiles
+    return profiles.init_from_profile(path, profile_path, fingerprint=phoned(profile_path), **kwargs)
+
+
 def install_below(upper, path: Path, *, level: str, org: str, operator: str, villages=(),
                   register: bool = True):
     """A new install set up from ``upper``'s profile, as a clerk does with a USB stick:
-    its villages added, and (``register``) its own profile imported back into ``upper``."""
+    its villages added, and (``register``) its own profile imported back into ``upper``
+    and its fingerprint confirmed there."""
     from desktop_app.core.sync import profiles
     given = upper.path.with_suffix(".msprofile")   # upper's profile, made once (as handed out)
     if not given.exists():
         profiles.export_profile(upper, given)
-    store = profiles.init_from_profile(path, given, level=level, org=org, operator=operator)
+    store = init_below(path, given, level=level, org=org, operator=operator)
     if villages:
         store.add_villages(list(villages))
     if register:
-        profiles.import_profile(upper, profiles.export_profile(store, path.with_suffix(".msprofile")))
+        trust_profile(upper, profiles.export_profile(store, path.with_suffix(".msprofile")))
     return store
 
 

@@ -16,6 +16,7 @@ SPOT = {
     "disability_living_subsidy_standard": (90, "元/月·人", ">=", "区民政人社局", "relief_payments"),
     "disability_care_subsidy_standard": (90, "元/月·人", ">=", "区民政人社局", "relief_payments"),
     "orphan_scattered_standard": (1150, "元/月", ">=", "区民政人社局", "relief_payments"),
+    "de_facto_orphan_standard": (1150, "元/月", ">=", "区民政人社局", "relief_payments"),  # derived
     "orphan_institutional_standard": (1600, "元/月", ">=", "区民政人社局", "relief_payments"),
     "two_cancer_screening": (3000, "人", ">=", "区妇联", "two_cancer"),
     "barrier_free_households": (93, "户", ">=", "区民政人社局", "barrier_free"),
@@ -47,7 +48,7 @@ SPOT = {
     "full_employment_district": (3, "家", ">=", "区民政人社局", "full_employment"),
     "migrant_realname_coverage": (100, "%", "=", "区民政人社局", "indicator_progress"),
     "wage_payment_monthly_supervision": (12, "月", ">=", "区民政人社局", "indicator_progress"),
-    "fund_daily_online_inspection": (366, "日", ">=", "区民政人社局", "indicator_progress"),
+    "fund_daily_online_inspection": (251, "工作日", ">=", "区民政人社局", "indicator_progress"),
     "fund_monthly_data_check": (12, "月", ">=", "区民政人社局", "indicator_progress"),
     "fund_quarterly_audit": (4, "季度", ">=", "区民政人社局", "indicator_progress"),
     "fund_annual_onsite_check": (1, "年", ">=", "区民政人社局", "indicator_progress"),
@@ -113,8 +114,8 @@ def test_errors_name_the_file_and_the_key():
 
     def bad_period_target(files):
         ind = next(i for i in files["indicators.toml"]["indicators"] if i["id"] == "fund_daily_online_inspection")
-        ind["target"] = 365
-    assert "目标应为计划年度内的期数 366" in _broken(bad_period_target)
+        ind["target"] = 366
+    assert "目标应为计划年度内的期数 251，而不是 366" in _broken(bad_period_target)
 
     def typo_key(files):
         files["plan.toml"]["projects"][0]["unit"] = ["x"]

@@ -5,7 +5,7 @@ import datetime as dt
 import json
 
 from support import household, make_id, raw_connect, screening
-from test_migrations import open_level, unpack
+from test_migrations import LEVELS, open_level, unpack
 
 from desktop_app.core.catalog.model import load_catalog
 from desktop_app.core.district.progress import compute
@@ -16,9 +16,10 @@ ONE_THING = "“高效办成一件事”事项落地生效"
 
 
 def old_catalog_files(tmp_path) -> dict:
-    """The catalog an existing store holds (schema level 8, catalog 2024.3)."""
+    """The catalog an existing store holds (the newest schema level's store: catalog 2024.3,
+    whose ledgers are those of 2024.4 too)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    conn = raw_connect(unpack(8, tmp_path))
+    conn = raw_connect(unpack(LEVELS[-1], tmp_path))
     try:
         return json.loads(conn.execute("SELECT value FROM settings WHERE key = 'catalog'").fetchone()[0])
     finally:
@@ -27,7 +28,7 @@ def old_catalog_files(tmp_path) -> dict:
 
 def test_the_shipped_catalog_is_newer_than_the_stores_have(tmp_path):
     old = load_catalog(old_catalog_files(tmp_path))
-    assert (old.version, load_catalog().version) == ("2024.3", "2024.4")
+    assert (old.version, load_catalog().version) == ("2024.3", "2024.5")
     assert not old.ledger("two_cancer").has_field("breast_institution")
 
 
@@ -61,7 +62,7 @@ def test_adopting_the_new_catalog_keeps_every_row_and_fills_what_rows_already_sa
     monkeypatch.undo()
     store._upgrade_catalog()        # what opening the store with this version of the app does
 
-    assert store.catalog.version == "2024.4"
+    assert store.catalog.version == "2024.5"
     assert {led: store.ledger(led).count() for led in counts} == counts      # every row kept
     row = tc.get(woman.uuid)
     assert (row["institution"], row["breast_institution"], row["_incomplete"]) == ("示例卫生院", "示例卫生院", 0)
@@ -79,7 +80,7 @@ def test_adopting_the_new_catalog_keeps_every_row_and_fills_what_rows_already_sa
 
 
 def test_an_old_store_gains_the_fields_when_opened(tmp_path):
-    with open_level(8, tmp_path) as store:
+    with open_level(LEVELS[-1], tmp_path) as store:
         assert store.catalog.version == load_catalog().version
         rows = store.ledger("two_cancer").rows()
         assert rows and all(r["breast_institution"] == r["institution"] for r in rows)

@@ -8,9 +8,10 @@ from support import household, make_id, screening
 
 from desktop_app.cli import main
 from desktop_app.core.catalog.model import load_catalog
-from desktop_app.core.district.lead_units import LeadUnitError, set_lead_units, units_of
+from desktop_app.core.catalog import load_choices, save_choices
 from desktop_app.core.district.progress import compute
 from desktop_app.core.excel.columns import Matcher
+from desktop_app.core.errors import StoreError
 from desktop_app.core.store import RowsRejected
 
 LATER = dt.date(2024, 12, 31)
@@ -216,34 +217,50 @@ def test_catalog_marks_its_own_choice_of_units_and_two_cancer_includes_health():
     assert cat.to_json()["indicators"][0]["units_chosen"] is False
 
 
+def set_lead(store, indicator, units):
+    return save_choices(store, load_choices(store).with_leads(store.catalog, indicator, units))
+
+
+def lead_of(store, indicator):
+    return load_choices(store).units(store.catalog.indicator(indicator))
+
+
 def test_district_sets_the_lead_unit_and_progress_shows_it(district, town):
-    set_lead_units(district, "two_cancer_screening", ["区教育卫生健康局"])
-    assert units_of(district)["two_cancer_screening"] == ("区教育卫生健康局",)
+    set_lead(district, "two_cancer_screening", ["区教育卫生健康局"])
+    assert lead_of(district, "two_cancer_screening") == ("区教育卫生健康局",)
     assert compute(district, LATER).get("two_cancer_screening").to_json()["units"] == ["区教育卫生健康局"]
-    with pytest.raises(LeadUnitError, match="不是"):
-        set_lead_units(district, "two_cancer_screening", ["区司法局"])
-    with pytest.raises(LeadUnitError, match="由区里确定"):
-        set_lead_units(town, "two_cancer_screening", ["区妇联"])
-    set_lead_units(district, "two_cancer_screening", None)
-    assert units_of(district)["two_cancer_screening"] == ("区妇联", "区教育卫生健康局")
+    data = district.catalog.to_json(load_choices(district))
+    [two_cancer] = [i for i in data["indicators"] if i["id"] == "two_cancer_screening"]
+    assert (two_cancer["units"], two_cancer["catalog_units"]) == (["区教育卫生健康局"], ["区妇联", "区教育卫生健康局"])
+    with pytest.raises(StoreError, match="区司法局”不是.*所属项目的责任单位"):
+        set_lead(district, "two_cancer_screening", ["区司法局"])
+    with pytest.raises(StoreError, match="由区里设定"):
+        set_lead(town, "two_cancer_screening", ["区妇联"])
+    set_lead(district, "two_cancer_screening", None)
+    assert lead_of(district, "two_cancer_screening") == ("区妇联", "区教育卫生健康局")
+    assert load_choices(district).leads == {}
 
 
 def test_lead_units_travel_down_in_the_district_profile(chain):
     district, town = chain[0], chain[1]
     from desktop_app.core.sync import profiles
-    set_lead_units(district, "barrier_free_households", ["区妇联"])
+    set_lead(district, "barrier_free_households", ["区妇联"])
     profiles.import_profile(town, profiles.export_profile(district, district.path.with_suffix(".new.msprofile")))
-    assert units_of(town)["barrier_free_households"] == ("区妇联",)
+    assert lead_of(town, "barrier_free_households") == ("区妇联",)
+    assert compute(town, LATER).get("barrier_free_households").to_json()["units"] == ["区妇联"]
 
 
-def test_lead_unit_command(tmp_path, capsys, monkeypatch):
+def test_rules_lead_command(tmp_path, capsys, monkeypatch):
     path = tmp_path / "d.sqlite3"
     assert main(["init", "--db", str(path), "--level", "district", "--org", "430971", "--operator", "示例"]) == 0
     monkeypatch.setenv("MINSHENG_USER", "示例")
     capsys.readouterr()
-    assert main(["lead-unit", "--db", str(path), "--json", "two_cancer_screening", "区教育卫生健康局"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["units"] == ["区教育卫生健康局"] and out["catalog_units"] == ["区妇联", "区教育卫生健康局"]
-    assert main(["lead-unit", "--db", str(path), "two_cancer_screening", "区司法局"]) == 1
-    assert main(["lead-unit", "--db", str(path), "--json", "--clear", "two_cancer_screening"]) == 0
-    assert json.loads(capsys.readouterr().out)["units"] == ["区妇联", "区教育卫生健康局"]
+    assert main(["rules", "--db", str(path), "--json", "--lead", "two_cancer_screening", "区教育卫生健康局"]) == 0
+    assert json.loads(capsys.readouterr().out)["leads"] == {"two_cancer_screening": ["区教育卫生健康局"]}
+    assert main(["catalog", "--db", str(path), "--json"]) == 0
+    [row] = [i for i in json.loads(capsys.readouterr().out)["indicators"] if i["id"] == "two_cancer_screening"]
+    assert (row["units"], row["catalog_units"]) == (["区教育卫生健康局"], ["区妇联", "区教育卫生健康局"])
+    assert main(["rules", "--db", str(path), "--lead", "two_cancer_screening", "区司法局"]) == 1
+    assert "区司法局" in capsys.readouterr().err
+    assert main(["rules", "--db", str(path), "--json", "--lead", "two_cancer_screening"]) == 0
+    assert json.loads(capsys.readouterr().out)["leads"] == {}

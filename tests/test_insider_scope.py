@@ -2,6 +2,7 @@
 reaches outside its scope — orgs under another town, same-name units, hostile names that
 would make paths, other towns' persons, the district's review status, audit entries under
 another install's origin. Every package here is signed with the member's real key."""
+import datetime as dt
 import json
 
 import pytest
@@ -256,10 +257,18 @@ def _hostile_line(hb, d, kind: str, i: int) -> list[dict]:
         if current(d, "reviews", rid) is None:
             return []
         return [row_line(hb, "reviews", rid, dict(versioned(d, "reviews", rid), status="已核实", note="改"))]
+    if kind == "future":       # a clock set to 2099: the whole package is held, the clock kept
+        line = row_line(hb, "ledger_two_cancer", f"00000000-0000-4000-9000-{i:012d}",
+                        dict(versioned_row(hb), org=HB + "001"))
+        line["ver"] = json.dumps([[FUTURE_STAMP, hb.node.id]])
+        return [line]
     bad = {"id_number": "not-an-id", "population": "非法值", "cervical_date": '=HYPERLINK("x")'}
     col = list(bad)[i % 3]
     return [row_line(hb, "ledger_two_cancer", f"00000000-0000-4000-8000-{i:012d}",
                      dict(versioned_row(hb), org=HB + "001", **{col: bad[col]}))]
+
+
+FUTURE_STAMP = int(dt.datetime(2099, 12, 31, tzinfo=dt.timezone.utc).timestamp() * 1000) << 16
 
 
 @pytest.fixture(scope="module")
@@ -276,7 +285,7 @@ def property_world(tmp_path_factory):
 
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.lists(st.tuples(st.sampled_from(["row-elsewhere", "row-moved", "person", "audit", "org",
-                                                     "review", "invalid"]),
+                                                     "review", "invalid", "future"]),
                                    st.integers(0, 5)), min_size=1, max_size=4), min_size=1, max_size=3))
 def test_hostile_packages_from_a_member_leave_every_other_member_unchanged(property_world, tmp_path_factory,
                                                                           packages):
@@ -295,6 +304,9 @@ def test_hostile_packages_from_a_member_leave_every_other_member_unchanged(prope
                 pass
         assert members_state(d, _OTHERS, HB) == before
         assert d.conn.execute("SELECT status, note FROM reviews").fetchall() == review
+        assert d.clock.last <= d.clock.bound()          # no received stamp moved the clock past its bound
+        assert not [v for (v,) in d.conn.execute("SELECT _versions FROM ledger_two_cancer")
+                    if str(FUTURE_STAMP) in v]
         assert d.conn.execute("SELECT COUNT(*) FROM ledger_two_cancer WHERE name = '改' OR id_number = "
                               "'not-an-id' OR population = '非法值'").fetchone()[0] == 0
     finally:

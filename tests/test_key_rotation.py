@@ -49,17 +49,16 @@ def test_receiver_accepts_a_rotation_signed_by_the_trusted_key_and_old_profiles_
     d, t, v, tmp = chain
     old_profile = tmp / "t.msprofile"
     rotation = sync.rotate_keys(t, tmp / "t-new.msprofile")
-    result = profiles.import_profile(d, rotation.path)    # no accept_new_key needed
+    result = profiles.import_profile(d, rotation.path)    # no phone check needed: not pending
     assert result["status"] == "rotated"
     assert result["fingerprint"] == rotation.fingerprint
     assert result["previous_fingerprint"] == rotation.previous_fingerprint
     peer = next(p for p in sync.peer_list(d) if p.org_name == "河坝镇" and p.active)
     assert peer.fingerprint == rotation.fingerprint
     assert profiles.import_profile(d, rotation.path)["status"] == "unchanged"
-    # the profile from before the rotation never brings the old key back, even when accepted
+    # the profile from before the rotation never brings the old key back (not even pending)
     before = logical_dump(d.path)
     assert profiles.import_profile(d, old_profile)["status"] == "older"
-    assert profiles.import_profile(d, old_profile, accept_new_key=True)["status"] == "older"
     assert logical_dump(d.path) == before
     # a later plain export still carries the statement: the village chains from it too
     again = sync.export_profile(t, tmp / "t-again.msprofile")
@@ -90,17 +89,16 @@ def test_a_broken_or_foreign_chain_still_needs_the_phone_check(chain):
     data["signature"] = b64(SUITES[data["profile"]["suite"]].sign(new_private, canonical(data["profile"])))
     forged = tmp / "forged.msprofile"
     forged.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    before = logical_dump(d.path)
-    with pytest.raises(profiles.KeyChanged, match="指纹"):
-        profiles.import_profile(d, forged)
-    assert logical_dump(d.path) == before
+    trusted = [(p.node, p.fingerprint) for p in sync.peer_list(d) if p.active]
+    assert profiles.import_profile(d, forged)["status"] == "pending"       # waits for the phone check
+    assert [(p.node, p.fingerprint) for p in sync.peer_list(d) if p.active] == trusted
     # a statement naming another install (node) does not chain either
     data = json.loads(rotation.path.read_text(encoding="utf-8"))
     data["profile"]["node"] = "another-node"
     data["signature"] = b64(SUITES[data["profile"]["suite"]].sign(new_private, canonical(data["profile"])))
     forged.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    with pytest.raises(profiles.KeyChanged):
-        profiles.import_profile(d, forged)
+    assert profiles.import_profile(d, forged)["status"] == "pending"
+    assert [(p.node, p.fingerprint) for p in sync.peer_list(d) if p.active] == trusted
     # the genuine file is accepted
     assert profiles.import_profile(d, rotation.path)["status"] == "rotated"
 

@@ -10,26 +10,26 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import forget_key, raw_connect, screening
+from support import forget_key, raw_connect, screening, trust_profile
 
 from desktop_app.core import sync
 from desktop_app.core.catalog.model import load_catalog
 from desktop_app.core.district.progress import compute
 from desktop_app.core.excel import undo_import
-from desktop_app.core.store import LoginError, Store, list_backups, login, migrations
+from desktop_app.core.store import LoginError, Store, list_backups, list_users, login, migrations, set_password
 from desktop_app.core.store import cipher, keyring
 from desktop_app.core.store.database import StoreError
 from desktop_app.core.sync import profiles
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schema_levels"
-LEVELS = [1, 2, 3, 4, 5, 6, 7, 8]
+LEVELS = list(range(1, 10))
 TODAY = dt.date(2024, 6, 30)
 PASSWORD = "示例密码-2024"
 
 # what make_schema_levels.py put in each level's store
-LIVE = {1: 4, 2: 4, 3: 6, 4: 6, 5: 7, 6: 7, 7: 7, 8: 7}         # 两癌 rows not deleted (+2 imported, +1 repeat)
-WOMEN = {1: 4, 2: 4, 3: 6, 4: 6, 5: 6, 6: 6, 7: 6, 8: 6}        # distinct women among them
-PERSONS = {1: 6, 2: 6, 3: 8, 4: 8, 5: 8, 6: 8, 7: 8, 8: 8}      # women (the deleted row's too) and one man
+LIVE = {1: 4, 2: 4, 3: 6, 4: 6, 5: 7, 6: 7, 7: 7, 8: 7, 9: 7}         # 两癌 rows not deleted (+2 imported, +1 repeat)
+WOMEN = {1: 4, 2: 4, 3: 6, 4: 6, 5: 6, 6: 6, 7: 6, 8: 6, 9: 6}        # distinct women among them
+PERSONS = {1: 6, 2: 6, 3: 8, 4: 8, 5: 8, 6: 8, 7: 8, 8: 8, 9: 8}      # women (the deleted row's too) and one man
 QUOTA = {("two_cancer_screening", "430971121"): 600.0}
 
 
@@ -156,20 +156,27 @@ def test_the_users_of_an_old_store_still_log_in(tmp_path, level):
     path = unpack(level, tmp_path)
     with pytest.raises(LoginError):
         Store.unlock(path, "示例管理员", "不对的密码")
-    assert cipher.is_plaintext(path)                      # a wrong password changes nothing
-    with Store.unlock(path, "示例录入员", PASSWORD) as store:      # any user: encrypted now
-        assert store.session.role == "录入员"
+    with pytest.raises(LoginError, match="需要管理员先"):           # a 录入员 does not encrypt it
+        Store.unlock(path, "示例录入员", PASSWORD)
+    assert cipher.is_plaintext(path)                      # neither changes anything
+    with Store.unlock(path, "示例管理员", PASSWORD) as store:      # the administrator: encrypted now
+        assert store.session.role == "管理员" and "重设密码" in store.notes[0]
     forget_key(path)                                      # as in a new process
     with pytest.raises(StoreError, match="需要登录"):
         Store.open(path)
-    # the other user's key was wrapped by the old password hash, rewrapped at the log-in
-    assert keyring.Keyring.load(path).entry("示例管理员")["legacy"]
+    # the others get no key until an administrator sets a new password (none from an old hash)
+    assert not keyring.Keyring.load(path).can_unwrap("示例录入员")
+    with pytest.raises(LoginError, match="请联系管理员"):          # the old password: told what to do
+        Store.unlock(path, "示例录入员", PASSWORD)
+    with pytest.raises(LoginError, match="用户名或密码不对"):
+        Store.unlock(path, "示例录入员", "不对的密码123")
     with Store.unlock(path, "示例管理员", PASSWORD) as store:
-        assert "legacy" not in keyring.Keyring.load(path).entry("示例管理员")
+        assert [u["name"] for u in list_users(store) if u["needs_password"]] == ["示例录入员"]
         with pytest.raises(LoginError):
             login(store, "示例管理员", "不对的密码")
         assert login(store, "示例管理员", PASSWORD).role == "管理员"
-        session = login(store, "示例录入员", PASSWORD)
+        set_password(store, "示例录入员", "新的密码-2025")
+        session = login(store, "示例录入员", "新的密码-2025")
         assert (session.user, session.role) == ("示例录入员", "录入员")
         saved = store.ledger("two_cancer").add(screening(8), org="示例村一", today=TODAY)
         assert store.conn.execute("SELECT user FROM audit WHERE uuid = ? AND action = 'insert'",
@@ -182,9 +189,8 @@ def test_an_old_store_sends_a_package_that_a_district_merges(tmp_path, level):
         if level >= 4:   # the district it already sent package 1 to: the numbering goes on
             assert sync.export_package(town, tmp_path / "usb").manifest["seq_from"] == 2
         with Store.create(tmp_path / "d.sqlite3", level="district", org="430971", operator="专班") as d:
-            profiles.import_profile(town, profiles.export_profile(d, tmp_path / "d.msprofile"),
-                                    accept_new_key=True)
-            profiles.import_profile(d, profiles.export_profile(town, tmp_path / "t.msprofile"))
+            trust_profile(town, profiles.export_profile(d, tmp_path / "d.msprofile"))   # a new district PC
+            trust_profile(d, profiles.export_profile(town, tmp_path / "t.msprofile"))
             pkg = sync.export_package(town, tmp_path / "usb", full=True)
             result = sync.import_package(d, pkg.path)
             assert result.status == "imported" and result.gaps == []

@@ -5,13 +5,14 @@ import struct
 from pathlib import Path
 
 import pytest
-from support import logical_dump, make_id, screening
+from support import logical_dump, make_id, phoned, screening
 
 from desktop_app.cli import main
 from desktop_app.core.district.progress import compute
 from desktop_app.core.store.database import Store
 from desktop_app.core import sync
-from desktop_app.core.sync import profiles
+from desktop_app.core.sync import FingerprintMismatch, confirm_peer, profiles
+from desktop_app.core.sync.peers import peers
 from desktop_app.core.sync.package_file import MAGIC, PackageError, canonical
 
 TODAY = dt.date(2024, 12, 31)
@@ -21,7 +22,7 @@ def test_rows_travel_up_with_their_origin_and_reimport_is_a_no_op(chain):
     d, t, v, tmp = chain
     v.ledger("two_cancer").add(screening(1), today=TODAY)
     pkg = sync.export_package(v, tmp / "out")
-    assert pkg.manifest["counts"] == {"persons": 1, "two_cancer": 1}
+    assert pkg.counts == {"persons": 1, "two_cancer": 1} and "counts" not in pkg.manifest
     first = sync.import_package(t, pkg.path)
     assert first.totals()["new"] == 2 and first.gaps == []
     before = logical_dump(t.path)
@@ -37,14 +38,15 @@ def test_rows_travel_up_with_their_origin_and_reimport_is_a_no_op(chain):
 def test_profile_rules(chain):
     d, t, v, tmp = chain
     assert profiles.import_profile(d, tmp / "t.msprofile")["status"] == "unchanged"
-    # a new install of the town (new keys) is refused until the new fingerprint is accepted
+    # a new install of the town (new keys) stays pending until its fingerprint is confirmed
     t2 = Store.create(tmp / "t2.sqlite3", level="town", org="河坝镇", operator="镇")
     profiles.export_profile(t2, tmp / "t2.msprofile")
-    before = logical_dump(d.path)
-    with pytest.raises(profiles.KeyChanged, match="指纹"):
-        profiles.import_profile(d, tmp / "t2.msprofile")
-    assert logical_dump(d.path) == before
-    assert profiles.import_profile(d, tmp / "t2.msprofile", accept_new_key=True)["status"] == "replaced"
+    assert profiles.import_profile(d, tmp / "t2.msprofile")["status"] == "pending"
+    assert [p.node for p in peers(d) if p.org == t.node.org] == [t.node.id]
+    with pytest.raises(FingerprintMismatch, match="指纹不符"):
+        confirm_peer(d, "河坝镇", phoned(tmp / "t.msprofile"))
+    assert confirm_peer(d, "河坝镇", phoned(tmp / "t2.msprofile"))["replaced"] == t.node.id
+    assert [p.node for p in peers(d) if p.org == t.node.org] == [t2.node.id]
     t2.close()
     # a forged profile (edited after signing) is refused
     data = json.loads((tmp / "v.msprofile").read_text())
@@ -229,18 +231,21 @@ def test_end_to_end_through_the_cli(tmp_path, capsys, monkeypatch):
     for org, villages in (("河坝镇", ["示例村一"]), ("金盆镇", [])):
         db = tmp_path / f"{org}.sqlite3"
         assert run("init", "--db", db, "--level", "town", "--org", org, "--operator", "管理员甲",
-                   "--profile", tmp_path / "d.msprofile")[0] == 0
+                   "--profile", tmp_path / "d.msprofile", "--fingerprint", phoned(tmp_path / "d.msprofile"))[0] == 0
         if villages:
             run("villages", "add", "--db", db, *villages)
         run("profile", "export", "--db", db, "--out", tmp_path / f"{org}.msprofile")
         assert run("profile", "import", "--db", dist, tmp_path / f"{org}.msprofile", "--json")[1][
-            "profiles"][0]["status"] == "added"
+            "profiles"][0]["status"] == "pending"
+        assert run("profile", "confirm", "--db", dist, "--org", org,
+                   "--fingerprint", phoned(tmp_path / f"{org}.msprofile"))[0] == 0
         towns[org] = db
     village = tmp_path / "v.sqlite3"
     assert run("init", "--db", village, "--level", "village", "--org", "示例村一", "--operator", "管理员甲",
-               "--profile", tmp_path / "河坝镇.msprofile")[0] == 0
+               "--profile", tmp_path / "河坝镇.msprofile", "--fingerprint", phoned(tmp_path / "河坝镇.msprofile"))[0] == 0
     run("profile", "export", "--db", village, "--out", tmp_path / "v.msprofile")
     run("profile", "import", "--db", towns["河坝镇"], tmp_path / "v.msprofile")
+    run("profile", "confirm", "--db", towns["河坝镇"], "--org", "示例村一", "--fingerprint", phoned(tmp_path / "v.msprofile"))
     rows = {village: [screening(1), screening(2)], towns["河坝镇"]: [screening(3)],
             towns["金盆镇"]: [screening(4), screening(5), screening(6)]}
     for db, items in rows.items():

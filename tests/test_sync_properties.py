@@ -22,7 +22,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from support import copy_store, logical_dump, screening
+from support import copy_store, logical_dump, screening, trust_profile
 
 from desktop_app.core.store.database import Store
 from desktop_app.core.store.merge import load_losers
@@ -56,7 +56,7 @@ def _template() -> Path:
         for s in stores:
             for other in stores:
                 if other is not s:
-                    profiles.import_profile(s, root / f"p{other.node.org}.msprofile")
+                    trust_profile(s, root / f"p{other.node.org}.msprofile")
             s.close()
         _TEMPLATE = root
     return _TEMPLATE

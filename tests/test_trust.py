@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
-from support import TODAY, logical_dump, make_id, raw_connect
+from support import TODAY, logical_dump, make_id, raw_connect, trust_profile
 
 from desktop_app.cli import main
 from desktop_app.core.excel.deidentify import export_deidentified
@@ -235,8 +235,8 @@ def test_import_and_package_are_backed_up_first(town, tmp_path):
 
 
 def test_restore_keeps_numbers_already_sent_and_can_be_undone(town, district, tmp_path):
-    from desktop_app.core.sync.profiles import export_profile, import_profile
-    import_profile(town, export_profile(district, tmp_path / "d.msprofile"))
+    from desktop_app.core.sync.profiles import export_profile
+    trust_profile(town, export_profile(district, tmp_path / "d.msprofile"))
     records = town.ledger("two_cancer")
     records.add({"name": "示例一", "id_number": WOMAN}, org="示例村一", today=TODAY)
     first = export_package(town, tmp_path / "out")

@@ -334,7 +334,10 @@ def import_packages(store: Store, paths: list[Path], *, dry_run: bool = False,
     """Import (or, on a dry run, only check) packages, each in its own transaction.
 
     A package that cannot be used (not for us, damaged, out of scope …) is
-    ``refused`` whole; the others go ahead.
+    ``refused`` whole; the others go ahead. A package that cannot be applied *yet*
+    (its sender waits for a fingerprint check, or its stamps are ahead of this PC's
+    clock) is ``held`` (kept beside the store, nothing applied; see
+    :mod:`~desktop_app.core.sync.held`): exit code 1, as a file with reported problems.
 
     :raises PermissionDenied: the session may not edit (nothing read or written).
     :raises BackupError: the store could not be backed up before the first write.
@@ -356,7 +359,7 @@ def import_packages(store: Store, paths: list[Path], *, dry_run: bool = False,
             return _package(path, ImportSummary(path.name, "failed", message=_bug_text(path.name, exc)),
                             UNUSABLE)
         backup.made = backup.made or summary.status == "imported"   # it backed up before writing
-        return _package(path, summary, OK)
+        return _package(path, summary, INPUT_PROBLEMS if summary.status == "held" else OK)
 
     return _batch(paths, COUNTS, progress, "试导入" if dry_run else "导入", one,
                   lambda path: _package(path, ImportSummary(path.name, "cancelled", message=CANCELLED_MESSAGE), OK))

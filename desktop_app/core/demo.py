@@ -250,9 +250,16 @@ def create_demo(path: Path, *, seed: int = 2024, scale: float = 1.0) -> Store:
     maker = _Maker(store, rng, year)
     by_ledger: dict[str, list[Indicator]] = {}
     for ind in store.catalog.indicators:
-        by_ledger.setdefault(ind.measure.ledger, []).append(ind)
+        if not ind.derived:
+            by_ledger.setdefault(ind.measure.ledger, []).append(ind)
     for led in store.catalog.ledgers:
         rows, orgs = _rows_for(maker, led, by_ledger.get(led.id, []), villages, towns, scale)
+        _save(store, led, rows, orgs)
+    # targets the catalog derives (not written in the plan) last, so the rows of the others
+    # stay as they were before such a target was added
+    for ind in (i for i in store.catalog.indicators if i.derived):
+        led = store.catalog.ledger(ind.measure.ledger)
+        rows, orgs = _rows_for(maker, led, [ind], villages, towns, scale)
         _save(store, led, rows, orgs)
     for i, (name, role) in enumerate(DEMO_USERS):
         add_user(store, name, DEMO_PASSWORD, role)

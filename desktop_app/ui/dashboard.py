@@ -33,6 +33,17 @@ def status_text(p) -> str:
     return "✔ 已完成" if p.met else "正常"
 
 
+def rule_changes_text(rule_changes) -> str:
+    """The dashboard's note when counting rules changed since the last monthly report."""
+    if not rule_changes or not rule_changes[1]:
+        return ""
+    month, changes = rule_changes
+    y, m = month.split("-")
+    names = "、".join(c.name for c in changes)
+    return (f"<br><span style='color:#8a6d3b'>注意：自{y}年{int(m)}月调度报告以来，{len(changes)} 项指标的"
+            f"计数规则已变更（{names}），这些数字与上次报告不可直接比较。</span>")
+
+
 class IndicatorModel(QStandardItemModel):
     """Projects → indicators, built from one :class:`ProgressReport`."""
 
@@ -78,7 +89,10 @@ class IndicatorModel(QStandardItemModel):
             item.setData(ind.id, ID_ROLE)
             if 0 < i < 5:
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-        items[0].setToolTip(ind.text)
+        counting = f"计数规则：{p.counting}" if p.counting else ""
+        items[0].setToolTip("\n\n".join(t for t in (ind.text, counting) if t))
+        for item in items[1:6]:
+            item.setToolTip(counting)
         if p.lagging:
             items[5].setForeground(QBrush(LAG))
             items[0].setForeground(QBrush(LAG))
@@ -148,7 +162,8 @@ class DashboardPage(QWidget):
     def current_scope(self) -> str:
         return self.scope.currentData() or ""
 
-    def show_report(self, catalog: Catalog, report: ProgressReport) -> None:
+    def show_report(self, catalog: Catalog, report: ProgressReport, rule_changes=None) -> None:
+        """``rule_changes``: (month of the last monthly report, the rules changed since)."""
         self.catalog, self.report = catalog, report
         self.model.load(catalog, report)
         self.tree.expandAll()
@@ -158,7 +173,7 @@ class DashboardPage(QWidget):
         self.summary.setText(
             f"<b>统计日期 {report.as_of:%Y年%m月%d日}</b>　序时进度 {report.expected_rate:.1f}%　"
             f"可量化指标 {measurable} 项：已完成 {done} 项，"
-            f"<span style='color:#c62828'>滞后 {lag} 项</span>")
+            f"<span style='color:#c62828'>滞后 {lag} 项</span>" + rule_changes_text(rule_changes))
         self._chart_for(None)
 
     def _scope_chosen(self, _index: int) -> None:

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.district import IndicatorProgress, OrgFigure, ProgressReport, clamp_as_of, compute
-from ..core.district.lead_units import project_units, set_lead_units, units_of
+from ..core.catalog import load_choices, save_choices
 from .district_pages import failure, fmt_num, title_label
 from .style import GREEN, GREY, RED
 from .tables import hint_label, make_table, message_label, say
@@ -382,8 +382,8 @@ class ConsolidatedPage(QWidget):
         if ind is None:
             self.lead_current.clear()
             return
-        now = units_of(self.reader)[ind.id]
-        for u in project_units(self.catalog, ind):
+        now = load_choices(self.reader).units(ind)
+        for u in self.catalog.project_units(ind):
             self.lead_unit.addItem(u, u)
         self.lead_unit.setCurrentIndex(max(self.lead_unit.findData(now[0]), 0))
         origin = ("目录原定" if now == ind.units else f"区里确定，目录原定为{'、'.join(ind.units)}")
@@ -396,8 +396,9 @@ class ConsolidatedPage(QWidget):
             return
         units = None if reset else [self.lead_unit.currentData()]
         say(self.quota_message, "正在保存…", GREY)
-        self.runner.run(lambda store, progress: set_lead_units(store, ind.id, units),
-                        on_done=lambda now: self._lead_done(ind.id, now),
+        self.runner.run(lambda store, progress: save_choices(
+                            store, load_choices(store).with_leads(store.catalog, ind.id, units)),
+                        on_done=lambda choices: self._lead_done(ind.id, choices.units(ind)),
                         on_error=self._failed, label="正在保存牵头责任单位…", parent=self)
 
     def _lead_done(self, indicator_id: str, units) -> None:

@@ -6,6 +6,8 @@ number or phone that needs the whole number (or, for a role that may reveal, its
 digits)."""
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -91,7 +93,8 @@ class LedgerPage(QWidget):
         self.delete_button.clicked.connect(self._delete_or_restore)
         self.banner = QLabel()
         self.banner.setStyleSheet("background: #fff3cd; padding: 4px")
-        self.banner.linkActivated.connect(lambda _l: self.set_counted(None))
+        self.banner.setWordWrap(True)
+        self.banner.linkActivated.connect(self._banner_link)
         self.banner.hide()
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -154,11 +157,31 @@ class LedgerPage(QWidget):
     def set_counted(self, counted: Counted | None) -> None:
         self.counted = counted
         if counted:
-            self.banner.setText(f"只显示{counted.label}　<a href='clear'>显示全部</a>")
+            ind = self.catalog.indicator(counted.indicator)
+            from ..core.catalog import load_choices
+            rule = self.catalog.counting(ind.id, load_choices(self.reader))
+            self.banner.setText(f"只显示{counted.label}　<a href='clear'>显示全部</a>　"
+                                f"<a href='excluded'>未计入的记录及原因…</a><br>"
+                                f"<span style='color:#555'>计数规则：{html.escape(rule)}</span>")
             self.banner.show()
         else:
             self.banner.hide()
         self.reload()
+
+    def _banner_link(self, link: str) -> None:
+        if link == "excluded" and self.counted is not None:
+            self.show_excluded()
+        else:
+            self.set_counted(None)
+
+    def show_excluded(self):
+        """The drill-down's other half: the rows the indicator left out, each with its reason."""
+        from .explain_dialog import ExplainDialog
+        c = self.counted
+        dialog = ExplainDialog(self.reader, c.indicator, c.as_of, c.scope, parent=self)
+        dialog.row_chosen.connect(self.open_record)
+        dialog.show()
+        return dialog
 
     def _fill_filters(self) -> None:
         tree = self.reader.orgs

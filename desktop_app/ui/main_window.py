@@ -419,8 +419,11 @@ class MainWindow(QMainWindow):
         current = self.pages.currentWidget()
         if current in (self.district_pages.get("board"), self.district_pages.get("district_progress")):
             current.refresh(as_of)
-        self.ids_runner.run(lambda store, progress: compute(store, as_of, scope=scope),
-                            on_done=lambda report: self.dashboard.show_report(self.catalog, report),
+        def work(store, progress):
+            from ..core.district import changed_since_last_report
+            return compute(store, as_of, scope=scope), changed_since_last_report(store)
+        self.ids_runner.run(work,
+                            on_done=lambda result: self.dashboard.show_report(self.catalog, *result),
                             label="正在计算进度…", parent=self)
         self._refresh_counts()
 

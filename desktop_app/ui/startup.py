@@ -143,7 +143,10 @@ def log_in(path: Path, parent=None):
         session = run_with_progress("正在登录…", lambda: Store.authenticate(path, name, password),
                                     parent=parent, delay_ms=400)
         if store_problem(path) is None:   # a damaged store: check_after_login offers a backup
-            Store.open(path, session=session).close()
+            with Store.open(path, session=session) as store:
+                notes = store.notes       # a store made before encryption was encrypted now
+            if notes:
+                QMessageBox.information(parent, "数据库已加密", "\n\n".join(notes))
         return session
 
     def create(name, password):

@@ -16,8 +16,8 @@ every read and write runs on the runner's store thread. Results and refusals are
 shown on the page, not in modal boxes.
 
 For tests (no real modal dialogs): ``refresh`` and ``refreshed``, ``export_profile_to``,
-``import_profiles``, ``export_package_to``, ``import_packages``, ``resolve``,
-``set_reveal`` and the signals ``profile_exported``, ``profiles_imported``,
+``import_profiles``, ``confirm_fingerprint``, ``export_package_to``, ``import_packages``, ``resolve``,
+``set_reveal`` and the signals ``profile_exported``, ``profiles_imported``, ``peer_confirmed``,
 ``package_exported``, ``packages_imported``, ``resolved`` and ``failed``; the tabs
 are ``peers_tab``, ``send_tab``, ``receive_tab`` and ``conflicts_tab``. The choosers
 are the small methods ``_ask_folder`` and ``_ask_files``.
@@ -34,6 +34,7 @@ from .sync_conflicts import ConflictsTab
 from .sync_peers import PeersTab
 from .sync_receive import ReceiveTab, package_notes
 from .sync_send import SendTab
+from .style import RED
 from .sync_state import SyncJobs, SyncState
 
 
@@ -44,6 +45,7 @@ class SyncPage(QWidget):
     refreshed = Signal()                    # the tabs show what the store holds now
     profile_exported = Signal(str)          # the profile file's path
     profiles_imported = Signal(object)      # list[sync_peers.ProfileOutcome]
+    peer_confirmed = Signal(object)         # core's confirm_peer result
     package_exported = Signal(object)       # core.sync.Exported
     packages_imported = Signal(object)      # list[core.sync.ImportSummary]
     resolved = Signal(int)                  # the conflict's id
@@ -60,8 +62,13 @@ class SyncPage(QWidget):
         title.setStyleSheet("font-size: 16px; font-weight: bold")
         self.refresh_button = QPushButton("刷新")
         self.refresh_button.clicked.connect(self.refresh)
+        self.clock_warning = QLabel()      # this PC's date does not fit the store's data
+        self.clock_warning.setWordWrap(True)
+        self.clock_warning.setStyleSheet(f"color: {RED}")
+        self.clock_warning.hide()
         top = QHBoxLayout()
         top.addWidget(title)
+        top.addWidget(self.clock_warning, 1)
         top.addStretch(1)
         top.addWidget(self.refresh_button)
         ask_folder = lambda title: self._ask_folder(title)  # noqa: E731 — through the page, for tests
@@ -84,6 +91,7 @@ class SyncPage(QWidget):
         self.jobs.failed.connect(self.failed)
         self.peers_tab.profile_exported.connect(self.profile_exported)
         self.peers_tab.profiles_imported.connect(self.profiles_imported)
+        self.peers_tab.peer_confirmed.connect(self.peer_confirmed)
         self.send_tab.package_exported.connect(self.package_exported)
         self.receive_tab.packages_imported.connect(self.packages_imported)
         self.conflicts_tab.resolved.connect(self.resolved)
@@ -98,6 +106,11 @@ class SyncPage(QWidget):
 
     def _state_read(self, state: SyncState) -> None:
         self.state = state
+        self.clock_warning.setText(state.clock_problem or "")
+        self.clock_warning.setVisible(bool(state.clock_problem))
+        pending = len(state.pending)
+        self.tabs.setTabText(self.tabs.indexOf(self.peers_tab),
+                             f"单位与配置文件（{pending} 待确认）" if pending else "单位与配置文件")
         self.refreshed.emit()
 
     def _conflicts_counted(self, n: int) -> None:
@@ -108,9 +121,14 @@ class SyncPage(QWidget):
         """Write this install's profile into ``folder``; ``profile_exported(path)`` follows."""
         self.peers_tab.export_profile_to(folder)
 
-    def import_profiles(self, paths, accept_new_key: bool = False) -> None:
+    def import_profiles(self, paths) -> None:
         """Import profile files; ``profiles_imported(outcomes)`` follows."""
-        self.peers_tab.import_profiles(paths, accept_new_key)
+        self.peers_tab.import_profiles(paths)
+
+    def confirm_fingerprint(self, org: str, typed: str) -> None:
+        """Confirm a pending unit with the fingerprint read over the phone; its held packages
+        are applied; ``peer_confirmed(result)`` follows."""
+        self.peers_tab.confirm_fingerprint(org, typed)
 
     def export_package_to(self, folder, full: bool = False, resend: tuple[int, int] | None = None,
                           to: str | None = None) -> None:

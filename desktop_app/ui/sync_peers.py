@@ -1,7 +1,12 @@
 """The 单位与配置文件 tab of the 同步中心: this install's unit and fingerprint, its profile
-exported, other installs' profiles imported (a changed key waits until a 管理员 ticks
-我已电话核对新指纹，接受, unless the old key signed the change), the peers known, and
-更换本机密钥… (a 管理员: new keys and a new profile that carries the change).
+exported, other installs' profiles imported (a new unit, a changed key or a new PC is
+*pending*: listed under 待确认指纹的单位 with its fingerprint and held packages until a
+管理员 presses 确认指纹… and types the fingerprint read over the phone — unless the old
+key signed the change), the peers known, and 更换本机密钥… (a 管理员: new keys and a new
+profile that carries the change).
+
+For tests: ``confirm_fingerprint(org, typed)`` and the signal ``peer_confirmed``; the
+dialog asking for the fingerprint is the small method ``_ask_fingerprint``.
 """
 from __future__ import annotations
 
@@ -12,10 +17,10 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QCheckBox,
     QFrame,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLayout,
     QMessageBox,
@@ -29,13 +34,13 @@ from PySide6.QtWidgets import (
 from ..core.errors import Cancelled
 from ..core.sync import (
     PROFILE_SUFFIX,
-    KeyChanged,
     PeerInfo,
+    PendingPeer,
     ProfileError,
+    confirm_peer,
     export_profile,
     import_profile,
     level_name,
-    read_profile,
     rotate_keys,
     spaced_fingerprint,
 )
@@ -45,13 +50,13 @@ from .sync_state import SyncJobs, SyncState, short_time
 from .tables import RowsModel, hint_label, make_table, message_label, say
 
 PEER_COLUMNS = ("单位", "级别", "指纹", "登记时间", "状态")
-PROFILE_RESULTS = {"added": ("已登记", GREEN), "updated": ("已更新", GREEN),
+PENDING_COLUMNS = ("单位", "级别", "指纹（请电话核对）", "导入时间", "暂存的数据包", "说明")
+PROFILE_RESULTS = {"pending": ("待确认指纹", AMBER), "updated": ("已更新", GREEN),
                    "unchanged": ("已是最新", GREY), "older": ("比已有的旧", AMBER),
-                   "replaced": ("已接受新指纹", GREEN), "rotated": ("对方已更换密钥，已接受新指纹", GREEN),
-                   "key_changed": ("指纹不符，未导入", RED),
+                   "rotated": ("对方已更换密钥，已接受新指纹", GREEN),
                    "refused": ("无法使用", RED), "failed": ("出错，未导入", RED),
                    "cancelled": ("已取消，未导入", GREY)}
-ACCEPT_TEXT = "我已电话核对新指纹，接受"
+CONFIRM_TEXT = "确认指纹…"
 PROFILE_FILTER = f"配置文件 (*{PROFILE_SUFFIX});;所有文件 (*)"
 
 
@@ -75,7 +80,7 @@ class ProfileOutcome:
     """What importing one profile file did."""
 
     path: Path
-    status: str             # added updated unchanged older replaced key_changed refused failed cancelled
+    status: str             # pending updated unchanged older rotated refused failed cancelled
     message: str = ""
     org_name: str = ""
     level: str = ""         # 镇级 …
@@ -87,20 +92,20 @@ class ProfileOutcome:
         return PROFILE_RESULTS[self.status][0]
 
 
-def _import_profile(store, path: Path, accept_new_key: bool) -> ProfileOutcome:
+def _import_profile(store, path: Path) -> ProfileOutcome:
     try:
-        r = import_profile(store, path, accept_new_key=accept_new_key)
-    except KeyChanged as exc:
-        profile = read_profile(path)
-        return ProfileOutcome(path, "key_changed", str(exc), profile.body.get("org_name", profile.org),
-                              level_name(profile.level), profile.fingerprint)
+        r = import_profile(store, path)
     except ProfileError as exc:
         return ProfileOutcome(path, "refused", str(exc))
     except Exception as exc:  # noqa: BLE001 — whatever stops this file is this file's result
         return ProfileOutcome(path, "failed", failure_text(exc))
     notes = []
+    if r["status"] == "pending":
+        notes.append(f"{'新电脑' if r.get('replaces') == '新电脑' else '新密钥' if r.get('replaces') else '新单位'}："
+                     "请电话请对方读出其本机指纹，与下面的指纹核对一致后，在“待确认指纹的单位”中按“确认指纹…”。"
+                     "确认之前，对方的数据包只暂存、不导入")
     if r["status"] == "rotated":
-        notes.append(f"对方更换了密钥：换钥声明由原密钥（指纹 {r['previous_fingerprint']}）签发，已核验；"
+        notes.append(f"对方更换了密钥：换钥声明由原密钥（指纹 {spaced_fingerprint(r['previous_fingerprint'])}）签发，已核验；"
                      "请电话向对方核对新指纹")
     if r["orgs_added"]:
         notes.append(f"新增单位 {r['orgs_added']} 个")
@@ -110,7 +115,7 @@ def _import_profile(store, path: Path, accept_new_key: bool) -> ProfileOutcome:
                           r["fingerprint"], bool(r["orgs_added"] or r["catalog_adopted"]))
 
 
-def _import_profiles(paths: list[Path], accept_new_key: bool):
+def _import_profiles(paths: list[Path]):
     """Profiles one by one (each its own transaction); a cancel leaves the rest ``cancelled``."""
     def op(store, progress):
         done = []
@@ -119,7 +124,7 @@ def _import_profiles(paths: list[Path], accept_new_key: bool):
                 progress(i, len(paths), f"正在导入 {path.name}（{i + 1}/{len(paths)}）…")
             except Cancelled:
                 return done + [ProfileOutcome(p, "cancelled") for p in paths[i:]]
-            done.append(_import_profile(store, path, accept_new_key))
+            done.append(_import_profile(store, path))
         return done
     return op
 
@@ -128,6 +133,12 @@ def _export_profile(folder: Path):
     def op(store, progress):
         folder.mkdir(parents=True, exist_ok=True)
         return export_profile(store, folder)
+    return op
+
+
+def _confirm(org: str, typed: str):
+    def op(store, progress):
+        return confirm_peer(store, org, typed)
     return op
 
 
@@ -151,6 +162,7 @@ class PeersTab(QWidget):
     profile_exported = Signal(str)          # the profile file's path
     keys_rotated = Signal(object)           # core's Rotation (new profile, fingerprints)
     profiles_imported = Signal(object)      # list[ProfileOutcome]
+    peer_confirmed = Signal(object)         # core's confirm_peer result (held packages applied)
 
     def __init__(self, jobs: SyncJobs, ask_folder, ask_files, parent=None):
         """``ask_folder(title)`` and ``ask_files(title, filter)`` are the page's choosers."""
@@ -158,7 +170,6 @@ class PeersTab(QWidget):
         self.jobs = jobs
         self._ask_folder, self._ask_files = ask_folder, ask_files
         self.profile_outcomes: list[ProfileOutcome] = []
-        self.accept_boxes: dict[Path, QCheckBox] = {}
         self.unit_label = QLabel()
         self.unit_label.setStyleSheet("font-size: 15px; font-weight: bold")
         self.own_fingerprint = fingerprint_label()
@@ -207,10 +218,28 @@ class PeersTab(QWidget):
         self.peers_table = make_table(self.peers_model, widths=(160, 90, 330, 150))
         known = QGroupBox("已登记的单位")
         QVBoxLayout(known).addWidget(self.peers_table)
+        self.pending_model = RowsModel(PENDING_COLUMNS, self._pending_cells, colors=self._pending_colors,
+                                       parent=self)
+        self.pending_table = make_table(self.pending_model, widths=(130, 70, 330, 130, 90))
+        self.confirm_button = QPushButton(CONFIRM_TEXT)
+        self.confirm_button.setProperty("permission", "admin")
+        self.confirm_button.setToolTip("管理员：电话请对方读出其本机指纹，输入后与配置文件的指纹核对；"
+                                       "一致则确认，并导入对方暂存的数据包")
+        self.confirm_button.clicked.connect(self._confirm_clicked)
+        self.confirm_message = message_label()
+        self.pending_box = QGroupBox("待确认指纹的单位")
+        box = QVBoxLayout(self.pending_box)
+        box.addWidget(self.pending_table)
+        row = QHBoxLayout()
+        row.addWidget(self.confirm_button)
+        row.addWidget(self.confirm_message, 1)
+        box.addLayout(row)
+        self.pending_box.hide()                  # shown while a unit waits for its check
         split = QSplitter(Qt.Vertical)
         split.addWidget(imports)
+        split.addWidget(self.pending_box)
         split.addWidget(known)
-        split.setSizes([360, 200])
+        split.setSizes([260, 160, 160])
         layout = QVBoxLayout(self)
         layout.addWidget(own)
         layout.addWidget(split, 1)
@@ -222,14 +251,28 @@ class PeersTab(QWidget):
         self.unit_label.setText(f"{state.me.org_name}（{state.me.level}）")
         self.own_fingerprint.setText(spaced_fingerprint(state.me.fingerprint))
         self.peers_model.load(state.peers)
+        self.pending_model.load(list(state.pending))
+        self.pending_box.setVisible(bool(state.pending) or bool(self.confirm_message.text()))
+        if state.pending and not self.pending_table.selectionModel().hasSelection():
+            self.pending_table.selectRow(0)
 
     def set_busy(self, busy: bool) -> None:
-        for b in (self.export_profile_button, self.rotate_keys_button, self.import_profile_button):
+        for b in (self.export_profile_button, self.rotate_keys_button, self.import_profile_button,
+                  self.confirm_button):
             b.setEnabled(not busy)
 
     @staticmethod
     def _peer_cells(p: PeerInfo) -> tuple:
-        return (p.org_name, p.level, p.fingerprint, short_time(p.added), "在用" if p.active else "已被新指纹取代")
+        return (p.org_name, p.level, spaced_fingerprint(p.fingerprint), short_time(p.added), p.status_text)
+
+    @staticmethod
+    def _pending_cells(p: PendingPeer) -> tuple:
+        return (p.org_name, p.level, spaced_fingerprint(p.fingerprint), short_time(p.since), f"{p.held} 个",
+                {"新电脑": "对方换了新电脑（新安装）", "新密钥": "已登记单位的密钥变了"}.get(p.replaces, "新单位"))
+
+    @staticmethod
+    def _pending_colors(p: PendingPeer) -> dict:
+        return {2: AMBER}
 
     @staticmethod
     def _peer_colors(p: PeerInfo) -> dict:
@@ -275,31 +318,65 @@ class PeersTab(QWidget):
                                   "请交给所有上下级单位导入，并电话告知新指纹。", GREEN)
         self.keys_rotated.emit(rotation)
 
+    # ------------------------------------------------------------ confirming a pending unit
+    def selected_pending(self) -> PendingPeer | None:
+        rows = self.pending_table.selectionModel().selectedRows()
+        items = self.pending_model.items
+        return items[rows[0].row()] if rows and rows[0].row() < len(items) else None
+
+    def _confirm_clicked(self) -> None:
+        peer = self.selected_pending()
+        if peer is None:
+            say(self.confirm_message, "请先在上表中选择要确认的单位", RED)
+            return
+        typed = self._ask_fingerprint(peer)
+        if typed:
+            self.confirm_fingerprint(peer.org, typed)
+
+    def _ask_fingerprint(self, peer: PendingPeer) -> str | None:
+        """The dialog asking for the fingerprint read over the phone (tests replace it)."""
+        text, ok = QInputDialog.getText(
+            self, "确认指纹", f"请打电话请{peer.org_name}读出其本机指纹（同步中心 → 单位与配置文件），\n"
+            "在下面输入对方读出的指纹（空格、横线可有可无）：")
+        return text if ok else None
+
+    def confirm_fingerprint(self, org: str, typed: str) -> None:
+        """Confirm ``org``'s pending profile with the fingerprint ``typed``; its held packages
+        are applied on the store thread; ``peer_confirmed(result)`` follows (a wrong
+        fingerprint: the red message and ``failed``)."""
+        say(self.confirm_message, "正在核对指纹…")
+        self.jobs.run(_confirm(org, typed), on_done=self._confirmed,
+                      on_error=lambda e: self.jobs.fail(self.confirm_message, e),
+                      label="正在确认指纹并导入暂存的数据包…", parent=self)
+
+    def _confirmed(self, result: dict) -> None:
+        applied = result["applied"]
+        text = f"已确认{result['org_name']}的指纹，今后接受它的数据包。"
+        if result["replaced"]:
+            text += "原来那台电脑已停用（已更换电脑）。"
+        if applied:
+            text += f"已导入暂存的数据包 {len(applied)} 个：" + "、".join(
+                f"{a['file']}（{a['message']}）" for a in applied)
+        say(self.confirm_message, text, GREEN)
+        self.jobs.changed.emit()
+        self.peer_confirmed.emit(result)
+
     # ------------------------------------------------------------ importing
     def _import_profiles_clicked(self) -> None:
         paths = self._ask_files("选择要导入的配置文件", PROFILE_FILTER)
         if paths:
             self.import_profiles(paths)
 
-    def import_profiles(self, paths, accept_new_key: bool = False) -> None:
-        """Import profile files on the store thread; ``profiles_imported(outcomes)`` follows.
-
-        With ``accept_new_key`` (a 管理员 who checked the new fingerprint by phone) the
-        results replace those of the same files; otherwise they replace all shown.
-        """
+    def import_profiles(self, paths) -> None:
+        """Import profile files on the store thread; ``profiles_imported(outcomes)`` follows
+        (the results replace those shown)."""
         paths = [Path(p) for p in paths]
-        self.jobs.run(_import_profiles(paths, accept_new_key),
-                      on_done=lambda outcomes: self._profiles_done(outcomes, accept_new_key),
+        self.jobs.run(_import_profiles(paths), on_done=self._profiles_done,
                       on_error=lambda e: self.jobs.fail(self.profile_message, e),
                       label="正在导入配置文件…", parent=self)
 
-    def _profiles_done(self, outcomes: list[ProfileOutcome], merge: bool) -> None:
-        if merge:
-            fresh = {o.path: o for o in outcomes}
-            kept = [fresh.pop(o.path, o) for o in self.profile_outcomes]
-            self.profile_outcomes = kept + list(fresh.values())
-        else:
-            self.profile_outcomes = list(outcomes)
+    def _profiles_done(self, outcomes: list[ProfileOutcome]) -> None:
+        self.profile_outcomes = list(outcomes)
         self._show_profile_outcomes()
         if any(o.changed for o in outcomes):
             self.jobs.changed.emit()
@@ -311,7 +388,6 @@ class PeersTab(QWidget):
             item = layout.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        self.accept_boxes = {}
         for o in self.profile_outcomes:
             layout.addWidget(self._profile_outcome_widget(o))
         if not self.profile_outcomes:
@@ -331,22 +407,10 @@ class PeersTab(QWidget):
                      f"{html.escape(text)}</span>{html.escape(who)}")
         box.addWidget(head)
         if o.fingerprint:
-            box.addWidget(QLabel("新指纹（请电话向对方核对）：" if o.status in ("key_changed", "rotated")
-                                 else "指纹："))
+            box.addWidget(QLabel("指纹（请电话向对方核对）：" if o.status in ("pending", "rotated") else "指纹："))
             box.addWidget(fingerprint_label(o.fingerprint))
         if o.message:
             note = message_label()
-            say(note, o.message, RED if o.status in ("key_changed", "refused", "failed") else GREY)
+            say(note, o.message, RED if o.status in ("refused", "failed") else AMBER if o.status == "pending" else GREY)
             box.addWidget(note)
-        if o.status == "key_changed":
-            accept = QCheckBox(ACCEPT_TEXT)
-            accept.setToolTip("管理员操作：确认已与对方电话核对上面的新指纹后勾选，将以新指纹重新导入")
-            accept.toggled.connect(lambda on, path=o.path, box=accept: self._accept_toggled(path, box, on))
-            self.accept_boxes[o.path] = accept
-            box.addWidget(accept)
         return frame
-
-    def _accept_toggled(self, path: Path, box: QCheckBox, on: bool) -> None:
-        if on:
-            box.setEnabled(False)
-            self.import_profiles([path], accept_new_key=True)

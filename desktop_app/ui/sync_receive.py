@@ -17,6 +17,7 @@ from ..core.batch import BatchSummary, import_packages
 from ..core.sync import (
     COUNTS,
     PACKAGE_SUFFIX,
+    HeldPackage,
     ImportSummary,
     ReceivedPackage,
     SourceStatus,
@@ -33,9 +34,11 @@ COUNT_LABELS = {"new": "新增", "updated": "更新", "unchanged": "未变", "ol
 RESULT_COLUMNS = ("文件", "结果", "台账", *(COUNT_LABELS[k] for k in COUNTS))
 HISTORY_COLUMNS = ("时间", "来源单位", "序号", "类型", "结果", "行数", "文件")
 SOURCE_COLUMNS = ("来源单位", "已收到的序号", "缺失")
+HELD_COLUMNS = ("文件", "来源单位", "序号", "暂存原因", "暂存时间")
 TOTAL_LABEL = "合计"
 PACKAGE_RESULTS = {"imported": ("已导入", GREEN), "dry-run": ("试导入（未写入）", BLUE),
                    "already": ("已导入过", GREY), "refused": ("已拒收", RED),
+                   "held": ("已暂存，未导入", AMBER),
                    "failed": ("出错，未导入", RED), "cancelled": ("已取消，未导入", GREY)}
 HISTORY_STATUS = {"imported": "已导入"}
 PACKAGE_FILTER = f"数据包 (*{PACKAGE_SUFFIX});;所有文件 (*)"
@@ -70,6 +73,8 @@ def package_notes(summaries: list[ImportSummary]) -> list[str]:
     for s in summaries:
         if s.status == "refused":
             out.append(line(f"{s.file}：已拒收。{s.message}", RED))
+        elif s.status == "held":
+            out.append(line(f"{s.file}：已暂存，未导入。{s.message}", AMBER))
         elif s.status == "dry-run":
             out.append(line(f"{s.file}：试导入，没有写入任何内容。", BLUE))
         elif s.status != "imported":
@@ -124,8 +129,13 @@ class ReceiveTab(QWidget):
         self.sources_table = make_table(self.sources_model, widths=(160, 200))
         received = QGroupBox("各单位已收到的数据包")
         QVBoxLayout(received).addWidget(self.sources_table)
+        self.held_model = RowsModel(HELD_COLUMNS, self._held_cells, tips=self._held_tips, parent=self)
+        self.held_table = make_table(self.held_model, widths=(260, 120, 60, 140))
+        self.held_box = QGroupBox("暂存的数据包（未导入；原因消除后自动导入）")
+        QVBoxLayout(self.held_box).addWidget(self.held_table)
+        self.held_box.hide()                     # shown while packages are held
         split = QSplitter(Qt.Vertical)
-        for w in (results, history, received):
+        for w in (results, self.held_box, history, received):
             split.addWidget(w)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
@@ -137,6 +147,17 @@ class ReceiveTab(QWidget):
     def show_state(self, state: SyncState) -> None:
         self.history_model.load(state.received)
         self.sources_model.load(state.sources)
+        self.held_model.load(list(state.held))
+        self.held_box.setVisible(bool(state.held))
+
+    def _held_cells(self, h: HeldPackage) -> tuple:
+        org = self.reader.orgs.get(h.source_org)
+        seqs = "" if h.seq_from is None else (str(h.seq_from) if h.seq_from == h.seq_to else f"{h.seq_from}–{h.seq_to}")
+        return (h.file, org.name if org else h.source_org, seqs, h.reason_text, short_time(h.held))
+
+    @staticmethod
+    def _held_tips(h: HeldPackage) -> dict:
+        return {3: h.message, 0: h.message}
 
     @staticmethod
     def _result_cells(r: ResultRow) -> tuple:
@@ -168,11 +189,11 @@ class ReceiveTab(QWidget):
 
     @staticmethod
     def _source_cells(s: SourceStatus) -> tuple:
-        return (s.org_name, ranges_text(s.received), "；".join(s.gaps) or "无")
+        return (s.org_name, ranges_text(s.received), "；".join(s.gaps) or ("不再报缺" if s.replaced else "无"))
 
     @staticmethod
     def _source_colors(s: SourceStatus) -> dict:
-        return {2: RED if s.gaps else GREEN}
+        return {2: GREY if s.replaced else RED if s.gaps else GREEN}
 
     # ------------------------------------------------------------ receiving
     def _import_packages_clicked(self) -> None:

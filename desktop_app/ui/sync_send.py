@@ -147,9 +147,9 @@ class SendTab(QWidget):
         seqs = str(m["seq_from"]) if m["seq_from"] == m["seq_to"] else f"{m['seq_from']}–{m['seq_to']}"
         dest = next((d.peer.org_name for d in self.dest_model.items if d.peer.node == m["dest"]["node"]),
                     m["dest"]["org"])
-        rows = sum(m["counts"].values())
+        rows = sum(exported.counts.values())
         text = (f"已写入：{exported.path}\n发往{dest}的第 {seqs} 号{KIND_NAMES.get(m['kind'], '')}数据包，"
-                f"共 {rows:,} 行（{counts_text(self.reader, m['counts'])}）")
+                f"共 {rows:,} 行（{counts_text(self.reader, exported.counts)}）")
         if exported.files:
             text += f"，附件 {exported.files} 个"
         if exported.volumes:

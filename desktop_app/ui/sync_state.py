@@ -23,14 +23,19 @@ from ..core.errors import UserError
 from ..core.sync import (
     ConflictView,
     Destination,
+    HeldPackage,
     Identity,
     PeerInfo,
+    PendingPeer,
     ReceivedPackage,
     SourceStatus,
+    clock_problem,
     conflict_views,
     destinations,
     identity,
+    list_held,
     peer_list,
+    pending_peers,
     received_packages,
     sources,
 )
@@ -49,12 +54,16 @@ class SyncState:
     received: list[ReceivedPackage]
     sources: list[SourceStatus]
     conflicts: list[ConflictView]
+    pending: list[PendingPeer] = ()        # profiles waiting for a fingerprint check
+    held: list[HeldPackage] = ()           # packages kept, not applied yet
+    clock_problem: str | None = None       # this PC's date does not fit the store's data
 
 
 def read_state(store) -> SyncState:
-    """The six reads of the page, on the store thread."""
+    """The reads of the page, on the store thread."""
     return SyncState(identity(store), peer_list(store), destinations(store), received_packages(store),
-                     sources(store), conflict_views(store))
+                     sources(store), conflict_views(store), pending_peers(store), list_held(store),
+                     clock_problem(store))
 
 
 def short_time(iso: str) -> str:

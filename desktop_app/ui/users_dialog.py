@@ -113,8 +113,8 @@ class UsersDialog(QDialog):
         self.refresh()
 
     def _cells(self, u: dict) -> list[str]:
-        state = "已停用" if not u["active"] else (f"锁定至 {u['locked_until'][11:16]}"
-                                                  if u["locked_until"] else "正常")
+        state = "已停用" if not u["active"] else "需重设密码" if u.get("needs_password") else (
+            f"锁定至 {u['locked_until'][11:16]}" if u["locked_until"] else "正常")
         unit = self.unit_names.get(u["unit"], u["unit"] or "全部")
         return [u["name"], u["role"], unit, state, (u["created"] or "")[:16].replace("T", " ")]
 

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QLabel
-from support import copy_store, install_below, logical_dump, screening
+from support import copy_store, install_below, logical_dump, phoned, screening
 
 from desktop_app.cli import main
 from desktop_app.core.store.crypto import fingerprint
@@ -19,7 +19,6 @@ from desktop_app.core.sync import profiles
 from desktop_app.core.sync.status import spaced_fingerprint
 from desktop_app.ui.sync_conflicts import DELETE_NOTE
 from desktop_app.ui.sync_page import SyncPage
-from desktop_app.ui.sync_peers import ACCEPT_TEXT
 from desktop_app.ui.sync_receive import RESULT_COLUMNS
 from desktop_app.ui.tasks import TaskRunner
 
@@ -79,9 +78,15 @@ def import_packages(qtbot, page, paths, dry_run=False):
     return blocker.args[0]
 
 
-def import_profiles(qtbot, page, paths, accept_new_key=False):
+def import_profiles(qtbot, page, paths):
     with qtbot.waitSignal(page.profiles_imported, timeout=WAIT) as blocker:
-        page.import_profiles(paths, accept_new_key=accept_new_key)
+        page.import_profiles(paths)
+    return blocker.args[0]
+
+
+def confirm(qtbot, page, org, typed):
+    with qtbot.waitSignal(page.peer_confirmed, timeout=WAIT) as blocker:
+        page.confirm_fingerprint(org, typed)
     return blocker.args[0]
 
 
@@ -119,10 +124,12 @@ def test_profile_and_package_travel_between_pages(qtbot, qtmodeltester, chain, o
     profile = Path(blocker.args[0])
     assert profile.parent == chain / "usb" and str(profile) in village.peers_tab.profile_message.text()
     [outcome] = import_profiles(qtbot, town, [profile])
-    assert (outcome.status, outcome.status_text, outcome.fingerprint) == ("added", "已登记", own)
-    assert not town.peers_tab.accept_boxes
+    assert (outcome.status, outcome.status_text, outcome.fingerprint) == ("pending", "待确认指纹", own)
+    assert shown_rows(town.peers_tab.pending_model)[0][:3] == ("示例村二", "村（社区）级", spaced_fingerprint(own))
+    confirm(qtbot, town, "示例村二", phoned(profile))
+    assert town.peers_tab.pending_model.rowCount() == 0
     peers = {row[0]: row for row in shown_rows(town.peers_tab.peers_model)}
-    assert peers["示例村二"][2] == own and peers["示例村二"][4] == "在用"
+    assert peers["示例村二"][2] == spaced_fingerprint(own) and peers["示例村二"][4] == "在用"
     assert set(peers) == {"大通湖区", "示例村一", "示例村二"}
     qtmodeltester.check(town.peers_tab.peers_model)
     # the village sends its first package to the default destination, the town above
@@ -291,22 +298,15 @@ def test_a_changed_key_waits_for_the_phone_check(qtbot, qtmodeltester, chain, op
     profiles.export_profile(t2, chain / "t2.msprofile")
     t2.close()
     district = open_page(chain / "d.sqlite3")
-    before = logical_dump(chain / "d.sqlite3")
     [outcome] = import_profiles(qtbot, district, [chain / "t2.msprofile"])
-    assert outcome.status == "key_changed" and outcome.fingerprint == new and "指纹" in outcome.message
-    assert logical_dump(chain / "d.sqlite3") == before
-    box = district.peers_tab.accept_boxes[chain / "t2.msprofile"]
-    assert box.text() == ACCEPT_TEXT and not box.isChecked()
+    assert outcome.status == "pending" and outcome.fingerprint == new and "新电脑" in outcome.message
     texts = [w.text() for w in district.peers_tab.profile_results.findChildren(QLabel)]
     assert spaced_fingerprint(new) in texts and any(outcome.message in t for t in texts)
-    with qtbot.waitSignal(district.profiles_imported, timeout=WAIT) as blocker:
-        box.setChecked(True)
-    [accepted] = blocker.args[0]
-    assert (accepted.status, accepted.status_text) == ("replaced", "已接受新指纹")
-    assert [o.status for o in district.peers_tab.profile_outcomes] == ["replaced"]
-    assert not district.peers_tab.accept_boxes
     peers = [(row[0], row[2], row[4]) for row in shown_rows(district.peers_tab.peers_model)]
-    assert peers == [("河坝镇", new, "在用"), ("河坝镇", old, "已被新指纹取代")]
+    assert peers == [("河坝镇", spaced_fingerprint(old), "在用")]
+    confirm(qtbot, district, "河坝镇", new)
+    peers = [(row[0], row[2], row[4]) for row in shown_rows(district.peers_tab.peers_model)]
+    assert peers == [("河坝镇", spaced_fingerprint(new), "在用"), ("河坝镇", spaced_fingerprint(old), "已更换电脑")]
     qtmodeltester.check(district.peers_tab.peers_model)
 
 

@@ -12,12 +12,15 @@ from .attachment_refs import KINDS as ATTACHMENT_KINDS
 from .attachment_refs import parse_refs
 from .fieldtypes import display, is_blank, normalize, parse_date
 from .idnumbers import age_on, birth_from_id, fold, sex_from_id
-from .model import Catalog, CatalogError, Field, Indicator, Ledger, load_catalog
+from .choices import Choices, load_choices, save_choices
+from .counting import counting_text
+from .model import Catalog, CatalogError, Field, Indicator, Ledger, WorkCalendar, load_catalog
 from .orgs import LEVEL_NAMES, Org, OrgError, OrgTree, file_label
 from .validation import Problem, RowCheck, validate_row
 
 __all__ = [
-    "ATTACHMENT_KINDS", "LEVEL_NAMES", "Catalog", "CatalogError", "Field", "Indicator", "Ledger",
+    "ATTACHMENT_KINDS", "LEVEL_NAMES", "Catalog", "CatalogError", "Choices", "Field", "Indicator", "Ledger",
+    "WorkCalendar", "counting_text", "load_choices", "save_choices",
     "Org", "OrgError", "OrgTree", "Problem", "RowCheck", "age_on", "birth_from_id", "display",
     "file_label", "fold", "is_blank", "load_catalog", "normalize", "parse_date", "parse_refs", "sex_from_id",
     "validate_row",

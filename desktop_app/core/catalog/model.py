@@ -34,6 +34,7 @@ Format (see ``resources/catalog/README.md`` for the full reference):
 from __future__ import annotations
 
 import calendar
+import datetime as _dt
 import re
 import tomllib
 from dataclasses import dataclass, replace
@@ -44,6 +45,7 @@ from typing import Any, Iterable
 
 from ..errors import UserError
 from ..paths import resources_dir
+from .counting import counting_text
 
 FIELD_TYPES = {
     "text", "integer", "decimal", "date", "choice", "multichoice", "yesno",
@@ -55,6 +57,7 @@ METHODS = {"count", "distinct", "households", "sum", "standard", "latest", "peri
            "notes"}
 COMPARATORS = {">=", ">", "=", "<="}
 PERIODS = {"day", "month", "quarter", "year"}
+CALENDARS = {"calendar_days", "working_days"}   # a daily duty: every day, or every working day
 RULE_KINDS = {
     "sex", "age", "date_order", "required_if", "disability_cert", "in_year",
     "days_between", "choice_in", "empty_unless", "value_in_if", "min_value",
@@ -178,6 +181,36 @@ class Measure:
     # that holds (一家 2023 年建成、仍在运营的益老食堂 counts in 2024); ``where`` says which
     # statuses still hold.
     span: str = "year"
+    calendar: str = "calendar_days"                     # periods = "day": which days are due
+    schedule: tuple[tuple[str, float], ...] = ()        # standard: (from month YYYY-MM, value), sorted
+    each_of: str | None = None                          # periods: a period counts when this field
+    members: tuple[str, ...] = ()                       # covers every member (default list)
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """The national holiday arrangement of one year: statutory holidays (放假) and the
+    weekend days that are working days (调休上班)."""
+
+    year: int
+    source: str
+    holidays: frozenset[str]
+    workdays: frozenset[str]
+
+    def is_working_day(self, day) -> bool:
+        iso = day.isoformat()
+        if iso in self.workdays:
+            return True
+        return day.weekday() < 5 and iso not in self.holidays
+
+    def working_days(self, until=None) -> int:
+        """Working days of the year, up to and including ``until`` (default: the whole year)."""
+        day, end = _dt.date(self.year, 1, 1), until or _dt.date(self.year, 12, 31)
+        n = 0
+        while day <= end and day.year == self.year:
+            n += self.is_working_day(day)
+            day += _dt.timedelta(days=1)
+        return n
 
 
 @dataclass(frozen=True)
@@ -195,6 +228,7 @@ class Indicator:
     # True: the plan names responsible units per project, not per indicator; ``units`` is the
     # catalog's own choice among the project's units (the district may set the lead unit)
     units_chosen: bool = False
+    derived: str = ""      # a target the plan does not write, and where it comes from
 
 
 @dataclass(frozen=True)
@@ -223,6 +257,7 @@ class Catalog:
     indicators: tuple[Indicator, ...]
     ledgers: tuple[Ledger, ...]
     raw: dict = dc_field(repr=False, compare=False, default_factory=dict)
+    calendar: WorkCalendar | None = None
 
     def ledger(self, ledger_id: str) -> Ledger:
         for led in self.ledgers:
@@ -249,12 +284,30 @@ class Catalog:
                 return p
         raise KeyError(project_id)
 
-    def periods_in_year(self, period: str) -> int:
+    def project_units(self, ind: Indicator) -> tuple[str, ...]:
+        """The units the plan names for the indicator's projects (those that may lead it).
+
+            >>> load_catalog().project_units(load_catalog().indicator("two_cancer_screening"))
+            ('区妇联', '区教育卫生健康局', '区民政人社局')
+        """
+        return tuple(dict.fromkeys(u for pid in ind.projects for u in self.project(pid).units))
+
+    def periods_in_year(self, period: str, kind: str = "calendar_days") -> int:
+        """Due periods in the plan year: 12 months, 4 quarters, 1 year, 366 (365) days, or the
+        year's working days from the holiday calendar."""
+        if period == "day" and kind == "working_days":
+            return self.calendar.working_days()
         days = 366 if calendar.isleap(self.plan_year) else 365
         return {"day": days, "month": 12, "quarter": 4, "year": 1}[period]
 
-    def to_json(self) -> dict:
-        """The shape printed by ``catalog --json``."""
+    def counting(self, indicator_id: str, choices=None) -> str:
+        """The indicator's counting rule in plain Chinese (with the district's choices)."""
+        return counting_text(self, self.indicator(indicator_id), choices)
+
+    def to_json(self, choices=None) -> dict:
+        """The shape printed by ``catalog --json`` (``counting`` and ``units`` reflect the
+        district's ``choices``, :class:`~.choices.Choices`, when given; ``catalog_units``
+        are the catalog's own)."""
         return {
             "id": self.id, "version": self.version, "plan_year": self.plan_year,
             "title": self.title,
@@ -266,9 +319,11 @@ class Catalog:
                 {"id": i.id, "name": i.name, "target": i.target, "unit": i.unit,
                  "comparator": i.comparator, "kind": i.kind,
                  "project": i.projects[0], "projects": list(i.projects),
-                 "units": list(i.units), "units_chosen": i.units_chosen,
+                 "units": list(choices.units(i) if choices else i.units),
+                 "catalog_units": list(i.units), "units_chosen": i.units_chosen,
                  "ledger": i.measure.ledger,
-                 "method": i.measure.method} for i in self.indicators
+                 "method": i.measure.method, "counting": self.counting(i.id, choices),
+                 **({"derived": i.derived} if i.derived else {})} for i in self.indicators
             ],
             "ledgers": [
                 {"id": led.id, "label": led.label, "project": led.project,
@@ -325,6 +380,7 @@ def load_catalog(source: Path | dict[str, dict] | None = None) -> Catalog:
 class _Builder:
     def __init__(self, files: dict[str, dict]):
         self.files = files
+        self.calendar: WorkCalendar | None = None
 
     def build(self) -> Catalog:
         header, header_file = None, None
@@ -332,9 +388,13 @@ class _Builder:
         indicators: list[tuple[str, str, dict]] = []
         ledgers: list[tuple[str, str, dict]] = []
         for fname, data in self.files.items():
-            unknown = set(data) - {"catalog", "projects", "indicators", "ledgers"}
+            unknown = set(data) - {"catalog", "projects", "indicators", "ledgers", "calendar"}
             if unknown:
                 raise CatalogError(fname, sorted(unknown)[0], "未知的顶层键")
+            if "calendar" in data:
+                if self.calendar is not None:
+                    raise CatalogError(fname, "calendar", "节假日安排 [calendar] 重复")
+                self.calendar = self._calendar(fname, data["calendar"])
             if "catalog" in data:
                 if header is not None:
                     raise CatalogError(fname, "catalog", f"[catalog] 已在 {header_file} 中定义")
@@ -350,6 +410,8 @@ class _Builder:
         h = _Obj(header_file, "catalog", header)
         plan_year = h.int("plan_year")
         self.plan_year = plan_year
+        if self.calendar is not None and self.calendar.year != plan_year:
+            self.calendar = None      # another year's holidays say nothing about this plan
         built_projects = [self._project(*p) for p in projects]
         _unique(built_projects, projects, "id")
         built_ledgers = [self._ledger(*item, built_projects) for item in ledgers]
@@ -364,8 +426,28 @@ class _Builder:
             id=h.str("id"), version=h.str("version"), plan_year=plan_year,
             title=h.str("title"), projects=tuple(built_projects),
             indicators=tuple(built_inds), ledgers=tuple(built_ledgers),
-            raw=self.files,
+            raw=self.files, calendar=self.calendar,
         )
+
+    def _calendar(self, fname, data) -> WorkCalendar:
+        o = _Obj(fname, "calendar", data)
+        o.only({"year", "source", "holidays", "workdays"})
+        year = o.int("year")
+        days = {}
+        for key in ("holidays", "workdays"):
+            for i, text in enumerate(o.str_list(key, [])):
+                try:
+                    day = _dt.date.fromisoformat(text)
+                except ValueError:
+                    o.fail(f"{key}[{i}]", f"{text!r} 不是日期（写成 {year}-10-01）")
+                if day.year != year:
+                    o.fail(f"{key}[{i}]", f"{text} 不在 {year} 年")
+                if key == "workdays" and day.weekday() < 5:
+                    o.fail(f"{key}[{i}]", f"{text} 不是周末，不必列为调休上班日")
+            days[key] = frozenset(o.str_list(key, []))
+        if days["holidays"] & days["workdays"]:
+            o.fail("workdays", "同一天既是放假日又是上班日")
+        return WorkCalendar(year, o.str("source", ""), days["holidays"], days["workdays"])
 
     # -- projects
     def _project(self, fname, key, data) -> Project:
@@ -523,7 +605,7 @@ class _Builder:
     def _indicator(self, fname, key, data, projects, ledgers) -> Indicator:
         o = _Obj(fname, key, data)
         o.only({"id", "name", "projects", "kind", "target", "unit", "comparator", "units",
-                "text", "measure", "units_chosen"})
+                "text", "measure", "units_chosen", "derived"})
         kind = o.str("kind")
         if kind not in INDICATOR_KINDS:
             o.fail("kind", f"未知指标类型 {kind!r}（可用：{'、'.join(sorted(INDICATOR_KINDS))}）")
@@ -554,13 +636,14 @@ class _Builder:
         return Indicator(
             id=o.ident("id"), name=o.str("name"), projects=tuple(proj_ids), kind=kind,
             target=target, unit=o.str("unit", ""), comparator=comparator, units=tuple(units),
-            text=o.str("text", ""), measure=measure,
+            text=o.str("text", ""), measure=measure, derived=o.str("derived", ""),
             units_chosen=chosen,
         )
 
     def _measure(self, fname, key, data, ledgers, kind, target) -> Measure:
         o = _Obj(fname, key, data)
-        o.only({"ledger", "method", "field", "where", "period", "orgs", "min", "rotation", "span"})
+        o.only({"ledger", "method", "field", "where", "period", "orgs", "min", "rotation",
+                "calendar", "schedule", "each_of", "members", "span"})
         by_id = {led.id: led for led in ledgers}
         lid = o.str("ledger")
         if lid not in by_id:
@@ -590,13 +673,30 @@ class _Builder:
                         o.fail(f"where.{wk}", f"{v!r} 不是字段 {wf.label} 的选项")
             where[wk] = values
         period = o.get("period")
+        cal = o.str("calendar", "calendar_days")
+        if cal not in CALENDARS:
+            o.fail("calendar", f"只能是 {'、'.join(sorted(CALENDARS))}")
+        if cal != "calendar_days" and (method != "periods" or period != "day"):
+            o.fail("calendar", "只有按日的定期工作（period = \"day\"）才区分自然日和工作日")
+        if cal == "working_days" and self.calendar is None:
+            o.fail("calendar", f"按工作日计需要 {self.plan_year} 年的节假日安排（[calendar]）")
         if method == "periods":
             if period not in PERIODS:
                 o.fail("period", f"只能是 {'、'.join(sorted(PERIODS))}")
-            expected = {"day": 366 if calendar.isleap(self.plan_year) else 365,
-                        "month": 12, "quarter": 4, "year": 1}[period]
+            if period == "day" and cal == "working_days":
+                expected = self.calendar.working_days()
+            else:
+                expected = {"day": 366 if calendar.isleap(self.plan_year) else 365,
+                            "month": 12, "quarter": 4, "year": 1}[period]
             if target != expected:
                 o.fail("period", f"目标应为计划年度内的期数 {expected}，而不是 {target}")
+        schedule = self._schedule(o, method, target) if "schedule" in data else ()
+        each_of = o.get("each_of")
+        if each_of is not None and (method != "periods" or not led.has_field(each_of)):
+            o.fail("each_of", f"应是按期统计（periods）的台账 {lid} 的字段")
+        members = tuple(o.str_list("members", []))
+        if members and each_of is None:
+            o.fail("members", "需要同时写 each_of（名单对应的字段）")
         orgs = tuple(o.str_list("orgs", []))
         if method == "orgs_with" and not orgs:
             o.fail("orgs", "orgs_with 需要列出单位代码")
@@ -609,7 +709,30 @@ class _Builder:
             o.fail("span", "只能是 year（当年的结果）或 state（截至统计日仍然成立的状态）")
         return Measure(ledger=lid, method=method, field=fld, where=where, period=period,
                        orgs=orgs, min=o.int("min", 1), rotation=tuple(o.str_list("rotation", [])),
+                       calendar=cal, schedule=schedule, each_of=each_of, members=members,
                        span=span)
+
+    def _schedule(self, o: "_Obj", method: str, target) -> tuple[tuple[str, float], ...]:
+        """A standard's effective-dated series: [{from = "2024-07", value = 700}, …]."""
+        if method != "standard":
+            o.fail("schedule", "只有逐行核对标准（standard）的指标才有执行时间表")
+        out = []
+        for i, item in enumerate(o.list("schedule")):
+            so = _Obj(o.file, f"{o.key}.schedule[{i}]", item)
+            so.only({"from", "value"})
+            month = so.str("from")
+            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+                so.fail("from", f"{month!r} 应写成 YYYY-MM（执行起始月份）")
+            value = so.num("value")
+            if value is None:
+                so.fail("value", "缺少此项")
+            out.append((month, value))
+        months = [m for m, _ in out]
+        if not out or months != sorted(set(months)):
+            o.fail("schedule", "应按执行起始月份从早到晚排列，月份不重复")
+        if out[-1][1] != target:
+            o.fail("schedule", f"最后一档应为方案目标 {target}")
+        return tuple(out)
 
     def _resolve_indicator_choices(self, led: Ledger, inds: list[Indicator]) -> Ledger:
         if not any(f.choices_from for f in led.fields):

@@ -8,13 +8,17 @@ submission board, the monthly 调度 report, duplicates across towns and 核实�
 """
 from .board import BoardLine, VillageLine, due_dates, schedule, set_schedule, submission_board
 from .duplicates import DuplicatePair, decide, find_duplicates
+from .explain import REASONS as EXPLAIN_REASONS
+from .explain import Explanation, explain
 from .monthly import STATUS_WORDS, MonthlyReport, month_end, monthly_report, monthly_workbook, parse_month
 from .progress import IndicatorProgress, OrgFigure, ProgressReport, clamp_as_of, compute, expected_rate
 from .reports import progress_workbook
 from .reviews import STATUSES as REVIEW_STATUSES
 from .reviews import flag, list_reviews, reply
+from .rules import RuleChange, changed_since_last_report, rules_snapshot
 
 __all__ = [
+    "EXPLAIN_REASONS", "Explanation", "RuleChange", "changed_since_last_report", "explain", "rules_snapshot",
     "REVIEW_STATUSES", "STATUS_WORDS", "BoardLine", "DuplicatePair", "IndicatorProgress",
     "MonthlyReport", "OrgFigure", "ProgressReport", "VillageLine", "clamp_as_of", "compute",
     "decide", "due_dates", "expected_rate", "find_duplicates", "flag", "list_reviews",

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 from ..errors import StoreError
 from ..sync.conflicts import list_conflicts
 from ..sync.incoming import gaps
+from ..sync.status import ranges_text, spaced_fingerprint
+from ..sync.trust import pending_peers
 
 if TYPE_CHECKING:
     from ..store.database import Store
@@ -75,13 +77,17 @@ class BoardLine:
     conflicts: int = 0
     rejected: int = 0
     villages: list[VillageLine] = field(default_factory=list)
+    held: int = 0                                        # its packages held (unconfirmed key, clock ahead)
+    pending: str | None = None                           # a profile waiting for its fingerprint check
+    history: list[str] = field(default_factory=list)     # old PCs replaced (已更换电脑), their chains ended
 
     @property
     def status(self) -> str:
-        """red (overdue, gaps, never registered), amber (conflicts, rejected rows), green."""
+        """red (overdue, gaps, never registered), amber (conflicts, rejected rows, held
+        packages, a key waiting for its check), green."""
         if not self.registered or self.overdue or self.gaps:
             return "red"
-        if self.conflicts or self.rejected:
+        if self.conflicts or self.rejected or self.held or self.pending:
             return "amber"
         return "green"
 
@@ -107,11 +113,23 @@ def submission_board(store: Store, today: dt.date | None = None) -> list[BoardLi
         line = BoardLine(town.code, town.name, town.code in nodes)
         node = nodes.get(town.code)
         received = []
-        if node:
-            received = store.conn.execute(
+        old = store.conn.execute("SELECT node FROM peers WHERE org = ? AND replaced_by IS NOT NULL ORDER BY added",
+                                 (town.code,)).fetchall()
+        for (old_node,) in old:   # the old PCs' packages still count as the town's submissions
+            seqs = [n for (n,) in store.conn.execute("SELECT seq FROM received WHERE source = ? ORDER BY seq",
+                                                     (old_node,))]
+            line.history.append(f"已更换电脑：原电脑已收到第 {ranges_text(seqs) or '—'} 号数据包，其后的编号不再报缺")
+        for n in [o for (o,) in old] + ([node] if node else []):
+            received += store.conn.execute(
                 "SELECT handled, file, seq_to, summary FROM packages WHERE direction = 'in' AND source = ? "
-                "ORDER BY handled", (node,)).fetchall()
+                "ORDER BY handled", (n,)).fetchall()
+        if node:
             line.gaps = gaps(store, node, town.name)
+        line.held = store.conn.execute("SELECT COUNT(*) FROM held_packages WHERE source_org = ?",
+                                       (town.code,)).fetchone()[0]
+        pending = next((p for p in pending_peers(store) if p.org == town.code), None)
+        if pending is not None:
+            line.pending = f"{pending.replaces or '新单位'}待确认指纹（{spaced_fingerprint(pending.fingerprint)}）"
         line.packages = len(received)
         if received:
             line.last_received, line.last_file, line.last_seq = received[-1][:3]

@@ -23,6 +23,7 @@ from .board import BoardLine, submission_board
 from .duplicates import find_duplicates
 from .progress import IndicatorProgress, ProgressReport, compute
 from .reports import progress_workbook
+from .rules import RuleChange, changes, last_recorded, record, rules_snapshot
 
 if TYPE_CHECKING:
     from ..store.database import Store
@@ -57,6 +58,23 @@ class MonthlyReport:
     board: list[BoardLine]
     issues: list[str] = field(default_factory=list)
     projects: dict[str, str] = field(default_factory=dict)   # project id → label
+    catalog_version: str = ""
+    rule_changes: list[RuleChange] = field(default_factory=list)
+    compared_with: str | None = None     # the month of the earlier report the rules were compared with
+    previous_catalog: str | None = None
+
+    @property
+    def rule_note(self) -> str:
+        """What the report says about the rules it was counted under."""
+        if self.compared_with is None:
+            return f"按计划目录 {self.catalog_version} 的计数规则统计。"
+        if not self.rule_changes:
+            return f"按计划目录 {self.catalog_version} 的计数规则统计，与{_month_words(self.compared_with)}报告相同。"
+        version = (f"计划目录由 {self.previous_catalog} 更新为 {self.catalog_version}；"
+                   if self.previous_catalog != self.catalog_version else "")
+        return (f"注意：与{_month_words(self.compared_with)}报告相比，{version}"
+                f"{len(self.rule_changes)} 项指标的计数规则已变更（"
+                + "、".join(c.name for c in self.rule_changes) + "），相关数字的变化可能来自规则变更。")
 
     @property
     def title(self) -> str:
@@ -87,8 +105,23 @@ def monthly_report(store: Store, year: int, month: int) -> MonthlyReport:
     if open_pairs:
         issues.append(f"有 {len(open_pairs)} 对疑似重复计数待核实（同一人在两处计数）")
     name = store.orgs.get(store.node.org).name
+    key = f"{year}-{month:02d}"
+    snapshot = rules_snapshot(store)
+    previous = last_recorded(store, before=key)
+    moved = changes(store, previous[1], snapshot) if previous else []
+    if moved:
+        issues.insert(0, f"计数规则已变更：{'、'.join(c.name for c in moved)}（与{_month_words(previous[0])}报告相比）")
+    record(store, key, snapshot)
     return MonthlyReport(year, month, name, progress, lagging, board, issues,
-                         {p.id: p.label for p in store.catalog.projects})
+                         {p.id: p.label for p in store.catalog.projects},
+                         catalog_version=snapshot["catalog"], rule_changes=moved,
+                         compared_with=previous[0] if previous else None,
+                         previous_catalog=previous[1].get("catalog") if previous else None)
+
+
+def _month_words(key: str) -> str:
+    y, m = key.split("-")
+    return f"{y}年{int(m)}月"
 
 
 THIN = Side(style="thin", color="999999")
@@ -115,6 +148,13 @@ def monthly_workbook(store: Store, report: MonthlyReport, out: Path | str) -> Pa
              b.conflicts, b.rejected] for b in report.board])
     _table(wb.create_sheet("待办问题", 3), f"{report.title}：待办问题",
            ["序号", "问题"], [[i, text] for i, text in enumerate(report.issues or ["无"], 1)])
+    changed = {c.indicator for c in report.rule_changes}
+    ws = wb.create_sheet("计数规则", 4)
+    _table(ws, f"{report.title}：计数规则（{report.rule_note}）",
+           ["序号", "指标", "计数规则", "是否变更"],
+           [[i, p.indicator.name, p.counting, "已变更" if p.indicator.id in changed else ""]
+            for i, p in enumerate(report.progress.indicators, 1)])
+    ws.column_dimensions["C"].width = 90
     wb.save(out)
     return out
 

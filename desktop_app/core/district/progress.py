@@ -20,11 +20,12 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass, field, replace
 
+from ..catalog.choices import Choices, load_choices
+from ..catalog.counting import counting_text, month_field
 from ..catalog.model import Catalog, Indicator, Ledger
 from ..catalog.orgs import OrgTree
 from ..store.policy import Policy, policy_for
 from ..store.query import counted_where
-from .lead_units import units_of
 
 VIOLATION_LIMIT = 200
 
@@ -70,6 +71,7 @@ class IndicatorProgress:
     violations: list[dict] = field(default_factory=list)
     notes: list[dict] = field(default_factory=list)
     rows: int = 0
+    counting: str = ""     # the counting rule in plain Chinese (with the district's choices)
 
     def to_json(self) -> dict:
         ind = self.indicator
@@ -80,6 +82,8 @@ class IndicatorProgress:
             "expected_rate": self.expected_rate, "lagging": self.lagging, "met": self.met,
             "rows": self.rows, "by_org": [o.to_json() for o in self.by_org],
         }
+        if self.counting:
+            out["counting"] = self.counting
         if self.violations:
             out["violations"] = self.violations
         if self.notes:
@@ -115,12 +119,18 @@ def compute(store, as_of: dt.date | None = None, *, scope: str | None = None,
     policy = policy_for(store)
     scope = policy.scope(scope) or store.node.org
     tree = store.orgs
-    calc = _Calculator(store.conn, catalog, tree, scope, as_of, store.quotas())
-    units = units_of(store)   # the district may have set the lead units
-    chosen = [replace(i, units=units[i.id]) if units[i.id] != i.units else i
-              for i in catalog.indicators if indicators is None or i.id in indicators]
-    return ProgressReport(as_of, scope, expected_rate(as_of, catalog.plan_year),
-                          [_shown(policy, catalog, calc.indicator(i)) for i in chosen])
+    choices = load_choices(store)
+    calc = _Calculator(store.conn, catalog, tree, scope, as_of, store.quotas(), choices)
+    figures = []
+    for ind in catalog.indicators:
+        if indicators is not None and ind.id not in indicators:
+            continue
+        if choices.units(ind) != ind.units:   # the district set the lead units
+            ind = replace(ind, units=choices.units(ind))
+        figure = _shown(policy, catalog, calc.indicator(ind))
+        figure.counting = counting_text(catalog, ind, choices)
+        figures.append(figure)
+    return ProgressReport(as_of, scope, expected_rate(as_of, catalog.plan_year), figures)
 
 
 def _shown(policy: Policy, catalog: Catalog, progress: IndicatorProgress) -> IndicatorProgress:
@@ -158,9 +168,10 @@ def _met(achieved, target, comparator) -> bool | None:
 
 class _Calculator:
     def __init__(self, conn, catalog: Catalog, tree: OrgTree, scope: str, as_of: dt.date,
-                 quotas: dict):
+                 quotas: dict, choices: Choices | None = None):
         self.conn, self.catalog, self.tree = conn, catalog, tree
         self.scope, self.as_of, self.quotas = scope, as_of, quotas
+        self.choices = choices or Choices()
         scope_org = tree.get(scope)
         level = scope_org.level if scope_org else "village"
         # rows are grouped by the child of the scope they sit under (town at the
@@ -253,27 +264,55 @@ class _Calculator:
         total, per, n = self._grouped(f"TOTAL([{ind.measure.field}])", led, ind)
         return self._cumulative(ind, total, per, n)
 
+    def month_expr(self, led: Ledger) -> str:
+        """SQL for the month (YYYY-MM) a row belongs to: its 所属月份 if the ledger keeps one,
+        else the month of its event date."""
+        mf = month_field(led)
+        return f"substr([{(mf or led.field(led.date_field)).id}], 1, 7)"
+
+    def standard_expr(self, ind: Indicator, led: Ledger) -> tuple[str, list]:
+        """SQL for the standard in force for each row's month, and its parameters."""
+        series = self.choices.schedule(ind)
+        if len(series) == 1:
+            return "?", [series[0][1]]
+        month = self.month_expr(led)
+        parts, params = [], []
+        for start, value in reversed(series[1:]):
+            parts.append(f"WHEN {month} >= ? THEN ?")
+            params += [start, value]
+        return f"(CASE {' '.join(parts)} ELSE ? END)", params + [series[0][1]]
+
+    def in_force(self, ind: Indicator) -> float:
+        """The standard in force in the as-of month."""
+        return self.choices.standard_for(ind, f"{self.as_of:%Y-%m}")
+
     def _m_standard(self, ind, led):
         col = f"[{ind.measure.field}]"
         op = {">=": "<", ">": "<=", "=": "<>", "<=": ">"}[ind.comparator]
         where, params = self._filter(led, ind)
+        std, std_params = self.standard_expr(ind, led)
+        now = self.in_force(ind)
+        # the lowest value among the rows judged by the standard in force now (all rows when
+        # the standard did not change in the year)
         lowest, n, bad = self.conn.execute(
-            f"SELECT MIN({col}), COUNT(*), TOTAL({col} {op} ?) FROM [{led.table}] WHERE {where}",
-            [ind.target] + params).fetchone()
+            f"SELECT MIN(CASE WHEN {std} = ? THEN {col} END), COUNT(*), TOTAL({col} {op} {std}) "
+            f"FROM [{led.table}] WHERE {where}", std_params + [now] + std_params + params).fetchone()
+        if lowest is None and n:
+            lowest = self.conn.execute(f"SELECT MIN({col}) FROM [{led.table}] WHERE {where}",
+                                       params).fetchone()[0]
         title = led.title_field or led.fields[0].id
         violations = [
-            {"uuid": u, "org": o, "name": t, "value": v, "date": d} for u, o, t, v, d in
+            {"uuid": u, "org": o, "name": t, "value": v, "date": d, "standard": sv} for u, o, t, v, d, sv in
             self.conn.execute(
-                f"SELECT uuid, org, [{title}], {col}, [{led.date_field}] FROM [{led.table}] "
-                f"WHERE {where} AND {col} {op} ? ORDER BY {col} LIMIT {VIOLATION_LIMIT}",
-                params + [ind.target])]
-        per = dict(self.conn.execute(
-            f"SELECT substr(org, 1, {self.group_len}) AS g, MIN({col}) FROM [{led.table}] "
-            f"WHERE {where} GROUP BY g", params).fetchall())
+                f"SELECT uuid, org, [{title}], {col}, [{led.date_field}], {std} FROM [{led.table}] "
+                f"WHERE {where} AND {col} {op} {std} ORDER BY {col} LIMIT {VIOLATION_LIMIT}",
+                std_params + params + std_params)]
+        per = {g: (low, b) for g, low, b in self.conn.execute(
+            f"SELECT substr(org, 1, {self.group_len}) AS g, MIN({col}), TOTAL({col} {op} {std}) "
+            f"FROM [{led.table}] WHERE {where} GROUP BY g", std_params + params).fetchall()}
         share = round((n - bad) / n * 100, 1) if n else None
-        by_org = [OrgFigure(o.code, o.name, ind.target, per.get(o.code),
-                            None if per.get(o.code) is None else
-                            (100.0 if _met(per[o.code], ind.target, ind.comparator) else 0.0))
+        by_org = [OrgFigure(o.code, o.name, ind.target, per[o.code][0] if o.code in per else None,
+                            None if o.code not in per else (0.0 if per[o.code][1] else 100.0))
                   for o in self.groups]
         return IndicatorProgress(
             ind, ind.target, lowest, share, None, lagging=(bad > 0) if n else None,
@@ -309,10 +348,14 @@ class _Calculator:
         return {"day": d, "month": f"substr({d}, 1, 7)", "year": f"substr({d}, 1, 4)",
                 "quarter": f"(CAST(substr({d}, 6, 2) AS INTEGER) + 2) / 3"}[period]
 
-    def _elapsed_periods(self, period: str) -> int:
+    def _elapsed_periods(self, period: str, kind: str = "calendar_days") -> int:
+        """Due periods up to the as-of date: days (or working days) up to and including it,
+        months, quarters and the year once they have ended."""
         a = self.as_of
         last_day = calendar.monthrange(a.year, a.month)[1]
         if period == "day":
+            if kind == "working_days":
+                return self.catalog.calendar.working_days(a)
             return (a - dt.date(a.year, 1, 1)).days + 1
         if period == "month":
             return a.month if a.day == last_day else a.month - 1
@@ -321,37 +364,78 @@ class _Calculator:
             return done
         return 1 if (a.month, a.day) == (12, 31) else 0
 
+    def is_due(self, ind: Indicator, key) -> bool:
+        """Whether a period key is a due period (a working day, for a working-day duty)."""
+        if ind.measure.period == "day" and ind.measure.calendar == "working_days":
+            return self.catalog.calendar.is_working_day(dt.date.fromisoformat(key))
+        return True
+
+    def period_rows(self, ind: Indicator, led: Ledger) -> list[tuple]:
+        """(uuid, org, period key, each_of value) of every row the duty counts on."""
+        key = self._period_key(led, ind.measure.period)
+        member = f"[{ind.measure.each_of}]" if ind.measure.each_of else "NULL"
+        where, params = self._filter(led, ind)
+        return self.conn.execute(f"SELECT uuid, org, {key}, {member} FROM [{led.table}] WHERE {where} "
+                                 f"ORDER BY {key}, rowid", params).fetchall()
+
+    def period_verdicts(self, ind: Indicator, rows: list[tuple]) -> dict:
+        """Period key → (counted?, reason code, reason text) from the rows of each period."""
+        rotation = self.choices.rotation(self.catalog, ind)
+        members = self.choices.member_list(ind) if ind.measure.each_of else ()
+        by_key: dict = {}
+        for _u, org, key, member in rows:
+            by_key.setdefault(key, []).append((org, member))
+        out = {}
+        for key, items in by_key.items():
+            if not self.is_due(ind, key):
+                out[key] = (False, "not_due", f"{key} 是法定节假日或周末，不是应开展的工作日")
+                continue
+            if rotation:
+                month = int(str(key)[5:7])
+                turn = rotation[month - 1]
+                if not any(org.startswith(turn) for org, _ in items):
+                    out[key] = (False, "not_turn", f"{month}月轮到{self._name(turn)}，本行不是轮到的单位填报")
+                    continue
+            if members:
+                done = {m for _, m in items if m}
+                missing = [m for m in members if m not in done]
+                if missing:
+                    out[key] = (False, "members_missing",
+                                f"第{key}季度名单中的{'、'.join(missing)}尚未发布，该季度不计入")
+                    continue
+            out[key] = (True, "", "")
+        return out
+
     def _m_periods(self, ind, led):
         period = ind.measure.period
-        key = self._period_key(led, period)
-        where, params = self._filter(led, ind)
-        done = {k for (k,) in self.conn.execute(
-            f"SELECT DISTINCT {key} FROM [{led.table}] WHERE {where}", params)}
-        n = self.conn.execute(f"SELECT COUNT(*) FROM [{led.table}] WHERE {where}", params).fetchone()[0]
+        rows = self.period_rows(ind, led)
+        verdicts = self.period_verdicts(ind, rows)
+        done = {k for k, v in verdicts.items() if v[0]}
         achieved = len(done)
-        elapsed = self._elapsed_periods(period)
+        elapsed = self._elapsed_periods(period, ind.measure.calendar)
         rate = _rate(achieved, ind.target)
         expected = round(elapsed / ind.target * 100, 1)
-        by_org = self._rotation(ind, led, key, where, params) if ind.measure.rotation else \
-            self._by_org(ind, {g: c for g, c in self.conn.execute(
-                f"SELECT substr(org, 1, {self.group_len}) AS g, COUNT(DISTINCT {key}) "
-                f"FROM [{led.table}] WHERE {where} GROUP BY g", params)})
+        rotation = self.choices.rotation(self.catalog, ind)
+        if rotation:
+            by_org = self._rotation(ind, rotation, rows, verdicts)
+        else:
+            per: dict = {}
+            for _u, org, key, _m in rows:
+                if verdicts[key][0]:
+                    per.setdefault(org[:self.group_len], set()).add(key)
+            by_org = self._by_org(ind, {g: len(keys) for g, keys in per.items()})
         return IndicatorProgress(ind, ind.target, achieved, rate, expected,
                                  lagging=achieved < elapsed, met=_met(achieved, ind.target, ">="),
-                                 by_org=by_org, rows=n)
+                                 by_org=by_org, rows=len(rows))
 
-    def _rotation(self, ind, led, key, where, params) -> list[OrgFigure]:
-        """Monthly duties that rotate over towns: month m belongs to rotation[(m-1) % n]."""
-        rotation = ind.measure.rotation
-        pairs = set(self.conn.execute(
-            f"SELECT DISTINCT substr(org, 1, 9), {key} FROM [{led.table}] WHERE {where}", params))
+    def _rotation(self, ind, rotation, rows, verdicts) -> list[OrgFigure]:
+        """Monthly duties the towns take in turn: each town's months and how many it did."""
+        done_months = {int(str(k)[5:7]) for k, v in verdicts.items() if v[0]}
         out = []
-        for i, code in enumerate(rotation):
-            months = [m for m in range(1, 13) if (m - 1) % len(rotation) == i]
-            keys = [f"{self.catalog.plan_year}-{m:02d}" for m in months]
-            achieved = sum((code, k) in pairs for k in keys)
-            org = self.tree.get(code)
-            out.append(OrgFigure(code, org.name if org else code, len(months), achieved,
+        for code in dict.fromkeys(rotation):
+            months = [m for m in range(1, 13) if rotation[m - 1] == code]
+            achieved = sum(m in done_months for m in months)
+            out.append(OrgFigure(code, self._name(code), len(months), achieved,
                                  _rate(achieved, len(months))))
         return out
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from python_calamine import CalamineWorkbook
 
 from ..errors import UserError
+from .sheet_extent import BadSheet, oversized, scan_ods, sheet_extent, stream, worksheet_parts
 from .sheetmeta import META_SHEET, OPTIONS_SHEET
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -115,6 +117,7 @@ def read_book(path: Path | str) -> Book:
         # calamine finds a zip by its central directory at the end, whatever the first
         # bytes are: a zip with damaged first bytes must be checked all the same
         _check_zip(path, data)
+        _check_extents(path, data)
     if data[:8] == _OLE and _ENCRYPTED in data[:2_000_000]:
         raise WorkbookError(f"{path.name} 设置了打开密码，程序无法读取。请在 Excel/WPS 中打开，"
                             "取消密码（文件 → 信息 → 保护工作簿）后另存，再导入")
@@ -175,6 +178,29 @@ def _check_zip(path: Path, data: bytes) -> None:
         raise WorkbookError(f"{path.name} 解压后超过 {MAX_UNZIPPED_BYTES >> 30} GB，已拒绝；"
                             "请按村或按月拆分后再导入")
     _check_crcs(path, data, infos)
+
+
+def _check_extents(path: Path, data: bytes) -> None:
+    """Every sheet of an .xlsx or .ods is of a size calamine can hold (see :mod:`.sheet_extent`:
+    it would abort the process, not raise), read from the XML stream before calamine runs."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            sizes = {sheet: sheet_extent(z, part) for part, sheet in worksheet_parts(z).items()}
+            if "content.xml" in z.namelist():       # an .ods
+                sizes.update(scan_ods(stream(z, "content.xml")))
+            for sheet, extent in sizes.items():
+                problem = oversized(extent)
+                if problem:
+                    raise WorkbookError(
+                        f"{path.name} 的工作表“{sheet}”{problem}，不像是台账（可能是误操作或伪造的文件），"
+                        "已拒绝，没有导入任何内容；请在 Excel/WPS 中删除多余的行列（或只复制台账部分到新表）"
+                        "后另存为 .xlsx 再导入")
+    except BadSheet:
+        raise WorkbookError(f"{path.name} 的文件结构异常（单元格位置无法识别，可能是伪造或损坏的文件），已拒绝；"
+                            "请在 Excel 或 WPS 中打开后另存为 .xlsx 再导入") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError, NotImplementedError):
+        raise _unusable(path) from None
 
 
 def _check_crcs(path: Path, data: bytes, infos) -> None:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from ..errors import StoreError
 from . import cipher, keyring, lockfile, migrations
+from .users import ROLES, verify_password
 from .writes import Writer
 
 REASONS = {
@@ -119,13 +120,14 @@ def _verify(path: Path, key: bytes | None) -> None:
 
 
 def make_backup(source, reason: str, *, keep: int | None = None, force: bool = False,
-                key: bytes | None = None) -> Backup | None:
+                key: bytes | None = None, ring: keyring.Keyring | None = None) -> Backup | None:
     """Copy the store (an open :class:`Store`, or a path with its ``key``) into its backup
     folder, encrypted with the same key and with a copy of its sidecar.
 
     Returns the new backup, or ``None`` when the newest backup already holds exactly this
     state (unless ``force``). The copy is verified before it replaces anything; then the
-    oldest backups beyond ``keep`` are removed.
+    oldest backups beyond ``keep`` are removed. ``ring``: the sidecar to copy with it
+    (default: the store's own).
 
     :raises BackupError: when the copy cannot be written (disk full …) or fails the check.
     """
@@ -145,7 +147,7 @@ def make_backup(source, reason: str, *, keep: int | None = None, force: bool = F
         name = f"{db.stem}-{created:%Y%m%d-%H%M%S-%f}-{reason}-{fp}.sqlite3"
         target = folder / name
         try:
-            _copy_verified(conn, target, key, keyring.Keyring.load(db))
+            _copy_verified(conn, target, key, ring if ring is not None else keyring.Keyring.load(db))
         except (OSError, cipher.Error, BackupError) as exc:
             raise BackupError(f"无法备份 {db.name}（{exc}）；请检查磁盘空间后重试，数据库未改动") from None
     finally:
@@ -382,7 +384,8 @@ def _sidecar_or_none(db: Path) -> keyring.Keyring | None:
         return None
 
 
-def restore(db: Path | str, backup_file: Path | str, *, key: bytes | None = None) -> Backup | None:
+def restore(db: Path | str, backup_file: Path | str, *, key: bytes | None = None, session=None,
+            password: str | None = None, notes: list[str] | None = None) -> Backup | None:
     """Replace the store at ``db`` with ``backup_file``; returns the backup of what was there.
 
     ``key`` opens the backup: the store's own key (remembered after the log-in), or one
@@ -392,10 +395,21 @@ def restore(db: Path | str, backup_file: Path | str, *, key: bytes | None = None
     numbers carry over; when it is damaged it is kept as it was (a ``damaged`` copy in the
     backup folder) and the users of its sidecar, when that is readable, carry over.
 
+    A database file in place whose sidecar is lost or broken counts as this store's only
+    when the backup's key opens it; then its users table decides: ``session`` (who
+    restores) must be an active 管理员 there, and the sidecar is rebuilt from the
+    backup's wraps of the users active now (:func:`_rebuilt_ring`; what it means is
+    added to ``notes``). A file the backup's key does not open is another database and
+    is refused: to start over from a backup, move it away first.
+
+    ``password`` (of ``session``'s user) wraps the key for that user when the restored
+    store needs a new sidecar (a backup made before encryption).
+
     The store must not be open in another program.
 
     :raises BackupError: the file is not a usable backup (2), needs a password (1), belongs
-        to another install (1), or the store is open elsewhere (2). Nothing is changed then.
+        to another install or database (1), the user may not restore it (1), or the store
+        is open elsewhere (2). Nothing is changed then.
     """
     db, backup_file = Path(db), Path(backup_file)
     backup_ring = _sidecar_or_none(backup_file)
@@ -409,32 +423,51 @@ def restore(db: Path | str, backup_file: Path | str, *, key: bytes | None = None
     except lockfile.Locked as exc:
         raise BackupError(str(exc)) from None
     try:
-        current_ring = _sidecar_or_none(db) if not cipher.is_plaintext(db) else None
-        current_key = key_of(db) if db.exists() else None
-        if current_key is None and current_ring is not None and backup_ring is not None and \
-                current_ring.store_id == backup_ring.store_id:
-            current_key = key     # the same store: the same key
-        current_node = _readable_node(db, current_key) if db.exists() else None
+        encrypted_here = db.exists() and not cipher.is_plaintext(db)
+        current_ring = _sidecar_or_none(db) if encrypted_here else None
         other = f"{backup_file.name} 是另一个安装（单位代码 {info.get('org')}）的备份，不能恢复到本数据库"
-        if current_node and current_node != info["node_id"]:
-            raise BackupError(other, 1)
         if current_ring is not None and backup_ring is not None and \
                 current_ring.store_id != backup_ring.store_id:
             raise BackupError(other, 1)
+        rebuilt = None
+        if encrypted_here and current_ring is None:
+            # the sidecar in place is lost or broken: only the backup's key can show that
+            # the database file here is the one it is a backup of; then its users decide
+            rebuilt = _rebuilt_ring(db, backup_file, backup_ring, key, session, password, notes)
+        elif encrypted_here and backup_ring is None and not _opens_with(db, key_of(db)):
+            # a backup made before encryption over an encrypted store: only after a log-in
+            # to this store (then its node decides), never in place of one nobody opened
+            raise BackupError(f"{backup_file.name} 是未加密的旧备份：要恢复到加密的 {db.name}，"
+                              "请先用本数据库管理员的用户名和密码登录", 1)
+        elif current_ring is not None and session is not None and getattr(session, "user", ""):
+            entry = current_ring.entry(session.user)     # a damaged store: its sidecar says who
+            if current_ring.has_users and (entry is None or entry.get("disabled") or
+                                           entry.get("role") != _ADMIN):
+                raise BackupError(f"“{session.user}”现在不是本数据库的管理员（或已停用），不能恢复备份", 1)
+        current_key = key_of(db) if db.exists() and rebuilt is None else None
+        if current_key is None and (rebuilt is not None or (
+                current_ring is not None and backup_ring is not None and
+                current_ring.store_id == backup_ring.store_id)):
+            current_key = key     # the same store: the same key
+        current_node = _readable_node(db, current_key) if db.exists() else None
+        if current_node and current_node != info["node_id"]:
+            raise BackupError(other, 1)
         saved = None
         if current_node:
-            saved = make_backup(db, "restore", force=True, key=current_key)
+            saved = make_backup(db, "restore", force=True, key=current_key, ring=rebuilt)
             if saved is None:
                 saved = list_backups(db)[0]
         elif db.exists():
             saved = _keep_damaged(db)
         # the restored store's key: the current one when it is readable, else the backup's
         target_key = current_key if current_node else key
-        ring = current_ring
+        ring = rebuilt or current_ring
         if target_key is None:          # a plaintext backup over a store nobody can read
             target_key = os.urandom(cipher.KEY_BYTES)
             ring = None
-        if ring is None or ring.store_id != (backup_ring.store_id if backup_ring else ring.store_id):
+        if ring is not None and ring.store_id != (backup_ring.store_id if backup_ring else ring.store_id):
+            ring = backup_ring
+        if ring is None:
             ring = backup_ring
         tmp = _fresh_private(db.with_name(db.name + ".restoring"))
         src = cipher.connect(backup_file, key, readonly=True)
@@ -443,22 +476,26 @@ def restore(db: Path | str, backup_file: Path | str, *, key: bytes | None = None
                 cipher.copy_into(src, tmp, target_key)
             else:
                 cipher.export(src, tmp, target_key)
-            if ring is None:   # a backup made before encryption: its own users, by their hashes
-                ring = _legacy_ring(src, db, target_key)
             dest = cipher.connect(tmp, target_key)
             try:
                 if current_node:
                     _carry_over(dest, db, current_key)
+                elif rebuilt is not None:
+                    _users_from_sidecar(dest, rebuilt)
                 elif current_ring is not None and ring is current_ring:
                     _users_from_sidecar(dest, current_ring)
+                if ring is None:   # a backup made before encryption: a new sidecar for its users
+                    ring = _legacy_ring(dest, db, target_key, session, password)
                 dest.commit()
                 dest.execute("PRAGMA journal_mode=DELETE")
             finally:
                 dest.close()
-        except (OSError, cipher.Error) as exc:
+        except BaseException as exc:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(str(tmp) + suffix).unlink(missing_ok=True)
-            raise BackupError(f"无法恢复（{exc}）；请检查磁盘空间，数据库未改动") from None
+            if isinstance(exc, (OSError, cipher.Error)):
+                raise BackupError(f"无法恢复（{exc}）；请检查磁盘空间，数据库未改动") from None
+            raise
         finally:
             src.close()
         _verify(tmp, target_key)
@@ -475,17 +512,104 @@ def restore(db: Path | str, backup_file: Path | str, *, key: bytes | None = None
         lockfile.release(lock)
 
 
-def _legacy_ring(conn, db: Path, key: bytes) -> keyring.Keyring:
-    """A sidecar for a restored backup made before encryption: its active users wrapped by
-    their old password hashes (a store without users keeps the key open)."""
+_ADMIN = ROLES[-1]
+
+
+def _opens_with(db: Path, key: bytes | None) -> bool:
+    """Whether ``key`` opens the database file ``db`` (its first page decrypts)."""
+    if key is None:
+        return False
+    try:
+        cipher.read_rows(db, key, "SELECT COUNT(*) FROM sqlite_master")
+        return True
+    except cipher.Error:
+        return False
+
+
+def _rebuilt_ring(db: Path, backup_file: Path, backup_ring: keyring.Keyring | None, key: bytes | None,
+                  session, password: str | None, notes: list[str] | None) -> keyring.Keyring:
+    """A sidecar for the database file at ``db`` whose own is lost or broken, when the
+    backup's key opens it (else: another database, refused). Its users table decides: who
+    restores must be an active 管理员 there; the backup's wraps are kept for the users
+    active now with the same role and unit (their passwords are those of backup time),
+    the others get none (disabled; or 需重设密码 by an administrator); the 恢复码 of backup
+    time is dropped (a new one is made in the program)."""
+    move = (f"如果 {db.name} 确实已经毁坏、要从这份备份重新开始，请先把它（连同同名的 -wal 文件）"
+            "移到别的文件夹保存（不要删除），再恢复")
+    if not _opens_with(db, key):
+        raise BackupError(f"{backup_file.name} 不属于现在的数据库 {db.name}：它的密钥打不开这个数据库文件"
+                          f"（而 {db.name} 的密钥文件 {keyring.sidecar(db).name} 找不到或已损坏）。别的单位"
+                          f"（别的数据库）的备份不能恢复到本数据库。{move}", 1)
+    try:
+        rows = cipher.read_rows(db, key, "SELECT name, role, unit, active FROM users ORDER BY created")
+    except cipher.Error:
+        raise BackupError(f"{db.name} 的密钥文件找不到或已损坏，数据库本身也读不出现在的用户，"
+                          f"无法核对谁可以恢复。{move}", 1) from None
+    user = (getattr(session, "user", "") or "").strip() if session is not None else ""
+    admins = {name for name, role, _unit, active in rows if active and role == _ADMIN}
+    if rows and user not in admins:
+        who = f"“{user}”" if user else "恢复码"
+        raise BackupError(f"{db.name} 的密钥文件找不到或已损坏：这时只有现在的数据库里仍是管理员、没有停用的用户"
+                          f"（用他在备份时的密码）才能恢复，{who}不行。{move}", 1)
+    source = backup_ring.data if backup_ring is not None else {"store_id": None, "users": {}}
+    ring = keyring.Keyring.new(db, key, store_id=source.get("store_id"), save=False,
+                               label=source.get("label") if isinstance(source.get("label"), dict) else None)
+    kept, waiting = [], []
+    for name, role, unit, active in rows:
+        entry = source["users"].get(name)
+        if not active:
+            ring.disable_user(name, role, unit, save=False)
+        elif isinstance(entry, dict) and entry.get("wrapped") and not entry.get("legacy") and \
+                (entry.get("role"), entry.get("unit")) == (role, unit):
+            ring.data["users"][name] = dict(entry)
+            kept.append(name)
+        else:
+            ring.mark_reset(name, role, unit, save=False)
+            waiting.append(name)
+    if rows:
+        ring.data.pop("open_key", None)
+        ring.data["had_users"] = True
+    if user and password and user in admins and ring.unwrap_user(user, password) is None:
+        role, unit = next((r, u) for n, r, u, _a in rows if n == user)
+        ring.add_user(user, password, role, unit, key, save=False)
+        waiting = [n for n in waiting if n != user]
+        ring.data["users"][user].pop("reset", None)
+    if notes is not None:
+        text = (f"{db.name} 的密钥文件找不到或已损坏，已按现在数据库里的用户重建：停用的人仍然停用；"
+                f"{'、'.join(kept) or '（无）'} 的密码是这份备份当时的密码")
+        if waiting:
+            text += f"；{'、'.join(waiting)} 需要管理员重设密码才能登录（用户管理里显示“需重设密码”）"
+        notes.append(text + "。备份时的恢复码已作废：请在 用户 → 生成新的恢复码 生成新的，打印后锁好。")
+    return ring
+
+
+def _legacy_ring(conn, db: Path, key: bytes, session, password: str | None) -> keyring.Keyring:
+    """A sidecar for a restored backup made before encryption (``conn``: the restored copy,
+    its users as they will be): the administrator who restores it gets a wrap by his
+    password; the other active users need a new password from him (no wrap is derived
+    from an old password hash: every old copy holds it); a store without users keeps
+    the key open.
+
+    :raises BackupError: it has users but no administrator's password to wrap the key for.
+    """
     ring = keyring.Keyring.new(db, key, save=False)
     try:
         rows = conn.execute("SELECT name, role, unit, salt, hash, kdf, active FROM users").fetchall()
     except cipher.DatabaseError:
         rows = []
+    user = (getattr(session, "user", "") or "").strip() if session is not None else ""
+    wrapped = False
     for name, role, unit, salt, digest, kdf, active in rows:
-        if not active or not ring.add_legacy_user(name, role, unit, key, salt, digest, kdf):
+        if not active:
             ring.disable_user(name, role, unit, save=False)
+        elif name == user and role == _ADMIN and password and verify_password(password, salt, digest, kdf):
+            ring.add_user(name, password, role, unit, key, save=False)
+            wrapped = True
+        else:
+            ring.mark_reset(name, role, unit, old_hash=(salt, digest, kdf), save=False)
+    if rows and not wrapped:
+        raise BackupError("这份备份由旧版本创建（未加密）：恢复它需要备份里一位管理员的用户名和密码，"
+                          "恢复后由这位管理员为其他用户重设密码", 1)
     return ring
 
 

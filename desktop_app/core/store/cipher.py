@@ -75,6 +75,18 @@ def connect(path: Path | str, key: bytes | None, *, readonly: bool = False,
     return conn
 
 
+def read_rows(path: Path | str, key: bytes | None, sql: str) -> list[tuple]:
+    """The rows of one query on a store file opened read-only and closed again.
+
+    :raises Error: the file does not open with ``key`` (or is no store).
+    """
+    conn = connect(path, key, readonly=True)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
 def is_plaintext(path: Path | str) -> bool:
     """Whether ``path`` starts like an unencrypted SQLite file (an empty file counts too)."""
     try:

@@ -194,6 +194,10 @@ def _encrypt_plaintext(path: Path, key: bytes, ring: keyring.Keyring) -> list[st
     return encrypt_old_backups(path, key, ring)
 
 
+# what encrypting a store at the log-in (Store.authenticate) did, for the open that follows
+_migration_notes: dict[str, list[str]] = {}
+
+
 class Store:
     def __init__(self, path: Path, conn: cipher.Connection, key: bytes | None = None):
         self.path = Path(path)
@@ -305,7 +309,9 @@ class Store:
         """Check ``name``'s password against the store's sidecar: it unwraps the store key
         (remembered for this process, so the store then opens by path). The role and unit
         are those the wrap was made for; :meth:`open` with ``session`` checks them against
-        the users table. A store made before encryption is encrypted now.
+        the users table. A store made before encryption is encrypted now, by an
+        administrator only (the others then need a new password from him: what to tell
+        him is in the ``notes`` of the store opened next).
 
         :raises LoginError: wrong name or password, or locked (the same message whether or
             not the name exists); :raises StoreError: the file is missing or unusable.
@@ -319,21 +325,24 @@ class Store:
             conn = cipher.connect(path, None)
             try:
                 session = users.legacy_login(conn, name, password, now)
+                if session.role != users.ROLES[-1]:
+                    # the one who encrypts it is the only one with a key then: an administrator
+                    # (who sets the others' new passwords), never a 录入员 locking them out
+                    raise users.LoginError(
+                        f"{path.name} 由旧版本创建，还没有加密：需要管理员先用新版本登录一次（登录时自动加密），"
+                        "再为您重设密码；请联系管理员")
                 key = os.urandom(cipher.KEY_BYTES)
-                ring = users.legacy_keyring(conn, path, key, session.user, password)
+                ring, waiting = users.legacy_keyring(conn, path, key, session.user, password)
             finally:
                 conn.close()
-            _encrypt_plaintext(path, key, ring)
+            notes = _encrypt_plaintext(path, key, ring)
+            _migration_notes[str(path.resolve())] = [users.migration_note(waiting), *notes]
             keyring.remember(ring.store_id, key)
             return session
         ring = keyring.Keyring.load(path)
         key, entry = users.unwrap(ring, name, password, now)
         keyring.remember(ring.store_id, key)
-        session = Session(name.strip(), entry["role"], entry.get("unit"))
-        if entry.get("legacy"):   # wrapped by the old hash when the store was encrypted: rewrap
-            with keyring.editing(path) as fresh:
-                fresh.add_user(session.user, password, session.role, session.unit, key)
-        return session
+        return Session(name.strip(), entry["role"], entry.get("unit"))
 
     @classmethod
     def unlock(cls, path: Path | str, name: str, password: str, *, exclusive: bool = False,
@@ -391,7 +400,7 @@ class Store:
             migrations.apply(conn)
             store = cls(path, conn, key)
             store._lock = lock
-            store.notes = notes or []
+            store.notes = (notes or []) + _migration_notes.pop(str(path.resolve()), [])
             store._upgrade_catalog()
             restrict_permissions(path)
             keyring.remember(ring.store_id, key)

@@ -294,9 +294,7 @@ class Keyring:
             return None   # a cost no program of ours wrote: refuse rather than hang
         if name == "scrypt":
             return _scrypt(secret, salt, n, r, p)
-        if name == "legacy-scrypt":   # a user of a store made before encryption (see legacy_kek)
-            return legacy_kek(_scrypt(secret, salt, n, r, p))
-        return None
+        return None   # "legacy-scrypt" (an old password hash) never opens the key: see mark_reset
 
     def _new_entry(self, secret: str, key: bytes, aad: bytes, **fields) -> dict:
         n, r, p = scrypt_params()
@@ -316,25 +314,68 @@ class Keyring:
         if save:
             self.save()
 
-    def add_legacy_user(self, name: str, role: str, unit: str | None, key: bytes, salt_hex: str,
-                        digest_hex: str, kdf: str) -> bool:
-        """Wrap ``key`` for a user of a plaintext store whose password is not known here, by
-        their old password hash (rewrapped at their next log-in). False for an unknown hash."""
+    def mark_reset(self, name: str, role: str, unit: str | None, *, old_hash: tuple | None = None,
+                   save: bool = True) -> None:
+        """``name`` gets no wrapped key: an administrator must set a new password first (a
+        user of a store made before encryption, whose password is not known when it is
+        encrypted; a user the restored sidecar cannot vouch for). No wrap is ever derived
+        from an old password hash: anyone holding an old unencrypted copy has that hash.
+
+        ``old_hash`` (salt, hash, kdf as the old users table kept them) keeps only a check
+        that lets the log-in tell this user, typing the old password, to ask an
+        administrator (and everyone else the usual 用户名或密码不对)."""
+        entry = {"role": role, "unit": unit, "reset": True}
         try:
+            salt_hex, digest_hex, kdf = old_hash or ("", "", "")
             kind, n, r, p = kdf.split(":")
-            digest = bytes.fromhex(digest_hex)
-            bytes.fromhex(salt_hex)
+            if kind == "scrypt":
+                bytes.fromhex(salt_hex)
+                entry |= {"salt": salt_hex, "kdf": {"name": "legacy-scrypt", "n": int(n), "r": int(r), "p": int(p)},
+                          "check": _b64(self._reset_check(bytes.fromhex(digest_hex), name))}
         except ValueError:
-            return False
-        if kind != "scrypt":
-            return False
-        entry = {"role": role, "unit": unit, "legacy": True, "salt": salt_hex,
-                 "kdf": {"name": "legacy-scrypt", "n": int(n), "r": int(r), "p": int(p)}}
-        self.data["users"][name] = entry | self._wrap(legacy_kek(digest), key,
-                                                      self._aad("user", name, role, unit))
+            pass
+        self.data["users"][name] = entry
         self.data.pop("open_key", None)
         self.data["had_users"] = True
-        return True
+        if save:
+            self.save()
+
+    def _reset_check(self, digest: bytes, name: str) -> bytes:
+        key = HKDF(algorithm=SHA256(), length=32, salt=None,
+                   info=b"minsheng legacy password check").derive(digest)
+        return hmac.new(key, self._aad("reset", name), "sha256").digest()
+
+    def needs_reset(self, name: str) -> bool:
+        """An active user without a usable wrap: an administrator must set a new password."""
+        entry = self.entry(name)
+        return bool(entry and not entry.get("disabled") and (entry.get("reset") or entry.get("legacy")
+                                                             or not entry.get("wrapped")))
+
+    def reset_check(self, name: str, password: str) -> bool:
+        """Whether ``password`` is the old password of a user waiting for a new one (the log-in
+        then says to ask an administrator). Never gives a key."""
+        entry = self.entry(name)
+        if not entry or not (entry.get("reset") or entry.get("legacy")):
+            return False
+        kdf = entry.get("kdf")
+        try:
+            if kdf["name"] != "legacy-scrypt":
+                return False
+            n, r, p = int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
+            salt = bytes.fromhex(entry["salt"])
+        except (TypeError, KeyError, ValueError):
+            return False
+        if not (2 <= n <= 1 << 20 and n & (n - 1) == 0 and 1 <= r <= 16 and 1 <= p <= 4):
+            return False
+        digest = _scrypt(password or "", salt, n, r, p)
+        if entry.get("check"):
+            try:
+                return hmac.compare_digest(_unb64(entry["check"]), self._reset_check(digest, name))
+            except ValueError:
+                return False
+        # a sidecar written by an earlier version: its wrap by the old hash only checks here
+        return self._unwrap(entry, legacy_kek(digest),
+                            self._aad("user", name, entry.get("role"), entry.get("unit"))) is not None
 
     def disable_user(self, name: str, role: str, unit: str | None, *, save: bool = True) -> None:
         """A disabled user keeps no wrapped key (re-enabling needs a new password)."""
@@ -347,7 +388,7 @@ class Keyring:
         """The store key and the user's entry, or None (no such user, disabled, wrong
         password, or an entry edited since it was written)."""
         entry = self.entry(name)
-        if not entry or not entry.get("wrapped"):
+        if not entry or not entry.get("wrapped") or entry.get("legacy"):
             decoy(password)   # the same work for a name that does not exist
             return None
         kek = self._kek(entry, password or "")
@@ -421,8 +462,9 @@ def editing(db: Path | str):
 
 
 def legacy_kek(digest: bytes) -> bytes:
-    """The wrapping key for a user of a store made before encryption: derived from the
-    user's old scrypt hash (computable only from the password once the old file is gone)."""
+    """The key earlier versions wrapped the store key with for the users of a store made
+    before encryption, from the old scrypt hash. Anyone holding an old unencrypted copy
+    has that hash: such a wrap no longer opens anything (:meth:`Keyring.reset_check`)."""
     return HKDF(algorithm=SHA256(), length=32, salt=None,
                 info=b"minsheng legacy password wrap").derive(digest)
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from . import cipher, keyring
 from .backup import Backup, BackupError, restore
 from .database import Store
-from .users import ROLES, LoginError, Session, check_session, set_password, unwrap
+from .users import ROLES, LoginError, Session, check_session, set_password, unwrap, verify_password
 from .writes import Writer
 
 ADMIN = ROLES[-1]
@@ -43,14 +43,15 @@ def unlock_backup(backup_file: Path | str, name: str | None = None, password: st
                   *, code: str | None = None, now: dt.datetime | None = None) -> Session:
     """Prove the right to restore ``backup_file`` over a store that cannot be opened: an
     administrator's password as it was when the backup was made, or the 恢复码, checked
-    against the backup's own sidecar. The backup's key is then remembered.
+    against the backup's own sidecar. The backup's key is then remembered. A backup made
+    before encryption is checked against its own users table (an active 管理员's password).
 
     :raises LoginError: wrong name, password or code, or not an administrator (exit 1);
     :raises BackupError: the file has no sidecar (not an encrypted backup of a store).
     """
     backup_file = Path(backup_file)
-    if cipher.is_plaintext(backup_file):   # made before encryption: nothing to unlock
-        return Session(name or "", ADMIN)
+    if cipher.is_plaintext(backup_file):   # made before encryption: its own users table decides
+        return _plaintext_admin(backup_file, name, password, code)
     try:
         ring = keyring.Keyring.load(backup_file)
     except keyring.KeyringError as exc:
@@ -65,6 +66,29 @@ def unlock_backup(backup_file: Path | str, name: str | None = None, password: st
             raise LoginError(f"恢复数据库需要管理员；“{session.user}”是{session.role}")
     keyring.remember(ring.store_id, key)
     return session
+
+
+def _plaintext_admin(backup_file: Path, name: str | None, password: str | None,
+                     code: str | None) -> Session:
+    """An active 管理员 of a backup made before encryption, checked by the password hash in
+    its own users table (a backup without users asks for nothing, like a store without)."""
+    try:
+        rows = cipher.read_rows(backup_file, None, "SELECT name, role, unit, salt, hash, kdf, active FROM users")
+    except cipher.Error:
+        rows = []   # before users existed (or not a store: check_backup_file says so)
+    if not rows:
+        return Session((name or "").strip(), ADMIN)
+    if code is not None:
+        raise LoginError("这份备份由旧版本创建（未加密），没有恢复码：请用备份里管理员的用户名和密码")
+    name = (name or "").strip()
+    row = next((r for r in rows if r[0] == name), None)
+    if row is None or not row[6] or not verify_password(password or "", row[3], row[4], row[5]):
+        if row is None:
+            keyring.decoy(password or "")
+        raise LoginError("用户名或密码不对（这份旧备份里的用户和密码）")
+    if row[1] != ADMIN:
+        raise LoginError(f"恢复数据库需要管理员；“{name}”是{row[1]}")
+    return Session(name, ADMIN, row[2])
 
 
 def _by_code(ring: keyring.Keyring, code: str, now: dt.datetime | None) -> bytes:
@@ -83,12 +107,15 @@ def _by_code(ring: keyring.Keyring, code: str, now: dt.datetime | None) -> bytes
     return key
 
 
-def restore_store(db: Path | str, backup_file: Path | str, *,
-                  session: Session | None = None) -> Backup | None:
+def restore_store(db: Path | str, backup_file: Path | str, *, session: Session | None = None,
+                  password: str | None = None, notes: list[str] | None = None) -> Backup | None:
     """Restore ``backup_file`` over the store at ``db``; returns the backup of what was there.
 
     The key comes from the log-in (this process remembers it): the store's, or the
-    backup's by :func:`unlock_backup`. A session that is not an administrator's is refused.
+    backup's by :func:`unlock_backup`. A session that is not an administrator's is refused;
+    so is one that is not an active 管理员 of the store in place when its sidecar is lost
+    (see :func:`.backup.restore`, which adds to ``notes`` what the user must know).
+    ``password``: the session user's, for a restored store that needs a new sidecar.
 
     :raises BackupError: the file is not a usable backup, needs a password, belongs to
         another install, or the store is open elsewhere; nothing is changed then.
@@ -96,7 +123,7 @@ def restore_store(db: Path | str, backup_file: Path | str, *,
     db, backup_file = Path(db), Path(backup_file)
     if session is not None and session.role != ADMIN:
         raise LoginError(f"恢复备份需要管理员；“{session.user}”是{session.role}")
-    saved = restore(db, backup_file)
+    saved = restore(db, backup_file, session=session, password=password, notes=notes)
     with Store.open(db) as store:
         if session is not None and session.user and store.conn.execute(
                 "SELECT 1 FROM users WHERE name = ?", (session.user,)).fetchone():

@@ -18,7 +18,8 @@ the first 管理员 when it opens such a store, and ``init`` on the command line
 creates it. Adding the first user returns the one-time 恢复码 and removes the open
 key: from then on the store opens only with a password or the 恢复码. Stores made
 before encryption kept a scrypt hash per user (:func:`verify_password`); they are
-encrypted at the first log-in.
+encrypted at an administrator's first log-in, and the other users then need a new
+password from an administrator (no key is ever wrapped by an old hash).
 """
 from __future__ import annotations
 
@@ -119,6 +120,9 @@ def list_users(store: Store) -> list[dict]:
     for user in found:   # failed log-ins are counted in the sidecar (before the store opens)
         failures, until = ring.failures(user["name"])
         user["failures"] = failures
+        # active but without a wrap of the key (an old store encrypted, a rebuilt sidecar):
+        # 需重设密码 until an administrator sets one
+        user["needs_password"] = bool(user["active"]) and not ring.can_unwrap(user["name"])
         user["locked_until"] = until.isoformat(timespec="seconds") if until and until > now else None
     return found
 
@@ -248,6 +252,9 @@ def unwrap(ring: keyring.Keyring, name: str, password: str,
     if until and until > now:
         raise _locked(name, until)
     got = ring.unwrap_user(name, password or "")
+    if got is None and ring.reset_check(name, password or ""):
+        raise LoginError(f"用户“{name}”还没有新密码：数据库加密（或恢复）后，需要管理员在 用户管理 中"
+                         "为您重设密码，然后用新密码登录；请联系管理员")
     if got is None:
         failures += 1
         lock = now + dt.timedelta(minutes=LOCK_MINUTES) if failures >= MAX_FAILURES else None
@@ -288,9 +295,6 @@ def login(store: Store, name: str, password: str, *, now: dt.datetime | None = N
     if key != store.key:
         raise LoginError("用户名或密码不对")
     session = check_session(store, Session(name, entry["role"], entry.get("unit")))
-    if entry.get("legacy"):   # wrapped by the old hash when the store was encrypted: rewrap now
-        with keyring.editing(store.path) as ring:
-            ring.add_user(name, password, session.role, session.unit, key)
     store.session = session
     return session
 
@@ -335,15 +339,29 @@ def legacy_login(conn, name: str, password: str, now: dt.datetime) -> Session:
     return Session(name, role, unit)
 
 
-def legacy_keyring(conn, db, key: bytes, name: str, password: str) -> keyring.Keyring:
-    """The sidecar for a plaintext store being encrypted: ``name`` (logged in now) gets a
-    proper wrap; the other active users a wrap by their old hash (rewrapped at their next
-    log-in); disabled users none."""
+def legacy_keyring(conn, db, key: bytes, name: str, password: str) -> tuple[keyring.Keyring, list[str]]:
+    """The sidecar for a plaintext store being encrypted, and the names that need a new
+    password: ``name`` (the administrator logged in now) gets a proper wrap; the other
+    active users none (their old hash is in every old copy of the file, so no wrap may be
+    derived from it): an administrator sets them a new password; disabled users none."""
     ring = keyring.Keyring.new(db, key, save=False)
+    waiting = []
     for user, role, unit, salt, digest, kdf, active in conn.execute(
             "SELECT name, role, unit, salt, hash, kdf, active FROM users ORDER BY created"):
         if user == name:
             ring.add_user(user, password, role, unit, key, save=False)
-        elif not active or not ring.add_legacy_user(user, role, unit, key, salt, digest, kdf):
+        elif active:
+            ring.mark_reset(user, role, unit, old_hash=(salt, digest, kdf), save=False)
+            waiting.append(user)
+        else:
             ring.disable_user(user, role, unit, save=False)
-    return ring
+    return ring, waiting
+
+
+def migration_note(waiting: list[str]) -> str:
+    """What the administrator hears after a store made before encryption was encrypted."""
+    text = "数据库已加密（加密前的数据已另存一份加密的备份）。"
+    if waiting:
+        text += (f"其他用户（{'、'.join(waiting)}）还不能登录：请在 用户管理 中为他们逐一重设密码"
+                 "（列表里显示“需重设密码”），再把新密码告诉本人。")
+    return text + "本数据库还没有恢复码：请在 用户 → 生成新的恢复码 生成一个，打印后锁好。"

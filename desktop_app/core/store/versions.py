@@ -30,7 +30,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 COUNTER_BITS = 16
-MAX_SKEW_MS = 24 * 3600 * 1000  # a stamp more than a day ahead is reported
+# The refusal bound: a package with any stamp more than this ahead of the receiver's wall
+# clock is held whole (not applied), and a received stamp never moves a clock past
+# wall + MAX_SKEW_MS (:meth:`Clock.observe`).
+MAX_SKEW_MS = 24 * 3600 * 1000
 # No clock stamp may lie beyond 2100-01-01 (UTC): a PC set to the year 9999 would give
 # stamps past what SQLite's INTEGER holds (2**63), and a clock that adopted one would make
 # every later write of the receiving install fail. A fixed bound, not "so far ahead of
@@ -61,16 +64,27 @@ class Clock:
         self.last = max(now, self.last + 1)
         return self.last
 
-    def observe(self, remote: int) -> bool:
-        """Advance past a stamp received from elsewhere.
+    def bound(self) -> int:
+        """The newest stamp this install accepts from elsewhere: wall + MAX_SKEW_MS.
 
-        Returns True when the stamp is suspiciously far ahead of this PC's
-        clock (reported as a warning; it never changes which value wins).
+        >>> Clock(wall=lambda: 1.0).bound() >> COUNTER_BITS
+        86401000
         """
-        future = stamp_ms(remote) - int(self.wall() * 1000) > MAX_SKEW_MS
-        if self.last < remote <= MAX_STAMP:   # never adopt an impossible stamp
+        return min(MAX_STAMP, (int(self.wall() * 1000) + MAX_SKEW_MS) << COUNTER_BITS | 0xFFFF)
+
+    def observe(self, remote: int) -> bool:
+        """Advance past a stamp received from elsewhere, never past :meth:`bound`.
+
+        Returns True when the stamp is beyond the bound (it was not adopted)::
+
+            >>> c = Clock(wall=lambda: 1.0)
+            >>> c.observe(4102444800000 << COUNTER_BITS), c.last
+            (True, 0)
+        """
+        bound = self.bound()
+        if self.last < remote <= bound:
             self.last = remote
-        return future
+        return remote > bound
 
 
 @dataclass(frozen=True)

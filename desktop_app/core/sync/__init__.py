@@ -5,23 +5,29 @@ incremental packages, merging them field by field, conflicts, and what the sync 
     >>> PACKAGE_SUFFIX, PROFILE_SUFFIX
     ('.mstz', '.msprofile')
 """
+from .clock import check_clock, clock_problem, repair_clock
 from .conflicts import list_conflicts, resolve_conflict
+from .held import HeldPackage, list_held
 from .incoming import ImportSummary, gaps, import_package
 from .outgoing import Exported, export_package
 from .package_file import SUFFIX as PACKAGE_SUFFIX
 from .package_file import PackageError
 from .peers import COUNTS
 from .profiles import SUFFIX as PROFILE_SUFFIX
-from .profiles import (KeyChanged, ProfileError, Rotation, export_profile, import_profile, init_from_profile,
+from .profiles import (ProfileError, Rotation, export_profile, import_profile, init_from_profile,
                        read_profile, rotate_keys)
 from .status import (KIND_NAMES, ConflictView, Destination, Identity, PeerInfo, ReceivedPackage,
                      SentPackage, SourceStatus, conflict_views, counts_text, destinations,
                      identity, ledger_label, level_name, peer_list, ranges_text,
                      received_packages, sources, spaced_fingerprint)
+from .release import accept_held, confirm_peer, retry_held
+from .trust import FingerprintMismatch, PendingPeer, normalise_fingerprint, pending_peers
 
 __all__ = [
     "COUNTS", "KIND_NAMES", "PACKAGE_SUFFIX", "PROFILE_SUFFIX", "ConflictView", "Destination",
-    "Exported", "Identity", "ImportSummary", "KeyChanged", "PackageError", "PeerInfo",
+    "Exported", "FingerprintMismatch", "HeldPackage", "Identity", "ImportSummary", "PackageError",
+    "PeerInfo", "PendingPeer", "accept_held", "check_clock", "clock_problem", "confirm_peer", "list_held",
+    "normalise_fingerprint", "pending_peers", "repair_clock", "retry_held",
     "ProfileError", "ReceivedPackage", "Rotation", "SentPackage", "SourceStatus", "conflict_views",
     "counts_text", "destinations", "export_package", "export_profile", "gaps", "identity",
     "import_package", "import_profile", "init_from_profile", "ledger_label", "level_name",

@@ -23,6 +23,8 @@ from .scope import hold
 
 VOLUME_BYTES = 512 << 20     # default size cap of one package file (U 盘, 微信 both take it)
 MAX_FILE_BYTES = 64 << 20    # a received file larger than this is refused
+MAX_FILE_RECORDS = 100_000   # attached files one package may carry
+MAX_REFERENCED = 1_000_000   # attachment references of one package remembered (to report missing ones)
 
 
 def file_line(ref: dict) -> dict:
@@ -104,11 +106,13 @@ class IncomingFiles:
                 and type(chunks) is int and chunks == math.ceil(size / CHUNK_BYTES)
                 and set(rec) == {"k", "sha256", "size", "type", "chunks"}):
             raise PackageError(f"{self.file_name} 中的附件信息不合规，已拒绝")
-        if len(self.records) >= 100_000:
+        if len(self.records) >= MAX_FILE_RECORDS:
             raise PackageError(f"{self.file_name} 中的附件过多，已拒绝")
         self.records.append(rec)
 
     def note(self, fields: list[str], values: dict) -> None:
+        if len(self.referenced) >= MAX_REFERENCED:   # enough to say files are missing
+            return
         for fid in fields:
             try:
                 self.referenced |= {r["sha256"] for r in parse_refs(values.get(fid))}

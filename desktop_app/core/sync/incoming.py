@@ -8,6 +8,7 @@ number is named (``河坝镇：第 5–6 号数据包缺失``)::
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -22,26 +23,34 @@ from ..store.backup import make_backup
 from ..store.crypto import SUITES
 from ..store.merge import RowState, hold_edit, load_losers, merge_row, save_conflicts
 from ..store.schema import PERSON_FIELDS, TableSpec
-from ..store.versions import RowVersions, Version, now_iso, stamp_ms
+from ..store.versions import MAX_SKEW_MS, RowVersions, Version, now_iso, stamp_ms
 from ..store.writes import MergedRow, Writer
+from .bounds import MAX_GAP_LINES, check_sequence, received_spans, spans_missing
+from .clock import note_received
 from .files import IncomingFiles, attachment_fields
+from .held import hold, release
 from .package_file import INT64_MAX, PackageError, open_package, strict_json, unseal
 from .peers import BATCH, COUNTS, MAX_TEXT, Peer, peers, record_specs
 from .profiles import retired_enc_keys, signed_before_rotation
-from .scope import SENDER_REVIEW_COLUMNS, Origins, catalog_problem, content_problem, hold, read_notice
+from .scope import SENDER_REVIEW_COLUMNS, Origins, catalog_problem, content_problem, read_notice
+from .scope import hold as quarantine
+from .trust import pending_node
+from .warning_list import Warnings
 
 if TYPE_CHECKING:
     from ..store.database import Store
 MAX_ALIASES = 20   # other names a unit goes by (南湾湖办事处 = 南湾湖管理处): all are kept
+MAX_UNKNOWN_TABLES = 10   # tables this catalog lacks counted by name; the rest under OTHER_TABLES
+OTHER_TABLES = "（其他未知表）"
 
 
 @dataclass
 class ImportSummary:
     file: str
-    status: str                      # imported / dry-run / already / refused
+    status: str                      # imported / dry-run / already / held / refused
     counts: dict[str, dict[str, int]] = field(default_factory=dict)   # per ledger
     gaps: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=Warnings)   # one line per kind, bounded
     message: str = ""
     package_id: str | None = None
     source_org: str | None = None
@@ -64,11 +73,25 @@ class _DryRun(Exception):
     pass
 
 
-def import_package(store: Store, path: Path | str, *, dry_run: bool = False, backup: bool = True) -> ImportSummary:
+class _Held(Exception):
+    """A stamp of the package is beyond this install's clock bound."""
+
+    def __init__(self, newest: int):
+        super().__init__(newest)
+        self.newest = newest
+
+
+def import_package(store: Store, path: Path | str, *, dry_run: bool = False, backup: bool = True,
+                   allow_skew: bool = False) -> ImportSummary:
     """Verify a package and merge it in one transaction (or only report, on a dry run).
 
     The store is backed up first (``backup=False`` when the caller already did, before a
     series of packages).
+
+    A package that cannot be applied *yet* is ``held`` (see :mod:`.held`; nothing of it
+    applied, the file kept beside the store): its sender waits for a fingerprint check,
+    or one of its stamps is more than ``MAX_SKEW_MS`` ahead of this PC's clock (unless
+    ``allow_skew``: a 管理员's :func:`~.held.accept_held`).
 
     :raises PackageError: (exit 2) anything unsafe or not for us; nothing is written.
     """
@@ -83,10 +106,16 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False, bac
     source, dest = m.get("source") or {}, m.get("dest") or {}
     peer = next((p for p in peers(store) if p.node == source.get("node")), None)
     if peer is None:
-        raise PackageError(f"{name} 来自未登记的单位（{source.get('org')}），本机不认识它的密钥。"
-                           "请先导入该单位的配置文件并电话核对指纹")
+        peer = _old_pc(store, source.get("node"), m)
+    if peer is None:
+        pending = pending_node(store, source.get("node"))
+        if pending is None:
+            raise PackageError(f"{name} 来自未登记的单位（{source.get('org')}），本机不认识它的密钥。"
+                               "请先导入该单位的配置文件并电话核对指纹")
     if dest.get("node") != store.node.id:
         raise PackageError(f"{name} 不是发给本机的（收件单位 {dest.get('org')}），请交给收件单位导入")
+    if peer is None:
+        return _hold_pending(store, opened, pending, dry_run)
     try:
         opened.verify(peer.sign_key, SUITES[m["suite"]].verify)
     except PackageError:
@@ -103,15 +132,17 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False, bac
             raise PackageError(f"{name} 与已导入的同编号数据包内容不同（可能被改动或伪造），已拒绝")
         return ImportSummary(name, "already", message="这个数据包以前已经导入过，没有任何改变",
                              package_id=m["package_id"], source_org=peer.org)
+    check_sequence(store.conn, peer.node, m, name, org_name)   # a number far ahead: refused whole
     key = unseal(opened, [store.keys().enc_private, *retired_enc_keys(store)],
                  f"{m['package_id']}|{peer.node}|{store.node.id}".encode())
     summary = ImportSummary(name, "dry-run" if dry_run else "imported", package_id=m["package_id"],
                             source_org=peer.org)
     if backup and not dry_run:
         make_backup(store, "package")
+    clock = store.clock.last
     try:
         with store.transaction():
-            applier = _Applier(store, peer, m, summary)
+            applier = _Applier(store, peer, m, summary, allow_skew)
             for line in opened.lines(key):
                 applier.feed(line)
             applier.finish()
@@ -126,43 +157,98 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False, bac
                 raise _DryRun()
     except _DryRun:
         summary.gaps = gaps(store, peer.node, org_name, extra=_seqs(m))
+    except _Held as held:
+        store.clock.last = clock        # nothing of the rolled-back apply was kept: the clock as it was
+        return _hold_skewed(store, opened, peer, org_name, held.newest, dry_run)
+    if not dry_run:
+        release(store, m["package_id"])     # a held copy of it is no longer needed
     summary.message = _message(summary)
     return summary
 
 
-def _seqs(m: dict) -> set[int]:
+def _old_pc(store: Store, node: object, m: dict) -> Peer | None:
+    """The peer of a replaced install (an old office PC) when this package fills a gap of
+    its chain: every number at most the chain's end and none received (see :mod:`.trust`)."""
+    row = store.conn.execute("SELECT chain_end FROM peers WHERE node = ? AND status = 'replaced' "
+                             "AND replaced_by IS NOT NULL", (node,)).fetchone()
+    if row is None or m.get("seq_from") is None or m["seq_to"] > (row[0] or 0):
+        return None
+    if store.conn.execute("SELECT 1 FROM received WHERE source = ? AND seq BETWEEN ? AND ?",
+                          (node, m["seq_from"], m["seq_to"])).fetchone():
+        return None
+    return next((p for p in peers(store, active_only=False) if p.node == node), None)
+
+
+def _hold_pending(store: Store, opened, pending: tuple[str, bytes, str], dry_run: bool) -> ImportSummary:
+    """Keep a package of a sender whose profile waits for its fingerprint check."""
+    org, sign_key, suite = pending
+    m, name = opened.manifest, opened.path.name
+    if m.get("suite") != suite:
+        raise PackageError(f"{name} 的签名方式与发送单位的配置文件不符，已拒绝")
+    opened.verify(sign_key, SUITES[suite].verify)
+    opened.check_hash(SUITES[suite].hasher())
+    org_name = store.orgs.get(org).name if store.orgs.get(org) else str((m.get("source") or {}).get("org"))
+    message = (f"{org_name}的配置文件还在等待确认指纹：这个数据包已暂存在本机（没有导入），"
+               f"管理员与{org_name}电话核对指纹并确认后自动导入。U 盘可以拔走")
+    return _held(store, opened, m["source"]["node"], org, "pending_peer", message, dry_run)
+
+
+def _hold_skewed(store: Store, opened, peer: Peer, org_name: str, newest: int, dry_run: bool) -> ImportSummary:
+    """Keep a package with a stamp beyond this install's clock bound (nothing applied)."""
+    ahead_ms = stamp_ms(newest) - int(store.clock.wall() * 1000)
+    when = dt.datetime.fromtimestamp(stamp_ms(newest) / 1000).strftime("%Y-%m-%d")
+    ahead = f"约 {ahead_ms // 86_400_000} 天" if ahead_ms >= 86_400_000 * 2 else f"约 {ahead_ms // 3_600_000} 小时"
+    message = (f"来自{org_name}的数据包中有时间戳比本机时间超前{ahead}（最晚到 {when}），超过允许的 "
+               f"{MAX_SKEW_MS // 3_600_000} 小时：整个数据包已暂存在本机，没有导入。请{org_name}校正电脑日期后"
+               "重新发送；如果是本机日期不对，校正本机日期后它会自动导入")
+    return _held(store, opened, peer.node, peer.org, "clock_skew", message, dry_run)
+
+
+def _held(store: Store, opened, node: str, org: str, reason: str, message: str, dry_run: bool) -> ImportSummary:
+    m = opened.manifest
+    summary = ImportSummary(opened.path.name, "held", package_id=m["package_id"], source_org=org)
+    if dry_run:
+        summary.message = "（试导入）这个数据包会被暂存：" + message
+    elif hold(store, opened, node, org, reason, message):
+        summary.message = message
+    else:
+        summary.message = "这个数据包已经暂存过，仍在等待：" + message
+    return summary
+
+
+def _seqs(m: dict) -> range:
     """The package numbers a package covers (ranges checked by :func:`check_manifest`)."""
     lo, hi = m["seq_from"], m["seq_to"]
-    return set() if lo is None else set(range(lo, hi + 1))  # None: a further volume (files)
+    return range(0) if lo is None else range(lo, hi + 1)  # None: a further volume (files)
 
 
 def _record_received(store: Store, opened, peer: Peer, summary: ImportSummary) -> None:
     m = opened.manifest
     store.conn.executemany("INSERT OR IGNORE INTO received (source, seq, package_id) VALUES (?, ?, ?)",
-                           [(peer.node, s, m["package_id"]) for s in sorted(_seqs(m))])
+                           [(peer.node, s, m["package_id"]) for s in _seqs(m)])
     store.conn.execute(
         "INSERT INTO packages (package_id, direction, kind, source, dest, seq_from, seq_to, prev, "
         "sha256, created, handled, file, status, summary) VALUES (?, 'in', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
         "'imported', ?)",
         (m["package_id"], m["kind"], peer.node, store.node.id, m["seq_from"], m["seq_to"], m.get("prev"),
          opened.content_id, str(m.get("created")), now_iso(), opened.path.name,
-         json.dumps({"ledgers": m.get("counts") or {}, **summary.totals()}, ensure_ascii=False)))
+         json.dumps({"ledgers": received_counts(summary), **summary.totals()}, ensure_ascii=False)))
 
 
-def gaps(store: Store, source_node: str, org_name: str, extra: set[int] | None = None) -> list[str]:
-    """Missing package numbers from a source, e.g. ``河坝镇：第 5–6 号数据包缺失``."""
-    got = {s for (s,) in store.conn.execute("SELECT seq FROM received WHERE source = ?", (source_node,))}
-    got |= extra or set()
-    if not got:
-        return []
-    missing = sorted(set(range(1, max(got) + 1)) - got)
-    out, start = [], None
-    for i, s in enumerate(missing):
-        if start is None:
-            start = s
-        if i + 1 == len(missing) or missing[i + 1] != s + 1:
-            out.append(f"{org_name}：第 {start}{'' if start == s else f'–{s}'} 号数据包缺失")
-            start = None
+def received_counts(summary: ImportSummary) -> dict[str, int]:
+    """Rows per ledger a package carried, counted from its decrypted records (the manifest
+    carries no counts in clear; an old one's are not read), e.g. ``{"two_cancer": 3}``."""
+    return {key: sum(n for what, n in c.items() if what != "conflicts") for key, c in summary.counts.items()}
+
+
+def gaps(store: Store, source_node: str, org_name: str, extra: range | None = None) -> list[str]:
+    """Missing package numbers from a source, e.g. ``河坝镇：第 5–6 号数据包缺失``: computed
+    from the runs received (never a set of every number), at most MAX_GAP_LINES lines."""
+    missing = spans_missing(received_spans(store.conn, source_node), extra)
+    out = [f"{org_name}：第 {lo}{'' if lo == hi else f'–{hi}'} 号数据包缺失" for lo, hi in missing[:MAX_GAP_LINES]]
+    if len(missing) > MAX_GAP_LINES:
+        rest = missing[MAX_GAP_LINES:]
+        out.append(f"{org_name}：另有 {len(rest):,} 段共 {sum(hi - lo + 1 for lo, hi in rest):,} 个编号的数据包缺失")
     return out
 
 
@@ -188,8 +274,10 @@ def _org_code(code: object) -> bool:
 class _Applier:
     """Merges the rows of one package, in batches, inside the caller's transaction."""
 
-    def __init__(self, store: Store, peer: Peer, manifest: dict, summary: ImportSummary):
+    def __init__(self, store: Store, peer: Peer, manifest: dict, summary: ImportSummary,
+                 allow_skew: bool = False):
         self.store, self.peer, self.summary = store, peer, summary
+        self.allow_skew = allow_skew
         self.specs = record_specs(store)
         self.pending: dict[str, list[dict]] = defaultdict(list)
         self.package_id = manifest["package_id"]
@@ -207,6 +295,7 @@ class _Applier:
             peer.org != store.node.org and store.orgs.is_within(peer.org, store.node.org))
         self.foreign = 0             # records outside the sender's own orgs (rejected)
         self.malformed = 0           # records whose values or versions are not acceptable (rejected)
+        self.unknown: Counter = Counter()   # records of tables this catalog lacks, by (bounded) name
         self.files = IncomingFiles(store, summary.file)
         # the insider checks (see .scope): rules the sender's catalog sets, origins it may claim
         problem = catalog_problem(store, manifest.get("catalog"), summary.file)
@@ -238,8 +327,7 @@ class _Applier:
         if kind == "row":
             tbl = rec.get("t")
             if type(tbl) is not str or tbl not in self.specs:
-                self.count(tbl if isinstance(tbl, str) else "?", "rejected")
-                self.summary.warnings.append(f"本机的计划目录中没有表 {str(tbl)[:40]}，其记录未导入")
+                self._unknown_table(tbl)
                 return
             self.pending[tbl].append(rec)
             if isinstance(rec.get("v"), dict):
@@ -266,12 +354,18 @@ class _Applier:
         self.finishing = True
         self.pending["persons"], self.deferred = self.deferred, []
         self._flush("persons")
+        if self.newest > self.store.clock.bound() and not self.allow_skew:
+            raise _Held(self.newest)     # the whole package waits; the transaction rolls back
+        if self.newest:
+            note_received(self.store, min(self.newest, self.store.clock.bound()))
         self._insider_warnings()
+        for name, n in self.unknown.items():
+            self.summary.warnings.add("unknown-table", f"本机的计划目录中没有表 {name}，其记录未导入", n)
         if self.newest and self.store.clock.observe(self.newest):
             ahead = (stamp_ms(self.newest) - int(self.store.clock.wall() * 1000)) // 86_400_000
             self.summary.warnings.append(
-                f"数据包里有时间戳比本机时间超前约 {ahead} 天（对方电脑的日期可能不对）；"
-                "这不影响哪一个值生效，但请提醒对方校正电脑日期")
+                f"数据包里有时间戳比本机时间超前约 {ahead} 天（对方电脑的日期可能不对），已由管理员确认导入；"
+                "本机时钟没有随之调快，请提醒对方校正电脑日期")
         if self.foreign:
             sender = self.store.orgs.get(self.peer.org)
             self.summary.warnings.append(
@@ -301,6 +395,15 @@ class _Applier:
         for rule, n in sorted(self.notices.items(), key=lambda kv: -kv[1])[:20]:
             warn(f"{sender.name if sender else self.peer.org}拒收了本单位发出的 {n} 条记录（{rule}）；"
                  "请改正后重新发送")
+
+    def _unknown_table(self, tbl: object) -> None:
+        """A record of a table this catalog lacks: rejected, counted (by name for the first
+        few names) and warned about once per name (Warnings summarises the rest)."""
+        name = tbl[:40] if isinstance(tbl, str) else "?"
+        if name not in self.unknown and len(self.unknown) >= MAX_UNKNOWN_TABLES:
+            name = OTHER_TABLES
+        self.unknown[name] += 1
+        self.count(name, "rejected")
 
     # -- records
     def _org(self, rec: dict) -> None:
@@ -377,7 +480,7 @@ class _Applier:
         elif origin == self.peer.node:   # the origin's own entry wins over a relayed one
             self.clashing_audit += 1
             keys = ("ts", "stamp", "user", "unit", "action", "tbl", "uuid", "before", "after", "source", "batch")
-            hold(self.conn, package_id=self.package_id, source="", kind="audit", tbl="audit",
+            quarantine(self.conn, package_id=self.package_id, source="", kind="audit", tbl="audit",
                  uid=f"{origin}:{oid}:replaced", rule="被来源单位本身的同编号审计记录替换",
                  record={"k": "audit", "origin": origin, "id": oid, **dict(zip(keys, have[1:]))})
             self.conn.execute("UPDATE audit SET ts=?, stamp=?, user=?, unit=?, action=?, tbl=?, uuid=?, before=?, "
@@ -387,7 +490,7 @@ class _Applier:
             self._hold_audit(origin, oid, rec, "与本机已有的同编号审计记录内容不同")
 
     def _hold_audit(self, origin: str, oid: int, rec: dict, rule: str) -> None:
-        hold(self.conn, package_id=self.package_id, source=self.peer.node, kind="audit", tbl="audit",
+        quarantine(self.conn, package_id=self.package_id, source=self.peer.node, kind="audit", tbl="audit",
              uid=f"{origin}:{oid}", rule=rule, record=rec)
 
     def _person_orgs(self, uid: str) -> list[str]:
@@ -421,8 +524,7 @@ class _Applier:
                 if not all(_value_ok(x) for _, x in losers[col]):
                     raise ValueError(f"字段 {col} 的值不合规")
         for v in [versions.base, *versions.fields.values(), *(l[0] for ls in losers.values() for l in ls)]:
-            if v.stamp > self.newest:
-                self.newest = v.stamp
+            self.newest = max(self.newest, v.stamp, *v.seen.values())
         return RowState(clean, versions, losers)
 
     def _may_write(self, tbl: str, uid: str, rec: dict, state: RowState, mine: dict | None,
@@ -494,7 +596,7 @@ class _Applier:
             fields = led.fields if led is not None else PERSON_FIELDS if tbl == "persons" else ()
             rule = content_problem(fields, state.values)
             if rule:   # held (quarantined), never stored in the ledger; the sender is told
-                hold(self.conn, package_id=self.package_id, source=self.peer.node, kind="row", tbl=tbl,
+                quarantine(self.conn, package_id=self.package_id, source=self.peer.node, kind="row", tbl=tbl,
                      uid=rec["u"], rule=rule, record=rec)
                 self.held[rule] += 1
                 self.count(tbl, "rejected")

@@ -21,6 +21,7 @@ from ..store import migrations
 from ..store.crypto import SUITES
 from ..store.merge import load_losers
 from ..store.versions import now_iso
+from .clock import check_clock
 from .files import VOLUME_BYTES, OutgoingFiles, attachment_fields, file_line
 from .package_file import SUFFIX, write_package
 from .peers import BATCH, destination, record_specs
@@ -37,12 +38,13 @@ class Exported:
     volumes: list[Path] = field(default_factory=list)   # further volumes (files only)
     files: int = 0                                      # attached files carried, all volumes
     files_pending: int = 0                              # referenced but not received here yet
+    counts: dict[str, int] = field(default_factory=dict)   # rows per ledger (not in the manifest)
 
     def to_json(self) -> dict:
         m = self.manifest
         return {"path": str(self.path), "package_id": m["package_id"], "kind": m["kind"],
-                "seq_from": m["seq_from"], "seq_to": m["seq_to"], "rows": sum(m["counts"].values()),
-                "counts": m["counts"], "dest": m["dest"]["org"], "files": self.files,
+                "seq_from": m["seq_from"], "seq_to": m["seq_to"], "rows": sum(self.counts.values()),
+                "counts": self.counts, "dest": m["dest"]["org"], "files": self.files,
                 "files_pending": self.files_pending, "volumes": [str(p) for p in self.volumes]}
 
 
@@ -55,8 +57,12 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
     ``resend=(a, b)`` re-sends the changes of earlier packages a–b to that destination.
     The rows' attached files that the destination lacks travel along; above
     ``volume_bytes`` they go into further numbered volumes (packages of files only).
+
+    :raises StoreError: (exit 1) this PC's date does not fit the store's data
+        (:func:`~.clock.check_clock`): receivers would hold the package.
     """
     store.require("edit")
+    check_clock(store)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dest = destination(store, to)
@@ -109,7 +115,7 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
         "created": now_iso(),
         "source": {"node": store.node.id, "org": store.node.org, "level": store.node.level},
         "dest": {"node": dest.node, "org": dest.org},
-        "seq_from": seq_from, "seq_to": seq_to, "prev": last_package, "counts": counts,
+        "seq_from": seq_from, "seq_to": seq_to, "prev": last_package,   # counts: not in clear
         "catalog": {"id": store.catalog.id, "version": store.catalog.version},
     }
     # a file name is made of codes and sanitised names only: a unit's name never makes a path
@@ -141,7 +147,7 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
         path, name = first, first.name
         for k in range(1, count):
             head = dict(manifest, package_id=str(uuidlib.uuid4()), kind="files", seq_from=None,
-                        seq_to=None, prev=None, counts={}, volume=k + 1, volumes=count,
+                        seq_to=None, prev=None, volume=k + 1, volumes=count,
                         volume_of=package_id)
             for key in ("format", "format_version", "suite", "payload_sha256", "payload_chunks",
                         "plain_bytes", "sealed_key", "file_chunks"):
@@ -174,7 +180,7 @@ def export_package(store: Store, out_dir: Path | str, *, to: str | None = None, 
         for p in [path, *volumes]:
             p.unlink(missing_ok=True)
         raise
-    return Exported(path, manifest, volumes, sum(len(v) for v in files.volumes), files.unavailable)
+    return Exported(path, manifest, volumes, sum(len(v) for v in files.volumes), files.unavailable, counts)
 
 
 def _within(conn, tbl: str, uuids: list[str], org: str) -> list[str]:

@@ -6,9 +6,10 @@ Layout (no archive format, so no member names or paths to trust)::
     | chunks: length (u32) + AES-256-GCM ciphertext, the last one marked in its AAD
 
 The manifest (no personal data) names format and schema versions, package id,
-kind, source and destination, sequence range, previous package id, counts per
-ledger, the payload hash (over the ciphertext), the crypto suite and the content
-key sealed to the destination. The signature covers the manifest bytes and so
+kind, source and destination, sequence range, previous package id, the payload
+hash (over the ciphertext), the crypto suite and the content key sealed to the
+destination. Row counts per ledger are not in it (the receiver counts the
+encrypted records; an older package's manifest counts are accepted, not read). The signature covers the manifest bytes and so
 the ciphertext. Reading checks, in this order and before writing anything:
 size caps, the container, versions, the type and range of every manifest value
 (:func:`check_manifest`), the source is known, we are the destination,
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..errors import UserError
+from ..errors import UserError, describe
 from ..store.crypto import CHUNK_BYTES, SUITES, CryptoError, b64, unb64
 
 MAGIC = b"MSTZPKG1"
@@ -37,6 +38,7 @@ MAX_MANIFEST_BYTES = 256 << 10
 MAX_CHUNK_BYTES = CHUNK_BYTES + 1024
 MAX_PLAIN_BYTES = 16 << 30
 MAX_LINE_BYTES = 4 << 20
+MAX_LINES = 20_000_000      # records in one payload (a town's full package holds far fewer)
 HEADER_RESERVE = 16 << 10   # magic, manifest (blank-padded) and signature; then the chunks
 SUFFIX = ".mstz"
 
@@ -89,8 +91,11 @@ def write_package(path: Path, manifest: dict, lines: Iterator[bytes], *, sign: C
     payload as their own encrypted chunks, not compressed (photos do not compress).
 
     The package is written beside its final name (the chunks after a header space
-    reserved for the signed manifest) and renamed into place at the end, so a
-    failure never leaves a half-written package.
+    reserved for the signed manifest), flushed to the disk (fsync) and renamed into
+    place at the end, so a failure never leaves a half-written package and the caller
+    records it as sent only once it is really on the disk (USB stick).
+
+    :raises PackageError: (exit 2) the disk is full, read-only or gone; nothing is left behind.
     """
     suite = SUITES[suite_name]
     key = suite.new_content_key()
@@ -98,6 +103,7 @@ def write_package(path: Path, manifest: dict, lines: Iterator[bytes], *, sign: C
     hasher = suite.hasher()
     tmp = path.with_name(path.name + ".tmp")
     plain = chunks = file_chunks = 0
+    placed = False
     comp = zlib.compressobj(6)
     try:
         with open(tmp, "wb") as out:
@@ -151,10 +157,37 @@ def write_package(path: Path, manifest: dict, lines: Iterator[bytes], *, sign: C
                 raise PackageError("签名长度异常，无法写入数据包")
             out.seek(0)
             out.write(MAGIC + struct.pack(">I", mlen) + body + struct.pack(">H", sig_len) + signature)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(tmp, path)
+        placed = True
+        _sync_folder(path.parent)
+    except OSError as exc:
+        if placed:      # renamed but the rename may not be on the disk: not a package to count
+            _remove(path)
+        raise PackageError(f"数据包 {path.name} 没有写成，也没有记为已发送："
+                           + describe(OSError(exc.errno, exc.strerror, str(path.parent)))) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
     return manifest
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:     # the USB stick is gone: nothing more can be done about it
+        pass
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; Windows has no directory handles to sync)."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _rechunk(blocks: Iterator[bytes]) -> Iterator[bytes]:
@@ -243,7 +276,7 @@ class OpenedPackage:
         total = self.manifest["payload_chunks"]
         decomp = zlib.decompressobj()
         pending = b""
-        produced = 0
+        produced = count = 0
         for index, data in self.chunks():
             if index >= total:  # the attached files follow: read by files()
                 break
@@ -267,6 +300,10 @@ class OpenedPackage:
                 # every line, not only the unfinished one: a long line may end within one step
                 if len(pending) > MAX_LINE_BYTES or any(len(line) > MAX_LINE_BYTES for line in complete):
                     raise PackageError(f"{self.path.name} 含有过长的一行，已拒绝")
+                count += len(complete)
+                if count > MAX_LINES:
+                    raise PackageError(f"{self.path.name} 含有超过 {MAX_LINES:,} 条记录，超出一个数据包的上限，"
+                                       "已拒绝；请让发送单位分次发送")
                 yield from complete
         if pending or not decomp.eof:
             raise PackageError(f"{self.path.name} 的内容不完整，已拒绝")
@@ -350,7 +387,8 @@ def _obj(fields: dict[str, Callable[[object], bool]], optional: tuple[str, ...] 
 
 
 def _counts(v) -> bool:
-    return type(v) is dict and len(v) <= 10_000 and all(
+    """Rows per ledger, as older programs wrote them in clear (checked, never read)."""
+    return type(v) is dict and len(v) <= 1_000 and all(
         len(k) <= 64 and type(n) is int and 0 <= n <= INT64_MAX for k, n in v.items())
 
 

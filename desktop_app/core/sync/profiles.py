@@ -4,9 +4,9 @@ The district's profile also carries the org tree, the catalog itself (so next
 year's plan reaches every town this way), the person-id namespace and the
 per-town quotas; a town's profile carries its villages. A town starts from the
 district's profile (``init --profile``); the district imports each town's
-profile and shows the fingerprint for a phone check. A newer profile signed by
-the same key replaces the older one; a different key for a known org is refused
-unless a 管理员 accepts the new fingerprint.
+profile, which stays *pending* until a 管理员 confirms the fingerprint read over
+the phone (:mod:`.trust`). A newer profile signed by the same key replaces the
+older one; a different key for a known org is pending again.
 
 **Own-key rotation** (:func:`rotate_keys`, ``profile rotate``): an install makes a
 new signing key and a new encryption key and writes its profile with them. The
@@ -17,12 +17,11 @@ the install (the last :data:`MAX_CHAIN`), so a profile exported again later stil
 chains, and a receiver that missed one rotation follows the chain through it.
 
 The trust rule on the receiving side (:func:`import_profile`): a changed key is
-accepted **without** ``accept_new_key`` only when every step from the key this
+accepted **without** a new phone check only when every step from the key this
 install trusts for that node to the profile's key is a rotation statement signed
 by the key before it; the result is ``rotated`` and shows the new fingerprint
-(and the old one), which the 管理员 still reads back to the sender by phone as
-with any profile. Anything else — a reinstall, a forged file, a broken chain —
-stays a :class:`KeyChanged` that needs a 管理员's phone check. A profile under a
+(and the old one). Anything else — a reinstall, a replacement PC, a forged file,
+a broken chain — is ``pending`` until a 管理员 confirms its fingerprint. A profile under a
 key that a rotation already replaced is ``older`` and never brings it back.
 
 Packages in flight keep working both ways. The rotating install keeps its old
@@ -43,12 +42,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..catalog.orgs import LEVEL_NAMES, Org, file_label
-from ..errors import INPUT_PROBLEMS, StoreError, UserError
+from ..errors import StoreError, UserError
 from ..store.crypto import SUITES, CryptoError, b64, fingerprint, unb64
 from ..store.database import Store
 from ..store.versions import now_iso
 from ..store.writes import Writer
 from .package_file import OpenedPackage, canonical, strict_json
+from .trust import check_fingerprint, pending_profile, record_pending
 
 FORMAT = "minsheng-profile"
 MAX_PROFILE_BYTES = 16 << 20
@@ -63,12 +63,6 @@ RETIRED_PEER_KEYS = "retired_peer_keys"  # settings: peers' old signing keys, by
 
 class ProfileError(UserError):
     """The profile file cannot be used (exit 2)."""
-
-
-class KeyChanged(UserError):
-    """A known org presents a different key; a 管理员 must accept its fingerprint (exit 1)."""
-
-    exit_code = INPUT_PROBLEMS
 
 
 @dataclass
@@ -124,10 +118,10 @@ def make_profile(store: Store) -> dict:
     if node.level in ("district", "town"):  # the plan travels down, through the towns to villages
         body["catalog"] = json.loads(store.setting("catalog"))
         body["person_namespace"] = store.setting("person_namespace")
+        # the district's counting choices (standards' dates, rotation, lists), passed on by towns
+        body["district_choices"] = json.loads(store.setting("district_choices") or "{}")
     if node.level == "district":
         body["quotas"] = [{"indicator": i, "org": o, "target": t} for (i, o), t in store.quotas().items()]
-        from ..district.lead_units import chosen_units
-        body["lead_units"] = {k: list(v) for k, v in chosen_units(store).items()}
     rotations = _settings_json(store, ROTATIONS, [])
     if rotations:
         body["key_rotations"] = rotations[-MAX_CHAIN:]
@@ -267,7 +261,7 @@ def _retired_peer_keys(store: Store) -> dict[str, list[dict]]:
     return _settings_json(store, RETIRED_PEER_KEYS, {})
 
 
-def _remember_retired(store: Store, node: str, steps: list[dict]) -> None:
+def remember_retired(store: Store, node: str, steps: list[dict]) -> None:
     """Keep the signing keys a rotation replaced, each with the number of the last
     package the sender had made for this install before it (for packages in flight)."""
     known = _retired_peer_keys(store)
@@ -323,9 +317,18 @@ def read_profile(path: Path | str) -> Profile:
         raise ProfileError(f"找不到配置文件 {path}")
     if path.stat().st_size > MAX_PROFILE_BYTES:
         raise ProfileError(f"{path.name} 过大，不是本程序的配置文件")
-    unusable = ProfileError(f"{path.name} 不是本程序的配置文件，或已损坏")
+    return parse_profile(path.read_bytes(), path.name)
+
+
+def parse_profile(data: bytes | str, name: str = "配置文件") -> Profile:
+    """A profile from the file's content (as read, or as kept for a pending peer), its
+    self-signature checked.
+
+    :raises ProfileError: naming ``name`` and what is wrong.
+    """
+    unusable = ProfileError(f"{name} 不是本程序的配置文件，或已损坏")
     try:
-        data = strict_json(path.read_bytes())
+        data = strict_json(data)
         body, signature = data["profile"], unb64(data["signature"])
     except (ValueError, UnicodeDecodeError, KeyError, TypeError, UserError):
         raise unusable from None
@@ -337,73 +340,125 @@ def read_profile(path: Path | str) -> Profile:
     suite = SUITES[body["suite"]]
     profile = Profile(body)
     if not suite.verify(profile.sign_key, signature, canonical(body)):
-        raise ProfileError(f"{path.name} 的签名不对：文件被改动过，请向发出单位重新索取")
+        raise ProfileError(f"{name} 的签名不对：文件被改动过，请向发出单位重新索取")
     return profile
 
 
-def import_profile(store: Store, path: Path | str, *, accept_new_key: bool = False) -> dict:
-    """Register the install a profile describes, and learn what it carries.
+def import_profile(store: Store, path: Path | str) -> dict:
+    """Register the install a profile describes, and learn what it carries — or, for a
+    key this install does not trust yet, keep it pending (see :mod:`.trust`).
 
-    Returns ``{"status": added|updated|unchanged|older|replaced|rotated, "org", "org_name",
+    Returns ``{"status": pending|updated|unchanged|older|rotated, "org", "org_name",
     "level", "fingerprint", "catalog_adopted", "orgs_added"}`` (``rotated`` also gives
-    ``previous_fingerprint``).
+    ``previous_fingerprint``; ``pending`` gives ``replaces``: 新电脑 / 新密钥 / None).
 
-    A changed key is ``rotated`` when the profile's rotation statements chain from
-    the key trusted now (see the module's notes), ``older`` when it is a key a
-    rotation already replaced, and otherwise needs ``accept_new_key`` (``replaced``).
+    ``pending``: a new org, a changed key no rotation chains to, or another node for a
+    known org (a replacement PC); nothing of it is used until a 管理员 confirms its
+    fingerprint (:func:`~.trust.confirm_peer`). ``rotated``: the profile's rotation
+    statements chain from the key trusted now (see the module's notes); ``older``: a
+    key a rotation already replaced. A newer profile under the trusted key updates.
 
-    :raises ProfileError: the file cannot be used.
-    :raises KeyChanged: the org is known with another key that no rotation chains to,
-        and ``accept_new_key`` is false.
+    :raises ProfileError: the file cannot be used; it is this install's own, claims this
+        install's org, or reuses the node id of another org's install.
     """
     store.require("admin")
+    path = Path(path)
     profile = read_profile(path)
     if profile.node == store.node.id:
-        raise ProfileError(f"{Path(path).name} 是本机自己的配置文件；请导入上级或下级单位发来的配置文件")
+        raise ProfileError(f"{path.name} 是本机自己的配置文件；请导入上级或下级单位发来的配置文件")
     conn = store.conn
+    own = store.orgs.get(store.node.org)
+    name = profile.body.get("org_name", profile.org)
+    if profile.org == store.node.org:
+        raise ProfileError(f"{path.name} 自称是本单位（{own.name}）的配置文件，但本机就是{own.name}，已拒绝。"
+                           "这个文件可能是伪造的：请向发出单位核实，不要导入")
+    other = conn.execute("SELECT org FROM peers WHERE node = ? AND org <> ? UNION "
+                         "SELECT org FROM pending_peers WHERE node = ? AND org <> ?",
+                         (profile.node, profile.org, profile.node, profile.org)).fetchone()
+    if other is not None:
+        known = store.orgs.get(other[0])
+        raise ProfileError(f"{path.name}（{name}）使用的安装编号已属于{known.name if known else other[0]}，"
+                           "已拒绝。一个安装只能属于一个单位；这个文件可能是伪造的，请向发出单位核实")
     current = conn.execute("SELECT node, sign_key, profile_created FROM peers WHERE org = ? AND "
                            "status = 'active'", (profile.org,)).fetchone()
-    name = profile.body.get("org_name", profile.org)
+    result = {"org": profile.org, "org_name": name, "level": profile.level,
+              "fingerprint": profile.fingerprint, "catalog_adopted": False, "orgs_added": 0}
     steps = None
     if current and current[1] != profile.body["sign_key"]:
         if any(old["sign_key"] == profile.body["sign_key"]
                for old in _retired_peer_keys(store).get(current[0], [])):
-            return {"status": "older", "org": profile.org, "org_name": name, "level": profile.level,
-                    "fingerprint": profile.fingerprint, "catalog_adopted": False, "orgs_added": 0}
+            return result | {"status": "older"}
         steps = _rotation_steps(profile, current[0], current[1])
-    if current and current[1] != profile.body["sign_key"] and steps is None and not accept_new_key:
-        raise KeyChanged(f"{name} 已登记的密钥指纹与这个配置文件不同（新指纹 {profile.fingerprint}）。"
-                         "可能是对方重装了程序，也可能是伪造的文件：请电话向对方核对指纹，"
-                         "确认后由管理员选择“接受新指纹”再导入")
-    result = {"org": profile.org, "org_name": name, "level": profile.level,
-              "fingerprint": profile.fingerprint, "catalog_adopted": False, "orgs_added": 0}
+    trusted = current is not None and current[0] == profile.node and (
+        current[1] == profile.body["sign_key"] or steps)
+    if not trusted:
+        with store.transaction():
+            record_pending(store, profile, path.read_text(encoding="utf-8"))
+        replaces = None if current is None else ("新密钥" if current[0] == profile.node else "新电脑")
+        return result | {"status": "pending", "replaces": replaces}
     with store.transaction():
-        if current is None:
-            result["status"] = "added"
-        elif steps:
+        if steps:
             result["status"] = "rotated"
             result["previous_fingerprint"] = fingerprint(unb64(current[1]))
-            _remember_retired(store, current[0], steps)
-        elif current[1] != profile.body["sign_key"]:
-            conn.execute("UPDATE peers SET status = 'replaced' WHERE node = ?", (current[0],))
-            result["status"] = "replaced"
+            remember_retired(store, current[0], steps)
         elif profile.body["created"] > current[2]:
             result["status"] = "updated"
         else:
             result["status"] = "unchanged" if profile.body["created"] == current[2] else "older"
             return result
-        conn.execute(
-            "INSERT OR REPLACE INTO peers (node, org, level, suite, sign_key, enc_key, fingerprint, "
-            "profile_created, added, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active')",
-            (profile.node, profile.org, profile.level, profile.body["suite"], profile.body["sign_key"],
-             profile.body["enc_key"], profile.fingerprint, profile.body["created"], now_iso()))
-        known = {o.code for o in store.orgs}
-        new_orgs = [o for o in profile.orgs() if o.code not in known]
-        store.merge_orgs(new_orgs)
-        result["orgs_added"] = len(new_orgs)
-        if profile.org == store.orgs.get(store.node.org).parent:
-            result["catalog_adopted"] = _adopt_from_above(store, profile)
+        result.update(register_peer(store, profile))
     return result
+
+
+def confirm_pending(store: Store, org: str, typed: str) -> tuple[Profile, str | None, dict]:
+    """Activate the pending profile of ``org`` when ``typed`` is its fingerprint (管理员), in
+    one transaction: the org's previous key is retired (see :mod:`.trust` on a replacement
+    PC), the peer registered, audited. Returns (profile, the node it replaced or None,
+    :func:`register_peer`'s result). Held packages are not touched here (:mod:`.release`).
+
+    :raises FingerprintMismatch: (exit 1) nothing changes.
+    :raises StoreError: (exit 1) nothing of ``org`` is pending.
+    """
+    store.require("admin")
+    code, raw = pending_profile(store, org)
+    profile = parse_profile(raw)
+    check_fingerprint(profile.body.get("org_name", code), typed, profile.fingerprint)
+    conn = store.conn
+    with store.transaction():
+        current = conn.execute("SELECT node, sign_key FROM peers WHERE org = ? AND status = 'active'",
+                               (code,)).fetchone()
+        replaced = None
+        if current is not None:
+            end = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM received WHERE source = ?",
+                               (current[0],)).fetchone()[0]
+            if current[0] == profile.node:          # the same node with a new key: keep the old one
+                remember_retired(store, current[0], [{"previous_sign_key": current[1],
+                                                      "sent": {store.node.id: end}}])
+            else:                                   # a replacement PC: the old chain ends here
+                conn.execute("UPDATE peers SET status = 'replaced', replaced_by = ?, chain_end = ? "
+                             "WHERE node = ?", (profile.node, end, current[0]))
+            replaced = current[0]
+        conn.execute("DELETE FROM pending_peers WHERE org = ?", (code,))
+        result = register_peer(store, profile)
+        Writer(store, source="profile:confirm").note("confirm_peer", detail={
+            "org": code, "node": profile.node, "fingerprint": profile.fingerprint, "replaced": replaced})
+    return profile, replaced, result
+
+
+def register_peer(store: Store, profile: Profile) -> dict:
+    """Make ``profile`` the org's active peer and learn its units (and, from the level
+    above, its plan); inside the caller's transaction. Returns ``{"catalog_adopted",
+    "orgs_added"}``."""
+    store.conn.execute(
+        "INSERT OR REPLACE INTO peers (node, org, level, suite, sign_key, enc_key, fingerprint, "
+        "profile_created, added, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active')",
+        (profile.node, profile.org, profile.level, profile.body["suite"], profile.body["sign_key"],
+         profile.body["enc_key"], profile.fingerprint, profile.body["created"], now_iso()))
+    known = {o.code for o in store.orgs}
+    new_orgs = [o for o in profile.orgs() if o.code not in known]
+    store.merge_orgs(new_orgs)
+    adopted = profile.org == store.orgs.get(store.node.org).parent and _adopt_from_above(store, profile)
+    return {"catalog_adopted": adopted, "orgs_added": len(new_orgs)}
 
 
 def _adopt_from_above(store: Store, profile: Profile) -> bool:
@@ -413,9 +468,9 @@ def _adopt_from_above(store: Store, profile: Profile) -> bool:
         store.conn.execute("DELETE FROM quotas")
         store.conn.executemany("INSERT INTO quotas (indicator, org, target) VALUES (?, ?, ?)",
                                [(q["indicator"], q["org"], q["target"]) for q in profile.body["quotas"]])
-    if "lead_units" in profile.body:   # the district's lead units (an older profile has none)
-        from ..district.lead_units import adopt_lead_units
-        adopt_lead_units(store, profile.body["lead_units"])
+    if isinstance(profile.body.get("district_choices"), dict):
+        store.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('district_choices', ?)",
+                           (json.dumps(profile.body["district_choices"], ensure_ascii=False, sort_keys=True),))
     files = profile.body.get("catalog")
     if files and files != json.loads(store.setting("catalog")):
         store.adopt_catalog(files)
@@ -424,13 +479,17 @@ def _adopt_from_above(store: Store, profile: Profile) -> bool:
 
 
 def init_from_profile(db: Path | str, profile_path: Path | str, *, level: str, org: str,
-                      operator: str) -> Store:
-    """A new store set up from the level above's profile (district for a town, town for a village).
+                      operator: str, fingerprint: str) -> Store:
+    """A new store set up from the level above's profile (district for a town, town for a
+    village); ``fingerprint`` is the upstream's, as read over the phone (checked against
+    the profile: spaces and dashes ignored) — the new store trusts the upstream at once.
 
     :raises ProfileError: the file cannot be used.
     :raises StoreError: the level or org does not fit the profile.
+    :raises FingerprintMismatch: (exit 1) the fingerprint is not the profile's; no store is made.
     """
     profile = read_profile(profile_path)
+    check_fingerprint(profile.body.get("org_name", profile.org), fingerprint, profile.fingerprint)
     orgs = profile.orgs()
     if not orgs:
         raise ProfileError(f"{Path(profile_path).name} 中没有组织信息")
@@ -447,6 +506,7 @@ def init_from_profile(db: Path | str, profile_path: Path | str, *, level: str, o
                              f"{store.orgs.get(parent).name if parent else '（无）'}；"
                              "请用上级单位发来的配置文件", 1)
         import_profile(store, profile_path)
+        confirm_pending(store, profile.org, fingerprint)
     except BaseException:
         path = store.path
         store.close()

@@ -118,14 +118,20 @@ class PeerInfo:
     fingerprint: str
     added: str          # when its profile was registered (ISO)
     active: bool        # False: replaced by a newer key of the same unit
+    replaced: bool = False  # replaced by another install of the unit (已更换电脑): its chain ended
+
+    @property
+    def status_text(self) -> str:
+        return "在用" if self.active else "已更换电脑" if self.replaced else "已被新指纹取代"
 
 
 def peer_list(store: Store) -> list[PeerInfo]:
     """Every install whose profile was imported, the active ones first."""
     tree = load_tree(store.conn)
-    return [PeerInfo(node, org, _org_name(tree, org), level_name(level), fp, added, status == "active")
-            for node, org, level, fp, added, status in store.conn.execute(
-                "SELECT node, org, level, fingerprint, added, status FROM peers "
+    return [PeerInfo(node, org, _org_name(tree, org), level_name(level), fp, added, status == "active",
+                     replaced_by is not None)
+            for node, org, level, fp, added, status, replaced_by in store.conn.execute(
+                "SELECT node, org, level, fingerprint, added, status, replaced_by FROM peers "
                 "ORDER BY status <> 'active', org, added")]
 
 
@@ -214,17 +220,26 @@ class SourceStatus:
     org_name: str
     received: list[int]     # the sequence numbers received, sorted
     gaps: list[str]         # core's gap messages, e.g. ``示例村一：第 2–3 号数据包缺失``
+    replaced: bool = False  # an old PC of the unit (已更换电脑): its chain ended, gaps no longer reported
+
+
+def replaced_nodes(store: Store) -> set[str]:
+    """Installs replaced by a new PC of their unit (their chains ended; see :mod:`.trust`)."""
+    return {n for (n,) in store.conn.execute("SELECT node FROM peers WHERE replaced_by IS NOT NULL")}
 
 
 def sources(store: Store) -> list[SourceStatus]:
-    """Per sending install: what arrived and which package numbers are missing."""
+    """Per sending install: what arrived and which package numbers are missing (an old PC
+    replaced by a new one is listed as 已更换电脑, without gaps)."""
     names = _source_names(store, load_tree(store.conn))
+    old = replaced_nodes(store)
     got: dict[str, list[int]] = {}
     for node, seq in store.conn.execute("SELECT source, seq FROM received ORDER BY source, seq"):
         got.setdefault(node, []).append(seq)
-    out = [SourceStatus(node, names.get(node, node), seqs, gaps(store, node, names.get(node, node)))
+    out = [SourceStatus(node, names.get(node, node) + ("（已更换电脑）" if node in old else ""), seqs,
+                        [] if node in old else gaps(store, node, names.get(node, node)), node in old)
            for node, seqs in got.items()]
-    return sorted(out, key=lambda s: s.org_name)
+    return sorted(out, key=lambda s: (s.replaced, s.org_name))
 
 
 # ---------------------------------------------------------------- conflicts

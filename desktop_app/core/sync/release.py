@@ -1,0 +1,98 @@
+"""Applying held packages once their reason went away (see :mod:`.held`).
+
+- :func:`confirm_peer`: a 管理员 typed the fingerprint read over the phone; the peer is
+  trusted (:func:`~.profiles.confirm_pending`) and its held packages are applied;
+- :func:`retry_held`: the held packages that can be applied now (a confirmed peer, or
+  this PC's clock caught up with their stamps), in the order of their numbers;
+- :func:`accept_held`: a 管理员 applies one package held for its clock.
+
+Each applied (or refused for good) package is released: its record and copy go::
+
+    >>> from desktop_app.core.sync.held import REASON_NAMES
+    >>> sorted(REASON_NAMES)
+    ['clock_skew', 'pending_peer']
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from ..errors import StoreError
+from .held import HeldPackage, held_file, list_held, release
+from .incoming import ImportSummary, import_package
+from .package_file import PackageError
+from .profiles import confirm_pending
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..store.database import Store
+
+
+def confirm_peer(store: Store, org: str, fingerprint: str) -> dict:
+    """Trust the pending profile of ``org`` (a code or name) once the fingerprint read
+    over the phone matches (管理员; spaces and dashes ignored), then apply its held
+    packages.
+
+    Returns ``{"org", "org_name", "node", "fingerprint", "replaced", "catalog_adopted",
+    "orgs_added", "applied": [the import summaries' JSON]}``.
+
+    :raises FingerprintMismatch: (exit 1) the fingerprint typed is not the profile's;
+        nothing changes.
+    :raises StoreError: (exit 1) no profile of that org is pending.
+    """
+    profile, replaced, result = confirm_pending(store, org, fingerprint)
+    applied = retry_held(store, node=profile.node)
+    return {"org": profile.org, "org_name": profile.body.get("org_name", profile.org), "node": profile.node,
+            "fingerprint": profile.fingerprint, "replaced": replaced, **result,
+            "applied": [s.to_json() for s in applied]}
+
+
+def retry_held(store: Store, *, node: str | None = None) -> list[ImportSummary]:
+    """Import the held packages (of one sender) that can be applied now, in package-number
+    order; the ones still held stay, untouched. Returns the summaries of those applied
+    or refused."""
+    store.require("edit")
+    out: list[ImportSummary] = []
+    for package in list_held(store, node=node):
+        backed = any(s.status == "imported" for s in out)   # one backup, before the first write
+        summary = _try(store, package, lambda path: import_package(store, path, backup=not backed))
+        if summary is not None:
+            out.append(summary)
+    return out
+
+
+def accept_held(store: Store, package_id: str) -> ImportSummary:
+    """Apply a package held for its clock although its stamps are ahead (管理员).
+
+    The stamps stay as they came (they decide which value wins, as for any package);
+    this install's own clock still never moves past its bound. Use it only after
+    checking with the sender that its data is right and only its date was wrong —
+    otherwise ask the sender to correct the date and send again.
+
+    :raises StoreError: (exit 1) no such held package, or it waits for a fingerprint check.
+    """
+    store.require("admin")
+    package = next((p for p in list_held(store) if p.package_id == package_id), None)
+    if package is None:
+        raise StoreError(f"没有编号为 {package_id} 的暂存数据包", 1)
+    if package.reason != "clock_skew":
+        raise StoreError(f"{package.file} 在等待确认发送单位的指纹，请先确认指纹（profile confirm）", 1)
+    summary = _try(store, package, lambda path: import_package(store, path, allow_skew=True))
+    if summary is None:
+        raise StoreError(f"{package.file} 仍然不能导入", 1)
+    return summary
+
+
+def _try(store: Store, package: HeldPackage, run: Callable[[Path], ImportSummary]) -> ImportSummary | None:
+    """Import one held package; released when imported (or imported before) or refused for
+    good; None while it stays held. A disk full or the like is raised and it stays."""
+    try:
+        summary = run(held_file(store, package.package_id))
+    except PackageError as exc:
+        summary = ImportSummary(package.file, "refused", message=str(exc), package_id=package.package_id,
+                                source_org=package.source_org)
+    if summary.status == "held":
+        return None
+    release(store, package.package_id)
+    summary.file = package.file
+    return summary
