@@ -105,7 +105,8 @@ def validate_row(ledger: Ledger, raw: dict, *, plan_year: int,
         _apply_rule(ledger, rule, check, plan_year)
     bad = {p.field for p in check.errors}
     for f in ledger.fields:
-        if f.required and check.values.get(f.id) is None and f.id not in bad:
+        if f.required and check.values.get(f.id) is None and f.id not in bad \
+                and not _follows_missing(ledger, f, check.values):
             if f.id in ledger.identity:
                 check.problems.append(Problem(f.id, f"{f.label}：必填，不能为空"))
             else:
@@ -266,11 +267,21 @@ def _apply_rule(ledger: Ledger, rule: Rule, check: RowCheck, plan_year: int) -> 
             report(p["field"], f"{value}{unit} 低于 {p['min']}{unit}")
 
 
+def _follows_missing(ledger: Ledger, f, values: dict) -> bool:
+    """A required field that takes a required field's value when left empty, whose source
+    is missing too: only the source is asked for (filling it fills both; 乳腺癌检查机构
+    follows 宫颈癌检查机构)."""
+    if not f.default_from:
+        return False
+    source = ledger.field(f.default_from)
+    return source.required and is_blank(values.get(source.id))
+
+
 def missing_fields(ledger: Ledger, values: dict) -> list[str]:
     """The required fields still empty in already-normalised ``values`` (待补充), as
     ``validate_row`` would list them; used after a merge, where nothing is re-typed."""
     missing = [f.id for f in ledger.fields if f.required and values.get(f.id) is None
-               and f.id not in ledger.identity]
+               and f.id not in ledger.identity and not _follows_missing(ledger, f, values)]
     for rule in ledger.rules:
         p = rule.params
         if (rule.kind == "required_if" and rule.severity == "error"
