@@ -13,7 +13,7 @@ from desktop_app.core import sync
 from desktop_app.core.errors import StoreError
 from desktop_app.core.store import backup
 from desktop_app.core.store.database import Store
-from desktop_app.core.store.versions import COUNTER_BITS, RowVersions
+from desktop_app.core.store.versions import COUNTER_BITS, MAX_ADOPT_MS, RowVersions
 from desktop_app.core.sync.held import list_held
 
 TODAY = dt.date(2024, 12, 31)
@@ -177,3 +177,39 @@ def test_repair_clock_keeps_the_clock_above_every_stamp_it_keeps(chain):
     summary = sync.import_package(d, sync.export_package(t, tmp / "up").path)
     assert summary.totals()["updated"] == 1 and summary.totals()["older"] == 0
     assert d.ledger("two_cancer").get(row.uuid)["phone"] == "13911112222"
+
+
+def test_an_accepted_package_is_kept_with_stamps_the_level_above_accepts(chain):
+    """The village's PC ran at 2099; the town's administrator accepts its held package; the
+    town's next package reaches the district (same date as the town) without being held."""
+    d, t, v, tmp = chain
+    _fixed(d, t)
+    _fixed(v, wall=Y2099)
+    v.ledger("two_cancer").add(screening(6), today=TODAY)
+    assert sync.import_package(t, sync.export_package(v, tmp / "usb").path).status == "held"
+    [held] = list_held(t)
+    assert sync.accept_held(t, held.package_id).status == "imported"
+    [row] = t.ledger("two_cancer").rows()
+    kept = RowVersions.decode(t.conn.execute(
+        "SELECT _versions FROM ledger_two_cancer WHERE uuid = ?", (row["uuid"],)).fetchone()[0])
+    assert max(v_.stamp for v_ in [kept.base, *kept.fields.values()]) <= t.clock.cap()
+    up = sync.import_package(d, sync.export_package(t, tmp / "up").path)
+    assert up.status == "imported" and list_held(d) == [] and d.ledger("two_cancer").count() == 1
+
+
+def test_a_village_almost_a_day_ahead_does_not_carry_the_town_s_own_rows_past_the_district(chain):
+    """A village 23 h 50 min ahead is within the bound at the town; the town's clock adopts at
+    most MAX_ADOPT_MS of it, so the town's own later rows still reach a district whose PC is
+    two hours behind the town's."""
+    d, t, v, tmp = chain
+    _fixed(t)
+    _fixed(d, wall=NOW - 2 * 3600)
+    _fixed(v, wall=NOW + 23 * 3600 + 50 * 60)
+    v.ledger("two_cancer").add(screening(7), today=TODAY)
+    assert sync.import_package(t, sync.export_package(v, tmp / "usb").path).status == "imported"
+    assert (t.clock.last >> COUNTER_BITS) <= NOW * 1000 + MAX_ADOPT_MS
+    village_rows = sync.export_package(t, tmp / "up")      # carries the village's stamps: held above
+    assert sync.import_package(d, village_rows.path).status == "held"
+    t.ledger("two_cancer").add(screening(8), org="示例村一", today=TODAY)
+    own = sync.import_package(d, sync.export_package(t, tmp / "up").path)
+    assert own.status == "imported" and d.ledger("two_cancer").count() == 1

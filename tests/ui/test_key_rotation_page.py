@@ -61,7 +61,7 @@ def test_rotating_shows_the_new_fingerprint_and_the_receiver_accepts_it(qtbot, c
     assert district.peers_tab.pending_model.rowCount() == 0     # no phone check needed
     texts = [w.text() for w in district.peers_tab.profile_results.findChildren(QLabel)]
     assert spaced_fingerprint(rotation.fingerprint) in texts
-    assert any(rotation.previous_fingerprint in t for t in texts)
+    assert any(spaced_fingerprint(rotation.previous_fingerprint) in t for t in texts)
 
 
 def test_a_folder_that_cannot_be_written_changes_no_key(qtbot, chain, open_page, tmp_path):

@@ -31,9 +31,13 @@ from typing import Callable, Iterable
 
 COUNTER_BITS = 16
 # The refusal bound: a package with any stamp more than this ahead of the receiver's wall
-# clock is held whole (not applied), and a received stamp never moves a clock past
-# wall + MAX_SKEW_MS (:meth:`Clock.observe`).
+# clock is held whole (not applied).
 MAX_SKEW_MS = 24 * 3600 * 1000
+# How far a received stamp may move this install's clock ahead of its wall clock. Far less
+# than the refusal bound, so an install's own writes stay well inside what the level above
+# accepts even when a village's PC runs almost a day ahead (which of two concurrent values
+# wins is decided by the stamps they carry; what a writer had seen, by its version vector).
+MAX_ADOPT_MS = 3600 * 1000
 # No clock stamp may lie beyond 2100-01-01 (UTC): a PC set to the year 9999 would give
 # stamps past what SQLite's INTEGER holds (2**63), and a clock that adopted one would make
 # every later write of the receiving install fail. A fixed bound, not "so far ahead of
@@ -72,18 +76,27 @@ class Clock:
         """
         return min(MAX_STAMP, (int(self.wall() * 1000) + MAX_SKEW_MS) << COUNTER_BITS | 0xFFFF)
 
-    def observe(self, remote: int) -> bool:
-        """Advance past a stamp received from elsewhere, never past :meth:`bound`.
+    def cap(self) -> int:
+        """The highest stamp a received stamp may move this clock to: ``MAX_ADOPT_MS`` ahead of
+        the wall clock (and never past :meth:`bound`)."""
+        return min(self.bound(), (int(self.wall() * 1000) + MAX_ADOPT_MS) << COUNTER_BITS | 0xFFFF)
 
-        Returns True when the stamp is beyond the bound (it was not adopted)::
+    def observe(self, remote: int) -> bool:
+        """Advance past a stamp received from elsewhere, never more than ``MAX_ADOPT_MS``
+        ahead of this PC's wall clock (so never past :meth:`bound`).
+
+        Returns True when the stamp is beyond the bound::
 
             >>> c = Clock(wall=lambda: 1.0)
             >>> c.observe(4102444800000 << COUNTER_BITS), c.last
             (True, 0)
+            >>> c.observe(5 * 3600 * 1000 << COUNTER_BITS), c.last >> COUNTER_BITS   # 5 h ahead: 1 h adopted
+            (False, 3601000)
         """
         bound = self.bound()
-        if self.last < remote <= bound:
-            self.last = remote
+        adopted = min(remote, self.cap())
+        if self.last < adopted and remote <= bound:   # an impossible stamp moves nothing
+            self.last = adopted
         return remote > bound
 
 
@@ -113,6 +126,18 @@ class Version:
 
     def concurrent(self, other: "Version") -> bool:
         return not self.covers(other) and not other.covers(self)
+
+    def clamped(self, bound: int) -> "Version":
+        """This version with every stamp above ``bound`` brought down to it (same origin):
+        how an administrator accepts a package from a PC whose date ran ahead, so that no
+        stamp beyond this install's bound is kept or passed on::
+
+            >>> Version(50, "A", {"B": 70}).clamped(40)
+            Version(stamp=40, origin='A', seen={'B': 40})
+        """
+        if self.stamp <= bound and all(s <= bound for s in self.seen.values()):
+            return self
+        return Version(min(self.stamp, bound), self.origin, {o: min(s, bound) for o, s in self.seen.items()})
 
     def encode(self) -> list:
         extra = {o: s for o, s in self.seen.items() if o != self.origin}
@@ -170,6 +195,10 @@ class RowVersions:
     def __init__(self, base: Version, fields: dict[str, Version] | None = None):
         self.base = base
         self.fields = fields or {}
+
+    def clamped(self, bound: int) -> "RowVersions":
+        """Every version brought down to ``bound`` (see :meth:`Version.clamped`)."""
+        return RowVersions(self.base.clamped(bound), {k: v.clamped(bound) for k, v in self.fields.items()})
 
     def get(self, name: str) -> Version:
         return self.fields.get(name, self.base)

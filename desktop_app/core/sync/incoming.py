@@ -278,6 +278,7 @@ class _Applier:
                  allow_skew: bool = False):
         self.store, self.peer, self.summary = store, peer, summary
         self.allow_skew = allow_skew
+        self.cap = store.clock.cap()
         self.specs = record_specs(store)
         self.pending: dict[str, list[dict]] = defaultdict(list)
         self.package_id = manifest["package_id"]
@@ -361,7 +362,9 @@ class _Applier:
         self._insider_warnings()
         for name, n in self.unknown.items():
             self.summary.warnings.add("unknown-table", f"本机的计划目录中没有表 {name}，其记录未导入", n)
-        if self.newest and self.store.clock.observe(self.newest):
+        if self.newest:
+            self.store.clock.observe(min(self.newest, self.cap))    # what the kept rows carry at most
+        if self.newest > self.store.clock.bound():       # only an administrator's accept comes here
             ahead = (stamp_ms(self.newest) - int(self.store.clock.wall() * 1000)) // 86_400_000
             self.summary.warnings.append(
                 f"数据包里有时间戳比本机时间超前约 {ahead} 天（对方电脑的日期可能不对），已由管理员确认导入；"
@@ -525,6 +528,12 @@ class _Applier:
                     raise ValueError(f"字段 {col} 的值不合规")
         for v in [versions.base, *versions.fields.values(), *(l[0] for ls in losers.values() for l in ls)]:
             self.newest = max(self.newest, v.stamp, *v.seen.values())
+        if self.allow_skew and self.newest > self.cap:
+            # accepted by an administrator: kept with its stamps brought down to what this
+            # install's clock may adopt, so nothing it passes on is held further up
+            versions = versions.clamped(self.cap)
+            losers = {c: [(v.clamped(self.cap), x) for v, x in ls] for c, ls in losers.items()}
+            rec["ver"] = versions.encode()
         return RowState(clean, versions, losers)
 
     def _may_write(self, tbl: str, uid: str, rec: dict, state: RowState, mine: dict | None,

@@ -64,8 +64,9 @@ def retry_held(store: Store, *, node: str | None = None) -> list[ImportSummary]:
 def accept_held(store: Store, package_id: str) -> ImportSummary:
     """Apply a package held for its clock although its stamps are ahead (管理员).
 
-    The stamps stay as they came (they decide which value wins, as for any package);
-    this install's own clock still never moves past its bound. Use it only after
+    Stamps ahead of what this install's clock may adopt (``MAX_ADOPT_MS`` past its wall
+    clock) are brought down to that, so the rows it keeps and passes on are not held again
+    further up; its own clock never moves further. Use it only after
     checking with the sender that its data is right and only its date was wrong —
     otherwise ask the sender to correct the date and send again.
 
