@@ -86,3 +86,29 @@ def test_an_old_store_gains_the_fields_when_opened(tmp_path):
         assert rows and all(r["breast_institution"] == r["institution"] for r in rows)
         assert [r["name"] for r in store.ledger("barrier_free").rows()] == ["示例残1"]
         assert compute(store, LATER).get("barrier_free_households").achieved == 1
+
+
+def test_the_dashboard_and_the_next_monthly_report_say_which_rules_changed(tmp_path, monkeypatch):
+    """93 户 counted by household moves the number: the district is told the rule changed."""
+    from desktop_app.core.district import monthly_report
+    from desktop_app.core.district.rules import changed_since_last_report
+    old_files = old_catalog_files(tmp_path / "fixture")
+    monkeypatch.setattr(database, "read_catalog_files", lambda: old_files)
+    district = Store.create(tmp_path / "d.sqlite3", level="district", org="430971", operator="示例",
+                            catalog_files=old_files)
+    june = monthly_report(district, 2024, 6)
+    assert june.rule_note.startswith("按计划目录 2024.3 的计数规则统计")
+    monkeypatch.undo()
+    district._upgrade_catalog()
+    month, changed = changed_since_last_report(district)
+    assert month == "2024-06"
+    moved = {"barrier_free_households", "childcare_slots", "full_employment_provincial", "full_employment_city",
+             "full_employment_district", "yilao_canteen_per_town", "efficient_one_thing", "job_info_outreach"}
+    assert moved <= {c.indicator for c in changed}
+    texts = {c.indicator: c.text for c in changed}
+    assert texts["barrier_free_households"] == "困难重度残疾人家庭无障碍改造：计数规则已变更"
+    assert texts["job_info_outreach"] == "及时发布就业信息、加大政企联系频率：新增指标"
+    july = monthly_report(district, 2024, 7)
+    assert moved <= {c.indicator for c in july.rule_changes}
+    assert "2024.5" in july.rule_note
+    district.close()

@@ -264,3 +264,82 @@ def test_rules_lead_command(tmp_path, capsys, monkeypatch):
     assert "区司法局" in capsys.readouterr().err
     assert main(["rules", "--db", str(path), "--json", "--lead", "two_cancer_screening"]) == 0
     assert json.loads(capsys.readouterr().out)["leads"] == {}
+
+
+# ---------------------------------------------------------------- 1. through the command line
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def town_db(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MINSHENG_USER", "示例录入员")
+    path = tmp_path / "town.sqlite3"
+    assert run(capsys, "init", "--db", path, "--level", "town", "--org", "河坝镇", "--operator", "示例录入员")[0] == 0
+    assert run(capsys, "villages", "add", "--db", path, "示例村一")[0] == 0
+    return path
+
+
+def barrier_free_book(path, headers: list[str], rows: list[dict]):
+    """A 无障碍改造 sheet: 村（社区）, the given headers, then the other fields by their labels."""
+    from openpyxl import Workbook
+    led = load_catalog().ledger("barrier_free")
+    rest = [f for f in household(1) if led.field(f).label not in headers]
+    book = Workbook()
+    book.active.title = "无障碍改造"
+    book.active.append(["村（社区）", *headers, *(led.field(f).label for f in rest)])
+    for row in rows:
+        book.active.append(["示例村一", *(row[h] for h in headers), *(row["fields"][f] for f in rest)])
+    book.save(path)
+    return path
+
+
+def test_a_legacy_householder_column_is_imported_as_the_householder(town_db, tmp_path, capsys):
+    """A county sheet of the time before: one name column, 户主姓名, and the disabled
+    person's 身份证号. The 户主 goes to the household, not into 残疾人姓名."""
+    person = household(1)
+    book = barrier_free_book(tmp_path / "旧表.xlsx", ["户主姓名", "身份证号"], [
+        {"户主姓名": "示例户主", "身份证号": person["id_number"], "fields": person}])
+    code, out, _ = run(capsys, "import-excel", "--db", town_db, book, "--json")
+    assert code == 0, out
+    code, out, _ = run(capsys, "records", "--db", town_db, "--ledger", "barrier_free", "--json")
+    [row] = json.loads(out)["rows"]
+    assert row["householder_name"] == "示例户主" and row["name"] != "示例户主"
+
+
+def test_one_household_with_two_disabled_persons_imported_counts_once(town_db, tmp_path, capsys):
+    headers = ["户主姓名", "户主身份证号", "与残疾人关系", "残疾人姓名", "身份证号"]
+    rows = [{"户主姓名": "示例户主", "户主身份证号": HOUSEHOLDER, "与残疾人关系": relation,
+             "残疾人姓名": household(i)["name"], "身份证号": household(i)["id_number"], "fields": household(i)}
+            for i, relation in ((1, "父母"), (2, "子女"))]
+    book = barrier_free_book(tmp_path / "一户多残.xlsx", headers, rows)
+    assert run(capsys, "import-excel", "--db", town_db, book, "--json")[0] == 0
+    code, out, _ = run(capsys, "progress", "--db", town_db, "--as-of", "2024-12-31", "--json")
+    [figure] = [i for i in json.loads(out)["indicators"] if i["id"] == "barrier_free_households"]
+    assert (figure["rows"], figure["achieved"]) == (2, 1)
+    assert "一户以户主计" in figure["counting"]
+    # the 户主's ID number is masked like every ID number, and the 户主 is in the person master
+    code, out, _ = run(capsys, "records", "--db", town_db, "--ledger", "barrier_free", "--json")
+    shown = {r["householder_id"] for r in json.loads(out)["rows"]}
+    assert shown == {HOUSEHOLDER[:3] + "*" * 11 + HOUSEHOLDER[-4:]}
+    code, out, _ = run(capsys, "progress", "--db", town_db, "--as-of", "2024-12-31",
+                       "--json", "--explain", "barrier_free_households")
+    data = json.loads(out)
+    assert data["counted_total"] == 1 and [e["reason"] for e in data["excluded"]] == ["duplicate"]
+    assert "同一户主" in data["excluded"][0]["reason_text"]
+
+
+def test_catalog_json_says_how_each_indicator_counts_including_the_new_rules(capsys):
+    code, out, _ = run(capsys, "catalog", "--json")
+    counting = {i["id"]: i["counting"] for i in json.loads(out)["indicators"]}
+    assert code == 0 and len(counting) == len(load_catalog().indicators) and all(counting.values())
+    assert "一户以户主计" in counting["barrier_free_households"]
+    assert "户主未填写的行暂按残疾人本人计为一户" in counting["barrier_free_households"]
+    assert "状态为已认定" in counting["childcare_slots"]
+    for level in ("provincial", "city", "district"):
+        assert "状态为已通过验收" in counting[f"full_employment_{level}"]
+    assert "验收日期不晚于统计日（不限年份）" in counting["yilao_canteen_per_town"]
+    assert "不同高效办成一件事事项" in counting["efficient_one_thing"]
+    assert counting["job_info_outreach"].startswith("按日期列出指标进展台账中指标为“及时发布就业信息、加大政企联系频率”")
