@@ -71,7 +71,7 @@ def test_add_records_masked_and_revealed(db, capsys):
                        "--json-row", json.dumps(row, ensure_ascii=False), "--json")
     saved = json.loads(out)
     assert code == 0 and saved["ok"] and saved["incomplete"] is True
-    assert "检查机构" in saved["missing"]
+    assert "宫颈癌检查机构" in saved["missing"]
     code, out, _ = run(capsys, "records", "--db", db, "--ledger", "two_cancer", "--json")
     [rec] = json.loads(out)["rows"]
     assert (rec["uuid"], rec["org"], rec["name"], rec["id_number"], rec["phone"]) == (

@@ -87,7 +87,7 @@ def test_xlsx_export_reads_back_with_calamine_and_masks_sensitive_cells(filled, 
     assert cell(path, first, "*联系电话") == "138****1234"
     assert cell(path, first, "家庭住址") == "***"
     assert cell(path, first, "*宫颈初筛结果") == "***"
-    assert cell(path, first, "*检查机构") == "示例卫生院"       # not sensitive
+    assert cell(path, first, "*宫颈癌检查机构") == "示例卫生院"       # not sensitive
     assert cell(path, first, "*宫颈癌检查日期") == dt.date(2024, 3, 5)
     assert cell(path, first, "备注") == "=SUM(A1:A9)"          # text, never a formula
     assert cell(path, rows[2], "*联系电话") == "0737-***4567"

@@ -104,7 +104,7 @@ def test_dry_run_through_the_cli_writes_nothing(town, capsys):
     assert data["totals"] == LEGACY_COUNTS
     row10 = next(r for r in f["rows"] if r["row"] == 10)
     assert row10 == {"row": 10, "status": "rejected", "messages": LEGACY_ERRORS[10],
-                     "missing": ["检查机构", "宫颈初筛方法", "乳腺彩超BI-RADS分级"]}
+                     "missing": ["宫颈癌检查机构", "宫颈初筛方法", "乳腺彩超BI-RADS分级"]}
 
 
 def test_updates_from_a_corrected_sheet_show_old_and_new(town, tmp_path):

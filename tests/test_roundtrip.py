@@ -14,7 +14,7 @@ TODAY = dt.date(2024, 12, 31)
 
 def full(i):
     """Woman ``i``'s finished screening, with her own phone."""
-    return screening(i, phone=f"1380000000{i}", status="已完成")
+    return screening(i, phone=f"1380000000{i}", status="已完成", breast_method="触诊+彩超")
 
 
 def header_cols(ws, header_row=3):
@@ -49,7 +49,7 @@ def test_exported_sheet_returned_updates_rows_and_adds_new_ones(town, tmp_path):
     ws = wb.worksheets[0]
     cols = header_cols(ws)
     by_uuid = {ws.cell(row=r, column=1).value: r for r in range(4, ws.max_row + 1)}
-    ws.cell(row=by_uuid[uids[0]], column=cols["*检查机构"], value="区妇幼保健院")   # village edit
+    ws.cell(row=by_uuid[uids[0]], column=cols["*宫颈癌检查机构"], value="区妇幼保健院")   # village edit
     new_row = ws.max_row + 1
     ws.cell(row=new_row, column=cols["村（社区）"], value="示例村一")
     for label, value in (("*姓名", "示例4"), ("*身份证号", make_id("19740312", 8)),
@@ -75,8 +75,8 @@ def test_a_row_changed_on_both_sides_is_a_conflict_not_overwritten(town, tmp_pat
     ws = wb.worksheets[0]
     cols = header_cols(ws)
     rows = {ws.cell(row=r, column=1).value: r for r in range(4, ws.max_row + 1)}
-    ws.cell(row=rows[uid1], column=cols["*检查机构"], value="村里改的")   # …and there
-    ws.cell(row=rows[uid2], column=cols["*检查机构"], value="村里改的二")  # only there
+    ws.cell(row=rows[uid1], column=cols["*宫颈癌检查机构"], value="村里改的")   # …and there
+    ws.cell(row=rows[uid2], column=cols["*宫颈癌检查机构"], value="村里改的二")  # only there
     wb.save(path)
     plan = plan_import(town, path, today=TODAY)
     by_uuid = {r.uuid: r for r in plan.rows}

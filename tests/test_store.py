@@ -15,7 +15,8 @@ WOMAN = make_id("19710916", 154)
 
 def full_row(**over):
     """Woman WOMAN's complete, finished screening."""
-    return screening(1, name="示例一", id_number=WOMAN, phone="13800001234", status="已完成") | over
+    return screening(1, name="示例一", id_number=WOMAN, phone="13800001234", status="已完成",
+                     breast_method="触诊+彩超") | over
 
 
 def test_create_sets_node_and_tables(town):
@@ -158,7 +159,7 @@ def test_rules_of_the_two_cancer_ledger(town):
     check = led.check(full_row(id_number=young), today=TODAY)
     assert [p.message for p in check.errors] == ["身份证号：两癌检查对象应为检查日 35–64 周岁的妇女"]
     check = led.check(full_row(cervical_result="异常"), today=TODAY)
-    assert check.ok and check.missing == ["colposcopy"]
+    assert check.ok and check.missing == ["colposcopy", "pathology"]   # 异常: 阴道镜 and 组织病理
 
 
 def test_duplicates_by_natural_key(town):

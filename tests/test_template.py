@@ -65,7 +65,8 @@ def test_template_opens_with_openpyxl_and_calamine_and_has_the_labels(town, tmp_
     assert "填报单位" in ws["A2"].value and "填报日期" in ws["A2"].value
     assert headers(ws)[:5] == [ORG_HEADER, "*姓名", "*身份证号", "*联系电话", "家庭住址"]
     assert headers(ws)[-1] == "*状态"
-    assert len(headers(ws)) == len(town.catalog.ledger("two_cancer").fields) + 1
+    fields = town.catalog.ledger("two_cancer").fields
+    assert len(headers(ws)) == len([f for f in fields if f.type != "attachment"]) + 1   # 检查报告: in the app
 
     book = CalamineWorkbook.from_path(str(path))
     assert book.sheet_names == ["两癌检查台账", META_SHEET]
@@ -76,7 +77,7 @@ def test_template_opens_with_openpyxl_and_calamine_and_has_the_labels(town, tmp_
 def test_required_fields_are_marked_and_optional_ones_are_not(town, tmp_path):
     ws = load_workbook(write_template(town, "two_cancer", tmp_path / "t.xlsx")).worksheets[0]
     ledger = town.catalog.ledger("two_cancer")
-    for col, field in enumerate(ledger.fields, start=2):
+    for col, field in enumerate([f for f in ledger.fields if f.type != "attachment"], start=2):
         expected = f"*{field.label}" if field.required else field.label
         assert ws.cell(HEADER_ROW, col).value == expected
 
@@ -213,7 +214,7 @@ def test_print_setup_and_frozen_header(town, tmp_path):
     assert ws.sheet_properties.pageSetUpPr.fitToPage
     assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0)
     assert ws.print_title_rows == "$1:$3"
-    assert "A1:T1" in {str(r) for r in ws.merged_cells.ranges}
+    assert "A1:V1" in {str(r) for r in ws.merged_cells.ranges}     # 村（社区） + 21 fields
     assert ws.column_dimensions["C"].width >= 18  # 身份证号 fits
 
 

@@ -94,12 +94,43 @@ class _Maker:
                 row[f.id] = dates.get(f.id, event).isoformat() if f.id in dates or f.required else None
             elif f.id == "status":
                 row[f.id] = status_choices[-1]
-            elif f.derive_from:
-                continue
+            elif f.derive_from or f.default_from or _filled_by_rule(led, f.id):
+                continue   # the save fills it (from the ID number, another field, a rule)
             else:
                 row[f.id] = self._value(led, f, row)
         self._people(led, row, event)
+        self._conditional(led, row, fixed)
         return row
+
+    def _conditional(self, led: Ledger, row: dict, fixed: dict) -> None:
+        """Leave empty what the ledger asks for only under a condition that does not hold
+        (阴道镜 after a normal screen, 残疾证号 on a 低保 payment, a recall date without a
+        recall), and give a field a ``value_in_if`` rule limits a value it allows."""
+        wanted: dict[str, list] = {}
+        for rule in led.rules:
+            p = rule.params
+            if rule.kind == "required_if":
+                wanted.setdefault(p["field"], []).append(p)
+        for fid, conds in wanted.items():
+            if fid in fixed or led.field(fid).required or fid == led.date_field:
+                continue
+            if not any(row.get(c["when_field"]) in c["when_in"] for c in conds):
+                row[fid] = None
+        for rule in led.rules:
+            p = rule.params
+            if (rule.kind == "empty_unless" and p["field"] not in fixed
+                    and row.get(p["when_field"]) not in p["when_in"]):
+                row[p["field"]] = None
+        for rule in led.rules:
+            p = rule.params
+            if (rule.kind == "value_in_if" and row.get(p["when_field"]) in p["when_in"]
+                    and row.get(p["field"]) is not None and row[p["field"]] not in p["in"]):
+                row[p["field"]] = self.rng.choice(p["in"])
+                cert = next((r.params for r in led.rules if r.kind == "disability_cert"
+                             and r.params.get("grade_field") == p["field"]), None)
+                if cert and row.get(cert["field"]):   # the certificate's grade digit follows
+                    code = DISABILITY_GRADES.index(row[p["field"]]) + 1
+                    row[cert["field"]] = row[cert["field"]][:19] + str(code)
 
     def _dates(self, led: Ledger, event: dt.date) -> dict[str, dt.date]:
         """Dates around the event date that satisfy the ledger's date rules."""
@@ -137,6 +168,9 @@ class _Maker:
             return r.choice((1, 1, 1, 0))
         if f.type in ("integer", "decimal"):
             lo = f.min if f.min is not None else 1
+            for rule in led.rules:   # a plausible site meets the 50 人次/日 and 供餐能力 checks
+                if rule.kind == "min_value" and rule.params["field"] == f.id:
+                    lo = max(lo, rule.params["min"])
             hi = f.max if f.max is not None else 100
             hi = min(hi, lo + 200)
             value = r.uniform(lo, hi)
@@ -189,6 +223,12 @@ class _Maker:
                 if grade:
                     row[grade] = DISABILITY_GRADES[g]
                 row[f.id] = f"{row[id_field]}{c + 1}{g + 1}"
+
+
+def _filled_by_rule(led: Ledger, field_id: str) -> bool:
+    """Whether a ``value_in_if`` rule gives the field its value (元/月 for 城市低保)."""
+    return any(r.kind == "value_in_if" and r.params["field"] == field_id and len(r.params["in"]) == 1
+               for r in led.rules)
 
 
 def _age(birth: dt.date, at: dt.date) -> int:
@@ -261,7 +301,7 @@ def _rows_for(maker: _Maker, led: Ledger, inds: list[Indicator], villages, towns
     for ind in inds:
         m = ind.measure
         fixed = {k: rng.choice(v) for k, v in m.where.items()}
-        if m.method in ("count", "distinct"):
+        if m.method in ("count", "distinct", "households"):
             n = max(1, round(ind.target * rng.uniform(0.82, 1.06) * (scale if ind.target > 30 else 1)))
             for _ in range(n):
                 fixed = {k: rng.choice(v) for k, v in m.where.items()}
@@ -284,9 +324,53 @@ def _rows_for(maker: _Maker, led: Ledger, inds: list[Indicator], villages, towns
                     fixed2["amount"] = round(value * 0.4)
                 add(fixed2, _event(rng, year), rng.choice(villages))
         elif m.method == "orgs_with":
-            for code in m.orgs[:-1]:  # one town still without its 益老食堂
+            for code in m.orgs[:-1]:  # one town without a 益老食堂 built this year …
                 add(fixed, _event(rng, year), code)
+            if m.span == "state":     # … but with one built the year before, still running
+                row = maker.row(led, fixed | {"status": "运营中"}, dt.date(year, 1, 8))
+                row.update({f: f"{year - 1}-{md}" for f, md in
+                            ((led.date_field, "10-16"), ("open_date", "11-01")) if led.has_field(f)})
+                rows.append(row)
+                orgs.append(m.orgs[-1])
+    if any(link.role == "户主" for link in led.persons):
+        _households(maker, led, rows, orgs)
     return rows, orgs
+
+
+def _households(maker: _Maker, led: Ledger, rows: list[dict], orgs: list[str]) -> None:
+    """户主 of each row: often the disabled person; now and then a second disabled person of
+    the same household (一户多残: the same 户主, village and address). A legacy row still
+    without 户主 (待补充 of the old catalog) stays so: it counts by its disabled person."""
+    link = next(link for link in led.persons if link.role == "户主")
+    own = led.persons[0].fields
+    hid, hname = link.fields["id_number"], link.fields.get("name")
+    rng = maker.rng
+    previous = None
+    for i, row in enumerate(rows):
+        if not row.get(hid):
+            continue
+        if previous is not None and rng.random() < 0.08:
+            j = previous
+            for fid in (hid, hname, "householder_relation", own.get("address")):
+                if fid:
+                    row[fid] = rows[j].get(fid)
+            if row.get("householder_relation") == "本人":
+                row["householder_relation"] = rng.choice(("配偶", "子女", "父母"))
+                rows[j]["householder_relation"] = "本人"
+            orgs[i] = orgs[j]
+            for r in (row, rows[j]):
+                if r.get("hardship") and "一户多残" not in r["hardship"]:
+                    r["hardship"] += "、一户多残"
+            previous = None
+            continue
+        if rng.random() < 0.45:
+            row[hid] = row[own["id_number"]]
+            if hname:
+                row[hname] = row[own["name"]]
+            row["householder_relation"] = "本人"
+        elif row.get("householder_relation") == "本人":
+            row["householder_relation"] = rng.choice(("配偶", "父母", "子女"))
+        previous = i
 
 
 def _progress_rows(maker: _Maker, led: Ledger, ind: Indicator, add, towns) -> None:
@@ -317,6 +401,12 @@ def _progress_rows(maker: _Maker, led: Ledger, ind: Indicator, add, towns) -> No
             if ind.comparator == "=" and month == 12:
                 value = ind.target
             add(base | {"value": value, "note": "季度填报"}, dt.date(year, month, 25), district)
+    elif m.method in ("count", "distinct") and m.field and led.field(m.field).choices:
+        # items from the plan's fixed list (高效办成一件事), one of them not yet in force,
+        # and one row whose free-text name is not on the list (待补充 until an item is chosen)
+        for item in led.field(m.field).choices[:-1]:
+            add(base | {m.field: item}, _event(rng, year), district)
+        add(base | {"item": "示例清单外事项"}, _event(rng, year), district)
     elif m.method in ("count", "distinct"):
         for _ in range(int(ind.target) + rng.choice((-2, 0, 1))):
             add(base | {"item": f"示例事项{maker.n()}"}, _event(rng, year), district)

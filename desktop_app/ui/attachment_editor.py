@@ -106,6 +106,8 @@ class AttachmentEditor(QWidget):
         kinds = "、".join(KINDS[k] for k in field.kinds)
         self.hint = QLabel(f"可拖入或添加 {kinds}" + (f"，最多 {field.max_files} 个" if field.max_files else ""))
         self.hint.setStyleSheet("color: #555555")
+        for b in (self.add_button, self.open_button, self.remove_button):
+            b.setAutoDefault(False)   # Enter in the record form saves; it never picks files
         buttons = QHBoxLayout()
         for w in (self.add_button, self.open_button, self.remove_button, self.keep_original):
             buttons.addWidget(w)
@@ -116,9 +118,14 @@ class AttachmentEditor(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.hint)
         layout.addWidget(self.message)
+        self.setFocusProxy(self.list)   # the form's tab order reaches the files, then the buttons
         self._update()
 
     # -- the editor interface of the record form
+    def tab_widgets(self) -> tuple:
+        """The widgets a Tab visits, in order (the form chains them with its other editors)."""
+        return (self.list, self.add_button, self.open_button, self.remove_button, self.keep_original)
+
     def raw(self) -> list[dict]:
         return list(self.refs)
 

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.district import IndicatorProgress, OrgFigure, ProgressReport, clamp_as_of, compute
+from ..core.catalog import load_choices, save_choices
 from .district_pages import failure, fmt_num, title_label
 from .style import GREEN, GREY, RED
 from .tables import hint_label, make_table, message_label, say
@@ -260,11 +261,27 @@ class ConsolidatedPage(QWidget):
                   self.quota_save, self.quota_clear, self.quota_current):
             row.addWidget(w)
         row.addStretch(1)
+        # 牵头责任单位: the plan names units per project; the district picks the lead
+        self.lead_unit = QComboBox()
+        self.lead_unit.setMinimumContentsLength(12)
+        self.lead_current = QLabel()
+        self.lead_save = QPushButton("设为牵头单位")
+        self.lead_save.setProperty("permission", "admin")
+        self.lead_save.clicked.connect(lambda: self._lead_clicked(False))
+        self.lead_reset = QPushButton("恢复目录原定")
+        self.lead_reset.setProperty("permission", "admin")
+        self.lead_reset.clicked.connect(lambda: self._lead_clicked(True))
+        lead_row = QHBoxLayout()
+        for w in (QLabel("牵头责任单位"), self.lead_unit, self.lead_save, self.lead_reset, self.lead_current):
+            lead_row.addWidget(w)
+        lead_row.addStretch(1)
         box = QVBoxLayout(self.quota_box)
         box.addLayout(row)
+        box.addLayout(lead_row)
         box.addWidget(self.quota_message)
         self._quota_indicator_id: str | None = None
         self._enable_quota()
+        self._show_lead()
 
     # ------------------------------------------------------------ reading
     def refresh(self, as_of: dt.date | None = None) -> None:
@@ -354,6 +371,43 @@ class ConsolidatedPage(QWidget):
                 self.quota_town.setCurrentIndex(i)
         self._enable_quota()
         self._show_quota()
+        self._show_lead()
+
+    # ------------------------------------------------------------ lead units
+    def _show_lead(self) -> None:
+        ind = self._indicator()
+        self.lead_unit.clear()
+        for w in (self.lead_unit, self.lead_save, self.lead_reset):
+            w.setEnabled(ind is not None)
+        if ind is None:
+            self.lead_current.clear()
+            return
+        now = load_choices(self.reader).units(ind)
+        for u in self.catalog.project_units(ind):
+            self.lead_unit.addItem(u, u)
+        self.lead_unit.setCurrentIndex(max(self.lead_unit.findData(now[0]), 0))
+        origin = ("目录原定" if now == ind.units else f"区里确定，目录原定为{'、'.join(ind.units)}")
+        chosen = "（方案按项目列责任单位，由目录选定）" if ind.units_chosen and now == ind.units else ""
+        self.lead_current.setText(f"当前：{'、'.join(now)}（{origin}）{chosen}")
+
+    def _lead_clicked(self, reset: bool) -> None:
+        ind = self._indicator()
+        if ind is None:
+            return
+        units = None if reset else [self.lead_unit.currentData()]
+        say(self.quota_message, "正在保存…", GREY)
+        self.runner.run(lambda store, progress: save_choices(
+                            store, load_choices(store).with_leads(store.catalog, ind.id, units)),
+                        on_done=lambda choices: self._lead_done(ind.id, choices.units(ind)),
+                        on_error=self._failed, label="正在保存牵头责任单位…", parent=self)
+
+    def _lead_done(self, indicator_id: str, units) -> None:
+        ind = self.catalog.indicator(indicator_id)
+        say(self.quota_message, f"已保存：{ind.name}的牵头责任单位为{'、'.join(units)}。"
+                                "各镇导入区的新配置文件后生效（同步中心 → 导出配置文件）。", GREEN)
+        self._show_lead()
+        self.changed.emit()
+        self.refresh()
 
     def _indicator(self):
         return self.catalog.indicator(self._quota_indicator_id) if self._quota_indicator_id else None

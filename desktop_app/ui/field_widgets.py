@@ -297,7 +297,7 @@ class YesNoEditor(QComboBox):
 
 EDITORS = {
     "text": TextEditor, "id_card": TextEditor, "phone": TextEditor, "credit_code": TextEditor,
-    "disability_cert": TextEditor, "date": DateEditor, "choice": ChoiceEditor,
+    "disability_cert": TextEditor, "month": TextEditor, "date": DateEditor, "choice": ChoiceEditor,
     "multichoice": MultiChoiceEditor, "integer": IntegerEditor, "decimal": DecimalEditor,
     "yesno": YesNoEditor,
 }

@@ -119,8 +119,9 @@ class RecordForm(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
         layout.addLayout(bottom)
-        chain = [self.org_combo, *self.editors.values(), self.confirm_duplicate,
-                 self.save_button, self.cancel_button]
+        editors = [w for e in self.editors.values()
+                   for w in (e.tab_widgets() if hasattr(e, "tab_widgets") else (e,))]
+        chain = [self.org_combo, *editors, self.confirm_duplicate, self.save_button, self.cancel_button]
         for a, b in zip(chain, chain[1:]):
             QWidget.setTabOrder(a, b)
         first = next(iter(self.editors.values()))

@@ -35,7 +35,7 @@ def test_dashboard_numbers_equal_core_progress(qtbot, qtmodeltester, demo_path):
     assert (target, achieved, rate, expected) == (
         "≥3,000 人", f"{p.achieved:,} 人", f"{p.rate:.1f}%", "74.9%")
     assert status == ("▼ 滞后" if p.lagging else "正常")
-    assert units == "区妇联"
+    assert units == "区妇联、区教育卫生健康局"     # the catalog's choice among p03's units
     assert "统计日期 2024年09月30日" in page.summary.text()
     store.close()
 

@@ -209,6 +209,29 @@ def test_a_quota_set_on_the_page_is_cores_quota(qtbot, runner, reader):
     assert not page.quota_save.isEnabled()
 
 
+def test_the_lead_unit_set_on_the_page_is_cores_choice_and_travels_in_the_profile(qtbot, runner, reader):
+    from desktop_app.core.catalog import load_choices
+    from desktop_app.core.sync.profiles import make_profile
+    page = make(qtbot, ConsolidatedPage, runner, reader)
+    load(qtbot, page, TODAY)
+    assert page.select("two_cancer_screening")
+    assert [page.lead_unit.itemText(i) for i in range(page.lead_unit.count())] == [
+        "区妇联", "区教育卫生健康局", "区民政人社局"]                    # p03's units, as the plan lists them
+    assert page.lead_current.text() == "当前：区妇联、区教育卫生健康局（目录原定）（方案按项目列责任单位，由目录选定）"
+    page.lead_unit.setCurrentIndex(page.lead_unit.findData("区教育卫生健康局"))
+    with qtbot.waitSignal(page.loaded, timeout=WAIT):
+        qtbot.mouseClick(page.lead_save, Qt.LeftButton)
+    assert core(runner, lambda s: load_choices(s).leads) == {"two_cancer_screening": ("区教育卫生健康局",)}
+    assert core(runner, lambda s: make_profile(s)["profile"]["district_choices"]["leads"]) == {
+        "two_cancer_screening": ["区教育卫生健康局"]}
+    assert "区教育卫生健康局" in page.lead_current.text() and "目录原定为区妇联、区教育卫生健康局" in page.lead_current.text()
+    row = next(s for s in page.model.rows if s.indicator.id == "two_cancer_screening")
+    assert row.indicator.units == ("区教育卫生健康局",)
+    with qtbot.waitSignal(page.loaded, timeout=WAIT):
+        qtbot.mouseClick(page.lead_reset, Qt.LeftButton)
+    assert core(runner, lambda s: load_choices(s).leads) == {}
+
+
 def test_double_clicking_a_figure_drills_into_the_counted_rows(qtbot, runner, reader):
     page = make(qtbot, ConsolidatedPage, runner, reader)
     load(qtbot, page, TODAY)

@@ -114,7 +114,7 @@ def test_preview_is_cores_plan(qtbot, qtmodeltester, dialog, town_reader):
     rows = {int(r[0]): r for r in model_rows(dialog.model)}
     assert len(rows) == 9
     assert rows[5][1:4] == ["待补充", "示例甲", "河坝镇 / 示例村一"]
-    assert rows[5][5] == "缺少：检查机构、宫颈初筛方法、乳腺彩超BI-RADS分级"
+    assert rows[5][5] == "缺少：宫颈癌检查机构、宫颈初筛方法、乳腺彩超BI-RADS分级"
     assert rows[10][1] == "不合格" and rows[10][5].startswith("身份证号：两癌检查对象应为女性；缺少：")
     assert rows[13][1] == "跳过"
     assert dialog.model.index(0, 1).data(Qt.ForegroundRole).name() == "#b26a00"

@@ -192,14 +192,20 @@ def test_edit_existing_row_and_its_history(qtbot, qtmodeltester, runner, reader,
 
 
 def test_tab_order_follows_the_catalog(qtbot, runner, reader):
+    """Field after field, then the files of an attachment field (检查报告) and its 添加 button,
+    then the buttons (保存 is disabled in an empty form: 取消)."""
     form = open_form(qtbot, runner, reader)
     chain, widget = [], form.org_combo
-    for _ in range(len(form.editors) + 1):
+    for _ in range(len(form.editors) + 4):
         chain.append(widget)
         widget = widget.nextInFocusChain()
-        while widget.focusPolicy() & Qt.TabFocus == 0 or not widget.isVisibleTo(form):
+        while (widget.focusPolicy() & Qt.TabFocus == 0 or not widget.isVisibleTo(form)
+               or not widget.isEnabled()):
             widget = widget.nextInFocusChain()
-    assert chain == [form.org_combo, *form.editors.values()]
+    report = form.editors["report_scan"]
+    assert list(form.editors)[-1] == "report_scan"
+    assert chain == [form.org_combo, *list(form.editors.values())[:-1], report.list, report.add_button,
+                     report.keep_original, form.cancel_button]
 
 
 # ---------------------------------------------------------------- editors

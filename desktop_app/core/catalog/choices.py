@@ -8,7 +8,9 @@ same way:
   force (城市低保 650 元/月 until June, 700 from July). Each payment is judged by the standard
   in force for its month;
 - **rotations** — which town's turn each month is for a duty the towns take in turn (湘就业);
-- **members** — the list a period must cover in full (the 重点企业 that post each quarter).
+- **members** — the list a period must cover in full (the 重点企业 that post each quarter);
+- **leads** — an indicator's lead unit(s) (牵头责任单位), where the plan names the units per
+  project and the catalog picked some (``units_chosen``): one of the project's units.
 
     >>> from desktop_app.core.catalog import load_catalog
     >>> cat = load_catalog()
@@ -18,12 +20,15 @@ same way:
     (650, 700)
     >>> Choices().rotation(cat, cat.indicator("xiangjiuye_monthly_rotation"))[:5]
     ['430971121', '430971123', '430971124', '430971130', '430971121']
+    >>> Choices().with_leads(cat, "two_cancer_screening", ["区教育卫生健康局"]).units(
+    ...     cat.indicator("two_cancer_screening"))
+    ('区教育卫生健康局',)
 """
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..errors import StoreError
@@ -39,6 +44,7 @@ class Choices:
     standards: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)
     rotations: dict[str, tuple[str, ...]] = field(default_factory=dict)     # 12 org codes
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    leads: dict[str, tuple[str, ...]] = field(default_factory=dict)        # unit names
 
     # -- reading
     def schedule(self, ind: Indicator) -> tuple[tuple[str, float], ...]:
@@ -67,14 +73,20 @@ class Choices:
     def member_list(self, ind: Indicator) -> tuple[str, ...]:
         return self.members.get(ind.id, ind.measure.members)
 
+    def units(self, ind: Indicator) -> tuple[str, ...]:
+        """The indicator's responsible units as they count now: the district's lead units
+        where it set them, else the catalog's."""
+        return self.leads.get(ind.id, ind.units)
+
     def is_empty(self) -> bool:
-        return not (self.standards or self.rotations or self.members)
+        return not (self.standards or self.rotations or self.members or self.leads)
 
     # -- JSON (settings and profiles)
     def to_json(self) -> dict:
         return {"standards": {k: [list(p) for p in v] for k, v in sorted(self.standards.items())},
                 "rotations": {k: list(v) for k, v in sorted(self.rotations.items())},
-                "members": {k: list(v) for k, v in sorted(self.members.items())}}
+                "members": {k: list(v) for k, v in sorted(self.members.items())},
+                "leads": {k: list(v) for k, v in sorted(self.leads.items())}}
 
     @classmethod
     def from_json(cls, data: dict | None) -> Choices:
@@ -96,9 +108,10 @@ class Choices:
                 standards[k] = series
         rotations = {k: tuple(v) for k, v in table("rotations").items()
                      if isinstance(v, list) and len(v) == 12 and all(isinstance(c, str) for c in v)}
-        members = {k: tuple(v) for k, v in table("members").items()
-                   if isinstance(v, list) and v and all(isinstance(c, str) for c in v)}
-        return cls(standards, rotations, members)
+        members, leads = ({k: tuple(v) for k, v in table(key).items()
+                           if isinstance(v, list) and v and all(isinstance(c, str) for c in v)}
+                          for key in ("members", "leads"))
+        return cls(standards, rotations, members, leads)
 
     # -- editing (validated against the catalog and the org tree)
     def with_standard(self, catalog: Catalog, ind_id: str,
@@ -121,7 +134,7 @@ class Choices:
                 raise StoreError(f"{ind.name}：最后一档应为方案目标 {ind.target:g}{ind.unit}"
                                  f"（现为 {series[-1][1]:g}）", 1)
             standards[ind.id] = tuple((m, int(v) if v == int(v) else v) for m, v in series)
-        return Choices(standards, self.rotations, self.members)
+        return replace(self, standards=standards)
 
     def with_rotation(self, catalog: Catalog, ind_id: str, orgs: list[str] | None,
                       tree=None) -> Choices:
@@ -140,7 +153,7 @@ class Choices:
                     if tree.get(code) is None:
                         raise StoreError(f"{ind.name}：没有单位 {code}", 1)
             rotations[ind.id] = tuple(orgs[(m - 1) % len(orgs)] for m in range(1, 13))
-        return Choices(self.standards, rotations, self.members)
+        return replace(self, rotations=rotations)
 
     def with_members(self, catalog: Catalog, ind_id: str, names: list[str] | None) -> Choices:
         ind = _indicator(catalog, ind_id, "periods")
@@ -154,17 +167,33 @@ class Choices:
             if not clean:
                 raise StoreError(f"{ind.name}：名单不能为空", 1)
             members[ind.id] = clean
-        return Choices(self.standards, self.rotations, members)
+        return replace(self, members=members)
+
+    def with_leads(self, catalog: Catalog, ind_id: str, units: list[str] | None) -> Choices:
+        """Set an indicator's lead unit(s), each one the plan names for the indicator's
+        projects; ``None`` (or the catalog's own units) goes back to the catalog."""
+        ind = _indicator(catalog, ind_id)
+        allowed = catalog.project_units(ind)
+        clean = tuple(dict.fromkeys(u.strip() for u in units or [] if u and u.strip()))
+        for u in clean:
+            if u not in allowed:
+                raise StoreError(f"“{u}”不是{ind.name}所属项目的责任单位；方案列出的是：{'、'.join(allowed)}", 1)
+        leads = dict(self.leads)
+        if clean and clean != ind.units:
+            leads[ind.id] = clean
+        else:
+            leads.pop(ind.id, None)
+        return replace(self, leads=leads)
 
 
-def _indicator(catalog: Catalog, ind_id: str, method: str) -> Indicator:
+def _indicator(catalog: Catalog, ind_id: str, method: str | None = None) -> Indicator:
     try:
         ind = catalog.indicator(ind_id)
     except KeyError:
         ind = next((i for i in catalog.indicators if i.name == ind_id), None)
     if ind is None:
         raise StoreError(f"没有指标“{ind_id}”", 1)
-    if ind.measure.method != method:
+    if method is not None and ind.measure.method != method:
         raise StoreError(f"{ind.name}不是{'逐行核对标准' if method == 'standard' else '定期工作'}类指标", 1)
     return ind
 
@@ -176,9 +205,11 @@ def load_choices(store) -> Choices:
     return Choices.from_json(json.loads(text)) if text else Choices()
 
 
-def save_choices(store, choices: Choices) -> None:
-    """Keep the district's choices (管理员); they travel down in the next profile."""
+def save_choices(store, choices: Choices) -> Choices:
+    """Keep the district's choices (管理员); they travel down in the next profile. Returns
+    ``choices``."""
     store.require("admin")
     if store.node.level != "district":
-        raise StoreError("计数口径由区里设定，随区里的配置文件下发；镇、村不能修改", 1)
+        raise StoreError("计数口径和牵头责任单位由区里设定，随区里的配置文件下发；镇、村不能修改", 1)
     store.set_setting(SETTING, json.dumps(choices.to_json(), ensure_ascii=False, sort_keys=True))
+    return choices

@@ -51,7 +51,11 @@ def conditions(catalog: Catalog, ind: Indicator) -> list[str]:
     for fid, values in ind.measure.where.items():
         label = "状态" if fid == "status" else led.field(fid).label
         out.append(f"{label}为{_values(values)}")
-    out.append(f"{led.field(led.date_field).label}在 {catalog.plan_year} 年内（截至统计日）")
+    date = led.field(led.date_field).label
+    if ind.measure.span == "state":   # a state that holds, whatever the year it began in
+        out.append(f"{date}不晚于统计日（不限年份）")
+    else:
+        out.append(f"{date}在 {catalog.plan_year} 年内（截至统计日）")
     out.append("信息完整")
     return out
 
@@ -75,6 +79,11 @@ def counting_text(catalog: Catalog, ind: Indicator, choices=None) -> str:
             who = led.persons[0].role if led.persons else "对象"
             noun = _NOUNS.get(ind.unit, "人数")
             text = f"{head}中的{noun}（按{who}计），同一人只计一次"
+    elif m.method == "households":
+        head = next(p.role for p in led.persons if p.column == m.field)
+        who = led.persons[0].role
+        text = f"统计{rows}的户数：一户以{head}计（按人员主档），同一{head}的多行只计 1 户；" \
+               f"{head}未填写的行暂按{who}本人计为一户"
     elif m.method == "sum":
         text = f"{head}的{led.field(m.field).label}之和"
     elif m.method == "standard":
@@ -129,7 +138,7 @@ def counting_text(catalog: Catalog, ind: Indicator, choices=None) -> str:
         text = f"按日期列出{rows}的进展说明（定性任务，不计数）"
     else:   # a method added to the catalog later: say at least what it reads
         text = f"按“{m.method}”方法统计{rows}"
-    if led.persons and m.method in {"count", "distinct", "sum", "standard"}:
+    if led.persons and m.method in {"count", "distinct", "households", "sum", "standard"}:
         extra.append("跨镇重复并经核实为同一人的记录只计一次")
     if ind.derived:
         extra.append(f"标准来源：{ind.derived}")

@@ -223,12 +223,28 @@ def _credit_code(field: Field, raw, today) -> Checked:
 def _disability_cert(field: Field, raw, today) -> Checked:
     return check_disability_cert(raw, today=today)
 
+_MONTH_RE = re.compile(r"(\d{4})\s*[-./年]\s*(\d{1,2})\s*月?(?:\s*份)?")
+
+
+def _month(field: Field, raw, today) -> Checked:
+    """A month (所属月份) as ``YYYY-MM``: 2024-03, 2024年3月, 2024.3, 202403, or a date."""
+    day = parse_date(raw) if not isinstance(raw, str) or len(fold(raw)) > 7 else None
+    if day is not None:
+        return Checked(value=f"{day:%Y-%m}")
+    text = fold(str(int(raw) if isinstance(raw, float) and raw.is_integer() else raw))
+    m = _MONTH_RE.fullmatch(text) or re.fullmatch(r"(\d{4})(\d{2})", text)
+    if not m or not 1 <= int(m[2]) <= 12:
+        return Checked(error=f"“{raw}”不是有效月份，请写成 2024-03 或 2024年3月")
+    if field.not_future and (int(m[1]), int(m[2])) > (today.year, today.month):
+        return Checked(error=f"{m[1]}-{int(m[2]):02d} 晚于本月，请核对")
+    return Checked(value=f"{m[1]}-{int(m[2]):02d}")
+
 
 _HANDLERS = {
     "text": _text, "integer": _number, "decimal": _number, "date": _date,
     "choice": _choice, "multichoice": _multichoice, "yesno": _yesno, "id_card": _id_card,
     "phone": _phone, "credit_code": _credit_code, "disability_cert": _disability_cert,
-    "attachment": _attachment,
+    "attachment": _attachment, "month": _month,
 }
 
 

@@ -19,10 +19,12 @@ Format (see ``resources/catalog/README.md`` for the full reference):
   (count, quantity, standard, rate, periodic, per_org, qualitative),
   ``target`` (base units; omitted for qualitative), ``unit``, ``comparator``
   (>=, >, =, <=), ``units`` (responsible, a subset of the projects' units),
+  ``units_chosen`` (the catalog picked ``units`` among the project's units),
   ``text`` (the plan's words) and ``[indicators.measure]``: ``ledger``,
-  ``method`` (count, distinct, sum, standard, latest, periods, orgs_with,
-  notes), ``field``, ``where`` (field → allowed values), ``period``,
-  ``orgs``, ``min``, ``rotation``.
+  ``method`` (count, distinct, households, sum, standard, latest, periods,
+  orgs_with, notes), ``field``, ``where`` (field → allowed values), ``period``,
+  ``orgs``, ``min``, ``rotation``, ``span`` (year: the year's outcomes;
+  state: a state that holds on the as-of date, whatever the year).
 * ``[[ledgers]]``: ``id``, ``label``, ``project``, ``date_field`` (the event
   date: as-of filtering and the year), ``statuses``, ``identity``,
   ``natural_key`` (``"year:<date field>"`` adds the event year),
@@ -47,18 +49,19 @@ from .counting import counting_text
 
 FIELD_TYPES = {
     "text", "integer", "decimal", "date", "choice", "multichoice", "yesno",
-    "id_card", "phone", "credit_code", "disability_cert", "attachment",
+    "id_card", "phone", "credit_code", "disability_cert", "attachment", "month",
 }
 ATTACHMENT_KINDS = ("jpeg", "png", "pdf")
 INDICATOR_KINDS = {"count", "quantity", "standard", "rate", "periodic", "per_org", "qualitative"}
 AMOUNT_KINDS = {"count", "quantity", "periodic", "per_org"}  # the district's total, split by 目标分解
-METHODS = {"count", "distinct", "sum", "standard", "latest", "periods", "orgs_with", "notes"}
+METHODS = {"count", "distinct", "households", "sum", "standard", "latest", "periods", "orgs_with",
+           "notes"}
 COMPARATORS = {">=", ">", "=", "<="}
 PERIODS = {"day", "month", "quarter", "year"}
 CALENDARS = {"calendar_days", "working_days"}   # a daily duty: every day, or every working day
 RULE_KINDS = {
     "sex", "age", "date_order", "required_if", "disability_cert", "in_year",
-    "days_between", "choice_in",
+    "days_between", "choice_in", "empty_unless", "value_in_if", "min_value",
 }
 PERSON_FIELDS = {"id_number", "name", "sex", "birth_date", "phone", "address"}
 RESERVED = {"uuid", "org", "person_id", "rowid", "oid"}
@@ -94,6 +97,10 @@ class Field:
     kinds: tuple[str, ...] = ()        # attachment: allowed kinds (jpeg, png, pdf)
     max_mb: float | None = None        # attachment: largest file
     max_files: int | None = None       # attachment: most files in the field
+    # left empty, the field takes another field's value (a date's month for a month field;
+    # for a choice, only a value among its choices): 乳腺癌检查机构 = 宫颈癌检查机构 unless
+    # told otherwise. Applied on every save and to existing rows when the field is added.
+    default_from: str | None = None
 
     @property
     def sql_type(self) -> type:
@@ -170,6 +177,11 @@ class Measure:
     orgs: tuple[str, ...] = ()
     min: int = 1
     rotation: tuple[str, ...] = ()
+    # "year" (default): rows whose event date lies in the plan year (an outcome of the year);
+    # "state": rows whose event date is on or before the as-of date, in any year — a state
+    # that holds (一家 2023 年建成、仍在运营的益老食堂 counts in 2024); ``where`` says which
+    # statuses still hold.
+    span: str = "year"
     calendar: str = "calendar_days"                     # periods = "day": which days are due
     schedule: tuple[tuple[str, float], ...] = ()        # standard: (from month YYYY-MM, value), sorted
     each_of: str | None = None                          # periods: a period counts when this field
@@ -214,6 +226,9 @@ class Indicator:
     units: tuple[str, ...]
     text: str
     measure: Measure
+    # True: the plan names responsible units per project, not per indicator; ``units`` is the
+    # catalog's own choice among the project's units (the district may set the lead unit)
+    units_chosen: bool = False
     derived: str = ""      # a target the plan does not write, and where it comes from
 
     @property
@@ -277,6 +292,14 @@ class Catalog:
                 return p
         raise KeyError(project_id)
 
+    def project_units(self, ind: Indicator) -> tuple[str, ...]:
+        """The units the plan names for the indicator's projects (those that may lead it).
+
+            >>> load_catalog().project_units(load_catalog().indicator("two_cancer_screening"))
+            ('区妇联', '区教育卫生健康局', '区民政人社局')
+        """
+        return tuple(dict.fromkeys(u for pid in ind.projects for u in self.project(pid).units))
+
     def periods_in_year(self, period: str, kind: str = "calendar_days") -> int:
         """Due periods in the plan year: 12 months, 4 quarters, 1 year, 366 (365) days, or the
         year's working days from the holiday calendar."""
@@ -290,8 +313,9 @@ class Catalog:
         return counting_text(self, self.indicator(indicator_id), choices)
 
     def to_json(self, choices=None) -> dict:
-        """The shape printed by ``catalog --json`` (``counting`` reflects the district's
-        ``choices``, :class:`~.choices.Choices`, when given)."""
+        """The shape printed by ``catalog --json`` (``counting`` and ``units`` reflect the
+        district's ``choices``, :class:`~.choices.Choices`, when given; ``catalog_units``
+        are the catalog's own)."""
         return {
             "id": self.id, "version": self.version, "plan_year": self.plan_year,
             "title": self.title,
@@ -303,7 +327,9 @@ class Catalog:
                 {"id": i.id, "name": i.name, "target": i.target, "unit": i.unit,
                  "comparator": i.comparator, "kind": i.kind,
                  "project": i.projects[0], "projects": list(i.projects),
-                 "units": list(i.units), "ledger": i.measure.ledger,
+                 "units": list(choices.units(i) if choices else i.units),
+                 "catalog_units": list(i.units), "units_chosen": i.units_chosen,
+                 "ledger": i.measure.ledger,
                  "method": i.measure.method, "counting": self.counting(i.id, choices),
                  **({"derived": i.derived} if i.derived else {})} for i in self.indicators
             ],
@@ -470,6 +496,13 @@ class _Builder:
                 o.fail(f"fields[{i}].derive_from", "应指向一个身份证号字段")
             if f.derive_from and f.type not in {"date", "choice"}:
                 o.fail(f"fields[{i}].derive_from", "只有出生日期（date）和性别（choice）可由身份证号推出")
+            if f.default_from:
+                src = byid.get(f.default_from)
+                if src is None or src.id == f.id:
+                    o.fail(f"fields[{i}].default_from", f"台账没有另一个字段 {f.default_from!r}")
+                elif not (src.type == f.type or (f.type == "month" and src.type == "date")
+                          or {f.type, src.type} == {"choice", "text"}):
+                    o.fail(f"fields[{i}].default_from", "应指向同类型的字段（所属月份可取日期字段）")
         date_field = o.str("date_field")
         if byid.get(date_field, Field("", "", "")).type != "date":
             o.fail("date_field", f"{date_field!r} 不是本台账的日期字段")
@@ -513,7 +546,7 @@ class _Builder:
         o = _Obj(fname, key, data)
         o.only({"id", "label", "type", "required", "sensitive", "choices", "aliases", "min",
                 "max", "max_length", "unit", "not_future", "derive_from", "synonyms", "help",
-                "choices_from", "kinds", "max_mb", "max_files"})
+                "choices_from", "kinds", "max_mb", "max_files", "default_from"})
         ftype = o.str("type")
         if ftype not in FIELD_TYPES:
             o.fail("type", f"未知字段类型 {ftype!r}（可用：{'、'.join(sorted(FIELD_TYPES))}）")
@@ -543,7 +576,7 @@ class _Builder:
             not_future=o.bool("not_future", True), derive_from=o.get("derive_from"),
             synonyms=tuple(o.str_list("synonyms", [])), help=o.str("help", ""),
             choices_from=choices_from, kinds=kinds, max_mb=o.num("max_mb"),
-            max_files=o.get("max_files"),
+            max_files=o.get("max_files"), default_from=o.get("default_from"),
         )
 
     def _rule(self, fname, key, data, byid) -> Rule:
@@ -564,13 +597,23 @@ class _Builder:
                 for fid in pv:
                     if fid not in byid:
                         o.fail(pk, f"台账没有字段 {fid!r}")
+        needs = {"empty_unless": ("field", "when_field", "when_in"),
+                 "value_in_if": ("field", "when_field", "when_in", "in"),
+                 "min_value": ("field", "min")}.get(kind, ())
+        for pk in needs:
+            if pk not in params:
+                o.fail(pk, f"规则 {kind} 需要 {pk}")
+        if kind == "min_value" and byid[params["field"]].type not in {"integer", "decimal"}:
+            o.fail("field", f"{params['field']!r} 不是数值字段")
+        if kind == "min_value" and ("when_field" in params) != ("when_in" in params):
+            o.fail("when_in", "when_field 与 when_in 须同时给出")
         return Rule(kind=kind, severity=severity, params=params, message=o.str("message", ""))
 
     # -- indicators
     def _indicator(self, fname, key, data, projects, ledgers) -> Indicator:
         o = _Obj(fname, key, data)
         o.only({"id", "name", "projects", "kind", "target", "unit", "comparator", "units",
-                "text", "measure", "derived"})
+                "text", "measure", "units_chosen", "derived"})
         kind = o.str("kind")
         if kind not in INDICATOR_KINDS:
             o.fail("kind", f"未知指标类型 {kind!r}（可用：{'、'.join(sorted(INDICATOR_KINDS))}）")
@@ -584,6 +627,9 @@ class _Builder:
         for u in units:
             if u not in allowed_units:
                 o.fail("units", f"责任单位 {u!r} 不在所属项目的责任单位中")
+        chosen = o.bool("units_chosen", False)
+        if chosen and set(units) == allowed_units:   # (an older catalog has no marks at all)
+            o.fail("units_chosen", "所列责任单位与所属项目的责任单位相同，是方案原文而不是目录的选择，请删去此项")
         target = o.num("target")
         if kind == "qualitative":
             if target is not None:
@@ -599,12 +645,13 @@ class _Builder:
             id=o.ident("id"), name=o.str("name"), projects=tuple(proj_ids), kind=kind,
             target=target, unit=o.str("unit", ""), comparator=comparator, units=tuple(units),
             text=o.str("text", ""), measure=measure, derived=o.str("derived", ""),
+            units_chosen=chosen,
         )
 
     def _measure(self, fname, key, data, ledgers, kind, target) -> Measure:
         o = _Obj(fname, key, data)
         o.only({"ledger", "method", "field", "where", "period", "orgs", "min", "rotation",
-                "calendar", "schedule", "each_of", "members"})
+                "calendar", "schedule", "each_of", "members", "span"})
         by_id = {led.id: led for led in ledgers}
         lid = o.str("ledger")
         if lid not in by_id:
@@ -661,9 +708,17 @@ class _Builder:
         orgs = tuple(o.str_list("orgs", []))
         if method == "orgs_with" and not orgs:
             o.fail("orgs", "orgs_with 需要列出单位代码")
+        if method == "households":
+            links = {p.column for p in led.persons}
+            if not led.persons or fld not in links or fld == led.persons[0].column:
+                o.fail("field", "households 需要 field：户主的人员列（不是第一个人员列）")
+        span = o.str("span", "year")
+        if span not in {"year", "state"}:
+            o.fail("span", "只能是 year（当年的结果）或 state（截至统计日仍然成立的状态）")
         return Measure(ledger=lid, method=method, field=fld, where=where, period=period,
                        orgs=orgs, min=o.int("min", 1), rotation=tuple(o.str_list("rotation", [])),
-                       calendar=cal, schedule=schedule, each_of=each_of, members=members)
+                       calendar=cal, schedule=schedule, each_of=each_of, members=members,
+                       span=span)
 
     def _schedule(self, o: "_Obj", method: str, target) -> tuple[tuple[str, float], ...]:
         """A standard's effective-dated series: [{from = "2024-07", value = 700}, …]."""

@@ -100,11 +100,13 @@ def validate_row(ledger: Ledger, raw: dict, *, plan_year: int,
     if check.values.get("status") is None and not check.error_for("status"):
         check.values["status"] = ledger.statuses[0]
     _derive(ledger, check)
+    fill_defaults(ledger, check.values)
     for rule in ledger.rules:
         _apply_rule(ledger, rule, check, plan_year)
     bad = {p.field for p in check.errors}
     for f in ledger.fields:
-        if f.required and check.values.get(f.id) is None and f.id not in bad:
+        if f.required and check.values.get(f.id) is None and f.id not in bad \
+                and not _follows_missing(ledger, f, check.values):
             if f.id in ledger.identity:
                 check.problems.append(Problem(f.id, f"{f.label}：必填，不能为空"))
             else:
@@ -133,6 +135,39 @@ def _derive(ledger: Ledger, check: RowCheck) -> None:
             id_label = ledger.field(f.derive_from).label
             check.problems.append(Problem(
                 f.id, f"{f.label}：填的是 {given}，但{id_label}显示为 {derived}，请核对"))
+
+
+def fill_defaults(ledger: Ledger, values: dict) -> dict:
+    """Fill in place the empty fields that take another field's value (``default_from``; a
+    month from a date, a choice only from a value among its choices) and the fields a
+    ``value_in_if`` rule allows one value for. Returns what was filled (field → value).
+
+    The same on a save and when an existing store gains the field (catalog migration)::
+
+        >>> from desktop_app.core.catalog.model import load_catalog
+        >>> fill_defaults(load_catalog().ledger("two_cancer"), {"institution": "示例卫生院"})
+        {'breast_institution': '示例卫生院'}
+    """
+    filled = {}
+    for f in ledger.fields:
+        if not f.default_from or values.get(f.id) not in (None, ""):
+            continue
+        source = values.get(f.default_from)
+        if source in (None, ""):
+            continue
+        if f.type == "month":
+            source = str(source)[:7]
+        elif f.choices:
+            source = normalize(f, source).value   # a choice (or an alias of one), else None
+            if source is None:
+                continue
+        values[f.id] = filled[f.id] = source
+    for rule in ledger.rules:
+        p = rule.params
+        if (rule.kind == "value_in_if" and len(p["in"]) == 1
+                and values.get(p["when_field"]) in p["when_in"] and values.get(p["field"]) in (None, "")):
+            values[p["field"]] = filled[p["field"]] = p["in"][0]
+    return filled
 
 
 def _date(check: RowCheck, fid: str) -> dt.date | None:
@@ -211,13 +246,42 @@ def _apply_rule(ledger: Ledger, rule: Rule, check: RowCheck, plan_year: int) -> 
         value = check.values.get(p["field"])
         if value is not None and value not in p["in"]:
             report(p["field"], f"“{value}”通常应为：{'、'.join(p['in'])}")
+    elif rule.kind == "empty_unless":
+        # a date that says the outcome happened, on a row whose status says it did not
+        when = check.values.get(p["when_field"])
+        if not is_blank(check.values.get(p["field"])) and when not in p["when_in"]:
+            report(p["field"], f"{label(p['when_field'])}为“{when}”时不应填写"
+                               f"（只有{'、'.join(p['when_in'])}才有）")
+    elif rule.kind == "value_in_if":
+        when, value = check.values.get(p["when_field"]), check.values.get(p["field"])
+        if when in p["when_in"] and value is not None and value not in p["in"]:
+            shown = "所填内容" if ledger.is_sensitive(p["field"]) else f"“{value}”"
+            report(p["field"], f"{label(p['when_field'])}为“{when}”时应为"
+                               f"{'、'.join(p['in'])}，不能是{shown}")
+    elif rule.kind == "min_value":
+        value = check.values.get(p["field"])
+        applies = "when_field" not in p or check.values.get(p["when_field"]) in p["when_in"]
+        if applies and value is not None and value < p["min"]:
+            f = ledger.field(p["field"])
+            unit = f.unit or ""
+            report(p["field"], f"{value}{unit} 低于 {p['min']}{unit}")
+
+
+def _follows_missing(ledger: Ledger, f, values: dict) -> bool:
+    """A required field that takes a required field's value when left empty, whose source
+    is missing too: only the source is asked for (filling it fills both; 乳腺癌检查机构
+    follows 宫颈癌检查机构)."""
+    if not f.default_from:
+        return False
+    source = ledger.field(f.default_from)
+    return source.required and is_blank(values.get(source.id))
 
 
 def missing_fields(ledger: Ledger, values: dict) -> list[str]:
     """The required fields still empty in already-normalised ``values`` (待补充), as
     ``validate_row`` would list them; used after a merge, where nothing is re-typed."""
     missing = [f.id for f in ledger.fields if f.required and values.get(f.id) is None
-               and f.id not in ledger.identity]
+               and f.id not in ledger.identity and not _follows_missing(ledger, f, values)]
     for rule in ledger.rules:
         p = rule.params
         if (rule.kind == "required_if" and rule.severity == "error"

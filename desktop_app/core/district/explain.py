@@ -117,8 +117,9 @@ def _verdicts(store, calc: _Calculator, ind, led, policy):
         value_col = m.field or (led.persons[0].column if led.persons else "uuid")
     elif m.field:
         value_col = m.field
+    own = [led.persons[0].column] if m.method == "households" else []   # 户主 not yet filled
     cols = ["uuid", "org", "_incomplete", "status", led.date_field, "_updated"]
-    for extra in [value_col, *m.where, *([month_field(led).id] if month_field(led) else [])]:
+    for extra in [value_col, *own, *m.where, *([month_field(led).id] if month_field(led) else [])]:
         if extra and extra not in cols:
             cols.append(extra)
     std_sql, std_params = "NULL", []
@@ -138,7 +139,9 @@ def _verdicts(store, calc: _Calculator, ind, led, policy):
 
     date_label = led.field(led.date_field).label
     allowed_status = m.where.get("status")
-    first, last = dt.date(year, 1, 1).isoformat(), calc.as_of.isoformat()
+    # a state (span = "state") holds whatever the year it began in; an outcome is the year's
+    first = "0000-01-01" if m.span == "state" else dt.date(year, 1, 1).isoformat()
+    last = calc.as_of.isoformat()
     passing = []
     for row in rows:
         day = row[led.date_field]
@@ -173,6 +176,18 @@ def _method_verdicts(calc, ind, led, policy, rows):
             elif key in seen:
                 yield row, ("duplicate", "同一人已由另一行计入，只计一次" if not led.has_field(col)
                             else f"同一{label}已由另一行计入，只计一次")
+            else:
+                seen.add(key)
+                yield row, ()
+    elif m.method == "households":   # a household counted once, by its 户主 (else the person)
+        seen = set()
+        head = next(p.role for p in led.persons if p.column == m.field)
+        for row in rows:
+            key = row[m.field] or row[led.persons[0].column]
+            if key is None:
+                yield row, ("no_key", f"{head}和{led.persons[0].role}都未关联人员，无法计户")
+            elif key in seen:
+                yield row, ("duplicate", f"同一户（同一{head}）已由另一行计入，只计一户")
             else:
                 seen.add(key)
                 yield row, ()

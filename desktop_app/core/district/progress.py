@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..catalog.choices import Choices, load_choices
 from ..catalog.counting import counting_text, month_field
@@ -134,9 +134,12 @@ def compute(store, as_of: dt.date | None = None, *, scope: str | None = None,
     tree = store.orgs
     choices = load_choices(store)
     calc = _Calculator(store.conn, catalog, tree, scope, as_of, store.quotas(), choices)
-    chosen = [i for i in catalog.indicators if indicators is None or i.id in indicators]
     figures = []
-    for ind in chosen:
+    for ind in catalog.indicators:
+        if indicators is not None and ind.id not in indicators:
+            continue
+        if choices.units(ind) != ind.units:   # the district set the lead units
+            ind = replace(ind, units=choices.units(ind))
         figure = _shown(policy, catalog, calc.indicator(ind))
         figure.counting = counting_text(catalog, ind, choices)
         figure.quota = calc.quota(ind)
@@ -275,6 +278,14 @@ class _Calculator:
     def _m_distinct(self, ind, led):
         col = ind.measure.field or (led.persons[0].column if led.persons else "uuid")
         total, per, n = self._grouped(f"COUNT(DISTINCT [{col}])", led, ind, additive=False)
+        return self._cumulative(ind, total, per, n)
+
+    def _m_households(self, ind, led):
+        """户数: distinct households, a household counted by its key person (户主, the person
+        column ``measure.field``); a row whose 户主 is not yet filled counts by its own
+        person (the first person column: the disabled person) until it is."""
+        key = f"COALESCE([{ind.measure.field}], [{led.persons[0].column}])"
+        total, per, n = self._grouped(f"COUNT(DISTINCT {key})", led, ind, additive=False)
         return self._cumulative(ind, total, per, n)
 
     def _m_sum(self, ind, led):

@@ -59,7 +59,7 @@ TITLE_ROW, NOTE_ROW, HEADER_ROW, FIRST_DATA_ROW = 1, 2, 3, 4
 TEMPLATE_ROWS = 500        # empty rows formatted (text / date) and given dropdowns
 PREFILL_ROWS = 200         # rows whose 村（社区） is pre-filled for one village
 LIST_LIMIT = 255           # Excel: an inline dropdown list is at most 255 characters
-TEXT_TYPES = frozenset({"id_card", "phone", "credit_code", "disability_cert"})
+TEXT_TYPES = frozenset({"id_card", "phone", "credit_code", "disability_cert", "month"})
 TEXT_FORMAT = "@"
 DATE_FORMAT = "yyyy-mm-dd"
 
@@ -68,6 +68,7 @@ TYPE_WORDS = {
     "integer": "整数",
     "decimal": "数字（可带小数）",
     "date": "日期，写作 2024-03-05 或 2024年3月5日",
+    "month": "月份，写作 2024-03 或 2024年3月",
     "choice": "单选，从下拉列表中选择",
     "multichoice": "多选，多个选项用“、”分隔",
     "yesno": "是 / 否",

@@ -31,11 +31,12 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ..catalog.model import Catalog, load_catalog, read_catalog_files
+from ..catalog.model import Catalog, CatalogError, load_catalog, read_catalog_files
 from ..catalog.orgs import LEVEL_NAMES, Org, OrgError, OrgTree, load_tree, name_problem, next_village_code
 from ..errors import StoreError
 from . import cipher, keyring, lockfile, users
 from .attachments import Attachments
+from .catalog_fill import fill_existing_rows
 from .backup import encrypt_old_backups, encrypted_backup, make_backup, migrations
 from .crypto import DEFAULT_SUITE, SUITES, Keys, b64, unb64
 from .persons import PersonMaster
@@ -572,10 +573,15 @@ class Store:
     def adopt_catalog(self, files: dict) -> Catalog:
         """Make ``files`` the active catalog and add the tables and columns it needs."""
         catalog = load_catalog(files)
+        try:
+            old = self.catalog
+        except CatalogError:   # a stored plan this version cannot read: nothing to compare with
+            old = None
         with self.transaction():
             self._set_many({"catalog": json.dumps(files, ensure_ascii=False),
                             "catalog_version": catalog.version})
             self._ensure_tables(catalog)
+            fill_existing_rows(self.conn, old, catalog)
         self.__dict__.pop("catalog", None)
         self.__dict__.pop("_records", None)
         return catalog

@@ -100,11 +100,12 @@ def not_counted_sql() -> str:
 def counted_where(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date,
                   scope: str) -> tuple[str, list]:
     """The SQL condition (and parameters) for the rows an indicator counts: live,
-    complete, dated in the plan year up to ``as_of``, under ``scope``, matching ``where``."""
+    complete, dated in the plan year up to ``as_of`` (a ``span = "state"`` measure: dated
+    up to ``as_of`` in any year), under ``scope``, matching ``where``."""
     d = f"+[{led.date_field}]"  # unary +: scan, not the date index (the year is most rows)
+    first = "0000-01-01" if ind.measure.span == "state" else dt.date(catalog.plan_year, 1, 1).isoformat()
     conds = ["_deleted = 0", "_incomplete = 0", f"{d} >= ?", f"{d} <= ?", "substr(org, 1, ?) = ?"]
-    params: list = [dt.date(catalog.plan_year, 1, 1).isoformat(), as_of.isoformat(),
-                    len(scope), scope]
+    params: list = [first, as_of.isoformat(), len(scope), scope]
     for fid, values in ind.measure.where.items():
         conds.append(f"[{fid}] IN ({','.join('?' * len(values))})")
         params.extend(values)

@@ -118,7 +118,7 @@ def make_profile(store: Store) -> dict:
     if node.level in ("district", "town"):  # the plan travels down, through the towns to villages
         body["catalog"] = json.loads(store.setting("catalog"))
         body["person_namespace"] = store.setting("person_namespace")
-        # the district's counting choices (standards' dates, rotation, lists), passed on by towns
+        # the district's counting choices (standards' dates, rotation, lists, lead units), passed on by towns
         body["district_choices"] = json.loads(store.setting("district_choices") or "{}")
     if node.level == "district":
         body["quotas"] = [{"indicator": i, "org": o, "target": t} for (i, o), t in store.quotas().items()]
