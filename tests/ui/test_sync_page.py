@@ -2,6 +2,7 @@
 refusals, gaps and the conflicts queue — the page shows what core decided."""
 import datetime as dt
 import json
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -242,6 +243,7 @@ def test_a_same_field_conflict_is_queued_masked_and_resolved(qtbot, qtmodelteste
     with opened(chain / "v.sqlite3") as v:
         uid = v.ledger("two_cancer").add(screening(1), today=TODAY).uuid
         import_packages(qtbot, town, [sync.export_package(v, chain / "usb").path])
+        v.clock.wall = lambda: time.time() - 3600   # the village's edit is the older one, whatever the timing
         v.ledger("two_cancer").update(uid, {"phone": "13900000009"}, today=TODAY)
         town.runner.call(lambda s: s.ledger("two_cancer").update(uid, {"phone": "13700000007"}, today=TODAY))
         later = sync.export_package(v, chain / "usb").path
