@@ -2,7 +2,11 @@
 (or dry-run) through core's batch import (:func:`~desktop_app.core.batch.import_packages`,
 as the command line does: one backup, each file in its own transaction, a refused
 file is that file's result and the others go ahead); then the import history and,
-per source, the numbers received and the gaps.
+per source, the numbers received and the gaps. Packages held (not applied yet) are
+listed with their reason; a 管理员 may discard one (丢弃…, core's ``discard_held``).
+
+For tests: ``discard_held_package(package_id)`` and the signal ``held_discarded``; the
+question before discarding is the small method ``_ask_discard``.
 """
 from __future__ import annotations
 
@@ -11,7 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.batch import BatchSummary, import_packages
 from ..core.sync import (
@@ -22,6 +36,7 @@ from ..core.sync import (
     ReceivedPackage,
     SourceStatus,
     counts_text,
+    discard_held,
     ledger_label,
     ranges_text,
 )
@@ -91,6 +106,7 @@ class ReceiveTab(QWidget):
     """接收."""
 
     packages_imported = Signal(object)      # list[core.sync.ImportSummary]
+    held_discarded = Signal(object)         # core.sync.HeldPackage discarded
 
     def __init__(self, jobs: SyncJobs, reader, ask_files, parent=None):
         """``ask_files(title, filter)`` is the page's file chooser."""
@@ -132,7 +148,17 @@ class ReceiveTab(QWidget):
         self.held_model = RowsModel(HELD_COLUMNS, self._held_cells, tips=self._held_tips, parent=self)
         self.held_table = make_table(self.held_model, widths=(260, 120, 60, 140))
         self.held_box = QGroupBox("暂存的数据包（未导入；原因消除后自动导入）")
-        QVBoxLayout(self.held_box).addWidget(self.held_table)
+        self.discard_button = QPushButton("丢弃…")
+        self.discard_button.setProperty("permission", "admin")
+        self.discard_button.setToolTip("管理员：丢弃选中的暂存数据包（记入审计日志）；需要时请对方重发")
+        self.discard_button.clicked.connect(self._discard_clicked)
+        self.held_message = message_label()
+        box = QVBoxLayout(self.held_box)
+        box.addWidget(self.held_table)
+        held_row = QHBoxLayout()
+        held_row.addWidget(self.discard_button)
+        held_row.addWidget(self.held_message, 1)
+        box.addLayout(held_row)
         self.held_box.hide()                     # shown while packages are held
         split = QSplitter(Qt.Vertical)
         for w in (results, self.held_box, history, received):
@@ -141,14 +167,18 @@ class ReceiveTab(QWidget):
         layout.addLayout(row)
         layout.addWidget(split, 1)
         jobs.state_read.connect(self.show_state)
-        jobs.busy_changed.connect(lambda busy: self.receive_button.setEnabled(not busy))
+        jobs.busy_changed.connect(self._set_busy)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.receive_button.setEnabled(not busy)
+        self.discard_button.setEnabled(not busy)
 
     # ------------------------------------------------------------ shown
     def show_state(self, state: SyncState) -> None:
         self.history_model.load(state.received)
         self.sources_model.load(state.sources)
         self.held_model.load(list(state.held))
-        self.held_box.setVisible(bool(state.held))
+        self.held_box.setVisible(bool(state.held) or bool(self.held_message.text()))
 
     def _held_cells(self, h: HeldPackage) -> tuple:
         org = self.reader.orgs.get(h.source_org)
