@@ -225,6 +225,36 @@ class ReceiveTab(QWidget):
     def _source_colors(s: SourceStatus) -> dict:
         return {2: GREY if s.replaced else RED if s.gaps else GREEN}
 
+    # ------------------------------------------------------------ discarding a held package
+    def selected_held(self) -> HeldPackage | None:
+        rows = self.held_table.selectionModel().selectedRows()
+        items = self.held_model.items
+        return items[rows[0].row()] if rows and rows[0].row() < len(items) else None
+
+    def _discard_clicked(self) -> None:
+        package = self.selected_held()
+        if package is None:
+            say(self.held_message, "请先在上表中选择要丢弃的数据包", RED)
+            return
+        if self._ask_discard(package):
+            self.discard_held_package(package.package_id)
+
+    def _ask_discard(self, package: HeldPackage) -> bool:
+        """Whether to discard ``package`` (tests replace it)."""
+        return QMessageBox.question(
+            self, "丢弃暂存的数据包", f"丢弃暂存的数据包 {package.file}（{package.reason_text}）？\n\n"
+            "丢弃后其中的数据不会导入；需要时请对方重发。") == QMessageBox.Yes
+
+    def discard_held_package(self, package_id: str) -> None:
+        """Discard a held package on the store thread; ``held_discarded(package)`` follows."""
+        self.jobs.run(lambda store, progress: discard_held(store, package_id), on_done=self._discarded,
+                      on_error=lambda e: self.jobs.fail(self.held_message, e), label="正在丢弃…", parent=self)
+
+    def _discarded(self, package: HeldPackage) -> None:
+        say(self.held_message, f"已丢弃 {package.file}。", AMBER)
+        self.jobs.changed.emit()
+        self.held_discarded.emit(package)
+
     # ------------------------------------------------------------ receiving
     def _import_packages_clicked(self) -> None:
         paths = self._ask_files("选择要导入的数据包", PACKAGE_FILTER)
