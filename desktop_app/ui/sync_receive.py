@@ -152,13 +152,12 @@ class ReceiveTab(QWidget):
         self.discard_button.setProperty("permission", "admin")
         self.discard_button.setToolTip("管理员：丢弃选中的暂存数据包（记入审计日志）；需要时请对方重发")
         self.discard_button.clicked.connect(self._discard_clicked)
-        self.held_message = message_label()
-        box = QVBoxLayout(self.held_box)
-        box.addWidget(self.held_table)
-        held_row = QHBoxLayout()
-        held_row.addWidget(self.discard_button)
-        held_row.addWidget(self.held_message, 1)
-        box.addLayout(held_row)
+        box = QHBoxLayout(self.held_box)         # the button beside the table: the page stays as tall
+        box.addWidget(self.held_table, 1)
+        side = QVBoxLayout()
+        side.addWidget(self.discard_button)
+        side.addStretch(1)
+        box.addLayout(side)
         self.held_box.hide()                     # shown while packages are held
         split = QSplitter(Qt.Vertical)
         for w in (results, self.held_box, history, received):
@@ -178,7 +177,7 @@ class ReceiveTab(QWidget):
         self.history_model.load(state.received)
         self.sources_model.load(state.sources)
         self.held_model.load(list(state.held))
-        self.held_box.setVisible(bool(state.held) or bool(self.held_message.text()))
+        self.held_box.setVisible(bool(state.held))
 
     def _held_cells(self, h: HeldPackage) -> tuple:
         org = self.reader.orgs.get(h.source_org)
@@ -234,7 +233,7 @@ class ReceiveTab(QWidget):
     def _discard_clicked(self) -> None:
         package = self.selected_held()
         if package is None:
-            say(self.held_message, "请先在上表中选择要丢弃的数据包", RED)
+            say(self.result_notes, "请先在“暂存的数据包”中选择要丢弃的数据包", RED)
             return
         if self._ask_discard(package):
             self.discard_held_package(package.package_id)
@@ -248,10 +247,10 @@ class ReceiveTab(QWidget):
     def discard_held_package(self, package_id: str) -> None:
         """Discard a held package on the store thread; ``held_discarded(package)`` follows."""
         self.jobs.run(lambda store, progress: discard_held(store, package_id), on_done=self._discarded,
-                      on_error=lambda e: self.jobs.fail(self.held_message, e), label="正在丢弃…", parent=self)
+                      on_error=lambda e: self.jobs.fail(self.result_notes, e), label="正在丢弃…", parent=self)
 
     def _discarded(self, package: HeldPackage) -> None:
-        say(self.held_message, f"已丢弃 {package.file}。", AMBER)
+        say(self.result_notes, f"已丢弃暂存的数据包 {package.file}。", AMBER)
         self.jobs.changed.emit()
         self.held_discarded.emit(package)
 

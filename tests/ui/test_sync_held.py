@@ -51,7 +51,7 @@ def test_a_held_package_is_discarded_from_the_receive_tab(qtbot, qtmodeltester, 
         tab.discard_button.click()
     assert asked == [first.package_id] and blocker.args[0].package_id == first.package_id
     assert [h.package_id for h in tab.held_model.items] == [page.state.held[0].package_id] != [first.package_id]
-    assert f"已丢弃 {first.file}" in tab.held_message.text()
+    assert f"已丢弃暂存的数据包 {first.file}" in tab.result_notes.text()
     assert page.peers_tab.pending_model.items[0].held == 1
 
 
@@ -59,7 +59,7 @@ def test_nothing_is_discarded_without_a_selection_or_a_yes(qtbot, district, monk
     page, tmp = district
     tab = page.receive_tab
     tab.discard_button.click()
-    assert "请先在上表中选择" in tab.held_message.text()
+    assert "请先在“暂存的数据包”中选择" in tab.result_notes.text()
     tab.held_table.selectRow(0)
     monkeypatch.setattr(tab, "_ask_discard", lambda package: False)
     tab.discard_button.click()
