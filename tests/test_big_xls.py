@@ -191,3 +191,20 @@ def test_a_small_hand_written_xls_reads_as_written(tmp_path):
     book = read_book(path)
     assert [s.name for s in book.sheets] == [SHEET]
     assert list(book.sheets[0].iter_rows()) == [["姓名", "身份证号"], ["示例一", 2.0]]
+
+
+def test_a_workbook_of_more_sheets_than_any_ledger_is_refused():
+    """Each sheet is walked here and parsed and held by calamine: a few thousand BOUNDSHEET
+    records pointing at one sheet would multiply the work."""
+    from desktop_app.core.excel import biff
+    one = struct.pack("<IBBBB", 0, 0, 0, 1, 0) + b"S"
+    head = bof(0x0005)
+    count = biff.MAX_SHEETS + 1
+    at = len(head) + count * len(rec(0x0085, one)) + 4
+    book = head + rec(0x0085, struct.pack("<I", at) + one[4:]) * count + rec(0x000A)
+    book += bof(0x0010) + HEAD + rec(0x000A)
+    with pytest.raises(biff.BadBiff, match="too many sheets"):
+        biff.scan(book)
+    at = len(head) + len(rec(0x0085, one)) + 4
+    assert list(biff.scan(head + rec(0x0085, struct.pack("<I", at) + one[4:]) + rec(0x000A)
+                          + bof(0x0010) + HEAD + rec(0x000A))) == ["S"]

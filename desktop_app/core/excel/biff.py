@@ -37,6 +37,7 @@ MULTI_RECORDS = {0x00BD: "MULRK", 0x00BE: "MULBLANK"}     # row, first column, .
 ROW, DIMENSIONS, EOF, BOF, BOUNDSHEET, SST, FILEPASS, CONTINUE, CODEPAGE = (
     0x0208, 0x0200, 0x000A, 0x0809, 0x0085, 0x00FC, 0x002F, 0x003C, 0x0042)
 BIFF_OLD = {0x0002, 0x0007, 0x0200, 0x0300, 0x0400, 0x0500}   # BOF versions before BIFF8
+MAX_SHEETS = 1_000            # a ledger workbook has a few; each is walked and held by calamine
 SECTOR = 4096                 # the rebuilt container's sector size (version 4)
 
 
@@ -165,8 +166,15 @@ def sheet_extent(stream: bytes, pos: int) -> tuple[Extent | None, Extent | None]
     DIMENSIONS record asks calamine to reserve, and the cells it places (empty ones
     too: never smaller than calamine's grid), 1-based as Excel shows them."""
     declared = None
-    rows: list[int] = []
-    cols: list[int] = []
+    box: list[int] = []       # first row, last row, first column, last column (0-based)
+
+    def place(r: int, *cols: int) -> None:
+        lo, hi = min(cols), max(cols)
+        if not box:
+            box.extend((r, r, lo, hi))
+        else:
+            box[:] = min(box[0], r), max(box[1], r), min(box[2], lo), max(box[3], hi)
+
     for _at, typ, data in records(stream, pos):
         if typ == EOF:
             break
@@ -182,22 +190,18 @@ def sheet_extent(stream: bytes, pos: int) -> tuple[Extent | None, Extent | None]
                 if n_rows and n_cols:
                     declared = Extent(rf + 1, rf + n_rows, cf + 1, cf + n_cols)
         elif typ in CELL_RECORDS and len(data) >= 4:
-            r, c = struct.unpack_from("<HH", data)
-            rows.append(r)
-            cols.append(c)
+            place(*struct.unpack_from("<HH", data))
         elif typ in MULTI_RECORDS and len(data) >= 6:
             r, first = struct.unpack_from("<HH", data)
             last = struct.unpack_from("<H", data, len(data) - 2)[0]
-            rows.append(r)
             # calamine places one cell per 6 (MULRK) or 2 (MULBLANK) bytes from the first column
             per = 6 if typ == 0x00BD else 2
-            cols += [first, last, first + max((len(data) - 6) // per - 1, 0)]
+            place(r, first, last, first + max((len(data) - 6) // per - 1, 0))
         elif typ == ROW and len(data) >= 6:
             r, lo, hi = struct.unpack_from("<HHH", data)
             if hi > lo:
-                rows.append(r)
-                cols += [lo, hi - 1]
-    actual = Extent(min(rows) + 1, max(rows) + 1, min(cols) + 1, max(cols) + 1) if rows else None
+                place(r, lo, hi - 1)
+    actual = Extent(box[0] + 1, box[1] + 1, box[2] + 1, box[3] + 1) if box else None
     return declared, actual
 
 
@@ -209,7 +213,10 @@ def scan(stream: bytes) -> dict[str, Extent]:
     :raises BadBiff: a record or count calamine could not read safely.
     """
     out: dict[str, Extent] = {}
-    for pos, name in globals_of(stream):
+    sheets = globals_of(stream)
+    if len(sheets) > MAX_SHEETS:
+        raise BadBiff("too many sheets")
+    for pos, name in sheets:
         declared, actual = sheet_extent(stream, pos)
         pick = max((e for e in (declared, actual) if e is not None), key=lambda e: e.cells, default=None)
         if pick is not None:
