@@ -94,7 +94,7 @@ def cmd_init(args) -> int:
 def _upstream_fingerprint(args) -> str:
     """The upstream's fingerprint as read over the phone: ``--fingerprint``, or shown and
     asked for at a terminal."""
-    from .core.sync import read_profile, spaced_fingerprint, units_to_start
+    from .core.sync import read_profile, units_to_start
     profile = read_profile(Path(args.profile))
     units_to_start(profile, args.level, Path(args.profile).name)   # the wrong file: before any call
     if args.fingerprint:
@@ -103,7 +103,7 @@ def _upstream_fingerprint(args) -> str:
     if args.json or not sys.stdin.isatty():
         raise UserError(f"请先与{name}电话核对其配置文件的指纹，再用 --fingerprint 写上对方读出的指纹"
                         "（没有核对指纹，不能从配置文件新建数据库）", INPUT_PROBLEMS)
-    print(f"{name}配置文件的指纹：{spaced_fingerprint(profile.fingerprint)}\n"
+    print(f"{name}配置文件的指纹：{profile.fingerprint}\n"
           f"请打电话请{name}读出其本机指纹（同步中心 → 单位与配置文件），一致后在下面输入对方读出的指纹：")
     return input("指纹：")
 
@@ -417,16 +417,16 @@ def cmd_undo_import(args) -> int:
 
 
 def cmd_profile(args) -> int:
-    from .core.sync import export_profile, import_profile, rotate_keys, spaced_fingerprint
-    if args.action in ("pending", "confirm"):
+    from .core.sync import export_profile, import_profile, rotate_keys
+    if args.action in ("pending", "confirm", "reject"):
         return _profile_trust(args)
     with _open(args) as store:
         if args.action == "rotate":
             rotation = rotate_keys(store, Path(args.out))
             _out(args, rotation.to_json(),
                  f"已更换本机密钥，新的配置文件：{rotation.path}\n"
-                 f"新指纹：{spaced_fingerprint(rotation.fingerprint)}\n"
-                 f"原指纹：{spaced_fingerprint(rotation.previous_fingerprint)}\n"
+                 f"新指纹：{rotation.fingerprint}\n"
+                 f"原指纹：{rotation.previous_fingerprint}\n"
                  "请把新的配置文件交给所有上下级单位导入，并电话告知新指纹；"
                  "对方导入前发来的数据包仍能导入")
             return OK
@@ -435,7 +435,7 @@ def cmd_profile(args) -> int:
             from .core.store import fingerprint
             fp = fingerprint(store.keys().sign_public)
             _out(args, {"path": str(path), "fingerprint": fp},
-                 f"已导出配置文件 {path}\n本机指纹：{spaced_fingerprint(fp)}（请对方导入时电话核对）")
+                 f"已导出配置文件 {path}\n本机指纹：{fp}（请对方导入时电话核对）")
             return OK
         results = []
         for name in args.files:
@@ -444,36 +444,61 @@ def cmd_profile(args) -> int:
              "updated": "已更新", "unchanged": "已是最新", "older": "比已有的旧，未使用",
              "rotated": "对方已更换密钥（由原密钥签发的换钥声明已核验），已接受新指纹"}
     _out(args, {"profiles": results}, "\n".join(
-        f"{r['org_name']}（{r['org']}）：{words[r['status']]}；指纹 {spaced_fingerprint(r['fingerprint'])}"
+        f"{r['org_name']}（{r['org']}）：{words[r['status']]}；指纹 {r['fingerprint']}"
         + (f"（{r['replaces']}）" if r.get("replaces") else "")
-        + (f"（原指纹 {spaced_fingerprint(r['previous_fingerprint'])}；请电话向对方核对新指纹）" if r["status"] == "rotated" else "")
+        + (f"（原指纹 {r['previous_fingerprint']}；请电话向对方核对新指纹）" if r["status"] == "rotated" else "")
         + ("；已采用其计划目录" if r["catalog_adopted"] else "") for r in results))
     return OK
 
 
 def _profile_trust(args) -> int:
-    from .core.sync import confirm_peer, pending_peers, spaced_fingerprint
+    from .core.sync import confirm_peer, pending_peers, reject_peer
     with _open(args) as store:
         if args.action == "pending":
             store.require("admin")
             items = [p.to_json() for p in pending_peers(store)]
             _out(args, {"pending": items}, "\n".join(
                 f"{p['name']}（{p['org']}，{p['level']}{'，' + p['replaces'] if p['replaces'] else ''}）："
-                f"指纹 {spaced_fingerprint(p['fingerprint'])}；{p['since'][:16].replace('T', ' ')} 导入；"
+                f"指纹 {p['fingerprint']}；{p['since'][:16].replace('T', ' ')} 导入；"
                 f"暂存数据包 {p['held']} 个" for p in items) or "没有待确认指纹的单位")
             return OK
+        if args.action == "reject":
+            result = reject_peer(store, args.org)
+            gone = result["discarded"]
+            _out(args, result, f"已拒绝{result['org_name']}待确认的配置文件（指纹 {result['fingerprint']}）"
+                 + (f"；它暂存的 {len(gone)} 个数据包已丢弃：" + "、".join(h["file"] for h in gone)
+                    + "。如果拒绝错了，请对方重新发来配置文件，核对指纹确认后再重发这些数据包" if gone else ""))
+            return OK
         result = confirm_peer(store, args.org, args.fingerprint)
+    if result["already"]:
+        _out(args, result, f"{result['org_name']}的指纹已经确认过（{result['fingerprint']}），与输入的一致，"
+             "无需再次确认；它的数据包照常导入")
+        return OK
     applied = result["applied"]
     _out(args, result, f"已确认{result['org_name']}的指纹，今后接受它的数据包"
-         + ("；原来那台电脑的密钥已停用" if result["replaced"] else "")
-         + (f"\n已导入暂存的数据包 {len(applied)} 个：" + "、".join(
-             f"{a['file']}（{a['status']}）" for a in applied) if applied else ""))
+         + (f"；原来那台电脑的密钥已停用，它的数据包收到第 {result['old_chain_end']} 号为止，之后的编号不再接收"
+            if result["old_chain_end"] is not None else "；原来的密钥已停用" if result["replaced"] else "")
+         + (f"\n暂存的数据包 {len(applied)} 个：" + "；".join(
+             f"{a['file']}（{_APPLIED.get(a['status'], a['status'])}" + (f"：{a['message']}" if a["status"] == "refused"
+                                                                     else "") + "）" for a in applied)
+            if applied else ""))
     return INPUT_PROBLEMS if any(a["status"] == "refused" for a in applied) else OK
 
 
+_APPLIED = {"imported": "已导入", "already": "以前已导入过", "refused": "已拒收", "dry-run": "试导入"}
+
+
 def cmd_held(args) -> int:
-    from .core.sync import accept_held, list_held, retry_held
+    from .core.sync import accept_held, discard_held, list_held, retry_held
     with _open(args) as store:
+        if args.discard:
+            gone = discard_held(store, args.discard)
+            items = [h.to_json() | {"reason_text": h.reason_text} for h in list_held(store)]
+            org = store.orgs.get(gone.source_org)
+            _out(args, {"discarded": gone.to_json(), "held": items},
+                 f"已丢弃暂存的数据包 {gone.file}（来自{org.name if org else gone.source_org}，{gone.reason_text}）；"
+                 "如仍需要其中的数据，请对方重发")
+            return OK
         if args.accept:
             done = [accept_held(store, args.accept)]
         elif args.retry:
@@ -847,7 +872,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("batch", metavar="批次")
 
     sp = sub.add_parser("profile", help="配置文件：export 导出本机的 / import 导入别的单位的 / pending 待确认的 / "
-                        "confirm 核对指纹后确认 / rotate 更换本机密钥")
+                        "confirm 核对指纹后确认 / reject 拒绝待确认的 / rotate 更换本机密钥")
     psub = sp.add_subparsers(dest="action", required=True, metavar="操作")
 
     def profile_action(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -865,6 +890,8 @@ def build_parser() -> argparse.ArgumentParser:
     pp = profile_action("confirm", "电话核对指纹后确认一个单位（管理员）；随后导入它暂存的数据包")
     pp.add_argument("--org", required=True, help="单位名称或代码")
     pp.add_argument("--fingerprint", required=True, help="对方电话读出的指纹（空格、横线可有可无）")
+    profile_action("reject", "拒绝一个待确认的配置文件（管理员）；它暂存的数据包随之丢弃").add_argument(
+        "--org", required=True, help="单位名称或代码")
     profile_action("rotate", "更换本机密钥，导出带换钥声明的新配置文件（管理员操作）").add_argument(
         "--out", required=True, help="新配置文件的文件名或文件夹")
 
@@ -883,10 +910,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dry-run", action="store_true", help="试导入：只报告，不写入")
 
     sp = command("held", cmd_held, "列出暂存的数据包（发送单位待确认指纹、时间戳超前）；--retry 重试，"
-                 "--accept 由管理员确认导入一个时间戳超前的包")
+                 "--accept 由管理员确认导入一个时间戳超前的包，--discard 由管理员丢弃一个")
     sp.add_argument("--db", required=True)
     sp.add_argument("--retry", action="store_true", help="导入已经可以导入的暂存数据包")
     sp.add_argument("--accept", metavar="PACKAGE_ID", help="管理员：确认导入这个时间戳超前的数据包（已与对方核实）")
+    sp.add_argument("--discard", metavar="PACKAGE_ID", help="管理员：丢弃这个暂存的数据包（记入审计日志）")
 
     sp = command("repair-clock", cmd_repair_clock, "修复时钟（管理员）：本机曾收到未来时间戳时，把时钟调回今天，"
                  "重写超前的时间戳")

@@ -48,6 +48,19 @@ def forged(src, dst, lines: list[dict], path: Path, *, catalog: dict | None | st
     return path
 
 
+def record_sent(src, path: Path) -> None:
+    """Record a package made by :func:`forged` as sent by ``src`` (what ``src``'s own export
+    would have recorded), so that refusal notices about it count."""
+    from desktop_app.core.sync.package_file import open_package
+    m = open_package(path).manifest
+    src.conn.execute(
+        "INSERT INTO packages (package_id, direction, kind, source, dest, seq_from, seq_to, sha256, created, "
+        "handled, file, status) VALUES (?, 'out', ?, ?, ?, ?, ?, '', ?, ?, ?, 'sent')",
+        (m["package_id"], m["kind"], src.node.id, m["dest"]["node"], m["seq_from"], m["seq_to"], m["created"],
+         now_iso(), path.name))
+    src.conn.commit()
+
+
 def org_line(code: str, name: str, *, parent: str, level: str = "village", aliases=()) -> dict:
     return {"k": "org", "code": code, "name": name, "level": level, "parent": parent, "aliases": list(aliases)}
 

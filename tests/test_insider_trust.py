@@ -153,7 +153,7 @@ def test_a_replacement_pc_ends_the_old_chain(district):
     assert sync.import_package(d, pkgs[1]).status == "imported"
     # anything the old PC numbers later is refused
     led.add(screening(20), org="金盆镇", today=TODAY)
-    with pytest.raises(sync.PackageError, match="未登记"):
+    with pytest.raises(sync.PackageError, match="金盆镇原来那台电脑（已更换电脑）.*收到第 3 号为止"):
         sync.import_package(d, sync.export_package(jp, tmp / "usb").path)
     # the new PC starts its own chain from 1
     new_pc.ledger("two_cancer").add(screening(21), org="金盆镇", today=TODAY)

@@ -5,8 +5,12 @@ exported, other installs' profiles imported (a new unit, a changed key or a new 
 key signed the change), the peers known, and 更换本机密钥… (a 管理员: new keys and a new
 profile that carries the change).
 
-For tests: ``confirm_fingerprint(org, typed)`` and the signal ``peer_confirmed``; the
-dialog asking for the fingerprint is the small method ``_ask_fingerprint``.
+A pending profile whose fingerprint did not match is rejected with 拒绝… (a 管理员; the
+packages held for it are discarded, as core's ``reject_peer`` does).
+
+For tests: ``confirm_fingerprint(org, typed)``, ``reject_profile(org)`` and the signals
+``peer_confirmed`` and ``peer_rejected``; the dialogs asking for the fingerprint and
+whether to reject are the small methods ``_ask_fingerprint`` and ``_ask_reject``.
 """
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ from ..core.sync import (
     export_profile,
     import_profile,
     level_name,
+    reject_peer,
     rotate_keys,
     spaced_fingerprint,
 )
@@ -142,6 +147,12 @@ def _confirm(org: str, typed: str):
     return op
 
 
+def _reject(org: str):
+    def op(store, progress):
+        return reject_peer(store, org)
+    return op
+
+
 def _rotate_keys(folder: Path):
     def op(store, progress):
         folder.mkdir(parents=True, exist_ok=True)
@@ -163,6 +174,7 @@ class PeersTab(QWidget):
     keys_rotated = Signal(object)           # core's Rotation (new profile, fingerprints)
     profiles_imported = Signal(object)      # list[ProfileOutcome]
     peer_confirmed = Signal(object)         # core's confirm_peer result (held packages applied)
+    peer_rejected = Signal(object)          # core's reject_peer result (held packages discarded)
 
     def __init__(self, jobs: SyncJobs, ask_folder, ask_files, parent=None):
         """``ask_folder(title)`` and ``ask_files(title, filter)`` are the page's choosers."""
@@ -226,12 +238,18 @@ class PeersTab(QWidget):
         self.confirm_button.setToolTip("管理员：电话请对方读出其本机指纹，输入后与配置文件的指纹核对；"
                                        "一致则确认，并导入对方暂存的数据包")
         self.confirm_button.clicked.connect(self._confirm_clicked)
+        self.reject_button = QPushButton("拒绝…")
+        self.reject_button.setProperty("permission", "admin")
+        self.reject_button.setToolTip("管理员：电话核对后指纹对不上，或没有人发过这个配置文件时拒绝它；"
+                                      "它暂存的数据包随之丢弃")
+        self.reject_button.clicked.connect(self._reject_clicked)
         self.confirm_message = message_label()
         self.pending_box = QGroupBox("待确认指纹的单位")
         box = QVBoxLayout(self.pending_box)
         box.addWidget(self.pending_table)
         row = QHBoxLayout()
         row.addWidget(self.confirm_button)
+        row.addWidget(self.reject_button)
         row.addWidget(self.confirm_message, 1)
         box.addLayout(row)
         self.pending_box.hide()                  # shown while a unit waits for its check
@@ -258,7 +276,7 @@ class PeersTab(QWidget):
 
     def set_busy(self, busy: bool) -> None:
         for b in (self.export_profile_button, self.rotate_keys_button, self.import_profile_button,
-                  self.confirm_button):
+                  self.confirm_button, self.reject_button):
             b.setEnabled(not busy)
 
     @staticmethod
@@ -352,14 +370,52 @@ class PeersTab(QWidget):
     def _confirmed(self, result: dict) -> None:
         applied = result["applied"]
         text = f"已确认{result['org_name']}的指纹，今后接受它的数据包。"
-        if result["replaced"]:
-            text += "原来那台电脑已停用（已更换电脑）。"
+        if result.get("already"):
+            say(self.confirm_message, f"{result['org_name']}的指纹已经确认过，与输入的一致，无需再次确认。", GREEN)
+            self.peer_confirmed.emit(result)
+            return
+        if result["old_chain_end"] is not None:
+            text += (f"原来那台电脑已停用（已更换电脑）：它的数据包收到第 {result['old_chain_end']} 号为止，"
+                     "之后的编号不再接收。")
+        elif result["replaced"]:
+            text += "原来的密钥已停用。"
         if applied:
             text += f"已导入暂存的数据包 {len(applied)} 个：" + "、".join(
                 f"{a['file']}（{a['message']}）" for a in applied)
         say(self.confirm_message, text, GREEN)
         self.jobs.changed.emit()
         self.peer_confirmed.emit(result)
+
+    # ------------------------------------------------------------ rejecting a pending unit
+    def _reject_clicked(self) -> None:
+        peer = self.selected_pending()
+        if peer is None:
+            say(self.confirm_message, "请先在上表中选择要拒绝的配置文件", RED)
+            return
+        if self._ask_reject(peer):
+            self.reject_profile(peer.org)
+
+    def _ask_reject(self, peer: PendingPeer) -> bool:
+        """Whether to reject ``peer``'s pending profile (tests replace it)."""
+        held = f"它暂存的 {peer.held} 个数据包将随之丢弃。" if peer.held else ""
+        return QMessageBox.question(
+            self, "拒绝配置文件", f"拒绝{peer.org_name}待确认的配置文件（指纹 {peer.fingerprint}）？\n\n{held}"
+            "只在电话核对后指纹对不上、或对方并没有发过这个配置文件时拒绝。") == QMessageBox.Yes
+
+    def reject_profile(self, org: str) -> None:
+        """Reject ``org``'s pending profile on the store thread (its held packages are
+        discarded); ``peer_rejected(result)`` follows."""
+        say(self.confirm_message, "正在拒绝…")
+        self.jobs.run(_reject(org), on_done=self._rejected,
+                      on_error=lambda e: self.jobs.fail(self.confirm_message, e),
+                      label="正在拒绝配置文件…", parent=self)
+
+    def _rejected(self, result: dict) -> None:
+        gone = result["discarded"]
+        say(self.confirm_message, f"已拒绝{result['org_name']}待确认的配置文件"
+            + (f"，它暂存的 {len(gone)} 个数据包已丢弃。" if gone else "。"), AMBER)
+        self.jobs.changed.emit()
+        self.peer_rejected.emit(result)
 
     # ------------------------------------------------------------ importing
     def _import_profiles_clicked(self) -> None:

@@ -2,7 +2,11 @@
 (or dry-run) through core's batch import (:func:`~desktop_app.core.batch.import_packages`,
 as the command line does: one backup, each file in its own transaction, a refused
 file is that file's result and the others go ahead); then the import history and,
-per source, the numbers received and the gaps.
+per source, the numbers received and the gaps. Packages held (not applied yet) are
+listed with their reason; a 管理员 may discard one (丢弃…, core's ``discard_held``).
+
+For tests: ``discard_held_package(package_id)`` and the signal ``held_discarded``; the
+question before discarding is the small method ``_ask_discard``.
 """
 from __future__ import annotations
 
@@ -11,7 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..core.batch import BatchSummary, import_packages
 from ..core.sync import (
@@ -22,6 +36,7 @@ from ..core.sync import (
     ReceivedPackage,
     SourceStatus,
     counts_text,
+    discard_held,
     ledger_label,
     ranges_text,
 )
@@ -91,6 +106,7 @@ class ReceiveTab(QWidget):
     """接收."""
 
     packages_imported = Signal(object)      # list[core.sync.ImportSummary]
+    held_discarded = Signal(object)         # core.sync.HeldPackage discarded
 
     def __init__(self, jobs: SyncJobs, reader, ask_files, parent=None):
         """``ask_files(title, filter)`` is the page's file chooser."""
@@ -132,7 +148,16 @@ class ReceiveTab(QWidget):
         self.held_model = RowsModel(HELD_COLUMNS, self._held_cells, tips=self._held_tips, parent=self)
         self.held_table = make_table(self.held_model, widths=(260, 120, 60, 140))
         self.held_box = QGroupBox("暂存的数据包（未导入；原因消除后自动导入）")
-        QVBoxLayout(self.held_box).addWidget(self.held_table)
+        self.discard_button = QPushButton("丢弃…")
+        self.discard_button.setProperty("permission", "admin")
+        self.discard_button.setToolTip("管理员：丢弃选中的暂存数据包（记入审计日志）；需要时请对方重发")
+        self.discard_button.clicked.connect(self._discard_clicked)
+        box = QHBoxLayout(self.held_box)         # the button beside the table: the page stays as tall
+        box.addWidget(self.held_table, 1)
+        side = QVBoxLayout()
+        side.addWidget(self.discard_button)
+        side.addStretch(1)
+        box.addLayout(side)
         self.held_box.hide()                     # shown while packages are held
         split = QSplitter(Qt.Vertical)
         for w in (results, self.held_box, history, received):
@@ -141,7 +166,11 @@ class ReceiveTab(QWidget):
         layout.addLayout(row)
         layout.addWidget(split, 1)
         jobs.state_read.connect(self.show_state)
-        jobs.busy_changed.connect(lambda busy: self.receive_button.setEnabled(not busy))
+        jobs.busy_changed.connect(self._set_busy)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.receive_button.setEnabled(not busy)
+        self.discard_button.setEnabled(not busy)
 
     # ------------------------------------------------------------ shown
     def show_state(self, state: SyncState) -> None:
@@ -194,6 +223,36 @@ class ReceiveTab(QWidget):
     @staticmethod
     def _source_colors(s: SourceStatus) -> dict:
         return {2: GREY if s.replaced else RED if s.gaps else GREEN}
+
+    # ------------------------------------------------------------ discarding a held package
+    def selected_held(self) -> HeldPackage | None:
+        rows = self.held_table.selectionModel().selectedRows()
+        items = self.held_model.items
+        return items[rows[0].row()] if rows and rows[0].row() < len(items) else None
+
+    def _discard_clicked(self) -> None:
+        package = self.selected_held()
+        if package is None:
+            say(self.result_notes, "请先在“暂存的数据包”中选择要丢弃的数据包", RED)
+            return
+        if self._ask_discard(package):
+            self.discard_held_package(package.package_id)
+
+    def _ask_discard(self, package: HeldPackage) -> bool:
+        """Whether to discard ``package`` (tests replace it)."""
+        return QMessageBox.question(
+            self, "丢弃暂存的数据包", f"丢弃暂存的数据包 {package.file}（{package.reason_text}）？\n\n"
+            "丢弃后其中的数据不会导入；需要时请对方重发。") == QMessageBox.Yes
+
+    def discard_held_package(self, package_id: str) -> None:
+        """Discard a held package on the store thread; ``held_discarded(package)`` follows."""
+        self.jobs.run(lambda store, progress: discard_held(store, package_id), on_done=self._discarded,
+                      on_error=lambda e: self.jobs.fail(self.result_notes, e), label="正在丢弃…", parent=self)
+
+    def _discarded(self, package: HeldPackage) -> None:
+        say(self.result_notes, f"已丢弃暂存的数据包 {package.file}。", AMBER)
+        self.jobs.changed.emit()
+        self.held_discarded.emit(package)
 
     # ------------------------------------------------------------ receiving
     def _import_packages_clicked(self) -> None:

@@ -271,6 +271,17 @@ def sheet_extent(z: zipfile.ZipFile, part: str) -> Extent | None:
     return quick
 
 
+def oversized_book(extents: Iterable[Extent | None]) -> str | None:
+    """What is wrong with a workbook whose sheets together hold this many cells (calamine
+    keeps every sheet's grid at once), or None.
+
+        >>> oversized_book([Extent(1, 20_000, 1, 500)] * 4)
+        '共 40,000,000 个单元格，超过一次导入的上限 30,000,000 个'
+    """
+    total = sum(e.cells for e in extents if e is not None)
+    return f"共 {total:,} 个单元格，超过一次导入的上限 {MAX_GRID_CELLS:,} 个" if total > MAX_GRID_CELLS else None
+
+
 def oversized(extent: Extent | None) -> str | None:
     """What is wrong with a sheet of this extent (Chinese), or None when it may be read."""
     if extent is None:

@@ -22,7 +22,8 @@ from pathlib import Path
 from python_calamine import CalamineWorkbook
 
 from ..errors import UserError
-from .sheet_extent import BadSheet, oversized, scan_ods, sheet_extent, stream, worksheet_parts
+from . import biff
+from .sheet_extent import BadSheet, oversized, oversized_book, scan_ods, sheet_extent, stream, worksheet_parts
 from .sheetmeta import META_SHEET, OPTIONS_SHEET
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -113,23 +114,30 @@ def read_book(path: Path | str) -> Book:
         raise WorkbookError(f"{path.name} 有 {size // 2**20} MB，超过导入上限 "
                             f"{MAX_FILE_BYTES // 2**20} MB；请按村或按月拆分后再导入")
     data = path.read_bytes()
-    if data[:4] == b"PK\x03\x04" or (data[:8] != _OLE and _is_zip(data)):
+    if data[:8] == _OLE:
+        if _ENCRYPTED in data[:2_000_000]:
+            raise WorkbookError(f"{path.name} 设置了打开密码，程序无法读取。请在 Excel/WPS 中打开，"
+                                "取消密码（文件 → 信息 → 保护工作簿）后另存，再导入")
+        given = _checked_xls(path, data)      # calamine reads a container rebuilt around the checked stream
+    elif data[:4] == b"PK\x03\x04" or _is_zip(data):
         # calamine finds a zip by its central directory at the end, whatever the first
         # bytes are: a zip with damaged first bytes must be checked all the same
         _check_zip(path, data)
         _check_extents(path, data)
-    if data[:8] == _OLE and _ENCRYPTED in data[:2_000_000]:
-        raise WorkbookError(f"{path.name} 设置了打开密码，程序无法读取。请在 Excel/WPS 中打开，"
-                            "取消密码（文件 → 信息 → 保护工作簿）后另存，再导入")
+        given = data
+    else:
+        raise _unusable(path)
     try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(given))
         sheets = []
         for name in wb.sheet_names:
             sheet = wb.get_sheet_by_name(name)
             sheets.append(SheetData(name, merged=sheet.merged_cell_ranges, source=sheet, path=path))
     except WorkbookError:
         raise
-    except Exception as exc:  # calamine raises several error types for damaged files
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - calamine raises several types, and a panic is a BaseException
         text = str(exc).lower()
         if "password" in text or "encrypt" in text:
             raise WorkbookError(f"{path.name} 设置了密码，程序无法读取。请取消密码后另存再导入") from None
@@ -189,18 +197,46 @@ def _check_extents(path: Path, data: bytes) -> None:
             sizes = {sheet: sheet_extent(z, part) for part, sheet in worksheet_parts(z).items()}
             if "content.xml" in z.namelist():       # an .ods
                 sizes.update(scan_ods(stream(z, "content.xml")))
-            for sheet, extent in sizes.items():
-                problem = oversized(extent)
-                if problem:
-                    raise WorkbookError(
-                        f"{path.name} 的工作表“{sheet}”{problem}，不像是台账（可能是误操作或伪造的文件），"
-                        "已拒绝，没有导入任何内容；请在 Excel/WPS 中删除多余的行列（或只复制台账部分到新表）"
-                        "后另存为 .xlsx 再导入")
+            if any(n.lower() == "xl/workbook.bin" or n.lower().startswith("xl/worksheets/")
+                   and n.lower().endswith(".bin") for n in z.namelist()):
+                raise WorkbookError(f"{path.name} 是 .xlsb（Excel 二进制工作簿）格式，程序不读这种格式；"
+                                    "请在 Excel 中打开，另存为 .xlsx 再导入")
+            _refuse_oversized(path, sizes)
     except BadSheet:
         raise WorkbookError(f"{path.name} 的文件结构异常（单元格位置无法识别，可能是伪造或损坏的文件），已拒绝；"
                             "请在 Excel 或 WPS 中打开后另存为 .xlsx 再导入") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError, NotImplementedError):
         raise _unusable(path) from None
+
+
+def _refuse_oversized(path: Path, sizes: dict) -> None:
+    """A sheet (or all sheets together) too big for calamine to hold: refused (exit 2)."""
+    for sheet, extent in sizes.items():
+        problem = oversized(extent)
+        if problem:
+            raise WorkbookError(
+                f"{path.name} 的工作表“{sheet}”{problem}，不像是台账（可能是误操作或伪造的文件），"
+                "已拒绝，没有导入任何内容；请在 Excel/WPS 中删除多余的行列（或只复制台账部分到新表）"
+                "后另存为 .xlsx 再导入")
+    problem = oversized_book(sizes.values())
+    if problem:
+        raise WorkbookError(f"{path.name} 的各工作表{problem}，不像是台账（可能是误操作或伪造的文件），已拒绝，"
+                            "没有导入任何内容；请按村或按月拆分，或删除多余的工作表后再导入")
+
+
+def _checked_xls(path: Path, data: bytes) -> bytes:
+    """An .xls (OLE2) checked as calamine will read it (see :mod:`.biff`), rebuilt around
+    its workbook stream; refused (exit 2) when a sheet is too big or the file is damaged."""
+    try:
+        stream = biff.workbook_stream(data)
+        _refuse_oversized(path, biff.scan(stream))
+        return biff.container(stream)
+    except biff.Encrypted:
+        raise WorkbookError(f"{path.name} 设置了打开密码，程序无法读取。请在 Excel/WPS 中打开，"
+                            "取消密码（文件 → 信息 → 保护工作簿）后另存，再导入") from None
+    except biff.BadBiff:
+        raise WorkbookError(f"{path.name} 的文件结构异常（可能是伪造或损坏的文件），已拒绝；"
+                            "请在 Excel 或 WPS 中打开后另存为 .xlsx 再导入") from None
 
 
 def _check_crcs(path: Path, data: bytes, infos) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -58,13 +59,27 @@ def unb64(text: str) -> bytes:
 
 
 def fingerprint(public_key: bytes) -> str:
-    """A fingerprint to read over the phone: 8 groups of 4 hex digits (SHA-256, 16 bytes).
+    """A fingerprint to read over the phone: 8 groups of 4 hex digits (SHA-256, 16 bytes),
+    in the one grouping shown everywhere (:func:`spaced_fingerprint`).
 
     >>> fingerprint(bytes(32))
-    '6668-7AAD-F862-BD77-6C8F-C18B-8E9F-8E20'
+    '6668 7AAD F862 BD77   6C8F C18B 8E9F 8E20'
     """
-    h = hashlib.sha256(public_key).hexdigest().upper()[:32]
-    return "-".join(h[i:i + 4] for i in range(0, 32, 4))
+    return spaced_fingerprint(hashlib.sha256(public_key).hexdigest()[:32])
+
+
+def spaced_fingerprint(text: str) -> str:
+    """A fingerprint in two halves of four groups of 4 hex digits, as a person reads it
+    aloud; any spaces or dashes in ``text`` are dropped first (fingerprints stored by
+    earlier versions are dashed).
+
+    >>> spaced_fingerprint("6668-7aad-F862-BD77-6C8F-C18B-8E9F-8E20")
+    '6668 7AAD F862 BD77   6C8F C18B 8E9F 8E20'
+    """
+    digits = re.sub(r"[\s\-‐‑‒–—―－]", "", text or "").upper()
+    groups = [digits[i:i + 4] for i in range(0, len(digits), 4)]
+    half = (len(groups) + 1) // 2
+    return " ".join(groups[:half]) + "   " + " ".join(groups[half:]) if len(groups) > 1 else digits
 
 
 class X25519Suite:

@@ -7,7 +7,7 @@ incremental packages, merging them field by field, conflicts, and what the sync 
 """
 from .clock import check_clock, clock_problem, repair_clock
 from .conflicts import list_conflicts, resolve_conflict
-from .held import HeldPackage, list_held
+from .held import HELD_BYTES_PER_SENDER, HELD_PER_SENDER, HeldPackage, discard_held, list_held
 from .incoming import ImportSummary, gaps, import_package
 from .outgoing import Exported, export_package
 from .package_file import SUFFIX as PACKAGE_SUFFIX
@@ -20,15 +20,15 @@ from .status import (KIND_NAMES, ConflictView, Destination, Identity, PeerInfo, 
                      SentPackage, SourceStatus, conflict_views, counts_text, destinations,
                      identity, ledger_label, level_name, peer_list, ranges_text,
                      received_packages, sources, spaced_fingerprint)
-from .release import accept_held, confirm_peer, retry_held
+from .release import accept_held, confirm_peer, reject_peer, retry_held
 from .trust import FingerprintMismatch, PendingPeer, check_fingerprint, normalise_fingerprint, pending_peers
 
 __all__ = [
-    "COUNTS", "KIND_NAMES", "PACKAGE_SUFFIX", "PROFILE_SUFFIX", "ConflictView", "Destination",
+    "COUNTS", "HELD_BYTES_PER_SENDER", "HELD_PER_SENDER", "KIND_NAMES", "PACKAGE_SUFFIX", "PROFILE_SUFFIX", "ConflictView", "Destination",
     "Exported", "FingerprintMismatch", "HeldPackage", "Identity", "ImportSummary", "PackageError",
     "PeerInfo", "PendingPeer", "Profile", "accept_held", "check_clock", "check_fingerprint", "clock_problem",
-    "confirm_peer", "list_held",
-    "normalise_fingerprint", "pending_peers", "repair_clock", "retry_held",
+    "confirm_peer", "discard_held", "list_held",
+    "normalise_fingerprint", "pending_peers", "reject_peer", "repair_clock", "retry_held",
     "ProfileError", "ReceivedPackage", "Rotation", "SentPackage", "SourceStatus", "conflict_views",
     "counts_text", "destinations", "export_package", "export_profile", "gaps", "identity",
     "import_package", "import_profile", "init_from_profile", "ledger_label", "level_name",

@@ -32,7 +32,8 @@ from .held import hold, release
 from .package_file import INT64_MAX, PackageError, open_package, strict_json, unseal
 from .peers import BATCH, COUNTS, MAX_TEXT, Peer, peers, record_specs
 from .profiles import retired_enc_keys, signed_before_rotation
-from .scope import SENDER_REVIEW_COLUMNS, Origins, catalog_problem, content_problem, read_notice
+from .scope import (MAX_NOTICES, SENDER_REVIEW_COLUMNS, Origins, catalog_problem, content_problem,
+                    notice_shape_ok, read_notice)
 from .scope import hold as quarantine
 from .trust import pending_node
 from .warning_list import Warnings
@@ -106,12 +107,15 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False, bac
     source, dest = m.get("source") or {}, m.get("dest") or {}
     peer = next((p for p in peers(store) if p.node == source.get("node")), None)
     if peer is None:
-        peer = _old_pc(store, source.get("node"), m)
+        peer = _old_pc(store, source.get("node"), opened, name)
     if peer is None:
         pending = pending_node(store, source.get("node"))
         if pending is None:
-            raise PackageError(f"{name} 来自未登记的单位（{source.get('org')}），本机不认识它的密钥。"
-                               "请先导入该单位的配置文件并电话核对指纹")
+            claimed = store.orgs.get(source.get("org")) if type(source.get("org")) is str else None
+            who = (f"未登记的单位或电脑（自称{claimed.name}）" if claimed
+                   else f"未登记的单位（代码 {str(source.get('org'))[:40]}）")
+            raise PackageError(f"{name} 来自{who}，本机不认识它的密钥，已拒绝。"
+                               "请先导入该单位这台电脑的配置文件并电话核对指纹")
     if dest.get("node") != store.node.id:
         raise PackageError(f"{name} 不是发给本机的（收件单位 {dest.get('org')}），请交给收件单位导入")
     if peer is None:
@@ -166,17 +170,45 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False, bac
     return summary
 
 
-def _old_pc(store: Store, node: object, m: dict) -> Peer | None:
-    """The peer of a replaced install (an old office PC) when this package fills a gap of
-    its chain: every number at most the chain's end and none received (see :mod:`.trust`)."""
-    row = store.conn.execute("SELECT chain_end FROM peers WHERE node = ? AND status = 'replaced' "
+def _old_pc(store: Store, node: object, opened, name: str) -> Peer | None:
+    """The peer of a replaced install (an old office PC) when this package may still come
+    from it: every number at most the chain's end, and none received before unless it is
+    this very package (then it is ``already``); None when ``node`` is no replaced PC.
+
+    :raises PackageError: a package of a replaced PC numbered beyond its chain's end (or
+        reusing a number received), with the unit's name and what to do (see :mod:`.trust`).
+    """
+    row = store.conn.execute("SELECT org, chain_end FROM peers WHERE node = ? AND status = 'replaced' "
                              "AND replaced_by IS NOT NULL", (node,)).fetchone()
-    if row is None or m.get("seq_from") is None or m["seq_to"] > (row[0] or 0):
+    if row is None:
         return None
-    if store.conn.execute("SELECT 1 FROM received WHERE source = ? AND seq BETWEEN ? AND ?",
-                          (node, m["seq_from"], m["seq_to"])).fetchone():
-        return None
-    return next((p for p in peers(store, active_only=False) if p.node == node), None)
+    org, end = row[0], row[1] or 0
+    old = next(p for p in peers(store, active_only=False) if p.node == node)
+    m = opened.manifest
+    if m.get("suite") not in SUITES:
+        raise PackageError(f"{name} 的签名方式无法识别，已拒绝")
+    opened.verify(old.sign_key, SUITES[m["suite"]].verify)     # what follows is said of the old PC's own package
+    known = store.orgs.get(org)
+    unit = known.name if known else org
+    seqs = _seq_text(m)
+    if m.get("seq_from") is None or m["seq_to"] > end:
+        raise PackageError(
+            f"{name} 是{unit}原来那台电脑（已更换电脑）发出的{seqs}数据包。确认新电脑的指纹时，原来那台电脑的"
+            f"数据包已收到第 {end} 号为止，之后的编号一律不再接收（即使是换电脑之前发出的），已拒绝、没有导入。"
+            f"其中的数据请{unit}在新电脑上补录（或从原来的电脑导出 Excel，在新电脑导入）后由新电脑发送")
+    seen = store.conn.execute("SELECT 1 FROM packages WHERE package_id = ? AND direction = 'in'",
+                              (m.get("package_id"),)).fetchone()
+    if not seen and store.conn.execute("SELECT 1 FROM received WHERE source = ? AND seq BETWEEN ? AND ?",
+                                       (node, m["seq_from"], m["seq_to"])).fetchone():
+        raise PackageError(f"{name} 是{unit}原来那台电脑（已更换电脑）发出的{seqs}数据包，但这些编号本机已经收到过"
+                           "别的数据包，已拒绝；请向对方核实")
+    return old
+
+
+def _seq_text(m: dict) -> str:
+    if m.get("seq_from") is None:
+        return ""
+    return f"第 {m['seq_from']} 号" if m["seq_from"] == m["seq_to"] else f"第 {m['seq_from']}–{m['seq_to']} 号"
 
 
 def _hold_pending(store: Store, opened, pending: tuple[str, bytes, str], dry_run: bool) -> ImportSummary:
@@ -307,7 +339,8 @@ class _Applier:
         self.foreign_audit = 0                # audit entries claiming an origin out of scope (held)
         self.clashing_audit = 0               # audit entries differing from one already here (held)
         self.held_persons = 0                 # persons' edits held for review (no row in scope)
-        self.notices: Counter = Counter()     # rule -> our records the sender refused
+        self.notices: Counter = Counter()     # our reason -> our records the sender refused
+        self.stray_notices = 0                # notices about nothing we sent it, or beyond MAX_NOTICES
         self.deferred: list[dict] = []        # person edits waiting for the package's rows
         self.finishing = False
 
@@ -342,9 +375,15 @@ class _Applier:
         elif kind == "file":
             self.files.line(rec)
         elif kind == "refused":
-            if not read_notice(self.conn, rec, self.peer.node):
+            if not notice_shape_ok(rec):
                 raise PackageError(f"{self.summary.file} 中的拒收通知格式不对，已拒绝")
-            self.notices[rec["r"]] += 1
+            reason = None
+            if sum(self.notices.values()) < MAX_NOTICES:
+                reason = read_notice(self.conn, rec, self.peer.node, self._fields_of)
+            if reason is None:
+                self.stray_notices += 1
+            else:
+                self.notices[reason] += 1
         else:
             raise PackageError(f"{self.summary.file} 含有未知的记录类型，已拒绝")
 
@@ -398,6 +437,19 @@ class _Applier:
         for rule, n in sorted(self.notices.items(), key=lambda kv: -kv[1])[:20]:
             warn(f"{sender.name if sender else self.peer.org}拒收了本单位发出的 {n} 条记录（{rule}）；"
                  "请改正后重新发送")
+        if len(self.notices) > 20:
+            warn(f"另有 {sum(n for _, n in sorted(self.notices.items(), key=lambda kv: -kv[1])[20:])} 条记录"
+                 "因其他原因被拒收")
+        if self.stray_notices:
+            warn(f"有 {self.stray_notices} 条拒收通知说的不是本机发给"
+                 f"{sender.name if sender else self.peer.org}的数据（或超过每个数据包 {MAX_NOTICES:,} 条的上限），已忽略")
+
+    def _fields_of(self, tbl: str):
+        """The fields a notice about a row of ``tbl`` is checked with, or None (not a table of ours)."""
+        if tbl == "persons":
+            return PERSON_FIELDS
+        spec_led = self.specs.get(tbl)
+        return spec_led[1].fields if spec_led is not None and spec_led[1] is not None else None
 
     def _unknown_table(self, tbl: object) -> None:
         """A record of a table this catalog lacks: rejected, counted (by name for the first

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from ..catalog.orgs import LEVEL_NAMES, PARENT_LEVEL, Org, file_label
 from ..errors import StoreError, UserError
-from ..store.crypto import SUITES, CryptoError, b64, fingerprint, unb64
+from ..store.crypto import SUITES, CryptoError, b64, fingerprint, spaced_fingerprint, unb64
 from ..store.database import Store
 from ..store.versions import now_iso
 from ..store.writes import Writer
@@ -392,6 +392,7 @@ def import_profile(store: Store, path: Path | str) -> dict:
     trusted = current is not None and current[0] == profile.node and (
         current[1] == profile.body["sign_key"] or steps)
     if not trusted:
+        _keep_earlier_pending(store, profile, path.name)
         with store.transaction():
             record_pending(store, profile, path.read_text(encoding="utf-8"))
         replaces = None if current is None else ("新密钥" if current[0] == profile.node else "新电脑")
@@ -410,11 +411,35 @@ def import_profile(store: Store, path: Path | str) -> dict:
     return result
 
 
+def _keep_earlier_pending(store: Store, profile: Profile, file_name: str) -> None:
+    """A pending profile of the same org under another key, with packages held for it, is
+    not replaced (its packages could then never be checked): the 管理员 confirms or rejects
+    it first.
+
+    :raises ProfileError: (exit 2) such a profile is pending.
+    """
+    row = store.conn.execute("SELECT node, sign_key, fingerprint, org_name FROM pending_peers WHERE org = ?",
+                             (profile.org,)).fetchone()
+    if row is None or (row[0] == profile.node and row[1] == profile.body["sign_key"]):
+        return
+    held = store.conn.execute("SELECT COUNT(*) FROM held_packages WHERE source_node = ? AND reason = 'pending_peer'",
+                              (row[0],)).fetchone()[0]
+    if held:
+        known = store.orgs.get(profile.org)
+        name = known.name if known else row[3]
+        raise ProfileError(
+            f"{file_name}：{name}已有一个待确认的配置文件（指纹 {spaced_fingerprint(row[2])}），暂存着它的 {held} 个数据包；"
+            f"这个新的配置文件（指纹 {profile.fingerprint}）没有导入。请先与{name}电话核对指纹："
+            f"确认原来那个（profile confirm），或拒绝它（profile reject，它暂存的数据包随之丢弃），再导入这个")
+
+
 def confirm_pending(store: Store, org: str, typed: str) -> tuple[Profile, str | None, dict]:
     """Activate the pending profile of ``org`` when ``typed`` is its fingerprint (管理员), in
     one transaction: the org's previous key is retired (see :mod:`.trust` on a replacement
     PC), the peer registered, audited. Returns (profile, the node it replaced or None,
-    :func:`register_peer`'s result). Held packages are not touched here (:mod:`.release`).
+    :func:`register_peer`'s result and ``old_chain_end``: for a replacement PC, the last
+    number of the old PC's chain, else None). Held packages are not touched here
+    (:mod:`.release`).
 
     :raises FingerprintMismatch: (exit 1) nothing changes.
     :raises StoreError: (exit 1) nothing of ``org`` is pending.
@@ -427,7 +452,7 @@ def confirm_pending(store: Store, org: str, typed: str) -> tuple[Profile, str | 
     with store.transaction():
         current = conn.execute("SELECT node, sign_key FROM peers WHERE org = ? AND status = 'active'",
                                (code,)).fetchone()
-        replaced = None
+        replaced, chain_end = None, None
         if current is not None:
             end = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM received WHERE source = ?",
                                (current[0],)).fetchone()[0]
@@ -437,9 +462,10 @@ def confirm_pending(store: Store, org: str, typed: str) -> tuple[Profile, str | 
             else:                                   # a replacement PC: the old chain ends here
                 conn.execute("UPDATE peers SET status = 'replaced', replaced_by = ?, chain_end = ? "
                              "WHERE node = ?", (profile.node, end, current[0]))
+                chain_end = end
             replaced = current[0]
         conn.execute("DELETE FROM pending_peers WHERE org = ?", (code,))
-        result = register_peer(store, profile)
+        result = register_peer(store, profile) | {"old_chain_end": chain_end}
         Writer(store, source="profile:confirm").note("confirm_peer", detail={
             "org": code, "node": profile.node, "fingerprint": profile.fingerprint, "replaced": replaced})
     return profile, replaced, result

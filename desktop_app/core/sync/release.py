@@ -4,7 +4,12 @@
   trusted (:func:`~.profiles.confirm_pending`) and its held packages are applied;
 - :func:`retry_held`: the held packages that can be applied now (a confirmed peer, or
   this PC's clock caught up with their stamps), in the order of their numbers;
-- :func:`accept_held`: a 管理员 applies one package held for its clock.
+- :func:`accept_held`: a 管理员 applies one package held for its clock;
+- :func:`reject_peer`: a 管理员 rejects a pending profile (the fingerprint read over the
+  phone did not match, or nobody sent it); the packages held for it are **discarded**:
+  they were signed by the rejected key, which nothing will ever trust, so keeping them
+  would only fill the disk. The sender sends them again (``export-package --resend``)
+  once its right profile is confirmed.
 
 Each applied (or refused for good) package is released: its record and copy go::
 
@@ -17,10 +22,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import StoreError
-from .held import HeldPackage, held_file, list_held, release
+from ..store.writes import Writer
+from .held import HeldPackage, forget, held_file, list_held, release
 from .incoming import ImportSummary, import_package
 from .package_file import PackageError
-from .profiles import confirm_pending
+from .profiles import confirm_pending, parse_profile
+from .trust import active_peer, check_fingerprint, pending_profile
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,17 +41,57 @@ def confirm_peer(store: Store, org: str, fingerprint: str) -> dict:
     packages.
 
     Returns ``{"org", "org_name", "node", "fingerprint", "replaced", "catalog_adopted",
-    "orgs_added", "applied": [the import summaries' JSON]}``.
+    "orgs_added", "old_chain_end", "applied": [the import summaries' JSON], "already"}``
+    (``old_chain_end``: for a replacement PC, the old PC's last number taken); ``already`` is
+    True (nothing done) when the org is confirmed already with that fingerprint and
+    nothing of it is pending.
 
-    :raises FingerprintMismatch: (exit 1) the fingerprint typed is not the profile's;
-        nothing changes.
+    :raises FingerprintMismatch: (exit 1) the fingerprint typed is not the profile's (or,
+        for an org confirmed already, not the confirmed one); nothing changes.
     :raises StoreError: (exit 1) no profile of that org is pending.
     """
+    store.require("admin")
+    confirmed = active_peer(store, org)
+    if confirmed is not None and not store.conn.execute("SELECT 1 FROM pending_peers WHERE org = ?",
+                                                         (confirmed[0],)).fetchone():
+        code, name, fp = confirmed
+        check_fingerprint(name, fingerprint, fp)
+        return {"org": code, "org_name": name, "node": None, "fingerprint": fp, "replaced": None,
+                "catalog_adopted": False, "orgs_added": 0, "old_chain_end": None, "applied": [], "already": True}
     profile, replaced, result = confirm_pending(store, org, fingerprint)
     applied = retry_held(store, node=profile.node)
-    return {"org": profile.org, "org_name": profile.body.get("org_name", profile.org), "node": profile.node,
-            "fingerprint": profile.fingerprint, "replaced": replaced, **result,
-            "applied": [s.to_json() for s in applied]}
+    known = store.orgs.get(profile.org)
+    return {"org": profile.org, "org_name": known.name if known else profile.body.get("org_name", profile.org),
+            "node": profile.node, "fingerprint": profile.fingerprint, "replaced": replaced, **result,
+            "applied": [s.to_json() for s in applied], "already": False}
+
+
+def reject_peer(store: Store, org: str) -> dict:
+    """Reject the pending profile of ``org`` (a code or name; 管理员): it is forgotten and
+    the packages held for it are discarded (see the module's notes), in one transaction,
+    audited.
+
+    Returns ``{"org", "org_name", "node", "fingerprint", "discarded": [held packages' JSON]}``.
+
+    :raises StoreError: (exit 1) no profile of that org is pending.
+    """
+    store.require("admin")
+    code, raw = pending_profile(store, org)
+    profile = parse_profile(raw)
+    held = [h for h in list_held(store, node=profile.node) if h.reason == "pending_peer"]
+    copies = [held_file(store, h.package_id) for h in held]
+    with store.transaction():
+        store.conn.execute("DELETE FROM pending_peers WHERE org = ?", (code,))
+        forget(store, held, "reject_peer")
+        Writer(store, source="profile:reject").note("reject_peer", detail={
+            "org": code, "node": profile.node, "fingerprint": profile.fingerprint,
+            "discarded": [h.package_id for h in held]})
+    for path in copies:
+        if path is not None:
+            path.unlink(missing_ok=True)
+    known = store.orgs.get(code)
+    return {"org": code, "org_name": known.name if known else profile.body.get("org_name", code),
+            "node": profile.node, "fingerprint": profile.fingerprint, "discarded": [h.to_json() for h in held]}
 
 
 def retry_held(store: Store, *, node: str | None = None) -> list[ImportSummary]:

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 SENDER_REVIEW_COLUMNS = ("reply",)   # what the unit below writes in a review; the rest is the reviewer's
 MAX_RULE = 200                        # characters of a reported rule
-MAX_NOTICES = 10_000                  # refusal notices one package may carry (the rest follow later)
+MAX_NOTICES = 10_000                  # refusal notices one package may carry (the rest follow later);
+                                      # a package with more: the rest are ignored
 
 
 class Origins:
@@ -136,13 +137,43 @@ def mark_reported(conn, ids: list[int], package_id: str) -> None:
                      [(package_id, i) for i in ids])
 
 
-def read_notice(conn, rec: dict, source: str) -> bool:
-    """Record a notice that ``source`` refused one of our records; False when malformed."""
+NOTICE_TEXTS = {"row": "记录不符合对方的填报规则", "file": "附件未通过对方的内容检查（不是它声称的照片或 PDF）",
+                "audit": "审计记录与对方已有的记录不一致"}
+
+
+def notice_shape_ok(rec: dict) -> bool:
+    """Whether a ``{"k": "refused"}`` line has the shape :func:`notice_lines` writes."""
     pid, kind, tbl, uid, rule = (rec.get(k) for k in ("p", "kind", "t", "u", "r"))
-    if not (all(type(v) is str and 0 < len(v) <= 200 for v in (pid, kind, tbl, uid, rule))
-            and kind in ("row", "file", "audit") and set(rec) == {"k", "p", "kind", "t", "u", "r"}):
-        return False
+    return (all(type(v) is str and 0 < len(v) <= 200 for v in (pid, kind, tbl, uid, rule))
+            and kind in NOTICE_TEXTS and set(rec) == {"k", "p", "kind", "t", "u", "r"})
+
+
+def read_notice(conn, rec: dict, source: str, fields_of) -> str | None:
+    """Record a notice that ``source`` refused one of our records; returns the reason in
+    this install's own words, or None when the notice is about nothing this install sent
+    to ``source`` (ignored: a forged or confused notice). The sender's own text (``r``) is
+    never shown or kept: a row's reason is found again by checking our own row with our
+    rules (``fields_of(tbl)`` → its fields, or None for a table we do not have: ignored);
+    when our rules find nothing, and for files and audit entries, it is :data:`NOTICE_TEXTS`."""
+    pid, kind, tbl, uid = rec["p"], rec["kind"], rec["t"], rec["u"]
+    if kind == "file":
+        sent = conn.execute("SELECT 1 FROM sent_attachments WHERE dest = ? AND sha256 = ?", (source, uid)).fetchone()
+    else:
+        sent = conn.execute("SELECT 1 FROM packages WHERE package_id = ? AND direction = 'out' AND dest = ?",
+                            (pid, source)).fetchone()
+    if sent is None:
+        return None
+    reason = NOTICE_TEXTS[kind]
+    if kind == "row":
+        fields = fields_of(tbl)
+        if fields is None:
+            return None
+        cursor = conn.execute(f"SELECT * FROM [{tbl}] WHERE uuid = ?", (uid,))
+        row = cursor.fetchone()
+        ours = row is not None and content_problem(fields, dict(zip([d[0] for d in cursor.description], row)))
+        if ours:
+            reason = ours
     conn.execute(
         "INSERT OR IGNORE INTO quarantine (direction, package_id, source, kind, tbl, uuid, rule, detected) "
-        "VALUES ('reported', ?, ?, ?, ?, ?, ?, ?)", (pid, source, kind, tbl, uid, rule, now_iso()))
-    return True
+        "VALUES ('reported', ?, ?, ?, ?, ?, ?, ?)", (pid, source, kind, tbl, uid, reason, now_iso()))
+    return reason

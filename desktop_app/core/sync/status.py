@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from ..catalog.fieldtypes import display
 from ..catalog.orgs import LEVEL_NAMES, OrgTree, load_tree
 from ..errors import StoreError
-from ..store.crypto import fingerprint
+from ..store.crypto import fingerprint, spaced_fingerprint
 from ..store.masking import mask_value
 from ..store.schema import PERSON_FIELDS
 from .conflicts import list_conflicts
@@ -52,13 +52,6 @@ def ranges_text(seqs: list[int]) -> str:
             parts.append(str(start) if start == s else f"{start}–{s}")
             start = None
     return "、".join(parts)
-
-
-def spaced_fingerprint(text: str) -> str:
-    """A fingerprint in two halves of four groups, to be read aloud."""
-    groups = text.split("-")
-    half = len(groups) // 2
-    return " ".join(groups[:half]) + "   " + " ".join(groups[half:])
 
 
 def level_name(level: str) -> str:
@@ -128,7 +121,7 @@ class PeerInfo:
 def peer_list(store: Store) -> list[PeerInfo]:
     """Every install whose profile was imported, the active ones first."""
     tree = load_tree(store.conn)
-    return [PeerInfo(node, org, _org_name(tree, org), level_name(level), fp, added, status == "active",
+    return [PeerInfo(node, org, _org_name(tree, org), level_name(level), spaced_fingerprint(fp), added, status == "active",
                      replaced_by is not None)
             for node, org, level, fp, added, status, replaced_by in store.conn.execute(
                 "SELECT node, org, level, fingerprint, added, status, replaced_by FROM peers "

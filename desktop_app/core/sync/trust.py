@@ -12,17 +12,23 @@ order of their numbers. A key rotation signed by the key already trusted
 (``profile rotate``) needs no new phone check (see :mod:`.profiles`).
 
 Refused outright, never pending: a profile claiming this install's own org, and one
-reusing the node id of an install known for another org.
+reusing the node id of an install known for another org. A second pending profile
+for an org (another key) does not replace one that has packages held: the 管理员
+confirms or rejects the first (:func:`~.release.reject_peer`; its held packages are
+discarded) before the second can be imported.
 
 **Replacing an office PC.** The new install starts a new package chain from 1
 (its node id is new). When its fingerprint is confirmed, the old install's peer
 entry is marked replaced (``replaced_by``), with the last of its numbers received
 so far (``chain_end``). From then on the old node's gaps are no longer reported;
-the sync centre lists it as 已更换电脑. A package still in flight from the old PC is
-accepted when it is signed by the old key and its numbers are all at most
-``chain_end`` and not received yet (it fills a gap of the old chain); anything the
-old PC numbers later is refused — import the old PC's last packages *before*
-confirming the new one. A changed key for the *same* node (a reinstall keeping
+the sync centre lists it as 已更换电脑, and the confirmation says up to which number
+the old chain runs. A package still in flight from the old PC is accepted when it is
+signed by the old key and its numbers are all at most ``chain_end`` and not received
+yet (it fills a gap of the old chain). Anything numbered beyond ``chain_end`` is
+refused, even when the old PC wrote it before it was replaced (the receiver cannot
+tell; the old PC's key may be why it was replaced): the refusal names the unit and
+the chain's end, and says to key the data in again on the new PC. So: import the old
+PC's last packages *before* confirming the new one. A changed key for the *same* node (a reinstall keeping
 its id) keeps the old key the same way, for that node's numbers up to then.
 
     >>> normalise_fingerprint(" 6668 7aad-F862—BD77 ")
@@ -36,7 +42,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import INPUT_PROBLEMS, StoreError, UserError
 from ..catalog.orgs import LEVEL_NAMES, load_tree
-from ..store.crypto import unb64
+from ..store.crypto import spaced_fingerprint, unb64
 from ..store.versions import now_iso
 
 if TYPE_CHECKING:
@@ -98,7 +104,8 @@ def pending_peers(store: Store) -> list[PendingPeer]:
         held = store.conn.execute("SELECT COUNT(*) FROM held_packages WHERE source_node = ?", (node,)).fetchone()[0]
         active = store.conn.execute("SELECT node FROM peers WHERE org = ? AND status = 'active'", (org,)).fetchone()
         replaces = None if active is None else ("新密钥" if active[0] == node else "新电脑")
-        out.append(PendingPeer(org, known.name if known else name, f"{LEVEL_NAMES.get(level, level)}级", node, fp,
+        out.append(PendingPeer(org, known.name if known else name, f"{LEVEL_NAMES.get(level, level)}级", node,
+                               spaced_fingerprint(fp),
                                since, held, replaces))
     return out
 
@@ -115,6 +122,17 @@ def pending_profile(store: Store, org: str) -> tuple[str, str]:
             return code, raw
     waiting = "、".join(p.org_name for p in pending_peers(store)) or "没有"
     raise StoreError(f"{org} 没有待确认的配置文件（待确认的：{waiting}）；请先导入它的配置文件", INPUT_PROBLEMS)
+
+
+def active_peer(store: Store, org: str) -> tuple[str, str, str] | None:
+    """(org code, unit name, fingerprint) of the confirmed, active peer for ``org`` (a code
+    or name), or None."""
+    tree = load_tree(store.conn)
+    for code, fp in store.conn.execute("SELECT org, fingerprint FROM peers WHERE status = 'active'"):
+        known = tree.get(code)
+        if org in (code, known.name if known else None):
+            return code, known.name if known else code, spaced_fingerprint(fp)
+    return None
 
 
 def check_fingerprint(name: str, typed: str, actual: str) -> None:
