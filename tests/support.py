@@ -138,14 +138,15 @@ def logical_dump(path: Path) -> str:
         conn.close()
 
 
-def screening_book(path: Path, store, people: range) -> Path:
-    """A two_cancer sheet, headed by the catalog's labels, with a complete row per person."""
+def screening_book(path: Path, store, people: range, village: str = "示例村一") -> Path:
+    """A two_cancer sheet, headed by 村（社区） and the catalog's labels, with a complete row
+    per person of ``village``."""
     from openpyxl import Workbook
     led = store.catalog.ledger("two_cancer")
     rows = [screening(i) for i in people]
     book = Workbook()
-    book.active.append([led.field(f).label for f in rows[0]])
+    book.active.append(["村（社区）"] + [led.field(f).label for f in rows[0]])
     for row in rows:
-        book.active.append(list(row.values()))
+        book.active.append([village] + list(row.values()))
     book.save(path)
     return path
