@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 from openpyxl import load_workbook
-from support import TODAY, make_id, screening
+from support import CORRECTED_IDS, TODAY, correct_ids, screening
 
 from desktop_app.core.excel import export_ledger, read_book
 from desktop_app.core.excel.error_book import write_error_workbook
@@ -14,38 +14,18 @@ from desktop_app.core.excel.importer import apply_plan, plan_import
 from desktop_app.core.store import users
 
 FIX = Path(__file__).parent / "fixtures"
-SAMPLE = FIX / "河坝镇_两癌检查台账_示例.xlsx"
+SAMPLE = FIX / "河坝镇_两癌检查台账_示例.xlsx"    # 3 bad rows (7, 9, 17), fixed by correct_ids
 PASSWORD = "示例密码-2024"      # the conftest's
-# the sample's three bad rows (原表行号) and what the village writes instead of the bad ID
-CORRECTED_IDS = {7: make_id("19620725", 100, "430981"),     # destroyed by Excel: typed again
-                 9: "43090219710916154X",                    # the check digit
-                 17: make_id("19650820", 224, "430921")}     # a woman's number, not a man's
-
-
 def xlsx_text(path: Path) -> str:
     with zipfile.ZipFile(path) as z:
         return "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
-
-
-def correct(errors: Path, out: Path, fixes: dict[int, str]) -> Path:
-    """Open the error workbook as a village would and type the new ID numbers."""
-    wb = load_workbook(errors)
-    ws = wb.active
-    header = [c.value for c in ws[3]]
-    id_col, row_col = header.index("*身份证号") + 1, header.index("原表行号") + 1
-    for r in range(4, ws.max_row + 1):
-        number = ws.cell(r, row_col).value
-        if number in fixes:
-            ws.cell(r, id_col).value = fixes[number]
-    wb.save(out)
-    return out
 
 
 def round_trip(store, tmp_path, name: str) -> tuple:
     plan = plan_import(store, SAMPLE, today=TODAY)
     assert apply_plan(store, plan, accept_valid=True).status == "partial"
     errors = write_error_workbook(store, plan, tmp_path / f"{name}_未导入的行.xlsx")
-    fixed = correct(errors, tmp_path / f"{name}_改正.xlsx", CORRECTED_IDS)
+    fixed = correct_ids(errors, tmp_path / f"{name}_改正.xlsx")
     again = plan_import(store, fixed, today=TODAY)
     return plan, errors, again
 

@@ -129,7 +129,7 @@ def no_village_column(path: Path) -> Path:
 
 def test_a_sheet_without_a_village_column_needs_a_unit_in_a_district(towns, tmp_path):
     plan = plan_import(towns, no_village_column(tmp_path / "表.xlsx"), ledger="two_cancer", today=TODAY)
-    assert plan.unit_needed.startswith("表中没有“村（社区）”列，不知道这些记录属于哪个村（社区），没有导入任何内容")
+    assert plan.unit_needed.startswith("表中没有“村（社区）”列，不知道这些记录属于哪个村（社区）。没有导入任何内容；")
     assert "--village" in plan.unit_needed and plan.rows[0].org is None
     result = apply_plan(towns, plan, accept_valid=True)
     assert (result.status, result.message) == ("refused", plan.unit_needed)

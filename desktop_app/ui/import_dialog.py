@@ -620,6 +620,8 @@ class ImportDialog(QDialog):
             return f"{f.path.name}：无法使用"
         if f.plan is None:
             return f"{f.path.name}：未读取"
+        if f.unit_needed:
+            return f"{f.path.name}（{f.plan.ledger.label}）：请选择记录属于哪个单位"
         return f"{f.path.name}（{f.plan.ledger.label}）：{counts_text(f.plan.counts())}"
 
     def _fill_file_combo(self) -> None:
@@ -678,6 +680,7 @@ class ImportDialog(QDialog):
             self.unit_combo.addItem(label, code)
         self.unit_combo.setCurrentIndex(max(self.unit_combo.findData(f.org), 0))
         self.unit_combo.setEnabled(editable)
+        self.unit_note.setToolTip("\n".join(f"{c.where}：{c.text}" for c in source.clues) if source else "")
         if source is None:
             self.unit_note.clear()
         elif source.code is None:
@@ -699,6 +702,7 @@ class ImportDialog(QDialog):
                 (r.org for r in plan.rows if r.org), None))
             self.village_combo.setCurrentIndex(max(self.village_combo.findData(chosen), 0))
             self.village_combo.setEnabled(editable)
+        self.village_label.setStyleSheet(f"color: {RED}; font-weight: bold" if f.unit_needed else "")
 
     def _show_mapping(self, f: ImportFile | None) -> None:
         table = self.mapping_table

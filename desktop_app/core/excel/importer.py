@@ -218,9 +218,9 @@ def _default_org(store: Store, meta: dict, given: str | None, source: SourceUnit
 
 def _unit_question(store: Store, source: SourceUnit) -> str:
     """What to say when a sheet without a 村（社区） column has no unit for its rows."""
-    where = f"（本表来自{store.orgs.path(source.code)}，其下有多个村（社区））" if source.code else ""
-    return (f"表中没有“村（社区）”列，不知道这些记录属于哪个村（社区）{where}，没有导入任何内容。"
-            "请指明这些记录属于哪个单位：导入向导中在“记录属于”里选择，命令行加 --village 村（社区）名称")
+    where = f"：本表来自{store.orgs.path(source.code)}，其下有多个村（社区）" if source.code else ""
+    return (f"表中没有“村（社区）”列，不知道这些记录属于哪个村（社区）{where}。没有导入任何内容；"
+            "请指明这些记录属于哪个单位（导入向导中在“记录属于”里选择，命令行加 --village 村名）")
 
 
 class _Planner:
