@@ -74,7 +74,6 @@ class ImportPlan:
     sheet: str
     ledger: Ledger
     layout: Layout
-    header: list[list]               # the header rows as in the file
     rows: list[RowPlan]
     meta: dict
     source: SourceUnit = SourceUnit(None)   # the unit the sheet comes from (given or read from it)
@@ -166,9 +165,8 @@ def plan_import(store: Store, path: Path | str, *, ledger: str | None = None,
     unit_needed = "" if org_default is not None or has_org_column else _unit_question(store, source)
     planner = _Planner(store, records, layout, org_default, source, today or dt.date.today())
     rows = planner.plan(sheet_data)
-    header = [list(sheet_data.head[r]) for r in layout.header_rows]
-    return ImportPlan(Path(path), book.sha256, sheet_data.name, led, layout, header, rows,
-                      book.meta, source, unit_needed)
+    return ImportPlan(Path(path), book.sha256, sheet_data.name, led, layout, rows, book.meta, source,
+                      unit_needed)
 
 
 def _same(a, b) -> bool:
@@ -192,8 +190,8 @@ def _source_unit(store: Store, book: Book, sheet: SheetData, layout: Layout, giv
 def _default_org(store: Store, meta: dict, given: str | None, source: SourceUnit) -> str | None:
     """The unit of rows whose sheet names none: the one given (``--village``, found within
     the sheet's unit first), the template's own (its 村（社区） note says so), else the
-    sheet's unit or the user's — but only a unit without villages under it (a village):
-    None when the person has to say which.
+    sheet's unit or the user's — but only a unit without villages under it (a village, or
+    a unit whose villages are not registered yet): None when the person has to say which.
 
     :raises PermissionDenied: the unit given is outside the user's unit.
     """
@@ -213,7 +211,7 @@ def _default_org(store: Store, meta: dict, given: str | None, source: SourceUnit
             and (source.code is None or tree.is_within(org, source.code))):
         return org
     fallback = source.code or policy.default_org(store.node.org)
-    return None if tree.below(fallback) else fallback
+    return None if any(o.level == "village" for o in tree.below(fallback)) else fallback
 
 
 def _unit_question(store: Store, source: SourceUnit) -> str:
@@ -275,7 +273,7 @@ class _Planner:
             or (without the sheet's unit) a name several units share.
         """
         tree, scope = self.store.orgs, self.source.code
-        if scope is None:
+        if scope is None or scope == self.policy.default_org(self.store.node.org):   # the whole of it
             try:
                 return self.store.resolve_row_org(text)
             except StoreError as exc:
