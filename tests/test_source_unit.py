@@ -157,10 +157,12 @@ def test_a_blank_village_cell_is_that_rows_problem(towns, tmp_path):
     assert rejected(plan) == {3: ["村（社区）：未填写，本表也没有指明单位；请填写本行所属的村（社区）"]}
 
 
-def test_a_village_store_and_a_town_without_villages_keep_their_own_unit(chain, tmp_path):
+def test_a_village_store_and_units_without_villages_keep_their_own_unit(chain, district, tmp_path):
     _d, _t, village, _root = chain
     plan = plan_import(village, no_village_column(tmp_path / "表.xlsx"), ledger="two_cancer", today=TODAY)
     assert not plan.unit_needed and plan.rows[0].org == village.node.org
+    plan = plan_import(district, no_village_column(tmp_path / "表1.xlsx"), ledger="two_cancer", today=TODAY)
+    assert not plan.unit_needed and plan.rows[0].org == "430971"    # no village registered anywhere
     from desktop_app.core.store.database import Store
     bare = Store.create(tmp_path / "新镇.sqlite3", level="town", org="金盆镇", operator="示例")
     try:

@@ -124,10 +124,7 @@ def write_error_workbook(store, plan: ImportPlan, out: Path | str) -> Path:
         values += [row.row_no, "；".join(_reasons(row))]
         if returned:
             values += [cell(ROW_ID), cell(BASE)]
-        for c, value in enumerate(values, start=1):
-            if not is_blank(value):
-                ws.cell(r, c, value)
-        as_text(ws[r])
+        as_text([ws.cell(r, c, value) for c, value in enumerate(values, start=1) if not is_blank(value)])
         for p in row.problems:
             c = column_of.get(p.field)
             if c is not None:
