@@ -365,21 +365,20 @@ def cmd_export_excel(args) -> int:
 
 def cmd_import_excel(args) -> int:
     from .core.batch import Workbook, import_workbooks, write_error_books
-    if args.reveal:
-        _purpose(args)
-    items = [Workbook(Path(name), ledger=args.ledger, sheet=args.sheet, village=args.village)
+    items = [Workbook(Path(name), ledger=args.ledger, sheet=args.sheet, village=args.village, org=args.org)
              for name in args.files]
     with _open(args) as store:
         summary = import_workbooks(store, items, accept_valid=args.accept_valid, dry_run=args.dry_run)
         if args.errors:
-            write_error_books(store, summary, Path(args.errors), reveal=args.reveal, purpose=args.purpose)
+            write_error_books(store, summary, Path(args.errors))
     data = summary.to_json()
     lines = []
     for f in data["files"]:
         if f["status"] in ("unusable", "failed"):
             lines.append(f"{f['file']}：无法使用。{f['message']}")
             continue
-        lines.append(f"{f['file']}（{f['sheet']}）：新增 {f['new']}，更新 {f['updated']}，"
+        unit = f"，单位{f['org_name']}（{f['org_how']}）" if f["org_name"] else f"，{f['org_how']}"
+        lines.append(f"{f['file']}（{f['sheet']}{unit}）：新增 {f['new']}，更新 {f['updated']}，"
                      f"未变 {f['unchanged']}，重复 {f['duplicate']}，待补充 {f['incomplete']}，"
                      f"冲突 {f['conflict']}，不合格 {f['rejected']}，跳过 {f['skipped']}"
                      + ("（试导入，未写入）" if f["status"] == "dry-run" else
@@ -860,12 +859,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("files", nargs="+", metavar="文件")
     sp.add_argument("--ledger", help="台账 id 或名称（默认按表头自动识别）")
     sp.add_argument("--sheet", help="工作表名称（默认自动选择）")
+    sp.add_argument("--org", help="这些表来自哪个单位（镇或村的名称或代码；对本次的每个文件都适用）：表中的村名在该单位下查找。"
+                                  "默认按文件名、标题行、填报单位识别")
     sp.add_argument("--village", help="表中没有村（社区）列时，记录所属的村（社区）")
     sp.add_argument("--dry-run", action="store_true", help="试导入：只报告，不写入")
     sp.add_argument("--accept-valid", action="store_true", help="有不合格行时仍导入合格的行")
-    sp.add_argument("--errors", help="把不合格的行写入这个 Excel 文件")
-    sp.add_argument("--reveal", action="store_true", help="错误表中不打码敏感字段（须写明 --purpose）")
-    sp.add_argument("--purpose", help="不打码的用途（记入审计日志）")
+    sp.add_argument("--errors", help="把没有导入的行按台账模板写入这个 Excel 文件（内容与所导入的文件相同），改正后可重新导入")
 
     sp = command("undo-import", cmd_undo_import, "撤销一次导入（整批）")
     sp.add_argument("--db", required=True)

@@ -37,6 +37,24 @@ def town(tmp_path) -> Store:
 
 
 @pytest.fixture
+def towns(tmp_path) -> Store:
+    """A district whose every town has 示例村一, 示例村二 and 示例社区 (as the demo district),
+    with a 管理员 示例管理员 and a 录入员 示例录入员 (password :data:`PASSWORD`); the 录入员
+    is logged in."""
+    from desktop_app.core.store import users
+    store = Store.create(tmp_path / "district.sqlite3", level="district", org="430971",
+                         operator="示例管理员")
+    for town in store.orgs.children(store.node.org):
+        store.add_villages(["示例村一", "示例村二", "示例社区"], town=town.code)
+    users.add_user(store, "示例管理员", PASSWORD, "管理员")
+    users.login(store, "示例管理员", PASSWORD)
+    users.add_user(store, "示例录入员", PASSWORD, "录入员")
+    users.login(store, "示例录入员", PASSWORD)
+    yield store
+    store.close()
+
+
+@pytest.fixture
 def district(tmp_path) -> Store:
     store = Store.create(tmp_path / "district.sqlite3", level="district", org="430971",
                          operator="示例专班")

@@ -138,14 +138,38 @@ def logical_dump(path: Path) -> str:
         conn.close()
 
 
-def screening_book(path: Path, store, people: range) -> Path:
-    """A two_cancer sheet, headed by the catalog's labels, with a complete row per person."""
+def screening_book(path: Path, store, people: range, village: str = "示例村一") -> Path:
+    """A two_cancer sheet, headed by 村（社区） and the catalog's labels, with a complete row
+    per person of ``village``."""
     from openpyxl import Workbook
     led = store.catalog.ledger("two_cancer")
     rows = [screening(i) for i in people]
     book = Workbook()
-    book.active.append([led.field(f).label for f in rows[0]])
+    book.active.append(["村（社区）"] + [led.field(f).label for f in rows[0]])
     for row in rows:
-        book.active.append(list(row.values()))
+        book.active.append([village] + list(row.values()))
     book.save(path)
     return path
+
+
+# the town sample sheet's (fixtures/河坝镇_两癌检查台账_示例.xlsx) three bad rows, by their
+# row in the sheet (原表行号), and the ID number a village writes instead of the bad one
+CORRECTED_IDS = {7: make_id("19620725", 100, "430981"),     # destroyed by Excel: typed again
+                 9: "43090219710916154X",                    # the check digit
+                 17: make_id("19650820", 224, "430921")}     # a woman's number, not a man's
+
+
+def correct_ids(errors: Path, out: Path, fixes: dict[int, str] = CORRECTED_IDS) -> Path:
+    """Open an error workbook as a village would (openpyxl), type the new ID numbers of the
+    rows ``fixes`` names (by 原表行号) and save it as ``out``."""
+    from openpyxl import load_workbook
+    wb = load_workbook(errors)
+    ws = wb.active
+    header = [c.value for c in ws[3]]
+    id_col, row_col = header.index("*身份证号") + 1, header.index("原表行号") + 1
+    for r in range(4, ws.max_row + 1):
+        number = ws.cell(r, row_col).value
+        if number in fixes:
+            ws.cell(r, id_col).value = fixes[number]
+    wb.save(out)
+    return out

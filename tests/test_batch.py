@@ -262,6 +262,6 @@ def _with_a_bad_row(path: Path, town) -> Path:
     path.parent.mkdir(exist_ok=True)
     screening_book(path, town, range(20, 22))
     book = load_workbook(path)
-    book.active.cell(row=2, column=2).value = "123"            # 身份证号 of the first row: wrong
+    book.active.cell(row=2, column=3).value = "123"            # 身份证号 of the first row: wrong
     book.save(path)
     return path

@@ -139,11 +139,12 @@ def test_import_excel_several_files_one_backup_worst_exit_code(db, capsys, tmp_p
     bad.write_bytes(b"\x00not a workbook" * 40)
     good = tmp_path / "好.xlsx"
     book = Workbook()
-    book.active.append(["姓名", "身份证号", "联系电话"])
+    book.active.append(["姓名", "身份证号", "联系电话"])     # no 村（社区） column: --village says whose
     book.active.append(["示例一", WOMAN, "13800000001"])
     book.save(good)
     code, out, err = run(capsys, "import-excel", "--db", db, good, bad, fixtures / "legacy_two_cancer.xlsx",
-                         "--ledger", "two_cancer", "--accept-valid", "--errors", tmp_path / "错误.xlsx", "--json")
+                         "--ledger", "two_cancer", "--accept-valid", "--errors", tmp_path / "错误.xlsx",
+                         "--village", "示例村一", "--json")
     data = json.loads(out)
     assert code == 2 and set(data) == {"files", "totals"}
     assert [(f["file"], f["status"]) for f in data["files"]] == [

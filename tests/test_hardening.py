@@ -93,7 +93,7 @@ def test_every_file_written_for_the_user_is_readable_by_its_owner_only(town, tmp
     ]
     plan = plan_import(town, bad_book(tmp_path / "bad.xlsx", ["示例村一", "示例九", make_id("19710916", 155),
                                                             "13800001234"]), ledger="two_cancer")
-    written.append(write_error_workbook(town, plan, out / "errors.xlsx", reveal=True, purpose="改正"))
+    written.append(write_error_workbook(town, plan, out / "errors.xlsx"))
     from desktop_app.core.district import monthly_report, monthly_workbook
     from desktop_app.printing import monthly_pdf
     report = monthly_report(town, 2024, 6)

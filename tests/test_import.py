@@ -52,10 +52,7 @@ def test_legacy_sheet_in_every_format(town, name):
 
 def test_the_shared_sample_sheet(town):
     town.add_villages(["示例社区"])
-    sample = Path("/work/shared/samples/河坝镇_两癌检查台账_示例.xlsx")
-    if not sample.exists():
-        pytest.skip("shared samples not on this machine")
-    plan = plan_import(town, sample, today=TODAY)
+    plan = plan_import(town, FIX / "河坝镇_两癌检查台账_示例.xlsx", today=TODAY)
     assert plan.counts() == {"new": 0, "updated": 0, "unchanged": 0, "duplicate": 1,
                              "incomplete": 11, "conflict": 0, "rejected": 3, "skipped": 2}
 
@@ -123,21 +120,22 @@ def test_updates_from_a_corrected_sheet_show_old_and_new(town, tmp_path):
     assert errors(plan)[11] == ["身份证号：必填，不能为空"]
 
 
-def test_error_workbook_marks_bad_cells_and_masks(town, tmp_path):
+def test_error_workbook_is_the_template_with_the_files_own_cells(town, tmp_path):
     plan = plan_import(town, FIX / "legacy_two_cancer.xlsx", today=TODAY)
     out = write_error_workbook(town, plan, tmp_path / "err.xlsx")
     ws = load_workbook(out).active
     rows = [[c.value for c in row] for row in ws.iter_rows()]
-    assert rows[1][:4] == ["序号", "村（社区）", "姓名", "公民身份号码"]
-    assert rows[1][-2:] == ["原表行号", "错误原因"]
+    assert rows[0][0] == "河坝镇 两癌检查台账（2024年）" and rows[1][0].startswith("填报单位：河坝镇")
+    led = town.catalog.ledger("two_cancer")
+    assert rows[2] == ["村（社区）"] + [("*" if f.required else "") + f.label for f in led.fields
+                                        if f.type != "attachment"] + ["原表行号", "错误原因"]
     data = rows[3:]
     assert [r[-2] for r in data] == [10, 11, 12]
     assert data[0][-1] == "身份证号：两癌检查对象应为女性"
-    assert data[0][3].startswith("430") and "*" in data[0][3]      # masked like the screen
-    bad = ws.cell(row=4, column=4)
+    assert data[0][:3] == ["示例村一", "示例戊", make_id("19650505", 3)]   # the file's own value, in full
+    bad = ws.cell(row=4, column=3)
     assert bad.fill.fgColor.rgb.endswith("FFC7CE") and "女性" in bad.comment.text
-    revealed = load_workbook(write_error_workbook(town, plan, tmp_path / "r.xlsx", reveal=True)).active
-    assert revealed.cell(row=4, column=4).value == make_id("19650505", 3)
+    assert ws.cell(row=4, column=2).comment is None
 
 
 def test_undo_a_whole_import_and_refuse_after_later_edits(town):
@@ -226,8 +224,8 @@ def test_unusable_workbooks_exit_2_and_leave_the_store(town, tmp_path, capsys, m
 
 
 def test_several_files_each_its_own_transaction_worst_exit_code(town, tmp_path, capsys):
-    good = _book(tmp_path / "good.xlsx", [["姓名", "身份证号", "联系电话"],
-                                          ["示例甲", make_id("19700312", 2), "13800000001"]])
+    good = _book(tmp_path / "good.xlsx", [["村（社区）", "姓名", "身份证号", "联系电话"],
+                                          ["示例村一", "示例甲", make_id("19700312", 2), "13800000001"]])
     assert main(["import-excel", "--db", str(town.path), str(good), "--json"]) == 2
     assert "同样符合" in json.loads(capsys.readouterr().out)["files"][0]["message"]
     code = main(["import-excel", "--db", str(town.path), str(good),

@@ -184,22 +184,39 @@ def test_error_messages_do_not_echo_sensitive_values(town):
     assert "15 位旧号码" in text and "联系电话" in text
 
 
-def test_masking_in_the_error_workbook_needs_the_reveal_role(town, tmp_path):
-    bad = tmp_path / "bad.xlsx"
-    wb = Workbook()
-    wb.active.append(["村（社区）", "姓名", "身份证号"])
-    wb.active.append(["示例村一", "示例九", make_id("19710916", 155)])
-    wb.save(bad)
-    plan = plan_import(town, bad, ledger="two_cancer", today=TODAY)
+def test_the_error_workbook_returns_the_files_own_cells_and_nothing_stored(town, tmp_path):
+    """A 录入员's error workbook holds what her file held, in full (she just supplied it), and
+    nothing of the store: a row matching a stored record of another unit says so without
+    a value of it."""
+    town.add_villages(["示例村三"])
+    stored = {"name": "示例八", "id_number": WOMAN, "phone": "13999990000", "address": "示例路八号"}
+    town.ledger("two_cancer").add(stored, org="示例村三", today=TODAY)
     users.add_user(town, ADMIN, PASSWORDS[ADMIN], "管理员")
     users.login(town, ADMIN, PASSWORDS[ADMIN])
-    users.add_user(town, CLERK, PASSWORDS[CLERK], "录入员")
+    users.add_user(town, CLERK, PASSWORDS[CLERK], "录入员", unit="示例村一")
     users.login(town, CLERK, PASSWORDS[CLERK])
-    with pytest.raises(users.PermissionDenied):
-        write_error_workbook(town, plan, tmp_path / "e.xlsx", reveal=True)
-    assert not (tmp_path / "e.xlsx").exists()
-    masked = write_error_workbook(town, plan, tmp_path / "m.xlsx").read_bytes()
-    assert make_id("19710916", 155).encode() not in masked
+    man = make_id("19710916", 155)
+    bad = tmp_path / "bad.xlsx"
+    wb = Workbook()
+    wb.active.append(["村（社区）", "姓名", "身份证号", "联系电话"])
+    wb.active.append(["示例村一", "示例九", man, "13800001234"])                   # a man: rejected
+    wb.active.append(["示例村一", "示例八", WOMAN, "13800005678"])                 # another unit's record
+    wb.save(bad)
+    plan = plan_import(town, bad, ledger="two_cancer", today=TODAY)
+    assert plan.counts()["rejected"] == 2
+    out = write_error_workbook(town, plan, tmp_path / "e.xlsx")
+    text = xlsx_text(out)
+    assert man in text and WOMAN in text and "13800005678" in text      # the file's own cells
+    assert "13999990000" not in text and "示例路八号" not in text
+    [(user, detail)] = audit(town.path, "export")
+    assert user == CLERK and detail["returned_to_sender"] and detail["sha256"] == plan.sha256
+
+
+def xlsx_text(path: Path) -> str:
+    """Every part of an .xlsx, as text (what anyone unzipping it could read)."""
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        return "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
 
 
 # ------------------------------------------------------------ backups

@@ -69,9 +69,11 @@ class Workbook:
     """One workbook to import and the choices made for it.
 
     ``ledger``, ``sheet`` and ``mapping`` (column → field id, "org" or "_ignore")
-    override what core would choose; ``village`` is the unit of rows whose sheet
-    names none (the command line's ``--village``). ``plan`` and ``state`` are the
-    plan made for a preview and the store's state it was made against.
+    override what core would choose; ``org`` is the unit the file comes from (the
+    command line's ``--org``; None: as the file says, see
+    :mod:`~desktop_app.core.excel.source_unit`); ``village`` is the unit of rows whose
+    sheet names none (``--village``). ``plan`` and ``state`` are the plan made for a
+    preview and the store's state it was made against.
     """
 
     path: Path
@@ -79,6 +81,7 @@ class Workbook:
     sheet: str | None = None
     mapping: dict[int, str] | None = None
     village: str | None = None
+    org: str | None = None
     plan: ImportPlan | None = None
     state: tuple[int, int] | None = None
 
@@ -121,7 +124,7 @@ def _preview(store: Store, item: Workbook) -> Preview:
         sheets = [s.name for s in read_book(item.path).sheets]
         state = store_state(store)
         plan = plan_import(store, item.path, ledger=item.ledger, sheet=item.sheet, mapping=item.mapping,
-                           default_org=item.village)
+                           default_org=item.village, org=item.org)
     except Exception as exc:  # noqa: BLE001 — whatever stops this file is this file's preview
         if describe(exc) is None:
             log.exception("预览一个表格时程序出错")   # (a file name may name a person: not logged)
@@ -240,10 +243,10 @@ def _workbook(store: Store, item: Workbook, accept_valid: bool, dry_run: bool,
         plan = item.plan
         if plan is None or item.state != store_state(store):  # written since the preview:
             plan = plan_import(store, item.path, mapping=item.mapping, default_org=item.village,
-                               ledger=plan.ledger.id if plan else item.ledger,    # as previewed
+                               org=item.org, ledger=plan.ledger.id if plan else item.ledger,   # as previewed
                                sheet=plan.sheet if plan else item.sheet)
         if dry_run:
-            return _dry_run(plan, policy_for(store))
+            return _dry_run(store, plan, policy_for(store))
         if _writes(plan, accept_valid):
             backup.before_write()
         result = apply_plan(store, plan, accept_valid=accept_valid, backup=False)
@@ -253,25 +256,31 @@ def _workbook(store: Store, item: Workbook, accept_valid: bool, dry_run: bool,
         if not dry_run:                    # a dry run writes nothing, not even the history
             refused_history(store, item.path, exc)
         return _workbook_without_rows(item.path, "unusable", describe(exc), exit_code(exc))
-    problems = result.counts["rejected"] or result.counts["conflict"]
-    entry = result.to_json() | {"ledger": plan.ledger.id, "sheet": plan.sheet}
+    problems = result.counts["rejected"] or result.counts["conflict"] or plan.unit_needed
+    entry = result.to_json() | _plan_json(store, plan)
     return FileResult(item.path, result.status, INPUT_PROBLEMS if problems else OK, entry, plan)
+
+
+def _plan_json(store: Store, plan: ImportPlan) -> dict:
+    """What a file's line says of its plan: ledger, sheet, and the unit it comes from
+    (``org``, ``org_name``, ``org_how``: 导入时指定 / 按文件名、标题识别 …)."""
+    return {"ledger": plan.ledger.id, "sheet": plan.sheet, **plan.source.to_json(store.orgs)}
 
 
 def _writes(plan: ImportPlan, accept_valid: bool) -> bool:
     """Whether applying ``plan`` writes rows (what :func:`apply_plan` decides)."""
     counts = plan.counts()
-    if (counts["rejected"] or counts["conflict"]) and not accept_valid:
+    if plan.unit_needed or ((counts["rejected"] or counts["conflict"]) and not accept_valid):
         return False
     return bool(counts["new"] or counts["incomplete"] or counts["updated"])
 
 
-def _dry_run(plan: ImportPlan, policy: Policy) -> FileResult:
+def _dry_run(store: Store, plan: ImportPlan, policy: Policy) -> FileResult:
     counts = plan.counts()
-    entry = ImportResult(plan.path.name, "dry-run", counts, None, DRY_RUN_MESSAGE).to_json() | {
-        "ledger": plan.ledger.id, "sheet": plan.sheet,
+    message = f"{DRY_RUN_MESSAGE}。{plan.unit_needed}" if plan.unit_needed else DRY_RUN_MESSAGE
+    entry = ImportResult(plan.path.name, "dry-run", counts, None, message).to_json() | _plan_json(store, plan) | {
         "rows": [_row_json(plan, r, policy) for r in plan.rows if r.status != "unchanged"]}
-    problems = counts["rejected"] or counts["conflict"]
+    problems = counts["rejected"] or counts["conflict"] or plan.unit_needed
     return FileResult(plan.path, "dry-run", INPUT_PROBLEMS if problems else OK, entry, plan)
 
 
@@ -294,8 +303,7 @@ def _row_json(plan: ImportPlan, row, policy: Policy) -> dict:
     return out
 
 
-def write_error_books(store: Store, summary: BatchSummary, out: Path, *, reveal: bool = False,
-                      purpose: str | None = None) -> None:
+def write_error_books(store: Store, summary: BatchSummary, out: Path) -> None:
     """Write the error workbook of each file with rejected or conflicting rows to ``out``
     (``out_<file>.xlsx`` when the batch has several files, numbered if two files share a
     name). Its path goes into the file's entry as ``errors_workbook``; a workbook that
@@ -315,15 +323,14 @@ def write_error_books(store: Store, summary: BatchSummary, out: Path, *, reveal:
                 n += 1
         used.add(target)
         try:
-            f.entry["errors_workbook"] = str(write_error_workbook(store, f.plan, target, reveal=reveal,
-                                                                  purpose=purpose))
+            f.entry["errors_workbook"] = str(write_error_workbook(store, f.plan, target))
         except (UserError, OSError) as exc:
             f.entry["errors_workbook_error"] = describe(exc)
 
 
 def _workbook_without_rows(path: Path, status: str, message: str, code: int) -> FileResult:
     entry = ImportResult(path.name, status, dict.fromkeys(COUNT_NAMES, 0), None, message).to_json() | {
-        "ledger": None, "sheet": None}
+        "ledger": None, "sheet": None, "org": None, "org_name": None, "org_how": None}
     return FileResult(path, status, code, entry)
 
 

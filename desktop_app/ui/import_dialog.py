@@ -17,11 +17,18 @@ file's result (red, core's message) and is noted in the import history; the
 other files still go ahead. Afterwards the rows that were not imported can be
 saved as core's error workbook, to be corrected and sent back.
 
+Each file comes from a unit: core reads it from the file name, the title and the
+填报单位 line (:mod:`~desktop_app.core.excel.source_unit`), and 核对列 shows what it
+found and why, for the clerk to confirm or to choose another unit (``set_unit``;
+village names are then looked up in that unit, as ``import-excel --org`` does). A
+sheet without a 村（社区） column asks which unit its rows belong to (``set_village``,
+as ``--village``); 导入 waits until every such file has one.
+
 For tests (no real modal dialogs): ``set_files``, ``add_files``, ``plan_all``
 and the ``planned`` signal, ``set_sheet``, ``set_ledger``, ``set_mapping``,
-``set_accept_valid``, ``import_all`` and the ``imported`` signal, ``results``,
-``save_errors`` and the ``errors_saved`` signal. The file choosers are the
-small methods ``_ask_files`` and ``_ask_error_path``.
+``set_unit``, ``set_village``, ``set_accept_valid``, ``import_all`` and the
+``imported`` signal, ``results``, ``save_errors`` and the ``errors_saved`` signal.
+The file choosers are the small methods ``_ask_files`` and ``_ask_error_path``.
 """
 from __future__ import annotations
 
@@ -61,6 +68,7 @@ from ..core.excel import (
     is_own_hidden,
     write_error_workbook,
 )
+from ..core.errors import UserError
 from ..core.store import policy_for
 from .errors import failure_text, show_error
 from .reveal import RevealControl
@@ -102,6 +110,8 @@ class ImportFile:
     ledger: str | None = None               # None: automatic (meta sheet or best match)
     sheet: str | None = None                # None: automatic
     mapping: dict[int, str] | None = None   # None: as core matched the headers
+    org: str | None = None                  # the unit the file comes from (None: as the file says)
+    village: str | None = None              # the unit of rows of a sheet without 村（社区）
     sheets: list[str] = field(default_factory=list)
     plan: ImportPlan | None = None
     state: tuple | None = None              # the store's state the plan was made against
@@ -117,7 +127,12 @@ class ImportFile:
     def item(self) -> Workbook:
         """What core needs to plan or import this file (a snapshot for the store thread)."""
         return Workbook(self.path, ledger=self.ledger, sheet=self.sheet, mapping=self.mapping,
-                        plan=self.plan, state=self.state)
+                        org=self.org, village=self.village, plan=self.plan, state=self.state)
+
+    @property
+    def unit_needed(self) -> bool:
+        """Read, but its rows have no unit yet (core says so)."""
+        return self.plan is not None and bool(self.plan.unit_needed)
 
 
 # ---------------------------------------------------------------- preview model
@@ -334,6 +349,25 @@ class ImportDialog(QDialog):
         choose.addWidget(self.sheet_combo, 1)
         choose.addWidget(QLabel("台账"))
         choose.addWidget(self.ledger_combo, 2)
+        self.unit_combo = QComboBox()
+        self.unit_combo.setMinimumContentsLength(12)
+        self.unit_combo.setToolTip("这个表来自哪个单位：表中的村（社区）名称在这个单位下查找")
+        self.unit_combo.activated.connect(
+            lambda _i: self.set_unit(self._current, self.unit_combo.currentData()))
+        self.unit_note = QLabel()
+        self.unit_note.setWordWrap(True)
+        self.village_label = QLabel("记录属于")
+        self.village_combo = QComboBox()
+        self.village_combo.setMinimumContentsLength(12)
+        self.village_combo.setToolTip("表中没有村（社区）列：这些记录属于哪个单位")
+        self.village_combo.activated.connect(
+            lambda _i: self.set_village(self._current, self.village_combo.currentData()))
+        unit_row = QHBoxLayout()
+        unit_row.addWidget(QLabel("本表的单位"))
+        unit_row.addWidget(self.unit_combo)
+        unit_row.addWidget(self.unit_note, 1)
+        unit_row.addWidget(self.village_label)
+        unit_row.addWidget(self.village_combo)
         self.mapping_note = QLabel()
         self.mapping_note.setWordWrap(True)
         self.mapping_table = QTableWidget(0, 3)
@@ -347,6 +381,7 @@ class ImportDialog(QDialog):
         header.setSectionResizeMode(2, QHeaderView.Stretch)
         layout = QVBoxLayout(page)
         layout.addLayout(choose)
+        layout.addLayout(unit_row)
         layout.addWidget(self.mapping_note)
         layout.addWidget(self.mapping_table, 1)
         return page
@@ -503,6 +538,19 @@ class ImportDialog(QDialog):
         f.ledger, f.mapping = ledger_id, None
         self._start_planning([f])
 
+    def set_unit(self, file_index: int, org: str | None) -> None:
+        """The unit file ``file_index`` comes from (a code; ``None``: as the file says);
+        its village names are looked up there. The file is planned again."""
+        f = self.files[file_index]
+        f.org, f.village = org, None
+        self._start_planning([f])
+
+    def set_village(self, file_index: int, org: str | None) -> None:
+        """The unit the rows of a sheet without 村（社区） belong to (a code). Planned again."""
+        f = self.files[file_index]
+        f.village = org
+        self._start_planning([f])
+
     def set_mapping(self, file_index: int, column: int, target: str) -> None:
         """Import sheet ``column`` (0-based) into ``target``: a field id, ``"org"`` or
         ``"_ignore"``; a target takes one column, so a column that had it is no longer
@@ -573,6 +621,8 @@ class ImportDialog(QDialog):
             return f"{f.path.name}：无法使用"
         if f.plan is None:
             return f"{f.path.name}：未读取"
+        if f.unit_needed:
+            return f"{f.path.name}（{f.plan.ledger.label}）：请选择记录属于哪个单位"
         return f"{f.path.name}（{f.plan.ledger.label}）：{counts_text(f.plan.counts())}"
 
     def _fill_file_combo(self) -> None:
@@ -611,6 +661,49 @@ class ImportDialog(QDialog):
         self.sheet_combo.setEnabled(editable)
         self.ledger_combo.setEnabled(editable)
         self.mapping_table.setEnabled(not f.planning)
+        self._show_unit(f, editable)
+
+    def _units(self, within: str | None = None) -> list[tuple[str, str]]:
+        """(label, code) of the units this user may import for (core's list), ``within`` one."""
+        tree = self.reader.orgs
+        return [(tree.path(o.code), o.code) for o in policy_for(self.reader).orgs(self.reader)
+                if within is None or tree.is_within(o.code, within)]
+
+    def _show_unit(self, f: ImportFile, editable: bool) -> None:
+        """The unit the file comes from (core's reading and why), and — for a sheet without
+        村（社区） — the unit of its rows."""
+        plan, tree = f.plan, self.reader.orgs
+        source = plan.source if plan is not None else None
+        self.unit_combo.clear()
+        found = tree.path(source.code) if source is not None and source.code and not source.given else "未识别出"
+        self.unit_combo.addItem(f"按表中内容（{found}）", None)
+        for label, code in self._units():
+            self.unit_combo.addItem(label, code)
+        self.unit_combo.setCurrentIndex(max(self.unit_combo.findData(f.org), 0))
+        self.unit_combo.setEnabled(editable)
+        self.unit_note.setToolTip("\n".join(f"{c.where}：{c.text}" for c in source.clues) if source else "")
+        if source is None:
+            self.unit_note.clear()
+        elif source.code is None:
+            self.unit_note.setText(f"{source.how(tree)}：表中的村（社区）名称在全部单位中查找；"
+                                   "同名的村请选择本表的单位")
+            self.unit_note.setStyleSheet(f"color: {AMBER}")
+        else:
+            self.unit_note.setText(f"{source.how(tree)}为{tree.path(source.code)}，请核对；不对请改选")
+            self.unit_note.setStyleSheet(f"color: {GREY}")
+        no_column = plan is not None and UNIT_COLUMN not in plan.layout.mapping.values()
+        self.village_label.setVisible(no_column)
+        self.village_combo.setVisible(no_column)
+        self.village_combo.clear()
+        if no_column:
+            self.village_combo.addItem("请选择…", None)
+            for label, code in self._units(source.code if source is not None else None):
+                self.village_combo.addItem(label, code)
+            chosen = f.village or (None if plan.unit_needed else next(
+                (r.org for r in plan.rows if r.org), None))
+            self.village_combo.setCurrentIndex(max(self.village_combo.findData(chosen), 0))
+            self.village_combo.setEnabled(editable)
+        self.village_label.setStyleSheet(f"color: {RED}; font-weight: bold" if f.unit_needed else "")
 
     def _show_mapping(self, f: ImportFile | None) -> None:
         table = self.mapping_table
@@ -663,8 +756,13 @@ class ImportDialog(QDialog):
                                 "padding: 2px 6px")
         if plan is None:
             self._show_error(self.preview_note, f)
+        elif plan.unit_needed:
+            self.preview_note.setText(plan.unit_needed)
+            self.preview_note.setStyleSheet(f"color: {RED}")
         else:
-            self.preview_note.setText(f"工作表“{plan.sheet}” → 台账“{plan.ledger.label}”。"
+            tree = self.reader.orgs
+            unit = f"（{tree.path(plan.source.code)}）" if plan.source.code else ""
+            self.preview_note.setText(f"工作表“{plan.sheet}”{unit} → 台账“{plan.ledger.label}”。"
                                       "这是试导入的结果，点“导入”之前不会写入任何内容。")
             self.preview_note.setStyleSheet(f"color: {GREY}")
 
@@ -755,16 +853,15 @@ class ImportDialog(QDialog):
         return path or None
 
     def save_errors(self, file_index: int, path) -> None:
-        """Write the file's rejected and conflicting rows as core's error workbook;
+        """Write the file's rejected and conflicting rows as core's error workbook (the
+        file's own cells in the ledger's template, whatever is shown here);
         ``errors_saved(path)`` follows."""
         plan, out = self.files[file_index].plan, Path(path)
         if out.suffix.lower() != ".xlsx":
             out = out.with_name(out.name + ".xlsx")
-        reveal, purpose = self.reveal.isChecked(), self.reveal.purpose_text()
         self._saving = True
         self._update()
-        self.runner.run(lambda store, progress: write_error_workbook(store, plan, out, reveal=reveal,
-                                                                     purpose=purpose),
+        self.runner.run(lambda store, progress: write_error_workbook(store, plan, out),
                         on_done=self._errors_saved, on_error=lambda e: self._errors_failed(out, e),
                         label="正在保存错误行…", parent=self)
 
@@ -778,8 +875,10 @@ class ImportDialog(QDialog):
     def _errors_failed(self, out: Path, error: BaseException) -> None:
         self._saving = False
         self._update()
-        if isinstance(error, OSError):
-            self.result_note.setText(f"没有保存：无法写入 {out}（文件夹不存在、没有写入权限，"
+        if isinstance(error, (OSError, UserError)):
+            self.result_note.setText(f"没有保存：{failure_text(error)}。请换一个位置再保存。"
+                                     if isinstance(error, UserError) else
+                                     f"没有保存：无法写入 {out}（文件夹不存在、没有写入权限，"
                                      "或同名文件正在 Excel/WPS 中打开）。请换一个位置再保存。")
             self.result_note.setStyleSheet(f"color: {RED}")
         else:
@@ -809,8 +908,11 @@ class ImportDialog(QDialog):
         self.back_button.setEnabled(not busy)
         self.next_button.setVisible(page in (FILES_PAGE, MAPPING_PAGE))
         self.next_button.setEnabled(not busy and bool(self.files) and (page == FILES_PAGE or all_read))
+        waiting = [f for f in self.files if f.unit_needed]
         self.import_button.setVisible(page == PREVIEW_PAGE)
-        self.import_button.setEnabled(not busy and all_read and not self._imported)
+        self.import_button.setEnabled(not busy and all_read and not waiting and not self._imported)
+        self.import_button.setToolTip(f"请先在“核对列”中选择 {waiting[0].path.name} 的记录属于哪个单位"
+                                      if waiting else "")
         self.remove_button.setEnabled(not busy and bool(self.files))
         self.close_button.setText("完成" if self._imported else "关闭")
         self.close_button.setEnabled(not busy)

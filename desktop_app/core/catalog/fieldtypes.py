@@ -33,6 +33,8 @@ _SEPARATORS = re.compile(r"[、,，;；/／|\s]+")
 
 
 _BLANK = " \t\r\n\u3000\u00a0\u200b\u200c\u200d\ufeff"
+HIDDEN = "***"                 # a masked value of a field that shows nothing of itself
+_SHOWS_ENDS = frozenset({"id_card", "disability_cert", "phone"})   # masked: 430***…154X, 138****1234
 
 
 def is_blank(raw: object) -> bool:
@@ -41,6 +43,30 @@ def is_blank(raw: object) -> bool:
     if isinstance(raw, str):
         return not raw.strip(_BLANK)
     return isinstance(raw, float) and math.isnan(raw)
+
+
+def looks_masked(field_type: str, raw: object) -> bool:
+    """Whether ``raw`` is a masked value (as every output masks a sensitive one), not a value:
+    an ID or phone number with ``*`` in it, or ``***``. Such a cell came from a masked
+    export or screen and must never be stored as the value itself::
+
+        >>> looks_masked("id_card", "430***********154X"), looks_masked("phone", "138****1234")
+        (True, True)
+        >>> looks_masked("choice", "***"), looks_masked("text", "示例*注"), looks_masked("id_card", 4.3e17)
+        (True, False, False)
+    """
+    if raw.__class__ is not str:
+        return False
+    text = unicodedata.normalize("NFKC", raw).strip(_BLANK)
+    if field_type in _SHOWS_ENDS:
+        return "*" in text
+    return len(text) >= 3 and set(text) == {"*"}
+
+
+def masked_problem(label: str) -> str:
+    """The message for a masked cell offered as a value (it names no value)."""
+    return (f"{label}：这是打码后的内容（带 *），不是完整的{label}，不能作为内容导入；"
+            f"请填写完整的{label}（本程序导出的表中，打码的单元格保持原样即沿用原值）")
 
 
 def normalize(field: Field, raw: object, *, today: dt.date | None = None) -> Checked:

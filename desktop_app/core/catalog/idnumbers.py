@@ -84,6 +84,10 @@ def check_id_card(raw: object, *, today: dt.date | None = None) -> Checked:
             suggestion=upgraded,
         )
     if not re.fullmatch(r"\d{17}[\dX]", text):
+        if len(text) == 18:   # the length is right: say which character is not
+            bad = next(i for i, ch in enumerate(text)
+                       if not ("0" <= ch <= "9" or (i == 17 and ch == "X")))
+            return Checked(error=f"第 {bad + 1} 位不是数字（前 17 位应为数字，最后一位为数字或 X），请核对")
         return Checked(error=f"应为 18 位（前 17 位数字，最后一位数字或 X），现在是 {len(text)} 位")
     if text[:2] not in PROVINCES:
         return Checked(error=f"前两位 {text[:2]} 不是有效的省级代码，请核对")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from .fieldtypes import is_blank, normalize
+from .fieldtypes import is_blank, looks_masked, masked_problem, normalize
 from .idnumbers import DISABILITY_CATEGORIES, DISABILITY_GRADES, age_on, birth_from_id, sex_from_id
 from .model import Ledger, Rule
 
@@ -84,6 +84,10 @@ def validate_row(ledger: Ledger, raw: dict, *, plan_year: int,
         value = raw.get(f.id)
         if value is None or value == "":
             check.values[f.id] = None
+            continue
+        if value.__class__ is str and "*" in value and ledger.is_sensitive(f.id) and looks_masked(f.type, value):
+            check.values[f.id] = None     # a masked cell (from a masked export or screen) is no value
+            check.problems.append(Problem(f.id, masked_problem(f.label)))
             continue
         if cache is not None and f.type in _REPETITIVE:
             key = (f.id, value.__class__, value)

@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from ..catalog.model import Ledger
-from .sheetmeta import BASE_HEADER, ID_HEADER, ORG_HEADER
+from .sheetmeta import BASE_HEADER, ID_HEADER, ORG_HEADER, REASON_HEADER, ROW_NO_HEADER
 from .workbook import SheetData, cell_text, is_blank
 
 HEADER_SCAN_ROWS = 30
@@ -26,7 +26,7 @@ ROW_ID = "_uuid"
 BASE = "_base"
 ORG_LABELS = (ORG_HEADER, "村(社区)", "村/社区", "村", "社区", "村居", "所属村", "所属社区",
               "村（居）", "村(居)", "所在村", "所属村（社区）", "村（社区）名称", "所属单位")
-IGNORED_LABELS = ("序号", "编号", "年龄", "周岁", "行号", "No", "NO.", "序")
+IGNORED_LABELS = ("序号", "编号", "年龄", "周岁", "行号", "No", "NO.", "序", ROW_NO_HEADER, REASON_HEADER)
 GENERIC = {
     "id_card": ("身份证号", "身份证号码", "公民身份号码", "公民身份证号", "公民身份证号码", "身份证",
                 "证件号码", "身份证件号码"),
@@ -156,7 +156,9 @@ def find_layout(sheet: SheetData, matcher: Matcher) -> Layout | None:
             if rows[-1] >= len(sheet.head):
                 continue
             layout = _layout(sheet, rows, matcher)
-            if best is None or layout.score > best.score:
+            if best is None or layout.score > best.score or (
+                    # the same header without the merged line above it (a 填报单位 note)
+                    layout.score == best.score and layout.header_rows[-1] == best.header_rows[-1]):
                 best = layout
     if best is None or best.score < 2:
         return None

@@ -1,36 +1,74 @@
-"""The error workbook: the rows that were not imported, ready to fix and resend.
+"""The error workbook: the rows that were not imported, returned to the sender to fix and resend.
 
-It keeps the sheet's own header rows and columns, fills each bad cell and puts
-the reason in its note, and adds a 错误原因 column, so a village can correct the
-rows and send the file back. Sensitive cells are masked like everywhere else,
-unless the user chose to reveal them.
+**Return to sender.** An error workbook holds exactly what the imported file held in
+those rows — the cells as read from the file, never a value from the store — so it
+shows nobody anything they did not just supply, whatever their role, and nothing has
+to be masked (a masked cell would come back as a mask, and a mask can never be
+imported as a value). What it adds is the import's own words: the reason for each
+row (a conflict's current value here is masked by the policy, as on screen) and the
+unit chosen for rows whose sheet named none. It is audited as an export of that
+file's rows back to the person who imported it (``returned_to_sender``, with the
+file's SHA-256, as the import history has it).
 
-Every cell is written as text, never as a formula: a cell that came in as
+**The ledger's own template.** The workbook is the ledger's import template
+(:func:`~.template.template_book`: the title naming the sheet's unit, a 填报单位
+line, the header 村（社区） and the field labels, rules as header notes, dropdowns,
+ID columns as text), with the file's cells under the field they were imported as.
+So a town sheet's merged group headers (宫颈癌检查 / 乳腺癌检查 → 初筛结果) come back
+as 宫颈初筛结果 and 乳腺初筛结果, and the corrected workbook maps itself on the next
+import. Two grey columns follow, 原表行号 and 错误原因, which the importer does not
+import; a row exported by this program keeps its hidden row id and exported values,
+so it updates that record again. The file's columns that were not imported (序号,
+年龄 …) are not returned.
+
+Every cell is written as a value, never as a formula: a cell that came in as
 ``=HYPERLINK(...)`` (or anything a spreadsheet would run: a leading ``=``, ``+``,
-``-``, ``@``, TAB or CR) goes back as text with Excel's quote prefix, so opening
-or editing the workbook evaluates nothing (:func:`as_text`). Like every file
-written for the user it is readable by its owner only (0600 on POSIX) from the
-moment it exists.
+``-``, ``@``, TAB or CR) goes back as text with Excel's quote prefix
+(:func:`as_text`). Like every file written for the user it is readable by its owner
+only (0600 on POSIX) from the moment it exists, and appears under its name only
+once complete::
+
+    >>> import tempfile, pathlib
+    >>> from openpyxl import Workbook, load_workbook
+    >>> from desktop_app.core.store import Store
+    >>> from desktop_app.core.excel import plan_import
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> store = Store.create(folder / "t.sqlite3", level="town", org="河坝镇", operator="示例")
+    >>> _ = store.add_villages(["示例村一"])
+    >>> sheet = Workbook()
+    >>> sheet.active.append(["村（社区）", "姓名", "身份证号"])
+    >>> sheet.active.append(["示例村一", "示例九", "43090219710916155"])      # 17 digits
+    >>> sheet.save(folder / "村里的表.xlsx")
+    >>> plan = plan_import(store, folder / "村里的表.xlsx", ledger="two_cancer")
+    >>> out = write_error_workbook(store, plan, folder / "错误.xlsx")
+    >>> ws = load_workbook(out).active
+    >>> [c.value for c in ws[4]][:3], ws.cell(4, ws.max_column).value
+    (['示例村一', '示例九', '43090219710916155'], '身份证号：应为 18 位（前 17 位数字，最后一位数字或 X），现在是 17 位')
+    >>> store.close()
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from openpyxl import Workbook
 from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, PatternFill
+from openpyxl.utils import get_column_letter
 
 from ..store.policy import policy_for
 from ..store.writes import Writer
-from .importer import ImportPlan
-from .sheetmeta import safe_sheet_title
-from .workbook import cell_text
+from .columns import BASE, ORG, ROW_ID
+from .importer import ImportPlan, RowPlan
+from .sheetmeta import BASE_HEADER, ID_HEADER, REASON_HEADER, ROW_NO_HEADER
+from .template import FIRST_DATA_ROW, atomic_output, org_labels, template_book, template_fields
+from .workbook import is_blank
 
 BAD = PatternFill("solid", fgColor="FFC7CE")
 CONFLICT = PatternFill("solid", fgColor="FFEB9C")
-HEAD = PatternFill("solid", fgColor="D9D9D9")
 RISKY_LEAD = ("=", "+", "-", "@", "\t", "\r")   # what a spreadsheet may run as a formula (OWASP)
+_EXTRA = ((ROW_NO_HEADER, "原表中的行号，便于对照；导入时不读取本列", 10.0),
+          (REASON_HEADER, "这一行没有导入的原因；改正后不必删除本列，导入时不读取本列", 60.0))
+_HIDDEN = ((ID_HEADER, "本程序导出的行标识，请勿修改", 20.0),
+           (BASE_HEADER, "导出时的值，请勿修改", 20.0))
 
 
 def as_text(cells) -> None:
@@ -52,71 +90,59 @@ def as_text(cells) -> None:
             cell.quotePrefix = True
 
 
-def write_error_workbook(store, plan: ImportPlan, out: Path | str, *, reveal: bool = False,
-                         purpose: str | None = None) -> Path:
-    """Write the rejected (and conflicting) rows of ``plan`` to ``out`` (.xlsx).
+def write_error_workbook(store, plan: ImportPlan, out: Path | str) -> Path:
+    """Write the rejected and conflicting rows of ``plan`` to ``out`` (.xlsx), as the file
+    carried them, in the ledger's template (see the module's notes); audited.
 
-    Like every export it is audited; unmasked (``reveal``) only for a role that may
-    see sensitive values. The workbook is written beside ``out`` (a private file, made
-    before any content goes in) and renamed into place with the audit entry.
-
-    :raises OSError: when ``out`` cannot be written (no such folder, no permission,
+    :raises StoreError: when ``out`` cannot be written (no such folder, no permission,
         the file is open in Excel or WPS); nothing is left behind then.
     """
-    policy = policy_for(store).exporting(store, reveal)
     out = Path(out)
     led = plan.ledger
-    field_col = {fid: c for c, fid in plan.layout.mapping.items()}
-    sensitive = {c for c, fid in plan.layout.mapping.items() if led.has_field(fid) and led.is_sensitive(fid)}
-    width = max([len(r) for r in plan.header] + [len(r.cells) for r in plan.rows if r.cells] + [1])
-    mask = policy.masker(led, [plan.layout.mapping.get(c) for c in range(width)])
-    wb = Workbook()
-    ws = wb.active
-    ws.title = safe_sheet_title(f"{led.label}-未导入")
-    ws.append([f"{plan.path.name}（工作表“{plan.sheet}”）中未导入的行：改正红色单元格后可重新导入"])
-    ws["A1"].font = Font(bold=True, size=12)
-    as_text(ws[1])
-    for header in plan.header:
-        ws.append([*header, *[""] * (width - len(header)), "原表行号", "错误原因"])
-        as_text(ws[ws.max_row])
-        for cell in ws[ws.max_row]:
-            cell.fill = HEAD
-            cell.font = Font(bold=True)
-    first_data = ws.max_row + 1
-    for row in (r for r in plan.rows if r.status in ("rejected", "conflict")):
-        cells = [*row.cells, *[""] * (width - len(row.cells))]
-        cells = mask([cell_text(v) if c in sensitive and v is not None else v for c, v in enumerate(cells)])
-        messages = [p.message for p in row.problems if p.severity == "error" or row.status == "conflict"]
-        ws.append([*cells, row.row_no, "；".join(messages)])
-        r = ws.max_row
-        as_text(ws[r])
+    tree = store.orgs
+    unit = tree.get(plan.source.code or policy_for(store).default_org(store.node.org))
+    bad = [r for r in plan.rows if r.status in ("rejected", "conflict")]
+    fields = template_fields(led)
+    returned = ROW_ID in plan.layout.mapping.values()
+    extra = _EXTRA + (_HIDDEN if returned else ())
+    note = (f"填报单位：{unit.name}　　{plan.path.name}（工作表“{plan.sheet}”）中没有导入的 {len(bad)} 行。"
+            "红色单元格有错（鼠标移上去可看原因），黄色为导出后两边都改过的内容；改正后整表重新导入即可，"
+            f"“{ROW_NO_HEADER}”“{REASON_HEADER}”两列不导入。")
+    wb, ws = template_book(store, led, unit, kind="errors", rows=max(len(bad), 1), note=note, extra=extra)
+    column_of = {ORG: 1} | {f.id: c for c, f in enumerate(fields, start=2)}
+    source_col = {target: c for c, target in plan.layout.mapping.items()}
+    labels = org_labels(store)
+    width = len(fields) + 1
+    for r, row in enumerate(bad, start=FIRST_DATA_ROW):
+        cells = row.cells or []
+
+        def cell(target: str):
+            c = source_col.get(target)
+            return cells[c] if c is not None and c < len(cells) else None
+        values = [cell(ORG) if not is_blank(cell(ORG)) else labels.get(row.org, "") if row.org else None]
+        values += [cell(f.id) for f in fields]
+        values += [row.row_no, "；".join(_reasons(row))]
+        if returned:
+            values += [cell(ROW_ID), cell(BASE)]
+        as_text([ws.cell(r, c, value) for c, value in enumerate(values, start=1) if not is_blank(value)])
         for p in row.problems:
-            c = field_col.get(p.field)
-            if c is None:
-                continue
-            cell = ws.cell(row=r, column=c + 1)
-            cell.fill = CONFLICT if row.status == "conflict" else BAD
-            cell.comment = Comment(p.message, "民生实事台账")
-        reason = ws.cell(row=r, column=width + 2)
-        reason.alignment = Alignment(wrap_text=True, vertical="top")
-    for c in range(1, width + 1):
-        ws.column_dimensions[ws.cell(row=2, column=c).column_letter].width = 16
-    ws.column_dimensions[ws.cell(row=2, column=width + 2).column_letter].width = 60
-    ws.freeze_panes = ws.cell(row=first_data, column=1)
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        tmp.unlink(missing_ok=True)
-        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600))
-        wb.save(tmp)
-        with store.transaction():
+            c = column_of.get(p.field)
+            if c is not None:
+                target = ws.cell(r, c)
+                target.fill = CONFLICT if row.status == "conflict" else BAD
+                target.comment = Comment(p.message, "民生实事台账")
+        ws.cell(r, width + 2).alignment = Alignment(wrap_text=True, vertical="top")
+    for c in range(width + len(_EXTRA) + 1, width + len(extra) + 1):
+        ws.column_dimensions[get_column_letter(c)].hidden = True
+    with store.transaction():
+        with atomic_output(out) as tmp:
+            wb.save(tmp)
             Writer(store, source=f"export:{out.name}").note(
-                "export", tbl=led.table, detail={"rows": ws.max_row - first_data + 1, "purpose": purpose,
-                                                 "revealed": reveal, "errors_of": plan.path.name})
-            os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+                "export", tbl=led.table, detail={"rows": len(bad), "purpose": None, "revealed": False,
+                                                 "errors_of": plan.path.name, "sha256": plan.sha256,
+                                                 "returned_to_sender": True})
     return out
+
+
+def _reasons(row: RowPlan) -> list[str]:
+    return [p.message for p in row.problems if p.severity == "error" or row.status == "conflict"]

@@ -18,6 +18,7 @@ is the file's own).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from ..catalog.fieldtypes import display, normalize
 from ..catalog.model import Ledger
+from ..catalog.orgs import OrgError
 from ..catalog.validation import Problem
 from ..errors import INPUT_PROBLEMS, StoreError, UserError
 from ..store.backup import make_backup
@@ -38,6 +40,7 @@ from ..store.versions import now_iso
 from ..store.writes import Writer, new_uuid
 from .columns import BASE, IGNORE, ORG, ROW_ID, Layout, Matcher, find_layout, row_kind
 from .sheetmeta import decode_base
+from .source_unit import SourceUnit, guess_unit, sheet_clues
 from .workbook import Book, SheetData, WorkbookError, cell_text, is_blank, read_book
 
 if TYPE_CHECKING:
@@ -71,9 +74,10 @@ class ImportPlan:
     sheet: str
     ledger: Ledger
     layout: Layout
-    header: list[list]               # the header rows as in the file (for the error workbook)
     rows: list[RowPlan]
     meta: dict
+    source: SourceUnit = SourceUnit(None)   # the unit the sheet comes from (given or read from it)
+    unit_needed: str = ""            # why the rows have no unit yet (a sheet without 村（社区）), or ""
 
     def counts(self) -> dict[str, int]:
         c = Counter(r.status for r in self.rows)
@@ -129,13 +133,25 @@ def choose_ledger(store: Store, book: Book, ledger_id: str | None,
 
 def plan_import(store: Store, path: Path | str, *, ledger: str | None = None,
                 sheet: str | None = None, mapping: dict[int, str] | None = None,
-                default_org: str | None = None, today: dt.date | None = None) -> ImportPlan:
+                default_org: str | None = None, org: str | None = None,
+                today: dt.date | None = None) -> ImportPlan:
     """Read and check a workbook; nothing is written.
 
     ``mapping`` (column index → field id, "org" or "_ignore") overrides the
     automatic column mapping, as the import wizard lets the user correct it.
+    ``org`` (name or code; ``--org``) is the unit the sheet comes from; without it the
+    unit is read from the sheet (:mod:`.source_unit`). Village names in the sheet are
+    resolved within that unit, so a district can import a town's sheet whose 示例村一
+    every town has. ``default_org`` (``--village``) is the unit of rows whose sheet
+    names none.
+
+    Rows never fall silently to a unit that has villages under it (the district, a
+    town): a sheet without a 村（社区） column then leaves :attr:`ImportPlan.unit_needed`
+    saying so (nothing can be applied until a unit is named), and a blank 村（社区）
+    cell is that row's problem.
 
     :raises WorkbookError: the file cannot be used at all.
+    :raises StoreError: ``org`` or ``default_org`` names no unit (exit 1).
     """
     book = read_book(path)
     led, sheet_data, layout = choose_ledger(store, book, ledger, sheet)
@@ -143,12 +159,14 @@ def plan_import(store: Store, path: Path | str, *, ledger: str | None = None,
         layout = Layout(layout.header_rows, layout.labels, dict(mapping),
                         {c: t for c, t in layout.labels.items() if c not in mapping})
     records = store.ledger(led.id)
-    org_default = _default_org(store, book.meta, default_org)
-    planner = _Planner(store, records, layout, org_default, today or dt.date.today())
+    source = _source_unit(store, book, sheet_data, layout, org)
+    org_default = _default_org(store, book.meta, default_org, source)
+    has_org_column = ORG in layout.mapping.values()
+    unit_needed = "" if org_default is not None or has_org_column else _unit_question(store, source)
+    planner = _Planner(store, records, layout, org_default, source, today or dt.date.today())
     rows = planner.plan(sheet_data)
-    header = [list(sheet_data.head[r]) for r in layout.header_rows]
-    return ImportPlan(Path(path), book.sha256, sheet_data.name, led, layout, header, rows,
-                      book.meta)
+    return ImportPlan(Path(path), book.sha256, sheet_data.name, led, layout, rows, book.meta, source,
+                      unit_needed)
 
 
 def _same(a, b) -> bool:
@@ -160,29 +178,55 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def _default_org(store: Store, meta: dict, given: str | None) -> str:
-    """The unit of rows whose sheet names none: the one given (``--village``), the
-    template's own, or the user's (the install's for a user bound to none).
+def _source_unit(store: Store, book: Book, sheet: SheetData, layout: Layout, given: str | None) -> SourceUnit:
+    """The unit named at import (checked against the user's unit), else the one the sheet names."""
+    if given:
+        code = store.resolve_row_org(given)
+        policy_for(store).check_org(code, "导入")
+        return SourceUnit(code, given=True)
+    return guess_unit(store, sheet_clues(book.path.stem, sheet, layout.header_rows[0], book.meta))
+
+
+def _default_org(store: Store, meta: dict, given: str | None, source: SourceUnit) -> str | None:
+    """The unit of rows whose sheet names none: the one given (``--village``, found within
+    the sheet's unit first), the template's own (its 村（社区） note says so), else the
+    sheet's unit or the user's — but only a unit without villages under it (a village, or
+    a unit whose villages are not registered yet): None when the person has to say which.
 
     :raises PermissionDenied: the unit given is outside the user's unit.
     """
     policy = policy_for(store)
+    tree = store.orgs
     if given:
-        code = store.resolve_row_org(given)
+        code = None
+        if source.code:
+            with contextlib.suppress(OrgError):
+                code = tree.resolve(given, within=source.code).code
+        code = code or store.resolve_row_org(given)
         policy.check_org(code, "导入")
         return code
     org = meta.get("org")
-    if org and store.orgs.get(org) and store.orgs.is_within(org, store.node.org) and policy.within(org):
+    if (meta.get("kind") in ("template", "export") and org and tree.get(org)
+            and tree.is_within(org, store.node.org) and policy.within(org)
+            and (source.code is None or tree.is_within(org, source.code))):
         return org
-    return policy.default_org(store.node.org)
+    fallback = source.code or policy.default_org(store.node.org)
+    return None if any(o.level == "village" for o in tree.below(fallback)) else fallback
+
+
+def _unit_question(store: Store, source: SourceUnit) -> str:
+    """What to say when a sheet without a 村（社区） column has no unit for its rows."""
+    where = f"：本表来自{store.orgs.path(source.code)}，其下有多个村（社区）" if source.code else ""
+    return (f"表中没有“村（社区）”列，不知道这些记录属于哪个村（社区）{where}。没有导入任何内容；"
+            "请指明这些记录属于哪个单位（导入向导中在“记录属于”里选择，命令行加 --village 村名）")
 
 
 class _Planner:
-    def __init__(self, store: Store, records: Records, layout: Layout, org_default: str,
-                 today: dt.date):
+    def __init__(self, store: Store, records: Records, layout: Layout, org_default: str | None,
+                 source: SourceUnit, today: dt.date):
         self.store, self.records, self.layout = store, records, layout
         self.ledger = records.ledger
-        self.org_default, self.today = org_default, today
+        self.org_default, self.source, self.today = org_default, source, today
         self.policy = policy_for(store)                 # messages: stored values masked
         self.screen = self.policy.for_screen()          # what the plan may hold of them
         self.fields = {c: t for c, t in layout.mapping.items() if t not in (IGNORE, ORG, ROW_ID, BASE)}
@@ -215,12 +259,37 @@ class _Planner:
     def _org(self, text: str) -> tuple[str | None, str | None]:
         if text not in self._orgs:
             try:
-                code = self.store.resolve_row_org(text)
+                code = self._resolve(text)
                 self.policy.check_org(code, "导入")
                 self._orgs[text] = (code, None)
-            except StoreError as exc:
+            except (StoreError, OrgError) as exc:
                 self._orgs[text] = (None, str(exc))
         return self._orgs[text]
+
+    def _resolve(self, text: str) -> str:
+        """The unit a 村（社区） cell names: within the sheet's unit when it is known.
+
+        :raises OrgError: no such unit there (the message says where it is, if elsewhere),
+            or (without the sheet's unit) a name several units share.
+        """
+        tree, scope = self.store.orgs, self.source.code
+        if scope is None or scope == self.policy.default_org(self.store.node.org):   # the whole of it
+            try:
+                return self.store.resolve_row_org(text)
+            except StoreError as exc:
+                if "同名单位" not in str(exc):
+                    raise
+                raise OrgError(f"{exc}；或者指明本表来自哪个镇（导入向导中选择“本表的单位”，"
+                               "命令行加 --org 镇名）") from None
+        try:
+            return tree.resolve(text, within=scope).code
+        except OrgError as exc:
+            message = str(exc)
+        with contextlib.suppress(OrgError):
+            elsewhere = tree.resolve(text, within=self.store.node.org)
+            message = f"“{text}”是{tree.path(elsewhere.code).replace(' / ', '')}，不在{tree.path(scope)}"
+        raise OrgError(f"{message}。本表的单位是{tree.path(scope)}（{self.source.how(tree)}），"
+                       "如果不对，请改选本表的单位（命令行用 --org）")
 
     def _row(self, row_no: int, cells: list) -> RowPlan:
         plan = RowPlan(row_no, "new", cells)
@@ -230,6 +299,8 @@ class _Planner:
             org, error = self._org(cell_text(self._cell(cells, self.org_col)))
             if error:
                 plan.problems.append(Problem(ORG, f"村（社区）：{error}"))
+        elif self.org_col is not None and org is None:
+            plan.problems.append(Problem(ORG, "村（社区）：未填写，本表也没有指明单位；请填写本行所属的村（社区）"))
         plan.org = org
         if self.id_col is not None and not is_blank(self._cell(cells, self.id_col)):
             plan.uuid = cell_text(self._cell(cells, self.id_col))
@@ -390,13 +461,17 @@ def apply_plan(store: Store, plan: ImportPlan, *, accept_valid: bool = False, ba
     """Write the plan in one transaction, as one batch (after a backup of the store).
 
     Without ``accept_valid`` a plan with rejected rows writes nothing (only the
-    import history notes the refusal). With it, the good rows are written.
+    import history notes the refusal). With it, the good rows are written. A plan
+    whose rows still lack a unit (:attr:`ImportPlan.unit_needed`) writes nothing.
     ``backup=False`` when the caller already backed up before a series of files.
     """
     store.require("edit")
     counts = plan.counts()
     batch = new_uuid()
     errors = [_error_json(plan, r) for r in plan.rows if r.status in ("rejected", "conflict")]
+    if plan.unit_needed:
+        _history(store, plan, batch, "refused", counts)
+        return ImportResult(plan.path.name, "refused", counts, None, plan.unit_needed, errors)
     bad = counts["rejected"] + counts["conflict"]
     if bad and not accept_valid:
         _history(store, plan, batch, "refused", counts)

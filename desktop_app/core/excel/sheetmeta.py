@@ -20,6 +20,8 @@ OPTIONS_SHEET = "_选项"
 ID_HEADER = "记录编号（请勿修改）"
 BASE_HEADER = "导出时的值（请勿修改）"
 ORG_HEADER = "村（社区）"
+ROW_NO_HEADER = "原表行号"     # the error workbook's own columns, never imported
+REASON_HEADER = "错误原因"
 META_KEYS = ("kind", "ledger", "ledger_label", "catalog_id", "catalog_version", "org",
              "org_name", "created", "masked")
 

@@ -79,7 +79,7 @@ TYPE_WORDS = {
     "attachment": "附件（照片、扫描件）：只能在程序里添加；本列只列出文件名，导入时不读取",
 }
 META_LABELS = {
-    "kind": "文件类别（template 模板 / export 导出）", "ledger": "台账代码",
+    "kind": "文件类别（template 模板 / export 导出 / errors 未导入的行）", "ledger": "台账代码",
     "ledger_label": "台账名称", "catalog_id": "计划目录", "catalog_version": "目录版本",
     "org": "单位代码", "org_name": "单位名称", "created": "生成时间",
     "masked": "敏感信息是否打码（yes / no）",
@@ -286,7 +286,10 @@ def atomic_output(path: Path) -> Iterator[Path]:
 _THIN = Side(style="thin", color="808080")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_EXTRA_FILL = PatternFill("solid", fgColor="D9D9D9")
 _WRAP_CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+TEMPLATE_NOTE = ("填报单位：＿＿＿＿＿＿＿＿（盖章）　　　填报日期：　　　年　　月　　日　　　"
+                 "说明：带“*”的为必填项；鼠标移到表头上可查看填写要求")
 
 
 def write_template(store: Store, ledger_id: str, out_path: Path | str, *,
@@ -303,9 +306,45 @@ def write_template(store: Store, ledger_id: str, out_path: Path | str, *,
     unit = resolve_unit(store, village, "生成模板", level="village")
     if village and unit.level != "village":
         raise StoreError(f"“{village}”是{unit.name}，不是村（社区）；请填写本单位下的村（社区）", 1)
+    wb, ws = template_book(store, ledger, unit)
+    if village:
+        label = org_labels(store)[unit.code]
+        for row in range(FIRST_DATA_ROW, FIRST_DATA_ROW + PREFILL_ROWS):
+            ws.cell(row, 1, label)
+    out_path = Path(out_path)
+    with atomic_output(out_path) as tmp:
+        wb.save(tmp)
+    return out_path
+
+
+def template_fields(ledger: Ledger) -> list[Field]:
+    """The fields a template has a column for, in order (files are added in the app)."""
+    return [f for f in ledger.fields if f.type != "attachment"]
+
+
+def template_book(store: Store, ledger: Ledger, unit: Org, *, kind: str = "template",
+                  rows: int = TEMPLATE_ROWS, note: str = TEMPLATE_NOTE,
+                  extra: tuple[tuple[str, str, float], ...] = ()) -> tuple[Workbook, object]:
+    """The workbook of a template and its data sheet, not saved: the title naming ``unit``,
+    ``note``, the header (村（社区） then :func:`template_fields`, each with its rule),
+    ``rows`` data rows formatted and given dropdowns, and the hidden information sheet
+    (``kind``). ``extra`` columns (header, comment, width) follow the fields, grey: the
+    error workbook's 原表行号 and 错误原因, which the importer does not import.
+
+        >>> import tempfile, pathlib
+        >>> from desktop_app.core.store.database import Store
+        >>> store = Store.create(pathlib.Path(tempfile.mkdtemp()) / "t.sqlite3", level="town",
+        ...                      org="河坝镇", operator="示例")
+        >>> led = store.catalog.ledger("two_cancer")
+        >>> wb, ws = template_book(store, led, store.orgs.get(store.node.org), rows=1,
+        ...                        extra=(("错误原因", "不导入", 40),))
+        >>> ws.cell(HEADER_ROW, 1).value, ws.cell(HEADER_ROW, ws.max_column).value
+        ('村（社区）', '错误原因')
+        >>> store.close()
+    """
     villages = village_options(store)
-    fields = [f for f in ledger.fields if f.type != "attachment"]  # files are added in the app
-    ncols = len(fields) + 1
+    fields = template_fields(ledger)
+    ncols = len(fields) + 1 + len(extra)
     last = get_column_letter(ncols)
 
     wb = Workbook()
@@ -318,14 +357,14 @@ def write_template(store: Store, ledger_id: str, out_path: Path | str, *,
     title.alignment = Alignment(horizontal="center", vertical="center")
     ws.row_dimensions[TITLE_ROW].height = 32
     ws.merge_cells(f"A{NOTE_ROW}:{last}{NOTE_ROW}")
-    note = ws.cell(NOTE_ROW, 1, "填报单位：＿＿＿＿＿＿＿＿（盖章）　　　填报日期：　　　年　　月　　日　　　"
-                                "说明：带“*”的为必填项；鼠标移到表头上可查看填写要求")
-    note.alignment = Alignment(vertical="center")
-    ws.row_dimensions[NOTE_ROW].height = 22
+    cell = ws.cell(NOTE_ROW, 1, note)
+    long_note = text_width(note) > 160
+    cell.alignment = Alignment(vertical="center", wrap_text=long_note)
+    ws.row_dimensions[NOTE_ROW].height = 40 if long_note else 22
 
     headers = [(ORG_HEADER, org_rule(villages), 14.0)] + [
         (header_text(f), field_rule(ledger, f), column_width(f)) for f in fields]
-    for col, (text, rule, width) in enumerate(headers, start=1):
+    for col, (text, rule, width) in enumerate(headers + list(extra), start=1):
         cell = ws.cell(HEADER_ROW, col)
         if text.startswith("*"):
             cell.value = CellRichText(TextBlock(InlineFont(color="FFFF0000", b=True), "*"),
@@ -333,7 +372,7 @@ def write_template(store: Store, ledger_id: str, out_path: Path | str, *,
         else:
             cell.value = text
         cell.font = Font(bold=True)
-        cell.fill = _HEADER_FILL
+        cell.fill = _EXTRA_FILL if col > len(headers) else _HEADER_FILL
         cell.border = _BORDER
         cell.alignment = _WRAP_CENTER
         w, h = comment_size(rule)
@@ -341,7 +380,7 @@ def write_template(store: Store, ledger_id: str, out_path: Path | str, *,
         ws.column_dimensions[get_column_letter(col)].width = width
     ws.row_dimensions[HEADER_ROW].height = 36
 
-    last_row = FIRST_DATA_ROW + TEMPLATE_ROWS - 1
+    last_row = FIRST_DATA_ROW + rows - 1
     for col, f in enumerate(fields, start=2):
         fmt = TEXT_FORMAT if f.type in TEXT_TYPES else DATE_FORMAT if f.type == "date" else None
         if fmt:
@@ -349,10 +388,6 @@ def write_template(store: Store, ledger_id: str, out_path: Path | str, *,
             ws.column_dimensions[letter].number_format = fmt  # rows beyond the formatted ones
             for row in range(FIRST_DATA_ROW, last_row + 1):
                 ws.cell(row, col).number_format = fmt
-    if village:
-        label = org_labels(store)[unit.code]
-        for row in range(FIRST_DATA_ROW, FIRST_DATA_ROW + PREFILL_ROWS):
-            ws.cell(row, 1, label)
 
     _template_dropdowns(wb, ws, fields, villages, last_row)
 
@@ -362,14 +397,10 @@ def write_template(store: Store, ledger_id: str, out_path: Path | str, *,
 
     meta = wb.create_sheet(META_SHEET)
     meta.sheet_state = "hidden"
-    for key, value in meta_values(store, ledger, kind="template", org=unit, masked=False).items():
+    for key, value in meta_values(store, ledger, kind=kind, org=unit, masked=False).items():
         meta.append([key, value, META_LABELS[key]])
     meta.column_dimensions["B"].width = 36
-
-    out_path = Path(out_path)
-    with atomic_output(out_path) as tmp:
-        wb.save(tmp)
-    return out_path
+    return wb, ws
 
 
 def _template_dropdowns(wb, ws, fields, villages: list[str], last_row: int) -> None:

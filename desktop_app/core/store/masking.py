@@ -9,9 +9,10 @@
 """
 from __future__ import annotations
 
+from ..catalog.fieldtypes import HIDDEN
 from .writes import Writer
 
-HIDDEN = "***"
+__all__ = ["HIDDEN", "audit_reveal", "audit_use", "mask_value"]
 
 
 def mask_value(field_type: str, value: object) -> object:
