@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QMessag
 
 from ..core.store import BACKUPS_KEPT, BackupError, backup_dir, check_backup_file, copy_to, list_backups, make_backup
 from .style import GREEN, RED
-from .tables import RowsModel, make_table, message_label, say
+from .tables import RowsModel, make_table, message_label, say, selected_item
 from .window_size import fit_window
 
 COLUMNS = ("备份时间", "原因", "大小", "文件")
@@ -64,8 +64,7 @@ class BackupDialog(QDialog):
         self.refresh()
 
     def _selected(self):
-        rows = self.table.selectionModel().selectedRows()
-        return self.backups_model.item_at(rows[0].row()) if rows else None
+        return selected_item(self.table)
 
     def _update(self) -> None:
         self.restore_button.setEnabled(self._selected() is not None)

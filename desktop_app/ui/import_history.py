@@ -25,7 +25,7 @@ from ..core.excel import UndoRefused, import_history, undo_import
 from .errors import show_error
 from .import_dialog import RESULT_COLORS, RESULT_LABELS, counts_text
 from .style import GREEN, GREY, RED
-from .tables import RowsModel, make_table, message_label
+from .tables import RowsModel, make_table, message_label, selected_item
 
 COLUMNS = ("时间", "文件", "工作表", "台账", "操作人", "结果", "行数", "批次")
 UNDONE_LABEL = "已撤销"
@@ -125,8 +125,7 @@ class ImportHistoryPage(QWidget):
         return False
 
     def selected_entry(self) -> HistoryEntry | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.model.items[rows[0].row()] if rows else None
+        return selected_item(self.table)
 
     def _update(self) -> None:
         e = self.selected_entry()

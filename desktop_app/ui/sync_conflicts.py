@@ -13,7 +13,7 @@ from ..core.sync import ConflictView, resolve_conflict
 from .reveal import RevealControl
 from .style import AMBER, GREEN, GREY
 from .sync_state import SyncJobs, SyncState
-from .tables import RowsModel, make_table, message_label, say
+from .tables import RowsModel, make_table, message_label, say, selected_item
 
 SOURCE = "screen:conflicts"
 CONFLICT_COLUMNS = ("台账", "记录", "字段", "本机的值", "对方的值", "说明")
@@ -85,8 +85,7 @@ class ConflictsTab(QWidget):
         self._update()
 
     def selected_conflict(self) -> ConflictView | None:
-        rows = self.conflict_table.selectionModel().selectedRows()
-        return self.conflict_model.items[rows[0].row()] if rows else None
+        return selected_item(self.conflict_table)
 
     def _update(self) -> None:
         idle = not self.jobs.busy

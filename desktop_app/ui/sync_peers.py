@@ -52,7 +52,7 @@ from ..core.sync import (
 from .errors import failure_text
 from .style import AMBER, GREEN, GREY, RED
 from .sync_state import SyncJobs, SyncState, short_time
-from .tables import RowsModel, hint_label, make_table, message_label, say
+from .tables import RowsModel, hint_label, make_table, message_label, say, selected_item
 
 PEER_COLUMNS = ("单位", "级别", "指纹", "登记时间", "状态")
 PENDING_COLUMNS = ("单位", "级别", "指纹（请电话核对）", "导入时间", "暂存的数据包", "说明")
@@ -338,9 +338,7 @@ class PeersTab(QWidget):
 
     # ------------------------------------------------------------ confirming a pending unit
     def selected_pending(self) -> PendingPeer | None:
-        rows = self.pending_table.selectionModel().selectedRows()
-        items = self.pending_model.items
-        return items[rows[0].row()] if rows and rows[0].row() < len(items) else None
+        return selected_item(self.pending_table)
 
     def _confirm_clicked(self) -> None:
         peer = self.selected_pending()

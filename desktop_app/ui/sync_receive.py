@@ -42,7 +42,7 @@ from ..core.sync import (
 )
 from .style import AMBER, BLUE, GREEN, GREY, RED
 from .sync_state import SyncJobs, SyncState, short_time
-from .tables import RowsModel, make_table, message_label, say
+from .tables import RowsModel, make_table, message_label, say, selected_item
 
 COUNT_LABELS = {"new": "新增", "updated": "更新", "unchanged": "未变", "older": "较旧",
                 "deleted": "删除", "conflicts": "冲突", "rejected": "拒收"}
@@ -226,9 +226,7 @@ class ReceiveTab(QWidget):
 
     # ------------------------------------------------------------ discarding a held package
     def selected_held(self) -> HeldPackage | None:
-        rows = self.held_table.selectionModel().selectedRows()
-        items = self.held_model.items
-        return items[rows[0].row()] if rows and rows[0].row() < len(items) else None
+        return selected_item(self.held_table)
 
     def _discard_clicked(self) -> None:
         package = self.selected_held()

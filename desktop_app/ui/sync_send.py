@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxL
 from ..core.sync import KIND_NAMES, Destination, Exported, counts_text, export_package
 from .style import AMBER, GREEN
 from .sync_state import SyncJobs, SyncState, short_time
-from .tables import RowsModel, make_table, message_label, say
+from .tables import RowsModel, make_table, message_label, say, selected_item
 
 DEST_COLUMNS = ("单位", "级别", "已发到第几号", "上次发送", "上次的文件", "行数")
 
@@ -89,8 +89,7 @@ class SendTab(QWidget):
         self._update()
 
     def selected_destination(self) -> Destination | None:
-        rows = self.dest_table.selectionModel().selectedRows()
-        return self.dest_model.items[rows[0].row()] if rows else None
+        return selected_item(self.dest_table)
 
     def _update(self) -> None:
         idle = not self.jobs.busy

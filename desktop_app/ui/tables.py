@@ -36,6 +36,12 @@ def hint_label(text: str) -> QLabel:
     return label
 
 
+def selected_item(view):
+    """The item of a :class:`RowsModel` table's selected row, or None."""
+    rows = view.selectionModel().selectedRows()
+    return view.model().item_at(rows[0].row()) if rows else None
+
+
 def say(label: QLabel, text: str, color: str = GREY) -> None:
     label.setTextFormat(Qt.PlainText)
     label.setText(text)

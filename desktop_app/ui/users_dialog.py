@@ -35,7 +35,7 @@ from ..core.store import (
     set_photo_max_edge,
 )
 from .style import GREEN, RED
-from .tables import RowsModel, make_table, message_label, say
+from .tables import RowsModel, make_table, message_label, say, selected_item
 from .window_size import fit_window
 
 COLUMNS = ("用户名", "角色", "负责单位", "状态", "创建时间")
@@ -120,8 +120,7 @@ class UsersDialog(QDialog):
         return [u["name"], u["role"], unit, state, (u["created"] or "")[:16].replace("T", " ")]
 
     def _selected(self) -> dict | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.users_model.item_at(rows[0].row()) if rows else None
+        return selected_item(self.table)
 
     def _update(self) -> None:
         u = self._selected()
