@@ -28,7 +28,7 @@ def old_catalog_files(tmp_path) -> dict:
 
 def test_the_shipped_catalog_is_newer_than_the_stores_have(tmp_path):
     old = load_catalog(old_catalog_files(tmp_path))
-    assert (old.version, load_catalog().version) == ("2024.3", "2024.5")
+    assert (old.version, load_catalog().version) == ("2024.3", "2024.6")
     assert not old.ledger("two_cancer").has_field("breast_institution")
 
 
@@ -62,7 +62,7 @@ def test_adopting_the_new_catalog_keeps_every_row_and_fills_what_rows_already_sa
     monkeypatch.undo()
     store._upgrade_catalog()        # what opening the store with this version of the app does
 
-    assert store.catalog.version == "2024.5"
+    assert store.catalog.version == "2024.6"
     assert {led: store.ledger(led).count() for led in counts} == counts      # every row kept
     row = tc.get(woman.uuid)
     assert (row["institution"], row["breast_institution"], row["_incomplete"]) == ("示例卫生院", "示例卫生院", 0)
@@ -110,5 +110,5 @@ def test_the_dashboard_and_the_next_monthly_report_say_which_rules_changed(tmp_p
     assert texts["job_info_outreach"] == "及时发布就业信息、加大政企联系频率：新增指标"
     july = monthly_report(district, 2024, 7)
     assert moved <= {c.indicator for c in july.rule_changes}
-    assert "2024.5" in july.rule_note
+    assert "2024.6" in july.rule_note
     district.close()

@@ -133,6 +133,15 @@ class Choices:
             if series[-1][1] != ind.target:
                 raise StoreError(f"{ind.name}：最后一档应为方案目标 {ind.target:g}{ind.unit}"
                                  f"（现为 {series[-1][1]:g}）", 1)
+            year = catalog.plan_year
+            outside = [m for m in months if not m.startswith(f"{year}-")]
+            if outside:
+                raise StoreError(f"{ind.name}：执行月份 {'、'.join(outside)} 不在计划年度 {year} 年内，"
+                                 f"请写 {year}-01 至 {year}-12 之间的月份", 1)
+            for (m1, v1), (m2, v2) in zip(series, series[1:]):
+                if v2 < v1:
+                    raise StoreError(f"{ind.name}：标准只升不降，{m2} 起的 {v2:g} 低于 {m1} 起的 {v1:g}，"
+                                     f"请核对各档标准", 1)
             standards[ind.id] = tuple((m, int(v) if v == int(v) else v) for m, v in series)
         return replace(self, standards=standards)
 
@@ -148,10 +157,15 @@ class Choices:
         else:
             if not orgs or 12 % len(orgs):
                 raise StoreError(f"{ind.name}：请列出 12 个月各轮到的单位（或按顺序轮流的 1、2、3、4、6 个单位）", 1)
-            if tree is not None:
+            if tree is not None:   # the towns of the district take the duty in turn
                 for code in orgs:
-                    if tree.get(code) is None:
+                    org = tree.get(code)
+                    if org is None:
                         raise StoreError(f"{ind.name}：没有单位 {code}", 1)
+                    parent = tree.get(org.parent) if org.parent else None
+                    if org.level != "town" or parent is None or parent.level != "district":
+                        towns = "、".join(t.name for t in tree if t.level == "town")
+                        raise StoreError(f"{ind.name}：轮流的只能是各镇（{towns}），“{org.name}”不是镇", 1)
             rotations[ind.id] = tuple(orgs[(m - 1) % len(orgs)] for m in range(1, 13))
         return replace(self, rotations=rotations)
 

@@ -97,8 +97,11 @@ def counting_text(catalog: Catalog, ind: Indicator, choices=None) -> str:
         else:
             std = "；".join(f"{_month_words(start, catalog.plan_year)}起{cmp} {v:g}{ind.unit}"
                            for start, v in series)
+        if m.per:   # 发放金额 ÷ 保障人数: the standard is per person
+            label = f"人均{label}（{label} ÷ {led.field(m.per).label}）"
         text = (f"逐行核对{rows}的{label}，每笔按{by}执行的标准判断（{std}）；"
-                f"完成值为最低的{label}，完成率为达标行数占比，未达标的行逐条列出")
+                f"目标为统计日执行的标准，完成值为按该标准核对的行和低于本月标准的行中最低的{label}，"
+                f"完成率为达标行数占比，未达标的行逐条列出")
         if choices.standards.get(ind.id):
             extra.append("执行时间由区里设定")
     elif m.method == "latest":

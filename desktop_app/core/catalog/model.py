@@ -24,7 +24,8 @@ Format (see ``resources/catalog/README.md`` for the full reference):
   ``method`` (count, distinct, households, sum, standard, latest, periods,
   orgs_with, notes), ``field``, ``where`` (field → allowed values), ``period``,
   ``orgs``, ``min``, ``rotation``, ``span`` (year: the year's outcomes;
-  state: a state that holds on the as-of date, whatever the year).
+  state: a state that holds on the as-of date, whatever the year), ``per``
+  (standard: judge ``field`` ÷ this integer field, e.g. 发放金额 ÷ 保障人数).
 * ``[[ledgers]]``: ``id``, ``label``, ``project``, ``date_field`` (the event
   date: as-of filtering and the year), ``statuses``, ``identity``,
   ``natural_key`` (``"year:<date field>"`` adds the event year),
@@ -186,6 +187,7 @@ class Measure:
     schedule: tuple[tuple[str, float], ...] = ()        # standard: (from month YYYY-MM, value), sorted
     each_of: str | None = None                          # periods: a period counts when this field
     members: tuple[str, ...] = ()                       # covers every member (default list)
+    per: str | None = None       # standard: judge ``field`` ÷ this field (发放金额 ÷ 保障人数)
 
 
 @dataclass(frozen=True)
@@ -651,7 +653,7 @@ class _Builder:
     def _measure(self, fname, key, data, ledgers, kind, target) -> Measure:
         o = _Obj(fname, key, data)
         o.only({"ledger", "method", "field", "where", "period", "orgs", "min", "rotation",
-                "calendar", "schedule", "each_of", "members", "span"})
+                "calendar", "schedule", "each_of", "members", "span", "per"})
         by_id = {led.id: led for led in ledgers}
         lid = o.str("ledger")
         if lid not in by_id:
@@ -712,13 +714,19 @@ class _Builder:
             links = {p.column for p in led.persons}
             if not led.persons or fld not in links or fld == led.persons[0].column:
                 o.fail("field", "households 需要 field：户主的人员列（不是第一个人员列）")
+        per = o.get("per")
+        if per is not None:
+            if method != "standard":
+                o.fail("per", "只有逐行核对标准（standard）的指标才能按人数折算（per）")
+            if not led.has_field(per) or led.field(per).type != "integer":
+                o.fail("per", f"应是台账 {lid} 的整数字段（如保障人数）")
         span = o.str("span", "year")
         if span not in {"year", "state"}:
             o.fail("span", "只能是 year（当年的结果）或 state（截至统计日仍然成立的状态）")
         return Measure(ledger=lid, method=method, field=fld, where=where, period=period,
                        orgs=orgs, min=o.int("min", 1), rotation=tuple(o.str_list("rotation", [])),
                        calendar=cal, schedule=schedule, each_of=each_of, members=members,
-                       span=span)
+                       span=span, per=per)
 
     def _schedule(self, o: "_Obj", method: str, target) -> tuple[tuple[str, float], ...]:
         """A standard's effective-dated series: [{from = "2024-07", value = 700}, …]."""
@@ -738,6 +746,10 @@ class _Builder:
         months = [m for m, _ in out]
         if not out or months != sorted(set(months)):
             o.fail("schedule", "应按执行起始月份从早到晚排列，月份不重复")
+        if any(not m.startswith(f"{self.plan_year}-") for m in months):
+            o.fail("schedule", f"执行起始月份应在计划年度 {self.plan_year} 年内")
+        if [v for _, v in out] != sorted(v for _, v in out):
+            o.fail("schedule", "标准只升不降：后一档不能低于前一档")
         if out[-1][1] != target:
             o.fail("schedule", f"最后一档应为方案目标 {target}")
         return tuple(out)

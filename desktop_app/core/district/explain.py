@@ -119,7 +119,7 @@ def _verdicts(store, calc: _Calculator, ind, led, policy):
         value_col = m.field
     own = [led.persons[0].column] if m.method == "households" else []   # 户主 not yet filled
     cols = ["uuid", "org", "_incomplete", "status", led.date_field, "_updated"]
-    for extra in [value_col, *own, *m.where, *([month_field(led).id] if month_field(led) else [])]:
+    for extra in [value_col, m.per, *own, *m.where, *([month_field(led).id] if month_field(led) else [])]:
         if extra and extra not in cols:
             cols.append(extra)
     std_sql, std_params = "NULL", []
@@ -198,9 +198,14 @@ def _method_verdicts(calc, ind, led, policy, rows):
         mf = month_field(led)
         for row in rows:
             value, std = row[m.field], row["_standard"]
+            shown = policy.text(led, m.field, value)
+            if m.per and value is not None and row[m.per]:   # 发放金额 ÷ 保障人数
+                value = value / row[m.per]
+                shown = (f"{shown} ÷ {led.field(m.per).label} {policy.text(led, m.per, row[m.per])}"
+                         f" = {policy.text(led, m.field, round(value, 2))}")
             if value is not None and not op(value, std):
                 month = str(row.get(mf.id) if mf else row[led.date_field])[:7]
-                yield row, ("under_standard", f"{label} {policy.text(led, m.field, value)} 低于"
+                yield row, ("under_standard", f"{label} {shown} 低于"
                             f" {month} 执行的标准 {std:g}{ind.unit}")
             else:
                 yield row, ()

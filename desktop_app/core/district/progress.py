@@ -314,20 +314,29 @@ class _Calculator:
         """The standard in force in the as-of month."""
         return self.choices.standard_for(ind, f"{self.as_of:%Y-%m}")
 
+    def value_expr(self, ind: Indicator) -> str:
+        """SQL for the value a standard judges: the field, or the field per person (``per``:
+        发放金额 ÷ 保障人数)."""
+        m = ind.measure
+        col = f"[{m.field}]"
+        return f"({col} * 1.0 / NULLIF([{m.per}], 0))" if m.per else col
+
     def _m_standard(self, ind, led):
-        col = f"[{ind.measure.field}]"
+        """Each row judged by the standard in force for its month. The target shown is the
+        standard in force on the as-of date; achieved is the lowest value among the rows
+        judged by it and the rows below their own month's standard, so that target,
+        achieved and met never contradict (standards never decrease within the year)."""
+        col = self.value_expr(ind)
         op = {">=": "<", ">": "<=", "=": "<>", "<=": ">"}[ind.comparator]
+        agg = "MAX" if ind.comparator == "<=" else "MIN"
         where, params = self._filter(led, ind)
         std, std_params = self.standard_expr(ind, led)
         now = self.in_force(ind)
-        # the lowest value among the rows judged by the standard in force now (all rows when
-        # the standard did not change in the year)
+        judged = f"{agg}(CASE WHEN {std} = ? OR {col} {op} {std} THEN {col} END)"
+        judged_params = std_params + [now] + std_params
         lowest, n, bad = self.conn.execute(
-            f"SELECT MIN(CASE WHEN {std} = ? THEN {col} END), COUNT(*), TOTAL({col} {op} {std}) "
-            f"FROM [{led.table}] WHERE {where}", std_params + [now] + std_params + params).fetchone()
-        if lowest is None and n:
-            lowest = self.conn.execute(f"SELECT MIN({col}) FROM [{led.table}] WHERE {where}",
-                                       params).fetchone()[0]
+            f"SELECT {judged}, COUNT(*), TOTAL({col} {op} {std}) "
+            f"FROM [{led.table}] WHERE {where}", judged_params + std_params + params).fetchone()
         title = led.title_field or led.fields[0].id
         violations = [
             {"uuid": u, "org": o, "name": t, "value": v, "date": d, "standard": sv} for u, o, t, v, d, sv in
@@ -336,14 +345,14 @@ class _Calculator:
                 f"WHERE {where} AND {col} {op} {std} ORDER BY {col} LIMIT {VIOLATION_LIMIT}",
                 std_params + params + std_params)]
         per = {g: (low, b) for g, low, b in self.conn.execute(
-            f"SELECT substr(org, 1, {self.group_len}) AS g, MIN({col}), TOTAL({col} {op} {std}) "
-            f"FROM [{led.table}] WHERE {where} GROUP BY g", std_params + params).fetchall()}
+            f"SELECT substr(org, 1, {self.group_len}) AS g, {judged}, TOTAL({col} {op} {std}) "
+            f"FROM [{led.table}] WHERE {where} GROUP BY g", judged_params + std_params + params).fetchall()}
         share = round((n - bad) / n * 100, 1) if n else None
-        by_org = [OrgFigure(o.code, o.name, ind.target, per[o.code][0] if o.code in per else None,
+        by_org = [OrgFigure(o.code, o.name, now, per[o.code][0] if o.code in per else None,
                             None if o.code not in per else (0.0 if per[o.code][1] else 100.0))
                   for o in self.groups]
         return IndicatorProgress(
-            ind, ind.target, lowest, share, None, lagging=(bad > 0) if n else None,
+            ind, now, lowest, share, None, lagging=(bad > 0) if n else None,
             met=(bad == 0) if n else None, by_org=by_org, violations=violations, rows=n)
 
     def _m_latest(self, ind, led):
