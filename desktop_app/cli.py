@@ -693,13 +693,17 @@ def cmd_rules(args) -> int:
         for ind_id, *names in args.members or []:
             choices = choices.with_members(store.catalog, ind_id, names or None)
             changed = True
+        for ind_id, *names in args.items or []:
+            choices = choices.with_items(store.catalog, ind_id, names or None)
+            changed = True
         for ind_id, *units in args.lead or []:
             choices = choices.with_leads(store.catalog, ind_id, units or None)
             changed = True
         if changed:
             save_choices(store, choices)
         texts = {i.id: store.catalog.counting(i.id, choices) for i in store.catalog.indicators
-                 if i.id in set(choices.standards) | set(choices.rotations) | set(choices.members)}
+                 if i.id in set(choices.standards) | set(choices.rotations) | set(choices.members)
+                 | set(choices.items)}
         leads = [f"{i.id}：牵头责任单位 {'、'.join(choices.units(i))}（目录原定为{'、'.join(i.units)}）"
                  for i in store.catalog.indicators if i.id in choices.leads]
     _out(args, {**choices.to_json(), "counting": texts},
@@ -716,6 +720,8 @@ def cmd_progress(args) -> int:
         ind = result["indicator"]
         lines = [f"{ind['name']}：{ind['counting']}",
                  f"计入 {result['counted_total']} 行，未计入 {result['excluded_total']} 行"]
+        lines += [f"  计入 {e['uuid']} {e['org']}：{e['reason_text']}" for e in result["counted"]
+                  if e.get("reason_text")]
         lines += [f"  {e['uuid']} {e['org']}：{e['reason_text']}" for e in result["excluded"]]
         _out(args, result, "\n".join(lines))
         return OK
@@ -976,7 +982,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=200, help="--explain 时每类最多列出的行数（默认 200）")
 
     sp = command("rules", cmd_rules,
-                 "计数口径（区里设定，随配置文件下发）：标准执行时间、轮流顺序、重点企业名单、牵头责任单位")
+                 "计数口径（区里设定，随配置文件下发）：标准执行时间、轮流顺序、重点企业名单、清单事项、牵头责任单位")
     sp.add_argument("--db", required=True)
     sp.add_argument("--standard", nargs="+", action="append", metavar="X",
                     help="指标 月份=标准 …，例如 urban_dibao_standard 2024-01=650 2024-07=700（只写指标：恢复目录默认）")
@@ -984,6 +990,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="指标 1月的单位 2月的单位 …（12 个，或按顺序轮流的几个）；只写指标：恢复目录默认")
     sp.add_argument("--members", nargs="+", action="append", metavar="X",
                     help="指标 企业名称 …；只写指标：恢复目录默认")
+    sp.add_argument("--items", nargs="+", action="append", metavar="X",
+                    help="指标 事项名称 …：补入固定清单的事项，例如 efficient_one_thing 示例事项（只写指标：恢复目录清单）")
     sp.add_argument("--lead", nargs="+", action="append", metavar="X",
                     help="指标 牵头责任单位 …（须是方案为所属项目列出的责任单位），例如 two_cancer_screening "
                          "区教育卫生健康局；只写指标：恢复目录原定")

@@ -343,3 +343,22 @@ def test_catalog_json_says_how_each_indicator_counts_including_the_new_rules(cap
     assert "验收日期不晚于统计日（不限年份）" in counting["yilao_canteen_per_town"]
     assert "不同高效办成一件事事项" in counting["efficient_one_thing"]
     assert counting["job_info_outreach"].startswith("按日期列出指标进展台账中指标为“及时发布就业信息、加大政企联系频率”")
+
+
+def test_explain_marks_a_household_counted_by_its_own_person(town_db, capsys):
+    """The officer finds the rows whose 户主 is still to fill: counted, with the reason."""
+    from desktop_app.core.store.database import Store
+    store = Store.open(town_db)
+    try:
+        bf = store.ledger("barrier_free")
+        waiting = bf.add(household(1), org="示例村一", today=LATER)
+        bf.add(household(2) | {"householder_name": "示例户主", "householder_id": make_id("19500101", 93),
+                               "householder_relation": "父母"}, org="示例村一", today=LATER)
+    finally:
+        store.close()
+    code = main(["progress", "--db", str(town_db), "--json", "--as-of", "2024-12-31",
+                 "--explain", "barrier_free_households"])
+    counted = json.loads(capsys.readouterr().out)["counted"]
+    assert code == 0 and [(c["uuid"], c.get("reason_text", "")[:5]) for c in counted if c.get("reason_text")] == [
+        (waiting.uuid, "户主未填写")]
+    assert len(counted) == 2

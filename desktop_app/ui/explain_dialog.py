@@ -37,6 +37,9 @@ class ExplainDialog(QDialog):
                    f"计入 {result.counted_total} 行，未计入 {result.excluded_total} 行"
                    + ("：" + "，".join(f"{REASONS.get(k, k)} {n}" for k, n in result.by_reason.items())
                       if result.by_reason else ""))
+        waiting = sum(1 for row in result.counted if row.get("reason_text"))
+        if waiting:   # households counted by their own person: 户主 to fill in
+            summary += f"<br>其中 {waiting} 行未填户主，暂按本人计为一户（见命令行 progress --explain）"
         if result.excluded_total > len(result.excluded):
             summary += f"（只列出前 {len(result.excluded)} 行）"
         self.summary = QLabel(summary)

@@ -9,6 +9,9 @@ same way:
   in force for its month;
 - **rotations** — which town's turn each month is for a duty the towns take in turn (湘就业);
 - **members** — the list a period must cover in full (the 重点企业 that post each quarter);
+- **items** — items the district adds to a fixed list an indicator counts from (the 17
+  “高效办成一件事” items, of which the plan names only some): the field's choices are the
+  catalog's plus the district's (:func:`with_items` on a catalog);
 - **leads** — an indicator's lead unit(s) (牵头责任单位), where the plan names the units per
   project and the catalog picked some (``units_chosen``): one of the project's units.
 
@@ -45,6 +48,7 @@ class Choices:
     rotations: dict[str, tuple[str, ...]] = field(default_factory=dict)     # 12 org codes
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)
     leads: dict[str, tuple[str, ...]] = field(default_factory=dict)        # unit names
+    items: dict[str, tuple[str, ...]] = field(default_factory=dict)        # added list items
 
     # -- reading
     def schedule(self, ind: Indicator) -> tuple[tuple[str, float], ...]:
@@ -79,14 +83,15 @@ class Choices:
         return self.leads.get(ind.id, ind.units)
 
     def is_empty(self) -> bool:
-        return not (self.standards or self.rotations or self.members or self.leads)
+        return not (self.standards or self.rotations or self.members or self.leads or self.items)
 
     # -- JSON (settings and profiles)
     def to_json(self) -> dict:
         return {"standards": {k: [list(p) for p in v] for k, v in sorted(self.standards.items())},
                 "rotations": {k: list(v) for k, v in sorted(self.rotations.items())},
                 "members": {k: list(v) for k, v in sorted(self.members.items())},
-                "leads": {k: list(v) for k, v in sorted(self.leads.items())}}
+                "leads": {k: list(v) for k, v in sorted(self.leads.items())},
+                "items": {k: list(v) for k, v in sorted(self.items.items())}}
 
     @classmethod
     def from_json(cls, data: dict | None) -> Choices:
@@ -108,10 +113,10 @@ class Choices:
                 standards[k] = series
         rotations = {k: tuple(v) for k, v in table("rotations").items()
                      if isinstance(v, list) and len(v) == 12 and all(isinstance(c, str) for c in v)}
-        members, leads = ({k: tuple(v) for k, v in table(key).items()
-                           if isinstance(v, list) and v and all(isinstance(c, str) for c in v)}
-                          for key in ("members", "leads"))
-        return cls(standards, rotations, members, leads)
+        members, leads, items = ({k: tuple(v) for k, v in table(key).items()
+                                  if isinstance(v, list) and v and all(isinstance(c, str) for c in v)}
+                                 for key in ("members", "leads", "items"))
+        return cls(standards, rotations, members, leads, items)
 
     # -- editing (validated against the catalog and the org tree)
     def with_standard(self, catalog: Catalog, ind_id: str,
@@ -200,6 +205,72 @@ class Choices:
         return replace(self, leads=leads)
 
 
+    def with_items(self, catalog: Catalog, ind_id: str, names: list[str] | None) -> Choices:
+        """Add items to the fixed list an indicator counts from (a choice field it counts
+        distinct values of); ``None`` (or no name) goes back to the catalog's list."""
+        ind = _indicator(catalog, ind_id)
+        listed = list_field(catalog, ind)
+        if listed is None:
+            raise StoreError(f"{ind.name}不按固定清单统计，不能补入事项", 1)
+        clean = tuple(dict.fromkeys(n.strip() for n in names or [] if n and n.strip()))
+        for n in clean:
+            if n in listed.choices:
+                raise StoreError(f"“{n}”已在{ind.name}的清单中，不必补入", 1)
+            if len(n) > 100:
+                raise StoreError(f"“{n[:20]}…”太长（事项名称不超过 100 字）", 1)
+        items = dict(self.items)
+        if clean:
+            items[ind.id] = clean
+        else:
+            items.pop(ind.id, None)
+        return replace(self, items=items)
+
+    def item_list(self, catalog: Catalog, ind: Indicator) -> tuple[str, ...]:
+        """The fixed list an indicator counts from: the catalog's and the district's items."""
+        listed = list_field(catalog, ind)
+        base = listed.choices if listed is not None else ()
+        return tuple(dict.fromkeys(base + self.items.get(ind.id, ())))
+
+
+def list_field(catalog: Catalog, ind: Indicator):
+    """The fixed-list field an indicator counts distinct values of (a catalog ``choice``
+    field), or None."""
+    m = ind.measure
+    led = catalog.ledger(m.ledger)
+    if m.method != "distinct" or not m.field or not led.has_field(m.field):
+        return None
+    f = led.field(m.field)
+    return f if f.type == "choice" and not f.choices_from else None
+
+
+def with_items(catalog: Catalog, choices: Choices) -> Catalog:
+    """``catalog`` whose fixed-list fields also offer the district's added items (what a
+    store validates, imports and shows against).
+
+        >>> from desktop_app.core.catalog import load_catalog
+        >>> cat = load_catalog()
+        >>> c = Choices().with_items(cat, "efficient_one_thing", ["示例事项"])
+        >>> with_items(cat, c).ledger("indicator_progress").field("one_thing_item").choices[-1]
+        '示例事项'
+    """
+    if not choices.items:
+        return catalog
+    ledgers = list(catalog.ledgers)
+    for ind_id in choices.items:
+        try:
+            ind = catalog.indicator(ind_id)
+        except KeyError:
+            continue
+        f = list_field(catalog, ind)
+        if f is None:
+            continue
+        i = next(k for k, led in enumerate(ledgers) if led.id == ind.measure.ledger)
+        led = ledgers[i]
+        added = replace(f, choices=choices.item_list(catalog, ind))
+        ledgers[i] = replace(led, fields=tuple(added if x.id == f.id else x for x in led.fields))
+    return replace(catalog, ledgers=tuple(ledgers))
+
+
 def _indicator(catalog: Catalog, ind_id: str, method: str | None = None) -> Indicator:
     try:
         ind = catalog.indicator(ind_id)
@@ -225,5 +296,7 @@ def save_choices(store, choices: Choices) -> Choices:
     store.require("admin")
     if store.node.level != "district":
         raise StoreError("计数口径和牵头责任单位由区里设定，随区里的配置文件下发；镇、村不能修改", 1)
-    store.set_setting(SETTING, json.dumps(choices.to_json(), ensure_ascii=False, sort_keys=True))
+    with store.transaction():
+        store.set_setting(SETTING, json.dumps(choices.to_json(), ensure_ascii=False, sort_keys=True))
+        store.choices_changed()
     return choices

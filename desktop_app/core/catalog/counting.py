@@ -75,6 +75,13 @@ def counting_text(catalog: Catalog, ind: Indicator, choices=None) -> str:
         if m.field and led.has_field(m.field):
             label = led.field(m.field).label
             text = f"{head}中不同{label}的{_NOUNS.get(ind.unit, '个数')}，同一{label}只计一次"
+            items = choices.item_list(catalog, ind)
+            if items:   # a fixed list: say how long it is, and when it is shorter than the target
+                text += f"；{label}从清单中选择（{len(items)} 项"
+                text += (f"，其中区里补入 {len(choices.items[ind.id])} 项）" if choices.items.get(ind.id) else "）")
+                if ind.target is not None and len(items) < ind.target:
+                    text += (f"。清单只有 {len(items)} 项，少于目标 {ind.target:g}{ind.unit}，"
+                             f"即使全部落实也达不到目标：请区里补入其余事项（命令行 rules --items）")
         else:
             who = led.persons[0].role if led.persons else "对象"
             noun = _NOUNS.get(ind.unit, "人数")

@@ -9,7 +9,8 @@ already counted, or confirmed as the same person as a row in another town,
 (a holiday for a working-day duty), ``not_turn`` not the town whose turn it was,
 ``members_missing`` a period in which not every listed member posted, ``superseded`` an
 earlier figure than the latest one, ``org_not_listed`` a unit the indicator does not count,
-``no_key`` nothing to count it by.
+``no_key`` nothing to count it by. A counted row may carry a ``reason_text`` too: a
+household counted by its own person because its 户主 is not filled yet.
 
 What it prints is masked like every output (:func:`~..store.policy.policy_for`): rows are
 named by uuid and unit, and a value in a reason is shown as the session's policy shows it.
@@ -83,10 +84,10 @@ def explain(store, indicator_id: str, as_of: dt.date | None = None, *, scope: st
     led = catalog.ledger(ind.measure.ledger)
 
     def add(uuid, org, reason=None, text=""):
-        if reason is None:
+        if not reason:   # counted; a text says how (a household counted by its own person)
             out.counted_total += 1
             if len(out.counted) < limit:
-                out.counted.append({"uuid": uuid, "org": org})
+                out.counted.append({"uuid": uuid, "org": org, **({"reason_text": text} if text else {})})
             return
         out.excluded_total += 1
         out.by_reason[reason] = out.by_reason.get(reason, 0) + 1
@@ -190,7 +191,9 @@ def _method_verdicts(calc, ind, led, policy, rows):
                 yield row, ("duplicate", f"同一户（同一{head}）已由另一行计入，只计一户")
             else:
                 seen.add(key)
-                yield row, ()
+                yield row, (() if row[m.field] else
+                            ("", f"{head}未填写，暂按{led.persons[0].role}本人计为一户；"
+                                 f"填上{head}后按{head}计（同一户的几行只计一户）"))
     elif m.method == "standard":
         op = {">=": lambda v, s: v >= s, ">": lambda v, s: v > s, "=": lambda v, s: v == s,
               "<=": lambda v, s: v <= s}[ind.comparator]

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from ..catalog.choices import load_choices, with_items
 from ..catalog.model import Catalog, CatalogError, load_catalog, read_catalog_files
 from ..catalog.orgs import LEVEL_NAMES, Org, OrgError, OrgTree, load_tree, name_problem, next_village_code
 from ..errors import StoreError
@@ -551,7 +552,19 @@ class Store:
     # ------------------------------------------------------------ catalog
     @cached_property
     def catalog(self) -> Catalog:
-        return load_catalog(json.loads(self.setting("catalog")))
+        """The plan, with the items the district added to its fixed lists (district_choices)."""
+        return with_items(load_catalog(json.loads(self.setting("catalog"))), load_choices(self))
+
+    def choices_changed(self) -> None:
+        """The district's choices changed (inside the caller's transaction): the catalog's
+        fixed lists may offer more items, so rows waiting for one are worked out again."""
+        old = self.catalog
+        self._forget_catalog()
+        fill_existing_rows(self.conn, old, self.catalog)
+
+    def _forget_catalog(self) -> None:
+        self.__dict__.pop("catalog", None)
+        self.__dict__.pop("_records", None)
 
     def _ensure_tables(self, catalog: Catalog) -> None:
         ensure_table(self.db, person_spec())
@@ -582,8 +595,7 @@ class Store:
                             "catalog_version": catalog.version})
             self._ensure_tables(catalog)
             fill_existing_rows(self.conn, old, catalog)
-        self.__dict__.pop("catalog", None)
-        self.__dict__.pop("_records", None)
+        self._forget_catalog()
         return catalog
 
     # ------------------------------------------------------------ orgs

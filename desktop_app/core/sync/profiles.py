@@ -497,6 +497,7 @@ def _adopt_from_above(store: Store, profile: Profile) -> bool:
     if isinstance(profile.body.get("district_choices"), dict):
         store.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('district_choices', ?)",
                            (json.dumps(profile.body["district_choices"], ensure_ascii=False, sort_keys=True),))
+        store.choices_changed()
     files = profile.body.get("catalog")
     if files and files != json.loads(store.setting("catalog")):
         store.adopt_catalog(files)
