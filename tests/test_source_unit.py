@@ -5,10 +5,12 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from openpyxl import Workbook
 from support import TODAY, make_id, screening
 
 from desktop_app.cli import main
+from desktop_app.core.errors import StoreError
 from desktop_app.core.store import users
 from desktop_app.core.excel.importer import apply_plan, plan_import
 
@@ -117,6 +119,32 @@ def test_cli_org_applies_to_every_file_and_the_lines_say_the_unit(towns, capsys,
     assert code == 1 and out.startswith(f"{SAMPLE.name}（台账，单位河坝镇（按文件名、标题、填报单位识别））：")
     code, out, err = cli(capsys, "import-excel", "--db", towns.path, SAMPLE, "--org", "示例村一", "--dry-run")
     assert code == 1 and "有 5 个同名单位" in err and "430971121001（河坝镇示例村一）" in err
+
+
+def test_a_town_bound_clerk_cannot_import_another_towns_sheet(towns, tmp_path):
+    users.login(towns, "示例管理员", PASSWORD)
+    users.add_user(towns, "金盆录入", PASSWORD, "录入员", unit="金盆镇")
+    users.login(towns, "金盆录入", PASSWORD)
+    for given in (None, "金盆镇"):              # naming her own unit does not make it hers
+        with pytest.raises(StoreError) as caught:
+            plan_import(towns, SAMPLE, org=given, today=TODAY)
+        assert caught.value.exit_code == 1
+        assert str(caught.value) == (
+            "本表写着河坝镇，不在你负责的单位内（你负责金盆镇；见本表的文件名、标题、填报单位）。"
+            "没有导入任何内容；请确认选对了文件，河坝镇的表由河坝镇导入")
+    own = book(tmp_path / "金盆镇_两癌.xlsx", ["村（社区）", "姓名", "身份证号"],
+               ["示例村一", "示例一", make_id("19700312", 2)], title="大通湖区示例村一两癌台账")
+    plan = plan_import(towns, own, ledger="two_cancer", today=TODAY)   # her town, and the district above it
+    assert plan.source.code == JINPEN + "001" and plan.rows[0].org == JINPEN + "001"
+
+
+def test_cli_refuses_another_towns_sheet_for_a_town_bound_clerk(towns, capsys, monkeypatch):
+    users.login(towns, "示例管理员", PASSWORD)
+    users.add_user(towns, "金盆录入", PASSWORD, "录入员", unit="金盆镇")
+    monkeypatch.setenv("MINSHENG_USER", "金盆录入")
+    code, out, err = cli(capsys, "import-excel", "--db", towns.path, SAMPLE, "--accept-valid")
+    assert code == 1 and towns.ledger("two_cancer").count() == 0
+    assert err.count("本表写着河坝镇，不在你负责的单位内") == 1
 
 
 # ---------------------------------------------------------------- a sheet without 村（社区）

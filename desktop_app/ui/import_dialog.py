@@ -68,7 +68,7 @@ from ..core.excel import (
     is_own_hidden,
     write_error_workbook,
 )
-from ..core.errors import UserError
+from ..core.errors import INPUT_PROBLEMS, UserError, exit_code
 from ..core.store import policy_for
 from .errors import failure_text, show_error
 from .reveal import RevealControl
@@ -617,8 +617,8 @@ class ImportDialog(QDialog):
     def _file_summary(self, f: ImportFile) -> str:
         if f.planning:
             return f"{f.path.name}：正在读取…"
-        if f.error is not None:
-            return f"{f.path.name}：无法使用"
+        if f.error is not None:   # input problems (exit 1: another unit's sheet …) or unusable
+            return f"{f.path.name}：" + ("不能导入" if exit_code(f.error) == INPUT_PROBLEMS else "无法使用")
         if f.plan is None:
             return f"{f.path.name}：未读取"
         if f.unit_needed:

@@ -40,7 +40,7 @@ from ..store.versions import now_iso
 from ..store.writes import Writer, new_uuid
 from .columns import BASE, IGNORE, ORG, ROW_ID, Layout, Matcher, find_layout, row_kind
 from .sheetmeta import decode_base
-from .source_unit import SourceUnit, guess_unit, sheet_clues
+from .source_unit import SourceUnit, check_scope, guess_unit, sheet_clues
 from .workbook import Book, SheetData, WorkbookError, cell_text, is_blank, read_book
 
 if TYPE_CHECKING:
@@ -179,12 +179,17 @@ def _same(a, b) -> bool:
 
 
 def _source_unit(store: Store, book: Book, sheet: SheetData, layout: Layout, given: str | None) -> SourceUnit:
-    """The unit named at import (checked against the user's unit), else the one the sheet names."""
+    """The unit named at import (checked against the user's unit), else the one the sheet names.
+
+    :raises StoreError: the sheet names a unit outside the user's (even when one is given).
+    """
+    clues = sheet_clues(book.path.stem, sheet, layout.header_rows[0], book.meta)
+    check_scope(store, clues)
     if given:
         code = store.resolve_row_org(given)
         policy_for(store).check_org(code, "导入")
         return SourceUnit(code, given=True)
-    return guess_unit(store, sheet_clues(book.path.stem, sheet, layout.header_rows[0], book.meta))
+    return guess_unit(store, clues)
 
 
 def _default_org(store: Store, meta: dict, given: str | None, source: SourceUnit) -> str | None:
