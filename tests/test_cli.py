@@ -1,5 +1,8 @@
 """The CLI: JSON shapes, exit codes, and an unchanged store after refused input."""
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -230,3 +233,16 @@ def test_init_from_a_profile_of_the_wrong_level_is_refused_before_the_phone_call
                        "--operator", "村", "--profile", profile)
     assert code == 1 and not path.exists()
     assert err.startswith("错误：区_配置.msprofile 是大通湖区（区级）的配置文件；村（社区）请使用所属镇发来的配置文件")
+
+
+def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path):
+    """``minsheng catalog | head -1``: the pipe is closed before the program writes."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "PYTHONIOENCODING": "utf-8"}
+    try:
+        done = subprocess.run([sys.executable, "-m", "desktop_app.cli", "catalog"], stdout=write_end,
+                              stderr=subprocess.PIPE, env=env, cwd=tmp_path, timeout=120)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr.decode()) == (0, "")

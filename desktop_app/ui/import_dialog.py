@@ -66,6 +66,7 @@ from ..core.excel import (
     ImportPlan,
     RowPlan,
     is_own_hidden,
+    row_units,
     write_error_workbook,
 )
 from ..core.errors import INPUT_PROBLEMS, UserError, exit_code
@@ -663,11 +664,10 @@ class ImportDialog(QDialog):
         self.mapping_table.setEnabled(not f.planning)
         self._show_unit(f, editable)
 
-    def _units(self, within: str | None = None) -> list[tuple[str, str]]:
-        """(label, code) of the units this user may import for (core's list), ``within`` one."""
+    def _units(self) -> list[tuple[str, str]]:
+        """(label, code) of the units this user may import for (core's list)."""
         tree = self.reader.orgs
-        return [(tree.path(o.code), o.code) for o in policy_for(self.reader).orgs(self.reader)
-                if within is None or tree.is_within(o.code, within)]
+        return [(tree.path(o.code), o.code) for o in policy_for(self.reader).orgs(self.reader)]
 
     def _show_unit(self, f: ImportFile, editable: bool) -> None:
         """The unit the file comes from (core's reading and why), and — for a sheet without
@@ -697,8 +697,9 @@ class ImportDialog(QDialog):
         self.village_combo.clear()
         if no_column:
             self.village_combo.addItem("请选择…", None)
-            for label, code in self._units(source.code if source is not None else None):
-                self.village_combo.addItem(label, code)
+            tree = self.reader.orgs
+            for org in row_units(self.reader, source.code if source is not None else None):
+                self.village_combo.addItem(tree.path(org.code), org.code)
             chosen = f.village or (None if plan.unit_needed else next(
                 (r.org for r in plan.rows if r.org), None))
             self.village_combo.setCurrentIndex(max(self.village_combo.findData(chosen), 0))

@@ -136,7 +136,7 @@ def test_a_sheet_without_a_village_column_asks_whose_rows_they_are(qtbot, runner
     dlg = wizard(qtbot, runner, reader, [path])
     assert dlg.village_combo.isVisible() and dlg.village_combo.currentData() is None
     assert [dlg.village_combo.itemData(i) for i in range(1, dlg.village_combo.count())] == [
-        HEBA, HEBA + "001", HEBA + "002", HEBA + "003"]          # within the town the file names
+        HEBA + "001", HEBA + "002", HEBA + "003"]          # the villages of the town the file names
     dlg._next()
     assert not dlg.import_button.isEnabled() and "记录属于" in dlg.import_button.toolTip()
     assert dlg.preview_note.text().startswith("表中没有“村（社区）”列")

@@ -116,6 +116,20 @@ def guess_unit(store: Store, clues: list[tuple[str, str]]) -> SourceUnit:
     return unit_from_clues(store.orgs, policy_for(store).orgs(store), clues)
 
 
+def has_villages(tree: OrgTree, code: str) -> bool:
+    """Whether villages are registered under ``code`` (rows never go to such a unit by
+    default, and ``--village`` may not name one: whose village would they be?)."""
+    return any(o.level == "village" for o in tree.below(code))
+
+
+def row_units(store: Store, within: str | None = None) -> list[Org]:
+    """The units the rows of a sheet without 村（社区） may be put in: the user's units
+    (``within`` the sheet's unit, when known) that have no villages under them."""
+    tree = store.orgs
+    return [o for o in policy_for(store).orgs(store)
+            if (within is None or tree.is_within(o.code, within)) and not has_villages(tree, o.code)]
+
+
 def check_scope(store: Store, clues: list[tuple[str, str]]) -> None:
     """Refuse a sheet whose clues name a unit outside the logged-in user's (or, for a
     user of the whole install, outside the install's): 河坝镇's sheet is not 金盆镇's to
