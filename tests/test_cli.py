@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
-from support import logical_dump, make_id, screening
+from support import MALFORMED_PROFILES, logical_dump, make_id, resigned_town_profile, screening
 
 from desktop_app.cli import main
 from desktop_app.core.store import list_backups
@@ -246,3 +246,14 @@ def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path):
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr.decode()) == (0, "")
+
+
+@pytest.mark.parametrize("change, problem", MALFORMED_PROFILES.values(), ids=MALFORMED_PROFILES)
+def test_init_from_a_signed_but_malformed_profile_says_so(tmp_path, capsys, change, problem):
+    profile = resigned_town_profile(tmp_path, change)
+    path = tmp_path / "v.sqlite3"
+    code, _, err = run(capsys, "init", "--db", path, "--level", "village", "--org", "示例村一",
+                       "--operator", "村", "--profile", profile, "--fingerprint", "0000")
+    assert (code, err) == (2, f"错误：河坝镇_配置.msprofile 不是本程序的配置文件，或已损坏（{problem}）；"
+                              "请向发出单位重新索取\n")
+    assert not path.exists()
