@@ -12,6 +12,7 @@ was written; 2 the input could not be used at all.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -364,7 +365,7 @@ def cmd_export_excel(args) -> int:
 
 
 def cmd_import_excel(args) -> int:
-    from .core.batch import Workbook, import_workbooks, write_error_books
+    from .core.batch import DRY_RUN_MESSAGE, Workbook, import_workbooks, write_error_books
     items = [Workbook(Path(name), ledger=args.ledger, sheet=args.sheet, village=args.village, org=args.org)
              for name in args.files]
     with _open(args) as store:
@@ -373,15 +374,16 @@ def cmd_import_excel(args) -> int:
             write_error_books(store, summary, Path(args.errors))
     data = summary.to_json()
     lines = []
-    for f in data["files"]:
+    for result, f in zip(summary.files, data["files"]):
         if f["status"] in ("unusable", "failed"):
-            lines.append(f"{f['file']}：无法使用。{f['message']}")
+            lines.append(f"{f['file']}：{_not_used(result.exit_code)}")
             continue
         unit = f"，单位{f['org_name']}（{f['org_how']}）" if f["org_name"] else f"，{f['org_how']}"
+        dry_note = f["message"].removeprefix(DRY_RUN_MESSAGE).removeprefix("。")   # a unit still to name
         lines.append(f"{f['file']}（{f['sheet']}{unit}）：新增 {f['new']}，更新 {f['updated']}，"
                      f"未变 {f['unchanged']}，重复 {f['duplicate']}，待补充 {f['incomplete']}，"
                      f"冲突 {f['conflict']}，不合格 {f['rejected']}，跳过 {f['skipped']}"
-                     + ("（试导入，未写入）" if f["status"] == "dry-run" else
+                     + ("（试导入，未写入）" + (f"。{dry_note}" if dry_note else "") if f["status"] == "dry-run" else
                         f"。{f['message']}" + (f" 批次 {f['batch']}" if f["batch"] else "")))
         for row in f.get("rows", []) or f["errors"]:
             if row.get("messages"):
@@ -389,21 +391,30 @@ def cmd_import_excel(args) -> int:
         if f.get("errors_workbook"):
             lines.append(f"  错误行已写入 {f['errors_workbook']}，改正后可重新导入")
         if f.get("errors_workbook_error"):
-            lines.append(f"  错误行没有写出：{f['errors_workbook_error']}")
+            lines.append("  错误行没有写出（原因见下方“错误：”一行）")
     _out(args, data, "\n".join(lines))
     _say_unusable(summary, ("unusable", "failed"))
     books_failed = any(f.entry.get("errors_workbook_error") for f in summary.files)
     for f in summary.files:
         if f.entry.get("errors_workbook_error"):
-            print(f"错误：{f.entry['errors_workbook_error']}", file=sys.stderr)
+            print(f"错误：{f.path.name} 的错误行没有写出：{f.entry['errors_workbook_error']}", file=sys.stderr)
     return max(summary.exit_code, UNUSABLE if books_failed else OK)
 
 
+def _not_used(code: int) -> str:
+    """A file's line when the file was not imported at all; its reason goes to stderr."""
+    return ("没有导入（输入有问题，原因见下方“错误：”一行）" if code == INPUT_PROBLEMS else
+            "无法使用（原因见下方“错误：”一行）")
+
+
 def _say_unusable(summary, statuses: tuple[str, ...]) -> None:
-    """On stderr, why each file that could not be used at all was not imported."""
+    """On stderr, why each file that could not be used at all was not imported (the
+    message, after the file's name unless it starts with it)."""
     for f in summary.files:
         if f.status in statuses:
-            print(f"错误：{f.entry['message']}", file=sys.stderr)
+            message = f.entry["message"]
+            print(f"错误：{message if message.startswith(f.path.name) else f'{f.path.name}：{message}'}",
+                  file=sys.stderr)
 
 
 def cmd_undo_import(args) -> int:
@@ -554,7 +565,10 @@ def cmd_import_package(args) -> int:
     data = summary.to_json()
     lines = []
     for f in data["files"]:
-        lines.append(f"{f['file']}：" + {"refused": "已拒绝。", "held": "已暂存，未导入。"}.get(f["status"], "")
+        if f["status"] in ("refused", "failed"):
+            lines.append(f"{f['file']}：{'已拒绝' if f['status'] == 'refused' else '没有导入'}（原因见下方“错误：”一行）")
+            continue
+        lines.append(f"{f['file']}：" + ("已暂存，未导入。" if f["status"] == "held" else "")
                      + f["message"]
                      + (f"；收到附件 {f['files_received']} 个" if f["files_received"] else ""))
         lines += [f"  {g}" for g in f["gaps"]]
@@ -1013,6 +1027,10 @@ def main(argv: list[str] | None = None) -> int:
     log = _start_log(args)
     try:
         return args.func(args)
+    except BrokenPipeError:   # the reader went away (`| head`): nothing more to say, and nothing at exit
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OK
     except (UserError, OSError) as exc:   # expected failures: one Chinese line and their exit code
         print(f"错误：{describe(exc)}", file=sys.stderr)
         return exit_code(exc)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -173,3 +174,34 @@ def correct_ids(errors: Path, out: Path, fixes: dict[int, str] = CORRECTED_IDS) 
             ws.cell(r, id_col).value = fixes[number]
     wb.save(out)
     return out
+
+
+def resigned_town_profile(tmp_path, change) -> Path:
+    """河坝镇's profile, changed by ``change(body)`` and signed again by 河坝镇's own key (a
+    correctly signed file with content this program never writes)."""
+    from desktop_app.core.store.crypto import SUITES, b64, unb64
+    from desktop_app.core.store.database import Store
+    from desktop_app.core.sync import export_profile
+    from desktop_app.core.sync.package_file import canonical
+    town = Store.create(tmp_path / "河坝镇.sqlite3", level="town", org="河坝镇", operator="镇")
+    town.add_villages(["示例村一", "示例村二"])
+    path = export_profile(town, tmp_path / "河坝镇_配置.msprofile")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data["profile"])
+    suite = SUITES[data["profile"]["suite"]]
+    data["signature"] = b64(suite.sign(unb64(town.setting("sign_private")), canonical(data["profile"])))
+    town.close()
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+# (change of the profile's body, what the refusal says is wrong), by what is wrong
+MALFORMED_PROFILES = {
+    "no-code": (lambda b: b["orgs"].append({"name": "无代码", "level": "village"}), "单位名单第 5 项没有代码"),
+    "integer-code": (lambda b: b["orgs"].append({"code": 430971121009, "name": "示例村九", "level": "village",
+                                                 "parent": "430971121"}), "单位名单第 5 项的代码不是数字"),
+    "list-name": (lambda b: b["orgs"][3].update(name=["示例村二"]), "单位名单第 4 项：单位名称不能为空"),
+    "two-lines": (lambda b: b["orgs"][3].update(name="示例村二\n请直接输入指纹 0000"),
+                  "单位名单第 4 项：单位名称不能含有控制字符"),
+    "long-name": (lambda b: b.update(org_name="河坝镇" + "（指纹已核对，无需打电话）" * 4), "单位名称过长（最多 40 个字）"),
+}

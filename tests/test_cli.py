@@ -1,10 +1,13 @@
 """The CLI: JSON shapes, exit codes, and an unchanged store after refused input."""
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
-from support import logical_dump, make_id, screening
+from support import MALFORMED_PROFILES, logical_dump, make_id, resigned_town_profile, screening
 
 from desktop_app.cli import main
 from desktop_app.core.store import list_backups
@@ -230,3 +233,27 @@ def test_init_from_a_profile_of_the_wrong_level_is_refused_before_the_phone_call
                        "--operator", "村", "--profile", profile)
     assert code == 1 and not path.exists()
     assert err.startswith("错误：区_配置.msprofile 是大通湖区（区级）的配置文件；村（社区）请使用所属镇发来的配置文件")
+
+
+def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path):
+    """``minsheng catalog | head -1``: the pipe is closed before the program writes."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "PYTHONIOENCODING": "utf-8"}
+    try:
+        done = subprocess.run([sys.executable, "-m", "desktop_app.cli", "catalog"], stdout=write_end,
+                              stderr=subprocess.PIPE, env=env, cwd=tmp_path, timeout=120)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr.decode()) == (0, "")
+
+
+@pytest.mark.parametrize("change, problem", MALFORMED_PROFILES.values(), ids=MALFORMED_PROFILES)
+def test_init_from_a_signed_but_malformed_profile_says_so(tmp_path, capsys, change, problem):
+    profile = resigned_town_profile(tmp_path, change)
+    path = tmp_path / "v.sqlite3"
+    code, _, err = run(capsys, "init", "--db", path, "--level", "village", "--org", "示例村一",
+                       "--operator", "村", "--profile", profile, "--fingerprint", "0000")
+    assert (code, err) == (2, f"错误：河坝镇_配置.msprofile 不是本程序的配置文件，或已损坏（{problem}）；"
+                              "请向发出单位重新索取\n")
+    assert not path.exists()

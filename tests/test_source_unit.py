@@ -5,10 +5,12 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from openpyxl import Workbook
 from support import TODAY, make_id, screening
 
 from desktop_app.cli import main
+from desktop_app.core.errors import StoreError
 from desktop_app.core.store import users
 from desktop_app.core.excel.importer import apply_plan, plan_import
 
@@ -119,6 +121,32 @@ def test_cli_org_applies_to_every_file_and_the_lines_say_the_unit(towns, capsys,
     assert code == 1 and "有 5 个同名单位" in err and "430971121001（河坝镇示例村一）" in err
 
 
+def test_a_town_bound_clerk_cannot_import_another_towns_sheet(towns, tmp_path):
+    users.login(towns, "示例管理员", PASSWORD)
+    users.add_user(towns, "金盆录入", PASSWORD, "录入员", unit="金盆镇")
+    users.login(towns, "金盆录入", PASSWORD)
+    for given in (None, "金盆镇"):              # naming her own unit does not make it hers
+        with pytest.raises(StoreError) as caught:
+            plan_import(towns, SAMPLE, org=given, today=TODAY)
+        assert caught.value.exit_code == 1
+        assert str(caught.value) == (
+            "本表写着河坝镇，不在你负责的单位内（你负责金盆镇；见本表的文件名、标题、填报单位）。"
+            "没有导入任何内容；请确认选对了文件，河坝镇的表由河坝镇导入")
+    own = book(tmp_path / "金盆镇_两癌.xlsx", ["村（社区）", "姓名", "身份证号"],
+               ["示例村一", "示例一", make_id("19700312", 2)], title="大通湖区示例村一两癌台账")
+    plan = plan_import(towns, own, ledger="two_cancer", today=TODAY)   # her town, and the district above it
+    assert plan.source.code == JINPEN + "001" and plan.rows[0].org == JINPEN + "001"
+
+
+def test_cli_refuses_another_towns_sheet_for_a_town_bound_clerk(towns, capsys, monkeypatch):
+    users.login(towns, "示例管理员", PASSWORD)
+    users.add_user(towns, "金盆录入", PASSWORD, "录入员", unit="金盆镇")
+    monkeypatch.setenv("MINSHENG_USER", "金盆录入")
+    code, out, err = cli(capsys, "import-excel", "--db", towns.path, SAMPLE, "--accept-valid")
+    assert code == 1 and towns.ledger("two_cancer").count() == 0
+    assert err.count("本表写着河坝镇，不在你负责的单位内") == 1
+
+
 # ---------------------------------------------------------------- a sheet without 村（社区）
 
 def no_village_column(path: Path) -> Path:
@@ -147,6 +175,45 @@ def test_cli_without_a_village_column_exits_1_until_a_village_is_given(towns, ca
     assert code == 0 and json.loads(out)["files"][0]["incomplete"] == 1
     [row] = towns.ledger("two_cancer").rows()
     assert row["org"] == HEBA + "002"                # 示例村二 of the town the file names
+
+
+def test_cli_dry_run_says_the_village_column_is_missing_as_the_import_does(towns, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MINSHENG_USER", "示例录入员")
+    path = no_village_column(tmp_path / "河坝镇的表.xlsx")
+    code, out, err = cli(capsys, "import-excel", "--db", towns.path, path, "--ledger", "two_cancer", "--dry-run")
+    assert code == 1 and out.startswith("河坝镇的表.xlsx（")
+    assert "（试导入，未写入）。表中没有“村（社区）”列" in out and "加 --village 村名" in out
+
+
+def test_village_outside_the_sheets_unit_or_with_villages_is_refused(towns, tmp_path):
+    path = no_village_column(tmp_path / "河坝镇的表.xlsx")
+    for village, said in [
+            ("金盆镇", "记录所属的单位“金盆镇”是金盆镇，不在本表的单位河坝镇内（按文件名识别）。"),
+            (JINPEN + "002", "记录所属的单位“430971123002”是金盆镇示例村二，不在本表的单位河坝镇内（按文件名识别）。"),
+            ("河坝镇", "记录所属的单位“河坝镇”是河坝镇，其下有多个村（社区）。"),
+            ("示例村九", "河坝镇没有名为“示例村九”的单位（已有：示例村一、示例村二、示例社区）。")]:
+        with pytest.raises(StoreError) as caught:
+            plan_import(towns, path, ledger="two_cancer", default_org=village, today=TODAY)
+        assert caught.value.exit_code == 1 and str(caught.value).startswith(said), village
+    with pytest.raises(StoreError, match="不在本表的单位金盆镇内（导入时指定）"):
+        plan_import(towns, path, ledger="two_cancer", org="金盆镇", default_org=HEBA + "001", today=TODAY)
+    plan = plan_import(towns, path, ledger="two_cancer", org="金盆镇", default_org="示例村二", today=TODAY)
+    assert plan.rows[0].org == JINPEN + "002"
+
+
+def test_cli_unknown_units_say_the_input_problem_once_and_list_villages_with_their_town(
+        towns, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MINSHENG_USER", "示例录入员")
+    path = no_village_column(tmp_path / "表.xlsx")
+    code, out, err = cli(capsys, "import-excel", "--db", towns.path, path, "--ledger", "two_cancer",
+                         "--org", "不存在镇")
+    assert code == 1 and out == "表.xlsx：没有导入（输入有问题，原因见下方“错误：”一行）\n"
+    assert err == ("错误：表.xlsx：大通湖区没有名为“不存在镇”的单位（已有：河坝镇（示例村一、示例村二、示例社区）、"
+                   "金盆镇（示例村一、示例村二、示例社区）、北洲子镇（示例村一、示例村二、示例社区）、"
+                   "千山红镇（示例村一、示例村二、示例社区）、南湾湖管理处（示例村一、示例村二、示例社区））\n")
+    code, out, err = cli(capsys, "import-excel", "--db", towns.path, path, "--ledger", "two_cancer",
+                         "--village", "不存在村")
+    assert code == 1 and "无法使用" not in out + err and err.count("不存在村") == 1
 
 
 def test_a_blank_village_cell_is_that_rows_problem(towns, tmp_path):

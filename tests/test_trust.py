@@ -145,7 +145,7 @@ def test_exports_prints_and_error_workbooks_are_audited_with_purpose(cli, tmp_pa
     exports = audit(db, "export")
     assert [(u, d["revealed"], d["purpose"], d.get("deidentified", False)) for u, d in exports] == [
         (CLERK, False, None, False), (REVIEWER, True, "上报核对", False),
-        (CLERK, False, "统计分析", True), (CLERK, False, None, False)]
+        (CLERK, False, "统计分析", True), (CLERK, True, None, False)]       # the file's own full values
     assert exports[-1][1]["errors_of"] == "bad.xlsx"
     assert audit(db, "print") == [(ADMIN, {"purpose": "月度调度", "report": "2024-06"})]
 
@@ -210,6 +210,8 @@ def test_the_error_workbook_returns_the_files_own_cells_and_nothing_stored(town,
     assert "13999990000" not in text and "示例路八号" not in text
     [(user, detail)] = audit(town.path, "export")
     assert user == CLERK and detail["returned_to_sender"] and detail["sha256"] == plan.sha256
+    assert (detail["rows"], detail["org"], detail["revealed"], detail["values"]) == (
+        2, "430971121001", True, "sender_file_unmasked")     # her unit; the file's own full IDs
 
 
 def xlsx_text(path: Path) -> str:

@@ -66,9 +66,10 @@ from ..core.excel import (
     ImportPlan,
     RowPlan,
     is_own_hidden,
+    row_units,
     write_error_workbook,
 )
-from ..core.errors import UserError
+from ..core.errors import INPUT_PROBLEMS, UserError, exit_code
 from ..core.store import policy_for
 from .errors import failure_text, show_error
 from .reveal import RevealControl
@@ -617,8 +618,8 @@ class ImportDialog(QDialog):
     def _file_summary(self, f: ImportFile) -> str:
         if f.planning:
             return f"{f.path.name}：正在读取…"
-        if f.error is not None:
-            return f"{f.path.name}：无法使用"
+        if f.error is not None:   # input problems (exit 1: another unit's sheet …) or unusable
+            return f"{f.path.name}：" + ("不能导入" if exit_code(f.error) == INPUT_PROBLEMS else "无法使用")
         if f.plan is None:
             return f"{f.path.name}：未读取"
         if f.unit_needed:
@@ -663,11 +664,10 @@ class ImportDialog(QDialog):
         self.mapping_table.setEnabled(not f.planning)
         self._show_unit(f, editable)
 
-    def _units(self, within: str | None = None) -> list[tuple[str, str]]:
-        """(label, code) of the units this user may import for (core's list), ``within`` one."""
+    def _units(self) -> list[tuple[str, str]]:
+        """(label, code) of the units this user may import for (core's list)."""
         tree = self.reader.orgs
-        return [(tree.path(o.code), o.code) for o in policy_for(self.reader).orgs(self.reader)
-                if within is None or tree.is_within(o.code, within)]
+        return [(tree.path(o.code), o.code) for o in policy_for(self.reader).orgs(self.reader)]
 
     def _show_unit(self, f: ImportFile, editable: bool) -> None:
         """The unit the file comes from (core's reading and why), and — for a sheet without
@@ -697,8 +697,9 @@ class ImportDialog(QDialog):
         self.village_combo.clear()
         if no_column:
             self.village_combo.addItem("请选择…", None)
-            for label, code in self._units(source.code if source is not None else None):
-                self.village_combo.addItem(label, code)
+            tree = self.reader.orgs
+            for org in row_units(self.reader, source.code if source is not None else None):
+                self.village_combo.addItem(tree.path(org.code), org.code)
             chosen = f.village or (None if plan.unit_needed else next(
                 (r.org for r in plan.rows if r.org), None))
             self.village_combo.setCurrentIndex(max(self.village_combo.findData(chosen), 0))

@@ -112,6 +112,19 @@ def test_the_clerk_chooses_another_unit_for_a_file(qtbot, runner, reader):
     assert dlg.files[0].plan.source.code == HEBA
 
 
+def test_a_town_bound_clerk_is_refused_another_towns_sheet(qtbot, runner, reader, demo_path):
+    as_user(runner, reader, Session("金盆录入", "录入员", "430971123"))
+    before = stored_ids(demo_path)
+    dlg = wizard(qtbot, runner, reader, [SAMPLE])
+    assert dlg.files[0].plan is None and dlg.file_combo.itemText(0) == f"{SAMPLE.name}：不能导入"
+    assert "本表写着河坝镇，不在你负责的单位内" in dlg.preview_note.text()
+    replan(qtbot, dlg, dlg.set_unit, 0, "430971123")     # choosing her own town does not help
+    assert dlg.files[0].plan is None
+    [result] = import_all(qtbot, dlg)
+    assert result["status"] == "unusable" and "不在你负责的单位内" in result["message"]
+    assert stored_ids(demo_path) == before
+
+
 def test_a_sheet_without_a_village_column_asks_whose_rows_they_are(qtbot, runner, reader, demo_path, tmp_path):
     as_user(runner, reader, CLERK)
     row = screening(401)
@@ -123,7 +136,7 @@ def test_a_sheet_without_a_village_column_asks_whose_rows_they_are(qtbot, runner
     dlg = wizard(qtbot, runner, reader, [path])
     assert dlg.village_combo.isVisible() and dlg.village_combo.currentData() is None
     assert [dlg.village_combo.itemData(i) for i in range(1, dlg.village_combo.count())] == [
-        HEBA, HEBA + "001", HEBA + "002", HEBA + "003"]          # within the town the file names
+        HEBA + "001", HEBA + "002", HEBA + "003"]          # the villages of the town the file names
     dlg._next()
     assert not dlg.import_button.isEnabled() and "记录属于" in dlg.import_button.toolTip()
     assert dlg.preview_note.text().startswith("表中没有“村（社区）”列")

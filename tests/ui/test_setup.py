@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from support import MALFORMED_PROFILES, resigned_town_profile
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QDialog, QFileDialog
 
@@ -212,6 +213,16 @@ def test_a_profile_a_village_cannot_start_from_is_explained(dialog, tmp_path, ki
     dialog.set_operator("张三")
     assert not dialog.can_accept()
     assert message in dialog.town_profile.error.text() and not dialog.town_profile.error.isHidden()
+    assert dialog.town_profile.shown.isHidden() and dialog.org_combo.count() == 0
+
+
+@pytest.mark.parametrize("change, problem", MALFORMED_PROFILES.values(), ids=MALFORMED_PROFILES)
+def test_a_signed_but_malformed_profile_is_refused_under_the_field(dialog, tmp_path, change, problem):
+    dialog.set_level("village")
+    dialog.set_profile(resigned_town_profile(tmp_path, change))
+    assert dialog.town_profile.error.text() == (
+        f"河坝镇_配置.msprofile 不是本程序的配置文件，或已损坏（{problem}）；请向发出单位重新索取")
+    assert not dialog.town_profile.error.isHidden() and not dialog.can_accept()
     assert dialog.town_profile.shown.isHidden() and dialog.org_combo.count() == 0
 
 

@@ -146,8 +146,16 @@ class OrgTree:
         if len(hits) > 1:
             raise OrgError(f"“{name_or_code}”在{scope}有 {len(hits)} 个同名单位，请改用代码："
                            + "、".join(f"{o.code}（{self._place(o)}）" for o in hits))
-        known = "、".join(o.name for o in self.below(within)) if within else ""
+        known = self._known(within) if within else ""
         raise OrgError(f"{scope}没有名为“{name_or_code}”的单位" + (f"（已有：{known}）" if known else ""))
+
+    def _known(self, code: str) -> str:
+        """The units under ``code``, each with those under it (villages with their town,
+        since every town may have a 示例村一): ``河坝镇（示例村一、示例村二）、金盆镇``."""
+        def named(org: Org) -> str:
+            under = self.children(org.code)
+            return f"{org.name}（{'、'.join(named(o) for o in under)}）" if under else org.name
+        return "、".join(named(o) for o in self.children(code))
 
     def _place(self, org: Org) -> str:
         """Where an org is, for a person to tell same-name units apart: 河坝镇示例村一."""

@@ -20,6 +20,7 @@ from .error_book import write_error_workbook
 from .export import ExportResult, export_ledger
 from .importer import (COUNT_NAMES, ImportPlan, ImportResult, RowPlan, UndoRefused, apply_plan,
                        import_history, plan_import, refused_history, undo_import)
+from .source_unit import row_units
 from .template import atomic_output, write_template
 from .workbook import Book, WorkbookError, read_book
 
@@ -27,5 +28,5 @@ __all__ = [
     "COUNT_NAMES", "NOT_IMPORTED", "UNIT_COLUMN", "Book", "ExportResult", "ImportPlan",
     "ImportResult", "RowPlan", "UndoRefused", "WorkbookError", "apply_plan", "atomic_output", "export_deidentified",
     "export_ledger", "import_history", "is_own_hidden", "plan_import", "read_book",
-    "refused_history", "undo_import", "write_error_workbook", "write_template",
+    "refused_history", "row_units", "undo_import", "write_error_workbook", "write_template",
 ]

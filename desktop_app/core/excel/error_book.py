@@ -8,7 +8,9 @@ imported as a value). What it adds is the import's own words: the reason for eac
 row (a conflict's current value here is masked by the policy, as on screen) and the
 unit chosen for rows whose sheet named none. It is audited as an export of that
 file's rows back to the person who imported it (``returned_to_sender``, with the
-file's SHA-256, as the import history has it).
+file's SHA-256, as the import history has it, the unit and the number of rows); the entry
+says the file holds unmasked values (``revealed``: the file's own, ``values``:
+``sender_file_unmasked``), since ID numbers go back as the sender typed them.
 
 **The ledger's own template.** The workbook is the ledger's import template
 (:func:`~.template.template_book`: the title naming the sheet's unit, a 填报单位
@@ -138,9 +140,11 @@ def write_error_workbook(store, plan: ImportPlan, out: Path | str) -> Path:
         with atomic_output(out) as tmp:
             wb.save(tmp)
             Writer(store, source=f"export:{out.name}").note(
-                "export", tbl=led.table, detail={"rows": len(bad), "purpose": None, "revealed": False,
-                                                 "errors_of": plan.path.name, "sha256": plan.sha256,
-                                                 "returned_to_sender": True})
+                "export", tbl=led.table, detail={
+                    "rows": len(bad), "purpose": None, "org": unit.code, "errors_of": plan.path.name,
+                    "sha256": plan.sha256, "returned_to_sender": True,
+                    # unmasked, but only what the imported file itself carried in those rows
+                    "revealed": True, "values": "sender_file_unmasked"})
     return out
 
 

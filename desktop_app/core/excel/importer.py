@@ -40,7 +40,7 @@ from ..store.versions import now_iso
 from ..store.writes import Writer, new_uuid
 from .columns import BASE, IGNORE, ORG, ROW_ID, Layout, Matcher, find_layout, row_kind
 from .sheetmeta import decode_base
-from .source_unit import SourceUnit, guess_unit, sheet_clues
+from .source_unit import SourceUnit, check_scope, guess_unit, has_villages, sheet_clues
 from .workbook import Book, SheetData, WorkbookError, cell_text, is_blank, read_book
 
 if TYPE_CHECKING:
@@ -179,12 +179,17 @@ def _same(a, b) -> bool:
 
 
 def _source_unit(store: Store, book: Book, sheet: SheetData, layout: Layout, given: str | None) -> SourceUnit:
-    """The unit named at import (checked against the user's unit), else the one the sheet names."""
+    """The unit named at import (checked against the user's unit), else the one the sheet names.
+
+    :raises StoreError: the sheet names a unit outside the user's (even when one is given).
+    """
+    clues = sheet_clues(book.path.stem, sheet, layout.header_rows[0], book.meta)
+    check_scope(store, clues)
     if given:
         code = store.resolve_row_org(given)
         policy_for(store).check_org(code, "导入")
         return SourceUnit(code, given=True)
-    return guess_unit(store, sheet_clues(book.path.stem, sheet, layout.header_rows[0], book.meta))
+    return guess_unit(store, clues)
 
 
 def _default_org(store: Store, meta: dict, given: str | None, source: SourceUnit) -> str | None:
@@ -194,15 +199,12 @@ def _default_org(store: Store, meta: dict, given: str | None, source: SourceUnit
     a unit whose villages are not registered yet): None when the person has to say which.
 
     :raises PermissionDenied: the unit given is outside the user's unit.
+    :raises StoreError: (exit 1) the unit given is not in the sheet's unit, or has villages under it.
     """
     policy = policy_for(store)
     tree = store.orgs
     if given:
-        code = None
-        if source.code:
-            with contextlib.suppress(OrgError):
-                code = tree.resolve(given, within=source.code).code
-        code = code or store.resolve_row_org(given)
+        code = _given_village(store, given, source)
         policy.check_org(code, "导入")
         return code
     org = meta.get("org")
@@ -211,7 +213,31 @@ def _default_org(store: Store, meta: dict, given: str | None, source: SourceUnit
             and (source.code is None or tree.is_within(org, source.code))):
         return org
     fallback = source.code or policy.default_org(store.node.org)
-    return None if any(o.level == "village" for o in tree.below(fallback)) else fallback
+    return None if has_villages(tree, fallback) else fallback
+
+
+def _given_village(store: Store, given: str, source: SourceUnit) -> str:
+    """The unit ``--village`` names: within the sheet's unit when it is known; never a
+    unit outside it, nor one with villages under it (whose village would it be?)."""
+    tree = store.orgs
+    if source.code is None:
+        code = store.resolve_row_org(given)
+    else:
+        scope = tree.path(source.code).replace(" / ", "")
+        try:
+            code = tree.resolve(given, within=source.code).code
+        except OrgError as exc:
+            try:
+                elsewhere = store.resolve_row_org(given)
+            except StoreError:
+                raise StoreError(f"{exc}。本表的单位是{scope}（{source.how(tree)}）", INPUT_PROBLEMS) from None
+            raise StoreError(f"记录所属的单位“{given}”是{tree.path(elsewhere).replace(' / ', '')}，"
+                             f"不在本表的单位{scope}内（{source.how(tree)}）。没有导入任何内容；请指明{scope}"
+                             "下的村（社区），或改正本表的单位（命令行用 --org）", INPUT_PROBLEMS) from None
+    if has_villages(tree, code):
+        raise StoreError(f"记录所属的单位“{given}”是{tree.path(code).replace(' / ', '')}，其下有多个村（社区）。"
+                         "没有导入任何内容；请指明具体的村（社区）（命令行用 --village 村名）", INPUT_PROBLEMS)
+    return code
 
 
 def _unit_question(store: Store, source: SourceUnit) -> str:

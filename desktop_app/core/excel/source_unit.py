@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 from ..catalog.idnumbers import fold
 from ..catalog.orgs import Org, OrgTree
+from ..errors import INPUT_PROBLEMS, StoreError
 from ..store.policy import policy_for
 from .workbook import cell_text, is_blank
 
@@ -113,6 +114,57 @@ def sheet_clues(path_stem: str, sheet: SheetData, header_start: int, meta: dict)
 def guess_unit(store: Store, clues: list[tuple[str, str]]) -> SourceUnit:
     """The unit the clues name, among the units the logged-in user may import for."""
     return unit_from_clues(store.orgs, policy_for(store).orgs(store), clues)
+
+
+def has_villages(tree: OrgTree, code: str) -> bool:
+    """Whether villages are registered under ``code`` (rows never go to such a unit by
+    default, and ``--village`` may not name one: whose village would they be?)."""
+    return any(o.level == "village" for o in tree.below(code))
+
+
+def row_units(store: Store, within: str | None = None) -> list[Org]:
+    """The units the rows of a sheet without 村（社区） may be put in: the user's units
+    (``within`` the sheet's unit, when known) that have no villages under them."""
+    tree = store.orgs
+    return [o for o in policy_for(store).orgs(store)
+            if (within is None or tree.is_within(o.code, within)) and not has_villages(tree, o.code)]
+
+
+def check_scope(store: Store, clues: list[tuple[str, str]]) -> None:
+    """Refuse a sheet whose clues name a unit outside the logged-in user's (or, for a
+    user of the whole install, outside the install's): 河坝镇's sheet is not 金盆镇's to
+    import, even though both towns have a 示例村一 (see :func:`units_outside`).
+
+    :raises StoreError: (exit 1) naming the unit the sheet names and the user's own.
+    """
+    tree = store.orgs
+    own = policy_for(store).default_org(store.node.org)
+    outside = units_outside(tree, own, clues)
+    if outside:
+        names = "、".join(dict.fromkeys(tree.path(c.code).replace(" / ", "") for c in outside))
+        wheres = "、".join(dict.fromkeys(c.where for c in outside))
+        raise StoreError(f"本表写着{names}，不在你负责的单位内（你负责{tree.path(own)}；见本表的{wheres}）。"
+                         f"没有导入任何内容；请确认选对了文件，{names}的表由{names}导入", INPUT_PROBLEMS)
+
+
+def units_outside(tree: OrgTree, own: str, clues: list[tuple[str, str]]) -> list[Clue]:
+    """The clues that name a unit neither within ``own`` nor above it, read against every
+    unit of the tree (a village name several towns share counts only under a town named
+    too)::
+
+        >>> from desktop_app.core.catalog.orgs import Org, OrgTree
+        >>> tree = OrgTree([Org("430971", "大通湖区", "district"),
+        ...                 Org("430971121", "河坝镇", "town", "430971"),
+        ...                 Org("430971123", "金盆镇", "town", "430971"),
+        ...                 Org("430971121001", "示例村一", "village", "430971121"),
+        ...                 Org("430971123001", "示例村一", "village", "430971123")])
+        >>> units_outside(tree, "430971123", [("文件名", "河坝镇_两癌"), ("标题", "大通湖区台账")])
+        [Clue(where='文件名', text='河坝镇_两癌', code='430971121')]
+        >>> units_outside(tree, "430971123", [("文件名", "金盆镇"), ("标题", "示例村一")])
+        []
+    """
+    named = unit_from_clues(tree, list(tree), clues).clues
+    return [c for c in named if not tree.is_within(c.code, own) and not tree.is_within(own, c.code)]
 
 
 def unit_from_clues(tree: OrgTree, units: list[Org], clues: list[tuple[str, str]]) -> SourceUnit:

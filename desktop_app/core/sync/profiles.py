@@ -41,7 +41,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..catalog.orgs import LEVEL_NAMES, PARENT_LEVEL, Org, file_label
+from ..catalog.orgs import LEVEL_NAMES, PARENT_LEVEL, Org, file_label, name_problem
 from ..errors import StoreError, UserError
 from ..store.crypto import SUITES, CryptoError, b64, fingerprint, spaced_fingerprint, unb64
 from ..store.database import Store
@@ -52,6 +52,7 @@ from .trust import check_fingerprint, pending_profile, record_pending
 
 FORMAT = "minsheng-profile"
 MAX_PROFILE_BYTES = 16 << 20
+MAX_NAME = 40            # characters of a unit's name read from a profile
 SUFFIX = ".msprofile"
 ROTATION_FORMAT = "minsheng-key-rotation"
 MAX_CHAIN = 8            # rotation statements a profile carries (the newest)
@@ -341,7 +342,54 @@ def parse_profile(data: bytes | str, name: str = "配置文件") -> Profile:
     profile = Profile(body)
     if not suite.verify(profile.sign_key, signature, canonical(body)):
         raise ProfileError(f"{name} 的签名不对：文件被改动过，请向发出单位重新索取")
+    wrong = _orgs_problem(body)
+    if wrong:
+        raise ProfileError(f"{name} 不是本程序的配置文件，或已损坏（{wrong}）；请向发出单位重新索取")
     return profile
+
+
+def _orgs_problem(body: dict) -> str | None:
+    """What is wrong with a profile's unit name and unit list, or None. Every entry has a
+    code of digits, a name of one short line (a name is shown in dialogs and read over the
+    phone, so a signed file may not carry a paragraph there), a known level; parent and
+    aliases as this program writes them::
+
+        >>> _orgs_problem({"org_name": "河坝镇", "orgs": [
+        ...     {"code": "430971121", "name": "河坝镇", "level": "town", "parent": "430971"}]})
+        >>> _orgs_problem({"org_name": "河坝镇", "orgs": [{"name": "无代码", "level": "village"}]})
+        '单位名单第 1 项没有代码'
+        >>> _orgs_problem({"org_name": "河坝镇" + "（已核对）" * 9, "orgs": []})
+        '单位名称过长（最多 40 个字）'
+    """
+    def name_wrong(text) -> str | None:
+        if isinstance(text, str) and len(text) > MAX_NAME:
+            return f"单位名称过长（最多 {MAX_NAME} 个字）"
+        return name_problem(text)
+
+    wrong = name_wrong(body.get("org_name", "单位"))
+    if wrong:
+        return wrong
+    orgs = body.get("orgs", [])
+    if not isinstance(orgs, list):
+        return "单位名单格式不对"
+    for n, o in enumerate(orgs, 1):
+        if not isinstance(o, dict):
+            return f"单位名单第 {n} 项格式不对"
+        code, parent, aliases = o.get("code"), o.get("parent"), o.get("aliases", [])
+        if code is None:
+            return f"单位名单第 {n} 项没有代码"
+        if not (type(code) is str and code.isascii() and code.isdigit() and len(code) <= 12):
+            return f"单位名单第 {n} 项的代码不是数字"
+        wrong = name_wrong(o.get("name"))
+        if wrong:
+            return f"单位名单第 {n} 项：{wrong}"
+        if o.get("level") not in LEVEL_NAMES:
+            return f"单位名单第 {n} 项的级别不对"
+        if parent is not None and not (type(parent) is str and parent.isascii() and parent.isdigit()):
+            return f"单位名单第 {n} 项的上级代码不是数字"
+        if not isinstance(aliases, list) or any(name_wrong(a) for a in aliases):
+            return f"单位名单第 {n} 项的别名不对"
+    return None
 
 
 def import_profile(store: Store, path: Path | str) -> dict:
