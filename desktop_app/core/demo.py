@@ -319,7 +319,8 @@ def _rows_for(maker: _Maker, led: Ledger, inds: list[Indicator], villages, towns
                 value = ind.target + rng.choice((0, 0, 10, 20, 50))
                 if i == 3:
                     value = ind.target - 20  # one payment under the standard, as happens
-                fixed2 = fixed | {m.field: value}
+                persons = rng.choice((1, 1, 1, 2)) if m.per else 1   # judged per person: amount ÷ persons
+                fixed2 = fixed | {m.field: value * persons} | ({m.per: persons} if m.per else {})
                 if m.field != "amount":
                     fixed2["amount"] = round(value * 0.4)
                 add(fixed2, _event(rng, year), rng.choice(villages))
