@@ -101,13 +101,18 @@ def test_an_earlier_row_that_does_not_count_does_not_hide_the_one_that_does(two_
     assert {r["reason"] for r in explain(d, "childcare_slots", END).excluded} == {"status"}
 
 
-def test_two_communities_with_the_same_name_and_level_in_two_towns_count_once(two_towns, tmp_path):
+def test_two_communities_of_the_same_name_in_two_towns_count_twice_until_a_reviewer_says_same(two_towns, tmp_path):
+    """A key of names (社区名称＋级别) may be two communities: both count, the pair is listed,
+    and only a reviewer's "same" makes it count once."""
     d, (hb, jp) = two_towns
     row = {"name": "示例社区", "level": "省级", "create_year": 2024, "labor_force": 1000, "employed": 980,
            "declare_date": "2024-03-01", "accept_date": "2024-09-01", "status": "已通过验收"}
-    hb.ledger("full_employment").add(row, org="示例村一", today=END)
-    jp.ledger("full_employment").add(row, org="示例村一", today=END)
+    first = hb.ledger("full_employment").add(row, org="示例村一", today=END).uuid
+    second = jp.ledger("full_employment").add(row, org="示例村一", today=END).uuid
     send(d, (hb, jp), tmp_path)
     ids = [i.id for i in d.catalog.indicators if i.measure.ledger == "full_employment"]
-    report = compute(d, END, indicators=ids)
-    assert sum(report.get(i).achieved or 0 for i in ids) == 1
+    assert sum(compute(d, END, indicators=ids).get(i).achieved or 0 for i in ids) == 2
+    [pair] = [p for p in find_duplicates(d) if p.ledger == "full_employment"]
+    assert pair.kind == "same_key" and pair.first is None
+    decide(d, "full_employment", first, second, "same", keep=first)
+    assert sum(compute(d, END, indicators=ids).get(i).achieved or 0 for i in ids) == 1

@@ -152,9 +152,11 @@ def counting_text(catalog: Catalog, ind: Indicator, choices=None) -> str:
         text = f"按“{m.method}”方法统计{rows}"
     if led.persons and m.method in {"count", "distinct", "households", "sum", "standard"}:
         extra.append("跨镇重复并经核实为同一人的记录只计一次")
-    elif not led.persons and m.method != "notes":
+    elif not led.persons and m.method != "notes" and led.key_is_national:
         extra.append(f"两个镇报了{led.key_label()}相同的同一项时只计一次（计先录入的一条，"
                      f"或经核实保留的一条）")
+    elif not led.persons and m.method != "notes":
+        extra.append(f"两个镇报了{led.key_label()}相同、经核实为同一项的只计一次")
     if ind.derived:
         extra.append(f"标准来源：{ind.derived}")
     return text + "。" + "".join(f"{e}。" for e in extra)

@@ -170,6 +170,13 @@ class Ledger:
         return "＋".join(self.field(k.removeprefix("year:")).label +
                         ("年度" if k.startswith("year:") else "") for k in self.natural_key)
 
+    @property
+    def key_is_national(self) -> bool:
+        """Whether the duplicate key holds a number unique in the country (统一社会信用代码):
+        two towns' rows with the same key are one thing, counted once without a review. A key
+        of names (站点名称, 社区名称＋级别) may be two things of the same name in two towns."""
+        return any(self.field(k).type == "credit_code" for k in self.natural_key if not k.startswith("year:"))
+
     def indicator_field(self) -> Field | None:
         """The field naming the indicator a row reports on (generic 指标进展 ledger)."""
         return next((f for f in self.fields if f.choices_from == "indicators"), None)

@@ -10,9 +10,10 @@ marked as the one not kept stops counting in progress.
 
 A ledger without persons (托育机构, 社区, 工程…) pairs two rows of different towns with
 the same natural key (统一社会信用代码, 名称＋级别…), kind ``same_key``: one institution
-sent by two towns. Those count once even before anyone decides — the row entered first
-(``entered_first``; :func:`~..store.query.same_key_sql`) —; "same" picks the row
-kept, "different" lets both count::
+sent by two towns. With a national number as the key (统一社会信用代码) those count once
+even before anyone decides — the row entered first (``entered_first``;
+:func:`~..store.query.same_key_sql`) —; a key of names counts both until a reviewer
+decides. "same" picks the row kept, "different" lets both count::
 
     >>> sorted_pair("b", "a")
     ('a', 'b')
@@ -131,7 +132,7 @@ def find_duplicates(store: Store, ledger_id: str | None = None, *,
                     pid = _pid(store, led, a["uuid"]) if led.persons and policy.shows_person_ids() else None
                     first = min((a, b), key=lambda r: (created[r["uuid"]] or "", r["uuid"]))["uuid"]
                     out.append(DuplicatePair(led.id, pid, a, b, kind, d, k,
-                                             None if led.persons else first))
+                                             first if led.key_is_national else None))
     return out
 
 

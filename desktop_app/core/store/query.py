@@ -126,8 +126,9 @@ def same_key_sql(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date) 
     instead and its unit.
 
     Of the rows that would count, the one entered first (``_created``, then the lower uuid)
-    counts; a reviewer's decision on the pair (:func:`~..district.duplicates.decide`) wins:
-    "different" lets both count, "same" counts the row kept."""
+    counts when the key is a national number (:attr:`Ledger.key_is_national`); a key of
+    names counts once only after a reviewer's decision on the pair
+    (:func:`~..district.duplicates.decide`): "same" counts the row kept, "different" both."""
     on = [f"substr(o.[{k[5:]}], 1, 4) = substr(t.[{k[5:]}], 1, 4)" if k.startswith("year:")
           else f"o.[{k}] = t.[{k}]" for k in led.natural_key]
     t_conds, t_params = _row_conds(catalog, led, ind, as_of, "t")
@@ -138,8 +139,9 @@ def same_key_sql(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date) 
            "LEFT JOIN duplicate_reviews AS r ON r.ledger = ? "
            "AND r.uuid_a = min(t.uuid, o.uuid) AND r.uuid_b = max(t.uuid, o.uuid) "
            f"WHERE {' AND '.join(t_conds + o_conds)} AND ("
-           "(r.decision IS NULL AND (o._created < t._created OR (o._created = t._created "
-           "AND o.uuid < t.uuid))) OR (r.decision = 'same' AND r.keep = o.uuid))")
+           + ("(r.decision IS NULL AND (o._created < t._created OR (o._created = t._created "
+              "AND o.uuid < t.uuid))) OR " if led.key_is_national else "")
+           + "(r.decision = 'same' AND r.keep = o.uuid))")
     return sql, [led.id] + t_params + o_params
 
 
