@@ -638,7 +638,7 @@ def cmd_board(args) -> int:
 
 
 def cmd_duplicates(args) -> int:
-    from .core.district import decide, find_duplicates
+    from .core.district import KIND_WORDS, decide, find_duplicates
     from .core.store import policy_for
     with _open(args) as store:
         if args.decide:
@@ -647,7 +647,7 @@ def cmd_duplicates(args) -> int:
         pairs = find_duplicates(store, args.ledger, policy=policy_for(store))
     _out(args, {"pairs": [p.to_json() for p in pairs]}, "\n".join(
         f"{p.ledger} {p.a['name']}：{p.a['org']} {p.a['date']} / {p.b['org']} {p.b['date']}"
-        f"（{'跨年度' if p.kind == 'cross_year' else '跨镇'}）"
+        f"（{KIND_WORDS[p.kind]}）"
         + (f" 已定：{'同一人' if p.decision == 'same' else '不是重复'}" if p.decision else " 待核实")
         for p in pairs) or "没有疑似重复")
     return OK

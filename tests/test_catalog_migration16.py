@@ -28,7 +28,7 @@ def old_catalog_files(tmp_path) -> dict:
 
 def test_the_shipped_catalog_is_newer_than_the_stores_have(tmp_path):
     old = load_catalog(old_catalog_files(tmp_path))
-    assert (old.version, load_catalog().version) == ("2024.3", "2024.6")
+    assert (old.version, load_catalog().version) == ("2024.3", "2024.7")
     assert not old.ledger("two_cancer").has_field("breast_institution")
 
 
@@ -54,15 +54,22 @@ def test_adopting_the_new_catalog_keeps_every_row_and_fills_what_rows_already_sa
     care = relief.add({"name": "示例护理", "id_number": make_id("19600101", 13), "category": "重度残疾人护理补贴",
                        "pay_date": "2024-03-10", "persons_covered": 1, "amount": 90,
                        "pay_method": "社会保障卡"}, org="示例村一", today=LATER)
+    meals = store.ledger("meal_points")
+    canteen = {"address": "示例路2号", "site_type": "益老食堂", "operator": "示例村委会",
+               "operator_code": "91350100M000100Y43", "food_license": "JY14309000000001", "capacity": 60,
+               "daily_served": 55, "accept_date": "2024-03-01", "open_date": "2024-03-01"}
+    running = meals.add(canteen | {"name": "示例食堂一", "status": "运营中"}, org="示例村一", today=LATER)
+    closed = meals.add(canteen | {"name": "示例食堂二", "status": "已停业"}, org="示例村一", today=LATER)
     before = compute(store, LATER)
     assert before.get("efficient_one_thing").achieved == 2            # the old rule: any name counts
+    assert before.get("yilao_canteen_per_town").by_org[0].achieved == 1
     assert before.get("barrier_free_households").achieved == 2
     counts = {led.id: store.ledger(led.id).count() for led in store.catalog.ledgers}
 
     monkeypatch.undo()
     store._upgrade_catalog()        # what opening the store with this version of the app does
 
-    assert store.catalog.version == "2024.6"
+    assert store.catalog.version == "2024.7"
     assert {led: store.ledger(led).count() for led in counts} == counts      # every row kept
     row = tc.get(woman.uuid)
     assert (row["institution"], row["breast_institution"], row["_incomplete"]) == ("示例卫生院", "示例卫生院", 0)
@@ -76,6 +83,10 @@ def test_adopting_the_new_catalog_keeps_every_row_and_fills_what_rows_already_sa
     assert after.get("efficient_one_thing").achieved == 1
     # no 户主 yet: each row counts by its disabled person until the 户主 is filled
     assert after.get("barrier_free_households").achieved == 2
+    # 停业日期: the running canteen counts as before; the closed one, without the date, is 待补充
+    assert after.get("yilao_canteen_per_town").by_org[0].achieved == 1
+    assert not meals.get(running.uuid)["_incomplete"]
+    assert (meals.get(closed.uuid)["_incomplete"], meals.get(closed.uuid)["_missing"]) == (1, "close_date")
     store.close()
 
 
@@ -110,5 +121,5 @@ def test_the_dashboard_and_the_next_monthly_report_say_which_rules_changed(tmp_p
     assert texts["job_info_outreach"] == "及时发布就业信息、加大政企联系频率：新增指标"
     july = monthly_report(district, 2024, 7)
     assert moved <= {c.indicator for c in july.rule_changes}
-    assert "2024.6" in july.rule_note
+    assert "2024.7" in july.rule_note
     district.close()

@@ -110,6 +110,43 @@ def test_a_canteen_built_last_year_and_still_running_counts_for_its_town(distric
     assert achieved(district, "yilao_canteen_per_town", dt.date(2024, 1, 1)) == 1
 
 
+def test_a_canteen_counts_until_its_closing_date_whatever_its_status_now(district, capsys):
+    """停业日期: a canteen closed in September still counts at the end of June; 已建成 but not
+    yet open counts (建立 = built); 已停业 without the date is 待补充."""
+    meals = district.ledger("meal_points")
+    meals.add(canteen("示例食堂一", "2023-10-16", status="已停业", close_date="2024-09-01"), org="河坝镇",
+              today=LATER)
+    meals.add(canteen("示例食堂二", "2024-03-01", status="已建成", open_date=None, daily_served=None),
+              org="金盆镇", today=LATER)
+    unknown = meals.add(canteen("示例食堂三", "2023-05-01", status="已停业"), org="北洲子镇", today=LATER)
+    assert unknown.missing == ["close_date"]
+    june = compute(district, dt.date(2024, 6, 30), indicators=["yilao_canteen_per_town"]).get("yilao_canteen_per_town")
+    assert {f.name: f.achieved for f in june.by_org} == {"河坝镇": 1, "金盆镇": 1, "北洲子镇": 0, "千山红镇": 0}
+    assert achieved(district, "yilao_canteen_per_town", dt.date(2024, 9, 1)) == 1   # closed that day
+    assert achieved(district, "yilao_canteen_per_town") == 1
+    code, out, _ = run(capsys, "progress", "--db", district.path, "--json", "--as-of", "2024-12-31",
+                       "--explain", "yilao_canteen_per_town")
+    reasons = sorted((e["reason"], e["reason_text"]) for e in json.loads(out)["excluded"])
+    assert code == 0 and reasons == [
+        ("ended", "停业日期 2024-09-01 不晚于统计日 2024-12-31，统计日已不再成立"),
+        ("incomplete", "待补充：必填信息不全，补全后才计入")]
+
+
+def test_a_closing_date_must_agree_with_the_status_and_the_other_dates(district):
+    meals = district.ledger("meal_points")
+    with pytest.raises(RowsRejected, match="停业日期不能早于验收日期"):
+        meals.add(canteen("示例食堂", "2023-10-16", status="已停业", open_date=None, close_date="2023-10-01"),
+                  org="河坝镇", today=LATER)
+    with pytest.raises(RowsRejected, match="停业日期不能早于开业日期"):
+        meals.add(canteen("示例食堂", "2023-10-16", status="已停业", open_date="2023-12-01",
+                          close_date="2023-11-01"), org="河坝镇", today=LATER)
+    with pytest.raises(RowsRejected, match="还在运营的站点没有停业日期"):
+        meals.add(canteen("示例食堂", "2023-10-16", close_date="2024-03-01"), org="河坝镇", today=LATER)
+    with pytest.raises(RowsRejected, match="停业日期"):
+        meals.add(canteen("示例食堂", "2023-10-16", status="已停业", close_date="2025-03-01"),
+                  org="河坝镇", today=dt.date(2024, 12, 31))
+
+
 # ---------------------------------------------------------------- 8. 就业信息、政企联系
 def test_job_information_and_enterprise_contact_is_a_qualitative_task_with_evidence(district):
     ind = district.catalog.indicator("job_info_outreach")
@@ -340,7 +377,9 @@ def test_catalog_json_says_how_each_indicator_counts_including_the_new_rules(cap
     assert "状态为已认定" in counting["childcare_slots"]
     for level in ("provincial", "city", "district"):
         assert "状态为已通过验收" in counting[f"full_employment_{level}"]
-    assert "验收日期不晚于统计日（不限年份）" in counting["yilao_canteen_per_town"]
+    assert "状态为已建成、运营中、已停业、验收日期不晚于统计日（不限年份）、停业日期未填或晚于统计日" in \
+        counting["yilao_canteen_per_town"]
+    assert "两个镇报了统一社会信用代码相同的同一项时只计一次" in counting["childcare_slots"]
     assert "不同高效办成一件事事项" in counting["efficient_one_thing"]
     assert counting["job_info_outreach"].startswith("按日期列出指标进展台账中指标为“及时发布就业信息、加大政企联系频率”")
 

@@ -125,7 +125,7 @@ def test_explain_follows_the_session_policy(district):
 
 def test_monthly_report_and_dashboard_say_when_a_rule_changed(district, tmp_path):
     june = monthly_report(district, 2024, 6)
-    assert june.rule_changes == [] and june.rule_note.startswith("按计划目录 2024.6 的计数规则统计")
+    assert june.rule_changes == [] and june.rule_note.startswith("按计划目录 2024.7 的计数规则统计")
     assert all(p.counting for p in june.progress.indicators)
     assert changed_since_last_report(district) == ("2024-06", [])
     save_choices(district, load_choices(district).with_standard(

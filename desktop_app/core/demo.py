@@ -300,7 +300,10 @@ def _rows_for(maker: _Maker, led: Ledger, inds: list[Indicator], villages, towns
         return rows, orgs
     for ind in inds:
         m = ind.measure
-        fixed = {k: rng.choice(v) for k, v in m.where.items()}
+        # a demo row is a state that still holds: no status that needs the date it ended (已停业)
+        ended = {s for r in led.rules if m.until and r.kind == "required_if"
+                 and r.params["field"] == m.until for s in r.params["when_in"]}
+        fixed = {k: rng.choice([x for x in v if x not in ended]) for k, v in m.where.items()}
         if m.method in ("count", "distinct", "households"):
             n = max(1, round(ind.target * rng.uniform(0.82, 1.06) * (scale if ind.target > 30 else 1)))
             for _ in range(n):

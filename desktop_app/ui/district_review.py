@@ -34,18 +34,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.district import DuplicatePair, decide, find_duplicates
+from ..core.district import KIND_TIPS, KIND_WORDS, DuplicatePair, decide, find_duplicates
 from ..core.errors import StoreError
 from ..core.store import Policy, policy_for
 from .district_pages import failure, fmt_time, title_label
 from .style import BLUE, GREEN, GREY
 from .tables import RowsModel, hint_label, make_table, message_label, say
 
-KIND_WORDS = {"cross_town": "跨镇", "cross_year": "跨年度"}
-KIND_TIPS = {"cross_town": "同一人同一年度在两个镇各计了一次",
-             "cross_year": "这本台账每人只计一次（如两癌：上一年已检查的不再重复检查），"
-                           "这个人在两个年度各有一条"}
-PAIR_COLUMNS = ("台账", "类型", "身份证号", "左：姓名", "左：村/镇", "左：日期", "左：状态",
+PAIR_COLUMNS = ("台账", "类型", "身份证号/识别信息", "左：姓名", "左：村/镇", "左：日期", "左：状态",
                 "右：姓名", "右：村/镇", "右：日期", "右：状态", "核实结果")
 OPEN_WORD = "待核实"
 CHOICES = {"left": "同一人，保留左边", "right": "同一人，保留右边", "different": "不是重复"}
@@ -162,14 +158,18 @@ class PairView:
 
 
 def _side(store, led, found: dict) -> Side:
-    link = led.persons[0]
     policy = policy_for(store)      # masked: the page has no reveal
     row = policy.row(led, store.ledger(led.id).get(found["uuid"]) or {})
+    status = (found.get("status") or "—") + ("（待补充）" if found.get("incomplete") else "")
+    if not led.persons:             # an institution: its natural key (masked where sensitive)
+        key = "＋".join(str(row.get(k.removeprefix("year:")) or "—") for k in led.natural_key)
+        return Side(found["uuid"], str(found.get("name") or "—"), key,
+                    store.orgs.path(found["org"]), found.get("date") or "—", status)
+    link = led.persons[0]
     id_field = link.fields.get("id_number")
     name_field = link.fields.get("name")
     number = row.get(id_field) if id_field else None
     name = row.get(name_field) if name_field else found.get("name")
-    status = (found.get("status") or "—") + ("（待补充）" if found.get("incomplete") else "")
     return Side(found["uuid"], str(name or "—"),
                 (policy.text(led, id_field, number) or "—") if id_field else "—",
                 store.orgs.path(found["org"]), found.get("date") or "—", status)
@@ -244,8 +244,9 @@ class DuplicatesPage(QWidget):
         top.addWidget(self.summary, 1)
         top.addWidget(self.open_only)
         top.addWidget(self.refresh_button)
-        hint = hint_label("同一人（按身份证号）在两个镇、或在只计一次的台账的两个年度各有一条记录。"
-                          "确认是同一人时保留一条，另一条不再计入进度；记录本身不会删除。")
+        hint = hint_label("同一人（按身份证号）在两个镇、或在只计一次的台账的两个年度各有一条记录；"
+                          "同一机构（按统一社会信用代码等）由两个镇各报一条（未核实时只计先录入的一条）。"
+                          "确认重复时保留一条，另一条不再计入进度；记录本身不会删除。")
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(hint)

@@ -46,7 +46,7 @@ NAV_ROLE = Qt.UserRole + 1
 DISTRICT_NAV = (  # (key, text, tooltip): the district's pages, only at a district install
     ("district_progress", "全区进度", "各指标全区和分镇的完成情况、责任单位、目标分解"),
     ("board", "报送情况", "各镇数据包的报送、缺包、逾期和报送安排"),
-    ("duplicates", "重复计数核实", "同一人在两个镇或两个年度被重复计数"),
+    ("duplicates", "重复计数核实", "同一人（或同一机构）在两个镇、或同一人在两个年度被重复计数"),
     ("reviews", "核实意见", "发给各镇的核实意见和各镇的答复"),
 )
 

@@ -54,6 +54,8 @@ def conditions(catalog: Catalog, ind: Indicator) -> list[str]:
     date = led.field(led.date_field).label
     if ind.measure.span == "state":   # a state that holds, whatever the year it began in
         out.append(f"{date}不晚于统计日（不限年份）")
+        if ind.measure.until:   # the state ended (停业) on that date
+            out.append(f"{led.field(ind.measure.until).label}未填或晚于统计日")
     else:
         out.append(f"{date}在 {catalog.plan_year} 年内（截至统计日）")
     out.append("信息完整")
@@ -150,6 +152,11 @@ def counting_text(catalog: Catalog, ind: Indicator, choices=None) -> str:
         text = f"按“{m.method}”方法统计{rows}"
     if led.persons and m.method in {"count", "distinct", "households", "sum", "standard"}:
         extra.append("跨镇重复并经核实为同一人的记录只计一次")
+    elif not led.persons and m.method != "notes" and led.key_is_national:
+        extra.append(f"两个镇报了{led.key_label()}相同的同一项时只计一次（计先录入的一条，"
+                     f"或经核实保留的一条）")
+    elif not led.persons and m.method != "notes":
+        extra.append(f"两个镇报了{led.key_label()}相同、经核实为同一项的只计一次")
     if ind.derived:
         extra.append(f"标准来源：{ind.derived}")
     return text + "。" + "".join(f"{e}。" for e in extra)

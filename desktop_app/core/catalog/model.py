@@ -24,7 +24,9 @@ Format (see ``resources/catalog/README.md`` for the full reference):
   ``method`` (count, distinct, households, sum, standard, latest, periods,
   orgs_with, notes), ``field``, ``where`` (field → allowed values), ``period``,
   ``orgs``, ``min``, ``rotation``, ``span`` (year: the year's outcomes;
-  state: a state that holds on the as-of date, whatever the year), ``per``
+  state: a state that holds on the as-of date, whatever the year), ``until``
+  (state: the date field on which the state ended, e.g. 停业日期; a row counts
+  while it is empty or later than the as-of date), ``per``
   (standard: judge ``field`` ÷ this integer field, e.g. 发放金额 ÷ 保障人数).
 * ``[[ledgers]]``: ``id``, ``label``, ``project``, ``date_field`` (the event
   date: as-of filtering and the year), ``statuses``, ``identity``,
@@ -163,6 +165,18 @@ class Ledger:
             return False
         return self.all_sensitive or self.field(field_id).sensitive
 
+    def key_label(self) -> str:
+        """The duplicate key in words, e.g. ``身份证号＋宫颈癌检查日期年度``."""
+        return "＋".join(self.field(k.removeprefix("year:")).label +
+                        ("年度" if k.startswith("year:") else "") for k in self.natural_key)
+
+    @property
+    def key_is_national(self) -> bool:
+        """Whether the duplicate key holds a number unique in the country (统一社会信用代码):
+        two towns' rows with the same key are one thing, counted once without a review. A key
+        of names (站点名称, 社区名称＋级别) may be two things of the same name in two towns."""
+        return any(self.field(k).type == "credit_code" for k in self.natural_key if not k.startswith("year:"))
+
     def indicator_field(self) -> Field | None:
         """The field naming the indicator a row reports on (generic 指标进展 ledger)."""
         return next((f for f in self.fields if f.choices_from == "indicators"), None)
@@ -183,6 +197,7 @@ class Measure:
     # that holds (一家 2023 年建成、仍在运营的益老食堂 counts in 2024); ``where`` says which
     # statuses still hold.
     span: str = "year"
+    until: str | None = None     # state: the date it ended (停业日期); counts while empty or later
     calendar: str = "calendar_days"                     # periods = "day": which days are due
     schedule: tuple[tuple[str, float], ...] = ()        # standard: (from month YYYY-MM, value), sorted
     each_of: str | None = None                          # periods: a period counts when this field
@@ -653,7 +668,7 @@ class _Builder:
     def _measure(self, fname, key, data, ledgers, kind, target) -> Measure:
         o = _Obj(fname, key, data)
         o.only({"ledger", "method", "field", "where", "period", "orgs", "min", "rotation",
-                "calendar", "schedule", "each_of", "members", "span", "per"})
+                "calendar", "schedule", "each_of", "members", "span", "per", "until"})
         by_id = {led.id: led for led in ledgers}
         lid = o.str("ledger")
         if lid not in by_id:
@@ -723,10 +738,14 @@ class _Builder:
         span = o.str("span", "year")
         if span not in {"year", "state"}:
             o.fail("span", "只能是 year（当年的结果）或 state（截至统计日仍然成立的状态）")
+        until = o.get("until")
+        if until is not None and (span != "state" or not led.has_field(until)
+                                  or led.field(until).type != "date"):
+            o.fail("until", f"应是状态类指标（span = \"state\"）所用台账 {lid} 的日期字段（如停业日期）")
         return Measure(ledger=lid, method=method, field=fld, where=where, period=period,
                        orgs=orgs, min=o.int("min", 1), rotation=tuple(o.str_list("rotation", [])),
                        calendar=cal, schedule=schedule, each_of=each_of, members=members,
-                       span=span, per=per)
+                       span=span, until=until, per=per)
 
     def _schedule(self, o: "_Obj", method: str, target) -> tuple[tuple[str, float], ...]:
         """A standard's effective-dated series: [{from = "2024-07", value = 700}, …]."""

@@ -7,7 +7,7 @@ submission board, the monthly 调度 report, duplicates across towns and 核实�
     (50.0, datetime.date(2024, 12, 31))
 """
 from .board import BoardLine, VillageLine, due_dates, schedule, set_schedule, submission_board
-from .duplicates import DuplicatePair, decide, find_duplicates
+from .duplicates import KIND_TIPS, KIND_WORDS, DuplicatePair, decide, find_duplicates
 from .explain import REASONS as EXPLAIN_REASONS
 from .explain import Explanation, explain
 from .monthly import STATUS_WORDS, MonthlyReport, month_end, monthly_report, monthly_workbook, parse_month
@@ -23,5 +23,5 @@ __all__ = [
     "MonthlyReport", "OrgFigure", "ProgressReport", "VillageLine", "clamp_as_of", "compute",
     "decide", "due_dates", "expected_rate", "find_duplicates", "flag", "list_reviews",
     "month_end", "monthly_report", "monthly_workbook", "parse_month", "progress_workbook", "reply",
-    "UNSPLIT", "schedule", "set_schedule", "submission_board",
+    "KIND_TIPS", "KIND_WORDS", "UNSPLIT", "schedule", "set_schedule", "submission_board",
 ]

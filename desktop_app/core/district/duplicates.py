@@ -1,4 +1,4 @@
-"""The same person counted twice where the plan counts them once.
+"""The same person (or the same institution) counted twice where the plan counts them once.
 
 Found by the person (the id derived from the 身份证号), not by string matching:
 two live rows of one ledger about the same person in the same year but in
@@ -6,7 +6,14 @@ different towns (两癌 screened in two towns, a child in two rehabilitation
 lists), or — for ledgers the plan counts once whatever the year
 (``once_per_person``, e.g. 两癌: 上一年已检查的不再重复检查) — in any two years.
 A reviewer marks a pair "same person, keep one" or "not a duplicate"; a row
-marked as the one not kept stops counting in progress::
+marked as the one not kept stops counting in progress.
+
+A ledger without persons (托育机构, 社区, 工程…) pairs two rows of different towns with
+the same natural key (统一社会信用代码, 名称＋级别…), kind ``same_key``: one institution
+sent by two towns. With a national number as the key (统一社会信用代码) those count once
+even before anyone decides — the row entered first (``entered_first``;
+:func:`~..store.query.same_key_sql`) —; a key of names counts both until a reviewer
+decides. "same" picks the row kept, "different" lets both count::
 
     >>> sorted_pair("b", "a")
     ('a', 'b')
@@ -33,6 +40,14 @@ if TYPE_CHECKING:
     from ..store.database import Store
 
 
+KIND_WORDS = {"cross_town": "跨镇", "cross_year": "跨年度", "same_key": "跨镇同一项"}
+KIND_TIPS = {"cross_town": "同一人同一年度在两个镇各计了一次",
+             "cross_year": "这本台账每人只计一次（如两癌：上一年已检查的不再重复检查），"
+                           "这个人在两个年度各有一条",
+             "same_key": "同一机构（或同一社区、工程，按台账的识别信息如统一社会信用代码）由两个镇"
+                         "各报了一条；未核实时只计先录入的一条"}
+
+
 def sorted_pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a <= b else (b, a)
 
@@ -43,28 +58,42 @@ class DuplicatePair:
     person_id: str | None     # None where the policy does not show person ids
     a: dict
     b: dict
-    kind: str                 # "cross_town" (same year) or "cross_year"
+    kind: str                 # "cross_town" (same year), "cross_year" or "same_key"
     decision: str | None = None
     keep: str | None = None
+    first: str | None = None  # same_key: the row entered first (counted while undecided)
 
     def to_json(self) -> dict:
-        return {"ledger": self.ledger, "person_id": self.person_id, "kind": self.kind,
-                "a": self.a, "b": self.b, "decision": self.decision, "keep": self.keep}
+        out = {"ledger": self.ledger, "person_id": self.person_id, "kind": self.kind,
+               "a": self.a, "b": self.b, "decision": self.decision, "keep": self.keep}
+        if self.kind == "same_key":
+            out["entered_first"] = self.first
+        return out
+
+
+def _key_sql(led: Ledger) -> str:
+    """SQL for what makes two rows the same: the person, or (no persons) the natural key."""
+    if led.persons:
+        return f"[{led.persons[0].column}]"
+    parts = [f"substr([{k[5:]}], 1, 4)" if k.startswith("year:") else f"[{k}]" for k in led.natural_key]
+    return parts[0] if len(parts) == 1 else "json_array(" + ", ".join(parts) + ")"
 
 
 def _candidates(store: Store, led: Ledger) -> list[list[dict]]:
-    if not led.persons:
-        return []
-    col, date = led.persons[0].column, led.date_field
+    key, date = _key_sql(led), led.date_field
     title = led.title_field or led.fields[0].id
+    whole = " AND ".join(f"[{k.removeprefix('year:')}] IS NOT NULL"
+                         for k in ([led.persons[0].column] if led.persons else led.natural_key))
     cur = store.conn.execute(
-        f"SELECT uuid, org, [{col}], [{date}], [{title}], status, _incomplete FROM [{led.table}] "
-        f"WHERE _deleted = 0 AND [{col}] IN (SELECT [{col}] FROM [{led.table}] WHERE _deleted = 0 "
-        f"AND [{col}] IS NOT NULL GROUP BY [{col}] HAVING COUNT(*) > 1) ORDER BY [{col}], [{date}], uuid")
+        f"SELECT uuid, org, {key} AS k, [{date}], [{title}], status, _incomplete, _created "
+        f"FROM [{led.table}] WHERE _deleted = 0 AND {whole} AND {key} IN (SELECT {key} FROM "
+        f"[{led.table}] WHERE _deleted = 0 AND {whole} GROUP BY {key} HAVING COUNT(*) > 1) "
+        f"ORDER BY k, [{date}], uuid")
     groups: dict[str, list[dict]] = {}
-    for uid, org, pid, day, name, status, incomplete in cur:
+    for uid, org, pid, day, name, status, incomplete, created in cur:
         groups.setdefault(pid, []).append({"uuid": uid, "org": org, "date": day, "name": name,
-                                           "status": status, "incomplete": bool(incomplete)})
+                                           "status": status, "incomplete": bool(incomplete),
+                                           "created": created})
     return list(groups.values())
 
 
@@ -84,21 +113,26 @@ def find_duplicates(store: Store, ledger_id: str | None = None, *,
             continue
         title = led.title_field or (led.fields[0].id if led.fields else None)
         for rows in _candidates(store, led):
+            created = {r["uuid"]: r.pop("created") for r in rows}
             rows = [dict(r, name=policy.value(led, title, r["name"]) if title else r["name"])
                     for r in rows if session_policy.within(r["org"])]
             for i, x in enumerate(rows):
                 for y in rows[i + 1:]:
                     same_year = (x["date"] or "")[:4] == (y["date"] or "")[:4]
-                    if same_year and x["org"][:9] != y["org"][:9]:
+                    if not led.persons and x["org"][:9] != y["org"][:9]:
+                        kind = "same_key"   # one institution sent by two towns, whatever the year
+                    elif led.persons and same_year and x["org"][:9] != y["org"][:9]:
                         kind = "cross_town"
-                    elif not same_year and led.once_per_person:
+                    elif led.persons and not same_year and led.once_per_person:
                         kind = "cross_year"
                     else:
                         continue  # same town, same year: the natural key already guards it
                     a, b = (x, y) if x["uuid"] <= y["uuid"] else (y, x)
                     d, k = decisions.get((led.id, a["uuid"], b["uuid"]), (None, None))
-                    pid = _pid(store, led, a["uuid"]) if policy.shows_person_ids() else None
-                    out.append(DuplicatePair(led.id, pid, a, b, kind, d, k))
+                    pid = _pid(store, led, a["uuid"]) if led.persons and policy.shows_person_ids() else None
+                    first = min((a, b), key=lambda r: (created[r["uuid"]] or "", r["uuid"]))["uuid"]
+                    out.append(DuplicatePair(led.id, pid, a, b, kind, d, k,
+                                             first if led.key_is_national else None))
     return out
 
 

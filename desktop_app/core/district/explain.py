@@ -4,12 +4,14 @@ with its reason — the same decisions :mod:`.progress` makes, row by row.
 Reasons (``reason``): ``incomplete`` 待补充, ``status`` a status the indicator does not count,
 ``condition`` a counting field left blank, ``outside_year`` an event date outside the plan
 year, ``after_as_of`` later than the as-of date, ``duplicate`` the same person (or key)
-already counted, or confirmed as the same person as a row in another town,
+already counted, or confirmed as the same person as a row in another town, or — in a ledger
+without persons — the same natural key (统一社会信用代码, 名称＋级别…) counted in another town,
 ``under_standard`` below the standard in force for its month, ``not_due`` not a due period
 (a holiday for a working-day duty), ``not_turn`` not the town whose turn it was,
 ``members_missing`` a period in which not every listed member posted, ``superseded`` an
 earlier figure than the latest one, ``org_not_listed`` a unit the indicator does not count,
-``no_key`` nothing to count it by. A counted row may carry a ``reason_text`` too: a
+``no_key`` nothing to count it by, ``ended`` a state that ended (停业日期) on or before the
+as-of date. A counted row may carry a ``reason_text`` too: a
 household counted by its own person because its 户主 is not filled yet.
 
 What it prints is masked like every output (:func:`~..store.policy.policy_for`): rows are
@@ -24,7 +26,7 @@ from ..catalog.choices import load_choices
 from ..errors import StoreError
 from ..catalog.counting import counting_text, month_field
 from ..store.policy import policy_for
-from ..store.query import not_counted_sql
+from ..store.query import not_counted_sql, same_key_sql
 from .progress import _Calculator, clamp_as_of, compute
 
 DEFAULT_LIMIT = 200
@@ -35,7 +37,7 @@ REASONS = {
     "outside_year": "不在计划年度内", "after_as_of": "晚于统计日", "duplicate": "重复，只计一次",
     "under_standard": "低于标准", "not_due": "非应开展的期", "not_turn": "未轮到",
     "members_missing": "名单未覆盖", "superseded": "已有更新的填报", "org_not_listed": "不在统计的单位中",
-    "no_key": "无法计数",
+    "no_key": "无法计数", "ended": "统计日前已结束",
 }
 
 
@@ -120,7 +122,7 @@ def _verdicts(store, calc: _Calculator, ind, led, policy):
         value_col = m.field
     own = [led.persons[0].column] if m.method == "households" else []   # 户主 not yet filled
     cols = ["uuid", "org", "_incomplete", "status", led.date_field, "_updated"]
-    for extra in [value_col, m.per, *own, *m.where, *([month_field(led).id] if month_field(led) else [])]:
+    for extra in [value_col, m.per, m.until, *own, *m.where, *([month_field(led).id] if month_field(led) else [])]:
         if extra and extra not in cols:
             cols.append(extra)
     std_sql, std_params = "NULL", []
@@ -129,6 +131,12 @@ def _verdicts(store, calc: _Calculator, ind, led, policy):
     period_sql = calc._period_key(led, m.period) if m.method == "periods" else "NULL"
     member = f"[{m.each_of}]" if m.each_of else "NULL"
     skipped = {r[0] for r in store.conn.execute(not_counted_sql(), [led.id])} if led.persons else set()
+    same_key: dict = {}   # an institution counted in another town: uuid → (kept, its unit)
+    if not led.persons:
+        sql, p = same_key_sql(catalog, led, ind, calc.as_of)
+        for uid, kept, kept_org in store.conn.execute(sql, p):
+            same_key.setdefault(uid, (kept, kept_org))
+        key_label = led.key_label()
     sql = (f"SELECT {', '.join(f'[{c}]' for c in cols)}, {std_sql}, {period_sql}, {member} "
            f"FROM [{led.table}] WHERE {' AND '.join(conds)} "
            f"ORDER BY +[{led.date_field}], rowid")
@@ -157,8 +165,15 @@ def _verdicts(store, calc: _Calculator, ind, led, policy):
             yield row, ("outside_year", f"{date_label}{'为 ' + shown_day if day else '未填写'}，不在 {year} 年内")
         elif str(day) > last:
             yield row, ("after_as_of", f"{date_label} {shown_day} 晚于统计日 {last}")
+        elif m.until and row[m.until] is not None and str(row[m.until]) <= last:
+            yield row, ("ended", f"{led.field(m.until).label} {policy.text(led, m.until, row[m.until])}"
+                                 f" 不晚于统计日 {last}，统计日已不再成立")
         elif row["uuid"] in skipped:
             yield row, ("duplicate", "跨镇（跨年度）重复：经核实与另一行为同一人，只计另一行")
+        elif row["uuid"] in same_key:
+            kept, kept_org = same_key[row["uuid"]]
+            yield row, ("duplicate", f"跨镇重复：与{calc.town_name(kept_org)}的记录 {kept[:8]}"
+                                     f"{key_label}相同，是同一项，只计一次（计先录入或经核实保留的一条）")
         else:
             passing.append(row)
     yield from _method_verdicts(calc, ind, led, policy, passing)

@@ -236,6 +236,12 @@ class _Calculator:
             return f"{org.name}本级"
         return org.name
 
+    def town_name(self, org: str) -> str:
+        """The town (or the district itself) a row's unit sits in, by name."""
+        code = org[:9]
+        found = self.tree.get(code)
+        return found.name if found else code
+
     # -- indicators
     def indicator(self, ind: Indicator) -> IndicatorProgress:
         led = self.catalog.ledger(ind.measure.ledger)

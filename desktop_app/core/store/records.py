@@ -365,8 +365,7 @@ class Records:
 
     def natural_key_label(self) -> str:
         """The duplicate key in words, e.g. ``身份证号＋宫颈癌检查日期年度``."""
-        return "＋".join(self.ledger.field(k.removeprefix("year:")).label +
-                        ("年度" if k.startswith("year:") else "") for k in self.ledger.natural_key)
+        return self.ledger.key_label()
 
     def person_warnings(self, values: dict) -> list[Problem]:
         """Person-master warnings (another name for a known 身份证号), before saving; reads only."""
