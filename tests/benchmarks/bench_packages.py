@@ -13,6 +13,7 @@ Stores are filled with plain SQL (valid rows and versions): the benchmark is abo
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import shutil
 import sqlite3
 import sys
@@ -25,6 +26,7 @@ sys.path.insert(0, str(TESTS))
 if not any((Path(p) / "desktop_app").is_dir() for p in sys.path if p):
     sys.path.insert(0, str(TESTS.parent))          # a source checkout without an install
 
+from stdnum.cn import ric  # noqa: E402
 from support import install_below  # noqa: E402
 
 from desktop_app.core import sync  # noqa: E402
@@ -37,13 +39,20 @@ COLS = ("uuid", "org", "name", "id_number", "phone", "population", "institution"
         "_versions", "_created", "_updated", "_origin")
 
 
+def id_number(i: int) -> str:
+    """A valid ID number (check digit right), a different one for each ``i`` below 3,650,000."""
+    birth = dt.date(1965, 1, 1) + dt.timedelta(days=i // 1000 % 3650)
+    body = f"430902{birth:%Y%m%d}{i % 1000:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
 def fill(store: Store, start: int, count: int) -> list[tuple]:
     """Add ``count`` rows (and their change-log entries) the fast way; returns the value tuples."""
     node = store.node.id
     stamp = store.clock.tick()
     rows = []
     for i in range(start, start + count):
-        rows.append((new_uuid(), "430971121001", f"示例{i}", f"43090219700101{i % 10000:04d}",
+        rows.append((new_uuid(), "430971121001", f"示例{i}", id_number(i),
                      f"138{i:08d}", "农村适龄", "示例卫生院", "2024-03-05", "妇检+TCT", "正常",
                      "2024-03-05", "正常", "1级", "已完成", f'[[{stamp},"{node}"]]',
                      "2024-03-05T08:00:00", "2024-03-05T08:00:00", node))
