@@ -520,14 +520,13 @@ class _Applier:
                 orgs += [o for (o,) in self.conn.execute(f"SELECT org FROM [{tbl}] WHERE [{col}] = ?", (uid,))]
         return orgs
 
-    def _parse(self, spec: TableSpec, rec: dict) -> RowState:
-        state = self.reader.parse(spec, rec)
-        if self.allow_skew and self.reader.newest > self.cap:
-            # accepted by an administrator: kept with its stamps brought down to what this
-            # install's clock may adopt, so nothing it passes on is held further up
-            state.versions = state.versions.clamped(self.cap)
-            state.losers = {c: [(v.clamped(self.cap), x) for v, x in ls] for c, ls in state.losers.items()}
-            rec["ver"] = state.versions.encode()
+    def _clamped(self, rec: dict, state: RowState) -> RowState:
+        """An administrator accepted a package whose stamps are ahead (:func:`~.release.accept_held`):
+        its rows are kept with their stamps brought down to what this install's clock may adopt,
+        so nothing it passes on is held further up."""
+        state.versions = state.versions.clamped(self.cap)
+        state.losers = {c: [(v.clamped(self.cap), x) for v, x in ls] for c, ls in state.losers.items()}
+        rec["ver"] = state.versions.encode()
         return state
 
     def _may_write(self, tbl: str, uid: str, rec: dict, state: RowState, mine: dict | None,
@@ -582,11 +581,9 @@ class _Applier:
         if not recs:
             return
         spec, led = self.specs[tbl]
-        incoming = {}
-        for rec in recs:
-            try:
-                state = self._parse(spec, rec)
-            except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        parsed = []
+        for rec, state in zip(recs, self.reader.parse_many(spec, recs)):
+            if state is None:
                 self.count(tbl, "rejected")
                 self.malformed += 1
                 continue
@@ -596,8 +593,12 @@ class _Applier:
                 self.foreign += 1
                 self.count(tbl, "rejected")
                 continue
-            fields = led.fields if led is not None else PERSON_FIELDS if tbl == "persons" else ()
-            rule = self.reader.rule_broken(fields, state.values)
+            parsed.append((rec, state))
+        if self.allow_skew and self.newest > self.cap:
+            parsed = [(rec, self._clamped(rec, state)) for rec, state in parsed]
+        fields = led.fields if led is not None else PERSON_FIELDS if tbl == "persons" else ()
+        incoming = {}
+        for (rec, state), rule in zip(parsed, self.reader.rules_broken(fields, [s.values for _, s in parsed])):
             if rule:   # held (quarantined), never stored in the ledger; the sender is told
                 quarantine(self.conn, package_id=self.package_id, source=self.peer.node, kind="row", tbl=tbl,
                      uid=rec["u"], rule=rule, record=rec)
@@ -617,18 +618,26 @@ class _Applier:
             f"SELECT uuid, org, _versions FROM [{tbl}] WHERE uuid IN ({marks})", uuids)}
         plain = self.bulk and led is not None      # a ledger row: no scope rule beyond its unit
         todo = []
+        tally: Counter = Counter()
         for uid, (state, rec) in incoming.items():
             have = here.get(uid)
             if have is not None and tbl != "persons" and not self._ours(have[0]):
                 # a row of another unit here (a person is shared: where first seen is no owner)
                 self.foreign += 1
-                self.count(tbl, "rejected")
+                tally["rejected"] += 1
             elif plain and have is not None and have[1] == rec["ver"] and not state.losers:
-                self.count(tbl, "unchanged")
+                tally["unchanged"] += 1
             else:
                 todo.append(uid)
-        if not todo:
-            return
+        if todo:
+            self._merge(tbl, spec, led, incoming, todo, here, tally)
+        for what, n in tally.items():
+            self.count(tbl, what, n)
+
+    def _merge(self, tbl: str, spec: TableSpec, led, incoming: dict, todo: list[str], here: dict,
+               tally: Counter) -> None:
+        """Merge field by field the rows ``todo`` of ``incoming`` (the ones ``here`` read whole)
+        and write what changed; ``tally`` counts the outcomes."""
         local, losers, had_conflicts = self._local(tbl, spec, [u for u in todo if u in here], todo)
         merged: list[MergedRow] = []
         for uid in todo:
@@ -640,7 +649,7 @@ class _Applier:
             if self.scoped and not self._may_write(tbl, uid, rec, state, mine, mine_state):
                 continue
             outcome = merge_row(spec, mine_state, state)
-            self.count(tbl, outcome.status)
+            tally[outcome.status] += 1
             if outcome.status in ("unchanged", "older"):
                 continue
             new = outcome.state
@@ -657,9 +666,7 @@ class _Applier:
                 self._pending_conflicts.append((uid, new))
         self.writer.merged(spec, merged, stamp=self.store.clock.tick())
         for uid, new in self._pending_conflicts:
-            added = save_conflicts(self.conn, tbl, uid, spec, new, now_iso())
-            if added:
-                self.count(tbl, "conflicts", added)
+            tally["conflicts"] += save_conflicts(self.conn, tbl, uid, spec, new, now_iso())
         self._pending_conflicts.clear()
 
     def _local(self, tbl: str, spec: TableSpec, present: list[str], uuids: list[str]):

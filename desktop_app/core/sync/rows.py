@@ -11,13 +11,9 @@ where nearly every value differs, names and ID numbers, are checked row by row):
     >>> from desktop_app.core.store.schema import review_spec
     >>> reader = RowReader()
     >>> rec = {"u": "r1", "ver": '[[5,"n"]]', "v": {"org": "4309", "status": "待回复"}}
-    >>> state = reader.parse(review_spec(), rec)
-    >>> state.values["status"], state.versions.get("status"), reader.newest
-    ('待回复', Version(stamp=5, origin='n', seen={}), 5)
-    >>> reader.parse(review_spec(), dict(rec, v={"org": float("inf")}))
-    Traceback (most recent call last):
-    ...
-    ValueError: 字段 org 的值不合规
+    >>> state, refused = reader.parse_many(review_spec(), [rec, dict(rec, v={"org": float("inf")})])
+    >>> state.values["status"], state.versions.get("status"), reader.newest, refused
+    ('待回复', Version(stamp=5, origin='n', seen={}), 5, None)
 """
 from __future__ import annotations
 
@@ -63,79 +59,133 @@ class RowReader:
         self._rules: dict[str, dict[object, str | None]] = {}
 
     # -- shape, values, versions
+    def parse_many(self, spec: TableSpec, recs: list[dict]) -> list[RowState | None]:
+        """The rows ``recs`` carry, checked; None for a record that is not acceptable (its
+        shape, a value, a version). Each record's shape and versions are checked on their
+        own, the values column by column (a value is checked before its record's versions
+        count towards :attr:`newest`, as :meth:`parse` does)."""
+        if not self.memo:
+            return [self._parse_or_none(spec, rec) for rec in recs]
+        versioned = spec.versioned
+        out: list[RowState | None] = [None] * len(recs)
+        shaped = [i for i, rec in enumerate(recs) if _shape_ok(rec)]
+        rows = [tuple(map(recs[i]["v"].get, versioned)) for i in shaped]
+        bad: set[int] = set()
+        for col, column in zip(versioned, zip(*rows)):
+            deleted = col == "_deleted"
+            if not _column_ok(column, deleted):
+                bad.update(k for k, v in enumerate(column) if not _cell_ok(v, deleted))
+        for k, (i, row) in enumerate(zip(shaped, rows)):
+            if k not in bad:
+                try:
+                    out[i] = self._state(spec, recs[i], dict(zip(versioned, row)))
+                except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+                    pass
+        return out
+
     def parse(self, spec: TableSpec, rec: dict) -> RowState:
-        """The row ``rec`` carries, checked.
+        """The row ``rec`` carries, checked (one record: :meth:`parse_many`'s reference).
 
         :raises ValueError: (or TypeError …) the record, a value or a version is not acceptable.
         """
-        values, ver = rec.get("v"), rec.get("ver")
-        uid, created, origin, lost = rec.get("u"), rec.get("c"), rec.get("o"), rec.get("l")
-        if not (type(uid) is str and 0 < len(uid) <= 64 and type(values) is dict
-                and type(ver) is str and len(ver) < 200_000
-                and (created is None or type(created) is str and len(created) <= 64)
-                and (origin is None or type(origin) is str and len(origin) <= 64)
-                and (lost is None or type(lost) is dict)):
+        if not _shape_ok(rec):
             raise ValueError("记录格式不对")
-        get = values.get
-        clean = {col: get(col) for col in spec.versioned}
+        values = rec["v"]
+        clean = {col: values.get(col) for col in spec.versioned}
         for col, v in clean.items():
-            kind = type(v)
-            if kind is str:
-                if len(v) <= MAX_TEXT:
-                    continue
-            elif v is None or kind is int and INT64_MIN <= v <= INT64_MAX or \
-                    kind is float and float("-inf") < v < float("inf"):
-                continue
-            raise ValueError(f"字段 {col} 的值不合规")
-        if clean["_deleted"] not in (None, 0, 1):
-            raise ValueError("字段 _deleted 的值不合规")
-        versions = self._decode(ver)
+            if not _cell_ok(v, col == "_deleted"):
+                raise ValueError(f"字段 {col} 的值不合规")
+        return self._state(spec, rec, clean)
+
+    def _parse_or_none(self, spec: TableSpec, rec: dict) -> RowState | None:
+        try:
+            return self.parse(spec, rec)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            return None
+
+    def _state(self, spec: TableSpec, rec: dict, clean: dict) -> RowState:
+        """The row of ``rec`` with its checked ``clean`` values; its stamps count towards
+        :attr:`newest` only once all of it is accepted."""
+        versions, newest = self._decode(rec["ver"])
         losers = {}
-        for col, leaves in (lost or {}).items():
+        for col, leaves in (rec.get("l") or {}).items():
             if col in spec.versioned and isinstance(leaves, list):
                 losers[col] = [(Version.decode_checked(v), x) for v, x in leaves]
                 if not all(value_ok(x) for _, x in losers[col]):
                     raise ValueError(f"字段 {col} 的值不合规")
                 for v, _ in losers[col]:
-                    self.newest = max(self.newest, v.stamp, *v.seen.values())
+                    newest = max(newest, v.stamp, *v.seen.values())
+        if newest > self.newest:
+            self.newest = newest
         return RowState(clean, versions, losers)
 
-    def _decode(self, text: str) -> RowVersions:
-        """A fresh :class:`RowVersions` of ``text`` (checked: shape, nesting, stamps);
-        decoded once per distinct text (Version objects are never changed, only replaced)."""
+    def _decode(self, text: str) -> tuple[RowVersions, int]:
+        """A fresh :class:`RowVersions` of ``text`` (checked: shape, nesting, stamps) and its
+        newest stamp; decoded once per distinct text (a Version is never changed, only replaced)."""
         known = self._versions.get(text) if self.memo else None
         if known is None:
             rv = RowVersions.decode_checked(text)     # shape, nesting and stamps (<= MAX_STAMP)
-            newest = max(max([v.stamp, *v.seen.values()]) for v in [rv.base, *rv.fields.values()])
-            known = rv, newest
+            known = rv, max(max([v.stamp, *v.seen.values()]) for v in [rv.base, *rv.fields.values()])
             if self.memo and len(self._versions) < MAX_VERSION_TEXTS:
                 self._versions[text] = known
         rv, newest = known
-        if newest > self.newest:
-            self.newest = newest
-        return RowVersions(rv.base, dict(rv.fields))
+        return RowVersions(rv.base, dict(rv.fields)), newest
 
     # -- the catalog's field rules
-    def rule_broken(self, fields, values: dict) -> str | None:
-        """The first field rule ``values`` break (see :func:`~.scope.content_problem`), each
-        distinct text or integer of a column checked once."""
+    def rules_broken(self, fields, rows: list[dict]) -> list[str | None]:
+        """For each of ``rows`` (checked values), the first field rule it breaks or None
+        (see :func:`~.scope.content_problem`): column by column, each distinct text or
+        integer of a column checked once (a number with a fraction: each on its own)."""
         if not self.memo:
-            return content_problem(fields, values, today=self.today)
+            return [content_problem(fields, values, today=self.today) for values in rows]
+        problems: list[str | None] = [None] * len(rows)
         for f in fields:
-            value = values.get(f.id)
-            if value is None:
-                continue
-            kind = type(value)
-            memo = self._rules.get(f.id)
-            if memo is None:
-                memo = self._rules[f.id] = {}
-            key = (kind, value)
-            if (kind is str or kind is int) and key in memo:
-                problem = memo[key]
+            column = [values.get(f.id) for values in rows]
+            if float in set(map(type, column)):
+                found = {i: self._rule(f, v) for i, v in enumerate(column)}
             else:
-                problem = content_problem((f,), values, today=self.today)
-                if (kind is str or kind is int) and len(memo) < MAX_MEMO:
-                    memo[key] = problem
-            if problem:
-                return problem
-        return None
+                memo = self._rules.setdefault(f.id, {})
+                if len(memo) > MAX_MEMO:       # a column of unique values: remembering them helps nothing
+                    memo.clear()
+                for v in set(column).difference(memo):
+                    memo[v] = self._rule(f, v)
+                broken = {v for v in set(column) if memo[v]}
+                found = {i: memo[v] for i, v in enumerate(column) if v in broken} if broken else {}
+            for i, problem in found.items():
+                if problem and problems[i] is None:
+                    problems[i] = problem
+        return problems
+
+    def _rule(self, f, value) -> str | None:
+        return None if value is None else content_problem((f,), {f.id: value}, today=self.today)
+
+
+def _shape_ok(rec: dict) -> bool:
+    uid, values, ver = rec.get("u"), rec.get("v"), rec.get("ver")
+    created, origin, lost = rec.get("c"), rec.get("o"), rec.get("l")
+    return (type(uid) is str and 0 < len(uid) <= 64 and type(values) is dict
+            and type(ver) is str and len(ver) < 200_000
+            and (created is None or type(created) is str and len(created) <= 64)
+            and (origin is None or type(origin) is str and len(origin) <= 64)
+            and (lost is None or type(lost) is dict))
+
+
+def _cell_ok(v: object, deleted: bool) -> bool:
+    return value_ok(v) and (not deleted or v in (None, 0, 1))
+
+
+_NONE = type(None)
+
+
+def _column_ok(column: tuple, deleted: bool) -> bool:
+    """Whether every value of a column is acceptable, checked in C where the column holds
+    only text or only integers (and nothing); False means: look at each value."""
+    kinds = set(map(type, column))
+    if deleted:
+        return kinds <= {int, float, _NONE} and set(column) <= {0, 1, None}
+    if kinds <= {str, _NONE}:
+        return max(map(len, filter(None, column)), default=0) <= MAX_TEXT
+    if kinds <= {int, _NONE}:
+        ints = [v for v in column if v is not None]
+        return not ints or INT64_MIN <= min(ints) and max(ints) <= INT64_MAX
+    return False
