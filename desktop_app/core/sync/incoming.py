@@ -13,7 +13,7 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..catalog.idnumbers import fold
 from ..catalog.orgs import Org, code_problem, name_problem
@@ -40,6 +40,7 @@ from .warning_list import Warnings
 
 if TYPE_CHECKING:
     from ..store.database import Store
+PROGRESS_EVERY = 5_000   # records read between two progress reports (and chances to cancel)
 MAX_ALIASES = 20   # other names a unit goes by (南湾湖办事处 = 南湾湖管理处): all are kept
 MAX_UNKNOWN_TABLES = 10   # tables this catalog lacks counted by name; the rest under OTHER_TABLES
 OTHER_TABLES = "（其他未知表）"
@@ -82,12 +83,16 @@ class _Held(Exception):
         self.newest = newest
 
 
-def import_package(store: Store, path: Path | str, *, dry_run: bool = False, backup: bool = True,
-                   allow_skew: bool = False) -> ImportSummary:
+def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
+                   before_write: Callable[[], object] | None = None,
+                   progress: Callable[[int], object] | None = None, allow_skew: bool = False) -> ImportSummary:
     """Verify a package and merge it in one transaction (or only report, on a dry run).
 
-    The store is backed up first (``backup=False`` when the caller already did, before a
-    series of packages).
+    Just before writing, the store is backed up, or ``before_write()`` is called instead:
+    a batch (:func:`~desktop_app.core.batch.import_packages`) passes the one backup it makes
+    before its first file that writes. ``progress(records)`` is called every few thousand
+    records read; when it raises (:class:`~desktop_app.core.errors.Cancelled`) the
+    transaction is rolled back and nothing of the package is kept.
 
     A package that cannot be applied *yet* is ``held`` (see :mod:`.held`; nothing of it
     applied, the file kept beside the store): its sender waits for a fingerprint check,
@@ -138,14 +143,18 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False, bac
                  f"{m['package_id']}|{peer.node}|{store.node.id}".encode())
     summary = ImportSummary(name, "dry-run" if dry_run else "imported", package_id=m["package_id"],
                             source_org=peer.org)
-    if backup and not dry_run:
+    if not dry_run and before_write is None:
         make_backup(store, "package")
+    elif not dry_run:
+        before_write()
     clock = store.clock.last
     try:
         with store.transaction():
             applier = _Applier(store, peer, m, summary, allow_skew)
-            for line in opened.lines(key):
+            for n, line in enumerate(opened.lines(key), 1):
                 applier.feed(line)
+                if progress is not None and n % PROGRESS_EVERY == 0:
+                    progress(n)
             applier.finish()
             if dry_run:
                 opened.check_file_records(applier.files.records)
