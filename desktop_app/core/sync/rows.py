@@ -4,9 +4,10 @@ number, or nothing), the versions and their stamps, and the catalog's field rule
 
 A district merges a year of rows at a time, and the rows of a package repeat: every row
 a town entered in one import carries the same versions text, and a column holds a few
-hundred distinct values. So each distinct versions text is decoded and checked once per
-package, and each field rule is checked once per distinct value of a column (columns
-where nearly every value differs, names and ID numbers, are checked row by row)::
+hundred distinct values. So a batch of records is checked column by column: each
+distinct versions text is decoded and checked once per package, every value's type and
+size in one pass over its column, and each field rule once per distinct value (names and
+ID numbers, where nearly every value differs, still cost a check each)::
 
     >>> from desktop_app.core.store.schema import review_spec
     >>> reader = RowReader()
@@ -24,7 +25,7 @@ from ..store.schema import TableSpec
 from ..store.versions import RowVersions, Version
 from .package_file import INT64_MAX
 from .peers import MAX_TEXT
-from .scope import content_problem
+from .scope import content_problem, field_problem, rule_day
 
 INT64_MIN = -INT64_MAX - 1
 MAX_MEMO = 20_000        # distinct values remembered per column (beyond: a column of unique values)
@@ -138,26 +139,25 @@ class RowReader:
         integer of a column checked once (a number with a fraction: each on its own)."""
         if not self.memo:
             return [content_problem(fields, values, today=self.today) for values in rows]
+        latest = rule_day(self.today)
         problems: list[str | None] = [None] * len(rows)
-        for f in fields:
-            column = [values.get(f.id) for values in rows]
+        ids = [f.id for f in fields]
+        columns = zip(*[tuple(map(values.get, ids)) for values in rows]) if rows else ()
+        for f, column in zip(fields, columns):
             if float in set(map(type, column)):
-                found = {i: self._rule(f, v) for i, v in enumerate(column)}
+                found = {i: field_problem(f, v, latest) for i, v in enumerate(column)}
             else:
                 memo = self._rules.setdefault(f.id, {})
                 if len(memo) > MAX_MEMO:       # a column of unique values: remembering them helps nothing
                     memo.clear()
                 for v in set(column).difference(memo):
-                    memo[v] = self._rule(f, v)
+                    memo[v] = field_problem(f, v, latest)
                 broken = {v for v in set(column) if memo[v]}
                 found = {i: memo[v] for i, v in enumerate(column) if v in broken} if broken else {}
             for i, problem in found.items():
                 if problem and problems[i] is None:
                     problems[i] = problem
         return problems
-
-    def _rule(self, f, value) -> str | None:
-        return None if value is None else content_problem((f,), {f.id: value}, today=self.today)
 
 
 def _shape_ok(rec: dict) -> bool:
