@@ -147,17 +147,21 @@ def raw_baseline(root: Path, rows: list[tuple], name: str) -> Clock:
     return sorted(runs, key=lambda c: c.wall)[1]
 
 
-def writes_floor(store: Store, rows: list[tuple]) -> Clock:
+def writes_floor(store: Store, rows: list[tuple], per: int) -> Clock:
     """The same rows through the store's own write path for merged rows (Writer.merged: the
-    ledger row with its indexes, a change-log and an audit entry each), in batches of 500
-    as a merge writes them: no package read, nothing checked or compared."""
+    ledger row with its indexes, a change-log and an audit entry each) as a merge writes
+    them: 500 at a time, one transaction per ``per`` rows (a package); no package read,
+    nothing checked or compared."""
     spec = record_specs(store)["ledger_two_cancer"][0]
     writer = Writer(store, source="bench")
     cols = COLS[1:14]
-    with Clock() as c, store.transaction():
-        for start in range(0, len(rows), 500):
-            writer.merged(spec, [MergedRow(r[0], dict(zip(cols, r[1:14]), _deleted=0), r[14], [], created=r[15],
-                                           origin=r[17]) for r in rows[start:start + 500]], stamp=store.clock.tick())
+    with Clock() as c:
+        for package in range(0, len(rows), per):
+            with store.transaction():
+                for start in range(package, min(package + per, len(rows)), 500):
+                    writer.merged(spec, [MergedRow(r[0], dict(zip(cols, r[1:14]), _deleted=0), r[14], [],
+                                                   created=r[15], origin=r[17]) for r in rows[start:start + 500]],
+                                  stamp=store.clock.tick())
     return c
 
 
@@ -224,14 +228,14 @@ def run(args, root: Path) -> int:
         assert {f.status for f in import_packages(district, paths).files} == {"already"}
     raw_first = raw_baseline(root, rows, "raw")
     layout = Store.create(root / "layout.sqlite3", level="district", org="430971", operator="区")
-    floor_first = writes_floor(layout, rows)
+    floor_first = writes_floor(layout, rows, n // args.packages)
 
     town2 = town_of(district, root / "imp", 1)
     paths2, rows2 = packages(town2, n, n, args.packages, root / "imp" / "pkgs2")
     second, second_backup = timed_import(district, paths2)
     assert district.ledger("two_cancer").count() == 2 * n
     raw_second = raw_baseline(root, rows2, "raw")
-    floor_second = writes_floor(layout, rows2)
+    floor_second = writes_floor(layout, rows2, n // args.packages)
     backup = list_backups(district.path)[0]
     for s in (district, town, town2, layout):
         s.close()
