@@ -24,6 +24,7 @@ from desktop_app.core import sync
 from desktop_app.core.store.database import Store
 from desktop_app.core.sync import incoming
 from desktop_app.core.sync.rows import RowReader
+from desktop_app.core.sync.scope import content_problem
 
 CORRUPTIONS = {
     "rule": ("phone", "123"),                  # breaks a field rule: held (quarantined)
@@ -181,3 +182,12 @@ def test_field_rules_checked_once_per_value_are_the_rules_checked_per_row(rows, 
     if again:                               # what earlier batches left in the memo is used
         bulk.rules_broken(FIELDS_OF, rows[::-1])
     assert bulk.rules_broken(FIELDS_OF, rows) == single.rules_broken(FIELDS_OF, rows)
+
+
+def test_a_field_id_two_ledgers_share_is_checked_by_each_ledgers_own_rule():
+    from desktop_app.core.catalog import load_catalog
+    catalog = load_catalog()
+    screening, fairs = catalog.ledger("two_cancer").fields, catalog.ledger("job_fairs").fields
+    reader, rows = RowReader(), [{"status": "已完成"}, {"status": "已举办"}]
+    assert reader.rules_broken(screening, rows) == [None, content_problem(screening, rows[1])]
+    assert reader.rules_broken(fairs, rows) == [content_problem(fairs, rows[0]), None]

@@ -57,7 +57,7 @@ class RowReader:
         self.newest = 0
         self.today = today or dt.date.today()
         self._versions: dict[str, tuple[RowVersions, int]] = {}
-        self._rules: dict[str, dict[object, str | None]] = {}
+        self._rules: dict[int, dict[object, str | None]] = {}   # id(field) -> value -> rule broken
 
     # -- shape, values, versions
     def parse_many(self, spec: TableSpec, recs: list[dict]) -> list[RowState | None]:
@@ -147,7 +147,7 @@ class RowReader:
             if float in set(map(type, column)):
                 found = {i: field_problem(f, v, latest) for i, v in enumerate(column)}
             else:
-                memo = self._rules.setdefault(f.id, {})
+                memo = self._rules.setdefault(id(f), {})   # by field: two ledgers may give one id other rules
                 if len(memo) > MAX_MEMO:       # a column of unique values: remembering them helps nothing
                     memo.clear()
                 for v in set(column).difference(memo):
