@@ -234,7 +234,7 @@ def test_a_flipped_byte_in_a_file_chunk_refuses_the_whole_package(chain):
     up.path.write_bytes(bytes(data))
     before = logical_dump(t.path)
     with pytest.raises(PackageError):
-        sync.import_package(t, up.path, backup=False)
+        sync.import_package(t, up.path, before_write=lambda: None)
     assert logical_dump(t.path) == before and stored_files(t) == []
 
 
@@ -320,5 +320,5 @@ def test_a_package_cut_inside_its_files_is_refused(cut, chain):
     up.path.write_bytes(data[:max(len(data) - cut, 100)])
     before = logical_dump(t.path)
     with pytest.raises(PackageError, match=up.path.name):
-        sync.import_package(t, up.path, backup=False)
+        sync.import_package(t, up.path, before_write=lambda: None)
     assert logical_dump(t.path) == before and stored_files(t) == []

@@ -1,6 +1,7 @@
 """The batch service: one backup per batch, each file its own transaction, one summary with
 the worst exit code, dry runs that write nothing, cancel between files, broken files among
 good ones — for workbooks and packages alike."""
+import datetime as dt
 import logging
 from pathlib import Path
 
@@ -12,8 +13,8 @@ from desktop_app.core import batch
 from desktop_app.core.batch import Workbook, import_packages, import_workbooks, preview_workbooks, write_error_books
 from desktop_app.core.errors import Cancelled
 from desktop_app.core.excel import import_history, refused_history
-from desktop_app.core.store import BackupError, list_backups
-from desktop_app.core.sync import export_package
+from desktop_app.core.store import BackupError, backup, list_backups
+from desktop_app.core.sync import export_package, incoming
 
 FIX = Path(__file__).parent / "fixtures"
 LEGACY = FIX / "legacy_two_cancer.xlsx"      # 4 incomplete, 3 rejected, 2 skipped rows
@@ -148,7 +149,7 @@ def test_an_unexpected_error_is_that_files_result_and_is_logged(town, tmp_path, 
 def test_a_backup_that_fails_stops_the_batch_before_anything_is_written(town, tmp_path, monkeypatch):
     def make_backup(store, reason):
         raise BackupError("无法备份（磁盘已满）")
-    monkeypatch.setattr(batch, "make_backup", make_backup)
+    monkeypatch.setattr(backup, "make_backup", make_backup)
     before = logical_dump(town.path)
     with pytest.raises(BackupError):
         import_workbooks(town, [Workbook(screening_book(tmp_path / "好.xlsx", town, range(1, 3)))])
@@ -222,6 +223,61 @@ def test_cancelled_packages_are_not_imported(chain):
     assert statuses(summary) == ["imported", "cancelled", "cancelled"]
     assert t.ledger("two_cancer").count() == 1
     assert summary.to_json()["files"][2]["message"] == "导入前已取消，未写入任何内容"
+
+
+def test_a_batch_asks_for_one_backup_even_when_its_first_package_is_held_after_it(chain, monkeypatch):
+    _d, t, v, tmp = chain
+    good = village_packages(v, tmp / "usb", 2)
+    v.clock.wall = lambda: dt.datetime(2099, 12, 31, 12).timestamp()    # the village PC's date runs ahead
+    v.ledger("two_cancer").add(screening(9))
+    ahead = [export_package(v, tmp / "usb").path]
+    asked = []
+    monkeypatch.setattr(backup, "make_backup", lambda store, reason: asked.append(reason))
+    monkeypatch.setattr(incoming, "make_backup", lambda store, reason: asked.append("own " + reason))
+    summary = import_packages(t, [*ahead, *good])
+    assert statuses(summary) == ["held", "imported", "imported"] and asked == ["package"]
+
+
+def _snapshots(dumps: dict, path: Path, cancel_in: int | None = None):
+    """A progress callback that takes the store's logical dump before each file (and, for
+    file ``cancel_in``, presses 取消 once the file is being read)."""
+    def progress(done, total, text):
+        if "已读" not in text:
+            dumps[done] = logical_dump(path)
+        elif done == cancel_in:
+            raise Cancelled()
+    return progress
+
+
+def test_a_package_that_fails_after_all_its_rows_are_written_leaves_the_store_as_before_it(chain, monkeypatch):
+    _d, t, v, tmp = chain
+    paths = village_packages(v, tmp / "usb", 3)
+    finish, calls = incoming._Applier.finish, []
+
+    def failing_finish(self):
+        finish(self)
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("程序出错")
+    monkeypatch.setattr(incoming._Applier, "finish", failing_finish)
+    dumps = {}
+    summary = import_packages(t, paths, progress=_snapshots(dumps, t.path))
+    assert statuses(summary) == ["imported", "failed", "imported"] and summary.exit_code == 2
+    assert dumps[2] == dumps[1] and len(list_backups(t.path)) == 1
+    assert t.ledger("two_cancer").count() == 2
+
+
+def test_a_package_cancelled_midway_is_rolled_back_whole(chain, monkeypatch):
+    _d, t, v, tmp = chain
+    paths = village_packages(v, tmp / "usb", 3)
+    monkeypatch.setattr(incoming, "PROGRESS_EVERY", 1)       # a chance to cancel after every record
+    dumps = {}
+    summary = import_packages(t, paths, progress=_snapshots(dumps, t.path, cancel_in=1))
+    assert statuses(summary) == ["imported", "cancelled", "cancelled"]
+    assert [f["message"] for f in summary.to_json()["files"][1:]] == [batch.CANCELLED_MIDWAY, batch.CANCELLED_MESSAGE]
+    assert logical_dump(t.path) == dumps[1] and len(list_backups(t.path)) == 1
+    again = import_packages(t, paths)                      # nothing of it was kept: it comes in whole
+    assert statuses(again) == ["already", "imported", "imported"] and again.totals["new"] == 4
 
 
 def test_a_dry_run_notes_nothing_even_for_an_unusable_file(town, tmp_path):

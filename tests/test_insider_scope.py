@@ -299,7 +299,7 @@ def test_hostile_packages_from_a_member_leave_every_other_member_unchanged(prope
         for n, lines in enumerate(packages):
             body = [line for kind, i in lines for line in _hostile_line(hb, d, kind, i)]
             try:
-                sync.import_package(d, forged(hb, d, body, work / f"{n}.mstz"), backup=False)
+                sync.import_package(d, forged(hb, d, body, work / f"{n}.mstz"), before_write=lambda: None)
             except PackageError:
                 pass
         assert members_state(d, _OTHERS, HB) == before

@@ -9,9 +9,11 @@ files give the same summary everywhere. In a batch:
 - the store is backed up once, just before the first file that writes
   (never on a dry run, never for a batch that writes nothing), so a dozen
   workbooks do not rotate yesterday's backup out;
-- ``progress(done, total, text)`` is called before each file; when it raises
-  :class:`~desktop_app.core.errors.Cancelled` the batch stops there: the files
-  not started are reported ``cancelled`` and the files done stay done;
+- ``progress(done, total, text)`` is called before each file (and, within a
+  package, every few thousand records); when it raises
+  :class:`~desktop_app.core.errors.Cancelled` the batch stops there: the file
+  under way is rolled back whole, it and the files not started are reported
+  ``cancelled``, and the files done stay done;
 - the summary is the command line's JSON, ``{"files": [...], "totals": {...}}``,
   with the worst exit code of its files (0 ok, 1 the input had problems that
   were reported, 2 a file could not be used).
@@ -46,7 +48,7 @@ from typing import Callable
 from .errors import INPUT_PROBLEMS, OK, UNUSABLE, Cancelled, UserError, describe, exit_code
 from .excel import (COUNT_NAMES, ImportPlan, ImportResult, apply_plan, plan_import, read_book,
                     refused_history, write_error_workbook)
-from .store import BackupError, Store, make_backup
+from .store import BackupError, BackupOnce, Store
 from .store.policy import Policy, policy_for
 from .sync import COUNTS, ImportSummary, import_package
 
@@ -59,6 +61,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
 CANCELLED_MESSAGE = "导入前已取消，未写入任何内容"
+CANCELLED_MIDWAY = "导入中途已取消，这个文件已全部撤销，未写入任何内容"
 DRY_RUN_MESSAGE = "试导入，未写入任何内容"
 
 
@@ -186,19 +189,10 @@ def _batch(paths: list[Path], count_names: tuple[str, ...], progress: Progress |
             summary.files += [cancelled(p) for p in paths[i:]]
             break
         summary.files.append(one(i))
+        if summary.files[-1].status == "cancelled":     # midway (that file rolled back whole)
+            summary.files += [cancelled(p) for p in paths[i + 1:]]
+            break
     return summary
-
-
-class _OneBackup:
-    """The batch's one backup, made before the first file that writes (never on a dry run)."""
-
-    def __init__(self, store: Store, reason: str, dry_run: bool):
-        self.store, self.reason, self.made = store, reason, dry_run
-
-    def before_write(self) -> None:
-        if not self.made:
-            make_backup(self.store, self.reason)
-            self.made = True
 
 
 def _bug_text(name: str, error: BaseException) -> str:
@@ -221,7 +215,7 @@ def import_workbooks(store: Store, items: list[Workbook], *, accept_valid: bool 
     """
     if not dry_run:
         store.require("edit")
-    backup = _OneBackup(store, "import", dry_run)
+    backup = BackupOnce(store, "import", dry_run=dry_run)
 
     def one(i: int) -> FileResult:
         item = items[i]
@@ -238,7 +232,7 @@ def import_workbooks(store: Store, items: list[Workbook], *, accept_valid: bool 
 
 
 def _workbook(store: Store, item: Workbook, accept_valid: bool, dry_run: bool,
-              backup: _OneBackup) -> FileResult:
+              backup: BackupOnce) -> FileResult:
     try:
         plan = item.plan
         if plan is None or item.state != store_state(store):  # written since the preview:
@@ -351,24 +345,30 @@ def import_packages(store: Store, paths: list[Path], *, dry_run: bool = False,
     """
     store.require("edit")
     paths = [Path(p) for p in paths]
-    backup = _OneBackup(store, "package", dry_run)
+    backup = BackupOnce(store, "package", dry_run=dry_run)
 
     def one(i: int) -> FileResult:
         path = paths[i]
+
+        def read(records: int) -> None:   # within a package: progress, and a chance to cancel
+            _report(progress, i, len(paths), f"正在{verb} {path.name}（{i + 1}/{len(paths)}），已读 {records:,} 条…")
         try:
-            summary = import_package(store, path, dry_run=dry_run, backup=not backup.made)
+            summary = import_package(store, path, dry_run=dry_run, before_write=backup.before_write,
+                                     progress=read if progress is not None else None)
         except BackupError:
             raise
+        except Cancelled:
+            return _package(path, ImportSummary(path.name, "cancelled", message=CANCELLED_MIDWAY), OK)
         except (UserError, OSError) as exc:
             return _package(path, ImportSummary(path.name, "refused", message=describe(exc)), exit_code(exc))
         except Exception as exc:  # noqa: BLE001 — a bug in one file is that file's result
             log.exception("导入第 %d 个数据包时程序出错", i + 1)
             return _package(path, ImportSummary(path.name, "failed", message=_bug_text(path.name, exc)),
                             UNUSABLE)
-        backup.made = backup.made or summary.status == "imported"   # it backed up before writing
         return _package(path, summary, INPUT_PROBLEMS if summary.status == "held" else OK)
 
-    return _batch(paths, COUNTS, progress, "试导入" if dry_run else "导入", one,
+    verb = "试导入" if dry_run else "导入"
+    return _batch(paths, COUNTS, progress, verb, one,
                   lambda path: _package(path, ImportSummary(path.name, "cancelled", message=CANCELLED_MESSAGE), OK))
 
 

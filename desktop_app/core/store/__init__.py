@@ -18,7 +18,7 @@ or :meth:`Store.unlock`)::
 from .attachments import (PHOTO_MAX_EDGE, AttachmentError, Attachments, attach, detach, inspect,
                           photo_max_edge, set_photo_max_edge, sniff)
 from .backup import KEEP as BACKUPS_KEPT
-from .backup import (Backup, BackupError, backup_dir, check_backup_file, copy_to, daily_backup,
+from .backup import (Backup, BackupError, BackupOnce, backup_dir, check_backup_file, copy_to, daily_backup,
                      list_backups, make_backup, newest_good, store_problem)
 from .crypto import fingerprint
 from .database import Node, Store

@@ -285,6 +285,32 @@ def _rotate(db: Path, keep: int) -> None:
         keyring.sidecar(old.path).unlink(missing_ok=True)
 
 
+class BackupOnce:
+    """The one backup of a batch of writes (several workbooks or packages): made just
+    before the first of them that writes, never on a dry run. Each write of the batch
+    calls :meth:`before_write`; a package imported alone backs up by itself::
+
+        >>> import tempfile, pathlib
+        >>> from desktop_app.core.store.database import Store
+        >>> store = Store.create(pathlib.Path(tempfile.mkdtemp()) / "t.sqlite3", level="town",
+        ...                      org="河坝镇", operator="示例")
+        >>> once = BackupOnce(store, "package")
+        >>> once.before_write(); once.before_write()
+        >>> [b.reason for b in list_backups(store.path)]
+        ['package']
+        >>> store.close()
+    """
+
+    def __init__(self, store, reason: str, *, dry_run: bool = False):
+        self.store, self.reason, self.made = store, reason, dry_run
+
+    def before_write(self) -> None:
+        """:raises BackupError: the store could not be backed up (nothing is written then)."""
+        if not self.made:
+            make_backup(self.store, self.reason)
+            self.made = True
+
+
 def daily_backup(store, *, keep: int | None = None) -> Backup | None:
     """The once-a-day backup made when the app starts (nothing when one exists from today)."""
     today = dt.date.today()

@@ -155,26 +155,29 @@ class Writer:
         inserts = [r for r in rows if r.before is None]
         updates = [r for r in rows if r.before is not None]
         conn = self.store.conn
+        versioned = spec.versioned
         if inserts:
-            cols = ("uuid", *spec.versioned, "_incomplete", "_missing", "_created", "_updated",
+            cols = ("uuid", *versioned, "_incomplete", "_missing", "_created", "_updated",
                     "_origin", "_versions")
             conn.executemany(
                 f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) "
                 f"VALUES ({','.join('?' * len(cols))})",
-                [(r.uuid, *[r.values.get(c) for c in spec.versioned], 1 if r.missing else 0,
+                [(r.uuid, *map(r.values.get, versioned), 1 if r.missing else 0,
                   "、".join(r.missing) or None, r.created or ts, ts, r.origin, r.versions)
                  for r in inserts])
         if updates:
-            sets = ", ".join(f"[{c}] = ?" for c in (*spec.versioned, "_incomplete", "_missing",
+            sets = ", ".join(f"[{c}] = ?" for c in (*versioned, "_incomplete", "_missing",
                                                      "_updated", "_versions"))
             conn.executemany(
                 f"UPDATE [{table}] SET {sets} WHERE uuid = ?",
-                [(*[r.values.get(c) for c in spec.versioned], 1 if r.missing else 0,
+                [(*map(r.values.get, versioned), 1 if r.missing else 0,
                   "、".join(r.missing) or None, ts, r.versions, r.uuid) for r in updates])
+        # a new row's entry carries no values (see the module's notes)
+        head = (self.node, ts, stamp, self.user, self.unit, "merge", table)
+        tail = (None, None, self.source, self.batch)
         self._log([(table, r.uuid, stamp) for r in rows],
-                  [self._audit("merge", table, r.uuid, r.before or None,
-                               {c: r.values.get(c) for c in r.before} if r.before else None,
-                               stamp, ts) for r in rows])
+                  [self._audit("merge", table, r.uuid, r.before, {c: r.values.get(c) for c in r.before},
+                               stamp, ts) if r.before else head + (r.uuid,) + tail for r in rows])
 
     # ------------------------------------------------------------ notes
     def note(self, action: str, *, tbl: str | None = None, uid: str | None = None,

@@ -13,7 +13,7 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ..catalog.idnumbers import fold
 from ..catalog.orgs import Org, code_problem, name_problem
@@ -23,16 +23,17 @@ from ..store.backup import make_backup
 from ..store.crypto import SUITES
 from ..store.merge import RowState, hold_edit, load_losers, merge_row, save_conflicts
 from ..store.schema import PERSON_FIELDS, TableSpec
-from ..store.versions import MAX_SKEW_MS, RowVersions, Version, now_iso, stamp_ms
+from ..store.versions import MAX_SKEW_MS, RowVersions, now_iso, stamp_ms
 from ..store.writes import MergedRow, Writer
 from .bounds import MAX_GAP_LINES, check_sequence, received_spans, spans_missing
 from .clock import note_received
 from .files import IncomingFiles, attachment_fields
 from .held import hold, release
 from .package_file import INT64_MAX, PackageError, open_package, strict_json, unseal
-from .peers import BATCH, COUNTS, MAX_TEXT, Peer, peers, record_specs
+from .peers import BATCH, COUNTS, Peer, peers, record_specs
 from .profiles import retired_enc_keys, signed_before_rotation
-from .scope import (MAX_NOTICES, SENDER_REVIEW_COLUMNS, Origins, catalog_problem, content_problem,
+from .rows import RowReader
+from .scope import (MAX_NOTICES, SENDER_REVIEW_COLUMNS, Origins, catalog_problem,
                     notice_shape_ok, read_notice)
 from .scope import hold as quarantine
 from .trust import pending_node
@@ -40,6 +41,7 @@ from .warning_list import Warnings
 
 if TYPE_CHECKING:
     from ..store.database import Store
+PROGRESS_EVERY = 5_000   # records read between two progress reports (and chances to cancel)
 MAX_ALIASES = 20   # other names a unit goes by (南湾湖办事处 = 南湾湖管理处): all are kept
 MAX_UNKNOWN_TABLES = 10   # tables this catalog lacks counted by name; the rest under OTHER_TABLES
 OTHER_TABLES = "（其他未知表）"
@@ -82,12 +84,16 @@ class _Held(Exception):
         self.newest = newest
 
 
-def import_package(store: Store, path: Path | str, *, dry_run: bool = False, backup: bool = True,
-                   allow_skew: bool = False) -> ImportSummary:
+def import_package(store: Store, path: Path | str, *, dry_run: bool = False,
+                   before_write: Callable[[], object] | None = None,
+                   progress: Callable[[int], object] | None = None, allow_skew: bool = False) -> ImportSummary:
     """Verify a package and merge it in one transaction (or only report, on a dry run).
 
-    The store is backed up first (``backup=False`` when the caller already did, before a
-    series of packages).
+    Just before writing, the store is backed up, or ``before_write()`` is called instead:
+    a batch (:func:`~desktop_app.core.batch.import_packages`) passes the one backup it makes
+    before its first file that writes. ``progress(records)`` is called every few thousand
+    records read; when it raises (:class:`~desktop_app.core.errors.Cancelled`) the
+    transaction is rolled back and nothing of the package is kept.
 
     A package that cannot be applied *yet* is ``held`` (see :mod:`.held`; nothing of it
     applied, the file kept beside the store): its sender waits for a fingerprint check,
@@ -141,14 +147,18 @@ def import_package(store: Store, path: Path | str, *, dry_run: bool = False, bac
                  f"{m['package_id']}|{peer.node}|{store.node.id}".encode())
     summary = ImportSummary(name, "dry-run" if dry_run else "imported", package_id=m["package_id"],
                             source_org=peer.org)
-    if backup and not dry_run:
+    if not dry_run and before_write is None:
         make_backup(store, "package")
+    elif not dry_run:
+        before_write()
     clock = store.clock.last
     try:
         with store.transaction():
             applier = _Applier(store, peer, m, summary, allow_skew)
-            for line in opened.lines(key):
+            for n, line in enumerate(opened.lines(key), 1):
                 applier.feed(line)
+                if progress is not None and n % PROGRESS_EVERY == 0:
+                    progress(n)
             applier.finish()
             if dry_run:
                 opened.check_file_records(applier.files.records)
@@ -291,20 +301,18 @@ def _message(s: ImportSummary) -> str:
     return ("（试导入，未写入）" if s.status == "dry-run" else "") + text
 
 
-def _value_ok(v: object) -> bool:
-    """A field value a package may carry: text up to Excel's cell limit, an integer SQLite
-    can hold, a finite number, or nothing."""
-    kind = type(v)
-    return (v is None or kind is str and len(v) <= MAX_TEXT or kind is int and -INT64_MAX - 1 <= v <= INT64_MAX
-            or kind is float and float("-inf") < v < float("inf"))
-
-
 def _org_code(code: object) -> bool:
     return type(code) is str and 0 < len(code) <= 12 and code.isascii() and code.isdigit()
 
 
 class _Applier:
-    """Merges the rows of one package, in batches, inside the caller's transaction."""
+    """Merges the rows of one package, in batches, inside the caller's transaction.
+
+    ``bulk`` False merges every row field by field and checks every row on its own: the
+    reference the bulk path (versions compared in one query, distinct values checked once)
+    is tested against."""
+
+    bulk = True
 
     def __init__(self, store: Store, peer: Peer, manifest: dict, summary: ImportSummary,
                  allow_skew: bool = False):
@@ -317,7 +325,10 @@ class _Applier:
         # merges are audited under whoever imported; the sender's own audit entries travel as they are
         self.writer = Writer(store, source=f"package:{self.package_id}")
         self._pending_conflicts: list[tuple[str, RowState]] = []
-        self.newest = 0
+        self.reader = RowReader()
+        self.reader.memo = self.bulk
+        self._scope_memo: dict[str, bool] = {}   # org code -> whether it is the sender's (or below)
+        self._attachments = {tbl: attachment_fields(led) for tbl, (_spec, led) in self.specs.items()}
         self.conn = store.conn
         self.parents = {o.code: o.parent for o in store.orgs}   # the org tree, with what arrives
         # A unit below this install (a village sending to its town, a town to the district),
@@ -344,6 +355,11 @@ class _Applier:
         self.deferred: list[dict] = []        # person edits waiting for the package's rows
         self.finishing = False
 
+    @property
+    def newest(self) -> int:
+        """The largest stamp the package's rows carry (versions, what they had seen, losers)."""
+        return self.reader.newest
+
     def count(self, tbl: str, what: str, n: int = 1) -> None:
         spec_led = self.specs.get(tbl)
         key = tbl if spec_led is None or spec_led[1] is None else spec_led[1].id
@@ -364,8 +380,8 @@ class _Applier:
                 self._unknown_table(tbl)
                 return
             self.pending[tbl].append(rec)
-            if isinstance(rec.get("v"), dict):
-                self.files.note(attachment_fields(self.specs[tbl][1]), rec["v"])
+            if self._attachments[tbl] and isinstance(rec.get("v"), dict):
+                self.files.note(self._attachments[tbl], rec["v"])
             if len(self.pending[tbl]) >= BATCH:
                 self._flush(tbl)
         elif kind == "audit":
@@ -485,12 +501,21 @@ class _Applier:
                                "会造成同名单位，已拒绝；请向发送单位核实")
         self.store.merge_orgs([Org(code, name, level, parent, tuple(aliases))])
         self.parents[code] = parent
+        self._scope_memo.clear()
 
     def _ours(self, code: object) -> bool:
         """Whether org ``code`` is the sender's own or one below it: the only rows and
         orgs its package may write (the sender's org comes from its profile, not the package)."""
         if not self.scoped:
             return type(code) is str
+        if type(code) is not str:
+            return False
+        known = self._scope_memo.get(code)
+        if known is None:
+            known = self._scope_memo[code] = self._within_sender(code)
+        return known
+
+    def _within_sender(self, code: str) -> bool:
         for _ in range(16):
             if type(code) is not str:
                 return False
@@ -556,37 +581,14 @@ class _Applier:
                 orgs += [o for (o,) in self.conn.execute(f"SELECT org FROM [{tbl}] WHERE [{col}] = ?", (uid,))]
         return orgs
 
-    def _parse(self, spec: TableSpec, rec: dict) -> RowState:
-        values, ver = rec.get("v"), rec.get("ver")
-        uid, created, origin, lost = rec.get("u"), rec.get("c"), rec.get("o"), rec.get("l")
-        if not (type(uid) is str and 0 < len(uid) <= 64 and type(values) is dict
-                and type(ver) is str and len(ver) < 200_000
-                and (created is None or type(created) is str and len(created) <= 64)
-                and (origin is None or type(origin) is str and len(origin) <= 64)
-                and (lost is None or type(lost) is dict)):
-            raise ValueError("记录格式不对")
-        clean = {}
-        for col in spec.versioned:
-            v = values.get(col)
-            if not _value_ok(v) or (col == "_deleted" and v not in (None, 0, 1)):
-                raise ValueError(f"字段 {col} 的值不合规")
-            clean[col] = v
-        versions = RowVersions.decode_checked(ver)     # shape, nesting and stamps (<= MAX_STAMP)
-        losers = {}
-        for col, leaves in (lost or {}).items():
-            if col in spec.versioned and isinstance(leaves, list):
-                losers[col] = [(Version.decode_checked(v), x) for v, x in leaves]
-                if not all(_value_ok(x) for _, x in losers[col]):
-                    raise ValueError(f"字段 {col} 的值不合规")
-        for v in [versions.base, *versions.fields.values(), *(l[0] for ls in losers.values() for l in ls)]:
-            self.newest = max(self.newest, v.stamp, *v.seen.values())
-        if self.allow_skew and self.newest > self.cap:
-            # accepted by an administrator: kept with its stamps brought down to what this
-            # install's clock may adopt, so nothing it passes on is held further up
-            versions = versions.clamped(self.cap)
-            losers = {c: [(v.clamped(self.cap), x) for v, x in ls] for c, ls in losers.items()}
-            rec["ver"] = versions.encode()
-        return RowState(clean, versions, losers)
+    def _clamped(self, rec: dict, state: RowState) -> RowState:
+        """An administrator accepted a package whose stamps are ahead (:func:`~.release.accept_held`):
+        its rows are kept with their stamps brought down to what this install's clock may adopt,
+        so nothing it passes on is held further up."""
+        state.versions = state.versions.clamped(self.cap)
+        state.losers = {c: [(v.clamped(self.cap), x) for v, x in ls] for c, ls in state.losers.items()}
+        rec["ver"] = state.versions.encode()
+        return state
 
     def _may_write(self, tbl: str, uid: str, rec: dict, state: RowState, mine: dict | None,
                    mine_state: RowState | None) -> bool:
@@ -640,11 +642,9 @@ class _Applier:
         if not recs:
             return
         spec, led = self.specs[tbl]
-        incoming = {}
-        for rec in recs:
-            try:
-                state = self._parse(spec, rec)
-            except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        parsed = []
+        for rec, state in zip(recs, self.reader.parse_many(spec, recs)):
+            if state is None:
                 self.count(tbl, "rejected")
                 self.malformed += 1
                 continue
@@ -654,8 +654,12 @@ class _Applier:
                 self.foreign += 1
                 self.count(tbl, "rejected")
                 continue
-            fields = led.fields if led is not None else PERSON_FIELDS if tbl == "persons" else ()
-            rule = content_problem(fields, state.values)
+            parsed.append((rec, state))
+        if self.allow_skew and self.newest > self.cap:
+            parsed = [(rec, self._clamped(rec, state)) for rec, state in parsed]
+        fields = led.fields if led is not None else PERSON_FIELDS if tbl == "persons" else ()
+        incoming = {}
+        for (rec, state), rule in zip(parsed, self.reader.rules_broken(fields, [s.values for _, s in parsed])):
             if rule:   # held (quarantined), never stored in the ledger; the sender is told
                 quarantine(self.conn, package_id=self.package_id, source=self.peer.node, kind="row", tbl=tbl,
                      uid=rec["u"], rule=rule, record=rec)
@@ -665,31 +669,48 @@ class _Applier:
             incoming[rec["u"]] = (state, rec)
         if not incoming:
             return
+        # the versions here of these rows, in one query: a row not here is new; a row here
+        # with the very versions text that came (and no losing leaves with it) has nothing
+        # to merge (merge_row would find every incoming version already a leaf: unchanged);
+        # only the others are read whole and merged field by field
         uuids = list(incoming)
-        cols = ["uuid"] + list(spec.versioned) + ["_versions"]
-        local = {}
-        for r in self.conn.execute(f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM [{tbl}] WHERE uuid IN "
-                                   f"({','.join('?' * len(uuids))})", uuids):
-            local[r[0]] = dict(zip(cols, r))
-        losers = load_losers(self.conn, tbl, uuids)
-        had_conflicts = {u for (u,) in self.conn.execute(
-            f"SELECT DISTINCT uuid FROM conflicts WHERE tbl = ? AND uuid IN ({','.join('?' * len(uuids))})",
-            [tbl, *uuids])}
-        merged: list[MergedRow] = []
+        marks = ",".join("?" * len(uuids))
+        here = {u: (org, ver) for u, org, ver in self.conn.execute(
+            f"SELECT uuid, org, _versions FROM [{tbl}] WHERE uuid IN ({marks})", uuids)}
+        plain = self.bulk and led is not None      # a ledger row: no scope rule beyond its unit
+        todo = []
+        tally: Counter = Counter()
         for uid, (state, rec) in incoming.items():
-            mine = local.get(uid)
-            if mine is not None and tbl != "persons" and not self._ours(mine["org"]):
+            have = here.get(uid)
+            if have is not None and tbl != "persons" and not self._ours(have[0]):
                 # a row of another unit here (a person is shared: where first seen is no owner)
                 self.foreign += 1
-                self.count(tbl, "rejected")
-                continue
+                tally["rejected"] += 1
+            elif plain and have is not None and have[1] == rec["ver"] and not state.losers:
+                tally["unchanged"] += 1
+            else:
+                todo.append(uid)
+        if todo:
+            self._merge(tbl, spec, led, incoming, todo, here, tally)
+        for what, n in tally.items():
+            self.count(tbl, what, n)
+
+    def _merge(self, tbl: str, spec: TableSpec, led, incoming: dict, todo: list[str], here: dict,
+               tally: Counter) -> None:
+        """Merge field by field the rows ``todo`` of ``incoming`` (the ones ``here`` read whole)
+        and write what changed; ``tally`` counts the outcomes."""
+        local, losers, had_conflicts = self._local(tbl, spec, [u for u in todo if u in here], todo)
+        merged: list[MergedRow] = []
+        for uid in todo:
+            state, rec = incoming[uid]
+            mine = local.get(uid)
             mine_state = None if mine is None else RowState(
                 {c: mine[c] for c in spec.versioned}, RowVersions.decode(mine["_versions"]),
                 losers.get(uid, {}))
             if self.scoped and not self._may_write(tbl, uid, rec, state, mine, mine_state):
                 continue
             outcome = merge_row(spec, mine_state, state)
-            self.count(tbl, outcome.status)
+            tally[outcome.status] += 1
             if outcome.status in ("unchanged", "older"):
                 continue
             new = outcome.state
@@ -706,7 +727,20 @@ class _Applier:
                 self._pending_conflicts.append((uid, new))
         self.writer.merged(spec, merged, stamp=self.store.clock.tick())
         for uid, new in self._pending_conflicts:
-            added = save_conflicts(self.conn, tbl, uid, spec, new, now_iso())
-            if added:
-                self.count(tbl, "conflicts", added)
+            tally["conflicts"] += save_conflicts(self.conn, tbl, uid, spec, new, now_iso())
         self._pending_conflicts.clear()
+
+    def _local(self, tbl: str, spec: TableSpec, present: list[str], uuids: list[str]):
+        """The rows here among ``present`` (whole), the open losing leaves of those, and which
+        of ``uuids`` have conflicts listed."""
+        cols = ["uuid"] + list(spec.versioned) + ["_versions"]
+        local = {}
+        if present:
+            for r in self.conn.execute(f"SELECT {', '.join(f'[{c}]' for c in cols)} FROM [{tbl}] WHERE uuid IN "
+                                       f"({','.join('?' * len(present))})", present):
+                local[r[0]] = dict(zip(cols, r))
+        losers = load_losers(self.conn, tbl, present)
+        had_conflicts = {u for (u,) in self.conn.execute(
+            f"SELECT DISTINCT uuid FROM conflicts WHERE tbl = ? AND uuid IN ({','.join('?' * len(uuids))})",
+            [tbl, *uuids])}
+        return local, losers, had_conflicts

@@ -51,22 +51,34 @@ def canonical(data: dict) -> bytes:
     return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def _no_duplicates(pairs):
-    out = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"重复的键 {k!r}")
-        out[k] = v
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise ValueError(f"重复的键 {k!r}")
+            seen.add(k)
     return out
+
+
+def _no_constants(name):
+    raise ValueError(f"不允许的数值 {name}")
 
 
 def strict_json(data: bytes | str) -> object:
     """JSON with no duplicate keys, NaN or runaway nesting/numbers (raises ValueError,
-    its message in Chinese: it goes into the messages that refuse a file)."""
-    def no_constants(name):
-        raise ValueError(f"不允许的数值 {name}")
+    its message in Chinese: it goes into the messages that refuse a file)::
+
+        >>> strict_json(b'{"a":1,"b":[2]}')
+        {'a': 1, 'b': [2]}
+        >>> strict_json(b'{"a":1,"b":{"a":2,"a":3}}')
+        Traceback (most recent call last):
+        ...
+        ValueError: 重复的键 'a'
+    """
     try:
-        return json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=no_constants)
+        return json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except RecursionError:
         raise ValueError("嵌套层数过多") from None
     except UnicodeDecodeError:

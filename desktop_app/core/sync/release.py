@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from ..errors import StoreError
+from ..store.backup import BackupOnce
 from ..store.writes import Writer
 from .held import HeldPackage, forget, held_file, list_held, release
 from .incoming import ImportSummary, import_package
@@ -100,9 +101,9 @@ def retry_held(store: Store, *, node: str | None = None) -> list[ImportSummary]:
     or refused."""
     store.require("edit")
     out: list[ImportSummary] = []
+    once = BackupOnce(store, "package")       # one backup, before the first package that writes
     for package in list_held(store, node=node):
-        backed = any(s.status == "imported" for s in out)   # one backup, before the first write
-        summary = _try(store, package, lambda path: import_package(store, path, backup=not backed))
+        summary = _try(store, package, lambda path: import_package(store, path, before_write=once.before_write))
         if summary is not None:
             out.append(summary)
     return out

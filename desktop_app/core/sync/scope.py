@@ -72,17 +72,27 @@ def content_problem(fields, values: dict, *, today: dt.date | None = None) -> st
     """The first field rule ``values`` break (Chinese, no sensitive value), or None: the
     same normalisation local input gets (:func:`~..catalog.fieldtypes.normalize`). A date
     a day or two ahead of this computer's is not "in the future" (clocks differ)."""
-    today = (today or dt.date.today()) + dt.timedelta(days=2)
+    latest = rule_day(today)
     for f in fields:
-        value = values.get(f.id)
-        if is_blank(value):
-            continue
-        if type(value) not in (str, int, float):
-            return f"{f.label}：值的类型不对"
-        checked = normalize(f, value, today=today)
-        if checked.error:
-            return checked.error[:MAX_RULE]
+        problem = field_problem(f, values.get(f.id), latest)
+        if problem:
+            return problem
     return None
+
+
+def rule_day(today: dt.date | None = None) -> dt.date:
+    """The "today" field rules are checked against: two days ahead of this computer's."""
+    return (today or dt.date.today()) + dt.timedelta(days=2)
+
+
+def field_problem(f, value: object, latest: dt.date) -> str | None:
+    """The rule of field ``f`` that ``value`` breaks, or None (``latest``: :func:`rule_day`)."""
+    if is_blank(value):
+        return None
+    if type(value) not in (str, int, float):
+        return f"{f.label}：值的类型不对"
+    checked = normalize(f, value, today=latest)
+    return checked.error[:MAX_RULE] if checked.error else None
 
 
 def _version_tuple(text: object) -> tuple[int, ...] | None:
