@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from ..catalog.fieldtypes import display, normalize
 from ..catalog.model import Ledger
 from ..catalog.orgs import OrgError
-from ..catalog.validation import Problem
+from ..catalog.validation import CheckedRows, Problem
 from ..errors import INPUT_PROBLEMS, StoreError, UserError
 from ..store.backup import make_backup
 from ..store.masking import mask_value
@@ -46,6 +46,7 @@ from .workbook import Book, SheetData, WorkbookError, cell_text, is_blank, read_
 if TYPE_CHECKING:
     from ..store.database import Store
 
+CHUNK = 5000     # rows checked together: few enough to hold, many enough for column-wise checks
 COUNT_NAMES = ("new", "updated", "unchanged", "duplicate", "incomplete", "conflict",
                "rejected", "skipped")
 
@@ -62,7 +63,6 @@ class RowPlan:
     changes: dict[str, list] = field(default_factory=dict)    # field → [old, new]
     problems: list[Problem] = field(default_factory=list)
     current: dict | None = None
-    raw: dict | None = None                          # field → cell value (as the check sees it)
     base: dict | None = None                         # values as exported (rows we exported)
     conflicts: list[tuple] = field(default_factory=list)
 
@@ -235,10 +235,17 @@ class _Planner:
         self.id_col = next((c for c, t in layout.mapping.items() if t == ROW_ID), None)
         self.base_col = next((c for c, t in layout.mapping.items() if t == BASE), None)
         self._orgs: dict[str, tuple[str | None, str | None]] = {}
+        self.checker = records.checker(today)
+        self.keys = self._existing_keys()            # natural key → uuid of the rows here
+        self.seen: dict[tuple, int] = {}             # natural key → its first row in the sheet
 
     def plan(self, sheet: SheetData) -> list[RowPlan]:
+        """Every row of the sheet, classified a chunk of rows at a time: a chunk's cells are
+        checked column by column, and only the cells of bad rows are kept (for the error
+        workbook), so a 100,000-row sheet is never held as Python values all at once."""
         out: list[RowPlan] = []
         pending: list[RowPlan] = []  # spacer rows: kept only if data follows them
+        chunk: list[RowPlan] = []
         for r, cells in enumerate(sheet.iter_rows()):
             if r < self.layout.data_start:
                 continue
@@ -249,8 +256,15 @@ class _Planner:
                 continue
             out += pending
             pending = []
-            out.append(RowPlan(r + 1, "skipped", cells) if kind == "total" else self._row(r + 1, cells))
-        self._match(out)
+            if kind == "total":
+                out.append(RowPlan(r + 1, "skipped", cells))
+                continue
+            chunk.append(self._row(r + 1, cells))
+            out.append(chunk[-1])
+            if len(chunk) == CHUNK:
+                self._match(chunk)
+                chunk = []
+        self._match(chunk)
         return out
 
     def _cell(self, cells: list, c: int):
@@ -293,7 +307,6 @@ class _Planner:
 
     def _row(self, row_no: int, cells: list) -> RowPlan:
         plan = RowPlan(row_no, "new", cells)
-        plan.raw = {fid: self._cell(cells, c) for c, fid in self.fields.items()}
         org = self.org_default
         if self.org_col is not None and not is_blank(self._cell(cells, self.org_col)):
             org, error = self._org(cell_text(self._cell(cells, self.org_col)))
@@ -309,34 +322,41 @@ class _Planner:
 
     # -- classification
     def _match(self, rows: list[RowPlan]) -> None:
+        """Check and classify a chunk of data rows (in sheet order, after the chunks before)."""
+        if not rows:
+            return
         by_uuid = self._current([r.uuid for r in rows if r.uuid])
-        keys = self._existing_keys()
-        seen: dict[tuple, int] = {}
-        cache: dict = {}
-        for plan in rows:
-            if plan.status == "skipped":
-                continue
-            self._classify(plan, by_uuid, keys, seen, cache)
+        cells = [r.cells for r in rows]
+        columns = {fid: [row[c] if c < len(row) else "" for row in cells] for c, fid in self.fields.items()}
+        for j, plan in enumerate(rows):
+            current = by_uuid.get(plan.uuid) if plan.uuid else None
+            if current is not None and self.policy.within(current["org"]):
+                raw = {fid: col[j] for fid, col in columns.items()}
+                self._returned_row(plan, current, raw)
+                for fid, col in columns.items():
+                    col[j] = raw[fid]
+        checked = self.checker.check_columns(columns, len(rows))
+        fids = list(checked.values)
+        for j, (plan, values) in enumerate(zip(rows, zip(*checked.values.values()))):
+            self._classify(plan, by_uuid, checked, j, {k: v for k, v in zip(fids, values) if v is not None})
             if plan.status not in ("rejected", "conflict"):
-                plan.cells = plan.raw = None  # only bad rows go to the error workbook
+                plan.cells = None  # only bad rows go to the error workbook
 
-    def _classify(self, plan: RowPlan, by_uuid: dict, keys: dict, seen: dict, cache: dict) -> None:
+    def _classify(self, plan: RowPlan, by_uuid: dict, checked: CheckedRows, j: int, values: dict) -> None:
         current = by_uuid.get(plan.uuid) if plan.uuid else None
         if current is not None and not self.policy.within(current["org"]):
             self._not_ours(plan)
             return
-        if current is not None:
-            self._returned_row(plan, current)
-        check = self.records.check(plan.raw, today=self.today, cache=cache)
-        plan.problems += check.problems
-        plan.values = {k: v for k, v in check.values.items() if v is not None}
-        plan.missing = check.missing
-        if not check.ok or any(p.severity == "error" for p in plan.problems):
+        plan.problems += checked.problems.get(j, ())
+        plan.values = values
+        plan.missing = list(checked.missing.get(j, ()))
+        if not checked.ok(j) or any(p.severity == "error" for p in plan.problems):
             plan.status = "rejected"
             return
         if plan.uuid and current is None and plan.uuid not in by_uuid:
             plan.uuid = None  # exported from another install or since purged: match by key
         key = self._key(plan.values)
+        keys, seen = self.keys, self.seen
         if current is None and key is not None and key in keys:
             current = self._load(keys[key])
         if current is not None and not self.policy.within(current["org"]):
@@ -362,14 +382,14 @@ class _Planner:
         plan.problems.append(Problem(None, f"此行对应其他单位的已有记录（{self.records.natural_key_label()}"
                                            "相同或行标识相同），当前用户不能修改；请与上级核实"))
 
-    def _returned_row(self, plan: RowPlan, current: dict) -> None:
+    def _returned_row(self, plan: RowPlan, current: dict, raw: dict) -> None:
         """A row we exported: a cell still equal to the exported value means "not changed
         there" and takes today's value here; a cell changed both there and here since the
         export is a conflict. Values are compared as stored (masked where the export was)."""
-        for fid in list(plan.raw):
+        for fid in list(raw):
             f = self.ledger.field(fid)
             base = plan.base.get(fid)
-            cell = plan.raw[fid]
+            cell = raw[fid]
             masked = self.ledger.is_sensitive(fid) and isinstance(base, str) and "*" in base
             if masked:
                 untouched = cell_text(cell) == base
@@ -378,14 +398,14 @@ class _Planner:
                 untouched = _same(normalize(f, cell, today=self.today).value, base)
                 now = current.get(fid)
             if untouched:
-                plan.raw[fid] = current.get(fid)  # not changed there: keep what is here
+                raw[fid] = current.get(fid)  # not changed there: keep what is here
                 continue
             sheet = normalize(f, cell, today=self.today).value
             if not _same(now, base) and not _same(sheet, current.get(fid)):
                 # the values of the file itself as they are; the one stored here as the role may see it
                 plan.conflicts.append((fid, display(f, base), display(f, sheet),
                                        self.policy.text(self.ledger, fid, now)))
-                plan.raw[fid] = current.get(fid)
+                raw[fid] = current.get(fid)
 
     def _compare(self, plan: RowPlan, current: dict) -> None:
         conflicts = plan.conflicts

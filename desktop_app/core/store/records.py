@@ -22,11 +22,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable
 
 from ..catalog.fieldtypes import is_blank, normalize
 from ..catalog.model import Ledger
-from ..catalog.validation import Problem, RowCheck, validate_row
+from ..catalog.validation import Checker, CheckedRows, Problem, RowCheck
 from ..errors import INPUT_PROBLEMS, UserError
 from .policy import Policy, policy_for
 from .schema import ledger_spec
@@ -224,16 +225,28 @@ class Records:
                 "entered_via": entered[2] if entered else None, "packages": packages}
 
     # ------------------------------------------------------------ checking
-    def check(self, raw: dict, *, today: dt.date | None = None,
-              cache: dict | None = None) -> RowCheck:
+    def check(self, raw: dict, *, today: dt.date | None = None) -> RowCheck:
         """Validate ``raw`` (field ids or Chinese labels → values); see ``validate_row``."""
-        return validate_row(self.ledger, self.to_ids(raw), plan_year=self.store.catalog.plan_year,
-                            today=today, cache=cache)
+        return self.check_many([raw], today=today).row(0)
+
+    def check_many(self, raws: list[dict], *, today: dt.date | None = None) -> CheckedRows:
+        """Validate rows (field ids or Chinese labels → values) column by column; see
+        :class:`~desktop_app.core.catalog.validation.Checker`."""
+        return self.checker(today).check_rows([self.to_ids(r) for r in raws])
+
+    def checker(self, today: dt.date | None = None) -> Checker:
+        """This ledger's checks for the plan year (``today``: the day "not in the future" is
+        measured from)."""
+        return Checker(self.ledger, plan_year=self.store.catalog.plan_year, today=today)
 
     def to_ids(self, raw: dict) -> dict:
         """Accept Chinese labels as keys as well as field ids."""
-        by_label = {f.label: f.id for f in self.ledger.fields}
+        by_label = self._by_label
         return {by_label.get(k, k): v for k, v in raw.items()}
+
+    @cached_property
+    def _by_label(self) -> dict[str, str]:
+        return {f.label: f.id for f in self.ledger.fields}
 
     # ------------------------------------------------------------ writing
     def add(self, raw: dict, *, org: str | None = None,
@@ -343,14 +356,15 @@ class Records:
         """
         self.store.require("edit")
         default_org = self.resolve_org(org)
-        cache: dict = {}
         if keep:
             raws = [self.complete(r, keep=keep) for r in raws]
-        checks = [self.check(r, today=today, cache=cache) for r in raws]
-        failures: dict[int, list[Problem]] = {i: c.problems for i, c in enumerate(checks) if not c.ok}
+        checked = self.check_many(raws, today=today)
+        problems = checked.problems
+        failures: dict[int, list[Problem]] = {i: problems[i] for i in sorted(problems) if not checked.ok(i)}
         rows, resolved = [], {}
-        for i, c in enumerate(checks):
-            row = dict(c.values)
+        fids = list(checked.values)
+        for i, values in enumerate(zip(*checked.values.values())):
+            row = dict(zip(fids, values))
             given = orgs[i] if orgs else None
             if given and given not in resolved:
                 resolved[given] = self.resolve_org(given)
@@ -360,8 +374,9 @@ class Records:
             self._check_duplicates(rows, failures)
         if failures:
             raise RowsRejected(self.ledger, failures)
-        return self.insert_valid(rows, [c.missing for c in checks],
-                                 [c.warnings for c in checks], source=source, batch=batch)
+        return self.insert_valid(rows, [checked.missing.get(i, []) for i in range(len(rows))],
+                                 [[p for p in problems.get(i, ()) if p.severity == "warning"]
+                                  for i in range(len(rows))], source=source, batch=batch)
 
     def natural_key_label(self) -> str:
         """The duplicate key in words, e.g. ``身份证号＋宫颈癌检查日期年度``."""
