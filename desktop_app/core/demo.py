@@ -424,8 +424,9 @@ def _save(store: Store, led: Ledger, rows: list[dict], orgs: list[str]) -> None:
     records = store.ledger(led.id)
     today = dt.date(store.catalog.plan_year, 12, 31)
     good, good_orgs, seen, errors = [], [], set(), []
-    for row, org in zip(rows, orgs):
-        check = records.check(row, today=today)
+    checked = records.check_many(rows, today=today)
+    for i, (row, org) in enumerate(zip(rows, orgs)):
+        check = checked.row(i)
         key = records.natural_key(check.values)
         if not check.ok:
             errors.append(check)

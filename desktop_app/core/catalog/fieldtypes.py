@@ -30,6 +30,14 @@ _DATE_RE = re.compile(
 _YES = {"是", "有", "y", "yes", "true", "1", "√", "✓", "已签", "已签订"}
 _NO = {"否", "无", "n", "no", "false", "0", "×", "✗", "未签", "未签订"}
 _SEPARATORS = re.compile(r"[、,，;；/／|\s]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_PLAIN_MOBILE = re.compile(r"1[3-9][0-9]{9}")     # ASCII digits only: nothing to fold
+_LANDLINE = re.compile(r"(0(?:10|2\d|[3-9]\d{2}))(\d{7,8})")
+_PHONE_MARKS = re.compile(r"[-()（）—]")
+_COUNTRY = re.compile(r"^(\+?86|0086)(?=1\d{10}$)")
+_DIGITS_8 = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_DIGITS_6 = re.compile(r"(\d{4})(\d{2})")
 
 
 _BLANK = " \t\r\n\u3000\u00a0\u200b\u200c\u200d\ufeff"
@@ -71,11 +79,35 @@ def masked_problem(label: str) -> str:
 
 def normalize(field: Field, raw: object, *, today: dt.date | None = None) -> Checked:
     """Normalise ``raw`` for ``field``; an empty input gives ``Checked(value=None)``."""
-    if is_blank(raw):
-        return Checked(value=None)
+    values, issues = normalize_many(field, [raw], today=today)
+    return issues.get(0) or Checked(value=values[0])
+
+
+def normalize_many(field: Field, raws: list, *, today: dt.date | None = None) -> tuple[list, dict[int, Checked]]:
+    """Normalise each of ``raws`` for ``field`` (a column's distinct values): the values
+    (None for empty or invalid) and, by index, the :class:`Checked` of each value that has
+    an error or a warning (messages led by the field's label).
+
+        >>> normalize_many(Field("d", "检查日期", "date"), ["2024.3.5", "", "明天"], today=dt.date(2024, 6, 30))
+        (['2024-03-05', None, None], {2: Checked(value=None, error='检查日期：“明天”不是有效日期，请写成 2024-03-05 或 2024年3月5日', warnings=[], suggestion=None)})
+    """
     today = today or dt.date.today()
     handler = _HANDLERS[field.type]
-    result = handler(field, raw, today)
+    values: list = []
+    issues: dict[int, Checked] = {}
+    for i, raw in enumerate(raws):
+        if not raw.strip(_BLANK) if raw.__class__ is str else is_blank(raw):
+            values.append(None)
+            continue
+        result = handler(field, raw, today)
+        values.append(result.value)
+        if result.error or result.warnings or result.suggestion:
+            issues[i] = _labelled(field, raw, result)
+    return values, issues
+
+
+def _labelled(field: Field, raw: object, result: Checked) -> Checked:
+    """The messages of ``result`` led by the field's label, a sensitive value never echoed."""
     if result.error:
         if field.sensitive:  # messages reach screens, files and logs: never echo a sensitive value
             result.error = result.error.replace(f"“{str(raw).strip()}”", "所填内容")
@@ -88,7 +120,7 @@ def _text(field: Field, raw, today) -> Checked:
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
     text = str(raw).strip().replace("\u3000", " ")
-    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", text):
+    if _CONTROL.search(text):
         return Checked(error="含有不可见的控制字符，请重新输入")
     if field.max_length and len(text) > field.max_length:
         return Checked(error=f"最多 {field.max_length} 个字，现在是 {len(text)} 个")
@@ -112,7 +144,7 @@ def parse_date(raw: object) -> dt.date | None:
             return EXCEL_EPOCH + dt.timedelta(days=int(raw))
         return None
     text = fold(str(raw))
-    m = _DATE_RE.fullmatch(text) or re.fullmatch(r"(\d{4})(\d{2})(\d{2})", text)
+    m = _DATE_RE.fullmatch(text) or _DIGITS_8.fullmatch(text)
     if not m:
         return None
     try:
@@ -215,13 +247,15 @@ def _id_card(field: Field, raw, today) -> Checked:
 
 
 def _phone(field: Field, raw, today) -> Checked:
+    if raw.__class__ is str and _PLAIN_MOBILE.fullmatch(raw):
+        return Checked(value=raw)        # the usual case: nothing to fold or strip
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
-    text = re.sub(r"[-()（）—]", "", fold(str(raw)))
-    text = re.sub(r"^(\+?86|0086)(?=1\d{10}$)", "", text)
-    if re.fullmatch(r"1[3-9]\d{9}", text):
+    text = _PHONE_MARKS.sub("", fold(str(raw)))
+    text = _COUNTRY.sub("", text)
+    if _MOBILE.fullmatch(text):
         return Checked(value=text)
-    m = re.fullmatch(r"(0(?:10|2\d|[3-9]\d{2}))(\d{7,8})", text)
+    m = _LANDLINE.fullmatch(text)
     if m:
         return Checked(value=f"{m[1]}-{m[2]}")
     return Checked(error="号码格式不对：手机号 11 位、以 13–19 开头；固话写作 0737-1234567")
@@ -258,7 +292,7 @@ def _month(field: Field, raw, today) -> Checked:
     if day is not None:
         return Checked(value=f"{day:%Y-%m}")
     text = fold(str(int(raw) if isinstance(raw, float) and raw.is_integer() else raw))
-    m = _MONTH_RE.fullmatch(text) or re.fullmatch(r"(\d{4})(\d{2})", text)
+    m = _MONTH_RE.fullmatch(text) or _DIGITS_6.fullmatch(text)
     if not m or not 1 <= int(m[2]) <= 12:
         return Checked(error=f"“{raw}”不是有效月份，请写成 2024-03 或 2024年3月")
     if field.not_future and (int(m[1]), int(m[2])) > (today.year, today.month):

@@ -28,7 +28,11 @@ PROVINCES = {
 }
 DISABILITY_CATEGORIES = ("视力", "听力", "言语", "肢体", "智力", "精神", "多重")
 DISABILITY_GRADES = ("一级", "二级", "三级", "四级")
-_PLAIN_ID = re.compile(r"\d{17}[\dX]")
+_PLAIN_ID = re.compile(r"[0-9]{17}[0-9X]")     # ASCII digits only: nothing to fold
+_ID = re.compile(r"\d{17}[\dX]")
+_SCIENTIFIC = re.compile(r"\d(\.\d+)?E\+?\d+")
+_CREDIT = re.compile(r"[0-9A-HJ-NPQRTUWXY]{18}")
+_INVISIBLE = re.compile(r"[\s\u200b\u200c\u200d\ufeff]+")
 _EXCEL_MSG = (
     "已被 Excel 转成数字（{shown}），后几位已经丢失，无法恢复。"
     "请把该列设置为“文本”格式后重新录入完整的 18 位号码"
@@ -52,7 +56,7 @@ def fold(text: str) -> str:
     '1992529-5101'
     """
     text = unicodedata.normalize("NFKC", text)
-    return re.sub(r"[\s\u200b\u200c\u200d\ufeff]+", "", text)
+    return _INVISIBLE.sub("", text)
 
 
 def _from_number(raw: object) -> str | None:
@@ -75,7 +79,7 @@ def check_id_card(raw: object, *, today: dt.date | None = None) -> Checked:
     text = str(raw)
     if not _PLAIN_ID.fullmatch(text):  # the usual case skips the Unicode folding
         text = fold(text).upper()
-    if re.fullmatch(r"\d(\.\d+)?E\+?\d+", text):
+    if _SCIENTIFIC.fullmatch(text):
         return Checked(error=_EXCEL_MSG.format(shown=text))
     if len(text) == 15 and text.isdigit():
         upgraded = upgrade_15(text)
@@ -83,7 +87,7 @@ def check_id_card(raw: object, *, today: dt.date | None = None) -> Checked:
             error="这是 15 位旧号码，请改填 18 位号码（可按规则升位，请与本人证件核对）",
             suggestion=upgraded,
         )
-    if not re.fullmatch(r"\d{17}[\dX]", text):
+    if not _ID.fullmatch(text):
         if len(text) == 18:   # the length is right: say which character is not
             bad = next(i for i, ch in enumerate(text)
                        if not ("0" <= ch <= "9" or (i == 17 and ch == "X")))
@@ -176,7 +180,7 @@ def check_credit_code(raw: object) -> Checked:
     text = fold(str(raw)).upper()
     if len(text) != 18:
         return Checked(error=f"应为 18 位，现在是 {len(text)} 位")
-    if not re.fullmatch(r"[0-9A-HJ-NPQRTUWXY]{18}", text):
+    if not _CREDIT.fullmatch(text):
         return Checked(error="只含数字和大写字母（不用 I、O、S、V、Z），请核对")
     try:
         uscc.validate(text)

@@ -1,12 +1,21 @@
-"""Check a whole ledger row: each field's type, derived fields, required fields
-and the ledger's cross-field rules.
+"""Check ledger rows: each field's type, derived fields, required fields and the
+ledger's cross-field rules — a column at a time.
 
-    >>> from desktop_app.core.catalog.model import load_catalog
+A :class:`Checker` compiles one ledger's checks once and runs them over columns
+(field id → the values of every row): each column is read in one pass, and each
+distinct value in it is normalised once (a ledger repeats a few hundred 村, 状态 and
+dates down 100,000 rows), then the rules run over whole columns. Excel rows, typed
+rows and package rows all go through it; :func:`validate_row` is one row of it::
+
     >>> led = load_catalog().ledger("two_cancer")
     >>> check = validate_row(led, {"name": "示例一", "id_number": "43090219710916154X"},
     ...                      plan_year=2024, today=dt.date(2024, 6, 30))
     >>> check.ok, check.incomplete, check.values["status"]
     (True, True, '已登记')
+    >>> rows = Checker(led, plan_year=2024, today=dt.date(2024, 6, 30)).check_columns(
+    ...     {"name": ["示例一", "示例二"], "id_number": ["43090219710916154X", "123"]})
+    >>> rows.ok(0), rows.ok(1), rows.problems[1][0].message
+    (True, False, '身份证号：应为 18 位（前 17 位数字，最后一位数字或 X），现在是 3 位')
 
 A row whose identity fields are valid but which lacks other required fields is
 ``incomplete`` (待补充): it may be saved and is listed for completion, but it
@@ -16,13 +25,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Callable
 
-from .fieldtypes import is_blank, looks_masked, masked_problem, normalize
+from .fieldtypes import is_blank, looks_masked, masked_problem, normalize_many
 from .idnumbers import DISABILITY_CATEGORIES, DISABILITY_GRADES, age_on, birth_from_id, sex_from_id
-from .model import Ledger, Rule
+from .model import Field, Ledger, Rule, load_catalog  # noqa: F401 - load_catalog: the examples
 
 
-@dataclass
+@dataclass(frozen=True)
 class Problem:
     field: str | None
     message: str
@@ -65,231 +75,441 @@ class RowCheck:
         return None
 
 
+@dataclass
+class CheckedRows:
+    """The outcome for ``n`` rows, by column: ``values`` (field id → the normalised values,
+    None for empty), and, only for the rows that have any, ``problems`` and ``missing``
+    (row index → list, in the order :func:`validate_row` lists them)."""
+
+    n: int
+    values: dict[str, list]
+    problems: dict[int, list[Problem]] = field(default_factory=dict)
+    missing: dict[int, list[str]] = field(default_factory=dict)
+    _made: dict[tuple, Problem] = field(default_factory=dict, repr=False)   # one object per problem
+
+    def ok(self, i: int) -> bool:
+        return not any(p.severity == "error" for p in self.problems.get(i, ()))
+
+    def row(self, i: int) -> RowCheck:
+        return RowCheck({fid: col[i] for fid, col in self.values.items()},
+                        list(self.problems.get(i, ())), list(self.missing.get(i, ())))
+
+    def rows(self) -> list[RowCheck]:
+        return [self.row(i) for i in range(self.n)]
+
+    def _report(self, i: int, fid: str | None, message: str, severity: str = "error",
+                suggestion: str | None = None) -> None:
+        key = (fid, message, severity, suggestion)
+        problem = self._made.get(key)
+        if problem is None:
+            problem = self._made[key] = Problem(fid, message, severity, suggestion)
+        self.problems.setdefault(i, []).append(problem)
+
+    def _has_error(self, i: int, fid: str) -> bool:
+        return any(p.field == fid and p.severity == "error" for p in self.problems.get(i, ()))
+
+
 def validate_row(ledger: Ledger, raw: dict, *, plan_year: int,
-                 today: dt.date | None = None, cache: dict | None = None) -> RowCheck:
-    """Normalise and check ``raw`` (field id → value) for ``ledger``.
+                 today: dt.date | None = None) -> RowCheck:
+    """Normalise and check ``raw`` (field id → value) for ``ledger``: one row of
+    :meth:`Checker.check_rows`.
 
     Unknown keys are an error. Missing identity fields are an error; other
-    missing required fields make the row incomplete (待补充). A bulk caller
-    passes one ``cache`` dict for all its rows: a value already normalised for a
-    field (the same 村, 状态, date …) is not normalised again.
+    missing required fields make the row incomplete (待补充).
     """
-    today = today or dt.date.today()
-    check = RowCheck()
-    known = ledger.field_ids
-    for key in raw:
-        if key not in known:
-            check.problems.append(Problem(key, f"台账“{ledger.label}”没有字段“{key}”"))
-    for f in ledger.fields:
-        value = raw.get(f.id)
-        if value is None or value == "":
-            check.values[f.id] = None
-            continue
-        if value.__class__ is str and "*" in value and ledger.is_sensitive(f.id) and looks_masked(f.type, value):
-            check.values[f.id] = None     # a masked cell (from a masked export or screen) is no value
-            check.problems.append(Problem(f.id, masked_problem(f.label)))
-            continue
-        if cache is not None and f.type in _REPETITIVE:
-            key = (f.id, value.__class__, value)
-            result = cache.get(key)
-            if result is None:
-                result = cache[key] = normalize(f, value, today=today)
-        else:
-            result = normalize(f, value, today=today)
-        check.values[f.id] = result.value
-        if result.error:
-            check.problems.append(Problem(f.id, result.error, suggestion=result.suggestion))
-        for w in result.warnings:
-            check.problems.append(Problem(f.id, w, "warning"))
-    if check.values.get("status") is None and not check.error_for("status"):
-        check.values["status"] = ledger.statuses[0]
-    _derive(ledger, check)
-    fill_defaults(ledger, check.values)
-    for rule in ledger.rules:
-        _apply_rule(ledger, rule, check, plan_year)
-    bad = {p.field for p in check.errors}
-    for f in ledger.fields:
-        if f.required and check.values.get(f.id) is None and f.id not in bad \
-                and not _follows_missing(ledger, f, check.values):
-            if f.id in ledger.identity:
-                check.problems.append(Problem(f.id, f"{f.label}：必填，不能为空"))
-            else:
-                check.missing.append(f.id)
-    return check
+    return Checker(ledger, plan_year=plan_year, today=today).check_rows([raw]).row(0)
 
 
-# field types whose values repeat down a column (worth remembering); names, IDs and
-# phones are unique per row and would only fill the cache
-_REPETITIVE = frozenset({"choice", "multichoice", "yesno", "date", "integer", "decimal"})
+class Checker:
+    """One ledger's checks, compiled once, for any number of rows.
 
+    ``today`` is the day "not in the future" is measured from (default: today).
+    """
 
-def _derive(ledger: Ledger, check: RowCheck) -> None:
-    """Fill birth date and sex from an ID number, or check they agree."""
-    for f in ledger.fields:
-        if not f.derive_from:
-            continue
-        number = check.values.get(f.derive_from)
-        if not number:
-            continue
-        derived = birth_from_id(number).isoformat() if f.type == "date" else sex_from_id(number)
-        given = check.values.get(f.id)
-        if given is None:
-            check.values[f.id] = derived
-        elif given != derived:
-            id_label = ledger.field(f.derive_from).label
-            check.problems.append(Problem(
-                f.id, f"{f.label}：填的是 {given}，但{id_label}显示为 {derived}，请核对"))
+    def __init__(self, ledger: Ledger, *, plan_year: int, today: dt.date | None = None):
+        self.ledger, self.plan_year = ledger, plan_year
+        self.today = today or dt.date.today()
+        self.fields = ledger.fields
+        self.sensitive = {f.id: ledger.is_sensitive(f.id) for f in ledger.fields}
+        self.label = {f.id: f.label for f in ledger.fields}
+        self.derived = [f for f in ledger.fields if f.derive_from]
+        self.defaulted = [f for f in ledger.fields if f.default_from]
+        self.required = [f for f in ledger.fields if f.required]
+        self.rules = [(rule, _RULES[rule.kind]) for rule in ledger.rules]
+
+    # ------------------------------------------------------------ entry points
+    def check_rows(self, raws: list[dict]) -> CheckedRows:
+        """Check rows given as dicts (field id → value)."""
+        n = len(raws)
+        keys = set().union(*raws) if raws else set()
+        unknown: dict[int, list[Problem]] = {}
+        if not keys <= self.ledger.field_ids:
+            for i, raw in enumerate(raws):
+                for key in raw:
+                    if key not in self.ledger.field_ids:
+                        unknown.setdefault(i, []).append(
+                            Problem(key, f"台账“{self.ledger.label}”没有字段“{key}”"))
+        columns = {f.id: [raw.get(f.id) for raw in raws] for f in self.fields if f.id in keys}
+        return self.check_columns(columns, n, problems=unknown)
+
+    def check_columns(self, columns: dict[str, list], n: int | None = None, *,
+                      problems: dict[int, list[Problem]] | None = None) -> CheckedRows:
+        """Check rows given as columns (field id → one value per row; a field not given is
+        empty in every row). ``problems``: problems the rows already have (listed first)."""
+        n = len(next(iter(columns.values()))) if n is None and columns else (n or 0)
+        out = self.normalise(columns, n, problems=problems)
+        self._status(out)
+        self._derive(out)
+        self.fill_defaults(out.values, n)
+        for rule, apply in self.rules:
+            apply(self, rule, out)
+        self._required(out)
+        return out
+
+    def normalise(self, columns: dict[str, list], n: int, *, masked: bool = True,
+                  problems: dict[int, list[Problem]] | None = None) -> CheckedRows:
+        """Only each field's own check (no rules, no required fields): the normalised
+        values and each value's error and warnings. ``masked=False``: a masked-looking
+        value (``430***…``) is checked as the value it is rather than refused as masked
+        (a package carries stored values, never masked ones)."""
+        out = CheckedRows(n, {}, dict(problems or {}))
+        for f in self.fields:
+            col = columns.get(f.id)
+            out.values[f.id] = [None] * n if col is None else self._column(f, col, out, masked)
+        return out
+
+    # ------------------------------------------------------------ one column
+    def _column(self, f: Field, col: list, out: CheckedRows, masked: bool) -> list:
+        """The normalised values of one column; its problems go to ``out``. Each distinct
+        value (of the same type: 1, 1.0 and True differ) is normalised once."""
+        keys, distinct, raws = _distinct(col)
+        values, problems = self._values(f, raws, masked)
+        value_of = dict(zip(distinct, values))
+        if problems:
+            troubled = {distinct[i]: found for i, found in problems.items()}
+            for i, k in enumerate(keys):
+                found = troubled.get(k)
+                if found:
+                    for message, severity, suggestion in found:
+                        out._report(i, f.id, message, severity, suggestion)
+        return list(map(value_of.__getitem__, keys))
+
+    def _values(self, f: Field, raws: list, masked: bool) -> tuple[list, dict[int, list]]:
+        """The values of ``raws`` and, by index, their problems (message, severity, suggestion)."""
+        refused = []
+        if masked and self.sensitive[f.id]:
+            refused = [i for i, raw in enumerate(raws)
+                       if raw.__class__ is str and "*" in raw and looks_masked(f.type, raw)]
+            if refused:
+                raws = list(raws)
+                for i in refused:
+                    raws[i] = None                  # a masked cell is no value, and never stored
+        values, issues = normalize_many(f, raws, today=self.today)
+        problems = {i: [(masked_problem(f.label), "error", None)] for i in refused}
+        for i, issue in issues.items():
+            found = [(issue.error, "error", issue.suggestion)] if issue.error else []
+            problems[i] = found + [(w, "warning", None) for w in issue.warnings]
+        return values, problems
+
+    # ------------------------------------------------------------ row rules, by column
+    def _status(self, out: CheckedRows) -> None:
+        """An empty 状态 (without an error of its own) is the ledger's first status."""
+        status = out.values.setdefault("status", [None] * out.n)
+        if None in status:
+            first = self.ledger.statuses[0]
+            for i, v in enumerate(status):
+                if v is None and not out._has_error(i, "status"):
+                    status[i] = first
+
+    def _derive(self, out: CheckedRows) -> None:
+        """Fill birth date and sex from an ID number, or check they agree."""
+        for f in self.derived:
+            numbers, given = _column_of(out.values, f.derive_from, out.n), out.values[f.id]
+            as_date = f.type == "date"
+            id_label = self.ledger.field(f.derive_from).label
+            for i, number in enumerate(numbers):
+                if not number:
+                    continue
+                derived = birth_from_id(number).isoformat() if as_date else sex_from_id(number)
+                if given[i] is None:
+                    given[i] = derived
+                elif given[i] != derived:
+                    out._report(i, f.id, f"{f.label}：填的是 {given[i]}，但{id_label}显示为 {derived}，请核对")
+
+    def fill_defaults(self, values: dict[str, list], n: int) -> dict[str, list[int]]:
+        """Fill in place the empty fields that take another field's value (``default_from``;
+        a month from a date, a choice only from a value among its choices) and the fields a
+        ``value_in_if`` rule allows one value for — on a save, and when an existing store
+        gains the field (catalog migration). Returns field → the rows filled.
+
+            >>> led = load_catalog().ledger("two_cancer")
+            >>> values = {"institution": ["示例卫生院", None], "breast_institution": [None, None]}
+            >>> Checker(led, plan_year=2024).fill_defaults(values, 2), values["breast_institution"]
+            ({'breast_institution': [0]}, ['示例卫生院', None])
+        """
+        filled: dict[str, list[int]] = {}
+        for f in self.defaulted:
+            target = values.setdefault(f.id, [None] * n)
+            source = _column_of(values, f.default_from, n)
+            for i, (have, given) in enumerate(zip(target, source)):
+                if have not in (None, "") or given in (None, ""):
+                    continue
+                if f.type == "month":
+                    given = str(given)[:7]
+                elif f.choices:     # a choice (or an alias of one), else None
+                    given = normalize_many(f, [given], today=self.today)[0][0]
+                    if given is None:
+                        continue
+                target[i] = given
+                filled.setdefault(f.id, []).append(i)
+        for rule in self.ledger.rules:
+            p = rule.params
+            if rule.kind != "value_in_if" or len(p["in"]) != 1:
+                continue
+            when = _column_of(values, p["when_field"], n)
+            target = values.setdefault(p["field"], [None] * n)
+            for i, (w, have) in enumerate(zip(when, target)):
+                if w in p["when_in"] and have in (None, ""):
+                    target[i] = p["in"][0]
+                    filled.setdefault(p["field"], []).append(i)
+        return filled
+
+    def _required(self, out: CheckedRows) -> None:
+        """An empty required field: an identity field is an error, any other makes the row
+        待补充 (unless the field has its own error, or follows an empty required field)."""
+        for f in self.required:
+            col = out.values[f.id]
+            if None not in col:
+                continue
+            follows = self._follows(f)
+            source = _column_of(out.values, f.default_from, out.n) if follows else None
+            identity = f.id in self.ledger.identity
+            for i, v in enumerate(col):
+                if v is not None or out._has_error(i, f.id) or (follows and is_blank(source[i])):
+                    continue
+                if identity:
+                    out._report(i, f.id, f"{f.label}：必填，不能为空")
+                else:
+                    out.missing.setdefault(i, []).append(f.id)
+
+    def _follows(self, f: Field) -> bool:
+        """A required field that takes a required field's value when left empty: when the
+        source is empty too, only the source is asked for (filling it fills both; 乳腺癌检查
+        机构 follows 宫颈癌检查机构)."""
+        return bool(f.default_from) and self.ledger.field(f.default_from).required
+
+    def missing(self, values: dict[str, list], n: int) -> dict[int, list[str]]:
+        """The required fields still empty in already-normalised ``values`` (待补充), row
+        index → fields, as :meth:`check_columns` would list them; used after a merge,
+        where nothing is re-typed."""
+        missing: dict[int, list[str]] = {}
+        for f in self.required:
+            if f.id in self.ledger.identity:
+                continue
+            col = _column_of(values, f.id, n)
+            follows = self._follows(f)
+            source = _column_of(values, f.default_from, n) if follows else None
+            for i, v in enumerate(col):
+                if v is None and not (follows and is_blank(source[i])):
+                    missing.setdefault(i, []).append(f.id)
+        for rule in self.ledger.rules:
+            p = rule.params
+            if rule.kind != "required_if" or rule.severity != "error":
+                continue
+            when, col = _column_of(values, p["when_field"], n), _column_of(values, p["field"], n)
+            for i, (w, v) in enumerate(zip(when, col)):
+                if w in p["when_in"] and is_blank(v) and p["field"] not in missing.get(i, ()):
+                    missing.setdefault(i, []).append(p["field"])
+        return missing
+
+    # ------------------------------------------------------------ helpers for the rules
+    def report(self, out: CheckedRows, i: int, rule: Rule, fid: str | None, default: str) -> None:
+        """A rule's problem on row ``i``: its own message, or ``default``; led by the field's
+        label unless it already is."""
+        text = rule.message or default
+        if fid and not text.startswith(self.label[fid]):
+            text = f"{self.label[fid]}：{text}"
+        out._report(i, fid, text, rule.severity)
+
+    def dates(self, out: CheckedRows, fid: str) -> list[dt.date | None]:
+        return [dt.date.fromisoformat(v) if v else None for v in _column_of(out.values, fid, out.n)]
+
+    def births(self, out: CheckedRows, rule: Rule) -> list[dt.date | None]:
+        if "id_field" in rule.params:
+            return [birth_from_id(v) if v else None for v in _column_of(out.values, rule.params["id_field"], out.n)]
+        return self.dates(out, rule.params["birth_field"])
 
 
 def fill_defaults(ledger: Ledger, values: dict) -> dict:
-    """Fill in place the empty fields that take another field's value (``default_from``; a
-    month from a date, a choice only from a value among its choices) and the fields a
-    ``value_in_if`` rule allows one value for. Returns what was filled (field → value).
+    """:meth:`Checker.fill_defaults` of one row of values (field → value, filled in place).
+    Returns what was filled (field → value).
 
-    The same on a save and when an existing store gains the field (catalog migration)::
-
-        >>> from desktop_app.core.catalog.model import load_catalog
         >>> fill_defaults(load_catalog().ledger("two_cancer"), {"institution": "示例卫生院"})
         {'breast_institution': '示例卫生院'}
     """
-    filled = {}
-    for f in ledger.fields:
-        if not f.default_from or values.get(f.id) not in (None, ""):
-            continue
-        source = values.get(f.default_from)
-        if source in (None, ""):
-            continue
-        if f.type == "month":
-            source = str(source)[:7]
-        elif f.choices:
-            source = normalize(f, source).value   # a choice (or an alias of one), else None
-            if source is None:
-                continue
-        values[f.id] = filled[f.id] = source
-    for rule in ledger.rules:
-        p = rule.params
-        if (rule.kind == "value_in_if" and len(p["in"]) == 1
-                and values.get(p["when_field"]) in p["when_in"] and values.get(p["field"]) in (None, "")):
-            values[p["field"]] = filled[p["field"]] = p["in"][0]
-    return filled
-
-
-def _date(check: RowCheck, fid: str) -> dt.date | None:
-    value = check.values.get(fid)
-    return dt.date.fromisoformat(value) if value else None
-
-
-def _birth(check: RowCheck, rule: Rule) -> dt.date | None:
-    if "id_field" in rule.params:
-        number = check.values.get(rule.params["id_field"])
-        return birth_from_id(number) if number else None
-    return _date(check, rule.params["birth_field"])
-
-
-def _apply_rule(ledger: Ledger, rule: Rule, check: RowCheck, plan_year: int) -> None:
-    p = rule.params
-    label = lambda fid: ledger.field(fid).label  # noqa: E731
-
-    def report(fid: str | None, default: str) -> None:
-        text = rule.message or default
-        if fid and not text.startswith(label(fid)):
-            text = f"{label(fid)}：{text}"
-        check.problems.append(Problem(fid, text, rule.severity))
-
-    if rule.kind == "sex":
-        number = check.values.get(p["id_field"])
-        if number and sex_from_id(number) != p["value"]:
-            report(p["id_field"], f"应为{p['value']}性（身份证号第 17 位显示为{sex_from_id(number)}性）")
-    elif rule.kind == "age":
-        birth, at = _birth(check, rule), _date(check, p["at"])
-        if birth and at:
-            age = age_on(birth, at)
-            lo, hi = p.get("min", 0), p.get("max", 200)
-            if not lo <= age <= hi:
-                who = p.get("id_field") or p.get("birth_field")
-                report(who, f"{label(p['at'])}当天年龄为 {age} 周岁，应在 {lo}–{hi} 周岁之间")
-    elif rule.kind == "date_order":
-        dated = [(fid, _date(check, fid)) for fid in p["fields"]]
-        dated = [(fid, d) for fid, d in dated if d]
-        for (fa, da), (fb, db) in zip(dated, dated[1:]):
-            if db < da:
-                report(fb, f"{db:%Y-%m-%d} 早于{label(fa)} {da:%Y-%m-%d}，日期先后不对")
-    elif rule.kind == "required_if":
-        when = check.values.get(p["when_field"])
-        if when in p["when_in"] and is_blank(check.values.get(p["field"])):
-            if rule.severity == "warning":
-                report(p["field"], f"{label(p['when_field'])}为“{when}”时应填写")
-            elif p["field"] not in check.missing:
-                check.missing.append(p["field"])  # conditionally required: 待补充, not refused
-    elif rule.kind == "disability_cert":
-        cert = check.values.get(p["field"])
-        if not cert:
-            return
-        number = check.values.get(p.get("id_field", ""))
-        if number and cert[:18] != number:
-            report(p["field"], f"前 18 位应与{label(p['id_field'])}一致")
-        cat, grade = DISABILITY_CATEGORIES[int(cert[18]) - 1], DISABILITY_GRADES[int(cert[19]) - 1]
-        given_cat = check.values.get(p.get("category_field", ""))
-        if given_cat and given_cat != cat:
-            report(p["category_field"], f"填的是{given_cat}，残疾证号第 19 位表示{cat}，请核对")
-        given_grade = check.values.get(p.get("grade_field", ""))
-        if given_grade and given_grade != grade:
-            report(p["grade_field"], f"填的是{given_grade}，残疾证号第 20 位表示{grade}，请核对")
-    elif rule.kind == "in_year":
-        d = _date(check, p["field"])
-        if d and d.year != plan_year:
-            report(p["field"], f"{d:%Y-%m-%d} 不在计划年度 {plan_year} 年内")
-    elif rule.kind == "days_between":
-        a, b = _date(check, p["from"]), _date(check, p["to"])
-        if a and b:
-            days = (b - a).days
-            lo, hi = p.get("min", 0), p.get("max", 10**6)
-            if not lo <= days <= hi:
-                report(p["to"], f"距{label(p['from'])} {days} 天，应在 {lo}–{hi} 天之间")
-    elif rule.kind == "choice_in":
-        value = check.values.get(p["field"])
-        if value is not None and value not in p["in"]:
-            report(p["field"], f"“{value}”通常应为：{'、'.join(p['in'])}")
-    elif rule.kind == "empty_unless":
-        # a date that says the outcome happened, on a row whose status says it did not
-        when = check.values.get(p["when_field"])
-        if not is_blank(check.values.get(p["field"])) and when not in p["when_in"]:
-            report(p["field"], f"{label(p['when_field'])}为“{when}”时不应填写"
-                               f"（只有{'、'.join(p['when_in'])}才有）")
-    elif rule.kind == "value_in_if":
-        when, value = check.values.get(p["when_field"]), check.values.get(p["field"])
-        if when in p["when_in"] and value is not None and value not in p["in"]:
-            shown = "所填内容" if ledger.is_sensitive(p["field"]) else f"“{value}”"
-            report(p["field"], f"{label(p['when_field'])}为“{when}”时应为"
-                               f"{'、'.join(p['in'])}，不能是{shown}")
-    elif rule.kind == "min_value":
-        value = check.values.get(p["field"])
-        applies = "when_field" not in p or check.values.get(p["when_field"]) in p["when_in"]
-        if applies and value is not None and value < p["min"]:
-            f = ledger.field(p["field"])
-            unit = f.unit or ""
-            report(p["field"], f"{value}{unit} 低于 {p['min']}{unit}")
-
-
-def _follows_missing(ledger: Ledger, f, values: dict) -> bool:
-    """A required field that takes a required field's value when left empty, whose source
-    is missing too: only the source is asked for (filling it fills both; 乳腺癌检查机构
-    follows 宫颈癌检查机构)."""
-    if not f.default_from:
-        return False
-    source = ledger.field(f.default_from)
-    return source.required and is_blank(values.get(source.id))
+    columns = {k: [v] for k, v in values.items()}
+    filled = Checker(ledger, plan_year=0).fill_defaults(columns, 1)
+    for fid in filled:
+        values[fid] = columns[fid][0]
+    return {fid: values[fid] for fid in filled}
 
 
 def missing_fields(ledger: Ledger, values: dict) -> list[str]:
-    """The required fields still empty in already-normalised ``values`` (待补充), as
-    ``validate_row`` would list them; used after a merge, where nothing is re-typed."""
-    missing = [f.id for f in ledger.fields if f.required and values.get(f.id) is None
-               and f.id not in ledger.identity and not _follows_missing(ledger, f, values)]
-    for rule in ledger.rules:
-        p = rule.params
-        if (rule.kind == "required_if" and rule.severity == "error"
-                and values.get(p["when_field"]) in p["when_in"] and is_blank(values.get(p["field"]))
-                and p["field"] not in missing):
-            missing.append(p["field"])
-    return missing
+    """:meth:`Checker.missing` of one row of already-normalised values."""
+    columns = {k: [v] for k, v in values.items()}
+    return Checker(ledger, plan_year=0).missing(columns, 1).get(0, [])
+
+
+# ---------------------------------------------------------------- distinct values
+
+_NONE = type(None)
+
+
+def _distinct(col: list) -> tuple[list, list, list]:
+    """``(keys, distinct keys, their values)``: a key per cell. Cells of one type (and empty
+    ones) are their own keys; otherwise a key is (type, value), so 1, 1.0 and True stay
+    apart, and a float zero carries its sign (messages tell -0.0 from 0.0). A column with
+    an unhashable value (an attachment list) is keyed by row."""
+    kinds = set(map(type, col))
+    kinds.discard(_NONE)
+    try:
+        if len(kinds) <= 1 and float not in kinds:
+            distinct = list(dict.fromkeys(col))
+            return col, distinct, distinct
+        keys = [(v.__class__, v, str(v)) if v.__class__ is float and v == 0 else (v.__class__, v)
+                for v in col]
+        distinct = list(dict.fromkeys(keys))
+    except TypeError:
+        rows = list(range(len(col)))
+        return rows, rows, col
+    return keys, distinct, [k[1] for k in distinct]
+
+
+def _column_of(values: dict[str, list], fid: str | None, n: int) -> list:
+    """The column of ``fid`` (read only: a field never given is empty in every row)."""
+    col = values.get(fid) if fid else None
+    return col if col is not None else [None] * n
+
+
+# ---------------------------------------------------------------- the rules, by column
+
+def _sex(chk: Checker, rule: Rule, out: CheckedRows) -> None:
+    p = rule.params
+    for i, number in enumerate(_column_of(out.values, p["id_field"], out.n)):
+        if number and sex_from_id(number) != p["value"]:
+            chk.report(out, i, rule, p["id_field"], f"应为{p['value']}性（身份证号第 17 位显示为{sex_from_id(number)}性）")
+
+
+def _age(chk: Checker, rule: Rule, out: CheckedRows) -> None:
+    p = rule.params
+    lo, hi = p.get("min", 0), p.get("max", 200)
+    who = p.get("id_field") or p.get("birth_field")
+    for i, (birth, at) in enumerate(zip(chk.births(out, rule), chk.dates(out, p["at"]))):
+        if birth and at:
+            age = age_on(birth, at)
+            if not lo <= age <= hi:
+                chk.report(out, i, rule, who, f"{chk.label[p['at']]}当天年龄为 {age} 周岁，应在 {lo}–{hi} 周岁之间")
+
+
+def _date_order(chk: Checker, rule: Rule, out: CheckedRows) -> None:
+    fids = rule.params["fields"]
+    for i, days in enumerate(zip(*[chk.dates(out, fid) for fid in fids])):
+        dated = [(fid, d) for fid, d in zip(fids, days) if d]
+        for (fa, da), (fb, db) in zip(dated, dated[1:]):
+            if db < da:
+                chk.report(out, i, rule, fb, f"{db:%Y-%m-%d} 早于{chk.label[fa]} {da:%Y-%m-%d}，日期先后不对")
+
+
+def _required_if(chk: Checker, rule: Rule, out: CheckedRows) -> None:
+    p = rule.params
+    fid = p["field"]
+    for i, (when, value) in enumerate(zip(_column_of(out.values, p["when_field"], out.n),
+                                          _column_of(out.values, fid, out.n))):
+        if when in p["when_in"] and (value is None or is_blank(value)):
+            if rule.severity == "warning":
+                chk.report(out, i, rule, fid, f"{chk.label[p['when_field']]}为“{when}”时应填写")
+            elif fid not in out.missing.get(i, ()):
+                out.missing.setdefault(i, []).append(fid)   # conditionally required: 待补充, not refused
+
+
+def _disability_cert(chk: Checker, rule: Rule, out: CheckedRows) -> None:
+    p = rule.params
+    n = out.n
+    certs = _column_of(out.values, p["field"], n)
+    numbers = _column_of(out.values, p.get("id_field"), n)
+    cats = _column_of(out.values, p.get("category_field"), n)
+    grades = _column_of(out.values, p.get("grade_field"), n)
+    for i, cert in enumerate(certs):
+        if not cert:
+            continue
+        number = numbers[i]
+        if number and cert[:18] != number:
+            chk.report(out, i, rule, p["field"], f"前 18 位应与{chk.label[p['id_field']]}一致")
+        cat, grade = DISABILITY_CATEGORIES[int(cert[18]) - 1], DISABILITY_GRADES[int(cert[19]) - 1]
+        if cats[i] and cats[i] != cat:
+            chk.report(out, i, rule, p["category_field"], f"填的是{cats[i]}，残疾证号第 19 位表示{cat}，请核对")
+        if grades[i] and grades[i] != grade:
+            chk.report(out, i, rule, p["grade_field"], f"填的是{grades[i]}，残疾证号第 20 位表示{grade}，请核对")
+
+
+def _in_year(chk: Checker, rule: Rule, out: CheckedRows) -> None:
+    fid = rule.params["field"]
+    for i, d in enumerate(chk.dates(out, fid)):
+        if d and d.year != chk.plan_year:
+            chk.report(out, i, rule, fid, f"{d:%Y-%m-%d} 不在计划年度 {chk.plan_year} 年内")
+
+
+def _days_between(chk: Checker, rule: Rule, out: CheckedRows) -> None:
+    p = rule.params
+    lo, hi = p.get("min", 0), p.get("max", 10**6)
+    for i, (a, b) in enumerate(zip(chk.dates(out, p["from"]), chk.dates(out, p["to"]))):
+        if a and b:
+            days = (b - a).days
+            if not lo <= days <= hi:
+                chk.report(out, i, rule, p["to"], f"距{chk.label[p['from']]} {days} 天，应在 {lo}–{hi} 天之间")
+
+
+def _choice_in(chk: Checker, rule: Rule, out: CheckedRows) -> None:
+    p = rule.params
+    for i, value in enumerate(_column_of(out.values, p["field"], out.n)):
+        if value is not None and value not in p["in"]:
+            chk.report(out, i, rule, p["field"], f"“{value}”通常应为：{'、'.join(p['in'])}")
+
+
+def _empty_unless(chk: Checker, rule: Rule, out: CheckedRows) -> None:
+    # a date that says the outcome happened, on a row whose status says it did not
+    p = rule.params
+    for i, (when, value) in enumerate(zip(_column_of(out.values, p["when_field"], out.n),
+                                          _column_of(out.values, p["field"], out.n))):
+        if value is not None and not is_blank(value) and when not in p["when_in"]:
+            chk.report(out, i, rule, p["field"], f"{chk.label[p['when_field']]}为“{when}”时不应填写"
+                                                 f"（只有{'、'.join(p['when_in'])}才有）")
+
+
+def _value_in_if(chk: Checker, rule: Rule, out: CheckedRows) -> None:
+    p = rule.params
+    sensitive = chk.ledger.is_sensitive(p["field"])
+    for i, (when, value) in enumerate(zip(_column_of(out.values, p["when_field"], out.n),
+                                          _column_of(out.values, p["field"], out.n))):
+        if when in p["when_in"] and value is not None and value not in p["in"]:
+            shown = "所填内容" if sensitive else f"“{value}”"
+            chk.report(out, i, rule, p["field"], f"{chk.label[p['when_field']]}为“{when}”时应为"
+                                                 f"{'、'.join(p['in'])}，不能是{shown}")
+
+
+def _min_value(chk: Checker, rule: Rule, out: CheckedRows) -> None:
+    p = rule.params
+    unit = chk.ledger.field(p["field"]).unit or ""
+    conditional = "when_field" in p
+    when = _column_of(out.values, p.get("when_field"), out.n)
+    for i, (w, value) in enumerate(zip(when, _column_of(out.values, p["field"], out.n))):
+        if (not conditional or w in p["when_in"]) and value is not None and value < p["min"]:
+            chk.report(out, i, rule, p["field"], f"{value}{unit} 低于 {p['min']}{unit}")
+
+
+_RULES: dict[str, Callable[[Checker, Rule, CheckedRows], None]] = {
+    "sex": _sex, "age": _age, "date_order": _date_order, "required_if": _required_if,
+    "disability_cert": _disability_cert, "in_year": _in_year, "days_between": _days_between,
+    "choice_in": _choice_in, "empty_unless": _empty_unless, "value_in_if": _value_in_if,
+    "min_value": _min_value,
+}

@@ -107,6 +107,10 @@ class Layout:
     def data_start(self) -> int:
         return self.header_rows[-1] + 1
 
+    def field_columns(self) -> list[int]:
+        """The columns mapped to the ledger's fields (not 村（社区）, ignored or our own)."""
+        return [c for c, t in self.mapping.items() if t not in (IGNORE, ORG, ROW_ID, BASE)]
+
     @property
     def score(self) -> int:
         return sum(1 for t in self.mapping.values() if t not in (IGNORE,))
@@ -165,12 +169,15 @@ def find_layout(sheet: SheetData, matcher: Matcher) -> Layout | None:
     return best
 
 
-def row_kind(row: list, layout: Layout) -> str:
-    """'data', 'blank' (nothing but 序号/村 filled) or 'total' (合计, 填表人 … lines)."""
-    meaningful = [c for c, t in layout.mapping.items() if t not in (IGNORE, ORG, ROW_ID, BASE)]
-    first = next((cell_text(v) for v in row if not is_blank(v)), "")
-    if first and (_TOTALS.match(first) or _FOOTER.match(first)):
-        return "total"
-    if all(is_blank(row[c] if c < len(row) else "") for c in meaningful):
+def row_kind(row: list, meaningful: list[int]) -> str:
+    """'data', 'blank' (nothing in the ``meaningful`` columns: those of fields, see
+    :meth:`Layout.field_columns`) or 'total' (合计, 填表人 … lines)."""
+    first = next((v for v in row if not is_blank(v)), None)
+    if isinstance(first, str):        # a number or a date never reads 合计 or 填表人
+        text = cell_text(first)
+        if _TOTALS.match(text) or _FOOTER.match(text):
+            return "total"
+    width = len(row)
+    if all(c >= width or is_blank(row[c]) for c in meaningful):
         return "blank"
     return "data"

@@ -316,30 +316,29 @@ def _data(ws, fmt: dict, ledger: Ledger, rows) -> None:
     by_kind: dict[int, list[tuple[int, int]]] = {kind: [] for kind in range(5)}
     for i, f in enumerate(ledger.fields):  # (index in the row, sheet column) per kind
         by_kind[_KIND.get(f.type, _TEXT)].append((i, ORG_COLUMN + 1 + i))
-    texts, kept, numbers, dates, yesnos = (by_kind[k] for k in (_TEXT, _KEEP_TEXT, _NUMBER,
-                                                                _DATE, _YESNO))
+    # (index in the row, sheet column, format) of the text columns, ID numbers and phones as text
+    texts = [(i, col, None) for i, col in by_kind[_TEXT]] + [(i, col, text_fmt) for i, col in by_kind[_KEEP_TEXT]]
+    numbers, dates, yesnos = by_kind[_NUMBER], by_kind[_DATE], by_kind[_YESNO]
     serials: dict[str, int | None] = {}
     row = FIRST_DATA_ROW - 1
     for uid, org, cells in rows:
         write_string(row, 0, uid)
-        write_string(row, 1, encode_base(dict(zip(ids, cells))))
+        write_string(row, 1, encode_base(zip(ids, cells)))
         write_string(row, ORG_COLUMN, org)
         # text and date columns hold str or None (SQLite's TEXT affinity); so do masked cells
-        for i, col in texts:
+        for i, col, cell_format in texts:
             if cells[i]:
-                write_string(row, col, cells[i])
-        for i, col in kept:
-            if cells[i]:
-                write_string(row, col, cells[i], text_fmt)
+                write_string(row, col, cells[i], cell_format)
         for i, col in dates:
             value = cells[i]
             if value:
-                if value not in serials:
-                    serials[value] = _excel_serial(value)
-                if serials[value] is None:  # masked
+                serial = serials.get(value, _UNSEEN)
+                if serial is _UNSEEN:
+                    serial = serials[value] = _excel_serial(value)
+                if serial is None:  # masked
                     write_string(row, col, value)
                 else:
-                    write_number(row, col, serials[value], date_fmt)
+                    write_number(row, col, serial, date_fmt)
         for i, col in numbers:
             value = cells[i]
             if value is not None and value != "":
@@ -352,6 +351,9 @@ def _data(ws, fmt: dict, ledger: Ledger, rows) -> None:
             if value is not None and value != "":
                 write_string(row, col, value if value.__class__ is str else "是" if value else "否")
         row += 1
+
+
+_UNSEEN = object()
 
 
 def _options_sheet(ws, long_lists: list[tuple[str, tuple[str, ...]]]) -> None:

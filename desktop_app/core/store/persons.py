@@ -17,6 +17,7 @@ needs the whole number (or its last digits, for a role that may reveal).
 """
 from __future__ import annotations
 
+import hashlib
 import uuid as uuidlib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -31,8 +32,14 @@ CHUNK = 500
 
 
 def person_id(namespace: str | uuidlib.UUID, id_number: str) -> str:
+    """``str(uuid.uuid5(namespace, id_number))``, without the UUID objects (a 100,000-row
+    import derives 100,000 of them)."""
     ns = namespace if isinstance(namespace, uuidlib.UUID) else uuidlib.UUID(namespace)
-    return str(uuidlib.uuid5(ns, id_number))
+    digest = bytearray(hashlib.sha1(ns.bytes + id_number.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50           # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80           # the RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass
@@ -134,8 +141,13 @@ class PersonMaster:
         return out
 
     # ------------------------------------------------------------ linking rows
-    def plan(self, ledger: Ledger, rows: list[dict]) -> PersonPlan:
-        """Work out the person links for ``rows`` (mutated: link columns set)."""
+    def plan(self, ledger: Ledger, rows: list[dict], *, seen: set[str] | None = None) -> PersonPlan:
+        """Work out the person links for ``rows`` (mutated: link columns set).
+
+        A person is created or completed from the first row naming them. ``seen``: the
+        persons named by earlier rows of the same batch (a batch planned in chunks; the
+        ones named here are added to it): a row naming one of them only links to them.
+        """
         plan = PersonPlan()
         wanted: dict[str, dict] = {}
         for i, row in enumerate(rows):
@@ -143,9 +155,12 @@ class PersonMaster:
                 pid, details = self._link_values(link, row)
                 row[link.column] = pid
                 if pid and details.get("id_number"):
-                    wanted.setdefault(pid, details | {"_row": i})
+                    if seen is None or pid not in seen:
+                        wanted.setdefault(pid, details | {"_row": i})
                 elif pid:
                     plan.inserts[pid] = details | {"org": row["org"]}
+        if seen is not None:
+            seen.update(wanted)
         existing = self._fetch(list(wanted))
         plan.current = existing
         for pid, details in wanted.items():

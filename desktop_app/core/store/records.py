@@ -20,18 +20,24 @@ the stored value stays (:meth:`Records.complete`).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable
 
+from ..bulk import gc_paused
 from ..catalog.fieldtypes import is_blank, normalize
 from ..catalog.model import Ledger
-from ..catalog.validation import Problem, RowCheck, validate_row
+from ..catalog.validation import Checker, CheckedRows, Problem, RowCheck
 from ..errors import INPUT_PROBLEMS, UserError
 from .policy import Policy, policy_for
 from .schema import ledger_spec
-from .versions import RowVersions
+from .versions import RowVersions, now_iso
 from .writes import Writer
+
+
+CHUNK = 5000      # rows linked and written together by insert_valid
 
 
 class RowsRejected(UserError):
@@ -224,16 +230,28 @@ class Records:
                 "entered_via": entered[2] if entered else None, "packages": packages}
 
     # ------------------------------------------------------------ checking
-    def check(self, raw: dict, *, today: dt.date | None = None,
-              cache: dict | None = None) -> RowCheck:
+    def check(self, raw: dict, *, today: dt.date | None = None) -> RowCheck:
         """Validate ``raw`` (field ids or Chinese labels → values); see ``validate_row``."""
-        return validate_row(self.ledger, self.to_ids(raw), plan_year=self.store.catalog.plan_year,
-                            today=today, cache=cache)
+        return self.check_many([raw], today=today).row(0)
+
+    def check_many(self, raws: list[dict], *, today: dt.date | None = None) -> CheckedRows:
+        """Validate rows (field ids or Chinese labels → values) column by column; see
+        :class:`~desktop_app.core.catalog.validation.Checker`."""
+        return self.checker(today).check_rows([self.to_ids(r) for r in raws])
+
+    def checker(self, today: dt.date | None = None) -> Checker:
+        """This ledger's checks for the plan year (``today``: the day "not in the future" is
+        measured from)."""
+        return Checker(self.ledger, plan_year=self.store.catalog.plan_year, today=today)
 
     def to_ids(self, raw: dict) -> dict:
         """Accept Chinese labels as keys as well as field ids."""
-        by_label = {f.label: f.id for f in self.ledger.fields}
+        by_label = self._by_label
         return {by_label.get(k, k): v for k, v in raw.items()}
+
+    @cached_property
+    def _by_label(self) -> dict[str, str]:
+        return {f.label: f.id for f in self.ledger.fields}
 
     # ------------------------------------------------------------ writing
     def add(self, raw: dict, *, org: str | None = None,
@@ -343,14 +361,15 @@ class Records:
         """
         self.store.require("edit")
         default_org = self.resolve_org(org)
-        cache: dict = {}
         if keep:
             raws = [self.complete(r, keep=keep) for r in raws]
-        checks = [self.check(r, today=today, cache=cache) for r in raws]
-        failures: dict[int, list[Problem]] = {i: c.problems for i, c in enumerate(checks) if not c.ok}
+        checked = self.check_many(raws, today=today)
+        problems = checked.problems
+        failures: dict[int, list[Problem]] = {i: problems[i] for i in sorted(problems) if not checked.ok(i)}
         rows, resolved = [], {}
-        for i, c in enumerate(checks):
-            row = dict(c.values)
+        fids = list(checked.values)
+        for i, values in enumerate(zip(*checked.values.values())):
+            row = dict(zip(fids, values))
             given = orgs[i] if orgs else None
             if given and given not in resolved:
                 resolved[given] = self.resolve_org(given)
@@ -360,8 +379,9 @@ class Records:
             self._check_duplicates(rows, failures)
         if failures:
             raise RowsRejected(self.ledger, failures)
-        return self.insert_valid(rows, [c.missing for c in checks],
-                                 [c.warnings for c in checks], source=source, batch=batch)
+        return self.insert_valid(rows, [checked.missing.get(i, []) for i in range(len(rows))],
+                                 [[p for p in problems.get(i, ()) if p.severity == "warning"]
+                                  for i in range(len(rows))], source=source, batch=batch)
 
     def natural_key_label(self) -> str:
         """The duplicate key in words, e.g. ``身份证号＋宫颈癌检查日期年度``."""
@@ -396,24 +416,41 @@ class Records:
         return (f"与已有记录重复（{labels}相同，记录 {other[:8]}）；"
                 "如确属另一条，请修改已有记录而不是重复录入")
 
-    def insert_valid(self, rows: list[dict], missing: list[list[str]],
+    def insert_valid(self, rows: Iterable[dict], missing: Iterable[list[str]],
                      warnings: list[list[Problem]] | None = None, *,
-                     source: str = "cli", batch: str | None = None) -> list[Saved]:
-        """Write rows that have already been checked (one transaction, executemany)."""
+                     source: str = "cli", batch: str | None = None, report: bool = True) -> list[Saved]:
+        """Write rows that have already been checked, in one transaction, a chunk of rows at
+        a time (persons linked, then the rows: executemany), so only one chunk's rows need be
+        held (``rows`` may be a generator). ``report=False``: return no :class:`Saved` per
+        row (an import of 100,000 rows needs none).
+
+        :raises PermissionDenied: a row's unit is outside the user's (nothing is written).
+        """
         self.store.require("edit")
         policy = self.policy
-        for row in rows:
-            policy.check_org(row.get("org"))
-        warnings = warnings or [[] for _ in rows]
         store = self.store
-        with store.transaction():
+        uuids: list[str] = []
+        kept: list[list[str]] = []
+        person_warnings: dict[int, list[Problem]] = {}
+        rows, missing = iter(rows), iter(missing)
+        with gc_paused(), store.transaction():
             writer = Writer(store, source=source, batch=batch)
-            stamp = store.clock.tick()
-            plan = store.persons.plan(self.ledger, rows)
-            store.persons.apply(plan, writer, stamp)
-            uuids = writer.insert(self.spec, rows, stamp=stamp, incomplete=missing)
-        return [Saved(u, bool(m), m, list(w) + plan.warnings.get(i, []))
-                for i, (u, m, w) in enumerate(zip(uuids, missing, warnings))]
+            stamp, ts, seen = store.clock.tick(), now_iso(), set()
+            while chunk := list(itertools.islice(rows, CHUNK)):
+                for org in dict.fromkeys(row.get("org") for row in chunk):
+                    policy.check_org(org)
+                gaps = list(itertools.islice(missing, len(chunk)))
+                plan = store.persons.plan(self.ledger, chunk, seen=seen)
+                store.persons.apply(plan, writer, stamp)
+                person_warnings |= {len(uuids) + i: w for i, w in plan.warnings.items()}
+                uuids += writer.insert(self.spec, chunk, stamp=stamp, incomplete=gaps, ts=ts)
+                if report:
+                    kept += gaps
+        if not report:
+            return []
+        warnings = warnings or [[] for _ in uuids]
+        return [Saved(u, bool(m), m, list(w) + person_warnings.get(i, []))
+                for i, (u, m, w) in enumerate(zip(uuids, kept, warnings))]
 
     def update(self, uid: str, changes: dict, *, source: str = "cli",
                today: dt.date | None = None, allow_duplicate: bool = False,

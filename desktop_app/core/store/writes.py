@@ -79,12 +79,13 @@ class Writer:
 
     # ------------------------------------------------------------ inserts
     def insert(self, spec: TableSpec, rows: list[dict], *, stamp: int | None = None,
-               incomplete: Iterable[list[str]] | None = None) -> list[str]:
-        """Insert new rows (dicts of column → value; ``uuid`` optional). Returns uuids."""
+               incomplete: Iterable[list[str]] | None = None, ts: str | None = None) -> list[str]:
+        """Insert new rows (dicts of column → value; ``uuid`` optional). Returns uuids.
+        ``ts``: the time they are written at (one batch written in parts: the same for all)."""
         if not rows:
             return []
         stamp = stamp or self.store.clock.tick()
-        ts = now_iso()
+        ts = ts or now_iso()
         versions = base_json(stamp, self.node)
         data_cols = tuple(spec.columns) + spec.person_columns
         cols = ("uuid",) + data_cols + ("_deleted", "_incomplete", "_missing", "_created",
@@ -93,7 +94,7 @@ class Writer:
         uuids = [row.get("uuid") or new_uuid() for row in rows]
         table, node = spec.table, self.node
         values = (
-            (uid, *[row.get(c) for c in data_cols], 0, 1 if missing else 0,
+            (uid, *map(row.get, data_cols), 0, 1 if missing else 0,
              "、".join(missing) if missing else None, ts, ts, node, versions)
             for uid, row, missing in zip(uuids, rows, missing_lists))
         conn = self.store.conn
