@@ -19,7 +19,7 @@ CORE = Path(core.__file__).parent
 PACKAGES = ("catalog", "store", "excel", "sync", "district")
 TOP_MODULES = ("errors", "paths", "logs", "demo", "batch")
 # the layers, lowest first; a package may import from its own layer and the ones before it
-LAYERS = [{"errors", "paths", "logs"}, {"catalog"}, {"store"}, {"excel", "sync"}, {"district"}, {"batch"}, {"demo"}]
+LAYERS = [{"errors", "paths", "logs", "bulk"}, {"catalog"}, {"store"}, {"excel", "sync"}, {"district"}, {"batch"}, {"demo"}]
 
 
 def _front_end_files():
