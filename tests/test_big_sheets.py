@@ -15,9 +15,11 @@ from pathlib import Path
 
 import hostile_corpus as hc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from desktop_app.core.excel.sheet_extent import (MAX_COLUMNS, MAX_GRID_CELLS, Extent, quick_extent, scan_ods,
-                                                 scan_sheet)
+from desktop_app.core.excel.sheet_extent import (MAX_COLUMNS, MAX_GRID_CELLS, Extent, _tagged_block,
+                                                 _usual_block, column_number, quick_extent, scan_ods, scan_sheet)
 from desktop_app.core.excel.workbook import read_book
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -180,6 +182,44 @@ def test_the_extent_is_the_same_wherever_the_stream_is_cut():
     usual = b'<row r="1" spans="1:2"><c r="A1" t="s"><v>0</v></c><c r="B1"/></row><row r="3"><c r="C3"><v>1</v></c></row>'
     for size in range(1, len(usual) + 1):
         assert quick_extent([usual[i:i + size] for i in range(0, len(usual), size)]) == Extent(1, 3, 1, 3), size
+
+
+PIECES = [b'<row r="1">', b'<row r="12" spans="1:3">', b'<row r="007">', b'<row>', b'<row r="2"/>', b"</row>",
+          b'<c r="A1">', b'<c r="B12" t="s">', b'<c r="XFD3"/>', b'<c r="AA007">', b'<c r="a1">', b'<c s="1" r="C2">',
+          b'<c r = "D4">', b'<c r="E5" r="F6">', b"<c>", b'<x:c r="G7">', b'<x:row r="9">', b"<col min=\"1\"/>",
+          b"<rowBreaks/>", b"<cfRule/>", b"<v>1</v>", b"</c>", b"<t>a:c r= b</t>", b"<!-- <c r=\"Z99\"> -->",
+          b' xr="1"', b"<is><t>x</t></is>", b'<c r="H1048576">', b"<x:c>", b'<x:c s="1" r="A2">',
+          b"<t>a r = b</t>", b"<y:row>"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=30))
+def test_a_block_read_with_counts_is_read_as_tag_by_tag(pieces):
+    """The counting read of a block written the usual way (issue 18: three times faster)
+    finds what matching every tag finds, and leaves any other block to it."""
+    data = b"".join(pieces)
+    usual = _usual_block(data)
+    if usual is not None:
+        assert (usual or None) == _tagged_block(data)
+    assert quick_extent([data]) == _by_tags([data])
+
+
+def _by_tags(blocks):
+    rows, cols = [], set()
+    for found in map(_tagged_block, blocks):
+        if found is False:
+            return False
+        if found:
+            rows += found[:2]
+            cols |= found[2]
+    numbers = [column_number(c.decode()) for c in cols]
+    return Extent(min(rows), max(rows), min(numbers), max(numbers)) if rows else None
+
+
+def test_the_usual_way_is_read_with_counts():
+    usual = b'<row r="1" spans="1:2"><c r="A1" t="s"><v>0</v></c><c r="B1"/></row><row r="3"><c r="C3"><v>1</v></c></row>'
+    assert _usual_block(usual) == (1, 3, {b"A", b"B", b"C"})
+    assert _usual_block(b'<cols><col min="1"/></cols>' + usual) is None      # left to the tag-by-tag read
 
 
 # ---------------------------------------------------------------- .ods

@@ -58,6 +58,7 @@ def run_child(mode: str, book: Path, db: Path) -> dict:
 
 
 def child(mode: str, book: Path, db: Path) -> None:
+    import os
     import resource
     t, cpu = time.perf_counter(), time.process_time()
     if mode in ("raw", "raw-enc"):
@@ -88,7 +89,7 @@ def child(mode: str, book: Path, db: Path) -> None:
         [result] = import_workbooks(store, [Workbook(book, ledger="two_cancer")]).files
         if mode == "profile":
             prof.disable()
-            pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+            pstats.Stats(prof, stream=sys.stderr).sort_stats(os.environ.get("SORT", "tottime")).print_stats(25)
         n = result.entry["new"]
         assert result.status == "imported", result.entry["message"]
     elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu

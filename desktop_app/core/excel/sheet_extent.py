@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from operator import itemgetter
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -39,6 +40,8 @@ _ANY_R = re.compile(rb"\sr\s*=")
 _ROW_R = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row r=\"([0-9]{1,7})\"[\s/>]")
 _CELL_R = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c r=\"([A-Z]{1,3})([0-9]{1,7})\"[\s/>]")
 _REF = re.compile(rb"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
+_ROW_TAIL = re.compile(rb' r="[0-9]{1,7}"[\s/>]')    # what follows "<row" in the quick form
+_SPACED_R = re.compile(rb"r\s+=")
 
 
 @dataclass(frozen=True)
@@ -107,21 +110,56 @@ def quick_extent(blocks: Iterable[bytes]) -> Extent | None | bool:
     rows: list[int] = []
     cols: set[bytes] = set()
     for data in _blocks(blocks):
-        tags = len(_START.findall(data))
-        if not tags:
-            continue
-        row_refs = _ROW_R.findall(data)
-        cells = _CELL_R.findall(data)
-        if len(row_refs) + len(cells) != tags or len(_ANY_R.findall(data)) != tags:
+        found = _usual_block(data)
+        if found is None:
+            found = _tagged_block(data)
+        if found is False:
             return False
-        if cells:
-            numbers = [int(n) for _, n in cells]
-            rows += (min(numbers), max(numbers))
-            cols |= {c for c, _ in cells}
+        if found:
+            rows += found[:2]
+            cols |= found[2]
     if not rows:
         return None
     numbers = [column_number(c.decode()) for c in cols]
     return Extent(min(rows), max(rows), min(numbers), max(numbers))
+
+
+def _tagged_block(data: bytes) -> tuple[int, int, set[bytes]] | None | bool:
+    """One block's (first row, last row, column letters) of its cells, None for a block
+    without cells; ``False`` when a row or cell tag lacks ``r`` as its first attribute or
+    another ``r=`` appears: every row and cell tag is counted and matched."""
+    tags = len(_START.findall(data))
+    if not tags:
+        return None
+    row_refs = _ROW_R.findall(data)
+    cells = _CELL_R.findall(data)
+    if len(row_refs) + len(cells) != tags or len(_ANY_R.findall(data)) != tags:
+        return False
+    return _cells_extent(cells) if cells else None
+
+
+def _usual_block(data: bytes) -> tuple[int, int, set[bytes]] | None:
+    """What :func:`_tagged_block` finds, when the block is written the usual way (no
+    namespace prefix on row and cell tags, every ``<c`` a cell tag in the quick form,
+    every ``<row`` a row tag in it, no other ``r=``), proved with counts instead of
+    matching every tag; None when it cannot be proved so (then the tags are matched)."""
+    if b":c" in data or b":row" in data:
+        return None
+    cells = _CELL_R.findall(data)
+    if data.count(b"<c") != len(cells):
+        return None          # a <c …> that is not a quick cell tag, or <col>, <cfRule> …
+    rows = data.split(b"<row")[1:]
+    if not all(map(_ROW_TAIL.match, rows)):
+        return None          # a <row …> that is not a quick row tag, or <rowBreaks> …
+    if data.count(b"r=") != len(cells) + len(rows) or _SPACED_R.search(data):
+        return None          # an r= beside the tags' own
+    return _cells_extent(cells) if cells else ()
+
+
+def _cells_extent(cells: list[tuple[bytes, bytes]]) -> tuple[int, int, set[bytes]]:
+    """(first row, last row, column letters) of (letters, row digits) cell references."""
+    numbers = list(map(int, set(map(itemgetter(1), cells))))   # a row's cells share its number
+    return min(numbers), max(numbers), set(map(itemgetter(0), cells))
 
 
 def scan_sheet(blocks: Iterable[bytes]) -> Extent | None:
