@@ -135,6 +135,21 @@ class Checker:
         self.derived = [f for f in ledger.fields if f.derive_from]
         self.defaulted = [f for f in ledger.fields if f.default_from]
         self.required = [f for f in ledger.fields if f.required]
+        required = {f.id for f in self.required}
+        # a required field that takes a required field's value when left empty: when the source
+        # is empty too, only the source is asked for (filling it fills both; 乳腺癌检查机构
+        # follows 宫颈癌检查机构)
+        self.follows = {f.id: f.default_from for f in self.required if f.default_from in required}
+        self.gaps = [(f.id, self.follows.get(f.id)) for f in self.required if f.id not in ledger.identity]
+        self.conditional = [(r.params["when_field"], r.params["when_in"], r.params["field"]) for r in ledger.rules
+                            if r.kind == "required_if" and r.severity == "error"]
+        self.one_value = [(r.params["when_field"], r.params["when_in"], r.params["field"], r.params["in"][0])
+                          for r in ledger.rules if r.kind == "value_in_if" and len(r.params["in"]) == 1]
+        # the fields filling and 待补充 read (a one-row call copies no others)
+        self.fill_reads = tuple(dict.fromkeys([x for f in self.defaulted for x in (f.id, f.default_from)] +
+                                              [x for w, _, fid, _ in self.one_value for x in (w, fid)]))
+        self.missing_reads = tuple(dict.fromkeys([x for g in self.gaps for x in g if x] +
+                                                 [x for w, _, fid in self.conditional for x in (w, fid)]))
         self.rules = [(rule, _RULES[rule.kind]) for rule in ledger.rules]
 
     # ------------------------------------------------------------ entry points
@@ -262,16 +277,13 @@ class Checker:
                         continue
                 target[i] = given
                 filled.setdefault(f.id, []).append(i)
-        for rule in self.ledger.rules:
-            p = rule.params
-            if rule.kind != "value_in_if" or len(p["in"]) != 1:
-                continue
-            when = _column_of(values, p["when_field"], n)
-            target = values.setdefault(p["field"], [None] * n)
+        for when_field, when_in, fid, only in self.one_value:
+            when = _column_of(values, when_field, n)
+            target = values.setdefault(fid, [None] * n)
             for i, (w, have) in enumerate(zip(when, target)):
-                if w in p["when_in"] and have in (None, ""):
-                    target[i] = p["in"][0]
-                    filled.setdefault(p["field"], []).append(i)
+                if w in when_in and have in (None, ""):
+                    target[i] = only
+                    filled.setdefault(fid, []).append(i)
         return filled
 
     def _required(self, out: CheckedRows) -> None:
@@ -281,7 +293,7 @@ class Checker:
             col = out.values[f.id]
             if None not in col:
                 continue
-            follows = self._follows(f)
+            follows = f.id in self.follows
             source = _column_of(out.values, f.default_from, out.n) if follows else None
             identity = f.id in self.ledger.identity
             for i, v in enumerate(col):
@@ -292,34 +304,24 @@ class Checker:
                 else:
                     out.missing.setdefault(i, []).append(f.id)
 
-    def _follows(self, f: Field) -> bool:
-        """A required field that takes a required field's value when left empty: when the
-        source is empty too, only the source is asked for (filling it fills both; 乳腺癌检查
-        机构 follows 宫颈癌检查机构)."""
-        return bool(f.default_from) and self.ledger.field(f.default_from).required
-
     def missing(self, values: dict[str, list], n: int) -> dict[int, list[str]]:
         """The required fields still empty in already-normalised ``values`` (待补充), row
         index → fields, as :meth:`check_columns` would list them; used after a merge,
         where nothing is re-typed."""
         missing: dict[int, list[str]] = {}
-        for f in self.required:
-            if f.id in self.ledger.identity:
+        empty = [None] * n
+        for fid, source in self.gaps:
+            col = values.get(fid, empty)
+            if None not in col:
                 continue
-            col = _column_of(values, f.id, n)
-            follows = self._follows(f)
-            source = _column_of(values, f.default_from, n) if follows else None
+            sources = values.get(source, empty)
             for i, v in enumerate(col):
-                if v is None and not (follows and is_blank(source[i])):
-                    missing.setdefault(i, []).append(f.id)
-        for rule in self.ledger.rules:
-            p = rule.params
-            if rule.kind != "required_if" or rule.severity != "error":
-                continue
-            when, col = _column_of(values, p["when_field"], n), _column_of(values, p["field"], n)
-            for i, (w, v) in enumerate(zip(when, col)):
-                if w in p["when_in"] and is_blank(v) and p["field"] not in missing.get(i, ()):
-                    missing.setdefault(i, []).append(p["field"])
+                if v is None and not (source and is_blank(sources[i])):
+                    missing.setdefault(i, []).append(fid)
+        for when_field, when_in, fid in self.conditional:
+            for i, (w, v) in enumerate(zip(values.get(when_field, empty), values.get(fid, empty))):
+                if w in when_in and is_blank(v) and fid not in missing.get(i, ()):
+                    missing.setdefault(i, []).append(fid)
         return missing
 
     # ------------------------------------------------------------ helpers for the rules
@@ -347,8 +349,9 @@ def fill_defaults(ledger: Ledger, values: dict) -> dict:
         >>> fill_defaults(load_catalog().ledger("two_cancer"), {"institution": "示例卫生院"})
         {'breast_institution': '示例卫生院'}
     """
-    columns = {k: [v] for k, v in values.items()}
-    filled = Checker(ledger, plan_year=0).fill_defaults(columns, 1)
+    checker = _checker_of(ledger)
+    columns = {k: [values.get(k)] for k in checker.fill_reads}
+    filled = checker.fill_defaults(columns, 1)
     for fid in filled:
         values[fid] = columns[fid][0]
     return {fid: values[fid] for fid in filled}
@@ -356,8 +359,22 @@ def fill_defaults(ledger: Ledger, values: dict) -> dict:
 
 def missing_fields(ledger: Ledger, values: dict) -> list[str]:
     """:meth:`Checker.missing` of one row of already-normalised values."""
-    columns = {k: [v] for k, v in values.items()}
-    return Checker(ledger, plan_year=0).missing(columns, 1).get(0, [])
+    checker = _checker_of(ledger)
+    return checker.missing({k: [values.get(k)] for k in checker.missing_reads}, 1).get(0, [])
+
+
+_CHECKERS: dict[int, Checker] = {}
+
+
+def _checker_of(ledger: Ledger) -> Checker:
+    """A ledger's checks compiled once for the one-row helpers (called once per merged row;
+    filling and 待补充 depend on neither the plan year nor the day)."""
+    checker = _CHECKERS.get(id(ledger))
+    if checker is None or checker.ledger is not ledger:
+        if len(_CHECKERS) > 256:
+            _CHECKERS.clear()
+        checker = _CHECKERS[id(ledger)] = Checker(ledger, plan_year=0)
+    return checker
 
 
 # ---------------------------------------------------------------- distinct values
