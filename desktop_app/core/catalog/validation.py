@@ -359,8 +359,19 @@ def fill_defaults(ledger: Ledger, values: dict) -> dict:
 
 def missing_fields(ledger: Ledger, values: dict) -> list[str]:
     """:meth:`Checker.missing` of one row of already-normalised values."""
+    return missing_many(ledger, [values])[0]
+
+
+def missing_many(ledger: Ledger, rows: list[dict]) -> list[list[str]]:
+    """:meth:`Checker.missing` of each of ``rows`` (already-normalised values), column by column.
+
+        >>> led = load_catalog().ledger("two_cancer")
+        >>> [len(m) > 0 for m in missing_many(led, [{"name": "示例一"}, {}])]
+        [True, True]
+    """
     checker = _checker_of(ledger)
-    return checker.missing({k: [values.get(k)] for k in checker.missing_reads}, 1).get(0, [])
+    found = checker.missing({k: [r.get(k) for r in rows] for k in checker.missing_reads}, len(rows))
+    return [found.get(i, []) for i in range(len(rows))]
 
 
 _CHECKERS: dict[int, Checker] = {}

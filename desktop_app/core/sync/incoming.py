@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ..catalog.idnumbers import fold
 from ..catalog.orgs import Org, code_problem, name_problem
-from ..catalog.validation import missing_fields
+from ..catalog.validation import missing_many
 from ..store import migrations
 from ..store.backup import make_backup
 from ..store.crypto import SUITES
@@ -700,7 +700,7 @@ class _Applier:
         """Merge field by field the rows ``todo`` of ``incoming`` (the ones ``here`` read whole)
         and write what changed; ``tally`` counts the outcomes."""
         local, losers, had_conflicts = self._local(tbl, spec, [u for u in todo if u in here], todo)
-        merged: list[MergedRow] = []
+        decided = []          # (uid, merged state, the row here, its record)
         for uid in todo:
             state, rec = incoming[uid]
             mine = local.get(uid)
@@ -711,10 +711,13 @@ class _Applier:
                 continue
             outcome = merge_row(spec, mine_state, state)
             tally[outcome.status] += 1
-            if outcome.status in ("unchanged", "older"):
-                continue
+            if outcome.status not in ("unchanged", "older"):
+                decided.append((uid, outcome, mine, rec))
+        gaps = missing_many(led, [o.state.values for _, o, _, _ in decided]) if led is not None else None
+        merged: list[MergedRow] = []
+        for k, (uid, outcome, mine, rec) in enumerate(decided):
             new = outcome.state
-            missing = missing_fields(led, new.values) if led is not None else []
+            missing = gaps[k] if gaps is not None else []
             if mine is None:
                 # a new row with no open conflicts keeps the versions text it came with
                 merged.append(MergedRow(uid, new.values, rec["ver"] if not new.losers else

@@ -66,6 +66,10 @@ def _no_constants(name):
     raise ValueError(f"不允许的数值 {name}")
 
 
+# one decoder for every line (json.loads with a hook would build one per call)
+_STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+
+
 def strict_json(data: bytes | str) -> object:
     """JSON with no duplicate keys, NaN or runaway nesting/numbers (raises ValueError,
     its message in Chinese: it goes into the messages that refuse a file)::
@@ -78,7 +82,7 @@ def strict_json(data: bytes | str) -> object:
         ValueError: 重复的键 'a'
     """
     try:
-        return json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        return _STRICT.decode(data if data.__class__ is str else data.decode("utf-8"))
     except RecursionError:
         raise ValueError("嵌套层数过多") from None
     except UnicodeDecodeError:

@@ -25,7 +25,7 @@ from ..store.schema import TableSpec
 from ..store.versions import RowVersions, Version
 from .package_file import INT64_MAX
 from .peers import MAX_TEXT
-from .scope import content_problem, field_problem, rule_day
+from .scope import column_problems, content_problem, rule_day
 
 INT64_MIN = -INT64_MAX - 1
 MAX_MEMO = 20_000        # distinct values remembered per column (beyond: a column of unique values)
@@ -145,13 +145,13 @@ class RowReader:
         columns = zip(*[tuple(map(values.get, ids)) for values in rows]) if rows else ()
         for f, column in zip(fields, columns):
             if float in set(map(type, column)):
-                found = {i: field_problem(f, v, latest) for i, v in enumerate(column)}
+                found = dict(enumerate(column_problems(f, column, latest)))
             else:
                 memo = self._rules.setdefault(id(f), {})   # by field: two ledgers may give one id other rules
                 if len(memo) > MAX_MEMO:       # a column of unique values: remembering them helps nothing
                     memo.clear()
-                for v in set(column).difference(memo):
-                    memo[v] = field_problem(f, v, latest)
+                fresh = list(set(column).difference(memo))
+                memo.update(zip(fresh, column_problems(f, fresh, latest)))
                 broken = {v for v in set(column) if memo[v]}
                 found = {i: memo[v] for i, v in enumerate(column) if v in broken} if broken else {}
             for i, problem in found.items():
