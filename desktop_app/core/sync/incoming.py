@@ -349,6 +349,7 @@ class _Applier:
         self.held: Counter = Counter()        # rule broken -> rows held (quarantined)
         self.foreign_audit = 0                # audit entries claiming an origin out of scope (held)
         self.clashing_audit = 0               # audit entries differing from one already here (held)
+        self.audits: dict[tuple[str, int], tuple[dict, tuple]] = {}   # (origin, number) -> entry, to store
         self.held_persons = 0                 # persons' edits held for review (no row in scope)
         self.notices: Counter = Counter()     # our reason -> our records the sender refused
         self.stray_notices = 0                # notices about nothing we sent it, or beyond MAX_NOTICES
@@ -406,6 +407,7 @@ class _Applier:
     def finish(self) -> None:
         for tbl in list(self.pending):
             self._flush(tbl)
+        self._flush_audits()
         # persons edited before the rows that put them in the sender's scope came
         self.finishing = True
         self.pending["persons"], self.deferred = self.deferred, []
@@ -549,25 +551,48 @@ class _Applier:
             return
         content = (ts or "", stamp or 0, user or "", unit, action or "", tbl, uid, before, after, source or "",
                    batch)
-        have = self.conn.execute("SELECT id, ts, stamp, user, unit, action, tbl, uuid, before, after, source, "
-                                 "batch FROM audit WHERE origin = ? AND origin_id = ?", (origin, oid)).fetchone()
-        if have is None:
-            self.conn.execute(
-                "INSERT INTO audit (origin, origin_id, ts, stamp, user, unit, action, tbl, uuid, "
-                "before, after, source, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (origin, oid, *content))
-        elif tuple(have[1:]) == content:
+        if (origin, oid) in self.audits:      # the same entry twice in one package: the first is compared first
+            self._flush_audits()
+        self.audits[(origin, oid)] = (rec, content)
+        if len(self.audits) >= BATCH:
+            self._flush_audits()
+
+    def _flush_audits(self) -> None:
+        """Store the audit entries read so far: the ones already here (by origin and number)
+        read in one query per origin, the new ones inserted in one go."""
+        pending, self.audits = self.audits, {}
+        if not pending:
             return
-        elif origin == self.peer.node:   # the origin's own entry wins over a relayed one
-            self.clashing_audit += 1
-            keys = ("ts", "stamp", "user", "unit", "action", "tbl", "uuid", "before", "after", "source", "batch")
-            quarantine(self.conn, package_id=self.package_id, source="", kind="audit", tbl="audit",
-                 uid=f"{origin}:{oid}:replaced", rule="被来源单位本身的同编号审计记录替换",
-                 record={"k": "audit", "origin": origin, "id": oid, **dict(zip(keys, have[1:]))})
-            self.conn.execute("UPDATE audit SET ts=?, stamp=?, user=?, unit=?, action=?, tbl=?, uuid=?, before=?, "
-                              "after=?, source=?, batch=? WHERE id = ?", (*content, have[0]))
-        else:
-            self.clashing_audit += 1
-            self._hold_audit(origin, oid, rec, "与本机已有的同编号审计记录内容不同")
+        by_origin: dict[str, list[int]] = defaultdict(list)
+        for origin, oid in pending:
+            by_origin[origin].append(oid)
+        have = {}
+        for origin, oids in by_origin.items():
+            for r in self.conn.execute(
+                    "SELECT id, origin_id, ts, stamp, user, unit, action, tbl, uuid, before, after, source, batch "
+                    f"FROM audit WHERE origin = ? AND origin_id IN ({','.join('?' * len(oids))})", [origin, *oids]):
+                have[(origin, r[1])] = (r[0], *r[2:])
+        new = []
+        for (origin, oid), (rec, content) in pending.items():
+            here = have.get((origin, oid))
+            if here is None:
+                new.append((origin, oid, *content))
+            elif tuple(here[1:]) == content:
+                continue
+            elif origin == self.peer.node:   # the origin's own entry wins over a relayed one
+                self.clashing_audit += 1
+                keys = ("ts", "stamp", "user", "unit", "action", "tbl", "uuid", "before", "after", "source", "batch")
+                quarantine(self.conn, package_id=self.package_id, source="", kind="audit", tbl="audit",
+                           uid=f"{origin}:{oid}:replaced", rule="被来源单位本身的同编号审计记录替换",
+                           record={"k": "audit", "origin": origin, "id": oid, **dict(zip(keys, here[1:]))})
+                self.conn.execute("UPDATE audit SET ts=?, stamp=?, user=?, unit=?, action=?, tbl=?, uuid=?, before=?, "
+                                  "after=?, source=?, batch=? WHERE id = ?", (*content, here[0]))
+            else:
+                self.clashing_audit += 1
+                self._hold_audit(origin, oid, rec, "与本机已有的同编号审计记录内容不同")
+        self.conn.executemany(
+            "INSERT INTO audit (origin, origin_id, ts, stamp, user, unit, action, tbl, uuid, "
+            "before, after, source, batch) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", new)
 
     def _hold_audit(self, origin: str, oid: int, rec: dict, rule: str) -> None:
         quarantine(self.conn, package_id=self.package_id, source=self.peer.node, kind="audit", tbl="audit",
