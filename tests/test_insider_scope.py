@@ -216,6 +216,22 @@ def test_two_different_relayed_copies_keep_the_first_and_hold_the_second(world):
     assert d.conn.execute("SELECT COUNT(*) FROM audit WHERE origin = ?", (relayed,)).fetchone()[0] == 1
 
 
+def test_one_package_holding_two_copies_of_an_entry_keeps_the_first_and_holds_the_second(world):
+    d, towns, tmp = world
+    hb = towns["河坝镇"]
+    relayed = "11111111-2222-4333-8444-555555555555"
+    lines = [audit_line(relayed, k) for k in range(1, 1201)]           # more than one bulk write
+    lines[700:700] = [audit_line(relayed, 3, user="乙")]                  # entry 3 again, differing
+    summary = sync.import_package(d, forged(hb, d, lines, tmp / "1.mstz"))
+    assert d.conn.execute("SELECT COUNT(*) FROM audit WHERE origin = ?", (relayed,)).fetchone()[0] == 1200
+    assert d.conn.execute("SELECT user FROM audit WHERE origin = ? AND origin_id = 3", (relayed,)).fetchone() == ("伪造者",)
+    assert d.conn.execute("SELECT COUNT(*) FROM quarantine WHERE kind = 'audit'").fetchone()[0] == 1
+    assert any("同编号记录内容不同" in w for w in summary.warnings)
+    again = sync.import_package(d, forged(hb, d, lines[:50], tmp / "2.mstz"))   # known entries: nothing new
+    assert d.conn.execute("SELECT COUNT(*) FROM audit WHERE origin = ?", (relayed,)).fetchone()[0] == 1200
+    assert not any("同编号" in w for w in again.warnings)
+
+
 def test_a_new_row_cannot_claim_another_towns_install_as_its_origin(world):
     d, towns, tmp = world
     hb, jp = towns["河坝镇"], towns["金盆镇"]
