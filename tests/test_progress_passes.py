@@ -1,6 +1,7 @@
 """Progress and the board read each ledger in as few passes as they can (issue 18): the
-standards of one ledger judged together, a distinct count and its total in one pass, each
-village's rows counted per ledger, not per village. The figures are those of the
+standards of one ledger judged together in one pass (the rows below a standard read back
+by rowid), a distinct count and its total in one pass, each village's rows counted per
+ledger, not per village. The figures are those of the
 straightforward per-indicator queries they replace (kept here as the reference), on the
 demo district with standards raised mid-year, ties below a standard, rows of a town's
 own (本级), deleted rows and confirmed duplicates."""
@@ -154,7 +155,9 @@ def test_the_standards_of_a_ledger_are_read_together(demo):
                                                       "orphan_scattered_standard"])
     finally:
         demo.conn.set_trace_callback(None)
-    assert sum("FROM [ledger_relief_payments]" in sql for sql in seen) == 2   # the groups, the rows below
+    reads = [sql for sql in seen if "FROM [ledger_relief_payments]" in sql]
+    scans = [sql for sql in reads if "rowid IN" not in sql]     # the rest: the rows below, read back by rowid
+    assert (len(scans), len(reads)) == (1, 4)
     urban = report.get("urban_dibao_standard")
     assert (len(urban.violations), urban.met, urban.violations[0]["value"]) == (VIOLATION_LIMIT, False, 10)
 
@@ -178,3 +181,13 @@ def test_the_board_reads_each_ledger_once_through_its_org_index(demo):
     assert len(ledger_reads) == len(demo.catalog.ledgers)
     plan = " ".join(r[3] for r in demo.conn.execute("EXPLAIN QUERY PLAN " + ledger_reads[0]))
     assert "COVERING INDEX" in plan and "__org__deleted__updated" in plan
+
+
+def test_a_store_made_before_the_board_index_gets_it_when_opened(demo_master, tmp_path):
+    path = copy_store(demo_master, tmp_path / "old.sqlite3")
+    with Store.open(path) as store:
+        for led in store.catalog.ledgers:
+            store.conn.execute(f"DROP INDEX [{led.table}__org__deleted__updated]")
+    with Store.open(path) as store:
+        have = {name for (name,) in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {f"{led.table}__org__deleted__updated" for led in store.catalog.ledgers} <= have

@@ -208,7 +208,7 @@ class _Calculator:
         children = tree.children(scope) if level != "village" else []
         self.groups = [scope_org] if level == "village" else children
         self.expected = expected_rate(as_of, catalog.plan_year)
-        self.judged: dict[str, list] = {}   # standards judged ahead, per ledger (:meth:`judge`)
+        self.judged: dict[str, tuple] = {}   # standards judged ahead, per ledger (:meth:`judge`)
 
     def prepare(self, inds: list[Indicator]) -> None:
         """Judge the standards among ``inds`` ahead, the standards of one ledger together."""
@@ -368,64 +368,61 @@ class _Calculator:
 
     def judge(self, led: Ledger, inds: list[Indicator]) -> None:
         """Judge the rows of the standards ``inds`` (all of ``led``) in one pass over the
-        ledger, and list the rows below a standard in one more (when any is): the conditions
-        the indicators share filter the pass, each one's own conditions (its category …)
-        apply inside its own aggregates. Read by :meth:`_m_standard`."""
+        ledger: the conditions the indicators share filter the pass, each one's own
+        conditions (its category …) apply inside its own aggregates, and the pass notes
+        which rows are below a standard (their rowids) for :meth:`_rows_below` to read
+        back. Read by :meth:`_m_standard`."""
         conds = [self._conds(led, ind) for ind in inds]
         common = [c for c in conds[0] if all(c in other for other in conds[1:])]
-        where = joined(common)
         parts = []
         for ind, own in zip(inds, conds):
             cond, cond_params = joined([c for c in own if c not in common])
             col, (std, std_params) = self.value_expr(ind), self.standard_expr(ind, led)
             parts.append(_Judging(ind, cond, cond_params, col, std, std_params,
                                   f"{col} {_BELOW[ind.comparator]} {std}", "MAX" if ind.comparator == "<=" else "MIN"))
-        figures = self._judged_groups(led, where, parts)
-        below = [p for p in parts if figures[p.ind.id][1]]
-        for i, row in self._rows_below(led, where, below) if below else ():
-            figures[below[i].ind.id][4].append(row)
-        self.judged.update(figures)
+        for p, (lowest, bad, n, per, below) in zip(parts, self._judged_groups(led, joined(common), parts)):
+            rows = self._rows_below(led, p, below) if below else []
+            self.judged[p.ind.id] = (lowest, bad, n, per, rows)
 
-    def _judged_groups(self, led: Ledger, where: tuple[str, list], parts: list[_Judging]) -> dict[str, list]:
-        """Per standard: [lowest judged value, rows below, rows, {group: (lowest, below)}, []].
-        The whole scope's figures follow from the groups' (every counted row sits in one)."""
+    def _judged_groups(self, led: Ledger, where: tuple[str, list], parts: list[_Judging]) -> list[tuple]:
+        """Per standard: (lowest judged value, rows below, rows, {group: (lowest, below)},
+        rowids below). The whole scope's figures follow from the groups' (every counted row
+        sits in one group)."""
         cols, params = [], []
         for i, p in enumerate(parts):
             cols += [f"{p.agg}(CASE WHEN {p.cond} AND ({p.std} = ? OR {p.below}) THEN {p.col} END) AS low{i}",
                      f"TOTAL(CASE WHEN {p.cond} THEN {p.below} END) AS bad{i}",
-                     f"COUNT(CASE WHEN {p.cond} THEN 1 END) AS n{i}"]
+                     f"COUNT(CASE WHEN {p.cond} THEN 1 END) AS n{i}",
+                     f"group_concat(CASE WHEN {p.cond} AND {p.below} THEN rowid END) AS ids{i}"]
             params += [*p.cond_params, *p.std_params, self.in_force(p.ind), *p.std_params,   # low
                        *p.cond_params, *p.std_params,                                        # bad
-                       *p.cond_params]                                                       # n
-        names = ", ".join(f"low{i}, bad{i}, n{i}" for i in range(len(parts)))
-        whole = ", ".join(f"{p.agg}(low{i}), TOTAL(bad{i}), SUM(n{i})" for i, p in enumerate(parts))
+                       *p.cond_params,                                                       # n
+                       *p.cond_params, *p.std_params]                                        # ids
+        names = ", ".join(f"low{i}, bad{i}, n{i}, ids{i}" for i in range(len(parts)))
+        whole = ", ".join(f"{p.agg}(low{i}), TOTAL(bad{i}), SUM(n{i}), group_concat(ids{i})"
+                          for i, p in enumerate(parts))
         rows = self.conn.execute(
             f"WITH grp AS MATERIALIZED (SELECT substr(org, 1, {self.group_len}) AS g, {', '.join(cols)} "
             f"FROM [{led.table}] WHERE {where[0]} GROUP BY g) "
             f"SELECT 0, g, {names} FROM grp UNION ALL SELECT 1, NULL, {whole} FROM grp",
             params + where[1]).fetchall()
-        figures = {}
-        for i, p in enumerate(parts):
-            at = 2 + 3 * i
-            lowest, bad, n = next(r[at:at + 3] for r in rows if r[0])
+        out = []
+        for i in range(len(parts)):
+            at = 2 + 4 * i
+            lowest, bad, n, below = next(r[at:at + 4] for r in rows if r[0])
             per = {r[1]: (r[at], r[at + 1]) for r in rows if not r[0] and r[at + 2]}
-            figures[p.ind.id] = [lowest, bad, n or 0, per, []]
-        return figures
+            out.append((lowest, bad, n or 0, per, below))
+        return out
 
-    def _rows_below(self, led: Ledger, where: tuple[str, list], parts: list[_Judging]):
-        """(index into ``parts``, row) of the lowest VIOLATION_LIMIT rows below each standard."""
+    def _rows_below(self, led: Ledger, p: _Judging, rowids: str) -> list[dict]:
+        """The lowest VIOLATION_LIMIT of the rows below a standard (``rowids``: as the
+        judging pass noted them), read back by rowid."""
         title = led.title_field or led.fields[0].id
-        sel, params = [], []
-        for i, p in enumerate(parts):
-            sel += [f"{p.col} AS v{i}", f"{p.std} AS s{i}", f"({p.cond} AND {p.below}) AS f{i}"]
-            params += [*p.std_params, *p.cond_params, *p.std_params]
-        arms = " UNION ALL ".join(f"SELECT * FROM (SELECT {i}, u, o, t, v{i}, d, s{i} FROM below WHERE f{i} "
-                                  f"ORDER BY v{i} LIMIT {VIOLATION_LIMIT})" for i in range(len(parts)))
-        for i, u, o, t, v, d, sv in self.conn.execute(
-                f"WITH below AS MATERIALIZED (SELECT * FROM (SELECT uuid AS u, org AS o, [{title}] AS t, "
-                f"[{led.date_field}] AS d, {', '.join(sel)} FROM [{led.table}] WHERE {where[0]}) "
-                f"WHERE {' OR '.join(f'f{i}' for i in range(len(parts)))}) {arms}", params + where[1]):
-            yield i, {"uuid": u, "org": o, "name": t, "value": v, "date": d, "standard": sv}
+        return [{"uuid": u, "org": o, "name": t, "value": v, "date": d, "standard": sv}
+                for u, o, t, v, d, sv in self.conn.execute(
+                    f"SELECT uuid, org, [{title}], {p.col}, [{led.date_field}], {p.std} FROM [{led.table}] "
+                    f"WHERE rowid IN (SELECT value FROM json_each(?)) ORDER BY {p.col} LIMIT {VIOLATION_LIMIT}",
+                    [*p.std_params, f"[{rowids}]"])]
 
     def _m_standard(self, ind, led):
         """Each row judged by the standard in force for its month. The target shown is the
