@@ -108,6 +108,8 @@ def submission_board(store: Store, today: dt.date | None = None) -> list[BoardLi
     nodes = {org: node for node, org in store.conn.execute(
         "SELECT node, org FROM peers WHERE status = 'active'")}
     parties = [c["parties"] for c in list_conflicts(store)]
+    waiting = pending_peers(store)
+    villages = _village_rows(store)
     lines = []
     for town in tree.children(store.node.org):
         line = BoardLine(town.code, town.name, town.code in nodes)
@@ -127,7 +129,7 @@ def submission_board(store: Store, today: dt.date | None = None) -> list[BoardLi
             line.gaps = gaps(store, node, town.name)
         line.held = store.conn.execute("SELECT COUNT(*) FROM held_packages WHERE source_org = ?",
                                        (town.code,)).fetchone()[0]
-        pending = next((p for p in pending_peers(store) if p.org == town.code), None)
+        pending = next((p for p in waiting if p.org == town.code), None)
         if pending is not None:
             line.pending = f"{pending.replaces or '新单位'}待确认指纹（{spaced_fingerprint(pending.fingerprint)}）"
         line.packages = len(received)
@@ -147,22 +149,19 @@ def submission_board(store: Store, today: dt.date | None = None) -> list[BoardLi
             previous = due
         # the open conflicts the town is a party to (its edit is one of the two that disagree)
         line.conflicts = sum(1 for p in parties if any(o.startswith(town.code) for o in p))
-        line.villages = _villages(store, town.code)
+        line.villages = [VillageLine(v.code, v.name, *villages.get(v.code, (0, None)))
+                         for v in tree.children(town.code)]
         lines.append(line)
     return lines
 
 
-def _villages(store: Store, town: str) -> list[VillageLine]:
-    tree = store.orgs
-    out = []
-    for village in tree.children(town):
-        rows, last = 0, None
-        for led in store.catalog.ledgers:
-            n, latest = store.conn.execute(
-                f"SELECT COUNT(*), MAX(_updated) FROM [{led.table}] WHERE org = ? AND _deleted = 0",
-                (village.code,)).fetchone()
-            rows += n
-            if latest and (last is None or latest > last):
-                last = latest
-        out.append(VillageLine(village.code, village.name, rows, last))
+def _village_rows(store: Store) -> dict[str, tuple[int, str | None]]:
+    """Per unit: its live rows in every ledger and their latest change — one pass per ledger
+    (grouped by unit), not one query per village and ledger."""
+    out: dict[str, tuple[int, str | None]] = {}
+    for led in store.catalog.ledgers:
+        for org, n, latest in store.conn.execute(
+                f"SELECT org, COUNT(*), MAX(_updated) FROM [{led.table}] WHERE +_deleted = 0 GROUP BY org"):
+            rows, last = out.get(org, (0, None))
+            out[org] = (rows + n, latest if latest and (last is None or latest > last) else last)
     return out

@@ -25,16 +25,30 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from ..catalog.choices import Choices, load_choices
 from ..catalog.counting import counting_text, month_field
 from ..catalog.model import Catalog, Indicator, Ledger
 from ..catalog.orgs import OrgTree
 from ..store.policy import Policy, policy_for
-from ..store.query import counted_where
+from ..store.query import counted_conds, joined
 
 VIOLATION_LIMIT = 200
+_BELOW = {">=": "<", ">": "<=", "=": "<>", "<=": ">"}   # a value below the standard, by its comparator
 UNSPLIT = "未分解"   # an amount the district has not split to this unit (``quota`` in JSON)
+
+
+class _Judging(NamedTuple):
+    """One standard judged in a pass shared with the ledger's other standards."""
+    ind: Indicator
+    cond: str            # its own conditions (beyond those the pass shares)
+    cond_params: list
+    col: str             # the value judged
+    std: str             # the standard in force for the row's month
+    std_params: list
+    below: str           # the row is below the standard
+    agg: str             # MIN, or MAX for a ceiling (<=)
 
 
 def clamp_as_of(day: dt.date, plan_year: int) -> dt.date:
@@ -134,10 +148,10 @@ def compute(store, as_of: dt.date | None = None, *, scope: str | None = None,
     tree = store.orgs
     choices = load_choices(store)
     calc = _Calculator(store.conn, catalog, tree, scope, as_of, store.quotas(), choices)
+    chosen = [ind for ind in catalog.indicators if indicators is None or ind.id in indicators]
+    calc.prepare(chosen)
     figures = []
-    for ind in catalog.indicators:
-        if indicators is not None and ind.id not in indicators:
-            continue
+    for ind in chosen:
         if choices.units(ind) != ind.units:   # the district set the lead units
             ind = replace(ind, units=choices.units(ind))
         figure = _shown(policy, catalog, calc.indicator(ind))
@@ -194,24 +208,49 @@ class _Calculator:
         children = tree.children(scope) if level != "village" else []
         self.groups = [scope_org] if level == "village" else children
         self.expected = expected_rate(as_of, catalog.plan_year)
+        self.judged: dict[str, tuple] = {}   # standards judged ahead, per ledger (:meth:`judge`)
+
+    def prepare(self, inds: list[Indicator]) -> None:
+        """Judge the standards among ``inds`` ahead, the standards of one ledger together."""
+        by_ledger: dict[str, list[Indicator]] = {}
+        for ind in inds:
+            if ind.measure.method == "standard":
+                by_ledger.setdefault(ind.measure.ledger, []).append(ind)
+        for lid, group in by_ledger.items():
+            self.judge(self.catalog.ledger(lid), group)
 
     # -- SQL pieces
-    def _filter(self, led: Ledger, ind: Indicator) -> tuple[str, list]:
-        return counted_where(self.catalog, led, ind, self.as_of, self.scope)
+    def _conds(self, led: Ledger, ind: Indicator) -> list[tuple[str, list]]:
+        return counted_conds(self.catalog, led, ind, self.as_of, self.scope)
 
-    def _grouped(self, sql_expr: str, led: Ledger, ind: Indicator,
-                 additive: bool = True) -> tuple[object, dict, int]:
-        """(total, per group, rows): one pass when the figure adds up across groups."""
+    def _filter(self, led: Ledger, ind: Indicator) -> tuple[str, list]:
+        return joined(self._conds(led, ind))
+
+    def _grouped(self, sql_expr: str, led: Ledger, ind: Indicator) -> tuple[object, dict, int]:
+        """(total, per group, rows) of a figure that adds up across groups: one pass."""
         where, params = self._filter(led, ind)
         per, n = {}, 0
         for g, value, count in self.conn.execute(
                 f"SELECT substr(org, 1, {self.group_len}) AS g, {sql_expr}, COUNT(*) "
                 f"FROM [{led.table}] WHERE {where} GROUP BY g", params):
             per[g], n = value, n + count
-        if additive:
-            return sum(per.values()) if per else 0, per, n
-        total = self.conn.execute(f"SELECT {sql_expr} FROM [{led.table}] WHERE {where}",
-                                  params).fetchone()[0]
+        return sum(per.values()) if per else 0, per, n
+
+    def _distinct(self, key_expr: str, led: Ledger, ind: Indicator) -> tuple[int, dict, int]:
+        """(total, per group, rows) of ``COUNT(DISTINCT key)``, which does not add up across
+        groups (one person in two towns), in one pass: the (group, key) pairs counted once,
+        then per group and in all."""
+        where, params = self._filter(led, ind)
+        per, total, n = {}, 0, 0
+        for g, value, count in self.conn.execute(
+                f"WITH p AS MATERIALIZED (SELECT substr(org, 1, {self.group_len}) AS g, {key_expr} AS k, "
+                f"COUNT(*) AS c FROM [{led.table}] WHERE {where} GROUP BY g, k) "
+                "SELECT g, COUNT(k), SUM(c) FROM p GROUP BY g "
+                "UNION ALL SELECT NULL, COUNT(DISTINCT k), NULL FROM p", params):
+            if g is None:
+                total = value
+            else:
+                per[g], n = value, n + count
         return total, per, n
 
     def _by_org(self, ind: Indicator, per: dict) -> list[OrgFigure]:
@@ -283,7 +322,7 @@ class _Calculator:
 
     def _m_distinct(self, ind, led):
         col = ind.measure.field or (led.persons[0].column if led.persons else "uuid")
-        total, per, n = self._grouped(f"COUNT(DISTINCT [{col}])", led, ind, additive=False)
+        total, per, n = self._distinct(f"[{col}]", led, ind)
         return self._cumulative(ind, total, per, n)
 
     def _m_households(self, ind, led):
@@ -291,7 +330,7 @@ class _Calculator:
         column ``measure.field``); a row whose 户主 is not yet filled counts by its own
         person (the first person column: the disabled person) until it is."""
         key = f"COALESCE([{ind.measure.field}], [{led.persons[0].column}])"
-        total, per, n = self._grouped(f"COUNT(DISTINCT {key})", led, ind, additive=False)
+        total, per, n = self._distinct(key, led, ind)
         return self._cumulative(ind, total, per, n)
 
     def _m_sum(self, ind, led):
@@ -327,32 +366,73 @@ class _Calculator:
         col = f"[{m.field}]"
         return f"({col} * 1.0 / NULLIF([{m.per}], 0))" if m.per else col
 
+    def judge(self, led: Ledger, inds: list[Indicator]) -> None:
+        """Judge the rows of the standards ``inds`` (all of ``led``) in one pass over the
+        ledger: the conditions the indicators share filter the pass, each one's own
+        conditions (its category …) apply inside its own aggregates, and the pass notes
+        which rows are below a standard (their rowids) for :meth:`_rows_below` to read
+        back. Read by :meth:`_m_standard`."""
+        conds = [self._conds(led, ind) for ind in inds]
+        common = [c for c in conds[0] if all(c in other for other in conds[1:])]
+        parts = []
+        for ind, own in zip(inds, conds):
+            cond, cond_params = joined([c for c in own if c not in common])
+            col, (std, std_params) = self.value_expr(ind), self.standard_expr(ind, led)
+            parts.append(_Judging(ind, cond, cond_params, col, std, std_params,
+                                  f"{col} {_BELOW[ind.comparator]} {std}", "MAX" if ind.comparator == "<=" else "MIN"))
+        for p, (lowest, bad, n, per, below) in zip(parts, self._judged_groups(led, joined(common), parts)):
+            rows = self._rows_below(led, p, below) if below else []
+            self.judged[p.ind.id] = (lowest, bad, n, per, rows)
+
+    def _judged_groups(self, led: Ledger, where: tuple[str, list], parts: list[_Judging]) -> list[tuple]:
+        """Per standard: (lowest judged value, rows below, rows, {group: (lowest, below)},
+        rowids below). The whole scope's figures follow from the groups' (every counted row
+        sits in one group)."""
+        cols, params = [], []
+        for i, p in enumerate(parts):
+            cols += [f"{p.agg}(CASE WHEN {p.cond} AND ({p.std} = ? OR {p.below}) THEN {p.col} END) AS low{i}",
+                     f"TOTAL(CASE WHEN {p.cond} THEN {p.below} END) AS bad{i}",
+                     f"COUNT(CASE WHEN {p.cond} THEN 1 END) AS n{i}",
+                     f"group_concat(CASE WHEN {p.cond} AND {p.below} THEN rowid END) AS ids{i}"]
+            params += [*p.cond_params, *p.std_params, self.in_force(p.ind), *p.std_params,   # low
+                       *p.cond_params, *p.std_params,                                        # bad
+                       *p.cond_params,                                                       # n
+                       *p.cond_params, *p.std_params]                                        # ids
+        names = ", ".join(f"low{i}, bad{i}, n{i}, ids{i}" for i in range(len(parts)))
+        whole = ", ".join(f"{p.agg}(low{i}), TOTAL(bad{i}), SUM(n{i}), group_concat(ids{i})"
+                          for i, p in enumerate(parts))
+        rows = self.conn.execute(
+            f"WITH grp AS MATERIALIZED (SELECT substr(org, 1, {self.group_len}) AS g, {', '.join(cols)} "
+            f"FROM [{led.table}] WHERE {where[0]} GROUP BY g) "
+            f"SELECT 0, g, {names} FROM grp UNION ALL SELECT 1, NULL, {whole} FROM grp",
+            params + where[1]).fetchall()
+        out = []
+        for i in range(len(parts)):
+            at = 2 + 4 * i
+            lowest, bad, n, below = next(r[at:at + 4] for r in rows if r[0])
+            per = {r[1]: (r[at], r[at + 1]) for r in rows if not r[0] and r[at + 2]}
+            out.append((lowest, bad, n or 0, per, below))
+        return out
+
+    def _rows_below(self, led: Ledger, p: _Judging, rowids: str) -> list[dict]:
+        """The lowest VIOLATION_LIMIT of the rows below a standard (``rowids``: as the
+        judging pass noted them), read back by rowid."""
+        title = led.title_field or led.fields[0].id
+        return [{"uuid": u, "org": o, "name": t, "value": v, "date": d, "standard": sv}
+                for u, o, t, v, d, sv in self.conn.execute(
+                    f"SELECT uuid, org, [{title}], {p.col}, [{led.date_field}], {p.std} FROM [{led.table}] "
+                    f"WHERE rowid IN (SELECT value FROM json_each(?)) ORDER BY {p.col} LIMIT {VIOLATION_LIMIT}",
+                    [*p.std_params, f"[{rowids}]"])]
+
     def _m_standard(self, ind, led):
         """Each row judged by the standard in force for its month. The target shown is the
         standard in force on the as-of date; achieved is the lowest value among the rows
         judged by it and the rows below their own month's standard, so that target,
         achieved and met never contradict (standards never decrease within the year)."""
-        col = self.value_expr(ind)
-        op = {">=": "<", ">": "<=", "=": "<>", "<=": ">"}[ind.comparator]
-        agg = "MAX" if ind.comparator == "<=" else "MIN"
-        where, params = self._filter(led, ind)
-        std, std_params = self.standard_expr(ind, led)
+        if ind.id not in self.judged:
+            self.judge(led, [ind])
+        lowest, bad, n, per, violations = self.judged.pop(ind.id)
         now = self.in_force(ind)
-        judged = f"{agg}(CASE WHEN {std} = ? OR {col} {op} {std} THEN {col} END)"
-        judged_params = std_params + [now] + std_params
-        lowest, n, bad = self.conn.execute(
-            f"SELECT {judged}, COUNT(*), TOTAL({col} {op} {std}) "
-            f"FROM [{led.table}] WHERE {where}", judged_params + std_params + params).fetchone()
-        title = led.title_field or led.fields[0].id
-        violations = [
-            {"uuid": u, "org": o, "name": t, "value": v, "date": d, "standard": sv} for u, o, t, v, d, sv in
-            self.conn.execute(
-                f"SELECT uuid, org, [{title}], {col}, [{led.date_field}], {std} FROM [{led.table}] "
-                f"WHERE {where} AND {col} {op} {std} ORDER BY {col} LIMIT {VIOLATION_LIMIT}",
-                std_params + params + std_params)]
-        per = {g: (low, b) for g, low, b in self.conn.execute(
-            f"SELECT substr(org, 1, {self.group_len}) AS g, {judged}, TOTAL({col} {op} {std}) "
-            f"FROM [{led.table}] WHERE {where} GROUP BY g", judged_params + std_params + params).fetchall()}
         share = round((n - bad) / n * 100, 1) if n else None
         by_org = [OrgFigure(o.code, o.name, now, per[o.code][0] if o.code in per else None,
                             None if o.code not in per else (0.0 if per[o.code][1] else 100.0))

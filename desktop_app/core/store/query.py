@@ -98,25 +98,36 @@ def not_counted_sql() -> str:
 
 
 def _row_conds(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date,
-               alias: str = "") -> tuple[list[str], list]:
-    """The conditions a row itself must meet to count (no unit, no duplicate), its columns
-    prefixed with ``alias``."""
+               alias: str = "") -> list[tuple[str, list]]:
+    """The conditions a row itself must meet to count (no unit, no duplicate), each with
+    its parameters, its columns prefixed with ``alias``."""
     a = f"{alias}." if alias else ""
-    d = f"+{a}[{led.date_field}]"  # unary +: scan, not the date index (the year is most rows)
+    # unary +: no index for these (the year's live rows are most rows): a counting query
+    # scans the table once instead of looking up every row through the search index
+    # (which leads with _deleted), and a same-key join finds its pair by the key index
+    d = f"+{a}[{led.date_field}]"
     first = "0000-01-01" if ind.measure.span == "state" else dt.date(catalog.plan_year, 1, 1).isoformat()
-    conds = [f"{a}_deleted = 0", f"{a}_incomplete = 0", f"{d} >= ?", f"{d} <= ?"]
-    params: list = [first, as_of.isoformat()]
+    conds = [(f"+{a}_deleted = 0", []), (f"+{a}_incomplete = 0", []), (f"{d} >= ?", [first]),
+             (f"{d} <= ?", [as_of.isoformat()])]
     for fid, values in ind.measure.where.items():
-        conds.append(f"{a}[{fid}] IN ({','.join('?' * len(values))})")
-        params.extend(values)
+        # +column has no affinity: only where text meets text does it compare the same
+        text = led.has_field(fid) and led.field(fid).sql_type is str and all(type(v) is str for v in values)
+        conds.append((f"{'+' if text else ''}{a}[{fid}] IN ({','.join('?' * len(values))})", list(values)))
     ifield = led.indicator_field()
     if ifield is not None:
-        conds.append(f"{a}[{ifield.id}] = ?")
-        params.append(ind.name)
+        conds.append((f"{a}[{ifield.id}] = ?", [ind.name]))
     if ind.measure.until:   # a state that ended (停业) on or before the as-of date no longer holds
-        conds.append(f"({a}[{ind.measure.until}] IS NULL OR {a}[{ind.measure.until}] > ?)")
-        params.append(as_of.isoformat())
-    return conds, params
+        conds.append((f"({a}[{ind.measure.until}] IS NULL OR {a}[{ind.measure.until}] > ?)", [as_of.isoformat()]))
+    return conds
+
+
+def joined(conds: list[tuple[str, list]]) -> tuple[str, list]:
+    """Conditions with their parameters as one ``AND`` (``1`` when there are none)::
+
+        >>> joined([("a = ?", [1]), ("b IN (?, ?)", [2, 3])])
+        ('a = ? AND b IN (?, ?)', [1, 2, 3])
+    """
+    return " AND ".join(c for c, _ in conds) or "1", [p for _, params in conds for p in params]
 
 
 def same_key_sql(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date) -> tuple[str, list]:
@@ -131,39 +142,41 @@ def same_key_sql(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date) 
     (:func:`~..district.duplicates.decide`): "same" counts the row kept, "different" both."""
     on = [f"substr(o.[{k[5:]}], 1, 4) = substr(t.[{k[5:]}], 1, 4)" if k.startswith("year:")
           else f"o.[{k}] = t.[{k}]" for k in led.natural_key]
-    t_conds, t_params = _row_conds(catalog, led, ind, as_of, "t")
-    o_conds, o_params = _row_conds(catalog, led, ind, as_of, "o")
+    where, params = joined(_row_conds(catalog, led, ind, as_of, "t") + _row_conds(catalog, led, ind, as_of, "o"))
     sql = (f"SELECT t.uuid AS uuid, o.uuid AS kept, o.org AS kept_org FROM [{led.table}] AS t JOIN [{led.table}] AS o "
            f"ON {' AND '.join(on)} AND o.uuid <> t.uuid "
            "AND substr(o.org, 1, 9) <> substr(t.org, 1, 9) "
            "LEFT JOIN duplicate_reviews AS r ON r.ledger = ? "
            "AND r.uuid_a = min(t.uuid, o.uuid) AND r.uuid_b = max(t.uuid, o.uuid) "
-           f"WHERE {' AND '.join(t_conds + o_conds)} AND ("
+           f"WHERE {where} AND ("
            + ("(r.decision IS NULL AND (o._created < t._created OR (o._created = t._created "
               "AND o.uuid < t.uuid))) OR " if led.key_is_national else "")
            + "(r.decision = 'same' AND r.keep = o.uuid))")
-    return sql, [led.id] + t_params + o_params
+    return sql, [led.id] + params
 
 
-def counted_where(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date,
-                  scope: str) -> tuple[str, list]:
-    """The SQL condition (and parameters) for the rows an indicator counts: live,
+def counted_conds(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date,
+                  scope: str) -> list[tuple[str, list]]:
+    """The conditions (each with its parameters) for the rows an indicator counts: live,
     complete, dated in the plan year up to ``as_of`` (a ``span = "state"`` measure: dated
     up to ``as_of`` in any year, not ended by then: ``until``), under ``scope``, matching
     ``where``, not a duplicate: a
     person confirmed by a reviewer as counted in another row, or the same thing (natural
     key) counted in another town (:func:`same_key_sql`)."""
-    conds, params = _row_conds(catalog, led, ind, as_of)
-    conds.append("substr(org, 1, ?) = ?")
-    params += [len(scope), scope]
+    conds = _row_conds(catalog, led, ind, as_of)
+    conds.append(("substr(org, 1, ?) = ?", [len(scope), scope]))
     if led.persons:  # a person counted twice and confirmed by a reviewer counts once
-        conds.append(f"uuid NOT IN ({not_counted_sql()})")
-        params.append(led.id)
+        conds.append((f"uuid NOT IN ({not_counted_sql()})", [led.id]))
     else:            # an institution sent by two towns counts once
         sql, p = same_key_sql(catalog, led, ind, as_of)
-        conds.append(f"uuid NOT IN (SELECT uuid FROM ({sql}))")
-        params += p
-    return " AND ".join(conds), params
+        conds.append((f"uuid NOT IN (SELECT uuid FROM ({sql}))", p))
+    return conds
+
+
+def counted_where(catalog: Catalog, led: Ledger, ind: Indicator, as_of: dt.date,
+                  scope: str) -> tuple[str, list]:
+    """:func:`counted_conds` as one SQL condition and its parameters."""
+    return joined(counted_conds(catalog, led, ind, as_of, scope))
 
 
 class LedgerView:

@@ -60,8 +60,11 @@ def ledger_spec(ledger: Ledger) -> TableSpec:
     # a covering index for search: a LIKE scan reads it instead of the wide table
     search = ("_deleted",) + tuple(dict.fromkeys(names + numbers))
     # Only indexes that queries use: org filters are code prefixes (substr) and progress
-    # scans the year, so neither an org nor a date index would be read — only written.
-    indexes = [key[:1], search] + [(c,) for c in persons]
+    # scans the year, so no date index would be read — only written. The district's board
+    # counts each village's live rows and their latest change: (org, _deleted, _updated)
+    # covers that, one index walk per ledger instead of a scan of the table (about 1 µs
+    # more per row written).
+    indexes = [key[:1], search] + [(c,) for c in persons] + [("org", "_deleted", "_updated")]
     return TableSpec(ledger.table, columns, persons, tuple(dict.fromkeys(indexes)))
 
 
