@@ -473,9 +473,11 @@ def _date_order(chk: Checker, rule: Rule, out: CheckedRows) -> None:
 def _required_if(chk: Checker, rule: Rule, out: CheckedRows) -> None:
     p = rule.params
     fid, when_in = p["field"], p["when_in"]
+    whens = _column_of(out.values, p["when_field"], out.n)
+    if not any(w in when_in for w in set(whens)):
+        return
     said: dict = {}       # the warning's problem, by the value of when_field
-    for i, (when, value) in enumerate(zip(_column_of(out.values, p["when_field"], out.n),
-                                          _column_of(out.values, fid, out.n))):
+    for i, (when, value) in enumerate(zip(whens, _column_of(out.values, fid, out.n))):
         if when in when_in and (value is None or is_blank(value)):
             if rule.severity == "warning":
                 problem = said.get(when)

@@ -300,8 +300,9 @@ class _Planner:
                 if len(pending) < 1000:
                     pending.append(RowPlan(r + 1, "skipped", []))
                 continue
-            out += pending
-            pending = []
+            if pending:
+                out += pending
+                pending = []
             if kind == "total":
                 out.append(RowPlan(r + 1, "skipped", cells))
                 continue
@@ -364,7 +365,7 @@ class _Planner:
         plan = RowPlan(row_no, "new", cells)
         org = self.org_default
         if self.org_col is not None:
-            org, problem = self._org_cell(self._cell(cells, self.org_col))
+            org, problem = self._org_cell(cells[self.org_col] if self.org_col < len(cells) else "")
             if problem is not None:
                 plan.problems.append(problem)
         plan.org = org

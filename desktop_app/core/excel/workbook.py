@@ -71,7 +71,9 @@ class SheetData:
             return
         pad = [""] * self._source.start[1] if self._source.height else []
         rows, r = self._source.iter_rows(), 0
-        while block := list(itertools.islice(rows, 1000)):   # checked a block of rows at a time
+        # checked a block of rows at a time; the first block is the head (the rows a sheet
+        # not imported is read for)
+        while block := list(itertools.islice(rows, 1000 if r else self.HEAD_ROWS)):
             # calamine cuts longer strings at Excel's limit, so reaching it means "too long"
             if max(map(len, filter(str.__instancecheck__, itertools.chain.from_iterable(block))),
                    default=0) >= MAX_CELL_CHARS:
