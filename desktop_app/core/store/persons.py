@@ -34,7 +34,11 @@ CHUNK = 500
 def person_id(namespace: str | uuidlib.UUID, id_number: str) -> str:
     """``str(uuid.uuid5(namespace, id_number))``, without the UUID objects (a 100,000-row
     import derives 100,000 of them)."""
-    h = hashlib.sha1(_namespace_bytes(namespace) + id_number.encode("utf-8")).hexdigest()
+    return _uuid5(_namespace_bytes(namespace), id_number)
+
+
+def _uuid5(namespace: bytes, name: str) -> str:
+    h = hashlib.sha1(namespace + name.encode("utf-8")).hexdigest()
     # version 5 in the 13th hex digit, the RFC 4122 variant in the high bits of the 17th
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
@@ -65,6 +69,10 @@ class PersonMaster:
     @cached_property
     def namespace(self) -> uuidlib.UUID:
         return uuidlib.UUID(self.store.setting("person_namespace"))
+
+    @cached_property
+    def _namespace(self) -> bytes:
+        return self.namespace.bytes
 
     def get(self, uid: str) -> dict | None:
         cur = self.store.conn.execute("SELECT * FROM persons WHERE uuid = ?", (uid,))
@@ -194,7 +202,7 @@ class PersonMaster:
                 details["sex"] = sex_from_id(number)
             if not details.get("birth_date"):
                 details["birth_date"] = f"{number[6:10]}-{number[10:12]}-{number[12:14]}"
-            return person_id(self.namespace, number), details
+            return _uuid5(self._namespace, number), details
         existing = row.get(link.column)
         if existing:
             return existing, {}
