@@ -3,11 +3,13 @@ password (or the 恢复码) is what opens them; roles and disabled users hold ag
 import gzip
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlcipher3 import dbapi2 as _db
 from support import TODAY, copy_store, forget_key, raw_connect, screening
 
 from desktop_app.cli import main
@@ -295,3 +297,12 @@ def test_the_command_line_gives_the_code_once_and_recovers_with_it(tmp_path, cap
     forget_key(db)
     with Store.unlock(db, ADMIN, "忘了又设的新密码1") as s:
         assert s.conn.execute("SELECT user FROM audit WHERE action = 'restore'").fetchone()[0] == ADMIN
+
+
+def test_none_is_bound_as_null_through_its_own_adapter(tmp_path):
+    conn = cipher.connect(tmp_path / "n.sqlite3", os.urandom(32))
+    conn.execute("CREATE TABLE t (a, b)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [(None, "x"), ("", None)])
+    assert conn.execute("SELECT a IS NULL, b IS NULL, typeof(a) FROM t").fetchall() == \
+        [(1, 0, "null"), (0, 1, "text")]
+    assert (type(None), _db.PrepareProtocol) in _db.adapters   # the adapter look-up finds it

@@ -80,6 +80,7 @@ def test_yes_no_and_display():
     f = Field("y", "协议已签", "yesno")
     assert [normalize(f, v).value for v in ("是", "否", "√", 1, "N")] == [1, 0, 1, 1, 0]
     assert normalize(f, "也许").error == "协议已签：“也许”应填“是”或“否”"
+    assert normalize(f, float("inf")).error == "协议已签：“inf”应填“是”或“否”"
     assert display(f, 1) == "是"
     assert display(Field("n", "长度", "decimal"), 12.5) == "12.5"
 

@@ -223,6 +223,21 @@ def test_unusable_workbooks_exit_2_and_leave_the_store(town, tmp_path, capsys, m
     assert logical_dump(town.path) == before
 
 
+def test_a_cell_too_long_is_found_in_any_block_of_the_sheet_read_and_only_there(town, tmp_path):
+    rows = [["村（社区）", "姓名", "身份证号"]] + [["示例村一", f"示例{i}", make_id("19700312", 2 * i)]
+                                                   for i in range(1500)]
+    rows[1300][1] = "x" * 40_000
+    with pytest.raises(WorkbookError, match="第 1301 行第 2 列的单元格达到或超过"):
+        plan_import(town, _book(tmp_path / "long.xlsx", rows), ledger="two_cancer", today=TODAY)
+    path = _book(tmp_path / "notes.xlsx", rows[:3])
+    book = load_workbook(path)
+    book.create_sheet("说明").append(["说明"])
+    for i in range(99):     # beyond the first rows (all that a sheet not imported is read for)
+        book["说明"].append(["x" * 40_000 if i > 60 else "说明"])
+    book.save(path)
+    assert plan_import(town, path, ledger="two_cancer", today=TODAY).counts()["incomplete"] == 2
+
+
 def test_several_files_each_its_own_transaction_worst_exit_code(town, tmp_path, capsys):
     good = _book(tmp_path / "good.xlsx", [["村（社区）", "姓名", "身份证号", "联系电话"],
                                           ["示例村一", "示例甲", make_id("19700312", 2), "13800000001"]])

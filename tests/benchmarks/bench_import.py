@@ -89,7 +89,7 @@ def child(mode: str, book: Path, db: Path) -> None:
         [result] = import_workbooks(store, [Workbook(book, ledger="two_cancer")]).files
         if mode == "profile":
             prof.disable()
-            pstats.Stats(prof, stream=sys.stderr).sort_stats(os.environ.get("SORT", "tottime")).print_stats(25)
+            pstats.Stats(prof, stream=sys.stderr).sort_stats(os.environ.get("SORT", "tottime")).print_stats(int(os.environ.get("TOP", "25")))
         n = result.entry["new"]
         assert result.status == "imported", result.entry["message"]
     elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu

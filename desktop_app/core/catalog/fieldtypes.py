@@ -22,6 +22,7 @@ from functools import lru_cache
 from .attachment_refs import KINDS, dump_refs, names, parse_refs
 from .idnumbers import Checked, check_credit_code, check_disability_cert, check_id_card, fold
 from .model import Field
+from .plain import unproven
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DATE_RE = re.compile(
@@ -79,30 +80,44 @@ def masked_problem(label: str) -> str:
 
 def normalize(field: Field, raw: object, *, today: dt.date | None = None) -> Checked:
     """Normalise ``raw`` for ``field``; an empty input gives ``Checked(value=None)``."""
-    values, issues = normalize_many(field, [raw], today=today)
-    return issues.get(0) or Checked(value=values[0])
+    if not raw.strip(_BLANK) if raw.__class__ is str else is_blank(raw):
+        return Checked(value=None)
+    result = _HANDLERS[field.type](field, raw, today or dt.date.today())
+    return _labelled(field, raw, result) if result.error or result.warnings or result.suggestion else result
 
 
 def normalize_many(field: Field, raws: list, *, today: dt.date | None = None) -> tuple[list, dict[int, Checked]]:
-    """Normalise each of ``raws`` for ``field`` (a column's distinct values): the values
-    (None for empty or invalid) and, by index, the :class:`Checked` of each value that has
-    an error or a warning (messages led by the field's label).
+    """Normalise each of ``raws`` for ``field`` (a column's distinct values), as
+    :func:`normalize` does one: the values (None for empty or invalid) and, by index, the
+    :class:`Checked` of each value that has an error or a warning (messages led by the
+    field's label; values with the same warning and no error may share one, which holds
+    no value). The values of a column typed the usual way are proven so in bulk
+    (:mod:`.plain`); only the others are checked one by one.
 
         >>> normalize_many(Field("d", "检查日期", "date"), ["2024.3.5", "", "明天"], today=dt.date(2024, 6, 30))
         (['2024-03-05', None, None], {2: Checked(value=None, error='检查日期：“明天”不是有效日期，请写成 2024-03-05 或 2024年3月5日', warnings=[], suggestion=None)})
     """
     today = today or dt.date.today()
     handler = _HANDLERS[field.type]
-    values: list = []
+    proof = unproven(field, raws, today) if len(raws) > 1 else None
+    if proof is None:
+        values, rest, warned = [None] * len(raws), range(len(raws)), {}
+    else:
+        values, (rest, warned) = list(raws), proof
     issues: dict[int, Checked] = {}
-    for i, raw in enumerate(raws):
+    for i in rest:
+        raw = raws[i]
         if not raw.strip(_BLANK) if raw.__class__ is str else is_blank(raw):
-            values.append(None)
+            values[i] = None
             continue
         result = handler(field, raw, today)
-        values.append(result.value)
+        values[i] = result.value
         if result.error or result.warnings or result.suggestion:
             issues[i] = _labelled(field, raw, result)
+    if warned:      # one Checked for the values with the same warning
+        shared = {w: Checked(warnings=[f"{field.label}：{w}"]) for w in set(warned.values())}
+        warned = {i: shared[w] for i, w in warned.items()}
+        issues = dict(sorted((issues | warned).items())) if issues else warned
     return values, issues
 
 
@@ -234,7 +249,7 @@ def _multichoice(field: Field, raw, today) -> Checked:
 
 def _yesno(field: Field, raw, today) -> Checked:
     key = _key(str(int(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool)
-                   else raw))
+                   and math.isfinite(raw) else raw))     # (inf: no number of either)
     if key in _YES:
         return Checked(value=1)
     if key in _NO:

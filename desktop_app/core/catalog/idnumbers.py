@@ -107,17 +107,20 @@ def check_id_card(raw: object, *, today: dt.date | None = None) -> Checked:
         hint = "；末尾是 000，可能已被 Excel 截断" if text.endswith("000") else ""
         return Checked(error=f"校验位不对（最后一位应为 {ric.calc_check_digit(text)}），"
                              f"请核对是否有数字录错{hint}")
-    result = Checked(value=text)
-    if not _known_region(text[:6]):
-        result.warnings.append(
-            f"地址码 {text[:6]} 不在现行行政区划代码表中（可能是历史代码），请核实")
-    return result
+    warning = region_warning(text[:6])
+    return Checked(value=text, warnings=[warning] if warning else [])
 
 
 @lru_cache(maxsize=4096)
-def _known_region(code: str) -> bool:
+def region_warning(code: str) -> str | None:
+    """The warning for a region code (digits 1–6 of an ID number) that is not in the
+    current table of counties, or None.
+
+        >>> region_warning("430902") is None, region_warning("439902")
+        (True, '地址码 439902 不在现行行政区划代码表中（可能是历史代码），请核实')
+    """
     info = {k: v for _, props in numdb.get("cn/loc").info(code) for k, v in props.items()}
-    return "county" in info
+    return None if "county" in info else f"地址码 {code} 不在现行行政区划代码表中（可能是历史代码），请核实"
 
 
 def upgrade_15(old: str) -> str:

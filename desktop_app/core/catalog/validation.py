@@ -97,13 +97,28 @@ class CheckedRows:
     def rows(self) -> list[RowCheck]:
         return [self.row(i) for i in range(self.n)]
 
-    def _report(self, i: int, fid: str | None, message: str, severity: str = "error",
-                suggestion: str | None = None) -> None:
+    def _problem(self, fid: str | None, message: str, severity: str = "error",
+                 suggestion: str | None = None) -> Problem:
         key = (fid, message, severity, suggestion)
         problem = self._made.get(key)
         if problem is None:
             problem = self._made[key] = Problem(fid, message, severity, suggestion)
-        self.problems.setdefault(i, []).append(problem)
+        return problem
+
+    def _report(self, i: int, fid: str | None, message: str, severity: str = "error",
+                suggestion: str | None = None) -> None:
+        self.problems.setdefault(i, []).append(self._problem(fid, message, severity, suggestion))
+
+    def _report_rows(self, fid: str, found: dict[int, list[tuple]]) -> None:
+        """Each row's problems of field ``fid``: row → [(message, severity, suggestion)];
+        rows given one list share its problems."""
+        made: dict[int, list[Problem]] = {}
+        add = self.problems.setdefault
+        for i, listed in found.items():
+            problems = made.get(id(listed))
+            if problems is None:
+                problems = made[id(listed)] = [self._problem(fid, *p) for p in listed]
+            add(i, []).extend(problems)
 
     def _has_error(self, i: int, fid: str) -> bool:
         return any(p.field == fid and p.severity == "error" for p in self.problems.get(i, ()))
@@ -199,20 +214,22 @@ class Checker:
         value (of the same type: 1, 1.0 and True differ) is normalised once."""
         keys, distinct, raws = _distinct(col)
         values, problems = self._values(f, raws, masked)
-        value_of = dict(zip(distinct, values))
+        if len(distinct) == len(keys):            # every value differs: row i is distinct value i
+            if problems:
+                out._report_rows(f.id, problems)
+            return values
         if problems:
             troubled = {distinct[i]: found for i, found in problems.items()}
-            for i, k in enumerate(keys):
-                found = troubled.get(k)
-                if found:
-                    for message, severity, suggestion in found:
-                        out._report(i, f.id, message, severity, suggestion)
+            out._report_rows(f.id, {i: found for i, found in ((i, troubled.get(k)) for i, k in enumerate(keys))
+                                    if found})
+        value_of = dict(zip(distinct, values))
         return list(map(value_of.__getitem__, keys))
 
     def _values(self, f: Field, raws: list, masked: bool) -> tuple[list, dict[int, list]]:
-        """The values of ``raws`` and, by index, their problems (message, severity, suggestion)."""
+        """The values of ``raws`` and, by index, their problems (message, severity, suggestion;
+        values with the same problems share one list)."""
         refused = []
-        if masked and self.sensitive[f.id]:
+        if masked and self.sensitive[f.id] and raws and "*" in _joined(raws):
             refused = [i for i, raw in enumerate(raws)
                        if raw.__class__ is str and "*" in raw and looks_masked(f.type, raw)]
             if refused:
@@ -220,10 +237,14 @@ class Checker:
                 for i in refused:
                     raws[i] = None                  # a masked cell is no value, and never stored
         values, issues = normalize_many(f, raws, today=self.today)
-        problems = {i: [(masked_problem(f.label), "error", None)] for i in refused}
+        problems = dict.fromkeys(refused, [(masked_problem(f.label), "error", None)])
+        made: dict[int, list] = {}
         for i, issue in issues.items():
-            found = [(issue.error, "error", issue.suggestion)] if issue.error else []
-            problems[i] = found + [(w, "warning", None) for w in issue.warnings]
+            found = made.get(id(issue))
+            if found is None:
+                found = [(issue.error, "error", issue.suggestion)] if issue.error else []
+                found = made[id(issue)] = found + [(w, "warning", None) for w in issue.warnings]
+            problems[i] = found
         return values, problems
 
     # ------------------------------------------------------------ row rules, by column
@@ -328,10 +349,14 @@ class Checker:
     def report(self, out: CheckedRows, i: int, rule: Rule, fid: str | None, default: str) -> None:
         """A rule's problem on row ``i``: its own message, or ``default``; led by the field's
         label unless it already is."""
+        out.problems.setdefault(i, []).append(self.problem(out, rule, fid, default))
+
+    def problem(self, out: CheckedRows, rule: Rule, fid: str | None, default: str) -> Problem:
+        """The problem :meth:`report` reports."""
         text = rule.message or default
         if fid and not text.startswith(self.label[fid]):
             text = f"{self.label[fid]}：{text}"
-        out._report(i, fid, text, rule.severity)
+        return out._problem(fid, text, rule.severity)
 
     def dates(self, out: CheckedRows, fid: str) -> list[dt.date | None]:
         return [dt.date.fromisoformat(v) if v else None for v in _column_of(out.values, fid, out.n)]
@@ -413,6 +438,14 @@ def _distinct(col: list) -> tuple[list, list, list]:
     return keys, distinct, [k[1] for k in distinct]
 
 
+def _joined(raws: list) -> str:
+    """The text cells of ``raws`` as one text (to look for a character in all at once)."""
+    try:
+        return "\n".join(raws)
+    except TypeError:
+        return "\n".join(raw for raw in raws if raw.__class__ is str)
+
+
 def _column_of(values: dict[str, list], fid: str | None, n: int) -> list:
     """The column of ``fid`` (read only: a field never given is empty in every row)."""
     col = values.get(fid) if fid else None
@@ -450,12 +483,18 @@ def _date_order(chk: Checker, rule: Rule, out: CheckedRows) -> None:
 
 def _required_if(chk: Checker, rule: Rule, out: CheckedRows) -> None:
     p = rule.params
-    fid = p["field"]
-    for i, (when, value) in enumerate(zip(_column_of(out.values, p["when_field"], out.n),
-                                          _column_of(out.values, fid, out.n))):
-        if when in p["when_in"] and (value is None or is_blank(value)):
+    fid, when_in = p["field"], p["when_in"]
+    whens = _column_of(out.values, p["when_field"], out.n)
+    if not any(w in when_in for w in set(whens)):
+        return
+    said: dict = {}       # the warning's problem, by the value of when_field
+    for i, (when, value) in enumerate(zip(whens, _column_of(out.values, fid, out.n))):
+        if when in when_in and (value is None or is_blank(value)):
             if rule.severity == "warning":
-                chk.report(out, i, rule, fid, f"{chk.label[p['when_field']]}为“{when}”时应填写")
+                problem = said.get(when)
+                if problem is None:
+                    problem = said[when] = chk.problem(out, rule, fid, f"{chk.label[p['when_field']]}为“{when}”时应填写")
+                out.problems.setdefault(i, []).append(problem)
             elif fid not in out.missing.get(i, ()):
                 out.missing.setdefault(i, []).append(fid)   # conditionally required: 待补充, not refused
 

@@ -169,15 +169,36 @@ def find_layout(sheet: SheetData, matcher: Matcher) -> Layout | None:
     return best
 
 
-def row_kind(row: list, meaningful: list[int]) -> str:
-    """'data', 'blank' (nothing in the ``meaningful`` columns: those of fields, see
-    :meth:`Layout.field_columns`) or 'total' (合计, 填表人 … lines)."""
-    first = next((v for v in row if not is_blank(v)), None)
-    if isinstance(first, str):        # a number or a date never reads 合计 or 填表人
-        text = cell_text(first)
-        if _TOTALS.match(text) or _FOOTER.match(text):
-            return "total"
-    width = len(row)
-    if all(c >= width or is_blank(row[c]) for c in meaningful):
+class RowKinds:
+    """What each data row of a sheet is: 'data', 'blank' (nothing in the ``meaningful``
+    columns: those of fields, see :meth:`Layout.field_columns`) or 'total' (合计, 填表人 …
+    lines). Called once a row; a first cell seen before is not read again::
+
+        >>> kind = RowKinds([1, 2])
+        >>> kind(["示例村一", "示例一"]), kind(["合计", 12]), kind([None, " ", ""]), kind(["示例村一"])
+        ('data', 'total', 'blank', 'blank')
+    """
+
+    def __init__(self, meaningful: list[int]):
+        self.meaningful = meaningful
+        self._said: dict[str, bool] = {}      # a first cell's text → whether it starts a total line
+
+    def __call__(self, row: list) -> str:
+        for first in row:
+            if first is None or first == "" or isinstance(first, str) and not first.strip():
+                continue
+            if isinstance(first, str):        # a number or a date never reads 合计 or 填表人
+                total = self._said.get(first)
+                if total is None:
+                    text = cell_text(first)
+                    total = self._said[first] = bool(_TOTALS.match(text) or _FOOTER.match(text))
+                    if len(self._said) > 10_000:
+                        self._said.clear()
+                if total:
+                    return "total"
+            break
+        width = len(row)
+        for c in self.meaningful:
+            if c < width and not is_blank(row[c]):
+                return "data"
         return "blank"
-    return "data"

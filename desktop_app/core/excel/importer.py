@@ -21,18 +21,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from ..bulk import gc_paused
 from ..catalog.fieldtypes import display, normalize
 from ..catalog.model import Ledger
 from ..catalog.orgs import OrgError
-from ..catalog.validation import CheckedRows, Problem
+from ..catalog.validation import Problem
 from ..errors import INPUT_PROBLEMS, StoreError, UserError
 from ..store.backup import make_backup
 from ..store.masking import mask_value
@@ -40,7 +41,7 @@ from ..store.policy import policy_for
 from ..store.records import Records
 from ..store.versions import now_iso
 from ..store.writes import Writer, new_uuid
-from .columns import BASE, IGNORE, ORG, ROW_ID, Layout, Matcher, find_layout, row_kind
+from .columns import BASE, IGNORE, ORG, ROW_ID, Layout, Matcher, RowKinds, find_layout
 from .sheetmeta import decode_base
 from .source_unit import SourceUnit, check_scope, guess_unit, has_villages, sheet_clues
 from .workbook import Book, SheetData, WorkbookError, cell_text, is_blank, read_book
@@ -279,7 +280,7 @@ class _Planner:
         self.org_col = next((c for c, t in layout.mapping.items() if t == ORG), None)
         self.id_col = next((c for c, t in layout.mapping.items() if t == ROW_ID), None)
         self.base_col = next((c for c, t in layout.mapping.items() if t == BASE), None)
-        self._orgs: dict[str, tuple[str | None, str | None]] = {}
+        self._orgs: dict[str, tuple[str | None, Problem | None]] = {}   # 村（社区） cell → unit, problem
         self.checker = records.checker(today)
         self.keys: dict[tuple, str] = {}             # natural key → uuid of a row here (this chunk's)
         self.seen: dict[tuple, int] = {}             # natural key → its first row in the sheet
@@ -291,17 +292,17 @@ class _Planner:
         out: list[RowPlan] = []
         pending: list[RowPlan] = []  # spacer rows: kept only if data follows them
         chunk: list[RowPlan] = []
-        meaningful = self.layout.field_columns()
-        for r, cells in enumerate(sheet.iter_rows()):
-            if r < self.layout.data_start:
-                continue
-            kind = row_kind(cells, meaningful)
+        row_kind = RowKinds(self.layout.field_columns())
+        rows = enumerate(sheet.iter_rows())
+        for r, cells in itertools.islice(rows, self.layout.data_start, None):
+            kind = row_kind(cells)
             if kind == "blank":
                 if len(pending) < 1000:
                     pending.append(RowPlan(r + 1, "skipped", []))
                 continue
-            out += pending
-            pending = []
+            if pending:
+                out += pending
+                pending = []
             if kind == "total":
                 out.append(RowPlan(r + 1, "skipped", cells))
                 continue
@@ -316,15 +317,24 @@ class _Planner:
     def _cell(self, cells: list, c: int):
         return cells[c] if c < len(cells) else ""
 
-    def _org(self, text: str) -> tuple[str | None, str | None]:
-        if text not in self._orgs:
-            try:
-                code = self._resolve(text)
-                self.policy.check_org(code, "导入")
-                self._orgs[text] = (code, None)
-            except (StoreError, OrgError) as exc:
-                self._orgs[text] = (None, str(exc))
-        return self._orgs[text]
+    def _org_cell(self, cell) -> tuple[str | None, Problem | None]:
+        """The unit a 村（社区） cell names, or the problem with it (a text cell's: found once)."""
+        known = self._orgs.get(cell) if cell.__class__ is str else None
+        if known is None:
+            if is_blank(cell):
+                known = (self.org_default, None if self.org_default is not None else Problem(
+                    ORG, "村（社区）：未填写，本表也没有指明单位；请填写本行所属的村（社区）"))
+            else:
+                text = cell_text(cell)
+                try:
+                    code = self._resolve(text)
+                    self.policy.check_org(code, "导入")
+                    known = (code, None)
+                except (StoreError, OrgError) as exc:
+                    known = (None, Problem(ORG, f"村（社区）：{exc}"))
+            if cell.__class__ is str and len(self._orgs) < 10_000:
+                self._orgs[cell] = known
+        return known
 
     def _resolve(self, text: str) -> str:
         """The unit a 村（社区） cell names: within the sheet's unit when it is known.
@@ -354,12 +364,10 @@ class _Planner:
     def _row(self, row_no: int, cells: list) -> RowPlan:
         plan = RowPlan(row_no, "new", cells)
         org = self.org_default
-        if self.org_col is not None and not is_blank(self._cell(cells, self.org_col)):
-            org, error = self._org(cell_text(self._cell(cells, self.org_col)))
-            if error:
-                plan.problems.append(Problem(ORG, f"村（社区）：{error}"))
-        elif self.org_col is not None and org is None:
-            plan.problems.append(Problem(ORG, "村（社区）：未填写，本表也没有指明单位；请填写本行所属的村（社区）"))
+        if self.org_col is not None:
+            org, problem = self._org_cell(cells[self.org_col] if self.org_col < len(cells) else "")
+            if problem is not None:
+                plan.problems.append(problem)
         plan.org = org
         if self.id_col is not None and not is_blank(self._cell(cells, self.id_col)):
             plan.uuid = cell_text(self._cell(cells, self.id_col))
@@ -376,7 +384,7 @@ class _Planner:
         cells = [r.cells if len(r.cells) >= width else r.cells + [""] * (width - len(r.cells)) for r in rows]
         by_column = list(zip(*cells))
         columns = {fid: list(by_column[c]) for c, fid in self.fields.items()}
-        for j, plan in enumerate(rows):
+        for j, plan in enumerate(rows) if by_uuid else ():
             current = by_uuid.get(plan.uuid) if plan.uuid else None
             if current is not None and self.policy.within(current["org"]):
                 raw = {fid: col[j] for fid, col in columns.items()}
@@ -384,27 +392,27 @@ class _Planner:
                 for fid, col in columns.items():
                     col[j] = raw[fid]
         checked = self.checker.check_columns(columns, len(rows))
-        fids = list(checked.values)
-        values_of = [{k: v for k, v in zip(fids, values) if v is not None} for values in zip(*checked.values.values())]
-        keys_of = list(map(self._key, values_of))
+        keys_of = self._keys(checked.values, len(rows))
         self.keys = self._existing_keys(set(keys_of) - {None})
         kept = {fid: col for fid, col in checked.values.items() if col.count(None) < len(col)}
-        for j, (plan, values, key) in enumerate(zip(rows, values_of, keys_of)):
+        problems, missing = checked.problems, checked.missing
+        for j, (plan, key) in enumerate(zip(rows, keys_of)):
             plan.checked, plan.index = kept, j
-            self._classify(plan, by_uuid, checked, j, values, key)
+            self._classify(plan, by_uuid, problems.get(j, ()), missing.get(j, ()), key)
             if plan.status not in ("rejected", "conflict"):
                 plan.cells = None  # only bad rows go to the error workbook
 
-    def _classify(self, plan: RowPlan, by_uuid: dict, checked: CheckedRows, j: int, values: dict,
+    def _classify(self, plan: RowPlan, by_uuid: dict, problems: list[Problem], missing: list[str],
                   key: tuple | None) -> None:
         current = by_uuid.get(plan.uuid) if plan.uuid else None
         if current is not None and not self.policy.within(current["org"]):
             plan.checked = None          # not checked: nothing of it is told
             self._not_ours(plan)
             return
-        plan.problems += checked.problems.get(j, ())
-        plan.missing = checked.missing.get(j, ())
-        if not checked.ok(j) or any(p.severity == "error" for p in plan.problems):
+        if problems:
+            plan.problems += problems
+        plan.missing = missing
+        if plan.problems and any(p.severity == "error" for p in plan.problems):
             plan.status = "rejected"
             return
         if plan.uuid and current is None and plan.uuid not in by_uuid:
@@ -427,7 +435,7 @@ class _Planner:
             plan.uuid = new_uuid()
             return
         plan.current, plan.uuid = current, current["uuid"]
-        self._compare(plan, current, values)
+        self._compare(plan, current, plan.values)
 
     def _not_ours(self, plan: RowPlan) -> None:
         """A row that is a row of a unit outside the user's: rejected, nothing of it told."""
@@ -494,16 +502,19 @@ class _Planner:
                 out[row["uuid"]] = row
         return out
 
-    def _key(self, values: dict) -> tuple | None:
-        """The natural key, with None for parts a legacy row lacks (a 待补充 row without its
-        date still matches itself on the next import); None without any identity."""
+    def _keys(self, values: dict[str, list], n: int) -> list[tuple | None]:
+        """Each row's natural key, with None for parts a legacy row lacks (a 待补充 row without
+        its date still matches itself on the next import); None without any identity."""
         parts = []
         for k in self.ledger.natural_key:
-            v = values.get(k.removeprefix("year:"))
-            parts.append(str(v)[:4] if k.startswith("year:") and v is not None else v)
-        if all(values.get(f) is None for f in self.ledger.identity):
-            return None
-        return tuple(parts)
+            col = values.get(k.removeprefix("year:")) or [None] * n
+            parts.append([None if v is None else str(v)[:4] for v in col] if k.startswith("year:") else col)
+        keys: list = list(zip(*parts))
+        identity = [values[f] for f in self.ledger.identity if f in values]
+        if not identity:
+            return [None] * n
+        known = identity[0] if len(identity) == 1 else [any(v is not None for v in vs) or None for vs in zip(*identity)]
+        return [key if v is not None else None for key, v in zip(keys, known)]
 
     def _existing_keys(self, wanted: set[tuple]) -> dict[tuple, str]:
         """The live rows here with one of the ``wanted`` natural keys: key → uuid (the last
@@ -579,8 +590,8 @@ def apply_plan(store: Store, plan: ImportPlan, *, accept_valid: bool = False, ba
         writer = Writer(store, source=source, batch=batch)
         inserts = [r for r in plan.rows if r.status in ("new", "incomplete")]
         if inserts:   # each row made as its chunk is written: no second copy of 100,000 rows
-            records.insert_valid((r.values | {"org": r.org, "uuid": r.uuid} for r in inserts),
-                                 (r.missing for r in inserts), source=source, batch=batch, report=False)
+            records.insert_valid(_new_rows(inserts), (r.missing for r in inserts), source=source, batch=batch,
+                                 report=False)
         updates = [r for r in plan.rows if r.status == "updated"]
         if updates:
             items = []
@@ -594,6 +605,17 @@ def apply_plan(store: Store, plan: ImportPlan, *, accept_valid: bool = False, ba
     message = "已导入" if status == "imported" else \
         f"已导入合格的行；{counts['rejected']} 行不合格、{counts['conflict']} 行有冲突，未导入"
     return ImportResult(plan.path.name, status, counts, batch, message, errors)
+
+
+def _new_rows(rows: list[RowPlan]) -> Iterator[dict]:
+    """The values to insert of each of ``rows`` (field → value, with org and uuid), made a
+    checked chunk at a time (a field empty in a row: None)."""
+    for _, group in itertools.groupby(rows, key=lambda r: id(r.checked)):
+        first = next(group)
+        fids = (*first.checked, "org", "uuid")
+        values = list(zip(*first.checked.values()))
+        for r in itertools.chain([first], group):
+            yield dict(zip(fids, (*values[r.index], r.org, r.uuid)))
 
 
 def _error_json(plan: ImportPlan, r: RowPlan) -> dict:

@@ -39,6 +39,7 @@ _R = re.compile(rb"""(?:^|\s)r\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ANY_R = re.compile(rb"\sr\s*=")
 _ROW_R = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row r=\"([0-9]{1,7})\"[\s/>]")
 _CELL_R = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c r=\"([A-Z]{1,3})([0-9]{1,7})\"[\s/>]")
+_BARE_CELL_R = re.compile(rb"<c r=\"([A-Z]{1,3})([0-9]{1,7})\"[\s/>]")   # (no prefix: found twice as fast)
 _REF = re.compile(rb"\$?([A-Za-z]{1,3})\$?([0-9]{1,7})")
 _ROW_TAIL = re.compile(rb' r="[0-9]{1,7}"[\s/>]')    # what follows "<row" in the quick form
 _SPACED_R = re.compile(rb"r\s+=")
@@ -145,7 +146,7 @@ def _usual_block(data: bytes) -> tuple[int, int, set[bytes]] | None:
     matching every tag; None when it cannot be proved so (then the tags are matched)."""
     if b":c" in data or b":row" in data:
         return None
-    cells = _CELL_R.findall(data)
+    cells = _BARE_CELL_R.findall(data)
     if data.count(b"<c") != len(cells):
         return None          # a <c …> that is not a quick cell tag, or <col>, <cfRule> …
     rows = data.split(b"<row")[1:]

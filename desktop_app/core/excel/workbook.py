@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import itertools
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,15 +70,24 @@ class SheetData:
             yield from self._rows
             return
         pad = [""] * self._source.start[1] if self._source.height else []
-        for r, row in enumerate(self._source.iter_rows()):
+        rows, r = self._source.iter_rows(), 0
+        # checked a block of rows at a time; the first block is the head (the rows a sheet
+        # not imported is read for)
+        while block := list(itertools.islice(rows, 1000 if r else self.HEAD_ROWS)):
             # calamine cuts longer strings at Excel's limit, so reaching it means "too long"
-            if max(map(len, filter(str.__instancecheck__, row)), default=0) >= MAX_CELL_CHARS:
-                c = next(c for c, v in enumerate(row) if isinstance(v, str) and len(v) >= MAX_CELL_CHARS)
+            if max(map(len, filter(str.__instancecheck__, itertools.chain.from_iterable(block))),
+                   default=0) >= MAX_CELL_CHARS:
+                r, c = next((r + i, c) for i, row in enumerate(block) for c, v in enumerate(row)
+                            if isinstance(v, str) and len(v) >= MAX_CELL_CHARS)
                 raise WorkbookError(
                     f"{self._path.name} 工作表“{self.name}”第 {r + 1} 行第 {c + 1 + len(pad)} 列的"
                     f"单元格达到或超过 Excel 的上限 {MAX_CELL_CHARS:,} 个字符，台账里不会有这样的内容；"
                     "文件可能已损坏，请检查该单元格后另存再导入")
-            yield pad + row if pad else row
+            r += len(block)
+            if pad:
+                yield from (pad + row for row in block)
+            else:
+                yield from block
 
 
 @dataclass

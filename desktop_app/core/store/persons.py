@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import uuid as uuidlib
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from ..catalog.idnumbers import sex_from_id
 from ..catalog.model import Ledger, PersonLink
@@ -34,12 +34,21 @@ CHUNK = 500
 def person_id(namespace: str | uuidlib.UUID, id_number: str) -> str:
     """``str(uuid.uuid5(namespace, id_number))``, without the UUID objects (a 100,000-row
     import derives 100,000 of them)."""
-    ns = namespace if isinstance(namespace, uuidlib.UUID) else uuidlib.UUID(namespace)
-    digest = bytearray(hashlib.sha1(ns.bytes + id_number.encode("utf-8")).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50           # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80           # the RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return _uuid5(_namespace_bytes(namespace), id_number)
+
+
+def _uuid5(namespace: bytes, name: str) -> str:
+    h = hashlib.sha1(namespace + name.encode("utf-8")).hexdigest()
+    # version 5 in the 13th hex digit, the RFC 4122 variant in the high bits of the 17th
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+
+
+@lru_cache(maxsize=16)
+def _namespace_bytes(namespace: str | uuidlib.UUID) -> bytes:
+    return (namespace if isinstance(namespace, uuidlib.UUID) else uuidlib.UUID(namespace)).bytes
 
 
 @dataclass
@@ -60,6 +69,10 @@ class PersonMaster:
     @cached_property
     def namespace(self) -> uuidlib.UUID:
         return uuidlib.UUID(self.store.setting("person_namespace"))
+
+    @cached_property
+    def _namespace(self) -> bytes:
+        return self.namespace.bytes
 
     def get(self, uid: str) -> dict | None:
         cur = self.store.conn.execute("SELECT * FROM persons WHERE uuid = ?", (uid,))
@@ -149,25 +162,26 @@ class PersonMaster:
         ones named here are added to it): a row naming one of them only links to them.
         """
         plan = PersonPlan()
-        wanted: dict[str, dict] = {}
+        wanted: dict[str, tuple[int, dict]] = {}    # person → (first row naming them, details)
+        links = [(link, tuple(link.fields), tuple(link.fields.values())) for link in ledger.persons]
         for i, row in enumerate(rows):
-            for link in ledger.persons:
-                pid, details = self._link_values(link, row)
+            for link, person_fields, row_fields in links:
+                pid, details = self._link_values(link, row, person_fields, row_fields)
                 row[link.column] = pid
                 if pid and details.get("id_number"):
-                    if seen is None or pid not in seen:
-                        wanted.setdefault(pid, details | {"_row": i})
+                    if (seen is None or pid not in seen) and pid not in wanted:
+                        wanted[pid] = (i, details)
                 elif pid:
                     plan.inserts[pid] = details | {"org": row["org"]}
         if seen is not None:
             seen.update(wanted)
         existing = self._fetch(list(wanted))
         plan.current = existing
-        for pid, details in wanted.items():
-            i = details.pop("_row")
+        for pid, (i, details) in wanted.items():
             old = existing.get(pid)
             if old is None:
-                plan.inserts[pid] = details | {"org": rows[i]["org"]}
+                details["org"] = rows[i]["org"]
+                plan.inserts[pid] = details
                 continue
             fill = {k: v for k, v in details.items() if v is not None and old.get(k) in (None, "")}
             if fill:
@@ -179,15 +193,16 @@ class PersonMaster:
                           f"这里填的是“{details['name']}”，请核对", "warning"))
         return plan
 
-    def _link_values(self, link: PersonLink, row: dict) -> tuple[str | None, dict]:
-        details = {pf: row.get(lf) for pf, lf in link.fields.items()}
+    def _link_values(self, link: PersonLink, row: dict, person_fields: tuple[str, ...],
+                     row_fields: tuple[str, ...]) -> tuple[str | None, dict]:
+        details = dict(zip(person_fields, map(row.get, row_fields)))
         number = details.get("id_number")
         if number:
             if not details.get("sex"):
                 details["sex"] = sex_from_id(number)
             if not details.get("birth_date"):
                 details["birth_date"] = f"{number[6:10]}-{number[10:12]}-{number[12:14]}"
-            return person_id(self.namespace, number), details
+            return _uuid5(self._namespace, number), details
         existing = row.get(link.column)
         if existing:
             return existing, {}
@@ -209,8 +224,7 @@ class PersonMaster:
     def apply(self, plan: PersonPlan, writer, stamp: int) -> None:
         """Write the planned person inserts and fills (inside the caller's transaction)."""
         if plan.inserts:
-            rows = [{"uuid": pid, **{k: v for k, v in d.items() if k in self.spec.columns}}
-                    for pid, d in plan.inserts.items()]
+            rows = [{"uuid": pid, **d} for pid, d in plan.inserts.items()]   # (a key not a column: not written)
             writer.insert(self.spec, rows, stamp=stamp)
         for pid, fill in plan.fills.items():
             writer.update(self.spec, plan.current[pid], fill, stamp=stamp)
