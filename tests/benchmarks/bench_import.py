@@ -53,7 +53,9 @@ def make_workbook(rows: int) -> Path:
 def run_child(mode: str, book: Path, db: Path) -> dict:
     code = f"import sys; sys.argv=['x', '--child', {mode!r}, {str(book)!r}, {str(db)!r}]; " \
            "import runpy; runpy.run_path(" + repr(__file__) + ", run_name='__main__')"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # run from the database's folder: a "-c" child puts its working directory first on
+    # sys.path, so a checkout there would shadow the one PYTHONPATH names
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=db.parent)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -110,7 +112,7 @@ def main() -> int:
     if args.profile:
         code = f"import sys; sys.argv=['x', '--child', 'profile', {str(book)!r}, {str(tmp / 'p.sqlite3')!r}]; " \
                "import runpy; runpy.run_path(" + repr(__file__) + ", run_name='__main__')"
-        subprocess.run([sys.executable, "-c", code], check=True)
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp)
         return 0
     raw = run_child("raw", book, tmp / "raw.sqlite3")
     enc = run_child("raw-enc", book, tmp / "raw-enc.sqlite3")
