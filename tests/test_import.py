@@ -250,3 +250,11 @@ def test_several_files_each_its_own_transaction_worst_exit_code(town, tmp_path, 
     assert [f["status"] for f in data["files"]] == ["imported", "refused"]
     assert data["totals"]["incomplete"] == 5 and data["totals"]["rejected"] == 3
     assert town.ledger("two_cancer").count() == 1
+
+
+def test_an_id_cell_holding_two_ids_on_two_lines_is_refused_like_any_wrong_id(town, tmp_path):
+    first, second = make_id("19700312", 2), make_id("19700312", 4)
+    rows = [["村（社区）", "姓名", "身份证号"], ["示例村一", "示例一", f"{first}\n{second}"],
+            ["示例村一", "示例二", second]]
+    plan = plan_import(town, _book(tmp_path / "lines.xlsx", rows), ledger="two_cancer", today=TODAY)
+    assert errors(plan) == {2: ["身份证号：应为 18 位（前 17 位数字，最后一位数字或 X），现在是 36 位"]}

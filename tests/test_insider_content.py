@@ -125,3 +125,15 @@ def test_valid_traffic_is_not_quarantined(world):
     summary = sync.import_package(d, sync.export_package(hb, tmp / "usb", full=True).path)
     assert summary.totals()["rejected"] == 0 and summary.warnings == []
     assert d.conn.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0] == 0
+
+
+def test_a_value_holding_two_usual_lines_is_held_as_each_value_alone_would_be(world):
+    d, hb, tmp = world
+    first = hb.ledger("two_cancer").rows()[0]
+    number = versioned(hb, "ledger_two_cancer", first["uuid"])["id_number"]
+    rows = [bad_row(hb, 1, phone="13800001234\n13900001234"), bad_row(hb, 2, phone="13800001234"),
+            bad_row(hb, 3, id_number=f"{number}\n{number}")]
+    sync.import_package(d, forged(hb, d, rows, tmp / "lines.mstz"))
+    held = dict(d.conn.execute("SELECT uuid, rule FROM quarantine WHERE direction = 'held' AND kind = 'row'"))
+    assert current(d, "ledger_two_cancer", rows[0]["u"]) is None and "联系电话" in held[rows[0]["u"]]
+    assert current(d, "ledger_two_cancer", rows[2]["u"]) is None and "身份证号" in held[rows[2]["u"]]

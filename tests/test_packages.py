@@ -283,6 +283,16 @@ def test_the_units_a_profile_can_start(chain):
         profiles.units_to_start(bare, "village")
 
 
+def test_a_profile_saved_again_by_a_text_editor_still_reads(chain):
+    _d, t, _v, tmp = chain
+    path = profiles.export_profile(t, tmp / "t3.msprofile")
+    fingerprint = profiles.read_profile(path).fingerprint
+    (tmp / "bom.msprofile").write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    (tmp / "utf16.msprofile").write_bytes(path.read_text(encoding="utf-8").encode("utf-16"))
+    assert profiles.read_profile(tmp / "bom.msprofile").fingerprint == fingerprint
+    assert profiles.read_profile(tmp / "utf16.msprofile").fingerprint == fingerprint
+
+
 def test_a_store_discarded_after_a_failed_setup_leaves_no_file(tmp_path):
     store = Store.create(tmp_path / "v.sqlite3", level="town", org="河坝镇", operator="镇")
     assert list(tmp_path.glob("v.sqlite3*"))

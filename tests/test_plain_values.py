@@ -106,3 +106,15 @@ def test_an_id_of_a_region_not_in_the_table_is_proven_with_its_warning():
     values, issues = normalize_many(FIELDS[0], [number, number], today=TODAY)
     assert values == [number, number]
     assert issues[1].warnings == ["身份证号：地址码 439902 不在现行行政区划代码表中（可能是历史代码），请核实"]
+
+
+def test_a_value_holding_lines_of_usual_values_is_not_proven():
+    two_ids = "43090219710916154X\n110101199003077678"
+    two_phones = "13800001234\n13900001234"
+    values, issues = normalize_many(FIELDS[0], [two_ids, "110101199003077678"], today=TODAY)
+    assert values == [None, "110101199003077678"]
+    assert issues[0].error == "身份证号：应为 18 位（前 17 位数字，最后一位数字或 X），现在是 36 位"
+    values, issues = normalize_many(FIELDS[1], [two_phones, "13800001234"], today=TODAY)
+    assert values == [None, "13800001234"]
+    assert issues[0].error == "联系电话：号码格式不对：手机号 11 位、以 13–19 开头；固话写作 0737-1234567"
+    assert unproven(FIELDS[2], ["示例\n示例", "示例"], TODAY) == ([0], {})

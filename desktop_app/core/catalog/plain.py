@@ -46,9 +46,12 @@ def unproven(field: Field, raws: list, today: dt.date) -> Proof | None:
 
 def _usual(raws: list, one: re.Pattern, many: re.Pattern) -> list[int]:
     """The indexes of ``raws`` that are not text matching ``one`` (``many``: ``one`` lines
-    joined by newlines, ``one`` never matching a newline)."""
-    if raws and set(map(type, raws)) == {str} and many.fullmatch("\n".join(raws)):
-        return []
+    joined by newlines, ``one`` never matching a newline). A value holding a newline is
+    never proven: its lines would pass for values of their own."""
+    if raws and set(map(type, raws)) == {str}:
+        joined = "\n".join(raws)
+        if joined.count("\n") == len(raws) - 1 and many.fullmatch(joined):
+            return []
     return [i for i, raw in enumerate(raws) if raw.__class__ is not str or not one.fullmatch(raw)]
 
 

@@ -70,6 +70,18 @@ def _no_constants(name):
 _STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
 
 
+def _json_text(data: bytes) -> str:
+    """``data`` read as :func:`json.loads` reads bytes (a UTF-8 BOM, UTF-16 or UTF-32 as
+    a profile saved by a text editor may be), UTF-8 without a BOM at once."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or text[:1] == "\ufeff":
+        return data.decode(json.detect_encoding(data), "surrogatepass")
+    return text
+
+
 def strict_json(data: bytes | str) -> object:
     """JSON with no duplicate keys, NaN or runaway nesting/numbers (raises ValueError,
     its message in Chinese: it goes into the messages that refuse a file)::
@@ -82,7 +94,7 @@ def strict_json(data: bytes | str) -> object:
         ValueError: 重复的键 'a'
     """
     try:
-        return _STRICT.decode(data if data.__class__ is str else data.decode("utf-8"))
+        return _STRICT.decode(data if data.__class__ is str else _json_text(data))
     except RecursionError:
         raise ValueError("嵌套层数过多") from None
     except UnicodeDecodeError:
