@@ -151,12 +151,17 @@ def main() -> int:
     every = {name: " ".join(f"{r[i]:.3f}" for r in runs)
              for i, name in enumerate(("first", "full", "jump", "search"))}
 
-    code = ("import time, os; t=time.perf_counter(); "
+    # the child imports the desktop_app this process imported, run from the store's folder (a
+    # "-c" child puts its working directory first on sys.path: a checkout there would shadow it)
+    import desktop_app
+    here = str(Path(desktop_app.__file__).resolve().parent.parent)
+    code = (f"import sys; sys.path.insert(0, {here!r}); import time, os; t=time.perf_counter(); "
             "from desktop_app.ui.app import make_app; from desktop_app.ui.main_window import MainWindow; "
             f"app=make_app(['b']); w=MainWindow(r'{path}'); w.show(); app.processEvents(); "
             "print(time.time(), time.perf_counter()-t, flush=True); os._exit(0)")
     t = time.time()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(path).parent)
     shown_at, in_process = map(float, out.stdout.split()[-2:])
     cold = shown_at - t
     t = time.perf_counter()
