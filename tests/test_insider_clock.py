@@ -27,12 +27,14 @@ def _fixed(*stores, wall=NOW):
 
 
 def _unchanged_tables(path) -> dict:
-    """What "unchanged" covers, without the held-package record (and import history)."""
+    """What "unchanged" covers, without the held-package record (and import history, and
+    the generation token the held-package record renews)."""
     conn = raw_connect(path)
     try:
         names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE "
                                             "'sqlite_%' AND name NOT IN ('import_history', 'held_packages')")]
-        return {n: sorted(map(repr, conn.execute(f"SELECT * FROM [{n}]"))) for n in names}
+        return {n: sorted(repr(r) for r in conn.execute(f"SELECT * FROM [{n}]") if r[0] != "generation")
+                for n in names}
     finally:
         conn.close()
 

@@ -4,7 +4,9 @@ import datetime as dt
 import pytest
 from support import make_id, screening
 
+from desktop_app.core.district import progress
 from desktop_app.core.district.progress import clamp_as_of, compute, expected_rate
+from desktop_app.core.store.users import Session
 
 AS_OF = dt.date(2024, 6, 30)
 LATER = dt.date(2024, 12, 31)
@@ -169,3 +171,67 @@ def test_a_periodic_quota_lags_by_the_share_of_periods_elapsed(plan):
     data = {i["id"]: i for i in compute(plan, AS_OF, scope="430971121").to_json()["indicators"]}
     assert data["fund_monthly_data_check"]["quota"] == 6
     assert (data["newborn_screening"]["quota"], data["newborn_screening"]["target"]) == ("未分解", None)
+
+
+def counting_work(monkeypatch) -> list:
+    """Calls of the work behind compute (the figures before the policy shows them)."""
+    calls, real = [], progress._worked
+    monkeypatch.setattr(progress, "_worked", lambda *a: calls.append(a[3]) or real(*a))
+    return calls
+
+
+def test_figures_are_worked_out_once_while_the_store_is_unchanged(plan, monkeypatch):
+    calls = counting_work(monkeypatch)
+    first = compute(plan, AS_OF)
+    assert compute(plan, AS_OF).to_json() == first.to_json()
+    one = compute(plan, AS_OF, indicators=["two_cancer_screening"])   # served from the whole plan's figures
+    assert [i.to_json() for i in one.indicators] == [first.get("two_cancer_screening").to_json()]
+    assert calls == [AS_OF]
+    compute(plan, LATER)                                               # another date: worked out
+    assert calls == [AS_OF, LATER]
+    plan.ledger("two_cancer").add(screening(7, day="2024-06-01", id_number=woman(7)), org="示例村一", today=LATER)
+    assert compute(plan, AS_OF).get("two_cancer_screening").achieved == 4   # a write: worked out again
+    assert calls == [AS_OF, LATER, AS_OF]
+
+
+def test_a_quota_renews_the_figures(plan):
+    town = compute(plan, AS_OF).get("two_cancer_screening").by_org[0]
+    assert town.target is None
+    plan.set_quota("two_cancer_screening", town.org, 1000)
+    assert compute(plan, AS_OF).get("two_cancer_screening").by_org[0].target == 1000
+
+
+def test_each_session_gets_its_own_copy_of_its_own_units_figures(plan):
+    whole = compute(plan, AS_OF)
+    whole.get("urban_dibao_standard").violations[0]["name"] = "改过"   # a caller changing what it got
+    assert compute(plan, AS_OF).get("urban_dibao_standard").violations[0]["name"] == "示例2"
+    plan.session = Session("示例录入员", "录入员", unit="示例村二")
+    village = compute(plan, AS_OF)
+    plan.session = None
+    assert village.scope != whole.scope
+    assert village.get("two_cancer_screening").achieved == 1 and whole.get("two_cancer_screening").achieved == 3
+
+
+def test_figures_worked_out_while_a_write_landed_are_not_kept(plan, monkeypatch):
+    calls, real = [], progress._worked
+
+    def work_then_write(*args):
+        calls.append(1)
+        figures = real(*args)
+        if len(calls) == 1:   # another thread's write lands while the figures are worked out
+            plan.set_setting("idle_lock_minutes", "11")
+        return figures
+    monkeypatch.setattr(progress, "_worked", work_then_write)
+    compute(plan, AS_OF)
+    compute(plan, AS_OF)
+    compute(plan, AS_OF)
+    assert calls == [1, 1]
+
+
+def test_the_generation_changes_only_with_a_change(plan):
+    before = plan.generation()
+    with plan.transaction():
+        plan.conn.execute("SELECT COUNT(*) FROM settings").fetchone()
+    assert plan.generation() == before is not None
+    plan.set_setting("idle_lock_minutes", "12")
+    assert plan.generation() != before

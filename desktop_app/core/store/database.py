@@ -195,6 +195,9 @@ def _encrypt_plaintext(path: Path, key: bytes, ring: keyring.Keyring) -> list[st
     return encrypt_old_backups(path, key, ring)
 
 
+# a token written by every transaction that changed anything: equal tokens, equal contents
+GENERATION = "generation"
+
 # what encrypting a store at the log-in (Store.authenticate) did, for the open that follows
 _migration_notes: dict[str, list[str]] = {}
 
@@ -481,6 +484,23 @@ class Store:
         row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default
 
+    def generation(self) -> str | None:
+        """A token that changes with every transaction that changes the store (its rows, its
+        settings, its catalog): two reads that see the same token see the same contents, so
+        figures worked out from the store can be kept under it. ``None`` until the first
+        such transaction (a store made by an older version): nothing may be kept under it.
+
+            >>> import tempfile, pathlib
+            >>> store = Store.create(pathlib.Path(tempfile.mkdtemp()) / "t.sqlite3",
+            ...                      level="town", org="河坝镇", operator="示例")
+            >>> before = store.generation()
+            >>> store.set_setting("idle_lock_minutes", "10")
+            >>> store.generation() != before
+            True
+            >>> store.close()
+        """
+        return self.setting(GENERATION)
+
     def set_setting(self, key: str, value: str) -> None:
         self.set_settings({key: value})
 
@@ -531,7 +551,8 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self):
-        """One SQLite transaction (nested calls join it); the clock is saved with it."""
+        """One SQLite transaction (nested calls join it); the clock is saved with it, and a
+        new :meth:`generation` when the transaction changed anything."""
         if self._depth:
             self._depth += 1
             try:
@@ -541,11 +562,14 @@ class Store:
             return
         self._depth = 1
         saved_clock = self.clock.last
+        changes = self.conn.total_changes
         try:
             with self.db.atomic():
                 yield self
-                self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('hlc', ?)",
-                                  (str(self.clock.last),))
+                saved = {"hlc": str(self.clock.last)}
+                if self.conn.total_changes != changes:
+                    saved[GENERATION] = uuid.uuid4().hex
+                self._set_many(saved)
         except cipher.OperationalError as exc:
             self.clock.last = max(saved_clock, self.clock.last)  # never reuse a stamp
             text = str(exc)
