@@ -51,7 +51,8 @@ from .package_file import OpenedPackage, canonical, strict_json
 from .trust import check_fingerprint, pending_profile, record_pending
 
 FORMAT = "minsheng-profile"
-MAX_PROFILE_BYTES = 16 << 20
+MAX_PROFILE_BYTES = 4 << 20   # a real district's is ~0.2 MB (the plan, its units)
+MAX_UNITS = 5000              # units a profile may list (a district has tens of towns, hundreds of villages)
 MAX_NAME = 40            # characters of a unit's name read from a profile
 SUFFIX = ".msprofile"
 ROTATION_FORMAT = "minsheng-key-rotation"
@@ -360,6 +361,8 @@ def _orgs_problem(body: dict) -> str | None:
         '单位名单第 1 项没有代码'
         >>> _orgs_problem({"org_name": "河坝镇" + "（已核对）" * 9, "orgs": []})
         '单位名称过长（最多 40 个字）'
+        >>> _orgs_problem({"org_name": "河坝镇", "orgs": [{}] * 140_000})
+        '单位名单有 140000 项，超过一个区可能有的 5000 个单位'
     """
     def name_wrong(text) -> str | None:
         if isinstance(text, str) and len(text) > MAX_NAME:
@@ -372,6 +375,8 @@ def _orgs_problem(body: dict) -> str | None:
     orgs = body.get("orgs", [])
     if not isinstance(orgs, list):
         return "单位名单格式不对"
+    if len(orgs) > MAX_UNITS:
+        return f"单位名单有 {len(orgs)} 项，超过一个区可能有的 {MAX_UNITS} 个单位"
     for n, o in enumerate(orgs, 1):
         if not isinstance(o, dict):
             return f"单位名单第 {n} 项格式不对"
