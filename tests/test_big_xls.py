@@ -16,6 +16,7 @@ import pytest
 from test_big_sheets import PREVIEW, child
 
 from desktop_app.core.errors import UserError
+from desktop_app.core.excel import biff
 from desktop_app.core.excel.sheet_extent import MAX_COLUMNS, MAX_GRID_CELLS
 from desktop_app.core.excel.workbook import read_book
 
@@ -208,3 +209,32 @@ def test_a_workbook_of_more_sheets_than_any_ledger_is_refused():
     at = len(head) + len(rec(0x0085, one)) + 4
     assert list(biff.scan(head + rec(0x0085, struct.pack("<I", at) + one[4:]) + rec(0x000A)
                           + bof(0x0010) + HEAD + rec(0x000A))) == ["S"]
+
+
+# ---------------------------------------------------------------- formulas: their values, never their tokens
+
+def formula(r: int, c: int, result: bytes, tokens: bytes) -> bytes:
+    return rec(0x0006, struct.pack("<HHH", r, c, 15) + result + struct.pack("<HIH", 0, 0, len(tokens)) + tokens)
+
+
+SPACES = bytes([0x19, 0x40, 0x00, 0xFF]) * 2000   # 2,000 × "255 spaces": calamine took 1.7 s per formula to write it out
+
+
+def test_formula_cells_give_their_values_and_calamine_never_sees_their_tokens(tmp_path, monkeypatch):
+    text_result = bytes([0, 0, 0, 0, 0, 0, 0xFF, 0xFF])          # a text result, in the STRING record that follows
+    cells = (HEAD + formula(2, 0, struct.pack("<d", 2.5), bytes([0x1E, 1, 0]) + SPACES)
+             + formula(2, 1, text_result, bytes([0x1E, 1, 0]) + SPACES)
+             + rec(0x0207, struct.pack("<HB", 3, 1) + "示例二".encode("utf-16-le")))
+    path = tmp_path / "公式.xls"
+    path.write_bytes(xls(cells, dims=(0, 3, 0, 2)))
+    seen, real = [], biff.container
+    monkeypatch.setattr(biff, "container", lambda stream: seen.append(stream) or real(stream))
+    rows = [list(r) for r in read_book(path).sheets[0].iter_rows()]
+    assert rows[2] == [2.5, "示例二"]
+    counts = []
+    for _at, typ, data in biff.records(seen[0], biff.globals_of(seen[0])[0][0]):
+        if typ == 0x000A:   # the sheet's EOF
+            break
+        if typ == 0x0006:
+            counts.append(struct.unpack_from("<H", data, 20)[0])
+    assert counts == [0, 0]

@@ -12,8 +12,8 @@ process (no exception to catch). So the ``Workbook`` (BIFF8) or ``Book`` (BIFF5)
 is read here with :mod:`olefile`, its records are walked as calamine walks them, and a
 sheet is refused by the same limits as an .xlsx (:func:`.sheet_extent.oversized`).
 calamine is then handed a container rebuilt here around that one stream
-(:func:`container`): what it reads is exactly what was checked, and none of the
-original container's counts reach it::
+(:func:`container`), its formulas' tokens cut off (:func:`without_formulas`): what it
+reads is exactly what was checked, and none of the original container's counts reach it::
 
     >>> rec = lambda t, d: t.to_bytes(2, "little") + len(d).to_bytes(2, "little") + d
     >>> name = bytes([2, 1]) + "表一".encode("utf-16-le")
@@ -225,6 +225,41 @@ def scan(stream: bytes) -> dict[str, Extent]:
                 key, n = f"{name}（{n}）", n + 1
             out[key] = pick
     return out
+
+
+# records that carry a formula's tokens, and where their token count (cce) sits
+FORMULA_COUNTS = {0x0006: 20, 0x0221: 12, 0x04BC: 8, 0x0018: 4}   # FORMULA, ARRAY, SHRFMLA, NAME
+
+
+def without_formulas(stream: bytes) -> bytes:
+    """``stream`` with every formula's token count set to 0, in place (no record moves).
+
+    calamine turns the tokens of every formula of an .xls into text when it opens the
+    file, and a crafted token list makes that take seconds per formula (a file of a few
+    hundred kilobytes held the import for minutes, in native code that 取消 cannot stop).
+    A ledger needs a formula cell's value, which the FORMULA record keeps beside its
+    tokens (a text result in the STRING record after it), never its formula::
+
+        >>> rec = lambda t, d: struct.pack("<HH", t, len(d)) + d
+        >>> name = bytes([2, 1]) + "表一".encode("utf-16-le")
+        >>> book = rec(0x0809, bytes(16)) + rec(0x0085, struct.pack("<IH", 40, 0) + name) + rec(0x000A, b"")
+        >>> tokens = bytes([0x1E, 1, 0])      # ptgInt 1
+        >>> formula = rec(0x0006, bytes(6) + struct.pack("<d", 2.5) + bytes(6) + struct.pack("<H", 3) + tokens)
+        >>> cut = without_formulas(book + rec(0x0809, bytes(16)) + formula + rec(0x000A, b""))
+        >>> struct.unpack_from("<d", cut, 70)[0], struct.unpack_from("<H", cut, 84)[0]   # the value kept; no tokens
+        (2.5, 0)
+
+    Only the workbook globals and the sheets the globals list are walked (as :func:`scan`).
+    """
+    out = bytearray(stream)
+    for start in (0, *(pos for pos, _name in globals_of(stream))):
+        for at, typ, data in records(stream, start):
+            if typ == EOF:
+                break
+            where = FORMULA_COUNTS.get(typ)
+            if where is not None and len(data) >= where + 2:
+                out[at + 4 + where:at + 6 + where] = b"\0\0"
+    return bytes(out)
 
 
 def container(stream: bytes) -> bytes:

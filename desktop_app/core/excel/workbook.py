@@ -240,7 +240,7 @@ def _checked_xls(path: Path, data: bytes) -> bytes:
     try:
         stream = biff.workbook_stream(data)
         _refuse_oversized(path, biff.scan(stream))
-        return biff.container(stream)
+        return biff.container(biff.without_formulas(stream))
     except biff.Encrypted:
         raise WorkbookError(f"{path.name} 设置了打开密码，程序无法读取。请在 Excel/WPS 中打开，"
                             "取消密码（文件 → 信息 → 保护工作簿）后另存，再导入") from None
