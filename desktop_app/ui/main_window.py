@@ -62,6 +62,9 @@ class MainWindow(QMainWindow):
         self.runner = TaskRunner(self.path, self, session=session, exclusive=True)
         self.runner.call(lambda s: None)  # open (and migrate) on the store thread first
         self.ids_runner = TaskRunner(self.path, self, readonly=True, session=session)
+        # progress figures (seconds at a district's million rows) beside the table's id loads
+        self.figures_runner = TaskRunner(self.path, self, readonly=True, session=session)
+        self._warming = self._warm_again = False
         self.reader = Store.open_readonly(self.path)
         self.reader.session = session
         self.node, self.catalog, self.tree = self.reader.node, self.reader.catalog, self.reader.orgs
@@ -422,14 +425,32 @@ class MainWindow(QMainWindow):
         def work(store, progress):
             from ..core.district import changed_since_last_report
             return compute(store, as_of, scope=scope), changed_since_last_report(store)
-        self.ids_runner.run(work,
-                            on_done=lambda result: self.dashboard.show_report(self.catalog, *result),
-                            label="正在计算进度…", parent=self)
+        self.figures_runner.run(work,
+                                on_done=lambda result: self.dashboard.show_report(self.catalog, *result),
+                                label="正在计算进度…", parent=self)
         self._refresh_counts()
 
     def _data_changed(self) -> None:
         self._stale = True
         self._refresh_counts()
+        self._warm_figures()
+
+    def _warm_figures(self) -> None:
+        """After a change (a save, an import, packages merged), work out the dashboard's
+        figures in the background, silently: core keeps them until the next change, so the
+        dashboard and 全区进度 then show them at once instead of computing when opened."""
+        if self._warming:
+            self._warm_again = True
+            return
+        self._warming, self._warm_again = True, False
+        as_of, scope = self.as_of_date(), self.dashboard.current_scope() or None
+
+        def done(_result=None) -> None:
+            self._warming = False
+            if self._warm_again:
+                self._warm_figures()
+        self.figures_runner.run(lambda store, progress: compute(store, as_of, scope=scope),
+                                on_done=done, on_error=done)
 
     def _open_store(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "打开数据库", str(self.path.parent),
@@ -489,6 +510,7 @@ class MainWindow(QMainWindow):
         # readers first: the writer, closing last, checkpoints and removes the -wal file
         self.reader.close()
         self.ids_runner.shutdown()
+        self.figures_runner.shutdown()
         self.runner.shutdown()
 
     def closeEvent(self, event) -> None:

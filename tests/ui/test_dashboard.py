@@ -3,6 +3,7 @@ import datetime as dt
 
 from PySide6.QtCore import QDate, Qt
 
+from desktop_app.core.district.kept import peek
 from desktop_app.core.district.progress import compute
 from desktop_app.core.store.database import Store
 from desktop_app.ui.dashboard import ID_ROLE, DashboardPage
@@ -90,3 +91,18 @@ def test_a_towns_dashboard_without_quotas_never_shows_the_district_target(qtbot,
     qtmodeltester.check(page.model)
     _name, target, achieved, rate, _expected, status, _units = indicator_rows(page.model)["two_cancer_screening"]
     assert (target, achieved, rate, status) == ("≥600 人", "1 人", "0.2%", "▼ 滞后")
+
+
+def test_a_change_works_out_the_figures_in_the_background(qtbot, demo_path):
+    window = MainWindow(demo_path)
+    qtbot.addWidget(window)
+    window.as_of.setDate(QDate(2024, 9, 30))
+    qtbot.waitUntil(lambda: window.dashboard.report is not None and window.dashboard.report.as_of == AS_OF,
+                    timeout=10000)
+    key = ("progress", window.catalog.id, window.catalog.version, AS_OF, window.node.org, None)
+    window.runner.run_and_wait(lambda store, progress: store.set_setting("idle_lock_minutes", "9"))  # a change
+    assert peek(window.reader, key) is None
+    window.ledger_page.changed.emit()          # what a save, an import or a merge announces
+    qtbot.waitUntil(lambda: peek(window.reader, key) is not None and not window._warming, timeout=10000)
+    assert window._stale                       # the dashboard itself is redrawn when shown
+    window.close_store()
