@@ -58,9 +58,10 @@ TOWNS = ("河坝镇", "金盆镇")
 
 
 def id_number(i: int) -> str:
-    """A valid ID number (check digit right), a different one for each ``i`` below 3,650,000."""
-    birth = dt.date(1965, 1, 1) + dt.timedelta(days=i // 1000 % 3650)
-    body = f"430902{birth:%Y%m%d}{i % 1000:03d}"
+    """A valid ID number (check digit right) of a woman of the 两癌 ages (born 1965–1984),
+    a different one for each ``i`` below 3,650,000: the merge checks the ledger's rules."""
+    birth = dt.date(1965, 1, 1) + dt.timedelta(days=i // 500 % 7300)
+    body = f"430902{birth:%Y%m%d}{i % 500 * 2:03d}"
     return body + ric.calc_check_digit(body + "0")
 
 

@@ -166,6 +166,14 @@ class Checker:
         self.missing_reads = tuple(dict.fromkeys([x for g in self.gaps for x in g if x] +
                                                  [x for w, _, fid in self.conditional for x in (w, fid)]))
         self.rules = [(rule, _RULES[rule.kind]) for rule in ledger.rules]
+        # the rules relating a row's fields that refuse it (see :meth:`broken`): not in_year (the
+        # plan year's; progress counts by it, last year's rows travel) nor required_if (待补充)
+        self.row_rules = [(rule, apply) for rule, apply in self.rules
+                          if rule.severity == "error" and rule.kind not in ("required_if", "in_year")]
+        self.rule_reads = tuple(dict.fromkeys(
+            [x for f in self.derived for x in (f.id, f.derive_from)] +
+            [fid for rule, _ in self.row_rules for key in _FIELD_PARAMS if key in rule.params
+             for fid in (rule.params[key] if isinstance(rule.params[key], list) else [rule.params[key]])]))
 
     # ------------------------------------------------------------ entry points
     def check_rows(self, raws: list[dict]) -> CheckedRows:
@@ -197,23 +205,24 @@ class Checker:
         return out
 
     def normalise(self, columns: dict[str, list], n: int, *, masked: bool = True,
-                  problems: dict[int, list[Problem]] | None = None) -> CheckedRows:
+                  problems: dict[int, list[Problem]] | None = None, today: dt.date | None = None) -> CheckedRows:
         """Only each field's own check (no rules, no required fields): the normalised
         values and each value's error and warnings. ``masked=False``: a masked-looking
         value (``430***…``) is checked as the value it is rather than refused as masked
-        (a package carries stored values, never masked ones)."""
+        (a package carries stored values, never masked ones). ``today``: instead of the
+        checker's own."""
         out = CheckedRows(n, {}, dict(problems or {}))
         for f in self.fields:
             col = columns.get(f.id)
-            out.values[f.id] = [None] * n if col is None else self._column(f, col, out, masked)
+            out.values[f.id] = [None] * n if col is None else self._column(f, col, out, masked, today or self.today)
         return out
 
     # ------------------------------------------------------------ one column
-    def _column(self, f: Field, col: list, out: CheckedRows, masked: bool) -> list:
+    def _column(self, f: Field, col: list, out: CheckedRows, masked: bool, today: dt.date) -> list:
         """The normalised values of one column; its problems go to ``out``. Each distinct
         value (of the same type: 1, 1.0 and True differ) is normalised once."""
         keys, distinct, raws = _distinct(col)
-        values, problems = self._values(f, raws, masked)
+        values, problems = self._values(f, raws, masked, today)
         if len(distinct) == len(keys):            # every value differs: row i is distinct value i
             if problems:
                 out._report_rows(f.id, problems)
@@ -225,7 +234,7 @@ class Checker:
         value_of = dict(zip(distinct, values))
         return list(map(value_of.__getitem__, keys))
 
-    def _values(self, f: Field, raws: list, masked: bool) -> tuple[list, dict[int, list]]:
+    def _values(self, f: Field, raws: list, masked: bool, today: dt.date) -> tuple[list, dict[int, list]]:
         """The values of ``raws`` and, by index, their problems (message, severity, suggestion;
         values with the same problems share one list)."""
         refused = []
@@ -236,7 +245,7 @@ class Checker:
                 raws = list(raws)
                 for i in refused:
                     raws[i] = None                  # a masked cell is no value, and never stored
-        values, issues = normalize_many(f, raws, today=self.today)
+        values, issues = normalize_many(f, raws, today=today)
         problems = dict.fromkeys(refused, [(masked_problem(f.label), "error", None)])
         made: dict[int, list] = {}
         for i, issue in issues.items():
@@ -257,10 +266,11 @@ class Checker:
                 if v is None and not out._has_error(i, "status"):
                     status[i] = first
 
-    def _derive(self, out: CheckedRows) -> None:
-        """Fill birth date and sex from an ID number, or check they agree."""
+    def _derive(self, out: CheckedRows, *, fill: bool = True) -> None:
+        """Fill birth date and sex from an ID number, or check they agree (``fill`` False:
+        only check, and name no value)."""
         for f in self.derived:
-            numbers, given = _column_of(out.values, f.derive_from, out.n), out.values[f.id]
+            numbers, given = _column_of(out.values, f.derive_from, out.n), _column_of(out.values, f.id, out.n)
             as_date = f.type == "date"
             id_label = self.ledger.field(f.derive_from).label
             for i, number in enumerate(numbers):
@@ -268,9 +278,11 @@ class Checker:
                     continue
                 derived = birth_from_id(number).isoformat() if as_date else sex_from_id(number)
                 if given[i] is None:
-                    given[i] = derived
+                    if fill:
+                        given[i] = derived
                 elif given[i] != derived:
-                    out._report(i, f.id, f"{f.label}：填的是 {given[i]}，但{id_label}显示为 {derived}，请核对")
+                    out._report(i, f.id, f"{f.label}：填的是 {given[i]}，但{id_label}显示为 {derived}，请核对"
+                                if fill else f"{f.label}：与{id_label}不一致，请核对")
 
     def fill_defaults(self, values: dict[str, list], n: int) -> dict[str, list[int]]:
         """Fill in place the empty fields that take another field's value (``default_from``;
@@ -345,6 +357,24 @@ class Checker:
                     missing.setdefault(i, []).append(fid)
         return missing
 
+    def broken(self, values: dict[str, list], n: int) -> dict[int, Problem]:
+        """The first error of each row of already-normalised ``values`` (field id → column)
+        under the rules relating its fields — the ledger's error rules but ``in_year`` and
+        ``required_if``, and a birth date or sex its ID number contradicts — by row index
+        (rows breaking none are left out). What a merge checks beyond each field on its own
+        (:mod:`desktop_app.core.sync.rows`); the messages name no value of a field that
+        follows an ID number.
+
+            >>> led = load_catalog().ledger("two_cancer")
+            >>> Checker(led, plan_year=0).broken({"id_number": ["43090219710916154X", "430902197109161531"]}, 2)
+            {1: Problem(field='id_number', message='身份证号：两癌检查对象应为女性', severity='error', suggestion=None)}
+        """
+        out = CheckedRows(n, values)
+        self._derive(out, fill=False)
+        for rule, apply in self.row_rules:
+            apply(self, rule, out)
+        return {i: found[0] for i, found in sorted(out.problems.items())}
+
     # ------------------------------------------------------------ helpers for the rules
     def report(self, out: CheckedRows, i: int, rule: Rule, fid: str | None, default: str) -> None:
         """A rule's problem on row ``i``: its own message, or ``default``; led by the field's
@@ -359,7 +389,10 @@ class Checker:
         return out._problem(fid, text, rule.severity)
 
     def dates(self, out: CheckedRows, fid: str) -> list[dt.date | None]:
-        return [dt.date.fromisoformat(v) if v else None for v in _column_of(out.values, fid, out.n)]
+        """The dates of column ``fid`` (each distinct one read once)."""
+        col = _column_of(out.values, fid, out.n)
+        read = {v: dt.date.fromisoformat(v) for v in set(col) if v}
+        return list(map(read.get, col))
 
     def births(self, out: CheckedRows, rule: Rule) -> list[dt.date | None]:
         if "id_field" in rule.params:
@@ -374,7 +407,7 @@ def fill_defaults(ledger: Ledger, values: dict) -> dict:
         >>> fill_defaults(load_catalog().ledger("two_cancer"), {"institution": "示例卫生院"})
         {'breast_institution': '示例卫生院'}
     """
-    checker = _checker_of(ledger)
+    checker = checker_of(ledger)
     columns = {k: [values.get(k)] for k in checker.fill_reads}
     filled = checker.fill_defaults(columns, 1)
     for fid in filled:
@@ -394,17 +427,41 @@ def missing_many(ledger: Ledger, rows: list[dict]) -> list[list[str]]:
         >>> [len(m) > 0 for m in missing_many(led, [{"name": "示例一"}, {}])]
         [True, True]
     """
-    checker = _checker_of(ledger)
+    checker = checker_of(ledger)
     found = checker.missing({k: [r.get(k) for r in rows] for k in checker.missing_reads}, len(rows))
     return [found.get(i, []) for i in range(len(rows))]
+
+
+def broken_many(ledger: Ledger, rows: list[dict], *, today: dt.date | None = None) -> list[Problem | None]:
+    """:meth:`Checker.broken` of each of ``rows`` (stored values, normalised here, a date
+    after ``today`` refused; a row with a value its field refuses is not judged by the
+    rules): the first error, or None.
+
+        >>> led = load_catalog().ledger("barrier_free")
+        >>> [p and p.message for p in broken_many(led, [{"start_date": "2024-03-01", "finish_date": "2024.2.1"},
+        ...                                               {"start_date": "2024-03-01"}])]
+        ['完工日期：应为入户评估 ≤ 开工 ≤ 完工 ≤ 验收', None]
+    """
+    checker = checker_of(ledger)
+    n = len(rows)
+    checked = checker.normalise({k: [r.get(k) for r in rows] for k in checker.rule_reads}, n, masked=False,
+                                today=today)
+    judged = [i for i in range(n) if checker.rule_reads and checked.ok(i)]
+    if not judged:
+        return [None] * n
+    found = checker.broken({k: [checked.values[k][i] for i in judged] for k in checker.rule_reads}, len(judged))
+    out: list[Problem | None] = [None] * n
+    for k, problem in found.items():
+        out[judged[k]] = problem
+    return out
 
 
 _CHECKERS: dict[int, Checker] = {}
 
 
-def _checker_of(ledger: Ledger) -> Checker:
-    """A ledger's checks compiled once for the one-row helpers (called once per merged row;
-    filling and 待补充 depend on neither the plan year nor the day)."""
+def checker_of(ledger: Ledger) -> Checker:
+    """A ledger's checks compiled once for the helpers a merge calls (filling, 待补充 and
+    :meth:`Checker.broken` depend on neither the plan year nor the day)."""
     checker = _CHECKERS.get(id(ledger))
     if checker is None or checker.ledger is not ledger:
         if len(_CHECKERS) > 256:
@@ -573,6 +630,9 @@ def _min_value(chk: Checker, rule: Rule, out: CheckedRows) -> None:
         if (not conditional or w in p["when_in"]) and value is not None and value < p["min"]:
             chk.report(out, i, rule, p["field"], f"{value}{unit} 低于 {p['min']}{unit}")
 
+
+_FIELD_PARAMS = ("field", "fields", "id_field", "birth_field", "at", "when_field", "from", "to",
+                 "category_field", "grade_field")     # the rule parameters that name fields
 
 _RULES: dict[str, Callable[[Checker, Rule, CheckedRows], None]] = {
     "sex": _sex, "age": _age, "date_order": _date_order, "required_if": _required_if,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ..catalog.idnumbers import fold
 from ..catalog.orgs import Org, code_problem, name_problem
-from ..catalog.validation import missing_many
+from ..catalog.validation import broken_many, checker_of, missing_many
 from ..store import migrations
 from ..store.backup import make_backup
 from ..store.crypto import SUITES
@@ -33,8 +33,8 @@ from .package_file import INT64_MAX, PackageError, open_package, strict_json, un
 from .peers import BATCH, COUNTS, Peer, peers, record_specs
 from .profiles import retired_enc_keys, signed_before_rotation
 from .rows import RowReader
-from .scope import (MAX_NOTICES, SENDER_REVIEW_COLUMNS, Origins, catalog_problem,
-                    notice_shape_ok, read_notice)
+from .scope import (MAX_NOTICES, MAX_RULE, SENDER_REVIEW_COLUMNS, Origins, catalog_problem,
+                    notice_shape_ok, read_notice, rule_day)
 from .scope import hold as quarantine
 from .trust import pending_node
 from .warning_list import Warnings
@@ -347,6 +347,7 @@ class _Applier:
             raise PackageError(problem)
         self.origins = Origins(store)
         self.held: Counter = Counter()        # rule broken -> rows held (quarantined)
+        self.combined: Counter = Counter()    # rule broken by a merged row -> rows kept 待补充
         self.foreign_audit = 0                # audit entries claiming an origin out of scope (held)
         self.clashing_audit = 0               # audit entries differing from one already here (held)
         self.audits: dict[tuple[str, int], tuple[dict, tuple]] = {}   # (origin, number) -> entry, to store
@@ -444,6 +445,12 @@ class _Applier:
         if len(self.held) > 20:
             warn(f"另有 {sum(n for _, n in sorted(self.held.items(), key=lambda kv: -kv[1])[20:])} 条记录"
                  "因其他填报规则暂存待查")
+        for rule, n in sorted(self.combined.items(), key=lambda kv: -kv[1])[:20]:
+            warn(f"有 {n} 条记录与本机已有的修改逐字段合并后不符合计划目录的填报规则（{rule}），已保留并标为待补充、"
+                 "不计入进度；请核对这些记录并改正")
+        if len(self.combined) > 20:
+            warn(f"另有 {sum(n for _, n in sorted(self.combined.items(), key=lambda kv: -kv[1])[20:])} 条合并后的记录"
+                 "因其他填报规则标为待补充")
         if self.held_persons:
             warn(f"有 {self.held_persons} 处人员信息的修改来自在本单位没有该人员记录的发送单位，未生效，"
                  "已列入冲突待审核")
@@ -463,11 +470,12 @@ class _Applier:
                  f"{sender.name if sender else self.peer.org}的数据（或超过每个数据包 {MAX_NOTICES:,} 条的上限），已忽略")
 
     def _fields_of(self, tbl: str):
-        """The fields a notice about a row of ``tbl`` is checked with, or None (not a table of ours)."""
+        """The fields and ledger (None: persons) a notice about a row of ``tbl`` is checked
+        with, or None (not a table of ours)."""
         if tbl == "persons":
-            return PERSON_FIELDS
+            return PERSON_FIELDS, None
         spec_led = self.specs.get(tbl)
-        return spec_led[1].fields if spec_led is not None and spec_led[1] is not None else None
+        return (spec_led[1].fields, spec_led[1]) if spec_led is not None and spec_led[1] is not None else None
 
     def _unknown_table(self, tbl: object) -> None:
         """A record of a table this catalog lacks: rejected, counted (by name for the first
@@ -684,7 +692,7 @@ class _Applier:
             parsed = [(rec, self._clamped(rec, state)) for rec, state in parsed]
         fields = led.fields if led is not None else PERSON_FIELDS if tbl == "persons" else ()
         incoming = {}
-        for (rec, state), rule in zip(parsed, self.reader.rules_broken(fields, [s.values for _, s in parsed])):
+        for (rec, state), rule in zip(parsed, self.reader.rules_broken(fields, [s.values for _, s in parsed], led)):
             if rule:   # held (quarantined), never stored in the ledger; the sender is told
                 quarantine(self.conn, package_id=self.package_id, source=self.peer.node, kind="row", tbl=tbl,
                      uid=rec["u"], rule=rule, record=rec)
@@ -738,7 +746,10 @@ class _Applier:
             tally[outcome.status] += 1
             if outcome.status not in ("unchanged", "older"):
                 decided.append((uid, outcome, mine, rec))
-        gaps = missing_many(led, [o.state.values for _, o, _, _ in decided]) if led is not None else None
+        gaps = None
+        if led is not None:
+            gaps = missing_many(led, [o.state.values for _, o, _, _ in decided])
+            self._judge_combined(led, decided, incoming, gaps)
         merged: list[MergedRow] = []
         for k, (uid, outcome, mine, rec) in enumerate(decided):
             new = outcome.state
@@ -757,6 +768,27 @@ class _Applier:
         for uid, new in self._pending_conflicts:
             tally["conflicts"] += save_conflicts(self.conn, tbl, uid, spec, new, now_iso())
         self._pending_conflicts.clear()
+
+    def _judge_combined(self, led, decided: list, incoming: dict, gaps: list[list[str]]) -> None:
+        """A row here merged field by field with the one that came may break a rule relating
+        its fields that neither broke (one install moved the start date, another the end
+        date; or a sender's two packages built to do so). It is kept — which rows a merge
+        keeps must not depend on the order packages arrive in — but 待补充 on the field the
+        rule names (``gaps``), so it counts in no progress until someone corrects it. Only
+        rows whose merged values read by those rules differ from the ones that came are
+        judged again: the others were judged as they came (:meth:`RowReader.rules_broken`)."""
+        reads = checker_of(led).rule_reads
+        mixed = [k for k, (uid, outcome, mine, _rec) in enumerate(decided)
+                 if mine is not None and not outcome.state.values.get("_deleted")
+                 and any(outcome.state.values.get(c) != incoming[uid][0].values.get(c) for c in reads)]
+        if not mixed:
+            return
+        found = broken_many(led, [decided[k][1].state.values for k in mixed], today=rule_day(self.reader.today))
+        for k, problem in zip(mixed, found):
+            if problem is not None:
+                self.combined[problem.message[:MAX_RULE]] += 1
+                if problem.field and problem.field not in gaps[k]:
+                    gaps[k].append(problem.field)
 
     def _local(self, tbl: str, spec: TableSpec, present: list[str], uuids: list[str]):
         """The rows here among ``present`` (whole), the open losing leaves of those, and which

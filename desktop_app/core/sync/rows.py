@@ -1,6 +1,7 @@
 """Reading the row records of a package, checked before anything is merged: the record's
 shape, every value (text up to Excel's cell limit, an integer SQLite holds, a finite
-number, or nothing), the versions and their stamps, and the catalog's field rules.
+number, or nothing), the versions and their stamps, the catalog's field rules and the
+ledger's rules relating a row's fields.
 
 A district merges a year of rows at a time, and the rows of a package repeat: every row
 a town entered in one import carries the same versions text, and a column holds a few
@@ -25,7 +26,8 @@ from ..store.schema import TableSpec
 from ..store.versions import RowVersions, Version
 from .package_file import INT64_MAX
 from .peers import MAX_TEXT
-from .scope import column_problems, content_problem, rule_day
+from ..catalog.validation import checker_of
+from .scope import column_check, column_problems, content_problem, rule_day, rule_problems
 
 INT64_MIN = -INT64_MAX - 1
 MAX_MEMO = 20_000        # distinct values remembered per column (beyond: a column of unique values)
@@ -57,7 +59,7 @@ class RowReader:
         self.newest = 0
         self.today = today or dt.date.today()
         self._versions: dict[str, tuple[RowVersions, int]] = {}
-        self._rules: dict[int, dict[object, str | None]] = {}   # id(field) -> value -> rule broken
+        self._rules: dict[tuple[int, bool], dict] = {}   # (id(field), read) -> value -> rule broken (…)
 
     # -- shape, values, versions
     def parse_many(self, spec: TableSpec, recs: list[dict]) -> list[RowState | None]:
@@ -132,30 +134,52 @@ class RowReader:
         rv, newest = known
         return RowVersions(rv.base, dict(rv.fields)), newest
 
-    # -- the catalog's field rules
-    def rules_broken(self, fields, rows: list[dict]) -> list[str | None]:
+    # -- the catalog's field rules, and the rules relating a row's fields
+    def rules_broken(self, fields, rows: list[dict], ledger=None) -> list[str | None]:
         """For each of ``rows`` (checked values), the first field rule it breaks or None
         (see :func:`~.scope.content_problem`): column by column, each distinct text or
-        integer of a column checked once (a number with a fraction: each on its own)."""
+        integer of a column checked once (a number with a fraction: each on its own). With
+        the rows' ``ledger``, then the rules relating a row's fields, over the normalised
+        columns those rules read, for the rows breaking no field rule
+        (:func:`~.scope.rule_problems`)."""
         if not self.memo:
-            return [content_problem(fields, values, today=self.today) for values in rows]
+            return [content_problem(fields, values, today=self.today, ledger=ledger) for values in rows]
         latest = rule_day(self.today)
         problems: list[str | None] = [None] * len(rows)
+        reads = set(checker_of(ledger).rule_reads) if ledger is not None else set()
+        normalised: dict[str, list] = {}
         ids = [f.id for f in fields]
         columns = zip(*[tuple(map(values.get, ids)) for values in rows]) if rows else ()
         for f, column in zip(fields, columns):
+            read = f.id in reads
             if float in set(map(type, column)):
-                found = dict(enumerate(column_problems(f, column, latest)))
+                found, values = column_check(f, column, latest)
+                found = dict(enumerate(found))
             else:
-                memo = self._rules.setdefault(id(f), {})   # by field: two ledgers may give one id other rules
+                # by field (two ledgers may give one id other rules); a field the rules relating
+                # fields read keeps its normalised values too: value -> (rule broken, normalised)
+                memo = self._rules.setdefault((id(f), read), {})
                 if len(memo) > MAX_MEMO:       # a column of unique values: remembering them helps nothing
                     memo.clear()
                 fresh = list(set(column).difference(memo))
-                memo.update(zip(fresh, column_problems(f, fresh, latest)))
-                broken = {v for v in set(column) if memo[v]}
-                found = {i: memo[v] for i, v in enumerate(column) if v in broken} if broken else {}
+                if read:
+                    memo.update(zip(fresh, zip(*column_check(f, fresh, latest))))
+                    values = [memo[v] for v in column]
+                    found = {i: v[0] for i, v in enumerate(values) if v[0]}
+                    values = [v[1] for v in values]
+                else:
+                    memo.update(zip(fresh, column_problems(f, fresh, latest)))
+                    broken = {v for v in set(column) if memo[v]}
+                    found = {i: memo[v] for i, v in enumerate(column) if v in broken} if broken else {}
+            if read:
+                normalised[f.id] = values
             for i, problem in found.items():
                 if problem and problems[i] is None:
+                    problems[i] = problem
+        if reads:
+            for i, problem in enumerate(rule_problems(ledger, normalised, rows,
+                                                      [i for i, p in enumerate(problems) if p is None])):
+                if problem:
                     problems[i] = problem
         return problems
 

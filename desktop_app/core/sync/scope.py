@@ -14,9 +14,13 @@ A package is applied only within its sender's scope (the sender's unit and those
 * **Reviews** (核实意见) — the level above owns status, note, reviewer (and the review
   itself); a sender from below only the reply (:data:`SENDER_REVIEW_COLUMNS`).
 * **Audit entries** — append-only, keyed by (origin, origin id) — see :meth:`Origins.may_claim`.
-* **Content** — a row is checked with the field rules local input gets; one that breaks a
-  rule is *held* (quarantined, never stored in the ledger) and the sender is told in the
-  next package to it (``{"k": "refused"}`` lines, :func:`notice_lines`).
+* **Content** — a row is checked with the field rules local input gets, then (unless it is
+  a tombstone) with the ledger's rules relating its fields (:func:`rule_problems`: a date
+  before the one it follows, a man in the 两癌 ledger, a 残疾证号 of another ID number …);
+  one that breaks a rule is *held* (quarantined, never stored in the ledger) and the sender
+  is told in the next package to it (``{"k": "refused"}`` lines, :func:`notice_lines`).
+  A row that came valid but breaks such a rule once merged field by field with the row
+  here is kept, 待补充 (see ``incoming._Applier._judge_combined``).
 
     >>> content_problem([], {"a": 1}) is None
     True
@@ -29,6 +33,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..catalog.fieldtypes import is_blank, normalize_many
+from ..catalog.validation import checker_of
 from ..store.versions import now_iso
 
 if TYPE_CHECKING:
@@ -68,16 +73,34 @@ class Origins:
                               (origin, org, package_id))
 
 
-def content_problem(fields, values: dict, *, today: dt.date | None = None) -> str | None:
+def content_problem(fields, values: dict, *, today: dt.date | None = None, ledger=None) -> str | None:
     """The first field rule ``values`` break (Chinese, no sensitive value), or None: the
     same normalisation local input gets (:func:`~..catalog.fieldtypes.normalize`). A date
-    a day or two ahead of this computer's is not "in the future" (clocks differ)."""
+    a day or two ahead of this computer's is not "in the future" (clocks differ). With the
+    row's ``ledger``, a row breaking no field rule is judged by the rules relating its
+    fields too (:meth:`~..catalog.validation.Checker.broken`), unless it is deleted."""
     latest = rule_day(today)
+    normalised = {}
     for f in fields:
-        problem = field_problem(f, values.get(f.id), latest)
+        (problem,), normalised[f.id] = column_check(f, [values.get(f.id)], latest)
         if problem:
             return problem
-    return None
+    return rule_problems(ledger, normalised, [values], [0])[0] if ledger is not None else None
+
+
+def rule_problems(ledger, normalised: dict[str, list], rows: list[dict], judged: list[int]) -> list[str | None]:
+    """For each of ``rows`` (a package's), the first rule relating its fields it breaks, or
+    None: judged on the ``normalised`` values (field id → column) of the rows ``judged``
+    (rows breaking no field rule), unless deleted (a tombstone is how a bad row goes)."""
+    out: list[str | None] = [None] * len(rows)
+    checker = checker_of(ledger)
+    judged = [i for i in judged if not rows[i].get("_deleted")]
+    if not judged or not checker.rule_reads:
+        return out
+    columns = {k: [normalised[k][i] for i in judged] for k in checker.rule_reads}
+    for k, problem in checker.broken(columns, len(judged)).items():
+        out[judged[k]] = problem.message[:MAX_RULE]
+    return out
 
 
 def rule_day(today: dt.date | None = None) -> dt.date:
@@ -97,6 +120,16 @@ def column_problems(f, values: list, latest: dt.date) -> list[str | None]:
         >>> column_problems(Field("p", "联系电话", "phone"), ["13800000000", None, [1], "12"], dt.date(2024, 1, 1))
         [None, None, '联系电话：值的类型不对', '联系电话：号码格式不对：手机号 11 位、以 13–19 开头；固话写作 0737-1234567']
     """
+    return column_check(f, values, latest)[0]
+
+
+def column_check(f, values: list, latest: dt.date) -> tuple[list[str | None], list]:
+    """:func:`column_problems` and the normalised values (None for an empty or refused one).
+
+        >>> from desktop_app.core.catalog import Field
+        >>> column_check(Field("d", "检查日期", "date"), ["2024.3.5", "明天"], dt.date(2024, 6, 30))[1]
+        ['2024-03-05', None]
+    """
     problems: list[str | None] = [None] * len(values)
     typed = []
     for i, v in enumerate(values):
@@ -104,11 +137,17 @@ def column_problems(f, values: list, latest: dt.date) -> list[str | None]:
             problems[i] = f"{f.label}：值的类型不对"
         else:
             typed.append(i)
-    _, issues = normalize_many(f, [values[i] for i in typed], today=latest)
+    if len(typed) == len(values):
+        normalised, issues = normalize_many(f, values, today=latest)
+    else:
+        found, issues = normalize_many(f, [values[i] for i in typed], today=latest)
+        normalised = [None] * len(values)
+        for k, value in zip(typed, found):
+            normalised[k] = value
     for k, checked in issues.items():
         if checked.error:
             problems[typed[k]] = checked.error[:MAX_RULE]
-    return problems
+    return problems, normalised
 
 
 def _version_tuple(text: object) -> tuple[int, ...] | None:
@@ -179,7 +218,8 @@ def read_notice(conn, rec: dict, source: str, fields_of) -> str | None:
     this install's own words, or None when the notice is about nothing this install sent
     to ``source`` (ignored: a forged or confused notice). The sender's own text (``r``) is
     never shown or kept: a row's reason is found again by checking our own row with our
-    rules (``fields_of(tbl)`` → its fields, or None for a table we do not have: ignored);
+    rules (``fields_of(tbl)`` → its fields and ledger — None for persons — or None for a
+    table we do not have: ignored);
     when our rules find nothing, and for files and audit entries, it is :data:`NOTICE_TEXTS`."""
     pid, kind, tbl, uid = rec["p"], rec["kind"], rec["t"], rec["u"]
     if kind == "file":
@@ -191,12 +231,14 @@ def read_notice(conn, rec: dict, source: str, fields_of) -> str | None:
         return None
     reason = NOTICE_TEXTS[kind]
     if kind == "row":
-        fields = fields_of(tbl)
-        if fields is None:
+        known = fields_of(tbl)
+        if known is None:
             return None
+        fields, ledger = known
         cursor = conn.execute(f"SELECT * FROM [{tbl}] WHERE uuid = ?", (uid,))
         row = cursor.fetchone()
-        ours = row is not None and content_problem(fields, dict(zip([d[0] for d in cursor.description], row)))
+        ours = row is not None and content_problem(fields, dict(zip([d[0] for d in cursor.description], row)),
+                                                   ledger=ledger)
         if ours:
             reason = ours
     conn.execute(
