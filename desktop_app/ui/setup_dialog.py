@@ -52,7 +52,7 @@ from ..core.sync import init_from_profile
 from .errors import log_folder
 from .setup_profile import ProfileRows, note, stack
 from .tasks import TaskRunner
-from .window_size import fit_window
+from .window_size import fit_window, grow_to_content
 
 VILLAGE_TOOLTIP = "村（社区）用镇发来的配置文件开始：与镇电话核对指纹后，从镇的名单中选择本村（社区）"
 TOWN_NOTE = "镇用区发来的配置文件开始：与区电话核对指纹后，从区的名单中选择本镇"
@@ -395,9 +395,7 @@ class SetupDialog(QDialog):
         self.without_profile_note.setVisible(is_town and not with_profile)
         self.profile_rows.set_visible(with_profile)
         self.org_label.setText("本村（社区）(&U)：" if is_village else "本镇(&U)：" if is_town else "单位(&U)：")
-        # once laid out at the new heights, again: the word-wrapped notes' heights depend on the
-        # width the first pass gives them (else rows overlap by a line)
-        QTimer.singleShot(0, self.form, self.form.layout().invalidate)
+        self._relayout()
         self._org_changed()
 
     def _fill_units(self) -> None:
@@ -423,7 +421,18 @@ class SetupDialog(QDialog):
 
     def _profile_changed(self) -> None:
         self._fill_units()
+        self._relayout()
         self._org_changed()
+
+    def _relayout(self) -> None:
+        """Rows shown or hidden: once Qt has laid them out, lay the form out again (the
+        word-wrapped notes' heights depend on the width that pass gives them) and grow the
+        dialog to what its rows need (else they overlap by a line)."""
+        QTimer.singleShot(0, self, self._fit_rows)
+
+    def _fit_rows(self) -> None:
+        self.form.layout().invalidate()
+        grow_to_content(self)
 
     def _org_changed(self) -> None:
         if not self._path_chosen:

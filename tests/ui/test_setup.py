@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from support import MALFORMED_PROFILES, make_chain, resigned_town_profile, screening, trust_profile
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QPoint, QTimer
 from PySide6.QtWidgets import QDialog, QFileDialog
 
 from desktop_app.core import sync
@@ -508,3 +508,19 @@ def test_a_profile_not_from_the_district_is_refused_at_the_town_level(dialog, tm
     assert not dialog.can_accept()
     assert dialog.profile_rows.error.text() == message and not dialog.profile_rows.error.isHidden()
     assert dialog.profile_rows.shown.isHidden() and dialog.org_combo.count() == 0
+
+
+def test_rows_that_appear_after_the_dialog_was_sized_never_overlap(qtbot, tmp_path, district):
+    _d, profile = district
+    dlg = SetupDialog(default_dir=tmp_path)   # sized for the empty town rows
+    qtbot.addWidget(dlg)
+    dlg.set_profile(profile)                  # then the fingerprint, its two-line hint and the towns
+    dlg.set_fingerprint(read_profile(profile).fingerprint)
+    dlg.set_org("河坝镇")
+    dlg.show()
+    edit, hint = dlg.villages_edit, dlg.villages_hint
+
+    def apart():
+        return hint.mapTo(dlg, QPoint(0, 0)).y() >= edit.mapTo(dlg, QPoint(0, edit.height())).y()
+    qtbot.waitUntil(apart, timeout=5000)
+    assert dlg.height() >= dlg.layout().totalHeightForWidth(dlg.width())
