@@ -77,8 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     path = tmp / "示例数据.sqlite3"
     create_demo(path).close()
 
-    setup = SetupDialog(default_dir=tmp)
+    from ..core.store import Store
+    from ..core.sync import export_profile, read_profile
+    with Store.create(tmp / "区.sqlite3", level="district", org="430971", operator="示例") as district:
+        profile = export_profile(district, tmp / "大通湖区_配置.msprofile")
+    setup = SetupDialog(default_dir=tmp)     # a town from the district's profile, fingerprint checked
     setup.set_level("town")
+    setup.set_profile(profile)
+    setup.set_fingerprint(read_profile(profile).fingerprint)
     setup.set_org("430971121")
     setup.set_operator("示例录入员")
     setup.set_villages("示例村一\n示例村二\n示例社区")
@@ -88,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     setup.close()
 
     from ..core.demo import DEMO_PASSWORD, DEMO_USERS
-    from ..core.store import Store, login
+    from ..core.store import login
     from ..ui.login_dialog import LoginDialog
     dialog = LoginDialog(unit="大通湖区", attempt=None, user=DEMO_USERS[0][0],
                          hint=f"示例数据库：用户 {'、'.join(n for n, _ in DEMO_USERS)}（管理员、审核员、"

@@ -2,19 +2,22 @@
 
 Shown when there is no store yet. The user picks the level, the unit, the operator's
 name and the data file. A town may list its villages (codes are assigned by
-:meth:`Store.add_villages`). A village (村（社区）) starts from its town's profile file,
-as ``init --level village --profile … --fingerprint …`` does: the dialog shows the
-profile's fingerprint, grouped as everywhere a person reads one aloud; the user phones
-the town, types the fingerprint the town reads out (spaces and dashes ignored) and
-picks the village from the town's list (:func:`~desktop_app.core.sync.units_to_start`);
-the store is made by :func:`~desktop_app.core.sync.init_from_profile` and trusts the
-town at once. Mistakes are explained next to the field and 确定 stays disabled until
-everything is valid. The store is created on a worker thread, so the window never
+:meth:`Store.add_villages`). A village (村（社区）) starts from its town's profile file and
+a town (镇) from its district's, as ``init --level village|town --profile … --fingerprint …``
+does: the dialog shows the profile's fingerprint, grouped as everywhere a person reads one
+aloud; the user phones the level above, types the fingerprint read out (spaces and dashes
+ignored) and picks the unit from the profile's list
+(:func:`~desktop_app.core.sync.units_to_start`); the store is made by
+:func:`~desktop_app.core.sync.init_from_profile`, trusts the level above at once and has
+its plan, counting choices and quotas. A town that has no district profile yet may tick
+还没有区的配置文件 and pick itself from the plan's list (``init --level town`` without
+``--profile``); it imports the district's profile in the sync centre later. Mistakes are
+explained next to the field and 确定 stays disabled until everything is valid. The store is created on a worker thread, so the window never
 freezes; a failure is shown inside the dialog and leaves no file behind (an unexpected
 one is also written to the log).
 
-For tests (no real modal dialogs): ``set_level``, ``set_profile``, ``set_fingerprint``,
-``set_org``, ``set_operator``, ``set_villages``, ``set_path``, ``can_accept``,
+For tests (no real modal dialogs): ``set_level``, ``set_without_profile``, ``set_profile``,
+``set_fingerprint``, ``set_org``, ``set_operator``, ``set_villages``, ``set_path``, ``can_accept``,
 ``accept_setup`` and the ``finished_setup`` signal (the new path, or ``None`` when
 nothing was created).
 """
@@ -22,9 +25,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -46,11 +50,15 @@ from ..core.errors import describe
 from ..core.store import Store
 from ..core.sync import init_from_profile
 from .errors import log_folder
-from .setup_profile import TownProfileRows, note, stack
+from .setup_profile import ProfileRows, note, stack
 from .tasks import TaskRunner
-from .window_size import fit_window
+from .window_size import fit_window, grow_to_content
 
 VILLAGE_TOOLTIP = "村（社区）用镇发来的配置文件开始：与镇电话核对指纹后，从镇的名单中选择本村（社区）"
+TOWN_NOTE = "镇用区发来的配置文件开始：与区电话核对指纹后，从区的名单中选择本镇"
+WITHOUT_PROFILE = "还没有区的配置文件：先从本程序自带的名单中选本镇"
+WITHOUT_PROFILE_NOTE = ("这样建好的数据库还不认得区的钥匙，也没有区分解给本镇的目标：收到区的配置文件后，"
+                        "请在“同步中心 → 单位与配置文件”导入，并与区电话核对指纹。")
 SUFFIX = ".sqlite3"
 FIX_FIRST = "请先按提示改正上面标红的内容。"
 
@@ -142,7 +150,9 @@ class SetupDialog(QDialog):
             "district": QRadioButton("区(&D)"),
         }
         self.level_group = QButtonGroup(self)
-        level_row = QHBoxLayout()
+        radios = QWidget()
+        level_row = QHBoxLayout(radios)
+        level_row.setContentsMargins(0, 0, 0, 0)
         for level, button in self.level_buttons.items():
             self.level_group.addButton(button)
             level_row.addWidget(button)
@@ -151,21 +161,23 @@ class SetupDialog(QDialog):
         self.level_buttons["village"].setToolTip(VILLAGE_TOOLTIP)
         self.level_buttons["town"].setToolTip("镇，以及像镇一样工作的南湾湖管理处")
         self.level_buttons["district"].setToolTip("区里的工作专班办公室或责任单位，汇总各镇数据")
-        level_box = QVBoxLayout()
-        level_box.setContentsMargins(0, 0, 0, 0)
-        level_box.addLayout(level_row)
         self.village_note = note(VILLAGE_TOOLTIP, hint=True)
-        level_box.addWidget(self.village_note)
+        self.town_note = note(TOWN_NOTE, hint=True)
+        self.without_profile = QCheckBox(WITHOUT_PROFILE + "(&N)")
+        self.without_profile.toggled.connect(lambda _on: self._level_changed(self.level()))
+        self.without_profile_note = note(WITHOUT_PROFILE_NOTE, hint=True)
         self.level_label = QLabel("级别：")
-        form.addRow(self.level_label, level_box)
+        form.addRow(self.level_label, stack(radios, self.village_note, self.town_note, self.without_profile,
+                                            self.without_profile_note))
 
-        # 镇的配置文件 and its fingerprint (a village)
-        self.town_profile = TownProfileRows(form, self)
-        self.town_profile.changed.connect(self._profile_changed)
-        self.town_profile.typed.connect(self._validate)
+        # the level above's profile and its fingerprint (a village: the town's; a town: the district's)
+        self.profile_rows = ProfileRows(form, self)
+        self.profile_rows.changed.connect(self._profile_changed)
+        self.profile_rows.typed.connect(self._validate)
 
         # 单位
         self.org_combo = QComboBox()
+        self.org_combo.setSizeAdjustPolicy(QComboBox.AdjustToContents)   # its list and hint change with the level
         self.org_combo.currentIndexChanged.connect(lambda _i: self._org_changed())
         self.org_error = note()
         org_box = stack(self.org_combo, self.org_error)
@@ -262,24 +274,40 @@ class SetupDialog(QDialog):
     def level(self) -> str:
         return next(lv for lv, b in self.level_buttons.items() if b.isChecked())
 
+    def set_without_profile(self, on: bool = True) -> None:
+        """Tick 还没有区的配置文件: a town picked from the plan's list, without the
+        district's profile (``init --level town`` without ``--profile``)."""
+        self.without_profile.setChecked(on)
+
+    def from_profile(self) -> bool:
+        """Whether the unit starts from the level above's profile (a village always; a town
+        unless 还没有区的配置文件 is ticked)."""
+        level = self.level()
+        return level == "village" or (level == "town" and not self.without_profile.isChecked())
+
     def set_profile(self, path: Path | str) -> None:
-        """Use the town's profile file at ``path`` (a village; what 浏览… does)."""
-        self.town_profile.set_path(path)
+        """Use the level above's profile file at ``path`` (what 浏览… does)."""
+        self.profile_rows.set_path(path)
 
     def set_fingerprint(self, text: str) -> None:
-        """Type the fingerprint the town read out over the phone."""
-        self.town_profile.set_fingerprint(text)
+        """Type the fingerprint the level above read out over the phone."""
+        self.profile_rows.set_fingerprint(text)
 
     def set_org(self, code: str) -> None:
-        """Choose the unit by code, name or alias (switching the level to the unit's); a
-        village from the town's profile."""
-        tree = self._units()
+        """Choose the unit by code, name or alias (switching the level to the unit's): a
+        village from the town's profile, a town from the district's (or, without it, the
+        plan's list)."""
         try:
-            org = tree.resolve(code)
-        except OrgError as exc:
-            raise ValueError(str(exc)) from None
-        if org.level != self.level():
-            self.set_level(org.level)
+            org = self._units().resolve(code)
+        except OrgError:
+            org = None
+        if org is None or org.level != self.level():   # another level's unit: the plan's
+            try:
+                org = self.tree.resolve(code)
+            except OrgError as exc:
+                raise ValueError(str(exc)) from None
+            if org.level != self.level():
+                self.set_level(org.level)
         index = self.org_combo.findData(org.code)
         if index < 0:
             raise ValueError(f"“{org.name}”不能在这里选择")
@@ -290,9 +318,10 @@ class SetupDialog(QDialog):
         return self._units().get(code) if code else None
 
     def _units(self) -> OrgTree:
-        """Where the unit is chosen from: the town's profile for a village, else the plan's."""
-        if self.level() == "village":
-            return self.town_profile.units or OrgTree([])
+        """Where the unit is chosen from: the level above's profile (:meth:`from_profile`),
+        else the plan's."""
+        if self.from_profile():
+            return self.profile_rows.units or OrgTree([])
         return self.tree
 
     def set_operator(self, text: str) -> None:
@@ -342,8 +371,8 @@ class SetupDialog(QDialog):
         level, path = org.level, self.path()
         operator = self.operator_edit.text().strip()
         villages = parse_villages(self.villages_edit.toPlainText())[0] if level == "town" else []
-        profile = self.town_profile.path() if level == "village" else None
-        typed = self.town_profile.fingerprint()
+        profile = self.profile_rows.path() if self.from_profile() else None
+        typed = self.profile_rows.fingerprint()
         self._set_busy(True)
         self._runner = TaskRunner(None, self)
         self._runner.run(lambda _store, _progress: create_store(
@@ -354,13 +383,19 @@ class SetupDialog(QDialog):
 
     # ------------------------------------------------------------ reactions
     def _level_changed(self, level: str) -> None:
+        is_town, is_village, with_profile = level == "town", level == "village", self.from_profile()
+        if with_profile and self.profile_rows.level != level:
+            self.profile_rows.set_level(level)   # the file named is read again for this level
         self._fill_units()
-        is_town, is_village = level == "town", level == "village"
         self.villages_label.setVisible(is_town)
         self.villages_row.setVisible(is_town)
         self.village_note.setVisible(is_village)
-        self.town_profile.set_visible(is_village)
-        self.org_label.setText("本村（社区）(&U)：" if is_village else "单位(&U)：")
+        self.town_note.setVisible(is_town and with_profile)
+        self.without_profile.setVisible(is_town)
+        self.without_profile_note.setVisible(is_town and not with_profile)
+        self.profile_rows.set_visible(with_profile)
+        self.org_label.setText("本村（社区）(&U)：" if is_village else "本镇(&U)：" if is_town else "单位(&U)：")
+        self._relayout()
         self._org_changed()
 
     def _fill_units(self) -> None:
@@ -379,14 +414,25 @@ class SetupDialog(QDialog):
             self.org_combo.setCurrentIndex(0)
         else:  # several units: the user must choose, never a silent default
             self.org_combo.setPlaceholderText(
-                "请先选择镇发来的配置文件" if level == "village" and not units else
-                "请选择本村（社区）" if level == "village" else "请选择所属镇（或南湾湖管理处）")
+                f"请先选择{self.profile_rows.above()}发来的配置文件" if self.from_profile() and not units else
+                "请选择本村（社区）" if level == "village" else "请选择本镇（或南湾湖管理处）")
             self.org_combo.setCurrentIndex(-1)
         self.org_combo.blockSignals(False)
 
     def _profile_changed(self) -> None:
         self._fill_units()
+        self._relayout()
         self._org_changed()
+
+    def _relayout(self) -> None:
+        """Rows shown or hidden: once Qt has laid them out, lay the form out again (the
+        word-wrapped notes' heights depend on the width that pass gives them) and grow the
+        dialog to what its rows need (else they overlap by a line)."""
+        QTimer.singleShot(0, self, self._fit_rows)
+
+    def _fit_rows(self) -> None:
+        self.form.layout().invalidate()
+        grow_to_content(self)
 
     def _org_changed(self) -> None:
         if not self._path_chosen:
@@ -436,10 +482,12 @@ class SetupDialog(QDialog):
         operator_msg = "" if self.operator_edit.text().strip() else "请填写操作员姓名（录入人，会记在每条修改记录里）"
 
         profile_msg = fingerprint_msg = ""
-        if self.level() == "village":
-            profile_msg, fingerprint_msg = self.town_profile.problems()
+        if self.from_profile():
+            rows = self.profile_rows
+            profile_msg, fingerprint_msg = rows.problems()
             if org_msg:   # the unit comes from the profile: say so once the profile is read
-                org_msg = "请从镇的名单中选择本村（社区）" if self.town_profile.profile is not None else ""
+                org_msg = (f"请从{rows.above()}的名单中选择本{LEVEL_NAMES[self.level()]}"
+                           if rows.profile is not None else "")
 
         villages_msg = ""
         if org is not None and org.level == "town":

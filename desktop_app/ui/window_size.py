@@ -95,6 +95,19 @@ def fit_window(window: QWidget, key: str, size: QSize | None = None) -> None:
     window.installEventFilter(window._size_keeper)
 
 
+def grow_to_content(window: QWidget) -> None:
+    """Make ``window`` as tall as its rows need at its width — word-wrapped notes shown since
+    it was sized need more than Qt's minimum, which counts them short, and rows would
+    overlap — and no taller than its screen allows, kept on that screen."""
+    layout = window.layout()
+    if layout is None or not layout.hasHeightForWidth():
+        return
+    need = layout.totalHeightForWidth(window.width())
+    if need > window.height():
+        window.setGeometry(clamped(QRect(window.geometry().topLeft(), QSize(window.width(), need)),
+                                   available_geometry(window)))
+
+
 class _Keeper(QObject):
     """Saves the window's size when it closes or hides; on show, pulls a frame that came out
     larger than the screen (a real title bar taller than :data:`FRAME`) back onto it."""

@@ -3,16 +3,25 @@ from __future__ import annotations
 
 import threading
 
+import datetime as dt
+
 import pytest
-from support import MALFORMED_PROFILES, resigned_town_profile
-from PySide6.QtCore import QTimer
+from support import MALFORMED_PROFILES, make_chain, resigned_town_profile, screening, trust_profile
+from PySide6.QtCore import QPoint, QTimer
 from PySide6.QtWidgets import QDialog, QFileDialog
 
+from desktop_app.core import sync
+from desktop_app.core.catalog import load_choices, save_choices
+from desktop_app.core.catalog.model import read_catalog_files
+from desktop_app.core.district import reviews
 from desktop_app.core.store.database import Store, StoreError
 from desktop_app.core.sync import export_profile, peer_list, pending_peers, read_profile, spaced_fingerprint
+from desktop_app.core.sync.package_file import PackageError
 from desktop_app.ui import setup_dialog
 from desktop_app.ui.setup_dialog import VILLAGE_TOOLTIP, SetupDialog
 from desktop_app.ui.style import RED
+
+TODAY = dt.date(2024, 6, 30)
 
 
 @pytest.fixture(autouse=True)
@@ -39,6 +48,7 @@ def create(qtbot, dlg):
 
 
 def test_town_setup_creates_store_with_villages(qtbot, dialog, tmp_path):
+    dialog.set_without_profile()   # 还没有区的配置文件: the plan's towns
     path = tmp_path / "河坝镇.sqlite3"
     dialog.set_level("town")
     dialog.set_org("430971121")
@@ -61,6 +71,7 @@ def test_town_setup_creates_store_with_villages(qtbot, dialog, tmp_path):
 
 
 def test_default_path_follows_unit_until_user_chooses(dialog, tmp_path):
+    dialog.set_without_profile()   # 还没有区的配置文件: the plan's towns
     assert dialog.org() is None  # several towns: no silent default
     assert not dialog.can_accept()
     assert dialog.org_error.text() == "请选择单位"
@@ -73,12 +84,14 @@ def test_default_path_follows_unit_until_user_chooses(dialog, tmp_path):
 
 
 def test_town_combo_lists_the_five_towns(dialog):
+    dialog.set_without_profile()   # 还没有区的配置文件: the plan's towns
     dialog.set_level("town")
     names = [dialog.org_combo.itemText(i) for i in range(dialog.org_combo.count())]
     assert names == ["河坝镇", "金盆镇", "北洲子镇", "千山红镇", "南湾湖管理处"]
 
 
 def test_operator_required(qtbot, dialog, tmp_path):
+    dialog.set_without_profile()   # 还没有区的配置文件: the plan's towns
     dialog.set_org("河坝镇")
     dialog.set_path(tmp_path / "t.sqlite3")
     dialog.set_operator("   ")
@@ -94,6 +107,7 @@ def test_operator_required(qtbot, dialog, tmp_path):
 
 
 def test_existing_path_refused_with_message(qtbot, dialog, tmp_path):
+    dialog.set_without_profile()   # 还没有区的配置文件: the plan's towns
     path = tmp_path / "已有.sqlite3"
     path.write_bytes(b"keep me")
     dialog.set_org("河坝镇")
@@ -111,6 +125,7 @@ def test_existing_path_refused_with_message(qtbot, dialog, tmp_path):
 
 
 def test_folder_or_relative_path_refused(dialog, tmp_path):
+    dialog.set_without_profile()   # 还没有区的配置文件: the plan's towns
     dialog.set_org("河坝镇")
     dialog.set_operator("张三")
     dialog.set_path(tmp_path)
@@ -149,18 +164,18 @@ def test_a_village_sets_up_from_its_towns_profile_with_the_fingerprint_read_back
                                                                                  town_profile):
     dialog.set_level("village")
     assert dialog.level_buttons["village"].isEnabled() and dialog.village_note.text() == VILLAGE_TOOLTIP
-    assert dialog.town_profile.edit.isVisibleTo(dialog) and dialog.villages_row.isHidden()
+    assert dialog.profile_rows.edit.isVisibleTo(dialog) and dialog.villages_row.isHidden()
     assert not dialog.can_accept()
-    assert dialog.town_profile.error.text().startswith("请选择镇发来的配置文件")
+    assert dialog.profile_rows.error.text().startswith("请选择镇发来的配置文件")
     assert dialog.org_combo.count() == 0
 
     dialog.set_profile(town_profile)
     fp = read_profile(town_profile).fingerprint
-    shown = dialog.town_profile.shown.text()
-    assert shown == spaced_fingerprint(fp) and not dialog.town_profile.shown.isHidden()
+    shown = dialog.profile_rows.shown.text()
+    assert shown == spaced_fingerprint(fp) and not dialog.profile_rows.shown.isHidden()
     assert shown.count(" ") > 4 and "-" not in shown      # read aloud in groups, as everywhere
-    assert dialog.town_profile.info.text() == "河坝镇（430971121）的配置文件，列有 2 个村（社区）。"
-    assert "请打电话给河坝镇" in dialog.town_profile.hint.text()
+    assert dialog.profile_rows.info.text() == "河坝镇（430971121）的配置文件，列有 2 个村（社区）。"
+    assert "请打电话给河坝镇" in dialog.profile_rows.hint.text()
     assert [dialog.org_combo.itemText(i) for i in range(dialog.org_combo.count())] == ["示例村一", "示例村二"]
     assert dialog.org() is None                            # two villages: the user chooses
     dialog.set_org("示例村二")
@@ -169,15 +184,15 @@ def test_a_village_sets_up_from_its_towns_profile_with_the_fingerprint_read_back
     assert not dialog.can_accept()                         # no fingerprint typed yet
 
     dialog.set_fingerprint(fp[:9])
-    assert not dialog.can_accept() and "已输入 8 位" in dialog.town_profile.fingerprint_message.text()
-    assert RED not in dialog.town_profile.fingerprint_message.styleSheet()       # still typing: not an error yet
+    assert not dialog.can_accept() and "已输入 8 位" in dialog.profile_rows.fingerprint_message.text()
+    assert RED not in dialog.profile_rows.fingerprint_message.styleSheet()       # still typing: not an error yet
     wrong = ("0" if fp[0] != "0" else "1") + fp[1:]
     dialog.set_fingerprint(wrong)
     assert not dialog.can_accept() and not dialog.ok_button.isEnabled()
-    assert "与河坝镇配置文件的指纹不符" in dialog.town_profile.fingerprint_message.text()
-    assert RED in dialog.town_profile.fingerprint_message.styleSheet()
+    assert "与河坝镇配置文件的指纹不符" in dialog.profile_rows.fingerprint_message.text()
+    assert RED in dialog.profile_rows.fingerprint_message.styleSheet()
     dialog.set_fingerprint(" " + fp.lower().replace("-", " – ") + " ")   # as typed from a call
-    assert dialog.town_profile.fingerprint_message.text() == "✔ 指纹一致"
+    assert dialog.profile_rows.fingerprint_message.text() == "✔ 指纹一致"
     assert dialog.can_accept()
 
     path = dialog.path()
@@ -212,18 +227,18 @@ def test_a_profile_a_village_cannot_start_from_is_explained(dialog, tmp_path, ki
     dialog.set_profile(path)
     dialog.set_operator("张三")
     assert not dialog.can_accept()
-    assert message in dialog.town_profile.error.text() and not dialog.town_profile.error.isHidden()
-    assert dialog.town_profile.shown.isHidden() and dialog.org_combo.count() == 0
+    assert message in dialog.profile_rows.error.text() and not dialog.profile_rows.error.isHidden()
+    assert dialog.profile_rows.shown.isHidden() and dialog.org_combo.count() == 0
 
 
 @pytest.mark.parametrize("change, problem", MALFORMED_PROFILES.values(), ids=MALFORMED_PROFILES)
 def test_a_signed_but_malformed_profile_is_refused_under_the_field(dialog, tmp_path, change, problem):
     dialog.set_level("village")
     dialog.set_profile(resigned_town_profile(tmp_path, change))
-    assert dialog.town_profile.error.text() == (
+    assert dialog.profile_rows.error.text() == (
         f"河坝镇_配置.msprofile 不是本程序的配置文件，或已损坏（{problem}）；请向发出单位重新索取")
-    assert not dialog.town_profile.error.isHidden() and not dialog.can_accept()
-    assert dialog.town_profile.shown.isHidden() and dialog.org_combo.count() == 0
+    assert not dialog.profile_rows.error.isHidden() and not dialog.can_accept()
+    assert dialog.profile_rows.shown.isHidden() and dialog.org_combo.count() == 0
 
 
 def test_a_wrong_fingerprint_at_creation_is_refused_inline_and_leaves_no_file(qtbot, dialog, tmp_path,
@@ -242,14 +257,20 @@ def test_a_wrong_fingerprint_at_creation_is_refused_inline_and_leaves_no_file(qt
 
 def test_browse_for_the_profile_uses_the_chooser_method(dialog, town_profile, monkeypatch):
     dialog.set_level("village")
-    monkeypatch.setattr(dialog.town_profile, "_ask_profile_path", lambda start: str(town_profile))
-    dialog.town_profile.browse.click()
-    assert dialog.town_profile.edit.text() == str(town_profile) and dialog.org_combo.count() == 2
-    dialog.set_level("town")               # back to a town: the plan's towns, no profile rows
-    assert not dialog.town_profile.edit.isVisibleTo(dialog) and dialog.org_combo.count() == 5
+    monkeypatch.setattr(dialog.profile_rows, "_ask_profile_path", lambda start: str(town_profile))
+    dialog.profile_rows.browse.click()
+    assert dialog.profile_rows.edit.text() == str(town_profile) and dialog.org_combo.count() == 2
+    dialog.set_level("town")               # a town starts from the district's profile: not this one
+    assert dialog.profile_rows.edit.isVisibleTo(dialog) and dialog.org_combo.count() == 0
+    assert "是河坝镇（镇级）的配置文件；镇请使用所属区发来的配置文件" in dialog.profile_rows.error.text()
+    dialog.set_without_profile()           # 还没有区的配置文件: the plan's towns, no profile rows
+    assert not dialog.profile_rows.edit.isVisibleTo(dialog) and dialog.org_combo.count() == 5
+    dialog.set_level("village")            # the town's profile again, for the village
+    assert dialog.profile_rows.edit.isVisibleTo(dialog) and dialog.org_combo.count() == 2
 
 
 def test_duplicate_village_names_refused(qtbot, dialog, tmp_path):
+    dialog.set_without_profile()   # 还没有区的配置文件: the plan's towns
     dialog.set_org("河坝镇")
     dialog.set_operator("张三")
     dialog.set_path(tmp_path / "t.sqlite3")
@@ -263,6 +284,7 @@ def test_duplicate_village_names_refused(qtbot, dialog, tmp_path):
 
 
 def test_add_villages_failure_leaves_no_file(qtbot, dialog, tmp_path, monkeypatch):
+    dialog.set_without_profile()   # 还没有区的配置文件: the plan's towns
     def fail(self, names, town=None):
         raise StoreError("河坝镇已经有“示例村一”，未添加任何村（社区）", 1)
     monkeypatch.setattr(Store, "add_villages", fail)
@@ -281,6 +303,7 @@ def test_add_villages_failure_leaves_no_file(qtbot, dialog, tmp_path, monkeypatc
 
 
 def test_store_error_shown_inline(qtbot, dialog, tmp_path, monkeypatch):
+    dialog.set_without_profile()   # 还没有区的配置文件: the plan's towns
     path = tmp_path / "t.sqlite3"
     dialog.set_org("河坝镇")
     dialog.set_operator("张三")
@@ -293,6 +316,7 @@ def test_store_error_shown_inline(qtbot, dialog, tmp_path, monkeypatch):
 
 
 def test_dialog_never_blocks(qtbot, dialog, tmp_path, monkeypatch):
+    dialog.set_without_profile()   # 还没有区的配置文件: the plan's towns
     release = threading.Event()
     real = setup_dialog.create_store
 
@@ -343,6 +367,7 @@ def test_cancel_rejects(dialog):
 
 def test_unexpected_failure_is_shown_inline_and_logged_without_values(qtbot, dialog, tmp_path,
                                                                       monkeypatch):
+    dialog.set_without_profile()   # 还没有区的配置文件: the plan's towns
     from desktop_app.core.logs import setup_logging, stop_logging
     log = setup_logging(tmp_path / "logs")
     threads = []
@@ -365,3 +390,137 @@ def test_unexpected_failure_is_shown_inline_and_logged_without_values(qtbot, dia
     assert "43090219710916154X" not in text + written
     assert threads and threads[0] is not threading.main_thread()   # the one task runner's thread
     assert threads[0].name.startswith("store") and dialog.ok_button.isEnabled()
+
+
+# ---------------------------------------------------------------- a town from the district's profile
+
+@pytest.fixture
+def district(tmp_path):
+    """The district's install with its own plan (version 2024.99, a 筛查编号 field more), a
+    quota for 河坝镇 and a lead unit of its choosing, and the profile it hands the towns."""
+    files = read_catalog_files()
+    name = next(n for n in files if "two_cancer" in n)
+    [ledger] = [led for led in files[name]["ledgers"] if led["id"] == "two_cancer"]
+    ledger["fields"].append({"id": "screening_no", "label": "筛查编号", "type": "text"})
+    files[next(n for n in files if "catalog" in files[n])]["catalog"]["version"] = "2024.99"
+    store = Store.create(tmp_path / "district" / "区.sqlite3", level="district", org="430971", operator="区",
+                         catalog_files=files)
+    store.set_quota("two_cancer_screening", "430971121", 600)
+    save_choices(store, load_choices(store).with_leads(store.catalog, "barrier_free_households", ["区妇联"]))
+    profile = export_profile(store, tmp_path / "大通湖区_配置.msprofile")
+    yield store, profile
+    store.close()
+
+
+def test_a_town_sets_up_from_the_districts_profile_and_trusts_the_district(qtbot, dialog, tmp_path, district):
+    d, profile = district
+    assert dialog.level() == "town" and not dialog.without_profile.isChecked()   # the way a town starts
+    assert dialog.profile_rows.file_label.text() == "区的配置文件(&F)："
+    assert dialog.town_note.text() == "镇用区发来的配置文件开始：与区电话核对指纹后，从区的名单中选择本镇"
+    assert dialog.org_combo.count() == 0 and not dialog.can_accept()
+    assert dialog.profile_rows.error.text() == "请选择区发来的配置文件（区在“同步中心 → 单位与配置文件”导出）"
+
+    dialog.set_profile(profile)
+    fp = read_profile(profile).fingerprint
+    assert dialog.profile_rows.shown.text() == spaced_fingerprint(fp)
+    assert dialog.profile_rows.info.text() == "大通湖区（430971）的配置文件，列有 5 个镇。"
+    assert "请打电话给大通湖区" in dialog.profile_rows.hint.text()
+    assert [dialog.org_combo.itemText(i) for i in range(dialog.org_combo.count())] == \
+        ["河坝镇", "金盆镇", "北洲子镇", "千山红镇", "南湾湖管理处"]
+    assert dialog.org() is None and dialog.org_error.text() == "请从区的名单中选择本镇"
+    dialog.set_org("河坝镇")
+    dialog.set_operator("镇录入员")
+    dialog.set_villages("示例村一")
+    assert not dialog.can_accept()
+    assert dialog.profile_rows.fingerprint_message.text() == "请与区电话核对指纹后，在这里输入对方读出的指纹"
+    dialog.set_fingerprint(fp.replace("-", " "))
+    assert dialog.profile_rows.fingerprint_message.text() == "✔ 指纹一致" and dialog.can_accept()
+
+    path = dialog.path()
+    assert path.name == "河坝镇.sqlite3" and create(qtbot, dialog) == path
+    town = Store.open(path)
+    try:
+        assert (town.node.level, town.node.org, town.node.operator) == ("town", "430971121", "镇录入员")
+        assert [p.fingerprint for p in peer_list(town) if p.org == "430971" and p.active] == [fp]
+        assert pending_peers(town) == []
+        # the district's plan, quota and counting choices, without importing its profile again
+        assert town.catalog.version == "2024.99"
+        assert "screening_no" in [f.id for f in town.catalog.ledger("two_cancer").fields]
+        assert town.quotas() == {("two_cancer_screening", "430971121"): 600}
+        assert load_choices(town).leads == {"barrier_free_households": ("区妇联",)}
+        assert [o.name for o in town.orgs.children("430971121")] == ["示例村一"]
+        # packages both ways with no further step at the town: the district registers the town
+        # (its profile, fingerprint by phone) and its 核实意见 arrives at once
+        row = town.ledger("two_cancer").add(screening(1), org="示例村一", today=TODAY).uuid
+        trust_profile(d, export_profile(town, tmp_path / "河坝镇_配置.msprofile"))
+        sync.import_package(d, sync.export_package(town, tmp_path / "up").path)
+        reviews.flag(d, "two_cancer", row, note="请核实联系电话")
+        down = sync.import_package(town, sync.export_package(d, tmp_path / "down", to="河坝镇").path)
+        assert down.status == "imported"
+        assert [r["note"] for r in reviews.list_reviews(town, open_only=True)] == ["请核实联系电话"]
+    finally:
+        town.close()
+
+
+def test_a_town_without_the_districts_profile_does_not_trust_the_district(qtbot, dialog, tmp_path, district):
+    d, _profile = district
+    dialog.set_without_profile()
+    assert not dialog.profile_rows.edit.isVisibleTo(dialog) and dialog.town_note.isHidden()
+    assert dialog.without_profile_note.text().startswith("这样建好的数据库还不认得区的钥匙")
+    dialog.set_org("河坝镇")
+    dialog.set_operator("镇录入员")
+    dialog.set_path(tmp_path / "河坝镇.sqlite3")
+    assert create(qtbot, dialog) == tmp_path / "河坝镇.sqlite3"
+    with Store.open(tmp_path / "河坝镇.sqlite3") as town:
+        assert peer_list(town) == [] and town.quotas() == {} and town.catalog.version != "2024.99"
+        trust_profile(d, export_profile(town, tmp_path / "河坝镇_配置.msprofile"))
+        with pytest.raises(PackageError, match="来自未登记的单位或电脑（自称大通湖区）"):
+            sync.import_package(town, sync.export_package(d, tmp_path / "down", to="河坝镇").path)
+
+
+def test_a_wrong_district_fingerprint_keeps_ok_disabled_with_the_message(qtbot, dialog, tmp_path, district):
+    _d, profile = district
+    dialog.set_profile(profile)
+    dialog.set_org("金盆镇")
+    dialog.set_operator("张三")
+    dialog.set_path(tmp_path / "金盆镇.sqlite3")
+    fp = read_profile(profile).fingerprint
+    dialog.set_fingerprint(("0" if fp[0] != "0" else "1") + fp[1:])
+    assert not dialog.can_accept() and not dialog.ok_button.isEnabled()
+    message = dialog.profile_rows.fingerprint_message
+    assert message.text().startswith("输入的指纹与大通湖区配置文件的指纹不符，没有确认。请再与大通湖区电话核对")
+    assert RED in message.styleSheet() and not message.isHidden()
+    assert create(qtbot, dialog) is None and dialog.error_label.text() == setup_dialog.FIX_FIRST
+    assert list(tmp_path.glob("金盆镇.sqlite3*")) == []
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("village", "v.msprofile 是示例村一（村（社区）级）的配置文件；镇请使用所属区发来的配置文件"),
+    ("town", "t.msprofile 是河坝镇（镇级）的配置文件；镇请使用所属区发来的配置文件"),
+])
+def test_a_profile_not_from_the_district_is_refused_at_the_town_level(dialog, tmp_path, kind, message):
+    stores = make_chain(tmp_path / "chain")
+    for store in stores:
+        store.close()
+    dialog.set_level("town")
+    dialog.set_profile(tmp_path / "chain" / f"{kind[0]}.msprofile")
+    dialog.set_operator("张三")
+    assert not dialog.can_accept()
+    assert dialog.profile_rows.error.text() == message and not dialog.profile_rows.error.isHidden()
+    assert dialog.profile_rows.shown.isHidden() and dialog.org_combo.count() == 0
+
+
+def test_rows_that_appear_after_the_dialog_was_sized_never_overlap(qtbot, tmp_path, district):
+    _d, profile = district
+    dlg = SetupDialog(default_dir=tmp_path)   # sized for the empty town rows
+    qtbot.addWidget(dlg)
+    dlg.set_profile(profile)                  # then the fingerprint, its two-line hint and the towns
+    dlg.set_fingerprint(read_profile(profile).fingerprint)
+    dlg.set_org("河坝镇")
+    dlg.show()
+    edit, hint = dlg.villages_edit, dlg.villages_hint
+
+    def apart():
+        return hint.mapTo(dlg, QPoint(0, 0)).y() >= edit.mapTo(dlg, QPoint(0, edit.height())).y()
+    qtbot.waitUntil(apart, timeout=5000)
+    assert dlg.height() >= dlg.layout().totalHeightForWidth(dlg.width())

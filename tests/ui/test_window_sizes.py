@@ -44,9 +44,16 @@ def _main(ctx):
 
 
 def _setup(ctx):
+    """At its tallest: a town from the district's profile, the fingerprint shown and matched."""
+    from desktop_app.core.store import Store
+    from desktop_app.core.sync import export_profile, read_profile
     from desktop_app.ui.setup_dialog import SetupDialog
+    with Store.create(ctx["tmp"] / "区.sqlite3", level="district", org="430971", operator="区") as district:
+        profile = export_profile(district, ctx["tmp"] / "区_配置.msprofile")
     dialog = SetupDialog(default_dir=ctx["tmp"])
-    dialog.set_level("village")
+    dialog.set_profile(profile)
+    dialog.set_fingerprint(read_profile(profile).fingerprint)
+    dialog.set_org("河坝镇")
     return dialog
 
 

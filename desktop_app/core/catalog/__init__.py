@@ -21,14 +21,14 @@ from .idnumbers import age_on, birth_from_id, fold, sex_from_id
 from .choices import Choices, load_choices, save_choices
 from .counting import counting_text
 from .model import Catalog, CatalogError, Field, Indicator, Ledger, WorkCalendar, load_catalog
-from .orgs import LEVEL_NAMES, Org, OrgError, OrgTree, file_label
+from .orgs import LEVEL_NAMES, PARENT_LEVEL, Org, OrgError, OrgTree, file_label
 from .validation import Checker, CheckedRows, Problem, RowCheck, validate_row
 
 __all__ = [
     "ATTACHMENT_KINDS", "LEVEL_NAMES", "Catalog", "CatalogError", "CheckedRows", "Checker", "Choices", "Field",
     "Indicator", "Ledger",
     "WorkCalendar", "counting_text", "load_choices", "save_choices",
-    "Org", "OrgError", "OrgTree", "Problem", "RowCheck", "age_on", "birth_from_id", "display",
+    "Org", "OrgError", "OrgTree", "PARENT_LEVEL", "Problem", "RowCheck", "age_on", "birth_from_id", "display",
     "file_label", "fold", "is_blank", "load_catalog", "normalize", "normalize_many", "parse_date", "parse_refs", "sex_from_id",
     "validate_row",
 ]
