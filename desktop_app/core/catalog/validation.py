@@ -367,26 +367,6 @@ class Checker:
         return self.dates(out, rule.params["birth_field"])
 
 
-def fill_defaults(ledger: Ledger, values: dict) -> dict:
-    """:meth:`Checker.fill_defaults` of one row of values (field → value, filled in place).
-    Returns what was filled (field → value).
-
-        >>> fill_defaults(load_catalog().ledger("two_cancer"), {"institution": "示例卫生院"})
-        {'breast_institution': '示例卫生院'}
-    """
-    checker = _checker_of(ledger)
-    columns = {k: [values.get(k)] for k in checker.fill_reads}
-    filled = checker.fill_defaults(columns, 1)
-    for fid in filled:
-        values[fid] = columns[fid][0]
-    return {fid: values[fid] for fid in filled}
-
-
-def missing_fields(ledger: Ledger, values: dict) -> list[str]:
-    """:meth:`Checker.missing` of one row of already-normalised values."""
-    return missing_many(ledger, [values])[0]
-
-
 def missing_many(ledger: Ledger, rows: list[dict]) -> list[list[str]]:
     """:meth:`Checker.missing` of each of ``rows`` (already-normalised values), column by column.
 
@@ -394,7 +374,7 @@ def missing_many(ledger: Ledger, rows: list[dict]) -> list[list[str]]:
         >>> [len(m) > 0 for m in missing_many(led, [{"name": "示例一"}, {}])]
         [True, True]
     """
-    checker = _checker_of(ledger)
+    checker = checker_of(ledger)
     found = checker.missing({k: [r.get(k) for r in rows] for k in checker.missing_reads}, len(rows))
     return [found.get(i, []) for i in range(len(rows))]
 
@@ -402,9 +382,15 @@ def missing_many(ledger: Ledger, rows: list[dict]) -> list[list[str]]:
 _CHECKERS: dict[int, Checker] = {}
 
 
-def _checker_of(ledger: Ledger) -> Checker:
-    """A ledger's checks compiled once for the one-row helpers (called once per merged row;
-    filling and 待补充 depend on neither the plan year nor the day)."""
+def checker_of(ledger: Ledger) -> Checker:
+    """A ledger's checks compiled once, for filling and 待补充 (:meth:`Checker.fill_defaults`,
+    :meth:`Checker.missing`: they depend on neither the plan year nor the day) of rows
+    already kept — merged, or brought up to a new catalog.
+
+        >>> led = load_catalog().ledger("two_cancer")
+        >>> checker_of(led) is checker_of(led)
+        True
+    """
     checker = _CHECKERS.get(id(ledger))
     if checker is None or checker.ledger is not ledger:
         if len(_CHECKERS) > 256:
