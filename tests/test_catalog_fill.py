@@ -41,8 +41,8 @@ def reference_fill(conn, old, new):
 @pytest.fixture(scope="module")
 def stale(tmp_path_factory):
     """The demo district as a store of an older catalog would hold it: the fields a save
-    fills (and the ones 待补充 reads) blank in some rows, 待补充 marks stale in others,
-    some rows deleted."""
+    fills (and the ones 待补充 reads) blank in some rows, 待补充 marks stale (or written
+    another way) in others, some rows deleted."""
     path = tmp_path_factory.mktemp("fill") / "demo.sqlite3"
     store = create_demo(path, scale=0.1)
     with store.transaction():
@@ -52,6 +52,8 @@ def stale(tmp_path_factory):
                 store.conn.execute(f"UPDATE [{led.table}] SET [{fid}] = NULL WHERE (rowid + {k}) % {3 + k % 4} = 0")
             store.conn.execute(f"UPDATE [{led.table}] SET _missing = 'status', _incomplete = 1 WHERE rowid % 5 = 1")
             store.conn.execute(f"UPDATE [{led.table}] SET _missing = NULL, _incomplete = 0 WHERE rowid % 5 = 2")
+            # the same fields named another way (a stray separator): nothing to write
+            store.conn.execute(f"UPDATE [{led.table}] SET _missing = _missing || '、' WHERE rowid % 5 = 3")
             store.conn.execute(f"UPDATE [{led.table}] SET _deleted = 1, _missing = 'x' WHERE rowid % 11 = {n % 11}")
     store.close()
     return path

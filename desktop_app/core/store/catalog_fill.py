@@ -41,27 +41,38 @@ def fill_existing_rows(conn, old: Catalog | None, new: Catalog) -> dict[str, int
         checker = checker_of(led)
         cols = list(dict.fromkeys(checker.fill_reads + checker.missing_reads))
         select = "".join(f", [{c}]" for c in cols)
-        cur = conn.execute(f"SELECT uuid, _missing{select} FROM [{led.table}] WHERE {LIVE}")
+        cur = conn.execute(f"SELECT rowid, _missing{select} FROM [{led.table}] WHERE {LIVE}")
         updates: dict[tuple[str, ...], list[list]] = {}   # the columns set → their rows' values
         n = 0
         while block := cur.fetchmany(CHUNK):
-            uuids, was, *values = map(list, zip(*block))
+            rowids, was, *values = map(list, zip(*block))
             columns = dict(zip(cols, values))
-            filled = checker.fill_defaults(columns, len(block))
-            missing = checker.missing(columns, len(block))
-            by_row: dict[int, list[str]] = {}
-            for fid, rows in filled.items():
+            fills: dict[int, list[str]] = {}
+            for fid, rows in checker.fill_defaults(columns, len(block)).items():
                 for i in rows:
-                    by_row.setdefault(i, []).append(fid)
-            for i, uid in enumerate(uuids):
-                gaps, fills = missing.get(i, []), by_row.get(i, ())
-                if fills or set(gaps) != set((was[i] or "").split("、")) - {""}:
-                    updates.setdefault(tuple(fills), []).append(
-                        [*(columns[f][i] for f in fills), 1 if gaps else 0, "、".join(gaps) or None, uid])
-                    n += 1
-        for fills, rows in updates.items():
-            sets = ", ".join(f"[{c}] = ?" for c in (*fills, "_incomplete", "_missing"))
-            conn.executemany(f"UPDATE [{led.table}] SET {sets} WHERE uuid = ?", rows)
+                    fills.setdefault(i, []).append(fid)
+            gaps = {i: "、".join(found) for i, found in checker.missing(columns, len(block)).items()}
+            for i, (rowid, old_gaps) in enumerate(zip(rowids, was)):
+                new_gaps = gaps.get(i)
+                if i not in fills and (old_gaps == new_gaps or (
+                        _same_gaps(old_gaps, new_gaps) if old_gaps else new_gaps is None)):
+                    continue
+                filled = fills.get(i, ())
+                updates.setdefault(tuple(filled), []).append(
+                    [*(columns[f][i] for f in filled), 1 if new_gaps else 0, new_gaps, rowid])
+                n += 1
+        for filled, rows in updates.items():   # in table order: the pages written one after another
+            sets = ", ".join(f"[{c}] = ?" for c in (*filled, "_incomplete", "_missing"))
+            conn.executemany(f"UPDATE [{led.table}] SET {sets} WHERE rowid = ?", rows)
         if n:
             changed[led.id] = n
     return changed
+
+
+def _same_gaps(old: str | None, new: str | None) -> bool:
+    """Whether a stored 待补充 list (``a、b``) names the same fields as the new one, in any order::
+
+        >>> _same_gaps("b、a", "a、b"), _same_gaps("、", None), _same_gaps("a", None)
+        (True, True, False)
+    """
+    return set((old or "").split("、")) - {""} == set((new or "").split("、")) - {""}
