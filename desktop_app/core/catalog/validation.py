@@ -400,26 +400,6 @@ class Checker:
         return self.dates(out, rule.params["birth_field"])
 
 
-def fill_defaults(ledger: Ledger, values: dict) -> dict:
-    """:meth:`Checker.fill_defaults` of one row of values (field → value, filled in place).
-    Returns what was filled (field → value).
-
-        >>> fill_defaults(load_catalog().ledger("two_cancer"), {"institution": "示例卫生院"})
-        {'breast_institution': '示例卫生院'}
-    """
-    checker = checker_of(ledger)
-    columns = {k: [values.get(k)] for k in checker.fill_reads}
-    filled = checker.fill_defaults(columns, 1)
-    for fid in filled:
-        values[fid] = columns[fid][0]
-    return {fid: values[fid] for fid in filled}
-
-
-def missing_fields(ledger: Ledger, values: dict) -> list[str]:
-    """:meth:`Checker.missing` of one row of already-normalised values."""
-    return missing_many(ledger, [values])[0]
-
-
 def missing_many(ledger: Ledger, rows: list[dict]) -> list[list[str]]:
     """:meth:`Checker.missing` of each of ``rows`` (already-normalised values), column by column.
 
@@ -460,8 +440,15 @@ _CHECKERS: dict[int, Checker] = {}
 
 
 def checker_of(ledger: Ledger) -> Checker:
-    """A ledger's checks compiled once for the helpers a merge calls (filling, 待补充 and
-    :meth:`Checker.broken` depend on neither the plan year nor the day)."""
+    """A ledger's checks compiled once, for filling, 待补充 and the rules relating fields
+    (:meth:`Checker.fill_defaults`, :meth:`Checker.missing`, :meth:`Checker.broken`: they
+    depend on neither the plan year nor the day) of rows already kept or arriving — merged,
+    or brought up to a new catalog.
+
+        >>> led = load_catalog().ledger("two_cancer")
+        >>> checker_of(led) is checker_of(led)
+        True
+    """
     checker = _CHECKERS.get(id(ledger))
     if checker is None or checker.ledger is not ledger:
         if len(_CHECKERS) > 256:

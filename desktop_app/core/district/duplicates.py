@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from ..catalog.model import Ledger
 from ..errors import StoreError
 from ..store.policy import Policy, policy_for
+from ..store.schema import LIVE
 from ..store.versions import now_iso
 
 if TYPE_CHECKING:
@@ -79,22 +80,29 @@ def _key_sql(led: Ledger) -> str:
     return parts[0] if len(parts) == 1 else "json_array(" + ", ".join(parts) + ")"
 
 
-def _candidates(store: Store, led: Ledger) -> list[list[dict]]:
+def _candidates(store: Store, led: Ledger) -> dict[str, list[dict]]:
+    """The live rows sharing a key with another live row: key (for a ledger with persons,
+    the person id) → its rows, ordered by key, then date and uuid.
+
+    Neither pass walks the search index row by row: the keys met more than once among all
+    rows, live or deleted (a person's from the person index alone), then the live rows of
+    those keys — looked up by the key's index where it has one (a duplicate is rare: a
+    few rows of many); a key left with one live row is dropped here."""
     key, date = _key_sql(led), led.date_field
     title = led.title_field or led.fields[0].id
+    # a row with a blank key part has a key no whole row has (NULL, or a JSON null in it)
     whole = " AND ".join(f"[{k.removeprefix('year:')}] IS NOT NULL"
                          for k in ([led.persons[0].column] if led.persons else led.natural_key))
     cur = store.conn.execute(
         f"SELECT uuid, org, {key} AS k, [{date}], [{title}], status, _incomplete, _created "
-        f"FROM [{led.table}] WHERE _deleted = 0 AND {whole} AND {key} IN (SELECT {key} FROM "
-        f"[{led.table}] WHERE _deleted = 0 AND {whole} GROUP BY {key} HAVING COUNT(*) > 1) "
-        f"ORDER BY k, [{date}], uuid")
+        f"FROM [{led.table}] WHERE {LIVE} AND {key} IN (SELECT {key} FROM [{led.table}] "
+        f"WHERE {whole} GROUP BY {key} HAVING COUNT(*) > 1) ORDER BY k, [{date}], uuid")
     groups: dict[str, list[dict]] = {}
     for uid, org, pid, day, name, status, incomplete, created in cur:
         groups.setdefault(pid, []).append({"uuid": uid, "org": org, "date": day, "name": name,
                                            "status": status, "incomplete": bool(incomplete),
                                            "created": created})
-    return list(groups.values())
+    return {k: rows for k, rows in groups.items() if len(rows) > 1}
 
 
 def find_duplicates(store: Store, ledger_id: str | None = None, *,
@@ -112,7 +120,8 @@ def find_duplicates(store: Store, ledger_id: str | None = None, *,
         if ledger_id and led.id != ledger_id:
             continue
         title = led.title_field or (led.fields[0].id if led.fields else None)
-        for rows in _candidates(store, led):
+        national, show_ids = led.key_is_national, bool(led.persons) and policy.shows_person_ids()
+        for key, rows in _candidates(store, led).items():
             created = {r["uuid"]: r.pop("created") for r in rows}
             rows = [dict(r, name=policy.value(led, title, r["name"]) if title else r["name"])
                     for r in rows if session_policy.within(r["org"])]
@@ -129,16 +138,10 @@ def find_duplicates(store: Store, ledger_id: str | None = None, *,
                         continue  # same town, same year: the natural key already guards it
                     a, b = (x, y) if x["uuid"] <= y["uuid"] else (y, x)
                     d, k = decisions.get((led.id, a["uuid"], b["uuid"]), (None, None))
-                    pid = _pid(store, led, a["uuid"]) if led.persons and policy.shows_person_ids() else None
-                    first = min((a, b), key=lambda r: (created[r["uuid"]] or "", r["uuid"]))["uuid"]
-                    out.append(DuplicatePair(led.id, pid, a, b, kind, d, k,
-                                             first if led.key_is_national else None))
+                    first = min((a, b), key=lambda r: (created[r["uuid"]] or "", r["uuid"]))["uuid"] \
+                        if national else None
+                    out.append(DuplicatePair(led.id, key if show_ids else None, a, b, kind, d, k, first))
     return out
-
-
-def _pid(store: Store, led: Ledger, uid: str) -> str:
-    return store.conn.execute(f"SELECT [{led.persons[0].column}] FROM [{led.table}] WHERE uuid = ?",
-                              (uid,)).fetchone()[0]
 
 
 def decide(store: Store, ledger_id: str, uuid_a: str, uuid_b: str, decision: str, *,

@@ -27,6 +27,7 @@ from ..errors import StoreError
 from ..catalog.counting import counting_text, month_field
 from ..store.policy import policy_for
 from ..store.query import not_counted_sql, same_key_sql
+from ..store.schema import LIVE, within_sql
 from .progress import _Calculator, clamp_as_of, compute
 
 DEFAULT_LIMIT = 200
@@ -105,8 +106,8 @@ def _verdicts(store, calc: _Calculator, ind, led, policy):
     """(row, (reason, text) or ()) for every row in scope that bears on the indicator."""
     catalog, m = calc.catalog, ind.measure
     year = catalog.plan_year
-    conds = ["_deleted = 0", "substr(org, 1, ?) = ?"]
-    params: list = [len(calc.scope), calc.scope]
+    unit, params = within_sql(calc.scope, install=store.node.org)
+    conds = [LIVE, unit]
     ifield = led.indicator_field()
     if ifield is not None:
         conds.append(f"[{ifield.id}] = ?")
@@ -140,31 +141,29 @@ def _verdicts(store, calc: _Calculator, ind, led, policy):
     sql = (f"SELECT {', '.join(f'[{c}]' for c in cols)}, {std_sql}, {period_sql}, {member} "
            f"FROM [{led.table}] WHERE {' AND '.join(conds)} "
            f"ORDER BY +[{led.date_field}], rowid")
-    rows = []
-    for rec in store.conn.execute(sql, std_params + params):
-        row = dict(zip(cols, rec[:len(cols)]))
-        row["_standard"], row["_period"], row["_member"] = rec[len(cols):]
-        rows.append(row)
+    names = cols + ["_standard", "_period", "_member"]
+    rows = [dict(zip(names, rec)) for rec in store.conn.execute(sql, std_params + params)]
 
     date_label = led.field(led.date_field).label
     allowed_status = m.where.get("status")
     # a state (span = "state") holds whatever the year it began in; an outcome is the year's
     first = "0000-01-01" if m.span == "state" else dt.date(year, 1, 1).isoformat()
-    last = calc.as_of.isoformat()
+    last, year_end = calc.as_of.isoformat(), f"{year}-12-31"
+    date_col, conditions = led.date_field, [f for f in m.where if f != "status"]
     passing = []
     for row in rows:
-        day = row[led.date_field]
-        shown_day = policy.text(led, led.date_field, day)
+        day = row[date_col]
         if row["_incomplete"]:
             yield row, ("incomplete", "待补充：必填信息不全，补全后才计入")
         elif allowed_status and row["status"] not in allowed_status:
             yield row, ("status", f"状态为“{row['status'] or '未填'}”，本指标只计{'、'.join(allowed_status)}")
-        elif any(row[f] is None for f in m.where if f != "status"):
+        elif conditions and any(row[f] is None for f in conditions):
             yield row, ("condition", "统计条件中的字段未填写")
-        elif not day or not (first <= str(day) <= f"{year}-12-31"):
-            yield row, ("outside_year", f"{date_label}{'为 ' + shown_day if day else '未填写'}，不在 {year} 年内")
+        elif not day or not (first <= str(day) <= year_end):
+            shown = policy.text(led, date_col, day) if day else ""
+            yield row, ("outside_year", f"{date_label}{'为 ' + shown if day else '未填写'}，不在 {year} 年内")
         elif str(day) > last:
-            yield row, ("after_as_of", f"{date_label} {shown_day} 晚于统计日 {last}")
+            yield row, ("after_as_of", f"{date_label} {policy.text(led, date_col, day)} 晚于统计日 {last}")
         elif m.until and row[m.until] is not None and str(row[m.until]) <= last:
             yield row, ("ended", f"{led.field(m.until).label} {policy.text(led, m.until, row[m.until])}"
                                  f" 不晚于统计日 {last}，统计日已不再成立")

@@ -42,6 +42,7 @@ from ..catalog.fieldtypes import display
 from ..catalog.model import Ledger
 from ..errors import StoreError
 from ..store.policy import policy_for
+from ..store.schema import LIVE, within_sql
 from ..store.writes import Writer
 from .export import _csv_safe
 from .template import atomic_output, org_labels, resolve_unit, title_text
@@ -121,10 +122,10 @@ def export_deidentified(store: Store, ledger_id: str, out_path: Path | str, *,
     secret = _secret(store)
     labels = org_labels(store)
     cols = ", ".join([f"[{p.column}]" for p in links] + [f"[{f.id}]" for f in kept])
-    where, params = "_deleted = 0", []
-    if unit.code != store.node.org:   # a unit named, or the user's own
-        where += " AND substr(org, 1, ?) = ?"
-        params += [len(unit.code), unit.code]
+    where, params = LIVE, []
+    if unit.code != store.node.org:   # a unit named, or the user's own: its range of the org index
+        cond, params = within_sql(unit.code)
+        where += f" AND {cond}"
 
     def rows():
         for org, *values in store.conn.execute(

@@ -51,6 +51,7 @@ from ..catalog.model import Ledger
 from ..catalog.orgs import Org
 from ..errors import StoreError
 from ..store.policy import Policy, policy_for
+from ..store.schema import LIVE, within_sql
 from ..store.writes import Writer
 from .sheetmeta import BASE_HEADER, ID_HEADER, META_SHEET, OPTIONS_SHEET, ORG_HEADER, encode_base, safe_sheet_title
 from .template import (
@@ -132,10 +133,10 @@ def export_ledger(store: Store, ledger_id: str, out_path: Path | str, *,
     if reveal and not purpose:
         raise StoreError("导出不打码的敏感信息须写明用途（将记入审计日志）", 1)
     unit = resolve_unit(store, village)
-    where, params = "_deleted = 0", []
-    if unit.code != store.node.org:   # a unit named, or the user's own
-        where += " AND substr(org, 1, ?) = ?"
-        params += [len(unit.code), unit.code]
+    where, params = LIVE, []
+    if unit.code != store.node.org:   # a unit named, or the user's own: its range of the org index
+        cond, params = within_sql(unit.code)
+        where += f" AND {cond}"
     table = ledger.table
     with store.transaction():
         count = store.conn.execute(f"SELECT COUNT(*) FROM [{table}] WHERE {where}",

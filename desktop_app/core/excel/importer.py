@@ -39,6 +39,7 @@ from ..store.backup import make_backup
 from ..store.masking import mask_value
 from ..store.policy import policy_for
 from ..store.records import Records
+from ..store.schema import LIVE
 from ..store.versions import now_iso
 from ..store.writes import Writer, new_uuid
 from .columns import BASE, IGNORE, ORG, ROW_ID, Layout, Matcher, RowKinds, find_layout
@@ -534,7 +535,7 @@ class _Planner:
                 break
             cur = self.store.conn.execute(
                 f"SELECT rowid, uuid, {', '.join(exprs)} FROM [{self.ledger.table}] "
-                f"WHERE _deleted = 0 AND ({' OR '.join(conds)})", chunk)
+                f"WHERE {LIVE} AND ({' OR '.join(conds)})", chunk)
             for r in cur:
                 key = tuple(r[2:])
                 if key in wanted and (key not in out or out[key][0] < r[0]):

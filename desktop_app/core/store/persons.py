@@ -26,7 +26,7 @@ from ..catalog.idnumbers import sex_from_id
 from ..catalog.model import Ledger, PersonLink
 from ..catalog.validation import Problem
 from .policy import policy_for
-from .schema import person_spec
+from .schema import person_spec, within_sql
 
 CHUNK = 500
 
@@ -114,15 +114,23 @@ class PersonMaster:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
-    def _in_unit(self, unit: str) -> tuple[str, list]:
-        """SQL for persons first seen in ``unit`` or with a row there (any ledger)."""
-        conds, params = ["substr(org, 1, ?) = ?"], [len(unit), unit]
+    def _in_unit(self, unit: str, *, one: bool = False) -> tuple[str, list]:
+        """SQL for persons first seen in ``unit`` or with a row there (any ledger), each
+        ledger's rows of the unit read through its org index: for many persons (a search)
+        the unit's persons of every ledger gathered once, one look-up each; for ``one``
+        person (``uuid = ?``), a look-up of theirs in each ledger by its person index."""
+        own, params = within_sql(unit)
+        subs = []
         for led in self.store.catalog.ledgers:
             for link in led.persons:
-                conds.append(f"uuid IN (SELECT [{link.column}] FROM [{led.table}] "
-                             "WHERE substr(org, 1, ?) = ?)")
-                params += [len(unit), unit]
-        return "(" + " OR ".join(conds) + ")", params
+                cond, p = within_sql(unit, f"[{led.table}].org")
+                subs.append(f"EXISTS (SELECT 1 FROM [{led.table}] WHERE [{link.column}] = persons.uuid AND {cond})"
+                            if one else f"SELECT [{link.column}] FROM [{led.table}] WHERE {cond}")
+                params += p
+        if not subs:
+            return own, params
+        rows = " OR ".join(subs) if one else f"uuid IN ({' UNION ALL '.join(subs)})"
+        return f"({own} OR {rows})", params
 
     def visible(self, uid: str) -> dict | None:
         """A person as the user may look them up: None when unknown, or (for a user bound
@@ -131,7 +139,7 @@ class PersonMaster:
         unit = policy_for(self.store).unit
         if person is None or unit is None:
             return person
-        where, params = self._in_unit(unit)
+        where, params = self._in_unit(unit, one=True)
         found = self.store.conn.execute(f"SELECT 1 FROM persons WHERE uuid = ? AND {where}",
                                         (uid, *params)).fetchone()
         return person if found else None

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 from ..catalog.model import Catalog, Indicator, Ledger
 from .policy import Policy, policy_for
-from .schema import search_columns
+from .schema import glob_escape, search_columns, within_sql
 
 BOOK_COLUMNS = ("uuid", "org", "_incomplete", "_missing", "_deleted", "_created", "_updated")
 
@@ -195,6 +195,7 @@ class LedgerView:
             policy = policy_for(store).for_screen()
         self.policy = policy or Policy(revealed=True)
         self.conn, self.ledger, self.selection, self.catalog = conn, ledger, selection, catalog
+        self.install = store.node.org if store is not None else None
         self.sort, self.descending = sort, descending
         self.columns = BOOK_COLUMNS + tuple(f.id for f in ledger.fields) + tuple(
             p.column for p in ledger.persons)
@@ -203,14 +204,16 @@ class LedgerView:
     def _where(self) -> tuple[str, list]:
         sel = self.selection
         search = sel.search.strip()
-        # without a search, "+_deleted" keeps SQLite walking the table in rowid order (the
-        # first rows come at once); with one, the covering search index is scanned instead
-        conds = ["_deleted = ?" if search else "+_deleted = ?"]
+        # the live rows without a search: "+_deleted" keeps SQLite walking the table in rowid
+        # order (the first rows come at once); with a search the covering search index is
+        # scanned instead, and the recycle bin's few rows are found through it too
+        conds = ["_deleted = ?" if search or sel.deleted else "+_deleted = ?"]
         params: list = [1 if sel.deleted else 0]
         org = self.policy.scope(sel.org)
         if org:
-            conds.append("substr(org, 1, ?) = ?")
-            params += [len(org), org]
+            cond, p = within_sql(org, install=self.install)
+            conds.append(cond)
+            params += p
         if sel.status:
             conds.append("status = ?")
             params.append(sel.status)
@@ -274,7 +277,7 @@ def _search(ledger: Ledger, text: str, policy: Policy) -> tuple[str, list]:
         cols = names
     else:
         cols = names + numbers
-    escaped = re.sub(r"([*?\[])", r"[\1]", text)
+    escaped = glob_escape(text)
     conds, params = [], []
     for c in cols:
         sensitive = ledger.has_field(c) and ledger.is_sensitive(c)

@@ -32,7 +32,7 @@ from ..catalog.model import Ledger
 from ..catalog.validation import Checker, CheckedRows, Problem, RowCheck
 from ..errors import INPUT_PROBLEMS, UserError
 from .policy import Policy, policy_for
-from .schema import ledger_spec
+from .schema import LIVE, ledger_spec, within_sql
 from .versions import RowVersions, now_iso
 from .writes import Writer
 
@@ -102,14 +102,14 @@ class Records:
 
     def _conditions(self, org, match, uuids, incomplete, deleted, any_unit=False) -> tuple[str, list]:
         conds, params = [], []
-        if deleted is not None:
-            conds.append("_deleted = ?")
-            params.append(1 if deleted else 0)
+        if deleted is not None:   # the live rows scanned, the recycle bin's few by the index
+            conds.append("_deleted = 1" if deleted else LIVE)
         if not any_unit:
             org = self.policy.scope(org)
         if org:
-            conds.append("substr(org, 1, ?) = ?")
-            params += [len(org), org]
+            cond, p = within_sql(org, install=self.store.node.org)
+            conds.append(cond)
+            params += p
         for column, value in (match or {}).items():
             if column not in self.spec.all_columns:
                 raise KeyError(column)
@@ -161,7 +161,7 @@ class Records:
         key = self.natural_key(values)
         if key is None:
             return []
-        conds, params = ["_deleted = 0"], []
+        conds, params = [LIVE], []     # found by the key's index
         for k, v in zip(self.ledger.natural_key, key):
             if k.startswith("year:"):
                 conds.append(f"substr([{k[5:]}], 1, 4) = ?")
