@@ -7,14 +7,15 @@ import pytest
 from oracle_validation import fill_defaults, missing_fields
 from support import copy_store
 
-from desktop_app.core.catalog.validation import checker_of
+from desktop_app.core.catalog.validation import broken_many, checker_of
 from desktop_app.core.demo import create_demo
 from desktop_app.core.store import catalog_fill
 from desktop_app.core.store.database import Store
 
 
 def reference_fill(conn, old, new):
-    """fill_existing_rows as it was: each row checked and written on its own."""
+    """fill_existing_rows as it was (with the rules relating fields since added): each row
+    checked and written on its own."""
     before = {led.id: led for led in old.ledgers} if old is not None else {}
     changed = {}
     for led in new.ledgers:
@@ -27,6 +28,9 @@ def reference_fill(conn, old, new):
             values = dict(zip(cols, row[2:]))
             filled = fill_defaults(led, values)
             missing = missing_fields(led, values)
+            rule = broken_many(led, [values])[0]      # a rule relating fields: 待补充 on its field
+            if rule is not None and rule.field not in missing:
+                missing.append(rule.field)
             if filled or set(missing) != set((row[1] or "").split("、")) - {""}:
                 updates.append((row[0], filled, missing))
         for uid, filled, missing in updates:
@@ -75,3 +79,17 @@ def test_adoption_fills_as_the_row_by_row_path(stale, tmp_path, monkeypatch):
     counts, rows = results["chunks"]
     assert results["chunks"] == results["rows"]
     assert len(counts) > 5 and sum(counts.values()) > 100
+
+
+def test_a_row_breaking_a_rule_relating_its_fields_is_kept_and_marked_on_that_field(tmp_path):
+    demo = create_demo(tmp_path / "demo.sqlite3", scale=0.05)
+    led = demo.catalog.ledger("barrier_free")
+    uid = demo.conn.execute(f"SELECT uuid FROM [{led.table}] WHERE _incomplete = 0 "
+                            "AND start_date IS NOT NULL LIMIT 1").fetchone()[0]
+    with demo.transaction():   # as a store of an older catalog (without the rule) could hold it
+        demo.conn.execute(f"UPDATE [{led.table}] SET finish_date = date(start_date, '-1 day') WHERE uuid = ?", (uid,))
+        catalog_fill.fill_existing_rows(demo.conn, None, demo.catalog)
+    incomplete, missing = demo.conn.execute(f"SELECT _incomplete, _missing FROM [{led.table}] WHERE uuid = ?",
+                                            (uid,)).fetchone()
+    demo.close()
+    assert incomplete == 1 and "finish_date" in missing.split("、")

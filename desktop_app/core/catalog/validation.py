@@ -423,17 +423,24 @@ def broken_many(ledger: Ledger, rows: list[dict], *, today: dt.date | None = Non
         ['完工日期：应为入户评估 ≤ 开工 ≤ 完工 ≤ 验收', None]
     """
     checker = checker_of(ledger)
-    n = len(rows)
-    checked = checker.normalise({k: [r.get(k) for r in rows] for k in checker.rule_reads}, n, masked=False,
-                                today=today)
-    judged = [i for i in range(n) if checker.rule_reads and checked.ok(i)]
+    found = stored_broken(checker, {k: [r.get(k) for r in rows] for k in checker.rule_reads}, len(rows),
+                          today=today)
+    return [found.get(i) for i in range(len(rows))]
+
+
+def stored_broken(checker: Checker, columns: dict[str, list], n: int, *,
+                  today: dt.date | None = None) -> dict[int, Problem]:
+    """:meth:`Checker.broken` of ``n`` rows of stored values (field id → column, holding at
+    least :attr:`Checker.rule_reads`), normalised here first, by row index; a row with a
+    value its field refuses is not judged by the rules."""
+    if not checker.rule_reads:
+        return {}
+    checked = checker.normalise({k: columns[k] for k in checker.rule_reads}, n, masked=False, today=today)
+    judged = [i for i in range(n) if checked.ok(i)]
     if not judged:
-        return [None] * n
+        return {}
     found = checker.broken({k: [checked.values[k][i] for i in judged] for k in checker.rule_reads}, len(judged))
-    out: list[Problem | None] = [None] * n
-    for k, problem in found.items():
-        out[judged[k]] = problem
-    return out
+    return {judged[k]: problem for k, problem in found.items()}
 
 
 _CHECKERS: dict[int, Checker] = {}

@@ -8,8 +8,9 @@ dropped). The rows already kept then get what a save would give them today:
   发放日期; a free-text 事项名称 that is one of the 高效办成一件事 items selects it), and a
   field a ``value_in_if`` rule allows one value for gets that value (元/月 for 城市低保);
 * 待补充 (``_incomplete`` / ``_missing``) is worked out again under the new rules: a row
-  the new catalog needs more of (a 事项名称 outside the fixed list) is kept and marked
-  待补充; a row it needs less of is complete again.
+  the new catalog needs more of (a 事项名称 outside the fixed list), or that breaks one of
+  its rules relating fields (a date before the one it follows: the rule's field), is kept
+  and marked 待补充 — never refused; a row it needs less of is complete again.
 
 Only ledgers whose definition changed are read. The values filled are derived from the
 row alone, so every install that adopts the catalog fills the same values; they keep the
@@ -19,7 +20,7 @@ between two upgraded installs sees no change.
 from __future__ import annotations
 
 from ..catalog.model import Catalog
-from ..catalog.validation import checker_of
+from ..catalog.validation import checker_of, stored_broken
 from .schema import LIVE
 
 CHUNK = 5000
@@ -39,7 +40,7 @@ def fill_existing_rows(conn, old: Catalog | None, new: Catalog) -> dict[str, int
         if before.get(led.id) == led:
             continue
         checker = checker_of(led)
-        cols = list(dict.fromkeys(checker.fill_reads + checker.missing_reads))
+        cols = list(dict.fromkeys(checker.fill_reads + checker.missing_reads + checker.rule_reads))
         select = "".join(f", [{c}]" for c in cols)
         cur = conn.execute(f"SELECT rowid, _missing{select} FROM [{led.table}] WHERE {LIVE}")
         updates: dict[tuple[str, ...], list[list]] = {}   # the columns set → their rows' values
@@ -51,7 +52,11 @@ def fill_existing_rows(conn, old: Catalog | None, new: Catalog) -> dict[str, int
             for fid, rows in checker.fill_defaults(columns, len(block)).items():
                 for i in rows:
                     fills.setdefault(i, []).append(fid)
-            gaps = {i: "、".join(found) for i, found in checker.missing(columns, len(block)).items()}
+            found = checker.missing(columns, len(block))
+            for i, problem in stored_broken(checker, columns, len(block)).items():
+                if problem.field and problem.field not in found.get(i, ()):
+                    found.setdefault(i, []).append(problem.field)
+            gaps = {i: "、".join(fields) for i, fields in found.items()}
             for i, (rowid, old_gaps) in enumerate(zip(rowids, was)):
                 new_gaps = gaps.get(i)
                 if i not in fills and (old_gaps == new_gaps or (
