@@ -65,6 +65,43 @@ def test_a_fake_village_under_hebazhen_never_puts_its_rows_in_jinpenzhen_scope(w
     assert current(d, "ledger_two_cancer", uid) is None
 
 
+def resigned_profile(store, orgs: list[dict], path):
+    """``store``'s own profile, newer, listing ``orgs`` besides its own, signed with its real key."""
+    from desktop_app.core.store.crypto import SUITES, b64
+    from desktop_app.core.sync.package_file import canonical
+    body = profiles.make_profile(store)["profile"]
+    body["orgs"] += [{k: v for k, v in org.items() if k != "k"} for org in orgs]
+    signature = SUITES[store.suite].sign(store.keys().sign_private, canonical(body))
+    path.write_text(json.dumps({"profile": body, "signature": b64(signature)}, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("org, says", [
+    (org_line("430971123777", "金盆镇里的假村", parent=JP), "不在它的管辖范围内"),
+    (org_line("430971199", "假镇", parent="430971", level="town"), "不在它的管辖范围内"),
+    (org_line("430971123778", "挂错的村", parent=HB), "不以上级单位（河坝镇）的代码 430971121 开头"),
+    (org_line("430971121901", "示例村一", parent=HB), "同名"),
+])
+def test_a_profile_from_below_may_only_teach_units_below_its_sender(world, org, says):
+    """The org tree from below through the other door: a town's profile signed with its real
+    key lists a unit under another town (or a town of its own making). Refused whole, as a
+    package listing it would be; nothing of it is learned."""
+    d, towns, tmp = world
+    before = logical_dump(d.path)
+    path = resigned_profile(towns["河坝镇"], [org], tmp / "hb.msprofile")
+    with pytest.raises(profiles.ProfileError, match=says) as refused:
+        profiles.import_profile(d, path)
+    assert refused.value.exit_code == 2 and logical_dump(d.path) == before
+    assert d.orgs.get(org["code"]) is None or org["name"] == "示例村一"
+
+
+def test_a_profile_from_below_still_brings_its_new_villages(world):
+    d, towns, tmp = world
+    path = resigned_profile(towns["河坝镇"], [org_line("430971121050", "新建村", parent=HB)], tmp / "hb.msprofile")
+    assert profiles.import_profile(d, path)["orgs_added"] == 1
+    assert d.orgs.get("430971121050").parent == HB
+
+
 def versioned_row(store):
     """The replicated values of the store's first two_cancer row."""
     first = store.ledger("two_cancer").rows()[0]

@@ -41,7 +41,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..catalog.orgs import LEVEL_NAMES, PARENT_LEVEL, Org, file_label, name_problem
+from ..catalog.idnumbers import fold
+from ..catalog.orgs import LEVEL_NAMES, PARENT_LEVEL, Org, code_problem, file_label, name_problem
 from ..errors import StoreError, UserError
 from ..store.crypto import SUITES, CryptoError, b64, fingerprint, spaced_fingerprint, unb64
 from ..store.database import Store
@@ -432,6 +433,7 @@ def import_profile(store: Store, path: Path | str) -> dict:
         known = store.orgs.get(other[0])
         raise ProfileError(f"{path.name}（{name}）使用的安装编号已属于{known.name if known else other[0]}，"
                            "已拒绝。一个安装只能属于一个单位；这个文件可能是伪造的，请向发出单位核实")
+    new_units(store, profile)          # a unit below may not teach units beyond it: refused before anything
     current = conn.execute("SELECT node, sign_key, profile_created FROM peers WHERE org = ? AND "
                            "status = 'active'", (profile.org,)).fetchone()
     result = {"org": profile.org, "org_name": name, "level": profile.level,
@@ -533,11 +535,47 @@ def register_peer(store: Store, profile: Profile) -> dict:
         "profile_created, added, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active')",
         (profile.node, profile.org, profile.level, profile.body["suite"], profile.body["sign_key"],
          profile.body["enc_key"], profile.fingerprint, profile.body["created"], now_iso()))
-    known = {o.code for o in store.orgs}
-    new_orgs = [o for o in profile.orgs() if o.code not in known]
+    new_orgs = new_units(store, profile)
     store.merge_orgs(new_orgs)
     adopted = profile.org == store.orgs.get(store.node.org).parent and _adopt_from_above(store, profile)
     return {"catalog_adopted": adopted, "orgs_added": len(new_orgs)}
+
+
+def new_units(store: Store, profile: Profile) -> list[Org]:
+    """The units ``profile`` teaches this install, parents first. The level above (and a
+    peer outside this install's tree: a test mesh of towns) brings its whole list. A unit
+    below this install, or one it cannot place, brings only what its packages could add
+    (see :mod:`.incoming`): its own unit and units below it, each under a parent known
+    here or listed before it, with a code starting with that parent's and a name (or
+    alias) no unit under that parent has.
+
+    :raises ProfileError: (exit 2) the profile lists a new unit beyond that; nothing is
+        learned from it.
+    """
+    tree = store.orgs
+    new = [o for o in profile.orgs() if tree.get(o.code) is None]
+    sender = profile.org
+    if tree.get(sender) is not None and (sender == store.node.org
+                                         or not tree.is_within(sender, store.node.org)):
+        return new
+    placed = {o.code: o for o in tree}
+    name = profile.body.get("org_name", sender)
+    for org in sorted(new, key=lambda o: len(o.code)):      # parents (shorter codes) first
+        code = org.code
+        for _ in range(8):                                   # up the tree, to the sender or out
+            if code is None or code == sender:
+                break
+            code = placed[code].parent if code in placed else org.parent if code == org.code else None
+        problem = ("不在它的管辖范围内" if code != sender
+                   else code_problem(org.code, org.level, placed.get(org.parent)))
+        taken = {fold(n) for o in placed.values() if o.parent == org.parent for n in (o.name, *o.aliases)}
+        if problem is None and any(fold(n) in taken for n in (org.name, *org.aliases)):
+            problem = "与同一上级下已有的单位同名"
+        if problem:
+            raise ProfileError(f"{name}的配置文件列有新单位“{org.name[:MAX_NAME]}”（代码 {org.code}）：{problem}。"
+                               "已拒绝，未导入这个配置文件；请向发出单位核实")
+        placed[org.code] = org
+    return new
 
 
 def _adopt_from_above(store: Store, profile: Profile) -> bool:
