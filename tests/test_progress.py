@@ -235,3 +235,27 @@ def test_the_generation_changes_only_with_a_change(plan):
     assert plan.generation() == before is not None
     plan.set_setting("idle_lock_minutes", "12")
     assert plan.generation() != before
+
+
+def test_figures_read_inside_a_transaction_are_neither_served_nor_kept(plan):
+    """A figure read inside a write that is then undone must not outlive it."""
+    assert compute(plan, AS_OF).get("two_cancer_screening").achieved == 3
+    with pytest.raises(RuntimeError), plan.transaction():
+        plan.ledger("two_cancer").add(screening(7, day="2024-06-01", id_number=woman(7)), org="示例村一",
+                                      today=LATER)
+        assert compute(plan, AS_OF).get("two_cancer_screening").achieved == 4   # not the kept 3
+        raise RuntimeError("undone")
+    assert compute(plan, AS_OF).get("two_cancer_screening").achieved == 3
+
+
+def test_failing_work_leaves_nothing_and_only_the_newest_generation_is_kept(plan, tmp_path):
+    from desktop_app.core.district import kept as kept_module
+    key = ("test", str(tmp_path))
+    with pytest.raises(ZeroDivisionError):
+        kept_module.kept(plan, key, lambda: 1 / 0)
+    assert not [k for k in kept_module._busy if k[2:] == key]
+    assert kept_module.kept(plan, key, lambda: "first") == "first"
+    plan.set_setting("idle_lock_minutes", "13")
+    assert kept_module.kept(plan, key, lambda: "second") == "second"
+    path = str(plan.path.resolve())
+    assert {k[1] for k in kept_module._kept if k[0] == path} == {plan.generation()}

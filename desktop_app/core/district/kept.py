@@ -20,7 +20,10 @@ disk, so nothing kept outlives the process or can be edited in the file::
 
 Two threads asking for the same figure at once work it out once: the second waits for
 the first. A figure worked out while a write landed (the token read before and after
-differs) is returned but not kept, and a store without a token yet keeps nothing.
+differs) is returned but not kept, and a store without a token yet keeps nothing. Inside
+an open transaction nothing is served or kept: what is read there may still be undone.
+Only the newest generation of a store is kept (an older one can never be asked for
+again), and work that fails leaves nothing behind.
 """
 from __future__ import annotations
 
@@ -40,10 +43,11 @@ _guard = threading.Lock()
 def kept(store, key: tuple, work: Callable[[], T]) -> T:
     """``work()``'s result for ``key`` in ``store`` as it is now: worked out once per
     generation of the store. Callers must not change what they get back (copy it first)."""
-    generation = store.generation()
+    generation = None if store.writing else store.generation()
     if generation is None:
         return work()
-    full = (str(Path(store.path).resolve()), generation, *key)
+    path = str(Path(store.path).resolve())
+    full = (path, generation, *key)
     with _guard:
         lock = _busy.setdefault(full, threading.Lock())
     with lock:
@@ -51,11 +55,19 @@ def kept(store, key: tuple, work: Callable[[], T]) -> T:
             if full in _kept:
                 _kept.move_to_end(full)
                 return _kept[full]
-        value = work()
+        try:
+            value = work()
+        except BaseException:
+            with _guard:
+                _busy.pop(full, None)
+            raise
         with _guard:
             if store.generation() != generation:
                 _busy.pop(full, None)
                 return value
+            for old in [k for k in _kept if k[0] == path and k[1] != generation]:
+                del _kept[old]
+                _busy.pop(old, None)
             _kept[full] = value
             while len(_kept) > LIMIT:
                 _busy.pop(_kept.popitem(last=False)[0], None)
@@ -64,7 +76,7 @@ def kept(store, key: tuple, work: Callable[[], T]) -> T:
 
 def peek(store, key: tuple):
     """What is kept for ``key`` in ``store`` as it is now, or ``None`` (never works it out)."""
-    generation = store.generation()
+    generation = None if store.writing else store.generation()
     if generation is None:
         return None
     with _guard:

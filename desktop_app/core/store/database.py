@@ -484,6 +484,11 @@ class Store:
         row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default
 
+    @property
+    def writing(self) -> bool:
+        """Whether a :meth:`transaction` is open: what is read now may still be undone."""
+        return self._depth > 0
+
     def generation(self) -> str | None:
         """A token that changes with every transaction that changes the store (its rows, its
         settings, its catalog): two reads that see the same token see the same contents, so
