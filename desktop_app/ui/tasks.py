@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -81,6 +82,8 @@ class TaskRunner(QObject):
         self._bridge.progressed.connect(self._on_progress, Qt.QueuedConnection)
         self._dialogs: dict[int, QProgressDialog] = {}
         self._pending = 0
+        self._closing = False   # shutdown began: a read-only runner starts and delivers nothing more
+        self._handle = threading.Lock()    # held while the store is closed or interrupted
 
     # -- the store lives on the worker thread
     def _get_store(self) -> Store | None:
@@ -97,6 +100,9 @@ class TaskRunner(QObject):
         """Queue ``fn``; with a ``label`` a progress dialog (with 取消 unless not
         ``cancellable``) appears if it takes longer than ``delay_ms``."""
         task = Task(label or "", name=getattr(fn, "__qualname__", type(fn).__name__))
+        if self._closing and self.readonly:   # the window is closing: no new read starts
+            task.done = True
+            return task
         if label:
             dlg = QProgressDialog(label, "取消" if cancellable else None, 0, 0, parent)
             dlg.setWindowTitle("请稍候")
@@ -119,11 +125,14 @@ class TaskRunner(QObject):
             self._bridge.progressed.emit(task, done, total, text)
 
         def job():
+            if self._closing and self.readonly:
+                return
             try:
                 result = fn(self._get_store(), progress)
                 self._bridge.finished.emit((task, on_done, on_error), result, None)
             except BaseException as exc:  # delivered to the GUI thread (with its __traceback__)
-                self._bridge.finished.emit((task, on_done, on_error), None, exc)
+                if not (self._closing and self.readonly):   # a read stopped by shutdown is nobody's error
+                    self._bridge.finished.emit((task, on_done, on_error), None, exc)
 
         self._pool.submit(job)
         return task
@@ -190,13 +199,27 @@ class TaskRunner(QObject):
             self.task_finished.emit(task)
 
     def shutdown(self) -> None:
-        """Close the store on its thread and stop the thread (safe to call twice)."""
+        """Close the store on its thread and stop the thread (safe to call twice). A
+        read-only runner's running read (全区进度 of a million rows)
+        is interrupted rather than waited for, its queued reads dropped. The main runner's
+        queued writes all finish."""
         if self._pool._shutdown:
             return
+        self._closing = True
 
         def close():
-            if self._store is not None:
-                self._store.close()
-                self._store = None
-        self._pool.submit(close).result()
+            with self._handle:
+                store, self._store = self._store, None
+            if store is not None:
+                store.close()
+        closed = self._pool.submit(close)
+        while self.readonly and not closed.done():
+            with self._handle:
+                if self._store is not None:   # again and again: a read may go on in Python between statements
+                    self._store.interrupt()
+            try:
+                closed.result(timeout=0.05)
+            except FuturesTimeout:
+                pass
+        closed.result()
         self._pool.shutdown(wait=True)

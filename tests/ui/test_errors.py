@@ -116,6 +116,31 @@ def test_cancelled_is_neither_shown_nor_logged(runner, log, shown, qtbot):
     assert task.done and isinstance(task.error, Cancelled) and shown == [] and not log.exists()
 
 
+def test_closing_interrupts_a_long_read_and_shows_nothing(demo_path, log, shown, qtbot):
+    """Closing the window must not wait for 全区进度 of a million rows: the read-only runner
+    interrupts the read, drops what is queued behind it, and nobody is told of either. (A read
+    that is not interrupted would run for minutes: the test would fail by its length.)"""
+    runner = TaskRunner(demo_path, readonly=True)
+    started, seen = threading.Event(), []
+
+    def long_read(store, progress):
+        started.set()
+        try:
+            return store.conn.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                                      "LIMIT 5000000000) SELECT COUNT(*) FROM c").fetchone()
+        except Exception as exc:
+            seen.append(str(exc))
+            raise
+    runner.run(long_read, on_done=seen.append)
+    queued = runner.run(lambda store, progress: seen.append("queued ran"))
+    assert started.wait(WAIT / 1000)
+    runner.shutdown()
+    assert seen == ["interrupted"] and not queued.done
+    assert runner.run(lambda store, progress: seen.append("after close")).done   # nothing starts
+    qtbot.wait(50)
+    assert seen == ["interrupted"] and shown == [] and not log.exists()
+
+
 # ---------------------------------------------------------------- uncaught errors
 
 def _uncaught(value):

@@ -445,6 +445,12 @@ class Store:
         self.conn.close()
         lockfile.release(getattr(self, "_lock", None))
 
+    def interrupt(self) -> None:
+        """Stop the statement running on this store's connection (from another thread; the
+        thread that runs it gets ``OperationalError: interrupted``). Never call it on a closed
+        store: the caller makes sure :meth:`close` is not running at the same time."""
+        self.conn.interrupt()
+
     def discard(self) -> None:
         """Close a store that was just made and delete its files (the database, its WAL and
         its key sidecar): a setup that failed after :meth:`create` leaves nothing behind."""
