@@ -32,6 +32,7 @@ import pstats
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -251,6 +252,17 @@ def district_figures(args) -> int:
         renewed()
         return fn()
 
+    def close_while_working():
+        """Seconds the window's close waits for a read-only runner 0.2 s into 全区进度."""
+        renewed()
+        figures, started = TaskRunner(path, readonly=True), threading.Event()
+        figures.run(lambda store, progress: (started.set(), compute(store, args.as_of)))
+        started.wait()
+        time.sleep(0.2)
+        t = time.perf_counter()
+        figures.shutdown()
+        return time.perf_counter() - t
+
     def progress_page():
         return on_page(ConsolidatedPage, lambda p: p.model.rowCount() == len(catalog.indicators))
 
@@ -261,6 +273,7 @@ def district_figures(args) -> int:
             "progress": lambda: after_write(lambda: compute(reader, args.as_of)),
             "sync": lambda: (status.sources(reader), status.received_packages(reader), status.conflict_views(reader))}
     core_times = {name: statistics.median(timed(fn) for _ in range(args.repeat)) for name, fn in core.items()}
+    closing = statistics.median(close_while_working() for _ in range(args.repeat))
     lines = submission_board(reader, args.as_of)
     rows = sum(v.rows for line in lines for v in line.villages)
     shown = {"board": statistics.median(board_runs), "progress": statistics.median(progress_runs),
@@ -279,6 +292,8 @@ def district_figures(args) -> int:
           f"{shown['progress'] / raws['progress']:.1f}x raw GROUP BY  [core compute {core_times['progress']:.3f} s]")
     print(f"全区进度 shown again     {shown['kept']:.3f} s  (goal <= 1.0)  the store unchanged since the figures "
           f"were worked out (the dashboard works them out after every write; the page then shows them)")
+    print(f"closing the window 0.2 s into 全区进度 waits {closing:.3f} s (the read is interrupted, "
+          f"not finished)")
     print(f"(the sync centre's 收包 status — sources, received packages, conflicts — in core: "
           f"{core_times['sync']:.3f} s)")
     if args.profile:
