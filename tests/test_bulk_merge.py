@@ -183,8 +183,8 @@ def test_field_rules_checked_once_per_value_are_the_rules_checked_per_row(rows, 
     bulk, single = RowReader(), RowReader()
     single.memo = False
     if again:                               # what earlier batches left in the memo is used
-        bulk.rules_broken(FIELDS_OF, rows[::-1])
-    assert bulk.rules_broken(FIELDS_OF, rows) == single.rules_broken(FIELDS_OF, rows)
+        bulk.check(FIELDS_OF, rows[::-1])
+    assert bulk.check(FIELDS_OF, rows) == single.check(FIELDS_OF, rows)
 
 
 def test_a_field_id_two_ledgers_share_is_checked_by_each_ledgers_own_rule():
@@ -192,8 +192,8 @@ def test_a_field_id_two_ledgers_share_is_checked_by_each_ledgers_own_rule():
     catalog = load_catalog()
     screening, fairs = catalog.ledger("two_cancer").fields, catalog.ledger("job_fairs").fields
     reader, rows = RowReader(), [{"status": "已完成"}, {"status": "已举办"}]
-    assert reader.rules_broken(screening, rows) == [None, content_problem(screening, rows[1])]
-    assert reader.rules_broken(fairs, rows) == [content_problem(fairs, rows[0]), None]
+    assert reader.check(screening, rows)[0] == [None, content_problem(screening, rows[1])]
+    assert reader.check(fairs, rows)[0] == [content_problem(fairs, rows[0]), None]
 
 
 WOMAN, MAN, GIRL = make_id("19700312", 2), make_id("19700312", 3), make_id("20100312", 2)
@@ -210,7 +210,7 @@ RULED = {   # values each valid or not on their own, which together may break a 
 @pytest.mark.parametrize("ledger", sorted(RULED))
 def test_rules_relating_fields_checked_by_column_are_the_rules_checked_per_row(ledger):
     """Judged on the normalised columns a batch's field rules left, or row by row
-    (:func:`~desktop_app.core.sync.scope.content_problem`): the same verdicts; a deleted
+    (:func:`~desktop_app.core.sync.scope.content_check`): the same verdicts and values stored; a deleted
     row is never held for such a rule."""
     from desktop_app.core.catalog import load_catalog
     led = load_catalog().ledger(ledger)
@@ -223,9 +223,9 @@ def test_rules_relating_fields_checked_by_column_are_the_rules_checked_per_row(l
         bulk, single = RowReader(today=TODAY), RowReader(today=TODAY)
         single.memo = False
         if again:
-            bulk.rules_broken(led.fields, rows[::-1], led)
-        got = bulk.rules_broken(led.fields, rows, led)
-        assert got == single.rules_broken(led.fields, rows, led)
-        assert all(rows[i]["_deleted"] != 1 or got[i] == bulk.rules_broken(led.fields, [rows[i]])[0]
+            bulk.check(led.fields, rows[::-1], led)
+        got = bulk.check(led.fields, rows, led)
+        assert got == single.check(led.fields, rows, led)
+        assert all(rows[i]["_deleted"] != 1 or got[0][i] == bulk.check(led.fields, [rows[i]])[0][0]
                    for i in range(len(rows)))
     check()

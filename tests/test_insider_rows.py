@@ -160,5 +160,5 @@ def test_a_row_a_form_saves_is_never_held_by_the_package_path(ledger):
         checked = Checker(led, plan_year=catalog.plan_year, today=TODAY).check_rows(raws)
         saved = [dict(checked.row(i).values, org=HB + "001", _deleted=0) for i in range(len(raws)) if checked.ok(i)]
         assert [content_problem(led.fields, v, today=TODAY, ledger=led) for v in saved] == [None] * len(saved)
-        assert RowReader(today=TODAY).rules_broken(led.fields, saved, led) == [None] * len(saved)
+        assert RowReader(today=TODAY).check(led.fields, saved, led) == ([None] * len(saved), {})
     check()

@@ -170,8 +170,9 @@ class Checker:
         # plan year's; progress counts by it, last year's rows travel) nor required_if (待补充)
         self.row_rules = [(rule, apply) for rule, apply in self.rules
                           if rule.severity == "error" and rule.kind not in ("required_if", "in_year")]
+        self.keys = [f for f in ledger.fields if f.id in ledger.identity]   # never empty in a row kept
         self.rule_reads = tuple(dict.fromkeys(
-            [x for f in self.derived for x in (f.id, f.derive_from)] +
+            [f.id for f in self.keys] + [x for f in self.derived for x in (f.id, f.derive_from)] +
             [fid for rule, _ in self.row_rules for key in _FIELD_PARAMS if key in rule.params
              for fid in (rule.params[key] if isinstance(rule.params[key], list) else [rule.params[key]])]))
 
@@ -333,7 +334,7 @@ class Checker:
                 if v is not None or out._has_error(i, f.id) or (follows and is_blank(source[i])):
                     continue
                 if identity:
-                    out._report(i, f.id, f"{f.label}：必填，不能为空")
+                    out._report(i, f.id, _empty_key(f))
                 else:
                     out.missing.setdefault(i, []).append(f.id)
 
@@ -359,17 +360,24 @@ class Checker:
 
     def broken(self, values: dict[str, list], n: int) -> dict[int, Problem]:
         """The first error of each row of already-normalised ``values`` (field id → column)
-        under the rules relating its fields — the ledger's error rules but ``in_year`` and
+        under the rules relating its fields — an empty identity field (the 身份证号 of a person
+        ledger: a row without it is nobody's), the ledger's error rules but ``in_year`` and
         ``required_if``, and a birth date or sex its ID number contradicts — by row index
         (rows breaking none are left out). What a merge checks beyond each field on its own
         (:mod:`desktop_app.core.sync.rows`); the messages name no value of a field that
         follows an ID number.
 
             >>> led = load_catalog().ledger("two_cancer")
-            >>> Checker(led, plan_year=0).broken({"id_number": ["43090219710916154X", "430902197109161531"]}, 2)
-            {1: Problem(field='id_number', message='身份证号：两癌检查对象应为女性', severity='error', suggestion=None)}
+            >>> Checker(led, plan_year=0).broken({"id_number": ["43090219710916154X", "430902197109161531", None]}, 3)
+            {1: Problem(field='id_number', message='身份证号：两癌检查对象应为女性', severity='error', suggestion=None), 2: Problem(field='id_number', message='身份证号：必填，不能为空', severity='error', suggestion=None)}
         """
         out = CheckedRows(n, values)
+        for f in self.keys:
+            col = _column_of(values, f.id, n)
+            if None in col:
+                for i, v in enumerate(col):
+                    if v is None:
+                        out._report(i, f.id, _empty_key(f))
         self._derive(out, fill=False)
         for rule, apply in self.row_rules:
             apply(self, rule, out)
@@ -417,10 +425,11 @@ def broken_many(ledger: Ledger, rows: list[dict], *, today: dt.date | None = Non
     after ``today`` refused; a row with a value its field refuses is not judged by the
     rules): the first error, or None.
 
-        >>> led = load_catalog().ledger("barrier_free")
-        >>> [p and p.message for p in broken_many(led, [{"start_date": "2024-03-01", "finish_date": "2024.2.1"},
-        ...                                               {"start_date": "2024-03-01"}])]
-        ['完工日期：应为入户评估 ≤ 开工 ≤ 完工 ≤ 验收', None]
+        >>> led, man = load_catalog().ledger("barrier_free"), "430902196001010059"
+        >>> [p and p.message for p in broken_many(led, [
+        ...     {"id_number": man, "start_date": "2024-03-01", "finish_date": "2024.2.1"},
+        ...     {"id_number": man, "start_date": "2024-03-01"}, {"start_date": "2024-03-01"}])]
+        ['完工日期：应为入户评估 ≤ 开工 ≤ 完工 ≤ 验收', None, '身份证号：必填，不能为空']
     """
     checker = checker_of(ledger)
     found = stored_broken(checker, {k: [r.get(k) for r in rows] for k in checker.rule_reads}, len(rows),
@@ -495,6 +504,11 @@ def _joined(raws: list) -> str:
         return "\n".join(raws)
     except TypeError:
         return "\n".join(raw for raw in raws if raw.__class__ is str)
+
+
+def _empty_key(f: Field) -> str:
+    """The error of an empty identity field (a row without it is refused)."""
+    return f"{f.label}：必填，不能为空"
 
 
 def _column_of(values: dict[str, list], fid: str | None, n: int) -> list:

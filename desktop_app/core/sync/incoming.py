@@ -691,8 +691,13 @@ class _Applier:
         if self.allow_skew and self.newest > self.cap:
             parsed = [(rec, self._clamped(rec, state)) for rec, state in parsed]
         fields = led.fields if led is not None else PERSON_FIELDS if tbl == "persons" else ()
+        rows = [s.values for _, s in parsed]
+        problems, changes = self.reader.check(fields, rows, led)
+        for fid, moved in changes.items():     # stored as the same value typed here would be
+            for i, value in moved.items():
+                rows[i][fid] = value
         incoming = {}
-        for (rec, state), rule in zip(parsed, self.reader.rules_broken(fields, [s.values for _, s in parsed], led)):
+        for (rec, state), rule in zip(parsed, problems):
             if rule:   # held (quarantined), never stored in the ledger; the sender is told
                 quarantine(self.conn, package_id=self.package_id, source=self.peer.node, kind="row", tbl=tbl,
                      uid=rec["u"], rule=rule, record=rec)
@@ -776,7 +781,7 @@ class _Applier:
         keeps must not depend on the order packages arrive in — but 待补充 on the field the
         rule names (``gaps``), so it counts in no progress until someone corrects it. Only
         rows whose merged values read by those rules differ from the ones that came are
-        judged again: the others were judged as they came (:meth:`RowReader.rules_broken`)."""
+        judged again: the others were judged as they came (:meth:`RowReader.check`)."""
         reads = checker_of(led).rule_reads
         mixed = [k for k, (uid, outcome, mine, _rec) in enumerate(decided)
                  if mine is not None and not outcome.state.values.get("_deleted")

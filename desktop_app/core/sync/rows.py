@@ -1,14 +1,17 @@
 """Reading the row records of a package, checked before anything is merged: the record's
 shape, every value (text up to Excel's cell limit, an integer SQLite holds, a finite
 number, or nothing), the versions and their stamps, the catalog's field rules and the
-ledger's rules relating a row's fields.
+ledger's rules relating a row's fields; and each value as it is stored — normalised as
+the same value typed into the app or imported from Excel is (a package carries stored
+values, but a broken or hostile install may send ``" 4309…x"`` or ``"2024.3.5"``).
 
 A district merges a year of rows at a time, and the rows of a package repeat: every row
 a town entered in one import carries the same versions text, and a column holds a few
 hundred distinct values. So a batch of records is checked column by column: each
 distinct versions text is decoded and checked once per package, every value's type and
-size in one pass over its column, and each field rule once per distinct value (names and
-ID numbers, where nearly every value differs, still cost a check each)::
+size in one pass over its column, and each field rule (and normalisation) once per
+distinct value (names and ID numbers, where nearly every value differs, still cost a
+check each)::
 
     >>> from desktop_app.core.store.schema import review_spec
     >>> reader = RowReader()
@@ -20,6 +23,8 @@ ID numbers, where nearly every value differs, still cost a check each)::
 from __future__ import annotations
 
 import datetime as dt
+from itertools import compress
+from operator import is_not
 
 from ..store.merge import RowState
 from ..store.schema import TableSpec
@@ -27,7 +32,7 @@ from ..store.versions import RowVersions, Version
 from .package_file import INT64_MAX
 from .peers import MAX_TEXT
 from ..catalog.validation import checker_of
-from .scope import column_check, column_problems, content_problem, rule_day, rule_problems
+from .scope import column_check, content_check, rule_day, rule_problems
 
 INT64_MIN = -INT64_MAX - 1
 MAX_MEMO = 20_000        # distinct values remembered per column (beyond: a column of unique values)
@@ -59,7 +64,7 @@ class RowReader:
         self.newest = 0
         self.today = today or dt.date.today()
         self._versions: dict[str, tuple[RowVersions, int]] = {}
-        self._rules: dict[tuple[int, bool], dict] = {}   # (id(field), read) -> value -> rule broken (…)
+        self._rules: dict[int, tuple[dict, dict]] = {}   # id(field) -> values stored, odd ones (see _column)
 
     # -- shape, values, versions
     def parse_many(self, spec: TableSpec, recs: list[dict]) -> list[RowState | None]:
@@ -134,54 +139,105 @@ class RowReader:
         rv, newest = known
         return RowVersions(rv.base, dict(rv.fields)), newest
 
-    # -- the catalog's field rules, and the rules relating a row's fields
-    def rules_broken(self, fields, rows: list[dict], ledger=None) -> list[str | None]:
-        """For each of ``rows`` (checked values), the first field rule it breaks or None
-        (see :func:`~.scope.content_problem`): column by column, each distinct text or
-        integer of a column checked once (a number with a fraction: each on its own). With
-        the rows' ``ledger``, then the rules relating a row's fields, over the normalised
-        columns those rules read, for the rows breaking no field rule
-        (:func:`~.scope.rule_problems`)."""
+    # -- the catalog's field rules, the rules relating a row's fields, the values stored
+    def check(self, fields, rows: list[dict], ledger=None) -> tuple[list[str | None], dict[str, dict[int, object]]]:
+        """For each of ``rows`` (checked values), the first field rule it breaks or None, and
+        by field the rows breaking none whose value is stored otherwise (row → the value to
+        store: a value is stored as the same value typed or imported from Excel is,
+        ``" 138-0000-1234"`` as ``"13800001234"``, ``""`` as None; see
+        :func:`~.scope.content_check`). Column by column, each distinct text or integer of a
+        column checked once per package (a number with a fraction: each on its own); only
+        the rows holding a value that breaks a rule or is stored otherwise are looked at one
+        by one. With the rows' ``ledger``, then the rules relating a row's fields, over the
+        normalised columns those rules read, for the rows breaking no field rule
+        (:func:`~.scope.rule_problems`).
+
+            >>> from desktop_app.core.catalog import Field
+            >>> RowReader().check([Field("p", "联系电话", "phone")], [{"p": "13800001234"}, {"p": "138 0000 1234"}, {"p": "12"}])
+            ([None, None, '联系电话：号码格式不对：手机号 11 位、以 13–19 开头；固话写作 0737-1234567'], {'p': {1: '13800001234'}})
+        """
         if not self.memo:
-            return [content_problem(fields, values, today=self.today, ledger=ledger) for values in rows]
+            return self._check_each(fields, rows, ledger)
         latest = rule_day(self.today)
         problems: list[str | None] = [None] * len(rows)
+        changes: dict[str, dict[int, object]] = {}
         reads = set(checker_of(ledger).rule_reads) if ledger is not None else set()
         normalised: dict[str, list] = {}
         ids = [f.id for f in fields]
         columns = zip(*[tuple(map(values.get, ids)) for values in rows]) if rows else ()
         for f, column in zip(fields, columns):
-            read = f.id in reads
             if float in set(map(type, column)):
                 found, values = column_check(f, column, latest)
-                found = dict(enumerate(found))
+                moved = {i: values[i] for i in _moved(column, values) if not found[i]}
+                found = {i: problem for i, problem in enumerate(found) if problem}
             else:
-                # by field (two ledgers may give one id other rules); a field the rules relating
-                # fields read keeps its normalised values too: value -> (rule broken, normalised)
-                memo = self._rules.setdefault((id(f), read), {})
-                if len(memo) > MAX_MEMO:       # a column of unique values: remembering them helps nothing
-                    memo.clear()
-                fresh = list(set(column).difference(memo))
-                if read:
-                    memo.update(zip(fresh, zip(*column_check(f, fresh, latest))))
-                    values = [memo[v] for v in column]
-                    found = {i: v[0] for i, v in enumerate(values) if v[0]}
-                    values = [v[1] for v in values]
-                else:
-                    memo.update(zip(fresh, column_problems(f, fresh, latest)))
-                    broken = {v for v in set(column) if memo[v]}
-                    found = {i: memo[v] for i, v in enumerate(column) if v in broken} if broken else {}
-            if read:
+                found, moved, values = self._column(f, column, latest, f.id in reads)
+            if values is not None:
                 normalised[f.id] = values
             for i, problem in found.items():
                 if problem and problems[i] is None:
                     problems[i] = problem
+            if moved:
+                changes[f.id] = moved
         if reads:
             for i, problem in enumerate(rule_problems(ledger, normalised, rows,
                                                       [i for i, p in enumerate(problems) if p is None])):
                 if problem:
                     problems[i] = problem
-        return problems
+        changes = {fid: kept for fid, moved in changes.items()
+                   if (kept := {i: v for i, v in moved.items() if problems[i] is None})}
+        return problems, changes
+
+    def _column(self, f, column: tuple, latest: dt.date, read: bool) -> tuple[dict, dict, list | None]:
+        """One column of text, integers and nothing: its rows' problems and their values to
+        store (by row, only the rows holding a value breaking a rule or stored otherwise),
+        and its normalised values when ``read``. Each distinct value is checked once per
+        package and field (two ledgers may give one id other rules): ``normal`` holds the
+        value each is stored as, ``odd`` the problem (or None) of each breaking a rule or
+        stored otherwise."""
+        normal, odd = self._rules.setdefault(id(f), ({}, {}))
+        if len(normal) > MAX_MEMO:       # a column of unique values: remembering them helps nothing
+            normal.clear()
+            odd.clear()
+        distinct = set(column)
+        fresh = list(distinct.difference(normal))
+        if fresh:
+            found, values = column_check(f, fresh, latest)
+            normal.update(zip(fresh, values))
+            flagged = dict.fromkeys(_moved(fresh, values)) | dict.fromkeys(compress(range(len(fresh)), found))
+            odd.update((fresh[k], found[k]) for k in flagged)
+        hits = distinct.intersection(odd) if odd else ()
+        found, moved = {}, {}
+        if hits:
+            for i, v in enumerate(column):
+                if v in hits:
+                    if odd[v]:
+                        found[i] = odd[v]
+                    else:
+                        moved[i] = normal[v]
+        return found, moved, list(map(normal.__getitem__, column)) if read else None
+
+    def _check_each(self, fields, rows: list[dict], ledger) -> tuple[list[str | None], dict[str, dict[int, object]]]:
+        """:meth:`check` row by row (its reference)."""
+        problems, changes = [], {}
+        for i, values in enumerate(rows):
+            problem, stored = content_check(fields, values, today=self.today, ledger=ledger)
+            problems.append(problem)
+            for fid, value in stored.items():
+                if _moved([values.get(fid)], [value]):
+                    changes.setdefault(fid, {})[i] = value
+        return problems, changes
+
+
+def _moved(raws, values: list) -> list[int]:
+    """The indexes of ``raws`` whose normalised ``values`` are stored otherwise: another value
+    or another type (the same object: at C speed).
+
+        >>> _moved(["13800001234", " 138", "5", 5], ["13800001234", "138", 5, 5])
+        [1, 2]
+    """
+    return [k for k in compress(range(len(raws)), map(is_not, raws, values))
+            if values[k].__class__ is not raws[k].__class__ or values[k] != raws[k]]
 
 
 def _shape_ok(rec: dict) -> bool:

@@ -14,9 +14,11 @@ A package is applied only within its sender's scope (the sender's unit and those
 * **Reviews** (核实意见) — the level above owns status, note, reviewer (and the review
   itself); a sender from below only the reply (:data:`SENDER_REVIEW_COLUMNS`).
 * **Audit entries** — append-only, keyed by (origin, origin id) — see :meth:`Origins.may_claim`.
-* **Content** — a row is checked with the field rules local input gets, then (unless it is
-  a tombstone) with the ledger's rules relating its fields (:func:`rule_problems`: a date
-  before the one it follows, a man in the 两癌 ledger, a 残疾证号 of another ID number …);
+* **Content** — a row is checked with the field rules local input gets, and its values are
+  stored as the same values typed here would be (``" 4309…x"`` as ``4309…X``: counting,
+  duplicates and person matching see them alike); then (unless it is a tombstone) with the
+  ledger's rules relating its fields (:func:`rule_problems`: an empty identity field, a
+  date before the one it follows, a man in the 两癌 ledger, a 残疾证号 of another ID number …);
   one that breaks a rule is *held* (quarantined, never stored in the ledger) and the sender
   is told in the next package to it (``{"k": "refused"}`` lines, :func:`notice_lines`).
   A row that came valid but breaks such a rule once merged field by field with the row
@@ -78,14 +80,27 @@ def content_problem(fields, values: dict, *, today: dt.date | None = None, ledge
     same normalisation local input gets (:func:`~..catalog.fieldtypes.normalize`). A date
     a day or two ahead of this computer's is not "in the future" (clocks differ). With the
     row's ``ledger``, a row breaking no field rule is judged by the rules relating its
-    fields too (:meth:`~..catalog.validation.Checker.broken`), unless it is deleted."""
+    fields too (:meth:`~..catalog.validation.Checker.broken`: an empty identity field, a
+    date before the one it follows …), unless it is deleted."""
+    return content_check(fields, values, today=today, ledger=ledger)[0]
+
+
+def content_check(fields, values: dict, *, today: dt.date | None = None, ledger=None) -> tuple[str | None, dict]:
+    """:func:`content_problem` and, for a row breaking none, its values as they are stored
+    (field id → the value normalised as one typed or imported is); else ``{}``.
+
+        >>> from desktop_app.core.catalog import Field
+        >>> content_check([Field("p", "联系电话", "phone")], {"p": " 138-0000-1234"})
+        (None, {'p': '13800001234'})
+    """
     latest = rule_day(today)
     normalised = {}
     for f in fields:
         (problem,), normalised[f.id] = column_check(f, [values.get(f.id)], latest)
         if problem:
-            return problem
-    return rule_problems(ledger, normalised, [values], [0])[0] if ledger is not None else None
+            return problem, {}
+    problem = rule_problems(ledger, normalised, [values], [0])[0] if ledger is not None else None
+    return problem, {} if problem else {k: column[0] for k, column in normalised.items()}
 
 
 def rule_problems(ledger, normalised: dict[str, list], rows: list[dict], judged: list[int]) -> list[str | None]:
@@ -108,25 +123,14 @@ def rule_day(today: dt.date | None = None) -> dt.date:
     return (today or dt.date.today()) + dt.timedelta(days=2)
 
 
-def field_problem(f, value: object, latest: dt.date) -> str | None:
-    """The rule of field ``f`` that ``value`` breaks, or None (``latest``: :func:`rule_day`)."""
-    return column_problems(f, [value], latest)[0]
-
-
-def column_problems(f, values: list, latest: dt.date) -> list[str | None]:
-    """:func:`field_problem` of each of ``values`` (one column's), normalised in one call.
-
-        >>> from desktop_app.core.catalog import Field
-        >>> column_problems(Field("p", "联系电话", "phone"), ["13800000000", None, [1], "12"], dt.date(2024, 1, 1))
-        [None, None, '联系电话：值的类型不对', '联系电话：号码格式不对：手机号 11 位、以 13–19 开头；固话写作 0737-1234567']
-    """
-    return column_check(f, values, latest)[0]
-
-
 def column_check(f, values: list, latest: dt.date) -> tuple[list[str | None], list]:
-    """:func:`column_problems` and the normalised values (None for an empty or refused one).
+    """The rule of field ``f`` each of ``values`` (one column's) breaks, or None, and the
+    normalised values (None for an empty or refused one), normalised in one call
+    (``latest``: :func:`rule_day`).
 
         >>> from desktop_app.core.catalog import Field
+        >>> column_check(Field("p", "联系电话", "phone"), ["13800000000", None, [1], "12"], dt.date(2024, 1, 1))[0]
+        [None, None, '联系电话：值的类型不对', '联系电话：号码格式不对：手机号 11 位、以 13–19 开头；固话写作 0737-1234567']
         >>> column_check(Field("d", "检查日期", "date"), ["2024.3.5", "明天"], dt.date(2024, 6, 30))[1]
         ['2024-03-05', None]
     """
