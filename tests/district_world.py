@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from support import household, init_below, make_id, screening, trust_profile
 
 from desktop_app.core.store.database import Store
@@ -23,6 +24,15 @@ DISABLED = make_id("19600101", 5)      # a man whose home is modified in two tow
 def woman(i: int) -> str:
     """The 身份证号 of the district's woman ``i`` (the numbers the district tests assert on)."""
     return make_id(f"197{i % 10}0415", 2 * i)
+
+
+@pytest.fixture
+def world(tmp_path):
+    """(the district, 河坝镇, tmp_path) of :func:`build_district`; every store closed after."""
+    d, towns = build_district(tmp_path)
+    yield d, towns["河坝镇"], tmp_path
+    for s in (d, *towns.values()):
+        s.close()
 
 
 def build_district(root: Path) -> tuple[Store, dict[str, Store]]:

@@ -17,6 +17,8 @@ from desktop_app.core.store.versions import now_iso
 from desktop_app.core.sync.package_file import write_package
 from desktop_app.core.sync.peers import peers
 
+HB = "430971121"                # 河坝镇
+
 _SEQ = itertools.count(1)
 
 
@@ -128,3 +130,10 @@ def members_state(store, orgs: list[str], attacker: str) -> dict:
         f"SELECT origin, origin_id, ts, stamp, user, action, before, after FROM audit WHERE origin IN "
         f"({','.join('?' * len(nodes))}) ORDER BY origin, origin_id", nodes)]
     return out
+
+
+def row_of(hb, ledger: str, n: int, **changed) -> dict:
+    """河坝镇's first row of ``ledger`` as a new row ``n`` with ``changed`` values."""
+    first = hb.ledger(ledger).rows()[0]
+    values = dict(versioned(hb, f"ledger_{ledger}", first["uuid"]), org=HB + "001", **changed)
+    return row_line(hb, f"ledger_{ledger}", f"00000000-0000-4000-8000-{n:012d}", values)

@@ -3,8 +3,8 @@ Rows breaking a field rule are quarantined (not in the ledger, kept with the rul
 and the sender hears of it in the next package it receives; attached files are checked
 by content like a file picked here. Packages are signed with the member's real key."""
 import pytest
-from district_world import TODAY, build_district, woman
-from insider_world import current, forged, record_sent, row_line, versioned
+from district_world import TODAY, woman, world  # noqa: F401 - world is the fixture
+from insider_world import HB, current, forged, record_sent, row_line, versioned
 from support import household, logical_dump, screening
 
 from desktop_app.core import sync
@@ -12,18 +12,9 @@ from desktop_app.core.store import attachments as attachments_module
 from desktop_app.core.store.attachments import Attachments, Inspected, attach, tiny_png
 from desktop_app.core.sync.package_file import PackageError
 
-HB = "430971121"
 HTML = b"<html><body><script>alert(1)</script></body></html>"
 SVG = (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
        b'<script>alert(1)</script><rect width="10" height="10"/></svg>')
-
-
-@pytest.fixture
-def world(tmp_path):
-    d, towns = build_district(tmp_path)
-    yield d, towns["河坝镇"], tmp_path
-    for s in (d, *towns.values()):
-        s.close()
 
 
 def bad_row(hb, n: int, **bad) -> dict:

@@ -6,29 +6,12 @@ the ledger, not in progress, kept with its reason, the sender told in the next p
 import json
 
 import pytest
-from district_world import TODAY, build_district, woman
-from insider_world import current, forged, record_sent, row_line, versioned
+from district_world import TODAY, woman, world  # noqa: F401 - world is the fixture
+from insider_world import HB, current, forged, record_sent, row_line, row_of, versioned
 from support import copy_store, household, make_id, screening
 
 from desktop_app.core import sync
 from desktop_app.core.store.database import Store
-
-HB = "430971121"
-
-
-@pytest.fixture
-def world(tmp_path):
-    d, towns = build_district(tmp_path)
-    yield d, towns["河坝镇"], tmp_path
-    for s in (d, *towns.values()):
-        s.close()
-
-
-def row_of(hb, ledger: str, n: int, **changed) -> dict:
-    """河坝镇's first row of ``ledger`` as a new row ``n`` with ``changed`` values."""
-    first = hb.ledger(ledger).rows()[0]
-    values = dict(versioned(hb, f"ledger_{ledger}", first["uuid"]), org=HB + "001", **changed)
-    return row_line(hb, f"ledger_{ledger}", f"00000000-0000-4000-8000-{n:012d}", values)
 
 
 # (ledger, changed values, what the held rule says): each value valid on its own

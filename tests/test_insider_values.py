@@ -9,32 +9,16 @@ merged as a blank-keyed row that counts."""
 import json
 
 import pytest
-from district_world import TODAY, build_district
-from insider_world import current, forged, record_sent, row_line, versioned
+from district_world import TODAY, world  # noqa: F401 - world is the fixture
+from insider_world import HB, current, forged, record_sent, row_line, row_of, versioned
 from support import make_id
 
 from desktop_app.core import sync
 from desktop_app.core.catalog import Checker, load_catalog
 from desktop_app.core.sync import incoming
 
-HB = "430971121"
 WX = make_id("19700312", 58)                 # 43090219700312058X: a woman whose number ends in X
 FULL = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
-
-
-@pytest.fixture
-def world(tmp_path):
-    d, towns = build_district(tmp_path)
-    yield d, towns["河坝镇"], tmp_path
-    for s in (d, *towns.values()):
-        s.close()
-
-
-def row_of(hb, ledger: str, n: int, **changed) -> dict:
-    """河坝镇's first row of ``ledger`` as a new row ``n`` with ``changed`` values."""
-    first = hb.ledger(ledger).rows()[0]
-    values = dict(versioned(hb, f"ledger_{ledger}", first["uuid"]), org=HB + "001", **changed)
-    return row_line(hb, f"ledger_{ledger}", f"00000000-0000-4000-8000-{n:012d}", values)
 
 
 def typed(ledger: str, field: str, raw):
