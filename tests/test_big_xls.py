@@ -194,21 +194,91 @@ def test_a_small_hand_written_xls_reads_as_written(tmp_path):
     assert list(book.sheets[0].iter_rows()) == [["姓名", "身份证号"], ["示例一", 2.0]]
 
 
+def sheets_at(*starts: int, extra: bytes = b"") -> bytes:
+    """Workbook globals listing sheets 一, 丁, 丂 … at ``starts`` (counted from the globals'
+    end), then the ``extra`` records."""
+    end = len(bof(0x0005)) + 14 * len(starts) + len(extra) + 4
+    return (bof(0x0005) + b"".join(rec(0x0085, struct.pack("<IBBBB", end + at, 0, 0, 1, 1) + chr(0x4E00 + i).encode("utf-16-le"))
+                                   for i, at in enumerate(starts)) + extra + rec(0x000A))
+
+
+BODY = bof(0x0010) + HEAD + rec(0x000A)
+
+
 def test_a_workbook_of_more_sheets_than_any_ledger_is_refused():
-    """Each sheet is walked here and parsed and held by calamine: a few thousand BOUNDSHEET
-    records pointing at one sheet would multiply the work."""
-    from desktop_app.core.excel import biff
-    one = struct.pack("<IBBBB", 0, 0, 0, 1, 0) + b"S"
-    head = bof(0x0005)
-    count = biff.MAX_SHEETS + 1
-    at = len(head) + count * len(rec(0x0085, one)) + 4
-    book = head + rec(0x0085, struct.pack("<I", at) + one[4:]) * count + rec(0x000A)
-    book += bof(0x0010) + HEAD + rec(0x000A)
     with pytest.raises(biff.BadBiff, match="too many sheets"):
-        biff.scan(book)
-    at = len(head) + len(rec(0x0085, one)) + 4
-    assert list(biff.scan(head + rec(0x0085, struct.pack("<I", at) + one[4:]) + rec(0x000A)
-                          + bof(0x0010) + HEAD + rec(0x000A))) == ["S"]
+        biff.scan(sheets_at(*[0] * (biff.MAX_SHEETS + 1)) + BODY)
+    assert list(biff.scan(sheets_at(0) + BODY)) == ["一"]
+
+
+# ---------------------------------------------------------------- records calamine trusts
+
+def test_sheets_listed_at_the_same_records_are_refused(tmp_path):
+    """calamine walks a sheet's records once for each BOUNDSHEET pointing at them: 1,000
+    pointing at one sheet of 900 KB held it 66 s and 1.6 GB (its merged ranges held once
+    per sheet), and this check 65 s."""
+    path = tmp_path / "两癌.xls"
+    path.write_bytes(ole(sheets_at(0, 0) + BODY))
+    with pytest.raises(UserError, match=r"^两癌\.xls 的文件结构异常.*另存为 \.xlsx 再导入$") as caught:
+        read_book(path)
+    assert caught.value.exit_code == 2
+    path.write_bytes(ole(sheets_at(0, len(BODY)) + BODY + BODY))
+    assert [s.name for s in read_book(path).sheets] == ["一", "丁"]
+
+
+def test_a_sheet_starting_inside_another_is_refused():
+    """The first sheet has no EOF: its records run on through the second sheet's."""
+    first = bof(0x0010) + HEAD
+    with pytest.raises(biff.BadBiff, match="sheets overlap"):
+        biff.scan(sheets_at(0, len(first)) + first + BODY)
+    assert list(biff.scan(sheets_at(0, len(BODY)) + BODY + BODY)) == ["一", "丁"]
+
+
+def test_the_largest_of_several_dimensions_is_the_room_calamine_reserves(tmp_path):
+    """A huge DIMENSIONS record and then a small one: calamine reserves for both (the
+    first aborted the process), so the largest counts, not the last."""
+    small = rec(0x0200, struct.pack("<IIHHH", 0, 2, 0, 2, 0))
+    assert "4,294,967,280 行" in refused(tmp_path, xls(small + HEAD, dims=(0, 0xFFFFFFF0, 0, 0x100)))
+    assert "4,294,967,280 行" in refused(tmp_path, xls(HEAD + small, dims=(0, 0xFFFFFFF0, 0, 0x100)))
+
+
+@pytest.mark.parametrize("empty_text", [
+    rec(0x0204, struct.pack("<HHHHB", 2, 0, 15, 65535, 1)),                           # LABEL
+    number(2, 0) + rec(0x0207, struct.pack("<HB", 65535, 1)),                          # a formula's STRING
+], ids=["LABEL", "STRING"])
+def test_text_declaring_more_characters_than_its_records_hold_is_refused(empty_text):
+    """calamine reserves room for the characters a LABEL or STRING record declares, present
+    or not: 75,000 LABEL records of 65,535 characters and none (975 KB) held 312 MB."""
+    with pytest.raises(biff.BadBiff, match="text longer than its records"):
+        biff.scan(sheets_at(0) + bof(0x0010) + HEAD + empty_text * 2 + rec(0x000A))
+    assert list(biff.scan(sheets_at(0) + bof(0x0010) + HEAD + label(2, 0, "长" * 30000) + rec(0x000A))) == ["一"]
+
+
+def test_an_sst_in_more_continue_records_than_excel_writes_is_refused():
+    """calamine takes an SST's CONTINUE records one by one from the front of a list: a
+    string whose ExtRst ran over 250,000 empty ones (1 MB) held it 6 s."""
+    sst = rec(0x00FC, struct.pack("<ii", 1, 1) + struct.pack("<HBi", 0, 4, 1))
+
+    def stream(continues: int) -> bytes:
+        return sheets_at(0, extra=sst + rec(0x003C) * (continues - 1) + rec(0x003C, b"x")) + BODY
+    assert biff.MAX_SST_CONTINUES == 8192
+    with pytest.raises(biff.BadBiff, match="SST in too many CONTINUE records"):
+        biff.globals_of(stream(8193))
+    assert len(biff.globals_of(stream(8192))) == 1
+
+
+def test_more_merged_ranges_than_any_ledger_is_refused():
+    """calamine and python-calamine hold ~270 bytes a merged range: a 20 MB file of them
+    took 658 MB and 5 s."""
+    merges = rec(0x00E5, struct.pack("<H", 1024) + struct.pack("<HHHH", 0, 0, 0, 1) * 1024)
+    with pytest.raises(biff.BadBiff, match="too many merged ranges"):
+        biff.scan(sheets_at(0) + bof(0x0010) + HEAD + merges * 977 + rec(0x000A))            # 1,000,448
+    assert list(biff.scan(sheets_at(0) + bof(0x0010) + HEAD + merges * 976 + rec(0x000A))) == ["一"]
+
+
+def test_a_legacy_xls_with_merged_cells_still_reads():
+    book = read_book(Path(__file__).parent / "fixtures" / "legacy_two_cancer.xls")
+    assert [(s.name, len(list(s.iter_rows())), len(s.merged)) for s in book.sheets] == [("台账", 13, 9)]
 
 
 # ---------------------------------------------------------------- formulas: their values, never their tokens

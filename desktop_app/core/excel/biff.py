@@ -4,7 +4,10 @@ calamine parses every sheet of an .xls as soon as it opens the file, and allocat
 
 - for a sheet's DIMENSIONS record (0x0200), room for its declared rows × columns;
 - for its cells, one grid from the first to the last cell it found;
-- for the shared-string table (SST), room for the count the record declares;
+- for the shared-string table (SST), room for the count the record declares, and it takes
+  the SST's CONTINUE records one by one from the front of a list (time ∝ their number²);
+- for a LABEL or STRING record's text, room for the characters it declares (present or not);
+- for each sheet the globals list, a walk from its offset, however many list the same one;
 - in its OLE container reader, buffers sized by counts in the container's header.
 
 A few hundred bytes can ask for terabytes, and a failed allocation aborts the whole
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import io
 import struct
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from .sheet_extent import Extent
 
@@ -38,6 +41,9 @@ ROW, DIMENSIONS, EOF, BOF, BOUNDSHEET, SST, FILEPASS, CONTINUE, CODEPAGE = (
     0x0208, 0x0200, 0x000A, 0x0809, 0x0085, 0x00FC, 0x002F, 0x003C, 0x0042)
 BIFF_OLD = {0x0002, 0x0007, 0x0200, 0x0300, 0x0400, 0x0500}   # BOF versions before BIFF8
 MAX_SHEETS = 1_000            # a ledger workbook has a few; each is walked and held by calamine
+MAX_SST_CONTINUES = 8_192     # Excel's 8,224-byte records: 64 MB of shared strings
+MAX_MERGES = 1_000_000        # merged ranges in a book: calamine and Python hold ~270 MB of them
+MERGECELLS, LABEL, STRING = 0x00E5, 0x0204, 0x0207
 SECTOR = 4096                 # the rebuilt container's sector size (version 4)
 
 
@@ -94,15 +100,17 @@ def globals_of(stream: bytes) -> list[tuple[int, str]]:
     counts calamine trusts there.
 
     :raises Encrypted: an open password.
-    :raises BadBiff: a shared-string count larger than the strings could be, or a sheet
-        offset outside the stream.
+    :raises BadBiff: a shared-string count larger than the strings could be, an SST in
+        more than :data:`MAX_SST_CONTINUES` CONTINUE records, or a sheet offset outside the stream.
     """
     sheets: list[tuple[int, str]] = []
     biff8, codepage = True, "latin-1"
-    sst_count, sst_bytes = 0, None
+    sst_count, sst_bytes, sst_parts = 0, None, 0
     for _at, typ, data in records(stream):
         if typ == CONTINUE and sst_bytes is not None:
-            sst_bytes += len(data)
+            sst_bytes, sst_parts = sst_bytes + len(data), sst_parts + 1
+            if sst_parts > MAX_SST_CONTINUES:
+                raise BadBiff("SST in too many CONTINUE records")
             continue
         if sst_bytes is not None:
             _check_sst(sst_count, sst_bytes)
@@ -119,7 +127,7 @@ def globals_of(stream: bytes) -> list[tuple[int, str]]:
         elif typ == SST:
             if len(data) < 8:
                 raise BadBiff("short SST")
-            sst_count, sst_bytes = struct.unpack_from("<i", data, 4)[0], len(data) - 8
+            sst_count, sst_bytes, sst_parts = struct.unpack_from("<i", data, 4)[0], len(data) - 8, 0
         elif typ == BOUNDSHEET:
             if len(data) < 8:
                 raise BadBiff("short BOUNDSHEET")
@@ -161,12 +169,24 @@ def _short_string(data: bytes, biff8: bool, codepage: str) -> str:
     return text.replace("\0", "")[:100]
 
 
-def sheet_extent(stream: bytes, pos: int) -> tuple[Extent | None, Extent | None]:
-    """(declared, actual) extent of the sheet whose BOF is at ``pos``: the room its
-    DIMENSIONS record asks calamine to reserve, and the cells it places (empty ones
-    too: never smaller than calamine's grid), 1-based as Excel shows them."""
+class Sheet(NamedTuple):
+    """What calamine makes of one sheet (see :func:`sheet_extent`)."""
+    declared: Extent | None     # the largest room a DIMENSIONS record asks it to reserve
+    actual: Extent | None       # the cells it places (empty ones too: never smaller than its grid)
+    size: int                   # bytes walked, from the sheet's BOF to its EOF
+    merges: int                 # merged ranges it holds
+
+
+def sheet_extent(stream: bytes, pos: int) -> Sheet:
+    """The sheet whose BOF is at ``pos``, walked as calamine walks it (extents 1-based, as
+    Excel shows them).
+
+    :raises BadBiff: LABEL and STRING records declaring more characters than the sheet holds.
+    """
     declared = None
     box: list[int] = []       # first row, last row, first column, last column (0-based)
+    chars = merges = 0
+    end = len(stream)
 
     def place(r: int, *cols: int) -> None:
         lo, hi = min(cols), max(cols)
@@ -175,8 +195,9 @@ def sheet_extent(stream: bytes, pos: int) -> tuple[Extent | None, Extent | None]
         else:
             box[:] = min(box[0], r), max(box[1], r), min(box[2], lo), max(box[3], hi)
 
-    for _at, typ, data in records(stream, pos):
+    for at, typ, data in records(stream, pos):
         if typ == EOF:
+            end = at + 4 + len(data)
             break
         if typ == DIMENSIONS and len(data) in (10, 14):
             if len(data) == 14:
@@ -188,7 +209,8 @@ def sheet_extent(stream: bytes, pos: int) -> tuple[Extent | None, Extent | None]
                 # 32-bit arithmetic: a first row after the last one asks for ~4 billion
                 n_rows, n_cols = (rl - rf) % (1 << 32), (cl - cf) % (1 << 32)
                 if n_rows and n_cols:
-                    declared = Extent(rf + 1, rf + n_rows, cf + 1, cf + n_cols)
+                    room = Extent(rf + 1, rf + n_rows, cf + 1, cf + n_cols)
+                    declared = room if declared is None or room.cells > declared.cells else declared
         elif typ in CELL_RECORDS and len(data) >= 4:
             place(*struct.unpack_from("<HH", data))
         elif typ in MULTI_RECORDS and len(data) >= 6:
@@ -201,8 +223,17 @@ def sheet_extent(stream: bytes, pos: int) -> tuple[Extent | None, Extent | None]
             r, lo, hi = struct.unpack_from("<HHH", data)
             if hi > lo:
                 place(r, lo, hi - 1)
+        elif typ == MERGECELLS and len(data) >= 2:
+            merges += struct.unpack_from("<H", data)[0]
+        if typ == LABEL and len(data) >= 8:
+            chars += struct.unpack_from("<H", data, 6)[0]
+        elif typ == STRING and len(data) >= 2:
+            chars += struct.unpack_from("<H", data)[0]
+    if chars > end - pos:
+        # each character takes a byte or two in its record or the CONTINUE records after it
+        raise BadBiff("text longer than its records")
     actual = Extent(box[0] + 1, box[1] + 1, box[2] + 1, box[3] + 1) if box else None
-    return declared, actual
+    return Sheet(declared, actual, end - pos, merges)
 
 
 def scan(stream: bytes) -> dict[str, Extent]:
@@ -210,15 +241,24 @@ def scan(stream: bytes) -> dict[str, Extent]:
     (a sheet with neither is left out).
 
     :raises Encrypted: an open password.
-    :raises BadBiff: a record or count calamine could not read safely.
+    :raises BadBiff: a record or count calamine could not read safely, sheets whose
+        records overlap, or more than :data:`MAX_MERGES` merged ranges.
     """
     out: dict[str, Extent] = {}
     sheets = globals_of(stream)
     if len(sheets) > MAX_SHEETS:
         raise BadBiff("too many sheets")
+    spans: list[tuple[int, int]] = []     # (BOF, after EOF) of each sheet walked
+    merges = 0
     for pos, name in sheets:
-        declared, actual = sheet_extent(stream, pos)
-        pick = max((e for e in (declared, actual) if e is not None), key=lambda e: e.cells, default=None)
+        sheet = sheet_extent(stream, pos)
+        end, merges = pos + sheet.size, merges + sheet.merges
+        if any(pos < e and p < end for p, e in spans):    # calamine walks them once per sheet
+            raise BadBiff("sheets overlap")
+        spans.append((pos, end))
+        if merges > MAX_MERGES:
+            raise BadBiff("too many merged ranges")
+        pick = max((e for e in sheet[:2] if e is not None), key=lambda e: e.cells, default=None)
         if pick is not None:
             key, n = name, 2
             while key in out:
