@@ -60,13 +60,16 @@ def fold(text: str) -> str:
 
 
 def _from_number(raw: object) -> str | None:
-    """An ID typed into a numeric cell: always damaged beyond 15 digits."""
-    if isinstance(raw, bool):
+    """An ID typed into a numeric cell (always damaged beyond 15 digits), shown as Excel
+    shows it: never more digits than the region code.
+
+        >>> _from_number(430902197109161531), _from_number(4.30902197109162e+17), _from_number(123)
+        ('4.30902E+17', '4.30902E+17', None)
+    """
+    if isinstance(raw, bool) or isinstance(raw, int) and len(str(raw)) < 16:
         return None
-    if isinstance(raw, float):
+    if isinstance(raw, (int, float)):
         return f"{raw:.6g}".replace("e+", "E+")
-    if isinstance(raw, int) and len(str(raw)) >= 16:
-        return str(raw)
     return None
 
 
