@@ -185,6 +185,27 @@ def test_a_person_with_a_row_in_the_senders_scope_is_edited_and_one_of_its_own_r
     assert current(d, "persons", other)["phone"] == "13700000005"
 
 
+
+@pytest.mark.parametrize("deleted", [0, 1])
+def test_a_row_linked_to_a_person_its_id_number_does_not_name_is_held(world, deleted):
+    """A 河坝镇 row of its own woman linked (person_id) to 金盆镇's woman 5 — live or
+    deleted — would make her 河坝镇's to edit: held, and her person record left alone."""
+    d, towns, tmp = world
+    hb = towns["河坝镇"]
+    victim = pid(d, woman(5))
+    before = current(d, "persons", victim)
+    row = row_line(hb, "ledger_two_cancer", "00000000-0000-4000-8000-000000000556",
+                   dict(versioned_row(hb), org=HB + "001", id_number=woman(8), person_id=victim,
+                        name="示例8", birth_date=None, sex=None, _deleted=deleted))
+    person = row_line(hb, "persons", victim, dict(versioned(d, "persons", victim), name="篡改", phone="13700000005"))
+    summary = sync.import_package(d, forged(hb, d, [person, row], tmp / "link.mstz"))
+    assert current(d, "persons", victim) == before
+    assert current(d, "ledger_two_cancer", row["u"]) is None
+    (rule,) = [r for (r,) in d.conn.execute("SELECT rule FROM quarantine WHERE uuid = ?", (row["u"],))]
+    assert rule == "身份证号：与这条记录关联的人员（受检妇女）不符，请在本机重新保存这条记录后再发送"
+    assert not any(woman(5) in w or woman(8) in w for w in summary.warnings)
+
+
 # ---------------------------------------------------------------- 4. reviews
 
 def test_a_town_replies_but_never_overwrites_the_districts_review(world):

@@ -15,6 +15,7 @@ from support import make_id
 
 from desktop_app.core import sync
 from desktop_app.core.catalog import Checker, load_catalog
+from desktop_app.core.store.persons import person_id
 from desktop_app.core.sync import incoming
 
 HB = "430971121"
@@ -31,9 +32,12 @@ def world(tmp_path):
 
 
 def row_of(hb, ledger: str, n: int, **changed) -> dict:
-    """河坝镇's first row of ``ledger`` as a new row ``n`` with ``changed`` values."""
+    """河坝镇's first row of ``ledger`` as a new row ``n`` with ``changed`` values, linked to
+    the person a changed 身份证号 names as sent (as the install sending it links it)."""
     first = hb.ledger(ledger).rows()[0]
     values = dict(versioned(hb, f"ledger_{ledger}", first["uuid"]), org=HB + "001", **changed)
+    if isinstance(changed.get("id_number"), str) and changed["id_number"].strip():
+        values["person_id"] = person_id(hb.setting("person_namespace"), changed["id_number"])
     return row_line(hb, f"ledger_{ledger}", f"00000000-0000-4000-8000-{n:012d}", values)
 
 
@@ -71,6 +75,8 @@ def test_a_value_acceptable_once_normalised_is_stored_as_typed_into_the_app(worl
     summary = sync.import_package(d, forged(hb, d, [row], tmp / "raw.mstz"))
     assert summary.totals()["new"] == 1 and summary.totals()["rejected"] == 0
     assert current(d, "ledger_two_cancer", row["u"])[field] == stored
+    if field == "id_number":      # linked to the person the number names, as typed here
+        assert current(d, "ledger_two_cancer", row["u"])["person_id"] == person_id(d.setting("person_namespace"), stored)
 
 
 def test_a_normalised_id_number_counts_as_the_same_person(world):
