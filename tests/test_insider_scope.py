@@ -42,6 +42,7 @@ def pid(store, number):
     (org_line("4309711219", "短码村", parent=HB), "应为 12 位数字"),
     (org_line("430971121901", "示例村一", parent=HB), "同名"),
     (org_line("430971121902", "新村", parent=HB, aliases=["示例村二"]), "同名"),
+    (org_line("430971121904", "示例村一\u2060", parent=HB), "同名"),
     (org_line("430971121903", "镇中镇", parent=HB, level="town"), "镇级单位的代码应为 9 位数字"),
 ])
 def test_an_org_that_does_not_fit_the_code_scheme_refuses_the_package(world, org, says):
@@ -81,6 +82,7 @@ def resigned_profile(store, orgs: list[dict], path):
     (org_line("430971199", "假镇", parent="430971", level="town"), "不在它的管辖范围内"),
     (org_line("430971123778", "挂错的村", parent=HB), "不以上级单位（河坝镇）的代码 430971121 开头"),
     (org_line("430971121901", "示例村一", parent=HB), "同名"),
+    (org_line("430971121904", "示例村\u2060一\u00ad", parent=HB), "同名"),     # invisible format characters
 ])
 def test_a_profile_from_below_may_only_teach_units_below_its_sender(world, org, says):
     """The org tree from below through the other door: a town's profile signed with its real
