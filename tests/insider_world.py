@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 from desktop_app.core.store import migrations
+from desktop_app.core.store.persons import person_id
 from desktop_app.core.store.crypto import SUITES
 from desktop_app.core.store.versions import now_iso
 from desktop_app.core.sync.package_file import write_package
@@ -133,7 +134,10 @@ def members_state(store, orgs: list[str], attacker: str) -> dict:
 
 
 def row_of(hb, ledger: str, n: int, **changed) -> dict:
-    """河坝镇's first row of ``ledger`` as a new row ``n`` with ``changed`` values."""
+    """河坝镇's first row of ``ledger`` as a new row ``n`` with ``changed`` values, linked to
+    the person a changed 身份证号 names as sent (as the install sending it links it)."""
     first = hb.ledger(ledger).rows()[0]
     values = dict(versioned(hb, f"ledger_{ledger}", first["uuid"]), org=HB + "001", **changed)
+    if isinstance(changed.get("id_number"), str) and changed["id_number"].strip():
+        values["person_id"] = person_id(hb.setting("person_namespace"), changed["id_number"])
     return row_line(hb, f"ledger_{ledger}", f"00000000-0000-4000-8000-{n:012d}", values)

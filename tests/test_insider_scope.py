@@ -42,6 +42,7 @@ def pid(store, number):
     (org_line("4309711219", "短码村", parent=HB), "应为 12 位数字"),
     (org_line("430971121901", "示例村一", parent=HB), "同名"),
     (org_line("430971121902", "新村", parent=HB, aliases=["示例村二"]), "同名"),
+    (org_line("430971121904", "示例村一\u2060", parent=HB), "同名"),
     (org_line("430971121903", "镇中镇", parent=HB, level="town"), "镇级单位的代码应为 9 位数字"),
 ])
 def test_an_org_that_does_not_fit_the_code_scheme_refuses_the_package(world, org, says):
@@ -81,6 +82,7 @@ def resigned_profile(store, orgs: list[dict], path):
     (org_line("430971199", "假镇", parent="430971", level="town"), "不在它的管辖范围内"),
     (org_line("430971123778", "挂错的村", parent=HB), "不以上级单位（河坝镇）的代码 430971121 开头"),
     (org_line("430971121901", "示例村一", parent=HB), "同名"),
+    (org_line("430971121904", "示例村\u2060一\u00ad", parent=HB), "同名"),     # invisible format characters
 ])
 def test_a_profile_from_below_may_only_teach_units_below_its_sender(world, org, says):
     """The org tree from below through the other door: a town's profile signed with its real
@@ -183,6 +185,27 @@ def test_a_person_with_a_row_in_the_senders_scope_is_edited_and_one_of_its_own_r
     person = row_line(hb, "persons", other, dict(versioned(d, "persons", other), phone="13700000005"))
     sync.import_package(d, forged(hb, d, [person, row], tmp / "c.mstz"))
     assert current(d, "persons", other)["phone"] == "13700000005"
+
+
+
+@pytest.mark.parametrize("deleted", [0, 1])
+def test_a_row_linked_to_a_person_its_id_number_does_not_name_is_held(world, deleted):
+    """A 河坝镇 row of its own woman linked (person_id) to 金盆镇's woman 5 — live or
+    deleted — would make her 河坝镇's to edit: held, and her person record left alone."""
+    d, towns, tmp = world
+    hb = towns["河坝镇"]
+    victim = pid(d, woman(5))
+    before = current(d, "persons", victim)
+    row = row_line(hb, "ledger_two_cancer", "00000000-0000-4000-8000-000000000556",
+                   dict(versioned_row(hb), org=HB + "001", id_number=woman(8), person_id=victim,
+                        name="示例8", birth_date=None, sex=None, _deleted=deleted))
+    person = row_line(hb, "persons", victim, dict(versioned(d, "persons", victim), name="篡改", phone="13700000005"))
+    summary = sync.import_package(d, forged(hb, d, [person, row], tmp / "link.mstz"))
+    assert current(d, "persons", victim) == before
+    assert current(d, "ledger_two_cancer", row["u"]) is None
+    (rule,) = [r for (r,) in d.conn.execute("SELECT rule FROM quarantine WHERE uuid = ?", (row["u"],))]
+    assert rule == "身份证号：与这条记录关联的人员（受检妇女）不符，请在本机重新保存这条记录后再发送"
+    assert not any(woman(5) in w or woman(8) in w for w in summary.warnings)
 
 
 # ---------------------------------------------------------------- 4. reviews

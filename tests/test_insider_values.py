@@ -55,6 +55,8 @@ def test_a_value_acceptable_once_normalised_is_stored_as_typed_into_the_app(worl
     summary = sync.import_package(d, forged(hb, d, [row], tmp / "raw.mstz"))
     assert summary.totals()["new"] == 1 and summary.totals()["rejected"] == 0
     assert current(d, "ledger_two_cancer", row["u"])[field] == stored
+    if field == "id_number":      # linked to the person the number names, as typed here
+        assert current(d, "ledger_two_cancer", row["u"])["person_id"] == person_id(d.setting("person_namespace"), stored)
 
 
 def test_a_normalised_id_number_counts_as_the_same_person(world):
@@ -162,3 +164,17 @@ def test_a_row_merged_into_an_empty_identity_field_is_kept_pending(world):
     state = current(d, "ledger_two_cancer", uid)
     assert (state["_deleted"], state["id_number"]) == (0, None)
     assert state["_incomplete"] == 1 and "id_number" in state["_missing"].split("、")
+
+
+def test_an_id_number_sent_as_a_number_is_held_without_showing_its_digits(world):
+    """A package may carry an integer where the 身份证号 is text: the row is held as one
+    Excel turned into a number, and the reason (kept, shown, sent back) shows the number
+    as Excel does (4.30902E+17), never its digits."""
+    d, hb, tmp = world
+    number = 430902197109161531
+    row = row_of(hb, "two_cancer", 1, id_number=number)
+    summary = sync.import_package(d, forged(hb, d, [row], tmp / "number.mstz"))
+    assert summary.totals()["rejected"] == 1
+    (rule,) = [r for (r,) in d.conn.execute("SELECT rule FROM quarantine WHERE uuid = ?", (row["u"],))]
+    assert rule.startswith("身份证号：已被 Excel 转成数字（4.30902E+17）")
+    assert not any(str(number)[:15] in text for text in [rule, *summary.warnings])

@@ -32,7 +32,9 @@ _PLAIN_ID = re.compile(r"[0-9]{17}[0-9X]")     # ASCII digits only: nothing to f
 _ID = re.compile(r"\d{17}[\dX]")
 _SCIENTIFIC = re.compile(r"\d(\.\d+)?E\+?\d+")
 _CREDIT = re.compile(r"[0-9A-HJ-NPQRTUWXY]{18}")
-_INVISIBLE = re.compile(r"[\s\u200b\u200c\u200d\ufeff]+")
+# spaces and the characters that show as nothing (soft hyphen, zero-width and joiners,
+# direction marks): a name or number holding one looks like the one without it
+_INVISIBLE = re.compile(r"[\s\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]+")
 _EXCEL_MSG = (
     "已被 Excel 转成数字（{shown}），后几位已经丢失，无法恢复。"
     "请把该列设置为“文本”格式后重新录入完整的 18 位号码"
@@ -52,21 +54,24 @@ class Checked:
 def fold(text: str) -> str:
     """Full-width to half-width, strip spaces and invisible characters.
 
-    >>> fold(" １９９２ ５２９-５１０１ ")
-    '1992529-5101'
+    >>> fold(" １９９２ ５２９-５１０１ "), fold("示例村\u2060一\u00ad")
+    ('1992529-5101', '示例村一')
     """
     text = unicodedata.normalize("NFKC", text)
     return _INVISIBLE.sub("", text)
 
 
 def _from_number(raw: object) -> str | None:
-    """An ID typed into a numeric cell: always damaged beyond 15 digits."""
-    if isinstance(raw, bool):
+    """An ID typed into a numeric cell (always damaged beyond 15 digits), shown as Excel
+    shows it: never more digits than the region code.
+
+        >>> _from_number(430902197109161531), _from_number(4.30902197109162e+17), _from_number(123)
+        ('4.30902E+17', '4.30902E+17', None)
+    """
+    if isinstance(raw, bool) or isinstance(raw, int) and len(str(raw)) < 16:
         return None
-    if isinstance(raw, float):
+    if isinstance(raw, (int, float)):
         return f"{raw:.6g}".replace("e+", "E+")
-    if isinstance(raw, int) and len(str(raw)) >= 16:
-        return str(raw)
     return None
 
 

@@ -34,7 +34,7 @@ from .peers import BATCH, COUNTS, Peer, peers, record_specs
 from .profiles import retired_enc_keys, signed_before_rotation
 from .rows import RowReader
 from .scope import (MAX_NOTICES, MAX_RULE, SENDER_REVIEW_COLUMNS, Origins, catalog_problem,
-                    notice_shape_ok, read_notice, rule_day)
+                    link_check, notice_shape_ok, read_notice, rule_day)
 from .scope import hold as quarantine
 from .trust import pending_node
 from .warning_list import Warnings
@@ -693,6 +693,8 @@ class _Applier:
         fields = led.fields if led is not None else PERSON_FIELDS if tbl == "persons" else ()
         rows = [s.values for _, s in parsed]
         problems, changes = self.reader.check(fields, rows, led)
+        if led is not None:
+            link_check(led, rows, changes, self.store.setting("person_namespace"), problems)
         for fid, moved in changes.items():     # stored as the same value typed here would be
             for i, value in moved.items():
                 rows[i][fid] = value

@@ -11,6 +11,7 @@ A package is applied only within its sender's scope (the sender's unit and those
 * **Persons** — one master across towns: a sender may edit a person who has a row in its
   scope (after the package's own rows); any other edit becomes a ``_scope:`` conflict for
   a reviewer (:data:`~..store.merge.SCOPE`), never an overwrite and never a delete.
+  A row linked to another person than its ID number names is held (:func:`link_check`).
 * **Reviews** (核实意见) — the level above owns status, note, reviewer (and the review
   itself); a sender from below only the reply (:data:`SENDER_REVIEW_COLUMNS`).
 * **Audit entries** — append-only, keyed by (origin, origin id) — see :meth:`Origins.may_claim`.
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from ..catalog.fieldtypes import is_blank, normalize_many
 from ..catalog.validation import checker_of
+from ..store.persons import person_id
 from ..store.versions import now_iso
 
 if TYPE_CHECKING:
@@ -116,6 +118,46 @@ def rule_problems(ledger, normalised: dict[str, list], rows: list[dict], judged:
     for k, problem in checker.broken(columns, len(judged)).items():
         out[judged[k]] = problem.message[:MAX_RULE]
     return out
+
+
+def link_check(ledger, rows: list[dict], changes: dict[str, dict[int, object]], namespace: str,
+               problems: list) -> None:
+    """The person links of ``rows`` (a package's, deleted ones too; ``changes``: the values
+    stored otherwise, see :meth:`~.rows.RowReader.check`), in place: a row breaking no rule
+    yet is linked, as the app links it, to the person its stored ID number names — a link
+    made from the number as sent (``…x``) moves there (in ``changes``); a link naming
+    anyone else breaks a rule (in ``problems``): a link alone would let a sender edit the
+    person master's record of anyone (see *Persons* above).
+
+        >>> from desktop_app.core.catalog import load_catalog
+        >>> led, ns = load_catalog().ledger("two_cancer"), "6f1c3a52-3f0e-5b8e-9d0a-2f4b7c9e1a43"
+        >>> wx, man = "43090219710916154X", "430902197109161531"
+        >>> rows = [{"id_number": wx, "person_id": person_id(ns, wx)},
+        ...         {"id_number": wx.lower(), "person_id": person_id(ns, wx.lower())},
+        ...         {"id_number": wx, "person_id": person_id(ns, man)}]
+        >>> found, changes = [None] * 3, {"id_number": {1: wx}}
+        >>> link_check(led, rows, changes, ns, found)
+        >>> found[2], changes["person_id"] == {1: person_id(ns, wx)}
+        ('身份证号：与这条记录关联的人员（受检妇女）不符，请在本机重新保存这条记录后再发送', True)
+    """
+    for link in ledger.persons:
+        id_field, column = link.fields.get("id_number"), link.column
+        if id_field is None:
+            continue
+        stored = changes.get(id_field, {})
+        for i, row in enumerate(rows):
+            sent, linked = row.get(id_field), row.get(column)
+            number = stored.get(i, sent)
+            if problems[i] is not None or not (number and linked):
+                continue
+            wanted = person_id(namespace, number)
+            if linked == wanted:
+                continue
+            if type(sent) is str and linked == person_id(namespace, sent):
+                changes.setdefault(column, {})[i] = wanted
+            else:
+                problems[i] = (f"{ledger.field(id_field).label}：与这条记录关联的人员（{link.role}）不符，"
+                               "请在本机重新保存这条记录后再发送")
 
 
 def rule_day(today: dt.date | None = None) -> dt.date:
