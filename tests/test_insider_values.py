@@ -15,6 +15,7 @@ from support import make_id
 
 from desktop_app.core import sync
 from desktop_app.core.catalog import Checker, load_catalog
+from desktop_app.core.store.persons import person_id
 from desktop_app.core.sync import incoming
 
 WX = make_id("19700312", 58)                 # 43090219700312058X: a woman whose number ends in X
